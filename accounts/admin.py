@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import Account, ApiToken, SenderDomain, TermsAcceptance, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "account", "is_staff", "email_verified_at", "date_joined"]
+    search_fields = ["email"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "account"]}),
+        ("Personal", {"fields": ["first_name", "last_name", "email_verified_at"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["company_name", "users__email"]
+
+
+@admin.register(SenderDomain)
+class SenderDomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "account", "verified_at", "last_checked_at"]
+    search_fields = ["domain"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "prefix", "read_only", "created_at", "revoked_at"]
+    readonly_fields = ["key_digest"]
+
+
+@admin.register(TermsAcceptance)
+class TermsAcceptanceAdmin(admin.ModelAdmin):
+    list_display = ["user", "terms_version", "privacy_version", "accepted_at", "ip"]

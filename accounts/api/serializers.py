@@ -1,0 +1,74 @@
+from rest_framework import serializers
+
+from accounts.models import Account, ApiToken, SenderDomain
+
+
+class TokenObtainInput(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenObtainOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class AccountOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "company_name",
+            "contact_name",
+            "phone",
+            "postal_address",
+            "website",
+            "state",
+            "created_at",
+        ]
+
+
+class ApiTokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    read_only = serializers.BooleanField(default=False)
+
+
+class ApiTokenOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "read_only", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiTokenCreatedOutput(ApiTokenOutput):
+    token = serializers.CharField(help_text="The key; shown only in this response.")
+
+    class Meta(ApiTokenOutput.Meta):
+        fields = [*ApiTokenOutput.Meta.fields, "token"]
+
+
+class SenderDomainInput(serializers.Serializer):
+    domain = serializers.CharField(max_length=253)
+    dkim_selector = serializers.CharField(
+        max_length=63, required=False, allow_blank=True, default=""
+    )
+
+
+class SenderDomainOutput(serializers.ModelSerializer):
+    txt_record = serializers.SerializerMethodField()
+    verified = serializers.BooleanField(source="is_verified")
+
+    class Meta:
+        model = SenderDomain
+        fields = [
+            "id",
+            "domain",
+            "verified",
+            "verified_at",
+            "txt_record",
+            "dkim_selector",
+            "last_checked_at",
+            "findings",
+            "created_at",
+        ]
+
+    def get_txt_record(self, obj: SenderDomain) -> dict:
+        return {"type": "TXT", "name": obj.domain, "value": obj.txt_record_value}

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenObtainView.as_view(), name="api-token-obtain"),
+    path("account/", views.AccountView.as_view(), name="api-account"),
+    path("tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
+    path("tokens/<int:token_id>/", views.ApiTokenDetailView.as_view(), name="api-token"),
+    path("sender-domains/", views.SenderDomainListView.as_view(), name="api-sender-domains"),
+    path(
+        "sender-domains/<int:domain_id>/",
+        views.SenderDomainDetailView.as_view(),
+        name="api-sender-domain",
+    ),
+    path(
+        "sender-domains/<int:domain_id>/verify/",
+        views.SenderDomainVerifyView.as_view(),
+        name="api-sender-domain-verify",
+    ),
+]

@@ -1,0 +1,147 @@
+"""Accounts API: token exchange, the account, API tokens and sender domains."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api import serializers as s
+from accounts.permissions import HasAccount, TokenScope
+from config.api import PageNumberPagination
+from config.errors import ApplicationError
+
+ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
+
+
+class TokenObtainView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.TokenObtainInput,
+        responses={200: s.TokenObtainOutput},
+        examples=[
+            OpenApiExample(
+                "Login", value={"email": "you@example.com", "password": "..."}, request_only=True
+            )
+        ],
+        summary="Exchange e-mail and password for an API token",
+    )
+    def post(self, request):
+        data = s.TokenObtainInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=data.validated_data["email"].lower(),
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            raise ApplicationError("Unable to log in with the provided credentials.")
+        _, key = services.api_token_create(user=user, name="Issued by POST /auth/token/")
+        return Response({"token": key})
+
+
+class AccountView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.AccountOutput, summary="The requesting user's account")
+    def get(self, request):
+        return Response(s.AccountOutput(request.user.account).data)
+
+
+class ApiTokenListView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.ApiTokenOutput(many=True), summary="The account's API tokens")
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.api_tokens_for(account=request.user.account), request, view=self
+        )
+        return paginator.get_paginated_response(s.ApiTokenOutput(page, many=True).data)
+
+    @extend_schema(
+        request=s.ApiTokenInput,
+        responses={201: s.ApiTokenCreatedOutput},
+        summary="Create a named API token",
+    )
+    def post(self, request):
+        data = s.ApiTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, key = services.api_token_create(user=request.user, **data.validated_data)
+        body = s.ApiTokenOutput(token).data | {"token": key}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses={204: None}, summary="Revoke an API token")
+    def delete(self, request, token_id: int):
+        services.api_token_revoke(account=request.user.account, token_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SenderDomainListView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        responses=s.SenderDomainOutput(many=True), summary="The account's sender domains"
+    )
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.sender_domains_for(account=request.user.account), request, view=self
+        )
+        return paginator.get_paginated_response(s.SenderDomainOutput(page, many=True).data)
+
+    @extend_schema(
+        request=s.SenderDomainInput,
+        responses={201: s.SenderDomainOutput},
+        examples=[
+            OpenApiExample(
+                "Add",
+                value={"domain": "news.example.com", "dkim_selector": "s1"},
+                request_only=True,
+            )
+        ],
+        summary="Add a sender domain and get its TXT verification record",
+    )
+    def post(self, request):
+        data = s.SenderDomainInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        domain = services.sender_domain_add(account=request.user.account, **data.validated_data)
+        return Response(s.SenderDomainOutput(domain).data, status=status.HTTP_201_CREATED)
+
+
+class SenderDomainDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.SenderDomainOutput, summary="One sender domain")
+    def get(self, request, domain_id: int):
+        domain = get_object_or_404(
+            selectors.sender_domains_for(account=request.user.account), pk=domain_id
+        )
+        return Response(s.SenderDomainOutput(domain).data)
+
+    @extend_schema(responses={204: None}, summary="Remove a sender domain")
+    def delete(self, request, domain_id: int):
+        services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SenderDomainVerifyView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        request=None,
+        responses=s.SenderDomainOutput,
+        summary="Check the domain's DNS now (TXT token, SPF, DMARC, DKIM)",
+    )
+    def post(self, request, domain_id: int):
+        domain = services.sender_domain_verify(account=request.user.account, domain_id=domain_id)
+        return Response(s.SenderDomainOutput(domain).data)

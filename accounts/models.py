@@ -1,0 +1,169 @@
+"""Accounts (organisations), their users, terms acceptances, API tokens and sender domains."""
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class AccountState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    WARNED = "warned", "Warned"
+    FROZEN = "frozen", "Frozen"
+    SCHEDULED_FOR_DELETION = "scheduled_for_deletion", "Scheduled for deletion"
+
+
+class Account(models.Model):
+    """The organisation that sends: its identity appears in every message it sends."""
+
+    company_name = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=40)
+    postal_address = models.TextField()
+    website = models.URLField(blank=True)
+    state = models.CharField(
+        max_length=32, choices=AccountState.choices, default=AccountState.ACTIVE
+    )
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    state_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=AccountState.values), name="account_state_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.company_name
+
+    @property
+    def can_send(self) -> bool:
+        return self.state in (AccountState.ACTIVE, AccountState.WARNED)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, email: str):
+        # Addresses are stored lower-cased; people type them as they like.
+        return self.get(email__iexact=email)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who logs in with an e-mail address; senders belong to an account, staff moderate."""
+
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class TermsAcceptance(models.Model):
+    """Proof that a user accepted the terms and privacy policy: which versions, when, from where."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="terms_acceptances")
+    terms_version = models.CharField(max_length=32)
+    privacy_version = models.CharField(max_length=32)
+    accepted_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted terms {self.terms_version} on {self.accepted_at:%Y-%m-%d}"
+
+
+class ApiToken(models.Model):
+    """A named API key. Only its SHA-256 digest is stored; the key is shown once at creation."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=8, help_text="First characters of the key, to recognise it."
+    )
+    key_digest = models.CharField(max_length=64, unique=True)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class SenderDomain(models.Model):
+    """A domain the account sends from; usable once a TXT record proves the account controls it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sender_domains")
+    domain = models.CharField(max_length=253)
+    verification_token = models.CharField(max_length=64, unique=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    dkim_selector = models.CharField(max_length=63, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    # The last DNS check as data: {"verification": {...}, "spf": ..., "dmarc": ..., "dkim": ...}.
+    findings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "domain"], name="sender_domain_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def txt_record_value(self) -> str:
+        from django.conf import settings
+
+        return f"{settings.DOMAIN_VERIFICATION_PREFIX}{self.verification_token}"

@@ -1,0 +1,28 @@
+"""Reads about accounts, always scoped to the account asking."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Account, ApiToken, SenderDomain
+
+
+def sender_domains_for(*, account: Account) -> QuerySet[SenderDomain]:
+    """The account's sender domains; another account's never appear."""
+    return SenderDomain.objects.filter(account=account).order_by("domain")
+
+
+def sender_domain_get(*, account: Account, domain_id: int) -> SenderDomain | None:
+    return sender_domains_for(account=account).filter(pk=domain_id).first()
+
+
+def sender_domain_for_address(*, account: Account, email: str) -> SenderDomain | None:
+    """The verified sender domain that covers `email`'s domain exactly, if any."""
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    return (
+        sender_domains_for(account=account).filter(domain=domain, verified_at__isnull=False).first()
+    )
+
+
+def api_tokens_for(*, account: Account) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(account=account).select_related("user").order_by("-created_at")

@@ -1,0 +1,349 @@
+"""Every write about accounts, users, API tokens and sender domains."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from accounts import dns as sender_dns
+from accounts.models import Account, ApiToken, SenderDomain, TermsAcceptance, User
+from config.errors import ApplicationError, NotFound
+
+EMAIL_VERIFICATION_SALT = "accounts.email-verification"
+
+
+def normalise_email(value: str) -> str:
+    """Validate an address's syntax (no DNS) and return it normalised and lower-cased."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ApplicationError(str(exc), field="email") from exc
+    return result.normalized.lower()
+
+
+def _validate_password(password: str, *, user: User | None = None) -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), field="password") from exc
+
+
+@transaction.atomic
+def account_sign_up(
+    *,
+    company_name: str,
+    contact_name: str,
+    email: str,
+    phone: str,
+    postal_address: str,
+    password: str,
+    accepted_terms: bool,
+    accepted_privacy: bool,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> User:
+    """Create an account and its owner, record the terms acceptance, e-mail a verification link.
+
+    Refuses (ApplicationError naming the field) without explicit acceptance of both the terms and
+    the privacy policy, with an address in use, or with a weak password; nothing is written then.
+    The verification e-mail is enqueued after commit.
+    """
+    if not accepted_terms:
+        raise ApplicationError("You must accept the terms of service.", field="accept_terms")
+    if not accepted_privacy:
+        raise ApplicationError("You must accept the privacy policy.", field="accept_privacy")
+    required = {
+        "company_name": company_name,
+        "contact_name": contact_name,
+        "phone": phone,
+        "postal_address": postal_address,
+    }
+    for name, value in required.items():
+        if not (value or "").strip():
+            raise ApplicationError("This field is required.", field=name)
+    email = normalise_email(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError("An account with this e-mail address already exists.", field="email")
+    _validate_password(password, user=User(email=email, first_name=contact_name))
+
+    account = Account.objects.create(
+        company_name=company_name.strip(),
+        contact_name=contact_name.strip(),
+        phone=phone.strip(),
+        postal_address=postal_address.strip(),
+    )
+    try:
+        user = User.objects.create_user(
+            email=email, password=password, account=account, first_name=contact_name.strip()[:150]
+        )
+    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+        raise ApplicationError(
+            "An account with this e-mail address already exists.", field="email"
+        ) from exc
+    TermsAcceptance.objects.create(
+        user=user,
+        terms_version=settings.TERMS_VERSION,
+        privacy_version=settings.PRIVACY_VERSION,
+        accepted_at=timezone.now(),
+        ip=ip or None,
+        user_agent=(user_agent or "")[:500],
+    )
+    user_request_email_verification(user=user)
+    return user
+
+
+def user_request_email_verification(*, user: User) -> None:
+    """Enqueue (after commit) an e-mail with a signed link that verifies the user's address."""
+    from accounts.tasks import send_verification_email
+
+    user_id = user.pk
+    transaction.on_commit(lambda: send_verification_email.delay(user_id))
+
+
+def email_verification_token(user: User) -> str:
+    """A signed, expiring token naming the user and the address it verifies."""
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
+
+
+def user_send_verification_email(*, user_id: int) -> bool:
+    """Send the verification link. Quietly does nothing for a gone or already verified user."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.is_email_verified:
+        return False
+    link = settings.SITE_URL + reverse(
+        "verify_email", kwargs={"token": email_verification_token(user)}
+    )
+    context = {"user": user, "link": link, "service_name": settings.SERVICE_NAME}
+    send_mail(
+        subject=f"Confirm your e-mail address for {settings.SERVICE_NAME}",
+        message=render_to_string("accounts/email/verify_email.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+        html_message=render_to_string("accounts/email/verify_email.html", context),
+    )
+    return True
+
+
+def user_verify_email(*, token: str) -> User:
+    """Mark the address in a verification token as verified. Idempotent; raises NotFound if bad."""
+    try:
+        payload = signing.loads(
+            token, salt=EMAIL_VERIFICATION_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE
+        )
+    except signing.BadSignature as exc:  # includes SignatureExpired
+        raise NotFound("This verification link is invalid or has expired.") from exc
+    user = User.objects.filter(pk=payload.get("u"), email=payload.get("e")).first()
+    if user is None:
+        raise NotFound("This verification link is invalid or has expired.")
+    if not user.is_email_verified:
+        User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=timezone.now()
+        )
+        user.refresh_from_db()
+    return user
+
+
+@transaction.atomic
+def account_profile_update(
+    *,
+    account: Account,
+    company_name: str,
+    contact_name: str,
+    phone: str,
+    postal_address: str,
+    website: str = "",
+) -> Account:
+    """Keep the identity shown in every message current; every field but website is required."""
+    values = {
+        "company_name": company_name,
+        "contact_name": contact_name,
+        "phone": phone,
+        "postal_address": postal_address,
+    }
+    for name, value in values.items():
+        if not (value or "").strip():
+            raise ApplicationError("This field is required.", field=name)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    for name, value in values.items():
+        setattr(account, name, value.strip())
+    account.website = (website or "").strip()
+    account.save()
+    return account
+
+
+@transaction.atomic
+def account_create(
+    *,
+    email: str,
+    password: str,
+    company: str,
+    staff: bool = False,
+    verified_domain: str | None = None,
+) -> User:
+    """Operator set-up: an active account whose owner's address is already verified.
+
+    With `staff` the user is a moderator as well; with `verified_domain` a sender domain is added
+    and marked verified without a DNS check (operators only; customers always verify through DNS).
+    """
+    email = normalise_email(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError(f"A user with the address {email} already exists.", field="email")
+    account = Account.objects.create(
+        company_name=company, contact_name=company, phone="", postal_address=""
+    )
+    user = User.objects.create_user(
+        email=email,
+        password=password,
+        account=account,
+        is_staff=staff,
+        email_verified_at=timezone.now(),
+    )
+    if verified_domain:
+        domain = sender_domain_add(account=account, domain=verified_domain)
+        domain.verified_at = timezone.now()
+        domain.findings = {
+            "verification": {
+                "status": "ok",
+                "records": [],
+                "messages": ["Marked verified by an operator (create_account)."],
+            }
+        }
+        domain.save(update_fields=["verified_at", "findings"])
+    return user
+
+
+def _token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
+    """Make a named API token for the user's account; returns the row and the key (shown once)."""
+    if user.account_id is None:
+        raise ApplicationError("Only users of a sender account can have API tokens.")
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("Give the token a name.", field="name")
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        account_id=user.account_id,
+        user=user,
+        name=name[:100],
+        prefix=key[:8],
+        key_digest=_token_digest(key),
+        read_only=read_only,
+    )
+    return token, key
+
+
+def api_token_revoke(*, account: Account, token_id: int) -> ApiToken:
+    """Revoke one of the account's tokens. Idempotent; another account's token is NotFound."""
+    token = ApiToken.objects.filter(account=account, pk=token_id).first()
+    if token is None:
+        raise NotFound("No such token.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db()
+    return token
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    """The active token for a presented key, with its user, or None; records its last use."""
+    token = (
+        ApiToken.objects.select_related("user", "account")
+        .filter(key_digest=_token_digest(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Write at most once a minute per token: a busy integration must not turn reads into writes.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def sender_domain_add(*, account: Account, domain: str, dkim_selector: str = "") -> SenderDomain:
+    """Add a domain to the account with a fresh TXT verification token. Refuses duplicates."""
+    try:
+        name = sender_dns.normalise_domain(domain)
+    except ValueError as exc:
+        raise ApplicationError(str(exc), field="domain") from exc
+    selector = (dkim_selector or "").strip().lower()
+    if selector and not all(ch.isalnum() or ch in "-_" for ch in selector):
+        raise ApplicationError(
+            "A DKIM selector is letters, digits, '-' and '_'.", field="dkim_selector"
+        )
+    try:
+        with transaction.atomic():
+            return SenderDomain.objects.create(
+                account=account,
+                domain=name,
+                dkim_selector=selector,
+                verification_token=secrets.token_hex(16),
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(
+            f"{name} is already one of your sender domains.", field="domain"
+        ) from exc
+
+
+def sender_domain_verify(*, account: Account, domain_id: int) -> SenderDomain:
+    """Check the domain's DNS now: ownership token, SPF, DMARC, DKIM; store the findings.
+
+    The domain is verified while its TXT token is published; a check that no longer finds it
+    withdraws the verification. A DNS failure (timeout) is an ApplicationError and changes nothing.
+    """
+    sender_domain = SenderDomain.objects.filter(account=account, pk=domain_id).first()
+    if sender_domain is None:
+        raise NotFound("No such sender domain.")
+    try:
+        findings = sender_dns.check_domain(
+            sender_domain.domain,
+            expected_token_record=sender_domain.txt_record_value,
+            dkim_selector=sender_domain.dkim_selector,
+        )
+    except sender_dns.LookupFailed as exc:
+        raise ApplicationError(f"The DNS check could not be completed: {exc}. Try again.") from exc
+    now = timezone.now()
+    sender_domain.findings = findings.as_dict()
+    sender_domain.last_checked_at = now
+    if findings.is_verified:
+        sender_domain.verified_at = sender_domain.verified_at or now
+    else:
+        sender_domain.verified_at = None
+    sender_domain.save(update_fields=["findings", "last_checked_at", "verified_at"])
+    return sender_domain
+
+
+def sender_domain_update_selector(
+    *, account: Account, domain_id: int, dkim_selector: str
+) -> SenderDomain:
+    """Change the DKIM selector that the next check looks at."""
+    sender_domain = SenderDomain.objects.filter(account=account, pk=domain_id).first()
+    if sender_domain is None:
+        raise NotFound("No such sender domain.")
+    selector = (dkim_selector or "").strip().lower()
+    if selector and not all(ch.isalnum() or ch in "-_" for ch in selector):
+        raise ApplicationError(
+            "A DKIM selector is letters, digits, '-' and '_'.", field="dkim_selector"
+        )
+    sender_domain.dkim_selector = selector
+    sender_domain.save(update_fields=["dkim_selector"])
+    return sender_domain
+
+
+def sender_domain_delete(*, account: Account, domain_id: int) -> None:
+    """Remove one of the account's sender domains."""
+    deleted, _ = SenderDomain.objects.filter(account=account, pk=domain_id).delete()
+    if not deleted:
+        raise NotFound("No such sender domain.")

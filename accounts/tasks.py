@@ -1,0 +1,23 @@
+"""Thin Celery tasks for accounts: take ids, call a service."""
+
+from celery import shared_task
+
+
+@shared_task(
+    name="accounts.send_verification_email",
+    queue="default",
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_verification_email(user_id: int) -> bool:
+    """E-mail the verification link; a no-op for a gone or already verified user."""
+    from accounts.services import user_send_verification_email
+
+    return user_send_verification_email(user_id=user_id)
+
+
+@shared_task(name="accounts.ping", queue="default")
+def ping(payload: str = "pong") -> str:
+    """Answer with the payload: lets operators and tests see a worker complete a task."""
+    return payload

@@ -1,0 +1,64 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.EmailLoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="accounts/password_reset.html",
+            email_template_name="accounts/email/password_reset.txt",
+            subject_template_name="accounts/email/password_reset_subject.txt",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="accounts/password_reset_confirm.html"
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="accounts/password_reset_done.html"
+        ),
+        name="password_reset_complete",
+    ),
+    path("verify/resend/", views.resend_verification, name="resend_verification"),
+    path("verify/<str:token>/", views.verify_email, name="verify_email"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("account/profile/", views.profile, name="profile"),
+    path("account/tokens/", views.api_tokens, name="api_tokens"),
+    path("account/tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("account/domains/", views.sender_domains, name="sender_domains"),
+    path("account/domains/<int:domain_id>/", views.sender_domain, name="sender_domain"),
+    path(
+        "account/domains/<int:domain_id>/verify/",
+        views.sender_domain_verify,
+        name="sender_domain_verify",
+    ),
+    path(
+        "account/domains/<int:domain_id>/selector/",
+        views.sender_domain_selector,
+        name="sender_domain_selector",
+    ),
+    path(
+        "account/domains/<int:domain_id>/delete/",
+        views.sender_domain_delete,
+        name="sender_domain_delete",
+    ),
+    path("terms/", views.legal_page, {"page": "terms"}, name="terms"),
+    path("privacy/", views.legal_page, {"page": "privacy"}, name="privacy"),
+]

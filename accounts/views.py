@@ -1,0 +1,256 @@
+"""Browser pages for accounts: sign-up, verification, profile, API tokens, sender domains."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import (
+    ApiTokenForm,
+    DkimSelectorForm,
+    EmailAuthenticationForm,
+    ProfileForm,
+    SenderDomainForm,
+    SignUpForm,
+)
+from config.errors import ApplicationError, NotFound
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address; behind our proxy (production) the first X-Forwarded-For hop."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")
+
+
+def _form_error(form, exc: ApplicationError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+
+
+def account_required(view):
+    """Login required, and the user must belong to a sender account (not staff-only)."""
+
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if request.user.account_id is None:
+            messages.info(request, "Staff users have no sender account.")
+            return redirect("home")
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.user.account_id:
+        return redirect("dashboard")
+    return render(request, "home.html")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.account_sign_up(
+                **form.cleaned_data,
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome! We sent a verification link to {user.email}.")
+            return redirect("dashboard")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class EmailLoginView(LoginView):
+    form_class = EmailAuthenticationForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user = services.user_verify_email(token=token)
+    except NotFound as exc:
+        return render(request, "accounts/verify_failed.html", {"message": exc.message}, status=404)
+    return render(request, "accounts/verify_done.html", {"verified_user": user})
+
+
+@login_required
+@require_POST
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    if request.user.is_email_verified:
+        messages.info(request, "Your address is already verified.")
+    else:
+        services.user_request_email_verification(user=request.user)
+        messages.success(request, f"We sent a new verification link to {request.user.email}.")
+    return redirect("dashboard")
+
+
+@account_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    account = request.user.account
+    domains = selectors.sender_domains_for(account=account)
+    steps = [
+        ("Verify your e-mail address", request.user.is_email_verified, None),
+        (
+            "Complete your company identity",
+            bool(account.postal_address and account.phone),
+            "profile",
+        ),
+        ("Verify a sender domain", any(d.is_verified for d in domains), "sender_domains"),
+    ]
+    return render(
+        request, "accounts/dashboard.html", {"account": account, "domains": domains, "steps": steps}
+    )
+
+
+@account_required
+def profile(request: HttpRequest) -> HttpResponse:
+    account = request.user.account
+    initial = {name: getattr(account, name) for name in ProfileForm.base_fields}
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_profile_update(account=account, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Your company identity is saved.")
+            return redirect("profile")
+    acceptances = request.user.terms_acceptances.all()[:5]
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "account": account, "acceptances": acceptances},
+    )
+
+
+@account_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, new_key = services.api_token_create(user=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request, f"Token “{token.name}” created. Copy it now: it will not be shown again."
+            )
+            form = ApiTokenForm()
+    tokens = selectors.api_tokens_for(account=request.user.account)
+    return render(
+        request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key}
+    )
+
+
+@account_required
+@require_POST
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = services.api_token_revoke(account=request.user.account, token_id=token_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("api_tokens")
+
+
+@account_required
+def sender_domains(request: HttpRequest) -> HttpResponse:
+    form = SenderDomainForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            domain = services.sender_domain_add(account=request.user.account, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request, f"{domain.domain} added. Publish the TXT record, then verify."
+            )
+            return redirect("sender_domain", domain_id=domain.pk)
+    domains = selectors.sender_domains_for(account=request.user.account)
+    return render(request, "accounts/sender_domains.html", {"form": form, "domains": domains})
+
+
+@account_required
+def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
+    domain = selectors.sender_domain_get(account=request.user.account, domain_id=domain_id)
+    if domain is None:
+        raise Http404("No such sender domain.")
+    selector_form = DkimSelectorForm(initial={"dkim_selector": domain.dkim_selector})
+    checks = [
+        ("Ownership (TXT token)", domain.findings.get("verification")),
+        ("SPF", domain.findings.get("spf")),
+        ("DMARC", domain.findings.get("dmarc")),
+        ("DKIM", domain.findings.get("dkim")),
+    ]
+    return render(
+        request,
+        "accounts/sender_domain.html",
+        {"domain": domain, "checks": checks, "selector_form": selector_form},
+    )
+
+
+@account_required
+@require_POST
+def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
+    try:
+        domain = services.sender_domain_verify(account=request.user.account, domain_id=domain_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if domain.is_verified:
+            messages.success(request, f"{domain.domain} is verified.")
+        else:
+            messages.error(request, f"The TXT record was not found on {domain.domain} yet.")
+    return redirect("sender_domain", domain_id=domain_id)
+
+
+@account_required
+@require_POST
+def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse:
+    form = DkimSelectorForm(request.POST)
+    if form.is_valid():
+        try:
+            services.sender_domain_update_selector(
+                account=request.user.account, domain_id=domain_id, **form.cleaned_data
+            )
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "DKIM selector saved; verify again to check it.")
+    return redirect("sender_domain", domain_id=domain_id)
+
+
+@account_required
+@require_POST
+def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
+    try:
+        services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Sender domain removed.")
+    return redirect("sender_domains")
+
+
+def legal_page(request: HttpRequest, page: str) -> HttpResponse:
+    from django.conf import settings
+
+    versions = {"terms": settings.TERMS_VERSION, "privacy": settings.PRIVACY_VERSION}
+    return render(request, f"legal/{page}.html", {"version": versions[page]})

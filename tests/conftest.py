@@ -1,0 +1,41 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import api_token_create
+from tests.factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip locally when a service is missing, but fail loudly in CI, where it must be there."""
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI: {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(user):
+    """An API client authenticated with a read-write token of `user`."""
+    _, key = api_token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
