@@ -5,7 +5,6 @@ from celery import shared_task
 
 @shared_task(
     name="accounts.send_verification_email",
-    queue="default",
     autoretry_for=(ConnectionError, TimeoutError),
     retry_backoff=True,
     max_retries=5,
@@ -17,7 +16,7 @@ def send_verification_email(user_id: int) -> bool:
     return user_send_verification_email(user_id=user_id)
 
 
-@shared_task(name="accounts.ping", queue="default")
+@shared_task(name="accounts.ping")
 def ping(payload: str = "pong") -> str:
     """Answer with the payload: lets operators and tests see a worker complete a task."""
     return payload

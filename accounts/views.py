@@ -57,9 +57,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("dashboard")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
         try:
             user = services.account_sign_up(
-                **form.cleaned_data,
+                accepted_terms=data.pop("accept_terms"),
+                accepted_privacy=data.pop("accept_privacy"),
+                **data,
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
