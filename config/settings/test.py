@@ -5,7 +5,8 @@ from config.settings.base import *  # noqa: F401
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A worker process started by the integration tests is pointed at a real SMTP sink via the env.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 OUTBOX_DIR = str(VAR_DIR / "test-outbox")

@@ -1,0 +1,170 @@
+"""Fixtures that run real processes: a Celery worker on Redis and an SMTP sink."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.db import connection
+
+from config.celery import app as celery_app
+from outbox.sink import read_messages, start_sink
+from tests.conftest import require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_url_for_this_test_process() -> str:
+    """Redis on CELERY_BROKER_URL (or localhost), on a database of its own per xdist worker."""
+    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    if not base.startswith("redis://"):
+        base = "redis://127.0.0.1:6379/0"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    db_index = 10 + int(worker.removeprefix("gw") or 0) % 6
+    return f"{base.rsplit('/', 1)[0]}/{db_index}"
+
+
+def database_url_of_test_db() -> str:
+    """A DATABASE_URL naming the test database this test runs on, for a worker process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def redis_broker():
+    url = redis_url_for_this_test_process()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service("Redis", f"{url}: {exc}")
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
+def mail_sink(tmp_path):
+    """A real SMTP server on a free port, storing messages under tmp_path/outbox."""
+    directory = tmp_path / "outbox"
+    port = free_port()
+    controller = start_sink(directory, port=port)
+    controller.directory = directory
+    controller.port = port
+    controller.messages = lambda: read_messages(directory)
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def celery_worker_process(redis_broker, transactional_db, tmp_path, settings):
+    """Start a real `celery worker` process on Redis, sharing this test's database.
+
+    The test process becomes a real producer too: tasks are no longer run eagerly.
+    """
+
+    def start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        env = (
+            os.environ
+            | {
+                "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                "DATABASE_URL": database_url_of_test_db(),
+                "CELERY_BROKER_URL": redis_broker,
+                "CELERY_RESULT_BACKEND": redis_broker,
+            }
+            | (extra_env or {})
+        )
+        log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+                "-Q",
+                "default",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((process, log))
+        return process
+
+    processes: list = []
+    saved = dict(celery_app.conf)
+    celery_app.conf.update(
+        broker_url=redis_broker,
+        result_backend=redis_broker,
+        task_always_eager=False,
+        broker_transport_options={},
+    )
+    reset_celery_connections()
+    start.log_path = tmp_path / "worker.log"
+    yield start
+    for process, log in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    celery_app.conf.update(
+        {
+            k: saved[k]
+            for k in (
+                "broker_url",
+                "result_backend",
+                "task_always_eager",
+                "broker_transport_options",
+            )
+        }
+    )
+    reset_celery_connections()
+
+
+def reset_celery_connections() -> None:
+    """Drop the app's pooled broker connections and cached result backend (they name a URL)."""
+    celery_app._after_fork()
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
