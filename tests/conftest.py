@@ -39,3 +39,13 @@ def token_client(user):
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     client.user = user
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
@@ -17,9 +18,16 @@ from config.errors import ApplicationError
 ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
 
 
+class CredentialsThrottle(AnonRateThrottle):
+    """Password guessing through the API is limited per client address."""
+
+    scope = "credentials"
+
+
 class TokenObtainView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [CredentialsThrottle]
 
     @extend_schema(
         request=s.TokenObtainInput,

@@ -100,3 +100,14 @@ def test_schema_and_docs_are_served(client):
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn.jsdelivr" not in docs.content
+
+
+@pytest.mark.django_db
+def test_password_guessing_through_the_api_is_throttled(api_client, user):
+    answers = [
+        api_client.post("/api/v1/auth/token/", {"email": user.email, "password": f"guess{i}"})
+        for i in range(11)
+    ]
+    assert [a.status_code for a in answers[:10]] == [400] * 10
+    assert answers[10].status_code == 429
+    assert int(answers[10]["Retry-After"]) > 0
