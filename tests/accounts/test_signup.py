@@ -173,3 +173,37 @@ def test_profile_refuses_blank_identity(client, user):
     assert response.status_code == 200
     user.account.refresh_from_db()
     assert user.account.company_name != "X"
+
+
+@pytest.mark.django_db
+def test_password_change_needs_the_old_password(client, user):
+    client.force_login(user)
+    url = reverse("password_change")
+    wrong = client.post(
+        url,
+        {
+            "old_password": "nope",
+            "new_password1": "another-long-pass",
+            "new_password2": "another-long-pass",
+        },
+    )
+    assert wrong.status_code == 200
+    right = client.post(
+        url,
+        {
+            "old_password": "correct-horse-battery",
+            "new_password1": "another-long-pass",
+            "new_password2": "another-long-pass",
+        },
+    )
+    assert right.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("another-long-pass")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["home", "signup", "login", "password_reset", "terms", "privacy"])
+def test_public_pages_render(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert b"<main" in response.content
