@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import dns.exception
 import dns.name
+import dns.nameserver
 import dns.resolver
 from django.conf import settings
 
@@ -47,26 +48,35 @@ def build_resolver() -> dns.resolver.Resolver:
     nameservers = settings.DNS_NAMESERVERS
     resolver = dns.resolver.Resolver(configure=not nameservers)
     if nameservers:
-        addresses = []
-        for entry in nameservers:
-            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-            addresses.append(host)
-            if port:
-                resolver.port = int(port)
-        resolver.nameservers = addresses
+        # Each entry keeps its own port ("ip", "ip:port", IPv6 "addr" or "[addr]:port").
+        resolver.nameservers = [parse_nameserver(entry) for entry in nameservers]
     resolver.timeout = settings.DNS_TIMEOUT
     resolver.lifetime = settings.DNS_TIMEOUT
     resolver.cache = None
     return resolver
 
 
+def parse_nameserver(entry: str) -> dns.nameserver.Do53Nameserver:
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, port = entry[1:].partition("]")
+        port = port.removeprefix(":")
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+    else:
+        host, port = entry, ""
+    return dns.nameserver.Do53Nameserver(host, int(port) if port else 53)
+
+
 def txt_records(name: str, *, resolver: dns.resolver.Resolver) -> list[str]:
     """Every TXT string at `name`, multi-string records joined; [] when the name has none."""
     try:
         answer = resolver.resolve(name, "TXT", search=False)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.name.NameTooLong):
+        # NameTooLong: e.g. _dmarc.<a 253-character domain> cannot exist, so it has no records.
         return []
-    except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+    except dns.exception.DNSException as exc:
+        # Timeout, NoNameservers (SERVFAIL/REFUSED/unreachable) and any other failure to ask.
         raise LookupFailed(f"DNS lookup of {name} failed: {exc.__class__.__name__}") from exc
     return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
 
@@ -86,13 +96,14 @@ def check_verification(domain: str, expected: str, records: list[str]) -> Record
 
 
 def check_spf(domain: str, records: list[str]) -> RecordCheck:
-    spf = [r for r in records if r.lower().startswith("v=spf1")]
+    # RFC 7208 4.5: exactly "v=spf1", then a space or the end ("v=spf10" is not SPF).
+    spf = [r for r in records if r.lower().split(" ", 1)[0] == "v=spf1"]
     if not spf:
         return RecordCheck("missing", [], [f"{domain} publishes no SPF record."])
     if len(spf) > 1:
         return RecordCheck("error", spf, ["More than one SPF record: receivers treat it as none."])
     terms = spf[0].lower().split()
-    all_terms = [t for t in terms if t.endswith("all")]
+    all_terms = [t for t in terms if t in ("all", "+all", "-all", "~all", "?all")]
     if not all_terms:
         return RecordCheck("warning", spf, ["The SPF record has no 'all' mechanism at its end."])
     if all_terms[-1] in ("+all", "all"):
@@ -102,8 +113,28 @@ def check_spf(domain: str, records: list[str]) -> RecordCheck:
     return RecordCheck("ok", spf, [f"SPF ends with '{all_terms[-1]}'."])
 
 
-def check_dmarc(domain: str, records: list[str]) -> RecordCheck:
-    dmarc = [r for r in records if r.lower().startswith("v=dmarc1")]
+def dmarc_records(domain: str, *, resolver: dns.resolver.Resolver) -> tuple[str, list[str]]:
+    """The DMARC records that govern `domain`, and the domain that publishes them.
+
+    RFC 7489 6.6.3: without a record at _dmarc.<domain>, receivers use the organisational domain's.
+    Lacking a public-suffix list we walk up the parents; a suffix such as "co.uk" has none.
+    """
+    labels = domain.split(".")
+    for start in range(len(labels) - 1):
+        candidate = ".".join(labels[start:])
+        found = [r for r in txt_records(f"_dmarc.{candidate}", resolver=resolver) if is_dmarc(r)]
+        if found:
+            return candidate, found
+    return domain, []
+
+
+def is_dmarc(record: str) -> bool:
+    return record.replace(" ", "").lower().startswith("v=dmarc1")
+
+
+def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None) -> RecordCheck:
+    dmarc = [r for r in records if is_dmarc(r)]
+    inherited = publisher is not None and publisher != domain
     if not dmarc:
         return RecordCheck(
             "missing",
@@ -117,6 +148,10 @@ def check_dmarc(domain: str, records: list[str]) -> RecordCheck:
     if policy not in ("none", "quarantine", "reject"):
         return RecordCheck("error", dmarc, ["The DMARC record has no valid 'p=' policy."])
     messages = [f"DMARC policy is p={policy}."]
+    if inherited:
+        # A subdomain without its own record gets the parent's sp= (or p=).
+        policy = tags.get("sp", policy).lower()
+        messages = [f"Inherited from {publisher}: the policy for subdomains is {policy}."]
     if "rua" not in tags:
         messages.append("No 'rua=' address: you will not receive aggregate reports.")
     return RecordCheck("ok" if policy != "none" else "warning", dmarc, messages)
@@ -126,7 +161,7 @@ def check_dkim(domain: str, selector: str, records: list[str]) -> RecordCheck:
     if not selector:
         return RecordCheck("missing", [], ["Give a DKIM selector to check its public key."])
     name = f"{selector}._domainkey.{domain}"
-    keys = [r for r in records if "p=" in r.replace(" ", "")]
+    keys = [r for r in records if "p" in parse_tags(r)]
     if not keys:
         return RecordCheck("missing", [], [f"{name} has no DKIM key record."])
     tags = parse_tags(keys[0])
@@ -151,7 +186,7 @@ def check_domain(
     """Look the domain up and judge ownership, SPF, DMARC and DKIM. Raises LookupFailed."""
     resolver = build_resolver()
     apex = txt_records(domain, resolver=resolver)
-    dmarc = txt_records(f"_dmarc.{domain}", resolver=resolver)
+    dmarc_publisher, dmarc = dmarc_records(domain, resolver=resolver)
     dkim = (
         txt_records(f"{dkim_selector}._domainkey.{domain}", resolver=resolver)
         if dkim_selector
@@ -160,7 +195,7 @@ def check_domain(
     return DomainFindings(
         verification=check_verification(domain, expected_token_record, apex),
         spf=check_spf(domain, apex),
-        dmarc=check_dmarc(domain, dmarc),
+        dmarc=check_dmarc(domain, dmarc, publisher=dmarc_publisher),
         dkim=check_dkim(domain, dkim_selector, dkim),
     )
 
@@ -178,6 +213,8 @@ def normalise_domain(value: str) -> str:
     labels = ascii_name.split(".")
     if len(labels) < 2 or any(not label for label in labels) or len(ascii_name) > 253:
         raise ValueError("Enter a full domain name such as example.com.")
+    if labels[-1].isdigit():
+        raise ValueError("Enter a domain name, not an IP address.")
     for label in labels:
         if len(label) > 63 or label.startswith("-") or label.endswith("-"):
             raise ValueError("This is not a valid domain name.")

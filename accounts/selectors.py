@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from accounts.dns import normalise_domain
 from accounts.models import Account, ApiToken, SenderDomain
 
 
@@ -18,7 +19,10 @@ def sender_domain_get(*, account: Account, domain_id: int) -> SenderDomain | Non
 
 def sender_domain_for_address(*, account: Account, email: str) -> SenderDomain | None:
     """The verified sender domain that covers `email`'s domain exactly, if any."""
-    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    try:
+        domain = normalise_domain(email.rpartition("@")[2])
+    except ValueError:
+        return None
     return (
         sender_domains_for(account=account).filter(domain=domain, verified_at__isnull=False).first()
     )

@@ -272,17 +272,28 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     return token
 
 
+def _clean_dkim_selector(value: str) -> str:
+    """RFC 6376 selectors are dot-separated labels of letters, digits, '-' and '_'."""
+    selector = (value or "").strip().lower()
+    labels = selector.split(".")
+    if selector and not all(
+        label and len(label) <= 63 and all(ch.isalnum() or ch in "-_" for ch in label)
+        for label in labels
+    ):
+        raise ApplicationError(
+            "A DKIM selector is labels of letters, digits, '-' and '_', separated by dots.",
+            field="dkim_selector",
+        )
+    return selector
+
+
 def sender_domain_add(*, account: Account, domain: str, dkim_selector: str = "") -> SenderDomain:
     """Add a domain to the account with a fresh TXT verification token. Refuses duplicates."""
     try:
         name = sender_dns.normalise_domain(domain)
     except ValueError as exc:
         raise ApplicationError(str(exc), field="domain") from exc
-    selector = (dkim_selector or "").strip().lower()
-    if selector and not all(ch.isalnum() or ch in "-_" for ch in selector):
-        raise ApplicationError(
-            "A DKIM selector is letters, digits, '-' and '_'.", field="dkim_selector"
-        )
+    selector = _clean_dkim_selector(dkim_selector)
     try:
         with transaction.atomic():
             return SenderDomain.objects.create(
@@ -332,11 +343,7 @@ def sender_domain_update_selector(
     sender_domain = SenderDomain.objects.filter(account=account, pk=domain_id).first()
     if sender_domain is None:
         raise NotFound("No such sender domain.")
-    selector = (dkim_selector or "").strip().lower()
-    if selector and not all(ch.isalnum() or ch in "-_" for ch in selector):
-        raise ApplicationError(
-            "A DKIM selector is letters, digits, '-' and '_'.", field="dkim_selector"
-        )
+    selector = _clean_dkim_selector(dkim_selector)
     sender_domain.dkim_selector = selector
     sender_domain.save(update_fields=["dkim_selector"])
     return sender_domain

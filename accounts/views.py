@@ -219,7 +219,8 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
         if domain.is_verified:
             messages.success(request, f"{domain.domain} is verified.")
         else:
-            messages.error(request, f"The TXT record was not found on {domain.domain} yet.")
+            found = domain.findings.get("verification", {}).get("messages", [])
+            messages.error(request, " ".join(found) or f"{domain.domain} is not verified yet.")
     return redirect("sender_domain", domain_id=domain_id)
 
 

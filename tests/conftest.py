@@ -49,3 +49,31 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def read_only_token_client(user):
+    """An API client authenticated with a read-only token of `user`."""
+    _, key = api_token_create(user=user, name="tests (read-only)", read_only=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def dns_server(settings, tmp_path):
+    """A real DNS server on 127.0.0.1 (dnsmasq; a dnslib stand-in locally without it) that the
+    app's resolver asks: `.set_txt(name, [values])` publishes records, `.address` is ip:port."""
+    from tests.dns_server import DnsServerUnavailable, start_dns_server
+
+    try:
+        server = start_dns_server(tmp_path / "dns", require_dnsmasq=IN_CI)
+    except DnsServerUnavailable as exc:
+        require_service("dnsmasq", str(exc))
+    settings.DNS_NAMESERVERS = [server.address]
+    settings.DNS_TIMEOUT = 2.0
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -77,7 +77,7 @@ def mail_sink(tmp_path):
 
 
 @pytest.fixture
-def celery_worker_process(redis_broker, transactional_db, tmp_path, settings):
+def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch):
     """Start a real `celery worker` process on Redis, sharing this test's database.
 
     The test process becomes a real producer too: tasks are no longer run eagerly.
@@ -122,6 +122,9 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, settings):
         return process
 
     processes: list = []
+    # Celery reads these variables before its configuration, so they must name this test's Redis.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_broker)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", redis_broker)
     saved = dict(celery_app.conf)
     celery_app.conf.update(
         broker_url=redis_broker,

@@ -1,0 +1,144 @@
+"""Real-browser fixtures: Debian's headless Chromium, the live server, and a real SMTP sink.
+
+Chromium comes from the distribution (`apt-get install chromium`), not Playwright's download.
+Without it the browser tests skip locally and fail in CI. Screenshots go to
+test-artifacts/screenshots/ (gitignored) at desktop and mobile widths.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from outbox.sink import StoredMessage, read_messages, start_sink
+from tests.conftest import require_service
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module (each test gets its own context)."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread, so Django's ORM would refuse to
+    # run in the test body. The loop is Playwright's and never runs our code: telling Django so is
+    # safe. Django reads os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] on each call, so it is set only
+    # while the browser lives; set for the whole session it would leak into subprocesses (e.g.
+    # `check --deploy` fails on it, async.E001).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh page (own cookies) at desktop size."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@dataclass
+class MailSink:
+    directory: Path
+    port: int
+
+    def messages(self) -> list[StoredMessage]:
+        return read_messages(self.directory)
+
+    def wait_for(self, *, to: str, subject: str, timeout: float = 10.0) -> StoredMessage:
+        """The one message to `to` whose subject contains `subject`, polling until it arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.messages() if to in m.to and subject in m.subject]
+            if found:
+                assert len(found) == 1, f"expected one message, got {[m.subject for m in found]}"
+                return found[0]
+            if time.monotonic() > deadline:
+                seen = [(m.to, m.subject) for m in self.messages()]
+                raise AssertionError(f"no mail to {to} about {subject!r}; the sink holds {seen}")
+            time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mail_sink(tmp_path):
+    """The project's aiosmtpd sink on a free port, storing each message in a temporary directory."""
+    directory = tmp_path / "mail"
+    controller = start_sink(directory, host="127.0.0.1", port=_free_port())
+    try:
+        yield MailSink(directory=directory, port=controller.port)
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Site:
+    url: str
+    mail: MailSink
+
+
+@pytest.fixture
+def site(live_server, mail_sink, settings) -> Site:
+    """The live server, sending its mail over real SMTP to the sink, with links back to itself."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = mail_sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+    settings.SITE_URL = live_server.url
+    return Site(url=live_server.url, mail=mail_sink)
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., None]:
+    """screenshot(page, "account-signup") saves account-signup-desktop.png and -mobile.png."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> None:
+        for label, size in (("desktop", DESKTOP), ("mobile", MOBILE)):
+            page.set_viewport_size(size)
+            page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{label}.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+    return take
