@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -334,6 +335,25 @@ def sender_domain_verify(*, account: Account, domain_id: int) -> SenderDomain:
         sender_domain.verified_at = None
     sender_domain.save(update_fields=["findings", "last_checked_at", "verified_at"])
     return sender_domain
+
+
+def sender_domains_recheck(*, older_than: timedelta, limit: int = 500) -> dict[str, int]:
+    """Re-check verified domains last checked before `older_than` ago (a published token can be
+    removed later). A domain whose DNS cannot be asked keeps its state until the next run."""
+    cutoff = timezone.now() - older_than
+    due = SenderDomain.objects.filter(verified_at__isnull=False, last_checked_at__lt=cutoff)
+    counts = {"checked": 0, "withdrawn": 0, "failed": 0}
+    for sender_domain in due.select_related("account").order_by("last_checked_at")[:limit]:
+        try:
+            checked = sender_domain_verify(
+                account=sender_domain.account, domain_id=sender_domain.pk
+            )
+        except ApplicationError:
+            counts["failed"] += 1
+            continue
+        counts["checked"] += 1
+        counts["withdrawn"] += 0 if checked.is_verified else 1
+    return counts
 
 
 def sender_domain_update_selector(

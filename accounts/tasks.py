@@ -1,5 +1,7 @@
 """Thin Celery tasks for accounts: take ids, call a service."""
 
+from datetime import timedelta
+
 from celery import shared_task
 
 
@@ -14,6 +16,14 @@ def send_verification_email(user_id: int) -> bool:
     from accounts.services import user_send_verification_email
 
     return user_send_verification_email(user_id=user_id)
+
+
+@shared_task(name="accounts.recheck_sender_domains")
+def recheck_sender_domains() -> dict[str, int]:
+    """Beat, daily: re-check verified sender domains not checked for a day. Safe to run twice."""
+    from accounts.services import sender_domains_recheck
+
+    return sender_domains_recheck(older_than=timedelta(hours=24))
 
 
 @shared_task(name="accounts.ping")

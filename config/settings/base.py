@@ -147,7 +147,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "recheck-sender-domains": {"task": "accounts.recheck_sender_domains", "schedule": 3600.0},
+}
 
 # --- API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

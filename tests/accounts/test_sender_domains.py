@@ -693,3 +693,40 @@ def test_the_verified_domain_of_an_address_is_found_for_idn_and_case(user):
     assert found is not None and found.domain == "xn--bcher-kva.test"
     assert sender_domain_for_address(account=user.account, email="shop@other.test") is None
     assert sender_domain_for_address(account=user.account, email="no-at-sign") is None
+
+
+# --- The scheduled re-check ---------------------------------------------------------------------
+
+
+def test_the_scheduled_recheck_withdraws_a_removed_token_and_keeps_the_rest(user, dns_server):
+    from accounts.tasks import recheck_sender_domains
+
+    kept, removed, fresh = (add(user.account, f"{n}.example.test") for n in ("kept", "gone", "new"))
+    dns_server.set_records({d.domain: [d.txt_record_value] for d in (kept, removed, fresh)})
+    for domain in (kept, removed, fresh):
+        services.sender_domain_verify(account=user.account, domain_id=domain.pk)
+    long_ago = timezone.now() - timedelta(days=2)
+    SenderDomain.objects.filter(pk__in=[kept.pk, removed.pk]).update(last_checked_at=long_ago)
+    dns_server.set_records({kept.domain: [kept.txt_record_value]})
+
+    assert recheck_sender_domains.delay().get() == {"checked": 2, "withdrawn": 1, "failed": 0}
+    assert recheck_sender_domains.delay().get() == {"checked": 0, "withdrawn": 0, "failed": 0}
+
+    states = dict(SenderDomain.objects.values_list("domain", "verified_at"))
+    assert states[kept.domain] is not None
+    assert states[removed.domain] is None
+    assert states[fresh.domain] is not None  # checked recently: not due, left alone
+
+
+def test_the_scheduled_recheck_keeps_state_when_dns_cannot_be_asked(user, settings):
+    domain = SenderDomainFactory(
+        account=user.account,
+        verified_at=timezone.now(),
+        last_checked_at=timezone.now() - timedelta(days=2),
+    )
+
+    counts = services.sender_domains_recheck(older_than=timedelta(hours=24))
+
+    assert counts == {"checked": 0, "withdrawn": 0, "failed": 1}
+    domain.refresh_from_db()
+    assert domain.is_verified
