@@ -1,9 +1,14 @@
 import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
+from outbox.sink import StoredMessage, read_messages, start_sink
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -77,3 +82,42 @@ def dns_server(settings, tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class MailSink:
+    directory: Path
+    port: int
+
+    def messages(self) -> list[StoredMessage]:
+        return read_messages(self.directory)
+
+    def wait_for(self, *, to: str, subject: str, timeout: float = 10.0) -> StoredMessage:
+        """The one message to `to` whose subject contains `subject`, polling until it arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.messages() if to in m.to and subject in m.subject]
+            if found:
+                assert len(found) == 1, f"expected one message, got {[m.subject for m in found]}"
+                return found[0]
+            if time.monotonic() > deadline:
+                seen = [(m.to, m.subject) for m in self.messages()]
+                raise AssertionError(f"no mail to {to} about {subject!r}; the sink holds {seen}")
+            time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mail_sink(tmp_path):
+    """The project's aiosmtpd sink on a free port, storing each message in a temporary directory."""
+    directory = tmp_path / "mail"
+    controller = start_sink(directory, host="127.0.0.1", port=free_port())
+    try:
+        yield MailSink(directory=directory, port=controller.port)
+    finally:
+        controller.stop()

@@ -8,16 +8,13 @@ test-artifacts/screenshots/ (gitignored) at desktop and mobile widths.
 from __future__ import annotations
 
 import os
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from outbox.sink import StoredMessage, read_messages, start_sink
-from tests.conftest import require_service
+from tests.conftest import MailSink, require_service
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -68,45 +65,6 @@ def page(chromium):
         yield context.new_page()
     finally:
         context.close()
-
-
-@dataclass
-class MailSink:
-    directory: Path
-    port: int
-
-    def messages(self) -> list[StoredMessage]:
-        return read_messages(self.directory)
-
-    def wait_for(self, *, to: str, subject: str, timeout: float = 10.0) -> StoredMessage:
-        """The one message to `to` whose subject contains `subject`, polling until it arrives."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.messages() if to in m.to and subject in m.subject]
-            if found:
-                assert len(found) == 1, f"expected one message, got {[m.subject for m in found]}"
-                return found[0]
-            if time.monotonic() > deadline:
-                seen = [(m.to, m.subject) for m in self.messages()]
-                raise AssertionError(f"no mail to {to} about {subject!r}; the sink holds {seen}")
-            time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mail_sink(tmp_path):
-    """The project's aiosmtpd sink on a free port, storing each message in a temporary directory."""
-    directory = tmp_path / "mail"
-    controller = start_sink(directory, host="127.0.0.1", port=_free_port())
-    try:
-        yield MailSink(directory=directory, port=controller.port)
-    finally:
-        controller.stop()
 
 
 @dataclass

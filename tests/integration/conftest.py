@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,9 @@ import redis
 from django.db import connection
 
 from config.celery import app as celery_app
-from outbox.sink import read_messages, start_sink
 from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def redis_url_for_this_test_process() -> str:
@@ -61,19 +53,6 @@ def redis_broker():
     client.flushdb()
     yield url
     client.flushdb()
-
-
-@pytest.fixture
-def mail_sink(tmp_path):
-    """A real SMTP server on a free port, storing messages under tmp_path/outbox."""
-    directory = tmp_path / "outbox"
-    port = free_port()
-    controller = start_sink(directory, port=port)
-    controller.directory = directory
-    controller.port = port
-    controller.messages = lambda: read_messages(directory)
-    yield controller
-    controller.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import ROOT, free_port, wait_for
+from tests.conftest import free_port
+from tests.integration.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.slow]
 
