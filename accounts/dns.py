@@ -134,7 +134,6 @@ def is_dmarc(record: str) -> bool:
 
 def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None) -> RecordCheck:
     dmarc = [r for r in records if is_dmarc(r)]
-    inherited = publisher is not None and publisher != domain
     if not dmarc:
         return RecordCheck(
             "missing",
@@ -147,11 +146,12 @@ def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None
     policy = tags.get("p", "").lower()
     if policy not in ("none", "quarantine", "reject"):
         return RecordCheck("error", dmarc, ["The DMARC record has no valid 'p=' policy."])
-    messages = [f"DMARC policy is p={policy}."]
-    if inherited:
+    if publisher and publisher != domain:
         # A subdomain without its own record gets the parent's sp= (or p=).
         policy = tags.get("sp", policy).lower()
         messages = [f"Inherited from {publisher}: the policy for subdomains is {policy}."]
+    else:
+        messages = [f"DMARC policy is p={policy}."]
     if "rua" not in tags:
         messages.append("No 'rua=' address: you will not receive aggregate reports.")
     return RecordCheck("ok" if policy != "none" else "warning", dmarc, messages)

@@ -318,6 +318,11 @@ def sender_domain_verify(*, account: Account, domain_id: int) -> SenderDomain:
     sender_domain = SenderDomain.objects.filter(account=account, pk=domain_id).first()
     if sender_domain is None:
         raise NotFound("No such sender domain.")
+    return _sender_domain_check(sender_domain)
+
+
+def _sender_domain_check(sender_domain: SenderDomain) -> SenderDomain:
+    """Run the DNS checks for a loaded domain and store them; LookupFailed -> ApplicationError."""
     try:
         findings = sender_dns.check_domain(
             sender_domain.domain,
@@ -343,11 +348,9 @@ def sender_domains_recheck(*, older_than: timedelta, limit: int = 500) -> dict[s
     cutoff = timezone.now() - older_than
     due = SenderDomain.objects.filter(verified_at__isnull=False, last_checked_at__lt=cutoff)
     counts = {"checked": 0, "withdrawn": 0, "failed": 0}
-    for sender_domain in due.select_related("account").order_by("last_checked_at")[:limit]:
+    for sender_domain in due.order_by("last_checked_at")[:limit]:
         try:
-            checked = sender_domain_verify(
-                account=sender_domain.account, domain_id=sender_domain.pk
-            )
+            checked = _sender_domain_check(sender_domain)
         except ApplicationError:
             counts["failed"] += 1
             continue

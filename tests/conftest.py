@@ -1,5 +1,4 @@
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from outbox.sink import StoredMessage, read_messages, start_sink
+from tests.dns_server import free_port
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -104,12 +104,6 @@ class MailSink:
                 seen = [(m.to, m.subject) for m in self.messages()]
                 raise AssertionError(f"no mail to {to} about {subject!r}; the sink holds {seen}")
             time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

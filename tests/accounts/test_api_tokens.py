@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 from django.urls import reverse
 
@@ -46,6 +48,7 @@ def test_only_a_digest_of_the_key_is_stored(user):
     token, key = api_token_create(user=user, name="CRM")
     stored = ApiToken.objects.get(pk=token.pk)
     assert key not in (stored.key_digest, stored.prefix + stored.key_digest)
+    assert stored.key_digest == hashlib.sha256(key.encode()).hexdigest()
     assert stored.prefix == key[:8]
 
 

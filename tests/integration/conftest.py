@@ -112,7 +112,6 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch)
         broker_transport_options={},
     )
     reset_celery_connections()
-    start.log_path = tmp_path / "worker.log"
     yield start
     for process, log in processes:
         process.terminate()
