@@ -128,6 +128,9 @@ def dmarc_records(domain: str, *, resolver: dns.resolver.Resolver) -> tuple[str,
     return domain, []
 
 
+DMARC_POLICIES = ("none", "quarantine", "reject")
+
+
 def is_dmarc(record: str) -> bool:
     return record.replace(" ", "").lower().startswith("v=dmarc1")
 
@@ -144,11 +147,12 @@ def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None
         return RecordCheck("error", dmarc, ["More than one DMARC record: receivers ignore them."])
     tags = parse_tags(dmarc[0])
     policy = tags.get("p", "").lower()
-    if policy not in ("none", "quarantine", "reject"):
+    if policy not in DMARC_POLICIES:
         return RecordCheck("error", dmarc, ["The DMARC record has no valid 'p=' policy."])
     if publisher and publisher != domain:
-        # A subdomain without its own record gets the parent's sp= (or p=).
-        policy = tags.get("sp", policy).lower()
+        # A subdomain without its own record gets the parent's sp=; an invalid sp= means p=.
+        subdomain_policy = tags.get("sp", "").lower()
+        policy = subdomain_policy if subdomain_policy in DMARC_POLICIES else policy
         messages = [f"Inherited from {publisher}: the policy for subdomains is {policy}."]
     else:
         messages = [f"DMARC policy is p={policy}."]

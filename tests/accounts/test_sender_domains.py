@@ -730,3 +730,16 @@ def test_the_scheduled_recheck_keeps_state_when_dns_cannot_be_asked(user, settin
     assert counts == {"checked": 0, "withdrawn": 0, "failed": 1}
     domain.refresh_from_db()
     assert domain.is_verified
+
+
+def test_an_invalid_inherited_sp_falls_back_to_the_parents_p(user, dns_server):
+    domain = add(user.account)
+    publish(dns_server, domain, dmarc=[])
+    dns_server.set_txt("_dmarc.example.test", ["v=DMARC1; p=none; sp=bogus; rua=mailto:d@x.test"])
+
+    dmarc = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings[
+        "dmarc"
+    ]
+
+    assert dmarc["status"] == "warning"
+    assert dmarc["messages"][0] == "Inherited from example.test: the policy for subdomains is none."
