@@ -7,6 +7,7 @@ from config.health import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("lists.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("accounts.urls")),
+    path("", include("lists.urls")),
 ]
 
 if settings.DEBUG:

@@ -204,3 +204,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Lists ---------------------------------------------------------------------------------------
+# Keys the hashes that suppressions keep after an address is erased. Never change it once set.
+SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY", default=SECRET_KEY)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
+SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
+# Hosted and embedded form posts allowed per client address per minute.
+SUBSCRIBE_RATE_PER_MINUTE = env.int("SUBSCRIBE_RATE_PER_MINUTE", default=10)
+# A list is flagged for moderators when role addresses make up more than this share of it.
+ROLE_ADDRESS_FLAG_SHARE = env.float("ROLE_ADDRESS_FLAG_SHARE", default=0.5)

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import json
+
+from rest_framework import serializers
+
+from config.errors import ApplicationError
+from lists.models import ImportJob, MailingList, Subscriber, SubscriberStatus
+from lists.services.consent import consent_source_check
+
+
+class ListInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    purpose = serializers.CharField(
+        help_text="What subscribers will receive; shown on the subscription form."
+    )
+    adult_content = serializers.BooleanField(default=False)
+    double_opt_in = serializers.BooleanField(default=True)
+    track_opens = serializers.BooleanField(default=True)
+    track_clicks = serializers.BooleanField(default=True)
+
+
+class ListOutput(serializers.ModelSerializer):
+    subscriber_count = serializers.IntegerField(
+        read_only=True, help_text="Subscribers with status `subscribed`."
+    )
+    form_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MailingList
+        fields = [
+            "id",
+            "name",
+            "purpose",
+            "adult_content",
+            "double_opt_in",
+            "track_opens",
+            "track_clicks",
+            "public_id",
+            "form_url",
+            "subscriber_count",
+            "created_at",
+        ]
+
+    def get_form_url(self, obj) -> str:
+        from django.conf import settings
+        from django.urls import reverse
+
+        return settings.SITE_URL + reverse("subscribe", kwargs={"public_id": obj.public_id})
+
+
+def _source_field(value: str) -> str:
+    try:
+        return consent_source_check(value)
+    except ApplicationError as exc:
+        raise serializers.ValidationError(exc.message) from exc
+
+
+class ConsentInput(serializers.Serializer):
+    source = serializers.CharField(
+        help_text="web_form, form_checkbox, paper_form, client_reconfirmed or api. Purchased, "
+        "leased, third-party, open-source and verbal/phone consent are refused."
+    )
+    obtained_at = serializers.DateTimeField(required=False)
+    ip = serializers.IPAddressField(required=False, allow_null=True)
+    user_agent = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    proof = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Where the proof is (signed form, consent request and answer); required "
+        "unless a form source gives the signer's IP.",
+    )
+    form_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate_source(self, value: str) -> str:
+        return _source_field(value)
+
+
+class SubscriberInput(serializers.Serializer):
+    email = serializers.CharField(max_length=320)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    attributes = serializers.DictField(required=False)
+    consent = ConsentInput()
+    double_opt_in = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Send a confirmation e-mail first; defaults to the list's setting.",
+    )
+
+
+class SubscriberUpdateInput(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    attributes = serializers.DictField(required=False)
+
+
+class SubscriberOutput(serializers.ModelSerializer):
+    list = serializers.IntegerField(source="mailing_list_id", read_only=True)
+
+    class Meta:
+        model = Subscriber
+        fields = [
+            "id",
+            "list",
+            "email",
+            "name",
+            "phone",
+            "attributes",
+            "status",
+            "is_role_address",
+            "created_at",
+            "subscribed_at",
+            "unsubscribed_at",
+        ]
+
+
+class SubscriberFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=SubscriberStatus.choices, required=False)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=254)
+
+
+class ImportInput(serializers.Serializer):
+    file = serializers.FileField(help_text=".txt, .csv, .xls or .xlsx")
+    consent_source = serializers.CharField()
+    proof = serializers.CharField(help_text="How consent was obtained and where its proof is kept.")
+    consent_obtained_at = serializers.DateTimeField(required=False)
+    column_map = serializers.JSONField(
+        required=False,
+        help_text='Column numbers from 0, e.g. {"email": 0, "name": 1, "attributes": '
+        '{"city": 3}}; guessed from the header row when left out.',
+    )
+
+    def validate_consent_source(self, value: str) -> str:
+        return _source_field(value)
+
+    def validate_column_map(self, value):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise serializers.ValidationError("Not valid JSON.") from exc
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be an object.")
+        return value
+
+
+class ImportErrorOutput(serializers.Serializer):
+    row = serializers.IntegerField()
+    email = serializers.CharField()
+    reason = serializers.CharField()
+    skipped = serializers.BooleanField()
+
+
+class ImportOutput(serializers.ModelSerializer):
+    list = serializers.IntegerField(source="mailing_list_id", read_only=True)
+    progress = serializers.FloatField(read_only=True)
+    errors = serializers.SerializerMethodField()
+    error_report_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "list",
+            "status",
+            "original_filename",
+            "file_format",
+            "consent_source",
+            "column_map",
+            "total_rows",
+            "processed",
+            "imported",
+            "updated",
+            "skipped",
+            "progress",
+            "errors",
+            "error_report_url",
+            "failure_reason",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    ERRORS_SHOWN = 100
+
+    def get_errors(self, obj) -> list[dict]:
+        """The first rows with issues; the full report is the CSV at error_report_url."""
+        issues = obj.issues.all()[: self.ERRORS_SHOWN]
+        return ImportErrorOutput(issues, many=True).data
+
+    def get_error_report_url(self, obj) -> str:
+        from django.urls import reverse
+
+        return reverse("api-import-errors", kwargs={"import_id": obj.pk})
+
+
+class EraseInput(serializers.Serializer):
+    email = serializers.CharField(max_length=320)
+
+
+class ExportQuery(serializers.Serializer):
+    email = serializers.CharField(max_length=320)

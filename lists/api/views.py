@@ -1,0 +1,267 @@
+"""Lists API: lists, subscribers with consent, imports and privacy requests."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.views import ACCOUNT_PERMISSIONS
+from config.api import PageNumberPagination
+from config.errors import NotFound
+from lists import selectors
+from lists.addresses import normalise_address
+from lists.api import serializers as s
+from lists.exports import import_issues_csv
+from lists.services import imports, privacy, subscribers
+from lists.services import lists as list_services
+
+
+def _list_or_404(request, list_id: int):
+    mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
+    if mailing_list is None:
+        raise NotFound("No such list.")
+    return mailing_list
+
+
+def _subscriber_or_404(request, list_id: int, subscriber_id: int):
+    subscriber = selectors.subscriber_get(
+        account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
+    )
+    if subscriber is None:
+        raise NotFound("No such subscriber.")
+    return subscriber
+
+
+def _paginated(request, view, queryset, serializer):
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+class ListListView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.ListOutput(many=True), summary="The account's lists")
+    def get(self, request):
+        return _paginated(
+            request, self, selectors.lists_for(account=request.user.account), s.ListOutput
+        )
+
+    @extend_schema(
+        request=s.ListInput,
+        responses={201: s.ListOutput},
+        examples=[
+            OpenApiExample(
+                "Create",
+                value={
+                    "name": "Monthly news",
+                    "purpose": "Our monthly newsletter about new products and events.",
+                    "double_opt_in": True,
+                },
+                request_only=True,
+            )
+        ],
+        summary="Create a list (purpose required)",
+    )
+    def post(self, request):
+        data = s.ListInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = list_services.list_create(account=request.user.account, **data.validated_data)
+        mailing_list = selectors.list_get(account=request.user.account, list_id=created.pk)
+        return Response(s.ListOutput(mailing_list).data, status=status.HTTP_201_CREATED)
+
+
+class ListDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.ListOutput, summary="One list")
+    def get(self, request, list_id: int):
+        return Response(s.ListOutput(_list_or_404(request, list_id)).data)
+
+    @extend_schema(
+        request=s.ListInput(partial=True), responses=s.ListOutput, summary="Change a list"
+    )
+    def patch(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        data = s.ListInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        list_services.list_update(mailing_list=mailing_list, **data.validated_data)
+        return Response(s.ListOutput(_list_or_404(request, list_id)).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a list and all its subscribers")
+    def delete(self, request, list_id: int):
+        list_services.list_delete(mailing_list=_list_or_404(request, list_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubscriberListView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        parameters=[s.SubscriberFilter],
+        responses=s.SubscriberOutput(many=True),
+        summary="A list's subscribers (filter by status, search by address or name prefix)",
+    )
+    def get(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        query = s.SubscriberFilter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        queryset = selectors.subscribers_for(
+            account=request.user.account, mailing_list=mailing_list, **query.validated_data
+        )
+        return _paginated(request, self, queryset, s.SubscriberOutput)
+
+    @extend_schema(
+        request=s.SubscriberInput,
+        responses={201: s.SubscriberOutput},
+        examples=[
+            OpenApiExample(
+                "Add with consent",
+                value={
+                    "email": "jane@example.org",
+                    "name": "Jane Doe",
+                    "attributes": {"city": "Leeds"},
+                    "consent": {
+                        "source": "web_form",
+                        "obtained_at": "2026-11-20T10:00:00Z",
+                        "ip": "203.0.113.7",
+                        "proof": "Sign-up form on example.org/news",
+                    },
+                },
+                request_only=True,
+            )
+        ],
+        summary="Add a subscriber with the consent it was given",
+    )
+    def post(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        data = s.SubscriberInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscriber = subscribers.subscriber_add(
+            mailing_list=mailing_list, recorded_by=request.user, **data.validated_data
+        )
+        return Response(s.SubscriberOutput(subscriber).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriberDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.SubscriberOutput, summary="One subscriber")
+    def get(self, request, list_id: int, subscriber_id: int):
+        return Response(
+            s.SubscriberOutput(_subscriber_or_404(request, list_id, subscriber_id)).data
+        )
+
+    @extend_schema(
+        request=s.SubscriberUpdateInput,
+        responses=s.SubscriberOutput,
+        summary="Change a subscriber's name, phone or attributes",
+    )
+    def patch(self, request, list_id: int, subscriber_id: int):
+        subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+        data = s.SubscriberUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        subscriber = subscribers.subscriber_update(subscriber=subscriber, **data.validated_data)
+        return Response(s.SubscriberOutput(subscriber).data)
+
+    @extend_schema(
+        responses=s.SubscriberOutput,
+        summary="Unsubscribe (status unsubscribed, address suppressed account-wide)",
+    )
+    def delete(self, request, list_id: int, subscriber_id: int):
+        subscriber = subscribers.subscriber_unsubscribe(
+            subscriber=_subscriber_or_404(request, list_id, subscriber_id),
+            channel="api",
+            recorded_by=request.user,
+        )
+        return Response(s.SubscriberOutput(subscriber).data)
+
+
+class ImportCreateView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImportInput},
+        responses={202: s.ImportOutput},
+        summary="Upload a file of subscribers; the import runs in the background",
+    )
+    def post(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        data = s.ImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        job = imports.import_create(
+            mailing_list=mailing_list,
+            user=request.user,
+            upload=values["file"],
+            consent_source=values["consent_source"],
+            proof=values["proof"],
+            consent_obtained_at=values.get("consent_obtained_at"),
+            column_map=values.get("column_map"),
+        )
+        job.refresh_from_db()
+        return Response(s.ImportOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _import_or_404(request, import_id: int):
+    job = selectors.import_get(account=request.user.account, import_id=import_id)
+    if job is None:
+        raise NotFound("No such import.")
+    return job
+
+
+class ImportDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(responses=s.ImportOutput, summary="An import's status, progress and errors")
+    def get(self, request, import_id: int):
+        return Response(s.ImportOutput(_import_or_404(request, import_id)).data)
+
+
+class ImportErrorsView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        responses={(200, "text/csv"): str}, summary="Every row an import skipped or flagged, as CSV"
+    )
+    def get(self, request, import_id: int):
+        job = _import_or_404(request, import_id)
+        response = StreamingHttpResponse(import_issues_csv(job), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
+
+
+class SubscriberEraseView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        request=s.EraseInput,
+        responses={200: dict},
+        summary="Erase an address from every list; only a hashed suppression remains",
+    )
+    def post(self, request):
+        data = s.EraseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = privacy.subscriber_erase(
+            account=request.user.account, email=data.validated_data["email"]
+        )
+        return Response(result)
+
+
+class SubscriberExportView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str, required=True)],
+        responses={200: dict},
+        summary="Everything the account holds about an address",
+    )
+    def get(self, request):
+        query = s.ExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        email = normalise_address(query.validated_data["email"])
+        return Response(selectors.subscriber_export(account=request.user.account, email=email))

@@ -1,0 +1,315 @@
+"""Mailing lists, subscribers, their consent history, account-wide suppression and imports."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Account
+
+# Mailbox names that reach a role or a team, not a person who subscribed (rule 6: lists dominated
+# by them are flagged for moderators).
+ROLE_LOCAL_PARTS = frozenset(
+    {
+        "abuse",
+        "accounting",
+        "accounts",
+        "admin",
+        "administrator",
+        "billing",
+        "contact",
+        "enquiries",
+        "enquiry",
+        "feedback",
+        "finance",
+        "help",
+        "helpdesk",
+        "hello",
+        "hostmaster",
+        "hr",
+        "info",
+        "jobs",
+        "mail",
+        "mailer-daemon",
+        "marketing",
+        "media",
+        "newsletter",
+        "no-reply",
+        "noreply",
+        "do-not-reply",
+        "donotreply",
+        "office",
+        "orders",
+        "postmaster",
+        "press",
+        "privacy",
+        "reception",
+        "root",
+        "sales",
+        "security",
+        "service",
+        "support",
+        "team",
+        "webmaster",
+    }
+)
+
+
+def is_role_address(email: str) -> bool:
+    """True for info@, sales@, noreply@ and the like (plus-tags ignored)."""
+    local = email.rpartition("@")[0].lower().split("+", 1)[0]
+    return local in ROLE_LOCAL_PARTS
+
+
+def _new_public_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+class MailingList(models.Model):
+    """A list of one account; its purpose is shown on its subscription form (rule 2)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="lists")
+    name = models.CharField(max_length=200)
+    purpose = models.TextField(help_text="What subscribers will receive; shown on the form.")
+    adult_content = models.BooleanField(default=False)
+    double_opt_in = models.BooleanField(default=True)
+    # The id in the hosted form's URL: unguessable, unlike the primary key.
+    public_id = models.CharField(max_length=24, unique=True, default=_new_public_id)
+    # Privacy: a list owner may turn off open and click tracking for the list.
+    track_opens = models.BooleanField(default=True)
+    track_clicks = models.BooleanField(default=True)
+    # The hosted and embedded form.
+    form_collect_name = models.BooleanField(default=True)
+    form_collect_phone = models.BooleanField(default=False)
+    form_intro = models.TextField(blank=True)
+    form_thank_you = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="list_name_unique_per_account")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriberStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Unconfirmed"
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class Subscriber(models.Model):
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="subscribers"
+    )
+    email = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SubscriberStatus.choices, default=SubscriberStatus.UNCONFIRMED
+    )
+    is_role_address = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    subscribed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "email"], name="subscriber_email_unique_per_list"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SubscriberStatus.values),
+                name="subscriber_status_valid",
+            ),
+        ]
+        indexes = [
+            # The list page filters by status and pages by id, newest first.
+            models.Index(fields=["mailing_list", "status", "-id"], name="subscriber_list_status"),
+            models.Index(fields=["email"], name="subscriber_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ConsentSource(models.TextChoices):
+    """The sources of consent the policy accepts (rule 1)."""
+
+    WEB_FORM = "web_form", "Web form (our hosted or embedded form)"
+    FORM_CHECKBOX = "form_checkbox", "Another form with a separate consent checkbox"
+    PAPER_FORM = "paper_form", "Hand-filled paper form with a consent checkbox"
+    CLIENT_RECONFIRMED = "client_reconfirmed", "Existing client who answered a consent request"
+    API = "api", "Submitted through the API, with proof"
+
+
+class ConsentEvent(models.TextChoices):
+    GRANTED = "granted", "Consent given"
+    CONFIRMED = "confirmed", "Confirmed by e-mail (double opt-in)"
+    WITHDRAWN = "withdrawn", "Withdrawn (unsubscribed)"
+
+
+class ConsentRecord(models.Model):
+    """One entry of a subscriber's consent history. Append-only: never updated."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="consent_records"
+    )
+    event = models.CharField(max_length=16, choices=ConsentEvent.choices)
+    # The consent source for GRANTED; for the other events, where it came from in words.
+    source = models.CharField(max_length=32, blank=True)
+    obtained_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    purpose_text = models.TextField(blank=True)
+    # Where it came from: the hosted/embedded form page, or an import.
+    form_url = models.CharField(max_length=500, blank=True)
+    import_job = models.ForeignKey(
+        "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proof = models.TextField(blank=True)
+    proof_file = models.FileField(upload_to="consent-proof/%Y/%m/", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["obtained_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(event__in=ConsentEvent.values), name="consent_event_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(event=ConsentEvent.GRANTED)
+                | models.Q(source__in=ConsentSource.values),
+                name="consent_granted_has_allowed_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} ({self.source}) at {self.obtained_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Consent records are append-only.")
+        super().save(*args, **kwargs)
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINED = "complained", "Spam complaint"
+    ERASED = "erased", "Erased on request"
+
+
+class Suppression(models.Model):
+    """An address this account must never mail again (rule 4). Matched by `email_hash`, so it
+    keeps working after the address itself is erased."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
+    email_hash = models.CharField(max_length=64)
+    email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "email_hash"], name="suppression_unique_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"(erased) {self.email_hash[:12]}…"
+
+
+class ImportStatus(models.TextChoices):
+    # Uploaded in the browser, waiting for the sender to map the columns.
+    PENDING = "pending", "Waiting for column mapping"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """A file of subscribers being imported into a list by a worker, with its progress."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="imports")
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
+    original_filename = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8)
+    file_size = models.BigIntegerField(default=0)
+    consent_source = models.CharField(max_length=32, choices=ConsentSource.choices)
+    consent_obtained_at = models.DateTimeField(null=True, blank=True)
+    proof = models.TextField(blank=True)
+    # {"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}}: target -> column index.
+    column_map = models.JSONField(default=dict)
+    header_in_file = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImportStatus.values), name="import_status_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Import of {self.original_filename} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == ImportStatus.DONE:
+            return 1.0
+        if not self.total_rows:
+            return 0.0
+        return min(1.0, self.processed / self.total_rows)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+
+class ImportRowIssue(models.Model):
+    """A row an import did not take as it was: invalid, duplicate, suppressed, a role address."""
+
+    import_job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
+    row = models.PositiveIntegerField()
+    email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=500)
+    # A role address is imported but reported; everything else was skipped.
+    skipped = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["row", "id"]
+
+    def __str__(self) -> str:
+        return f"Row {self.row}: {self.reason}"

@@ -1,0 +1,134 @@
+"""The pages recipients see: the hosted subscription form and the double opt-in confirmation.
+
+They carry the sender's identity only (rule 5): no navigation or contact details of ours.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.views import client_ip
+from config.errors import ApplicationError, NotFound
+from lists import selectors
+from lists.services import optin
+
+HONEYPOT_FIELD = "website"
+
+
+class SubscribeForm(forms.Form):
+    email = forms.CharField(label="E-mail address", max_length=320)
+    name = forms.CharField(label="Name", max_length=200, required=False)
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    consent = forms.BooleanField(required=False)
+    adult = forms.BooleanField(label="I confirm I am 18 or older.", required=False)
+
+    def __init__(self, *args, mailing_list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="email", inputmode="email")
+        self.fields[
+            "consent"
+        ].label = (
+            f"I agree to receive “{mailing_list.name}” from {mailing_list.account.company_name}."
+        )
+        if not mailing_list.form_collect_name:
+            del self.fields["name"]
+        if not mailing_list.form_collect_phone:
+            del self.fields["phone"]
+        if not mailing_list.adult_content:
+            del self.fields["adult"]
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    """Count form posts per client address per minute (bots, not people, post faster)."""
+    key = f"subscribe-rate:{client_ip(request)}"
+    cache.add(key, 0, timeout=60)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=60)
+        count = 1
+    return count > settings.SUBSCRIBE_RATE_PER_MINUTE
+
+
+def _list_or_404(public_id: str):
+    mailing_list = selectors.list_by_public_id(public_id=public_id)
+    if mailing_list is None:
+        raise Http404("No such subscription form.")
+    return mailing_list
+
+
+# Embedded forms post from the sender's own site, which cannot carry our CSRF token; the form
+# changes nothing without a confirmation e-mail on double opt-in lists, and bots meet the
+# honeypot and the rate limit.
+@csrf_exempt
+@xframe_options_exempt
+def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
+    mailing_list = _list_or_404(public_id)
+    form = SubscribeForm(request.POST or None, mailing_list=mailing_list)
+    context = {"list": mailing_list, "account": mailing_list.account, "form": form}
+    if request.method != "POST":
+        return render(request, "lists/public/subscribe.html", context)
+    if _rate_limited(request):
+        return render(request, "lists/public/slow_down.html", context, status=429)
+    thanks = reverse("subscribe_thanks", kwargs={"public_id": public_id})
+    if request.POST.get(HONEYPOT_FIELD):
+        # Answer a bot as if it had worked, so it learns nothing.
+        return redirect(f"{thanks}?next=confirm")
+    if form.is_valid():
+        data = form.cleaned_data
+        hosted = settings.SITE_URL + reverse("subscribe", kwargs={"public_id": public_id})
+        try:
+            outcome = optin.subscription_form_submit(
+                mailing_list=mailing_list,
+                email=data["email"],
+                name=data.get("name", ""),
+                phone=data.get("phone", ""),
+                consent_given=data["consent"],
+                adult_confirmed=data.get("adult", False),
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                form_url=request.META.get("HTTP_REFERER", "") or hosted,
+            )
+        except ApplicationError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            step = "confirm" if outcome is optin.FormOutcome.CONFIRMATION_SENT else "done"
+            return redirect(f"{thanks}?next={step}")
+    return render(request, "lists/public/subscribe.html", context, status=400)
+
+
+def subscribe_thanks(request: HttpRequest, public_id: str) -> HttpResponse:
+    mailing_list = _list_or_404(public_id)
+    context = {
+        "list": mailing_list,
+        "account": mailing_list.account,
+        "confirm": request.GET.get("next") == "confirm",
+    }
+    return render(request, "lists/public/thanks.html", context)
+
+
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button, POST confirms: mail scanners that open links must not subscribe."""
+    try:
+        payload_list = optin.subscriber_for_confirm_token(token).mailing_list
+    except NotFound as exc:
+        return render(request, "lists/public/invalid.html", {"message": exc.message}, status=404)
+    context = {"list": payload_list, "account": payload_list.account, "token": token}
+    if request.method != "POST":
+        return render(request, "lists/public/confirm.html", context)
+    try:
+        subscriber = optin.subscription_confirm(
+            token=token,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except NotFound as exc:
+        return render(request, "lists/public/invalid.html", {"message": exc.message}, status=404)
+    return render(request, "lists/public/confirmed.html", context | {"subscriber": subscriber})

@@ -1,0 +1,163 @@
+"""Reads about lists and subscribers, always scoped to the account asking."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Account
+from lists.addresses import address_hash
+from lists.models import (
+    ImportJob,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+
+
+def lists_for(*, account: Account) -> QuerySet[MailingList]:
+    """The account's lists, each with `subscriber_count` (subscribed only) and `total_count`."""
+    return (
+        MailingList.objects.filter(account=account)
+        .annotate(
+            subscriber_count=Count(
+                "subscribers", filter=Q(subscribers__status=SubscriberStatus.SUBSCRIBED)
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def list_get(*, account: Account, list_id: int) -> MailingList | None:
+    return lists_for(account=account).filter(pk=list_id).first()
+
+
+def list_by_public_id(*, public_id: str) -> MailingList | None:
+    """The list behind a hosted form (public: no account to scope by)."""
+    return MailingList.objects.select_related("account").filter(public_id=public_id).first()
+
+
+def subscribers_for(
+    *, account: Account, mailing_list: MailingList, status: str = "", search: str = ""
+) -> QuerySet[Subscriber]:
+    """A list's subscribers, newest first, filtered by status and by an address or name prefix."""
+    queryset = Subscriber.objects.filter(
+        mailing_list__account=account, mailing_list=mailing_list
+    ).order_by("-id")
+    if status:
+        queryset = queryset.filter(status=status)
+    search = search.strip()
+    if search:
+        # Addresses are stored lower-case: a prefix match can use the (list, email) index.
+        queryset = queryset.filter(
+            Q(email__startswith=search.lower()) | Q(name__istartswith=search)
+        )
+    return queryset
+
+
+def subscriber_get(*, account: Account, subscriber_id: int, list_id: int | None = None):
+    queryset = Subscriber.objects.filter(mailing_list__account=account, pk=subscriber_id)
+    if list_id is not None:
+        queryset = queryset.filter(mailing_list_id=list_id)
+    return queryset.select_related("mailing_list").first()
+
+
+def status_counts(*, mailing_list: MailingList) -> dict[str, int]:
+    """Subscribers per status (every status present, zero when none)."""
+    counts = dict.fromkeys(SubscriberStatus.values, 0)
+    rows = mailing_list.subscribers.values_list("status").annotate(n=Count("id")).order_by()
+    counts.update(dict(rows))
+    return counts
+
+
+def role_address_share(*, mailing_list: MailingList) -> float:
+    """The share of role addresses among the list's current (subscribed or unconfirmed) members."""
+    live = mailing_list.subscribers.filter(
+        status__in=[SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED]
+    )
+    totals = live.aggregate(total=Count("id"), roles=Count("id", filter=Q(is_role_address=True)))
+    return totals["roles"] / totals["total"] if totals["total"] else 0.0
+
+
+def list_is_role_dominated(*, mailing_list: MailingList) -> bool:
+    """Rule 6: lists made mostly of role addresses are flagged for moderators."""
+    return role_address_share(mailing_list=mailing_list) > settings.ROLE_ADDRESS_FLAG_SHARE
+
+
+def imports_for(*, account: Account) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(account=account).select_related("mailing_list")
+
+
+def import_get(*, account: Account, import_id: int) -> ImportJob | None:
+    return imports_for(account=account).filter(pk=import_id).first()
+
+
+def suppressions_for(*, account: Account) -> QuerySet[Suppression]:
+    return Suppression.objects.filter(account=account).order_by("-created_at")
+
+
+def subscriber_export(*, account: Account, email: str) -> dict:
+    """Everything this account holds about an address (rule 9): subscriptions with their consent
+    history, the suppression entry and import rows that mention it."""
+    subscribers = (
+        Subscriber.objects.filter(mailing_list__account=account, email=email)
+        .select_related("mailing_list")
+        .prefetch_related("consent_records")
+        .order_by("pk")
+    )
+    suppression = Suppression.objects.filter(
+        account=account, email_hash=address_hash(account.pk, email)
+    ).first()
+    import_rows = (
+        ImportJob.objects.filter(account=account, issues__email=email)
+        .values("pk", "original_filename", "issues__row", "issues__reason")
+        .order_by("pk", "issues__row")
+    )
+    return {
+        "email": email,
+        "account": account.company_name,
+        "subscriptions": [
+            {
+                "list_id": s.mailing_list_id,
+                "list": s.mailing_list.name,
+                "purpose": s.mailing_list.purpose,
+                "name": s.name,
+                "phone": s.phone,
+                "attributes": s.attributes,
+                "status": s.status,
+                "created_at": s.created_at.isoformat(),
+                "subscribed_at": s.subscribed_at.isoformat() if s.subscribed_at else None,
+                "unsubscribed_at": s.unsubscribed_at.isoformat() if s.unsubscribed_at else None,
+                "consent": [
+                    {
+                        "event": c.event,
+                        "source": c.source,
+                        "obtained_at": c.obtained_at.isoformat(),
+                        "ip": c.ip,
+                        "user_agent": c.user_agent,
+                        "purpose_text": c.purpose_text,
+                        "form_url": c.form_url,
+                        "proof": c.proof,
+                        "import_id": c.import_job_id,
+                    }
+                    for c in s.consent_records.all()
+                ],
+            }
+            for s in subscribers
+        ],
+        "suppression": (
+            {"reason": suppression.reason, "since": suppression.created_at.isoformat()}
+            if suppression
+            else None
+        ),
+        "import_reports": [
+            {
+                "import_id": row["pk"],
+                "file": row["original_filename"],
+                "row": row["issues__row"],
+                "reason": row["issues__reason"],
+            }
+            for row in import_rows
+        ],
+    }

@@ -1,0 +1,102 @@
+"""Which consent sources the policy accepts (rule 1), and recording consent history."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from lists.models import ConsentEvent, ConsentRecord, ConsentSource, Subscriber
+
+# Sources the policy refuses, by the words people use for them, with the reason shown.
+_FORBIDDEN = [
+    (
+        ("purchased", "bought", "buy", "paid"),
+        "Purchased lists are not accepted: the people on them never asked you for mail.",
+    ),
+    (
+        ("leased", "rented", "rent", "lease"),
+        "Leased or rented lists are not accepted: the people on them never asked you for mail.",
+    ),
+    (
+        ("third_party", "partner", "shared", "affiliate", "co_registration", "coregistration"),
+        "Third-party lists are not accepted: consent given to someone else is not consent to you.",
+    ),
+    (
+        ("open_sources", "open_source", "public", "scraped", "web_scraping", "harvested", "found"),
+        "Addresses from open sources (websites, directories, scraping) are not accepted: "
+        "publishing an address is not consent.",
+    ),
+    (
+        ("verbal", "phone", "telephone", "oral", "call", "phone_call"),
+        "Verbal or phone consent is not accepted: it leaves no proof. Ask for a written "
+        "confirmation (paper_form) or send a consent request (client_reconfirmed).",
+    ),
+]
+_ALLOWED_LIST = ", ".join(ConsentSource.values)
+
+
+def _key(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", value.strip().lower()).strip("_")
+
+
+def consent_source_check(source: str, *, field: str = "source") -> ConsentSource:
+    """Return the allowed source, or refuse (ApplicationError naming `field`) with the reason the
+    policy gives for a forbidden one, or the list of allowed ones for anything else."""
+    key = _key(source or "")
+    if key in ConsentSource.values:
+        return ConsentSource(key)
+    words = set(key.split("_")) | {key}
+    for names, reason in _FORBIDDEN:
+        if words & set(names):
+            raise ApplicationError(reason, field=field)
+    raise ApplicationError(
+        f"Unknown consent source {source!r}. Allowed sources: {_ALLOWED_LIST}.", field=field
+    )
+
+
+def consent_proof_check(
+    *, source: ConsentSource, proof: str, ip: str | None, field: str = "proof"
+) -> None:
+    """Consent must be provable: forms prove it by the signer's IP or proof, the rest by proof."""
+    if (proof or "").strip():
+        return
+    if source in (ConsentSource.WEB_FORM, ConsentSource.FORM_CHECKBOX) and ip:
+        return
+    raise ApplicationError(
+        "Describe the proof of consent (for example where the signed form is kept, or the "
+        "consent request and its answer).",
+        field=field,
+    )
+
+
+def consent_record_add(
+    *,
+    subscriber: Subscriber,
+    event: ConsentEvent,
+    source: str = "",
+    obtained_at: datetime | None = None,
+    ip: str | None = None,
+    user_agent: str = "",
+    purpose_text: str = "",
+    form_url: str = "",
+    proof: str = "",
+    recorded_by=None,
+    import_job=None,
+) -> ConsentRecord:
+    """Append one entry to the subscriber's consent history (never rewrites older ones)."""
+    return ConsentRecord.objects.create(
+        subscriber=subscriber,
+        event=event,
+        source=source,
+        obtained_at=obtained_at or timezone.now(),
+        ip=ip or None,
+        user_agent=(user_agent or "")[:500],
+        purpose_text=purpose_text,
+        form_url=(form_url or "")[:500],
+        proof=proof or "",
+        recorded_by=recorded_by,
+        import_job=import_job,
+    )

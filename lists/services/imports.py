@@ -1,0 +1,425 @@
+"""Importing subscribers from TXT, CSV, XLS and XLSX files, in batches, by a worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import ApplicationError
+from lists import parsers
+from lists.addresses import InvalidAddress, normalise_address
+from lists.models import (
+    ConsentEvent,
+    ConsentRecord,
+    ImportJob,
+    ImportRowIssue,
+    ImportStatus,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    is_role_address,
+)
+from lists.services.consent import consent_proof_check, consent_source_check
+from lists.services.suppression import suppressed_among, suppression_message
+
+logger = logging.getLogger(__name__)
+
+ROLE_NOTE = "Role address (info@, sales@…): imported, but lists made mostly of them are flagged."
+_LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
+
+
+def column_map_check(column_map: dict, *, header: list[str]) -> dict:
+    """Validate a mapping of {"email": i, "name": i, "phone": i, "attributes": {name: i}} against
+    the file's columns; return it normalised. The e-mail column is required."""
+    if not isinstance(column_map, dict):
+        raise ApplicationError("The column map must be an object.", field="column_map")
+    width = len(header)
+    used: dict[int, str] = {}
+
+    def index(value, target: str) -> int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < width:
+            raise ApplicationError(
+                f"Column for {target!r} must be a column number from 0 to {width - 1}.",
+                field="column_map",
+            )
+        if value in used:
+            raise ApplicationError(
+                f"Column {value} is mapped twice ({used[value]} and {target}).", field="column_map"
+            )
+        used[value] = target
+        return value
+
+    if column_map.get("email") in (None, ""):
+        raise ApplicationError("Choose the column that holds the e-mail address.", "column_map")
+    result: dict = {"email": index(column_map["email"], "email"), "attributes": {}}
+    for target in ("name", "phone"):
+        if column_map.get(target) not in (None, ""):
+            result[target] = index(column_map[target], target)
+    attributes = column_map.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise ApplicationError("Attributes must map names to columns.", field="column_map")
+    for name, value in attributes.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ApplicationError(
+                f"Attribute name {name!r} must be letters, digits and underscores "
+                "(it is used as a merge tag).",
+                field="column_map",
+            )
+        result["attributes"][name] = index(value, name)
+    unknown = set(column_map) - {"email", "name", "phone", "attributes"}
+    if unknown:
+        raise ApplicationError(f"Unknown targets: {', '.join(sorted(unknown))}.", "column_map")
+    return result
+
+
+def guessed_column_map(header: list[str]) -> dict:
+    guess = parsers.guess_column_map(header)
+    return {key: value for key, value in guess.items() if key in ("email", "name", "phone")}
+
+
+def import_create(
+    *,
+    mailing_list: MailingList,
+    user: User | None,
+    upload: UploadedFile,
+    consent_source: str,
+    proof: str,
+    consent_obtained_at: datetime | None = None,
+    column_map: dict | None = None,
+    start: bool = True,
+) -> ImportJob:
+    """Check and store an uploaded file as an import of `mailing_list`.
+
+    Refuses (and stores nothing) a forbidden consent source, a missing proof, a file over
+    IMPORT_MAX_BYTES, an empty, unknown or damaged file and, when starting, a file whose e-mail
+    column cannot be found. With `start` the import is queued and its task enqueued after
+    commit; otherwise it waits (`pending`) for the column mapping (the browser wizard).
+    """
+    source = consent_source_check(consent_source, field="consent_source")
+    consent_proof_check(source=source, proof=proof, ip=None)
+    if consent_obtained_at and consent_obtained_at > timezone.now():
+        raise ApplicationError("Consent cannot be obtained in the future.", "consent_obtained_at")
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ApplicationError(
+            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
+            field="file",
+        )
+    filename = (upload.name or "upload").rsplit("/", 1)[-1][:255]
+    job = ImportJob(
+        account=mailing_list.account,
+        mailing_list=mailing_list,
+        created_by=user,
+        original_filename=filename,
+        file_size=upload.size or 0,
+        consent_source=source,
+        consent_obtained_at=consent_obtained_at,
+        proof=proof.strip(),
+        status=ImportStatus.QUEUED if start else ImportStatus.PENDING,
+    )
+    job.file.save(filename, upload, save=False)
+    try:
+        path = Path(job.file.path)
+        job.file_format = parsers.detect_format(filename=filename, path=path)
+        parsers.check_file(path=path, fmt=job.file_format, max_bytes=limit)
+        with parsers.open_table(path=path, fmt=job.file_format) as table:
+            header, job.header_in_file = table.header, table.header_in_file
+        if column_map is None:
+            column_map = guessed_column_map(header)
+            if "email" not in column_map and start:
+                raise ApplicationError(
+                    "Could not tell which column holds the e-mail address; "
+                    f"send a column_map (columns: {', '.join(header)}).",
+                    field="column_map",
+                )
+        if start or column_map.get("email") is not None:
+            column_map = column_map_check(column_map, header=header)
+        job.column_map = column_map
+        with transaction.atomic():
+            job.save()
+            if start:
+                _enqueue(job)
+    except BaseException:
+        job.file.delete(save=False)
+        raise
+    return job
+
+
+def import_header(*, job: ImportJob) -> tuple[list[str], list[list[str]]]:
+    """The file's columns and its first rows, for the mapping step."""
+    with parsers.open_table(path=Path(job.file.path), fmt=job.file_format) as table:
+        sample = [cells for _, cells in islice(table.rows, 5)]
+        return table.header, sample
+
+
+def import_start(*, job: ImportJob, column_map: dict) -> ImportJob:
+    """Map the columns of a pending import and queue it. Idempotent for a queued import."""
+    header, _ = import_header(job=job)
+    column_map = column_map_check(column_map, header=header)
+    with transaction.atomic():
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PENDING).update(
+            column_map=column_map, status=ImportStatus.QUEUED
+        )
+        if updated:
+            _enqueue(job)
+    job.refresh_from_db()
+    return job
+
+
+def import_cancel_pending(*, job: ImportJob) -> None:
+    """Drop an import that was uploaded but never started, with its file."""
+    if job.status == ImportStatus.PENDING:
+        job.file.delete(save=False)
+        job.delete()
+
+
+def _enqueue(job: ImportJob) -> None:
+    from lists.tasks import run_import
+
+    job_id = job.pk
+    transaction.on_commit(lambda: run_import.delay(job_id))
+
+
+# --- the worker's side ---------------------------------------------------------------------------
+
+
+class _ClaimLost(Exception):
+    """Another run of the same import committed a batch first: this run stops quietly."""
+
+
+@dataclass
+class _BatchResult:
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    issues: list[ImportRowIssue] = field(default_factory=list)
+
+
+def import_run(*, import_id: int) -> str:
+    """Run a queued import to the end and return its final status.
+
+    Safe to run twice and after a crash: each batch commits with the job's progress in one
+    transaction, so a redelivered task resumes after the last committed batch and never writes
+    half a batch. The whole file is read once first (counting rows), so a damaged file fails
+    before anything is imported. The uploaded file is deleted when the import ends.
+    """
+    claimed = ImportJob.objects.filter(
+        pk=import_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
+    ).update(status=ImportStatus.RUNNING)
+    job = ImportJob.objects.select_related("mailing_list__account").filter(pk=import_id).first()
+    if not claimed or job is None:
+        return job.status if job else "gone"
+    if job.started_at is None:
+        job.started_at = timezone.now()
+        job.save(update_fields=["started_at"])
+    try:
+        if job.total_rows is None:
+            job.total_rows = parsers.count_rows(path=Path(job.file.path), fmt=job.file_format)
+            job.save(update_fields=["total_rows"])
+        _import_rows(job)
+    except _ClaimLost:
+        job.refresh_from_db()
+        return job.status
+    except ApplicationError as exc:
+        _finish(job, ImportStatus.FAILED, reason=exc.message)
+    except Exception:
+        logger.exception("Import %s failed", import_id)
+        _finish(job, ImportStatus.FAILED, reason="The import stopped on an unexpected error.")
+        raise
+    else:
+        _finish(job, ImportStatus.DONE)
+    return job.status
+
+
+def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:
+    job.status = status
+    job.failure_reason = reason
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "failure_reason", "finished_at"])
+    if job.file:
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(file="")
+
+
+def _import_rows(job: ImportJob) -> None:
+    batch_size = settings.IMPORT_BATCH_SIZE
+    with parsers.open_table(path=Path(job.file.path), fmt=job.file_format) as table:
+        rows = islice(table.rows, job.processed, None)  # resume after the committed batches
+        while batch := list(islice(rows, batch_size)):
+            for attempt in range(3):
+                try:
+                    with transaction.atomic():
+                        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+                        if (
+                            locked.processed != job.processed
+                            or locked.status != ImportStatus.RUNNING
+                        ):
+                            raise _ClaimLost
+                        result = _import_batch(job, batch)
+                        _save_progress(job, len(batch), result)
+                    break
+                except IntegrityError:
+                    # A form sign-up added one of these addresses meanwhile: read the batch again.
+                    if attempt == 2:
+                        raise
+
+
+def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
+    job.processed += rows
+    job.imported += result.imported
+    job.updated += result.updated
+    job.skipped += result.skipped
+    job.save(update_fields=["processed", "imported", "updated", "skipped"])
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    if index is None or index >= len(cells):
+        return ""
+    return cells[index].strip()
+
+
+def _import_batch(job: ImportJob, batch: list[tuple[int, list[str]]]) -> _BatchResult:
+    result = _BatchResult()
+    column_map = job.column_map
+    attribute_columns = column_map.get("attributes", {})
+    mailing_list = job.mailing_list
+    account = mailing_list.account
+    candidates: dict[str, tuple[int, dict]] = {}
+
+    def issue(row: int, email: str, reason: str, *, skipped: bool = True) -> None:
+        result.issues.append(
+            ImportRowIssue(
+                import_job=job, row=row, email=email[:254], reason=reason[:500], skipped=skipped
+            )
+        )
+        if skipped:
+            result.skipped += 1
+
+    for row, cells in batch:
+        raw = _cell(cells, column_map["email"])
+        if not raw:
+            issue(row, "", "No e-mail address in this row.")
+            continue
+        try:
+            email = normalise_address(raw)
+        except InvalidAddress as exc:
+            issue(row, raw, f"Invalid address: {exc.message}")
+            continue
+        if email in candidates:
+            issue(row, email, f"Duplicate of row {candidates[email][0]}.")
+            continue
+        values = {
+            "name": _cell(cells, column_map.get("name"))[:200],
+            "phone": _cell(cells, column_map.get("phone"))[:40],
+            "attributes": {
+                name: _cell(cells, index)
+                for name, index in attribute_columns.items()
+                if _cell(cells, index)
+            },
+        }
+        candidates[email] = (row, values)
+
+    for email, reason in suppressed_among(account=account, emails=candidates).items():
+        row, _ = candidates.pop(email)
+        issue(row, email, suppression_message(reason))
+
+    existing = dict(
+        Subscriber.objects.filter(
+            mailing_list=mailing_list, email__in=list(candidates)
+        ).values_list("email", "pk")
+    )
+    already_imported = set(
+        ConsentRecord.objects.filter(
+            import_job=job, subscriber_id__in=list(existing.values())
+        ).values_list("subscriber_id", flat=True)
+    )
+    now = timezone.now()
+    new_subscribers: list[Subscriber] = []
+    to_update: dict[int, tuple[str, dict]] = {}
+    for email, (row, values) in candidates.items():
+        role = is_role_address(email)
+        if role:
+            issue(row, email, ROLE_NOTE, skipped=False)
+        subscriber_id = existing.get(email)
+        if subscriber_id in already_imported:
+            issue(row, email, "Duplicate of an earlier row of this file.")
+        elif subscriber_id is None:
+            new_subscribers.append(
+                Subscriber(
+                    mailing_list=mailing_list,
+                    email=email,
+                    status=SubscriberStatus.SUBSCRIBED,
+                    subscribed_at=now,
+                    is_role_address=role,
+                    **values,
+                )
+            )
+        else:
+            to_update[subscriber_id] = (email, values)
+
+    updated_ids = _update_existing(to_update, now=now, skip=issue, rows=candidates)
+    result.updated = len(updated_ids)
+    created = Subscriber.objects.bulk_create(new_subscribers, batch_size=1000)
+    result.imported = len(created)
+    obtained_at = job.consent_obtained_at or job.created_at
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                subscriber_id=subscriber_id,
+                event=ConsentEvent.GRANTED,
+                source=job.consent_source,
+                obtained_at=obtained_at,
+                purpose_text=mailing_list.purpose,
+                proof=job.proof,
+                import_job=job,
+                recorded_by_id=job.created_by_id,
+            )
+            for subscriber_id in [s.pk for s in created] + updated_ids
+        ],
+        batch_size=1000,
+    )
+    ImportRowIssue.objects.bulk_create(result.issues, batch_size=1000)
+    return result
+
+
+def _update_existing(to_update: dict[int, tuple[str, dict]], *, now, skip, rows) -> list[int]:
+    """Refresh subscribers already on the list from the file; return the ids updated.
+
+    Addresses that left the list are skipped: only the person's own confirmation brings them
+    back. Empty cells do not wipe what the list already holds; attributes are merged.
+    """
+    if not to_update:
+        return []
+    current = {
+        pk: (status, attributes)
+        for pk, status, attributes in Subscriber.objects.filter(pk__in=list(to_update)).values_list(
+            "pk", "status", "attributes"
+        )
+    }
+    updated = []
+    for pk, (email, values) in to_update.items():
+        status, attributes = current[pk]
+        if status not in _LIVE:
+            skip(rows[email][0], email, "Unsubscribed from this list.")
+            continue
+        changes = {key: values[key] for key in ("name", "phone") if values[key]}
+        if values["attributes"]:
+            changes["attributes"] = {**attributes, **values["attributes"]}
+        if status != SubscriberStatus.SUBSCRIBED:
+            changes.update(status=SubscriberStatus.SUBSCRIBED, subscribed_at=now)
+        if changes:
+            Subscriber.objects.filter(pk=pk).update(updated_at=now, **changes)
+        updated.append(pk)
+    return updated

@@ -1,0 +1,74 @@
+"""Creating, changing and deleting mailing lists."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account
+from config.errors import ApplicationError
+from lists.models import MailingList, Subscriber
+from lists.services.subscribers import subscribers_delete
+
+_EDITABLE = (
+    "name",
+    "purpose",
+    "adult_content",
+    "double_opt_in",
+    "track_opens",
+    "track_clicks",
+    "form_collect_name",
+    "form_collect_phone",
+    "form_intro",
+    "form_thank_you",
+)
+
+
+def _clean(values: dict) -> dict:
+    cleaned = {key: value for key, value in values.items() if key in _EDITABLE}
+    for field in ("name", "purpose"):
+        if field in cleaned:
+            cleaned[field] = (cleaned[field] or "").strip()
+            if not cleaned[field]:
+                message = (
+                    "Say what subscribers will receive: it is shown on the subscription form."
+                    if field == "purpose"
+                    else "This field is required."
+                )
+                raise ApplicationError(message, field=field)
+    return cleaned
+
+
+def list_create(*, account: Account, name: str, purpose: str, **options) -> MailingList:
+    """Create a list; `purpose` is required (rule 2). Names are unique within the account."""
+    values = _clean({"name": name, "purpose": purpose, **options})
+    try:
+        with transaction.atomic():
+            return MailingList.objects.create(account=account, **values)
+    except IntegrityError as exc:
+        raise ApplicationError("You already have a list with this name.", field="name") from exc
+
+
+def list_update(*, mailing_list: MailingList, **changes) -> MailingList:
+    """Change a list's settings; the same rules as at creation."""
+    values = _clean(changes)
+    for key, value in values.items():
+        setattr(mailing_list, key, value)
+    try:
+        with transaction.atomic():
+            mailing_list.save()
+    except IntegrityError as exc:
+        raise ApplicationError("You already have a list with this name.", field="name") from exc
+    return mailing_list
+
+
+def list_delete(*, mailing_list: MailingList) -> None:
+    """Delete a list with its subscribers, their consent records and its imports (rule 9).
+
+    The account's suppressions stay: they are account-wide and must outlive the list.
+    """
+    files = [job.file for job in mailing_list.imports.exclude(file="")]
+    with transaction.atomic():
+        subscribers_delete(Subscriber.objects.filter(mailing_list=mailing_list))
+        mailing_list.delete()
+    for file in files:
+        file.delete(save=False)

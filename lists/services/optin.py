@@ -1,0 +1,212 @@
+"""The subscription form and double opt-in: only the click on the e-mailed link subscribes."""
+
+from __future__ import annotations
+
+import enum
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from config.errors import ApplicationError, NotFound
+from lists.addresses import normalise_address
+from lists.models import (
+    ConsentEvent,
+    ConsentSource,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    is_role_address,
+)
+from lists.services.consent import consent_record_add
+from lists.services.suppression import suppression_lift, suppression_reason
+
+CONFIRM_SALT = "lists.subscribe-confirm"
+
+
+class FormOutcome(enum.Enum):
+    CONFIRMATION_SENT = "confirmation_sent"
+    SUBSCRIBED = "subscribed"
+
+
+def subscription_confirm_token(subscriber: Subscriber) -> str:
+    """A signed, expiring token naming the subscriber and the address it confirms."""
+    return signing.dumps({"s": subscriber.pk, "e": subscriber.email}, salt=CONFIRM_SALT)
+
+
+def subscriber_request_confirmation(*, subscriber: Subscriber) -> None:
+    """Enqueue (after commit) the double opt-in e-mail for an unconfirmed subscriber."""
+    from lists.tasks import send_confirmation_email
+
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: send_confirmation_email.delay(subscriber_id))
+
+
+def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
+    """Send the confirmation link. A no-op for a gone or no longer unconfirmed subscriber."""
+    subscriber = (
+        Subscriber.objects.select_related("mailing_list__account")
+        .filter(pk=subscriber_id, status=SubscriberStatus.UNCONFIRMED)
+        .first()
+    )
+    if subscriber is None:
+        return False
+    mailing_list = subscriber.mailing_list
+    account = mailing_list.account
+    link = settings.SITE_URL + reverse(
+        "subscribe_confirm", kwargs={"token": subscription_confirm_token(subscriber)}
+    )
+    context = {"subscriber": subscriber, "list": mailing_list, "account": account, "link": link}
+    owner = account.users.order_by("pk").first()
+    message = EmailMultiAlternatives(
+        subject=f"Please confirm your subscription to {mailing_list.name}",
+        body=render_to_string("lists/email/confirm.txt", context),
+        # The sender's name, our sending address (aligned for DMARC), replies to the sender.
+        from_email=f'"{account.company_name}" <{_address_of(settings.DEFAULT_FROM_EMAIL)}>',
+        to=[subscriber.email],
+        reply_to=[owner.email] if owner else None,
+    )
+    message.attach_alternative(render_to_string("lists/email/confirm.html", context), "text/html")
+    message.send()
+    return True
+
+
+def _address_of(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1]
+
+
+INVALID_CONFIRM_LINK = "This confirmation link is invalid or has expired."
+
+
+def subscriber_for_confirm_token(token: str) -> Subscriber:
+    """The subscriber a confirmation token names, or NotFound (bad, expired, gone)."""
+    try:
+        payload = signing.loads(
+            token, salt=CONFIRM_SALT, max_age=settings.SUBSCRIBE_CONFIRM_MAX_AGE
+        )
+    except signing.BadSignature as exc:
+        raise NotFound(INVALID_CONFIRM_LINK) from exc
+    subscriber = (
+        Subscriber.objects.select_related("mailing_list__account")
+        .filter(pk=payload.get("s"), email=payload.get("e"))
+        .first()
+    )
+    if subscriber is None:
+        raise NotFound(INVALID_CONFIRM_LINK)
+    return subscriber
+
+
+def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") -> Subscriber:
+    """Subscribe the person who clicked the e-mailed link, recording the IP and time.
+
+    Idempotent (a second click changes nothing). The click is the person's own new consent, so
+    it lifts a suppression of the address. Raises NotFound for a bad, expired or stale token.
+    """
+    found = subscriber_for_confirm_token(token)
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update(of=("self",))
+            .select_related("mailing_list__account")
+            .get(pk=found.pk)
+        )
+        if subscriber.status == SubscriberStatus.SUBSCRIBED:
+            return subscriber
+        if subscriber.status != SubscriberStatus.UNCONFIRMED:
+            # Unsubscribed after asking: an old link must not bring them back.
+            raise NotFound(INVALID_CONFIRM_LINK)
+        now = timezone.now()
+        subscriber.status = SubscriberStatus.SUBSCRIBED
+        subscriber.subscribed_at = now
+        subscriber.unsubscribed_at = None
+        subscriber.save(update_fields=["status", "subscribed_at", "unsubscribed_at", "updated_at"])
+        consent_record_add(
+            subscriber=subscriber,
+            event=ConsentEvent.CONFIRMED,
+            source="confirmation_link",
+            obtained_at=now,
+            ip=ip,
+            user_agent=user_agent,
+            purpose_text=subscriber.mailing_list.purpose,
+        )
+        suppression_lift(account=subscriber.mailing_list.account, email=subscriber.email)
+    return subscriber
+
+
+def subscription_form_submit(
+    *,
+    mailing_list: MailingList,
+    email: str,
+    consent_given: bool,
+    adult_confirmed: bool = False,
+    name: str = "",
+    phone: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    form_url: str = "",
+) -> FormOutcome:
+    """Take a sign-up from the hosted or embedded form.
+
+    Needs the separate consent checkbox ticked, and the age confirmation for adult lists. With
+    double opt-in, or when the address is suppressed, the subscriber stays unconfirmed until
+    the e-mailed link is clicked. The outcome never reveals whether the address was known.
+    """
+    if not consent_given:
+        raise ApplicationError("Tick the box to agree to receive these e-mails.", field="consent")
+    if mailing_list.adult_content and not adult_confirmed:
+        raise ApplicationError("This list is for adults only: confirm your age.", field="adult")
+    email = normalise_address(email)
+    account = mailing_list.account
+    needs_confirmation = mailing_list.double_opt_in or bool(
+        suppression_reason(account=account, email=email)
+    )
+    consent = {
+        "event": ConsentEvent.GRANTED,
+        "source": ConsentSource.WEB_FORM,
+        "ip": ip,
+        "user_agent": user_agent,
+        "purpose_text": mailing_list.purpose,
+        "form_url": form_url,
+    }
+    now = timezone.now()
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update()
+            .filter(mailing_list=mailing_list, email=email)
+            .first()
+        )
+        if subscriber is not None and subscriber.status == SubscriberStatus.SUBSCRIBED:
+            return FormOutcome.SUBSCRIBED
+        if subscriber is None:
+            try:
+                with transaction.atomic():
+                    subscriber = Subscriber.objects.create(
+                        mailing_list=mailing_list,
+                        email=email,
+                        name=(name or "").strip()[:200],
+                        phone=(phone or "").strip()[:40],
+                        is_role_address=is_role_address(email),
+                        status=SubscriberStatus.UNCONFIRMED
+                        if needs_confirmation
+                        else SubscriberStatus.SUBSCRIBED,
+                        subscribed_at=None if needs_confirmation else now,
+                    )
+            except IntegrityError:  # a simultaneous post of the same address
+                return (
+                    FormOutcome.CONFIRMATION_SENT if needs_confirmation else FormOutcome.SUBSCRIBED
+                )
+        else:
+            # Known but not subscribed (unconfirmed or unsubscribed): they must confirm again.
+            needs_confirmation = True
+            subscriber.status = SubscriberStatus.UNCONFIRMED
+            subscriber.save(update_fields=["status", "updated_at"])
+        consent_record_add(subscriber=subscriber, **consent)
+        if needs_confirmation:
+            subscriber_request_confirmation(subscriber=subscriber)
+            return FormOutcome.CONFIRMATION_SENT
+    return FormOutcome.SUBSCRIBED

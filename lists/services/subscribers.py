@@ -1,0 +1,177 @@
+"""Adding, changing and unsubscribing subscribers, one at a time (imports have their own module)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from lists.addresses import normalise_address
+from lists.models import (
+    ConsentEvent,
+    ConsentRecord,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    SuppressionReason,
+    is_role_address,
+)
+from lists.services.consent import consent_proof_check, consent_record_add, consent_source_check
+from lists.services.suppression import suppression_add, suppression_message, suppression_reason
+
+# Statuses that suppress the address account-wide, with the suppression they imply.
+_SUPPRESSING = {
+    SubscriberStatus.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBED,
+    SubscriberStatus.BOUNCED: SuppressionReason.HARD_BOUNCE,
+    SubscriberStatus.COMPLAINED: SuppressionReason.COMPLAINED,
+}
+_DELETE_CHUNK = 5000
+
+
+def _clean_attributes(attributes) -> dict:
+    if attributes in (None, ""):
+        return {}
+    if not isinstance(attributes, dict):
+        raise ApplicationError("Attributes must be an object of names and values.", "attributes")
+    for key in attributes:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ApplicationError(
+                f"Attribute name {key!r} must be letters, digits and underscores, "
+                "not starting with a digit (it is used as a merge tag).",
+                field="attributes",
+            )
+    return attributes
+
+
+def subscriber_add(
+    *,
+    mailing_list: MailingList,
+    email: str,
+    consent: dict,
+    name: str = "",
+    phone: str = "",
+    attributes: dict | None = None,
+    double_opt_in: bool | None = None,
+    recorded_by=None,
+) -> Subscriber:
+    """Add one subscriber with the consent the sender declares (API and the browser).
+
+    `consent` holds `source`, `obtained_at`, `ip`, `user_agent`, `proof`, `form_url`. A forbidden
+    source, missing proof, a suppressed address or one already on the list is refused and nothing
+    is written. With double opt-in (the list's setting unless given) the subscriber stays
+    `unconfirmed` and a confirmation e-mail is enqueued after commit.
+    """
+    from lists.services.optin import subscriber_request_confirmation
+
+    source = consent_source_check(consent.get("source", ""))
+    consent_proof_check(source=source, proof=consent.get("proof", ""), ip=consent.get("ip"))
+    email = normalise_address(email)
+    attributes = _clean_attributes(attributes)
+    account = mailing_list.account
+    reason = suppression_reason(account=account, email=email)
+    if reason:
+        raise ApplicationError(suppression_message(reason), field="email")
+    obtained_at: datetime = consent.get("obtained_at") or timezone.now()
+    if obtained_at > timezone.now():
+        raise ApplicationError("Consent cannot be obtained in the future.", field="obtained_at")
+    confirm = mailing_list.double_opt_in if double_opt_in is None else double_opt_in
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.create(
+                mailing_list=mailing_list,
+                email=email,
+                name=(name or "").strip()[:200],
+                phone=(phone or "").strip()[:40],
+                attributes=attributes,
+                is_role_address=is_role_address(email),
+                status=SubscriberStatus.UNCONFIRMED if confirm else SubscriberStatus.SUBSCRIBED,
+                subscribed_at=None if confirm else now,
+            )
+            consent_record_add(
+                subscriber=subscriber,
+                event=ConsentEvent.GRANTED,
+                source=source,
+                obtained_at=obtained_at,
+                ip=consent.get("ip"),
+                user_agent=consent.get("user_agent", ""),
+                purpose_text=mailing_list.purpose,
+                form_url=consent.get("form_url", ""),
+                proof=consent.get("proof", ""),
+                recorded_by=recorded_by,
+            )
+            if confirm:
+                subscriber_request_confirmation(subscriber=subscriber)
+    except IntegrityError as exc:
+        raise ApplicationError("This address is already on the list.", field="email") from exc
+    return subscriber
+
+
+def subscriber_update(
+    *, subscriber: Subscriber, name=None, phone=None, attributes=None
+) -> Subscriber:
+    """Change a subscriber's name, phone or attributes (never the address or the consent)."""
+    if name is not None:
+        subscriber.name = name.strip()[:200]
+    if phone is not None:
+        subscriber.phone = phone.strip()[:40]
+    if attributes is not None:
+        subscriber.attributes = _clean_attributes(attributes)
+    subscriber.save(update_fields=["name", "phone", "attributes", "updated_at"])
+    return subscriber
+
+
+def subscriber_unsubscribe(
+    *,
+    subscriber: Subscriber,
+    status: SubscriberStatus = SubscriberStatus.UNSUBSCRIBED,
+    channel: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    recorded_by=None,
+) -> Subscriber:
+    """Take the subscriber off the list at once and suppress the address account-wide.
+
+    `status` is unsubscribed, bounced or complained. Idempotent: a subscriber already in that
+    status gets no second consent record. Locks the subscriber row.
+    """
+    if status not in _SUPPRESSING:
+        raise ValueError(f"{status} does not end a subscription")
+    with transaction.atomic():
+        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if locked.status != status:
+            previous = locked.status
+            locked.status = status
+            if previous in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED):
+                locked.unsubscribed_at = timezone.now()
+            locked.save(update_fields=["status", "unsubscribed_at", "updated_at"])
+            consent_record_add(
+                subscriber=locked,
+                event=ConsentEvent.WITHDRAWN,
+                source=channel or status,
+                ip=ip,
+                user_agent=user_agent,
+                recorded_by=recorded_by,
+            )
+        suppression_add(
+            account=locked.mailing_list.account, email=locked.email, reason=_SUPPRESSING[status]
+        )
+    return locked
+
+
+def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
+    """Delete subscribers with their consent history, in chunks, without loading them as objects.
+
+    Django's cascade would load every row of a million-subscriber list into memory; these are
+    plain DELETEs by id. Call inside a transaction to make it all-or-nothing.
+    """
+    deleted = 0
+    ids = list(subscribers.values_list("pk", flat=True))
+    for start in range(0, len(ids), _DELETE_CHUNK):
+        chunk = ids[start : start + _DELETE_CHUNK]
+        ConsentRecord.objects.filter(subscriber_id__in=chunk).delete()
+        deleted += Subscriber.objects.filter(pk__in=chunk)._raw_delete(subscribers.db)
+    return deleted

@@ -1,0 +1,53 @@
+"""The account-wide suppression list (rule 4): addresses never to be mailed again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from accounts.models import Account
+from lists.addresses import address_hash
+from lists.models import Suppression, SuppressionReason
+
+
+def suppression_add(*, account: Account, email: str, reason: SuppressionReason) -> Suppression:
+    """Suppress `email` for the whole account. Idempotent: the first reason recorded stays."""
+    suppression, _ = Suppression.objects.get_or_create(
+        account=account,
+        email_hash=address_hash(account.pk, email),
+        defaults={"email": email, "reason": reason},
+    )
+    return suppression
+
+
+def suppressed_among(*, account: Account, emails: Iterable[str]) -> dict[str, str]:
+    """Of `emails` (normalised), those the account suppresses, each with its reason."""
+    by_hash = {address_hash(account.pk, email): email for email in emails}
+    found = Suppression.objects.filter(account=account, email_hash__in=list(by_hash)).values_list(
+        "email_hash", "reason"
+    )
+    return {by_hash[digest]: reason for digest, reason in found}
+
+
+def suppression_reason(*, account: Account, email: str) -> str | None:
+    return suppressed_among(account=account, emails=[email]).get(email)
+
+
+def suppression_lift(*, account: Account, email: str) -> bool:
+    """Only the person themselves, confirming a new subscription by e-mail, lifts a suppression."""
+    deleted, _ = Suppression.objects.filter(
+        account=account, email_hash=address_hash(account.pk, email)
+    ).delete()
+    return bool(deleted)
+
+
+SUPPRESSION_MESSAGES = {
+    SuppressionReason.UNSUBSCRIBED: "This address unsubscribed from your mail.",
+    SuppressionReason.HARD_BOUNCE: "This address bounced permanently.",
+    SuppressionReason.COMPLAINED: "This address reported your mail as spam.",
+    SuppressionReason.ERASED: "This address asked to be erased.",
+}
+
+
+def suppression_message(reason: str) -> str:
+    """Why an address is skipped, in words for the sender."""
+    return "Suppressed: " + SUPPRESSION_MESSAGES.get(reason, "This address is suppressed.")

@@ -1,0 +1,24 @@
+"""Thin Celery tasks for lists: take ids, call a service."""
+
+from celery import shared_task
+
+
+@shared_task(
+    name="lists.send_confirmation_email",
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_confirmation_email(subscriber_id: int) -> bool:
+    """E-mail the double opt-in link; a no-op unless the subscriber is still unconfirmed."""
+    from lists.services.optin import subscriber_send_confirmation
+
+    return subscriber_send_confirmation(subscriber_id=subscriber_id)
+
+
+@shared_task(name="lists.run_import", acks_late=True)
+def run_import(import_id: int) -> str:
+    """Import a queued file; after a crash the redelivered task resumes after the last batch."""
+    from lists.services.imports import import_run
+
+    return import_run(import_id=import_id)

@@ -1,0 +1,307 @@
+"""Imports through the API: real files, consent rules, suppression, the error report."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from lists.models import (
+    ConsentRecord,
+    ImportJob,
+    ImportStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from lists.services.suppression import suppression_add
+from tests.lists.factories import MailingListFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def mailing_list(user):
+    return MailingListFactory(account=user.account)
+
+
+def _upload(client, mailing_list, name, content=None, **fields):
+    if content is None:
+        content = (FILES / name).read_bytes()
+    data = {
+        "file": SimpleUploadedFile(name, content),
+        "consent_source": "paper_form",
+        "proof": "Signed forms, box 4 at the office",
+        **fields,
+    }
+    return client.post(f"/api/v1/lists/{mailing_list.pk}/imports/", data, format="multipart")
+
+
+def _run(client, mailing_list, name, content=None, **fields):
+    response = _upload(client, mailing_list, name, content, **fields)
+    assert response.status_code == 202, response.json()
+    body = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert body["status"] == "done", body
+    return body
+
+
+def _subscribers(mailing_list):
+    return dict(mailing_list.subscribers.order_by("email").values_list("email", "name"))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bom.csv", None),
+        ("semicolon.csv", {"ann@example.com": "Lee, Ann", "bob@example.com": "Stone, Bob"}),
+        (
+            "quoted.csv",
+            {
+                "ann@example.com": "Lee, Ann",
+                "bob@example.com": "Bob Stone",
+                "carol@example.com": "Carol",
+            },
+        ),
+        ("cp1251.csv", {"ivan@example.ru": "Иван Петров", "olga@example.ru": "Ольга Смирнова"}),
+        (
+            "list.txt",
+            {
+                "ann@example.com": "",
+                "bob@example.com": "Bob Stone",
+                "carol@example.com": "Lee, Carol",
+                "dave@example.com": "",
+                "ivan@example.ru": "Иван Петров",
+            },
+        ),
+        (
+            "sheet.xlsx",
+            {
+                "ann@example.com": "Ann Lee",
+                "bob@example.com": "Bob Stone",
+                "carol@example.com": "Carol",
+                "dave@example.com": "",
+            },
+        ),
+        (
+            "sheet.xls",
+            {"ann@example.com": "Ann Lee", "bob@example.com": "", "ivan@example.ru": "Иван Петров"},
+        ),
+    ],
+)
+def test_each_format_imports_its_rows(token_client, mailing_list, name, expected):
+    body = _run(token_client, mailing_list, name)
+    imported = _subscribers(mailing_list)
+    if expected is not None:
+        assert imported == expected
+    assert body["imported"] == len(imported) > 0
+    assert body["progress"] == 1.0
+    assert body["processed"] == body["total_rows"]
+    assert set(mailing_list.subscribers.values_list("status", flat=True)) == {"subscribed"}
+    consent = ConsentRecord.objects.filter(subscriber__mailing_list=mailing_list)
+    assert consent.count() == len(imported)
+    assert set(consent.values_list("source", "proof", "import_job_id")) == {
+        ("paper_form", "Signed forms, box 4 at the office", body["id"])
+    }
+    job = ImportJob.objects.get(pk=body["id"])
+    assert not job.file  # the uploaded file is deleted when the import ends
+
+
+def test_bom_header_is_recognised(token_client, mailing_list):
+    body = _run(token_client, mailing_list, "bom.csv")
+    assert body["column_map"]["email"] == 0
+
+
+def test_phone_and_attribute_columns_are_mapped(token_client, mailing_list):
+    content = b"E-mail,Name,Phone,City\nann@example.com,Ann,+44 20 7946 0000,Leeds\n"
+    column_map = '{"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}}'
+    _run(token_client, mailing_list, "c.csv", content, column_map=column_map)
+    ann = Subscriber.objects.get()
+    assert (ann.phone, ann.attributes) == ("+44 20 7946 0000", {"city": "Leeds"})
+
+
+def test_invalid_duplicate_suppressed_and_role_rows_are_reported(token_client, mailing_list, user):
+    suppression_add(account=user.account, email="gone@example.com", reason="hard_bounce")
+    content = (
+        b"email,name\n"
+        b"ann@example.com,Ann\n"
+        b"not-an-address,Bad\n"
+        b"ANN@example.com,Ann again\n"
+        b"gone@example.com,Gone\n"
+        b"info@example.com,Info desk\n"
+        b",Nobody\n"
+    )
+    body = _run(token_client, mailing_list, "mixed.csv", content)
+    assert (body["imported"], body["updated"], body["skipped"]) == (2, 0, 4)
+    reasons = {(e["row"], e["email"]): (e["reason"], e["skipped"]) for e in body["errors"]}
+    assert reasons[(3, "not-an-address")][0].startswith("Invalid address:")
+    assert reasons[(4, "ann@example.com")] == ("Duplicate of row 2.", True)
+    assert reasons[(5, "gone@example.com")] == (
+        "Suppressed: This address bounced permanently.",
+        True,
+    )
+    assert reasons[(6, "info@example.com")][1] is False
+    assert reasons[(7, "")] == ("No e-mail address in this row.", True)
+    assert Subscriber.objects.get(email="info@example.com").is_role_address
+
+    report = token_client.get(body["error_report_url"])
+    assert report.status_code == 200
+    assert report["Content-Type"] == "text/csv"
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["row", "email", "reason", "outcome"]
+    assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7"]
+    assert rows[4][3] == "imported"
+
+
+def test_reimport_never_resubscribes_a_suppressed_address(token_client, mailing_list, user):
+    left = SubscriberFactory(mailing_list=mailing_list, email="ann@example.com", name="Ann")
+    from lists.services.subscribers import subscriber_unsubscribe
+
+    subscriber_unsubscribe(subscriber=left)
+    body = _run(token_client, mailing_list, "again.csv", b"email\nann@example.com\n")
+    assert (body["imported"], body["updated"], body["skipped"]) == (0, 0, 1)
+    left.refresh_from_db()
+    assert left.status == SubscriberStatus.UNSUBSCRIBED
+    other_list = MailingListFactory(account=user.account)
+    _run(token_client, other_list, "again.csv", b"email\nann@example.com\n")
+    assert not other_list.subscribers.exists()
+
+
+def test_reimport_updates_existing_subscribers(token_client, mailing_list):
+    SubscriberFactory(
+        mailing_list=mailing_list, email="ann@example.com", name="Ann", attributes={"plan": "pro"}
+    )
+    content = b"email,name,city\nann@example.com,Ann Lee,Leeds\n"
+    body = _run(
+        token_client,
+        mailing_list,
+        "update.csv",
+        content,
+        column_map='{"email": 0, "name": 1, "attributes": {"city": 2}}',
+    )
+    assert (body["imported"], body["updated"]) == (0, 1)
+    ann = Subscriber.objects.get()
+    assert ann.name == "Ann Lee"
+    assert ann.attributes == {"plan": "pro", "city": "Leeds"}
+    assert ann.consent_records.count() == 2  # history appended, not rewritten
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"  \n\n ", "empty"),
+        ("truncated.xlsx", None, "damaged"),
+        ("no_workbook.xlsx", None, "damaged"),
+        ("text.xlsx", None, ""),
+        ("notes.pdf", b"%PDF-1.4", ""),
+        ("nul.csv", b"email\nann@example.com\x00\x00\n", "not a text file"),
+    ],
+)
+def test_bad_files_are_refused_and_change_nothing(
+    token_client, mailing_list, name, content, message, settings
+):
+    response = _upload(token_client, mailing_list, name, content)
+    assert response.status_code == 400
+    assert list(response.json()) == ["file"]
+    assert message in response.json()["file"][0]
+    assert not ImportJob.objects.exists()
+    assert not Subscriber.objects.exists()
+    media = Path(settings.MEDIA_ROOT) / "imports"
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_files_over_the_limit_are_refused(token_client, mailing_list, settings):
+    settings.IMPORT_MAX_BYTES = 1024
+    response = _upload(token_client, mailing_list, "big.csv", b"email\n" + b"a@example.com\n" * 200)
+    assert response.status_code == 400
+    assert response.json() == {"file": ["The file is 2.7\xa0KB; the limit is 1.0\xa0KB."]}
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize("source", ["purchased", "leased", "third_party", "open_sources", "verbal"])
+def test_forbidden_sources_refuse_the_import(token_client, mailing_list, source):
+    response = _upload(token_client, mailing_list, "semicolon.csv", consent_source=source)
+    assert response.status_code == 400
+    assert "not accepted" in response.json()["consent_source"][0]
+    assert not ImportJob.objects.exists()
+
+
+def test_proof_is_required(token_client, mailing_list):
+    response = _upload(token_client, mailing_list, "semicolon.csv", proof="")
+    assert response.status_code == 400
+    assert list(response.json()) == ["proof"]
+
+
+def test_a_file_without_a_recognisable_email_column_asks_for_a_column_map(
+    token_client, mailing_list
+):
+    response = _upload(token_client, mailing_list, "x.csv", b"who,what\nann,hello\n")
+    assert response.status_code == 400
+    assert "column_map" in response.json()
+    bad_map = _upload(
+        token_client, mailing_list, "x.csv", b"who,what\nann,x\n", column_map='{"email": 7}'
+    )
+    assert bad_map.json() == {
+        "column_map": ["Column for 'email' must be a column number from 0 to 1."]
+    }
+
+
+def test_batches_commit_with_progress_and_a_rerun_resumes(token_client, mailing_list, settings):
+    """A crash after some batches: the rerun continues after the last committed batch."""
+    from lists.services.imports import import_run
+
+    settings.IMPORT_BATCH_SIZE = 3
+    rows = "".join(f"r{i}@example.com\n" for i in range(10))
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # queue, do not run
+    from unittest import mock
+
+    with mock.patch("lists.tasks.run_import.delay"):
+        response = _upload(token_client, mailing_list, "r.csv", ("email\n" + rows).encode())
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert job.status == ImportStatus.QUEUED
+
+    calls = {"n": 0}
+    from lists.services import imports as imports_module
+
+    real_batch = imports_module._import_batch
+
+    def dying_batch(job, batch):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("worker killed")  # not an Exception: nothing marks it failed
+        return real_batch(job, batch)
+
+    with (
+        mock.patch.object(imports_module, "_import_batch", dying_batch),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        import_run(import_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.imported) == (ImportStatus.RUNNING, 6, 6)
+    assert mailing_list.subscribers.count() == 6
+
+    assert import_run(import_id=job.pk) == ImportStatus.DONE
+    job.refresh_from_db()
+    assert (job.processed, job.imported, job.total_rows) == (10, 10, 10)
+    assert mailing_list.subscribers.count() == 10
+    assert import_run(import_id=job.pk) == ImportStatus.DONE  # a third run changes nothing
+    assert mailing_list.subscribers.count() == 10
+
+
+def test_another_accounts_import_is_a_404(token_client, other_user, tmp_path):
+    job = ImportJob.objects.create(
+        account=other_user.account,
+        mailing_list=MailingListFactory(account=other_user.account),
+        original_filename="theirs.csv",
+        file_format="csv",
+        consent_source="paper_form",
+    )
+    assert token_client.get(f"/api/v1/imports/{job.pk}/").status_code == 404
+    assert token_client.get(f"/api/v1/imports/{job.pk}/errors.csv").status_code == 404
