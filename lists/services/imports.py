@@ -62,7 +62,9 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
         return value
 
     if column_map.get("email") in (None, ""):
-        raise ApplicationError("Choose the column that holds the e-mail address.", "column_map")
+        raise ApplicationError(
+            "Choose the column that holds the e-mail address.", field="column_map"
+        )
     result: dict = {"email": index(column_map["email"], "email"), "attributes": {}}
     for target in ("name", "phone"):
         if column_map.get(target) not in (None, ""):
@@ -80,7 +82,9 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
         result["attributes"][name] = index(value, name)
     unknown = set(column_map) - {"email", "name", "phone", "attributes"}
     if unknown:
-        raise ApplicationError(f"Unknown targets: {', '.join(sorted(unknown))}.", "column_map")
+        raise ApplicationError(
+            f"Unknown targets: {', '.join(sorted(unknown))}.", field="column_map"
+        )
     return result
 
 
@@ -110,7 +114,9 @@ def import_create(
     source = consent_source_check(consent_source, field="consent_source")
     consent_proof_check(source=source, proof=proof, ip=None)
     if consent_obtained_at and consent_obtained_at > timezone.now():
-        raise ApplicationError("Consent cannot be obtained in the future.", "consent_obtained_at")
+        raise ApplicationError(
+            "Consent cannot be obtained in the future.", field="consent_obtained_at"
+        )
     limit = settings.IMPORT_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise ApplicationError(

@@ -35,7 +35,9 @@ def _clean_attributes(attributes) -> dict:
     if attributes in (None, ""):
         return {}
     if not isinstance(attributes, dict):
-        raise ApplicationError("Attributes must be an object of names and values.", "attributes")
+        raise ApplicationError(
+            "Attributes must be an object of names and values.", field="attributes"
+        )
     for key in attributes:
         if not isinstance(key, str) or not key.isidentifier():
             raise ApplicationError(
