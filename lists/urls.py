@@ -1,8 +1,9 @@
 from django.urls import path
 
-from lists import public_views
+from lists import public_views, views
 
 urlpatterns = [
+    # Recipients: the hosted subscription form and the double opt-in confirmation.
     path("subscribe/<str:public_id>/", public_views.subscribe, name="subscribe"),
     path(
         "subscribe/<str:public_id>/thanks/",
@@ -10,4 +11,27 @@ urlpatterns = [
         name="subscribe_thanks",
     ),
     path("confirm/<str:token>/", public_views.confirm, name="subscribe_confirm"),
+    # Senders.
+    path("lists/", views.list_index, name="lists"),
+    path("lists/new/", views.list_create, name="list_create"),
+    path("lists/<int:list_id>/", views.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/edit/", views.list_edit, name="list_edit"),
+    path("lists/<int:list_id>/delete/", views.list_delete, name="list_delete"),
+    path("lists/<int:list_id>/form/", views.list_form_builder, name="list_form_builder"),
+    path("lists/<int:list_id>/subscribers/add/", views.subscriber_add, name="subscriber_add"),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/",
+        views.subscriber_detail,
+        name="subscriber_detail",
+    ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/unsubscribe/",
+        views.subscriber_unsubscribe,
+        name="subscriber_unsubscribe",
+    ),
+    path("lists/<int:list_id>/import/", views.import_upload, name="import_upload"),
+    path("imports/<int:import_id>/", views.import_progress, name="import_progress"),
+    path("imports/<int:import_id>/map/", views.import_map, name="import_map"),
+    path("privacy-requests/", views.privacy_requests, name="privacy_requests"),
+    path("suppressions/", views.suppressions, name="suppressions"),
 ]

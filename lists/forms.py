@@ -1,0 +1,201 @@
+"""Browser forms for lists; they only parse input, the services decide."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django import forms
+from django.utils import timezone
+
+from lists.models import ConsentSource, SubscriberStatus
+
+PURPOSE_REQUIRED = "Say what subscribers will receive: it is shown on the subscription form."
+
+# Only the sources the policy accepts are offered; a forged value still reaches the service,
+# which refuses it with the policy's reason (purchased, leased, verbal...).
+SOURCE_CHOICES = [("", "Choose how you got their consent…"), *ConsentSource.choices]
+
+
+def _source_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=64,
+        widget=forms.Select(choices=SOURCE_CHOICES),
+        error_messages={"required": "Choose how the consent was obtained."},
+    )
+
+
+class ListForm(forms.Form):
+    name = forms.CharField(label="List name", max_length=200)
+    purpose = forms.CharField(
+        label="Purpose",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What subscribers will receive; shown on the form.",
+        error_messages={"required": PURPOSE_REQUIRED},
+    )
+    adult_content = forms.BooleanField(
+        label="Adult content (sign-up asks subscribers to confirm they are 18 or older)",
+        required=False,
+    )
+    double_opt_in = forms.BooleanField(
+        label="Double opt-in: new subscribers confirm by clicking an e-mailed link",
+        required=False,
+        initial=True,
+    )
+    track_opens = forms.BooleanField(label="Track opens", required=False, initial=True)
+    track_clicks = forms.BooleanField(label="Track clicks", required=False, initial=True)
+
+
+class FormBuilderForm(forms.Form):
+    form_collect_name = forms.BooleanField(label="Ask for a name", required=False)
+    form_collect_phone = forms.BooleanField(label="Ask for a phone number", required=False)
+    form_intro = forms.CharField(
+        label="Introduction",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown above the fields, under the list's purpose.",
+    )
+    form_thank_you = forms.CharField(
+        label="Thank-you message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown after signing up to a list without double opt-in.",
+    )
+
+
+class SubscriberAddForm(forms.Form):
+    email = forms.CharField(
+        label="E-mail address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    name = forms.CharField(label="Name", max_length=200, required=False)
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    source = _source_field("Consent source")
+    obtained_at = forms.DateTimeField(
+        label="Consent obtained on",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty for now.",
+    )
+    proof = forms.CharField(
+        label="Proof of consent",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Where the signed form is kept, or the consent request and its answer.",
+    )
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="File",
+        widget=forms.ClearableFileInput(attrs={"accept": ".txt,.csv,.xls,.xlsx"}),
+        help_text="A .txt (one address per line), .csv, .xls or .xlsx file.",
+        error_messages={"required": "Choose a file to import."},
+    )
+    consent_source = _source_field("How did these people consent?")
+    consent_obtained_at = forms.DateField(
+        label="Consent obtained on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Leave empty if it differs per person; the upload date is recorded.",
+    )
+    proof = forms.CharField(
+        label="Proof of consent",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: where the signed paper forms are kept, or the consent request "
+        "you sent and how people answered.",
+    )
+
+    def consent_obtained_datetime(self) -> datetime | None:
+        day = self.cleaned_data.get("consent_obtained_at")
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# Targets a column can be mapped to in the import wizard.
+IGNORE, EMAIL, NAME, PHONE, ATTRIBUTE = "", "email", "name", "phone", "attribute"
+TARGET_CHOICES = [
+    (IGNORE, "Ignore"),
+    (EMAIL, "E-mail address"),
+    (NAME, "Name"),
+    (PHONE, "Phone"),
+    (ATTRIBUTE, "Attribute…"),
+]
+
+
+class ColumnMapForm(forms.Form):
+    """One target select per column of the file (plus an attribute name); `column_map()` gives
+    the mapping the import service takes."""
+
+    def __init__(self, *args, header: list[str], guess: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header = header
+        by_column = {index: target for target, index in guess.items() if isinstance(index, int)}
+        for index, title in enumerate(header):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=f"Column {index + 1} ({title})" if title else f"Column {index + 1}",
+                choices=TARGET_CHOICES,
+                required=False,
+                initial=by_column.get(index, IGNORE),
+            )
+            self.fields[f"attribute_{index}"] = forms.CharField(
+                label=f"Attribute name for column {index + 1}",
+                max_length=64,
+                required=False,
+                widget=forms.TextInput(attrs={"placeholder": "e.g. city"}),
+            )
+
+    def columns(self):
+        """(index, title, target field, attribute-name field) per column, for the template."""
+        for index, title in enumerate(self.header):
+            yield index, title, self[f"column_{index}"], self[f"attribute_{index}"]
+
+    def clean(self):
+        cleaned = super().clean()
+        column_map: dict = {"attributes": {}}
+        for index in range(len(self.header)):
+            target = cleaned.get(f"column_{index}")
+            if target in (EMAIL, NAME, PHONE):
+                if target in column_map:
+                    self.add_error(
+                        f"column_{index}",
+                        f"Only one column can be the {dict(TARGET_CHOICES)[target].lower()}.",
+                    )
+                column_map[target] = index
+            elif target == ATTRIBUTE:
+                name = (cleaned.get(f"attribute_{index}") or "").strip()
+                if not name:
+                    self.add_error(f"attribute_{index}", "Name the attribute, e.g. city.")
+                elif name in column_map["attributes"]:
+                    self.add_error(f"attribute_{index}", f"“{name}” is used twice.")
+                column_map["attributes"][name] = index
+        if EMAIL not in column_map:
+            raise forms.ValidationError("Choose the column that holds the e-mail address.")
+        cleaned["column_map"] = column_map
+        return cleaned
+
+
+class SubscriberFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Address or name starts with…"}
+        ),
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All"), *SubscriberStatus.choices]
+    )
+
+
+class PrivacyRequestForm(forms.Form):
+    email = forms.CharField(
+        label="The person's e-mail address",
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )

@@ -1,0 +1,450 @@
+"""Browser pages for senders: lists, subscribers, imports, the form builder, privacy requests."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.views.decorators.http import require_POST
+
+from accounts.views import _form_error, account_required
+from config.errors import ApplicationError
+from lists import selectors
+from lists.addresses import normalise_address
+from lists.forms import (
+    ColumnMapForm,
+    FormBuilderForm,
+    ImportUploadForm,
+    ListForm,
+    PrivacyRequestForm,
+    SubscriberAddForm,
+    SubscriberFilterForm,
+)
+from lists.models import ImportJob, ImportStatus, MailingList, Subscriber, SubscriberStatus
+from lists.services import imports, privacy
+from lists.services import lists as list_services
+from lists.services import subscribers as subscriber_services
+
+PAGE_SIZE = 50
+ISSUES_SHOWN = 20
+RECENT_IMPORTS = 5
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its total up front: a million-row list's COUNT(*) is read from the
+    per-status counts the page shows anyway instead of being run again."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:
+    mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
+    if mailing_list is None:
+        raise Http404("No such list.")
+    return mailing_list
+
+
+def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -> Subscriber:
+    subscriber = selectors.subscriber_get(
+        account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
+    )
+    if subscriber is None:
+        raise Http404("No such subscriber.")
+    return subscriber
+
+
+def _import_or_404(request: HttpRequest, import_id: int) -> ImportJob:
+    job = selectors.import_get(account=request.user.account, import_id=import_id)
+    if job is None:
+        raise Http404("No such import.")
+    return job
+
+
+def _page_query(request: HttpRequest, **changes) -> str:
+    """The current query string without `page` (pagination links add their own)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    for key, value in changes.items():
+        query[key] = value
+    return query.urlencode()
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+@account_required
+def list_index(request: HttpRequest) -> HttpResponse:
+    lists = selectors.lists_for(account=request.user.account)
+    return render(request, "lists/list_index.html", {"lists": lists})
+
+
+@account_required
+def list_create(request: HttpRequest) -> HttpResponse:
+    form = ListForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailing_list = list_services.list_create(
+                account=request.user.account, **form.cleaned_data
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"List “{mailing_list.name}” created. Add subscribers, import a file, "
+                "or share its form.",
+            )
+            return redirect("list_detail", list_id=mailing_list.pk)
+    return render(request, "lists/list_form.html", {"form": form, "list": None})
+
+
+@account_required
+def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list_or_404(request, list_id)
+    initial = {name: getattr(mailing_list, name) for name in ListForm.base_fields}
+    form = ListForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "List settings saved.")
+            return redirect("list_detail", list_id=mailing_list.pk)
+    return render(request, "lists/list_form.html", {"form": form, "list": mailing_list})
+
+
+@account_required
+def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
+    account = request.user.account
+    mailing_list = _list_or_404(request, list_id)
+    counts = selectors.status_counts(mailing_list=mailing_list)
+    total = sum(counts.values())
+    filters = SubscriberFilterForm(request.GET or None)
+    search = status = ""
+    if filters.is_valid():
+        search = filters.cleaned_data["q"].strip()
+        status = filters.cleaned_data["status"]
+    subscribers = selectors.subscribers_for(
+        account=account, mailing_list=mailing_list, status=status, search=search
+    )
+    if search:
+        # A prefix search is narrow and indexed: counting its matches is cheap.
+        paginator = Paginator(subscribers, PAGE_SIZE)
+    else:
+        paginator = CountedPaginator(
+            subscribers, PAGE_SIZE, count=counts[status] if status else total
+        )
+    page = paginator.get_page(request.GET.get("page"))
+    recent_imports = (
+        selectors.imports_for(account=account)
+        .filter(mailing_list=mailing_list)
+        .order_by("-created_at")[:RECENT_IMPORTS]
+    )
+    status_rows = [
+        (value, label, counts[value], _page_query(request, status=value))
+        for value, label in SubscriberStatus.choices
+    ]
+    return render(
+        request,
+        "lists/list_detail.html",
+        {
+            "list": mailing_list,
+            "counts": counts,
+            "status_rows": status_rows,
+            "total": total,
+            "role_dominated": selectors.list_is_role_dominated(mailing_list=mailing_list),
+            "filters": filters,
+            "filtered": bool(search or status),
+            "page": page,
+            "page_query": _page_query(request),
+            "recent_imports": recent_imports,
+        },
+    )
+
+
+@account_required
+def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list_or_404(request, list_id)
+    total = sum(selectors.status_counts(mailing_list=mailing_list).values())
+    if request.method == "POST":
+        name = mailing_list.name
+        list_services.list_delete(mailing_list=mailing_list)
+        messages.success(
+            request,
+            f"List “{name}” deleted, with its {total} subscriber{'s' if total != 1 else ''} "
+            "and their consent records. Your suppression list is kept.",
+        )
+        return redirect("lists")
+    return render(request, "lists/list_delete.html", {"list": mailing_list, "total": total})
+
+
+# --- subscribers ---------------------------------------------------------------------------------
+
+
+@account_required
+def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list_or_404(request, list_id)
+    form = SubscriberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            subscriber = subscriber_services.subscriber_add(
+                mailing_list=mailing_list,
+                email=data["email"],
+                name=data["name"],
+                phone=data["phone"],
+                consent={
+                    "source": data["source"],
+                    "obtained_at": data["obtained_at"],
+                    "proof": data["proof"],
+                    "ip": None,
+                },
+                recorded_by=request.user,
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            if subscriber.status == SubscriberStatus.UNCONFIRMED:
+                messages.success(
+                    request,
+                    f"{subscriber.email} added. We e-mailed them a link to confirm the "
+                    "subscription; until they click it they receive nothing else.",
+                )
+            else:
+                messages.success(request, f"{subscriber.email} added and subscribed.")
+            return redirect("list_detail", list_id=mailing_list.pk)
+    return render(request, "lists/subscriber_add.html", {"form": form, "list": mailing_list})
+
+
+@account_required
+def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    records = subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
+    return render(
+        request,
+        "lists/subscriber_detail.html",
+        {
+            "subscriber": subscriber,
+            "list": subscriber.mailing_list,
+            "records": records,
+            "is_live": subscriber.status
+            in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED),
+        },
+    )
+
+
+@account_required
+@require_POST
+def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber_services.subscriber_unsubscribe(
+        subscriber=subscriber, channel="sender", recorded_by=request.user
+    )
+    messages.success(
+        request,
+        f"{subscriber.email} is unsubscribed and suppressed: "
+        "none of your lists will mail it again.",
+    )
+    return redirect("subscriber_detail", list_id=list_id, subscriber_id=subscriber_id)
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+@account_required
+def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list_or_404(request, list_id)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = imports.import_create(
+                mailing_list=mailing_list,
+                user=request.user,
+                upload=data["file"],
+                consent_source=data["consent_source"],
+                proof=data["proof"],
+                consent_obtained_at=form.consent_obtained_datetime(),
+                column_map=None,
+                start=False,
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            return redirect("import_map", import_id=job.pk)
+    max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
+    return render(
+        request,
+        "lists/import_upload.html",
+        {"form": form, "list": mailing_list, "max_mb": max_mb},
+    )
+
+
+@account_required
+def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
+    job = _import_or_404(request, import_id)
+    if job.status != ImportStatus.PENDING:
+        return redirect("import_progress", import_id=job.pk)
+    if request.method == "POST" and request.POST.get("action") == "cancel":
+        imports.import_cancel_pending(job=job)
+        messages.success(request, f"Import of {job.original_filename} cancelled; the file is gone.")
+        return redirect("list_detail", list_id=job.mailing_list_id)
+    try:
+        header, sample = imports.import_header(job=job)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        imports.import_cancel_pending(job=job)
+        return redirect("import_upload", list_id=job.mailing_list_id)
+    form = ColumnMapForm(request.POST or None, header=header, guess=job.column_map)
+    if request.method == "POST" and form.is_valid():
+        try:
+            imports.import_start(job=job, column_map=form.cleaned_data["column_map"])
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("import_progress", import_id=job.pk)
+    width = len(header)
+    rows = [row + [""] * (width - len(row)) for row in sample]
+    return render(
+        request,
+        "lists/import_map.html",
+        {"job": job, "list": job.mailing_list, "form": form, "rows": rows},
+    )
+
+
+@account_required
+def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
+    job = _import_or_404(request, import_id)
+    if job.status == ImportStatus.PENDING:
+        return redirect("import_map", import_id=job.pk)
+    issues = list(job.issues.all()[: ISSUES_SHOWN + 1]) if job.is_finished else []
+    return render(
+        request,
+        "lists/import_progress.html",
+        {
+            "job": job,
+            "list": job.mailing_list,
+            "issues": issues[:ISSUES_SHOWN],
+            "more_issues": len(issues) > ISSUES_SHOWN,
+            "issues_shown": ISSUES_SHOWN,
+            "percent": round(job.progress * 100),
+        },
+    )
+
+
+# --- the form builder ----------------------------------------------------------------------------
+
+
+def embed_snippet(mailing_list: MailingList) -> str:
+    """The HTML a sender pastes into their own site; it posts to the hosted form's view."""
+    action = settings.SITE_URL + reverse("subscribe", kwargs={"public_id": mailing_list.public_id})
+    return render_to_string(
+        "lists/form_snippet.html",
+        {"list": mailing_list, "account": mailing_list.account, "action": action},
+    ).strip()
+
+
+@account_required
+def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
+    mailing_list = _list_or_404(request, list_id)
+    initial = {name: getattr(mailing_list, name) for name in FormBuilderForm.base_fields}
+    form = FormBuilderForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Form saved. The hosted form and the snippet below match it.")
+            return redirect("list_form_builder", list_id=mailing_list.pk)
+    hosted_url = settings.SITE_URL + reverse(
+        "subscribe", kwargs={"public_id": mailing_list.public_id}
+    )
+    return render(
+        request,
+        "lists/form_builder.html",
+        {
+            "list": mailing_list,
+            "form": form,
+            "hosted_url": hosted_url,
+            "snippet": embed_snippet(mailing_list),
+        },
+    )
+
+
+# --- privacy and suppression ---------------------------------------------------------------------
+
+
+def _export_response(email: str, data: dict) -> HttpResponse:
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    filename = "subscriber-data-" + email.replace("@", "-at-").replace('"', "") + ".json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _holds_anything(data: dict) -> bool:
+    return bool(data["subscriptions"] or data["suppression"] or data["import_reports"])
+
+
+@account_required
+def privacy_requests(request: HttpRequest) -> HttpResponse:
+    """Export or erase everything the account holds about one address (rule 9).
+
+    Both actions POST: the address stays out of URLs and server logs.
+    """
+    account = request.user.account
+    form = PrivacyRequestForm(request.POST or None)
+    action = request.POST.get("action", "")
+    if request.method == "POST" and form.is_valid():
+        try:
+            email = normalise_address(form.cleaned_data["email"])
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            data = selectors.subscriber_export(account=account, email=email)
+            if action == "export":
+                if _holds_anything(data):
+                    return _export_response(email, data)
+                messages.info(request, f"You hold no data about {email}.")
+                return redirect("privacy_requests")
+            if action == "erase":
+                return render(
+                    request,
+                    "lists/privacy_erase_confirm.html",
+                    {"email": email, "subscriptions": data["subscriptions"], "data": data},
+                )
+            if action == "erase-confirmed":
+                erased = privacy.subscriber_erase(account=account, email=email)
+                count = erased["subscribers_erased"]
+                messages.success(
+                    request,
+                    f"Erased: {count} subscription{'s' if count != 1 else ''} with "
+                    "their consent history. Only a hashed suppression remains, so the address "
+                    "is never mailed or imported again.",
+                )
+                return redirect("privacy_requests")
+            form.add_error(None, "Choose Export or Erase.")
+    return render(request, "lists/privacy_requests.html", {"form": form})
+
+
+@account_required
+def suppressions(request: HttpRequest) -> HttpResponse:
+    queryset = selectors.suppressions_for(account=request.user.account)
+    page: Page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "lists/suppressions.html", {"page": page})
