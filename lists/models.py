@@ -107,8 +107,9 @@ class SubscriberStatus(models.TextChoices):
 
 
 class Subscriber(models.Model):
+    # No index of its own: the (list, email) unique index serves lookups by list.
     mailing_list = models.ForeignKey(
-        MailingList, on_delete=models.CASCADE, related_name="subscribers"
+        MailingList, on_delete=models.CASCADE, related_name="subscribers", db_index=False
     )
     email = models.CharField(max_length=254)
     name = models.CharField(max_length=200, blank=True)
@@ -125,8 +126,12 @@ class Subscriber(models.Model):
 
     class Meta:
         constraints = [
+            # With the pattern operator class the one index serves uniqueness, lookups by
+            # address and the prefix search (LIKE 'abc%') on PostgreSQL; elsewhere it is plain.
             models.UniqueConstraint(
-                fields=["mailing_list", "email"], name="subscriber_email_unique_per_list"
+                fields=["mailing_list", "email"],
+                name="subscriber_email_unique_per_list",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=SubscriberStatus.values),
@@ -136,7 +141,6 @@ class Subscriber(models.Model):
         indexes = [
             # The list page filters by status and pages by id, newest first.
             models.Index(fields=["mailing_list", "status", "-id"], name="subscriber_list_status"),
-            models.Index(fields=["email"], name="subscriber_email"),
         ]
 
     def __str__(self) -> str:
@@ -174,13 +178,25 @@ class ConsentRecord(models.Model):
     purpose_text = models.TextField(blank=True)
     # Where it came from: the hosted/embedded form page, or an import.
     form_url = models.CharField(max_length=500, blank=True)
+    # Not indexed: every import lookup goes through the subscriber; an index would only slow
+    # the inserts of a million-row import.
     import_job = models.ForeignKey(
-        "ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     proof = models.TextField(blank=True)
     proof_file = models.FileField(upload_to="consent-proof/%Y/%m/", blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # never searched by
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from accounts.models import Account
 from lists.addresses import address_hash
+from lists.bulk import lookup_in
 from lists.models import Suppression, SuppressionReason
 
 
@@ -22,10 +23,10 @@ def suppression_add(*, account: Account, email: str, reason: SuppressionReason) 
 def suppressed_among(*, account: Account, emails: Iterable[str]) -> dict[str, str]:
     """Of `emails` (normalised), those the account suppresses, each with its reason."""
     by_hash = {address_hash(account.pk, email): email for email in emails}
-    found = Suppression.objects.filter(account=account, email_hash__in=list(by_hash)).values_list(
-        "email_hash", "reason"
+    found = lookup_in(
+        Suppression, key="email_hash", values=list(by_hash), result="reason", account=account
     )
-    return {by_hash[digest]: reason for digest, reason in found}
+    return {by_hash[digest]: reason for digest, reason in found.items()}
 
 
 def suppression_reason(*, account: Account, email: str) -> str | None:

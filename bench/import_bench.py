@@ -1,0 +1,135 @@
+"""Import a generated 1,000,000-row CSV into PostgreSQL and print rows per second and peak memory.
+
+    .venv/bin/python bench/import_bench.py [--rows 1000000] [--database-url postgres://...]
+
+It uses its own database (default consentmail_bench on 127.0.0.1, created and migrated if
+missing), runs the import the way a worker does (`import_run`, batches of IMPORT_BATCH_SIZE) and
+reports the peak resident memory of this process, which parses the file and writes the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "yandex.ru", "mail.ru", "example.org"]
+FIRST = ["Anna", "Boris", "Chloe", "Dmitri", "Emma", "Farid", "Grace", "Hugo", "Ирина", "Олег"]
+
+
+def generate(path: Path, rows: int) -> None:
+    rng = random.Random(42)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "name", "phone", "city"])
+        for i in range(rows):
+            first = rng.choice(FIRST)
+            writer.writerow(
+                [
+                    f"{first.lower() if first.isascii() else 'user'}.{i}@{rng.choice(DOMAINS)}",
+                    f"{first} {i}",
+                    f"+1 555 {i % 10000:04d}",
+                    rng.choice(["Leeds", "Paris", "Kazan", ""]),
+                ]
+            )
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
+    )
+    args = parser.parse_args()
+
+    prepare_database(args.database_url)
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    from accounts.models import Account
+    from lists.models import ImportJob, ImportStatus, MailingList
+    from lists.services.imports import import_create, import_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings.MEDIA_ROOT = tmp
+        source = Path(tmp) / "subscribers.csv"
+        started = time.perf_counter()
+        generate(source, args.rows)
+        size = source.stat().st_size
+        print(
+            f"generated {args.rows:,} rows ({size / 1e6:.1f} MB) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+
+        account = Account.objects.create(
+            company_name="Bench Ltd", contact_name="B", phone="1", postal_address="1 Bench Rd"
+        )
+        mailing_list = MailingList.objects.create(
+            account=account, name=f"bench {time.time()}", purpose="Benchmark."
+        )
+        settings.IMPORT_MAX_BYTES = max(settings.IMPORT_MAX_BYTES, size + 1)
+        upload = SimpleUploadedFile("subscribers.csv", b"")
+        upload.file = source.open("rb")
+        upload.size = size
+        job = import_create(
+            mailing_list=mailing_list,
+            user=None,
+            upload=upload,
+            consent_source="paper_form",
+            proof="Benchmark",
+            start=False,
+        )
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.QUEUED,
+            column_map={"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}},
+        )
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        status = import_run(import_id=job.pk)
+        elapsed = time.perf_counter() - started
+        job.refresh_from_db()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(
+        f"status {status}: imported {job.imported:,}, skipped {job.skipped:,} "
+        f"of {job.total_rows:,} rows"
+    )
+    print(f"import took {elapsed:.1f} s: {job.processed / elapsed:,.0f} rows per second")
+    print(f"peak memory (max RSS): {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
+    print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
+    mailing_list.delete() if args.rows <= 100_000 else None
+
+
+if __name__ == "__main__":
+    main()
