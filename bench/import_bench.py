@@ -116,8 +116,10 @@ def main() -> None:
         )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
+        cpu_started = time.process_time()
         status = import_run(import_id=job.pk)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         job.refresh_from_db()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -126,6 +128,7 @@ def main() -> None:
         f"of {job.total_rows:,} rows"
     )
     print(f"import took {elapsed:.1f} s: {job.processed / elapsed:,.0f} rows per second")
+    print(f"CPU time of this process {cpu:.1f} s ({cpu / elapsed:.0%} of the wall time)")
     print(f"peak memory (max RSS): {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
     print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
     mailing_list.delete() if args.rows <= 100_000 else None

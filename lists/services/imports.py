@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -17,8 +18,8 @@ from django.utils import timezone
 from accounts.models import User
 from config.errors import ApplicationError
 from lists import parsers
-from lists.addresses import InvalidAddress, normalise_address
-from lists.bulk import insert_rows, lookup_in
+from lists.addresses import InvalidAddress, address_hash, normalise_address
+from lists.bulk import insert_rows, lookup_in, run_ahead
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -28,16 +29,16 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
+    Suppression,
     is_role_address,
 )
 from lists.services.consent import consent_proof_check, consent_source_check
-from lists.services.suppression import suppressed_among, suppression_message
+from lists.services.suppression import suppression_message
 
 logger = logging.getLogger(__name__)
 
 ROLE_NOTE = "Role address (info@, sales@…): imported, but lists made mostly of them are flagged."
 _LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
-_SUBSCRIBER_COLUMNS = ["email", "name", "phone", "attributes", "is_role_address"]
 
 
 def column_map_check(column_map: dict, *, header: list[str]) -> dict:
@@ -262,10 +263,12 @@ def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:
 
 
 def _import_rows(job: ImportJob) -> None:
-    batch_size = settings.IMPORT_BATCH_SIZE
     with parsers.open_table(path=Path(job.file.path), fmt=job.file_format) as table:
         rows = islice(table.rows, job.processed, None)  # resume after the committed batches
-        while batch := list(islice(rows, batch_size)):
+        # Reading and checking the next batch (pure Python) runs ahead in a thread while this
+        # one waits for the database to write the current batch: on two cores that overlap is
+        # most of an import's speed.
+        for prepared in run_ahead(_prepared_batches(job, rows), depth=2):
             for attempt in range(3):
                 try:
                     with transaction.atomic():
@@ -276,11 +279,11 @@ def _import_rows(job: ImportJob) -> None:
                             or locked.status != ImportStatus.RUNNING
                         ):
                             raise _ClaimLost
-                        result = _import_batch(job, batch)
-                        _save_progress(job, len(batch), result)
+                        result = _write_batch(job, prepared)
+                        _save_progress(job, prepared.rows, result)
                     break
                 except IntegrityError:
-                    # A form sign-up added one of these addresses meanwhile: read the batch again.
+                    # A form sign-up added one of these addresses meanwhile: write it again.
                     if attempt == 2:
                         raise
 
@@ -303,19 +306,81 @@ def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
     job.save(update_fields=["processed", "imported", "updated", "skipped"])
 
 
-def _cell(cells: list[str], index: int | None) -> str:
-    if index is None or index >= len(cells):
-        return ""
-    return cells[index].strip()
+@dataclass
+class _Candidate:
+    row: int
+    name: str
+    phone: str
+    attributes: dict
+    digest: str
 
 
-def _import_batch(job: ImportJob, batch: list[tuple[int, list[str]]]) -> _BatchResult:
-    result = _BatchResult()
+@dataclass
+class _PreparedBatch:
+    """A batch of rows checked without the database: valid candidates and the rows refused."""
+
+    rows: int
+    candidates: dict[str, _Candidate]
+    # (row, email, reason): invalid, empty or repeated within the batch; all skipped.
+    refused: list[tuple[int, str, str]]
+
+
+def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
+    """Cut the rows into batches and check each: no database access, so it can run ahead."""
     column_map = job.column_map
-    attribute_columns = column_map.get("attributes", {})
+    email_at = column_map["email"]
+    name_at = column_map.get("name")
+    phone_at = column_map.get("phone")
+    attributes_at = list(column_map.get("attributes", {}).items())
+    account_id = job.account_id
+    batch_size = settings.IMPORT_BATCH_SIZE
+    while batch := list(islice(rows, batch_size)):
+        candidates: dict[str, _Candidate] = {}
+        refused: list[tuple[int, str, str]] = []
+        for row, cells in batch:
+            width = len(cells)
+            raw = cells[email_at].strip() if email_at < width else ""
+            if not raw:
+                refused.append((row, "", "No e-mail address in this row."))
+                continue
+            try:
+                email = normalise_address(raw)
+            except InvalidAddress as exc:
+                refused.append((row, raw, f"Invalid address: {exc.message}"))
+                continue
+            if email in candidates:
+                refused.append((row, email, f"Duplicate of row {candidates[email].row}."))
+                continue
+            attributes = {}
+            for attribute, index in attributes_at:
+                if index < width and (value := cells[index].strip()):
+                    attributes[attribute] = value
+            candidates[email] = _Candidate(
+                row=row,
+                name=cells[name_at].strip()[:200]
+                if name_at is not None and name_at < width
+                else "",
+                phone=(
+                    cells[phone_at].strip()[:40]
+                    if phone_at is not None and phone_at < width
+                    else ""
+                ),
+                attributes=attributes,
+                digest=address_hash(account_id, email),
+            )
+        yield _PreparedBatch(rows=len(batch), candidates=candidates, refused=refused)
+
+
+def _cell(cells: list[str], index: int | None, width: int) -> str:
+    return cells[index].strip() if index is not None and index < width else ""
+
+
+def _write_batch(job: ImportJob, prepared: _PreparedBatch) -> _BatchResult:
+    """Write one prepared batch: skip suppressed addresses, refresh the ones already on the
+    list, insert the new ones with their consent records, and record every row's issue."""
+    result = _BatchResult()
     mailing_list = job.mailing_list
-    account = mailing_list.account
-    candidates: dict[str, tuple[int, dict]] = {}
+    candidates = dict(prepared.candidates)
 
     def issue(row: int, email: str, reason: str, *, skipped: bool = True) -> None:
         result.issues.append(
@@ -326,33 +391,19 @@ def _import_batch(job: ImportJob, batch: list[tuple[int, list[str]]]) -> _BatchR
         if skipped:
             result.skipped += 1
 
-    for row, cells in batch:
-        raw = _cell(cells, column_map["email"])
-        if not raw:
-            issue(row, "", "No e-mail address in this row.")
-            continue
-        try:
-            email = normalise_address(raw)
-        except InvalidAddress as exc:
-            issue(row, raw, f"Invalid address: {exc.message}")
-            continue
-        if email in candidates:
-            issue(row, email, f"Duplicate of row {candidates[email][0]}.")
-            continue
-        values = {
-            "name": _cell(cells, column_map.get("name"))[:200],
-            "phone": _cell(cells, column_map.get("phone"))[:40],
-            "attributes": {
-                name: _cell(cells, index)
-                for name, index in attribute_columns.items()
-                if _cell(cells, index)
-            },
-        }
-        candidates[email] = (row, values)
-
-    for email, reason in suppressed_among(account=account, emails=candidates).items():
-        row, _ = candidates.pop(email)
-        issue(row, email, suppression_message(reason))
+    for row, email, reason in prepared.refused:
+        issue(row, email, reason)
+    by_digest = {candidate.digest: email for email, candidate in candidates.items()}
+    suppressed = lookup_in(
+        Suppression,
+        key="email_hash",
+        values=list(by_digest),
+        result="reason",
+        account=job.account_id,
+    )
+    for digest, reason in suppressed.items():
+        email = by_digest[digest]
+        issue(candidates.pop(email).row, email, suppression_message(reason))
 
     existing = lookup_in(
         Subscriber, key="email", values=list(candidates), result="id", mailing_list=mailing_list
@@ -366,58 +417,54 @@ def _import_batch(job: ImportJob, batch: list[tuple[int, list[str]]]) -> _BatchR
     )
     now = timezone.now()
     new_subscribers: list[tuple] = []
-    to_update: dict[int, tuple[str, dict]] = {}
-    for email, (row, values) in candidates.items():
+    to_update: dict[int, tuple[str, _Candidate]] = {}
+    for email, candidate in candidates.items():
         role = is_role_address(email)
         if role:
-            issue(row, email, ROLE_NOTE, skipped=False)
+            issue(candidate.row, email, ROLE_NOTE, skipped=False)
         subscriber_id = existing.get(email)
         if subscriber_id in already_imported:
-            issue(row, email, "Duplicate of an earlier row of this file.")
+            issue(candidate.row, email, "Duplicate of an earlier row of this file.")
         elif subscriber_id is None:
             new_subscribers.append(
-                (email, values["name"], values["phone"], values["attributes"], role)
+                (email, candidate.name, candidate.phone, candidate.attributes, role)
             )
         else:
-            to_update[subscriber_id] = (email, values)
+            to_update[subscriber_id] = (email, candidate)
 
-    updated_ids = _update_existing(to_update, now=now, skip=issue, rows=candidates)
+    updated_ids = _update_existing(to_update, now=now, skip=issue)
     result.updated = len(updated_ids)
     created_ids = insert_rows(
         Subscriber,
-        [*_SUBSCRIBER_COLUMNS, "mailing_list_id", "status", "subscribed_at"],
-        [(*row, mailing_list.pk, SubscriberStatus.SUBSCRIBED, now) for row in new_subscribers],
+        ["email", "name", "phone", "attributes", "is_role_address"],
+        new_subscribers,
+        shared={
+            "mailing_list_id": mailing_list.pk,
+            "status": SubscriberStatus.SUBSCRIBED,
+            "subscribed_at": now,
+        },
     )
     result.imported = len(created_ids)
-    consent = (
-        ConsentEvent.GRANTED,
-        job.consent_source,
-        job.consent_obtained_at or job.created_at,
-        mailing_list.purpose,
-        job.proof,
-        job.pk,
-        job.created_by_id,
-    )
     insert_rows(
         ConsentRecord,
-        [
-            "subscriber_id",
-            "event",
-            "source",
-            "obtained_at",
-            "purpose_text",
-            "proof",
-            "import_job_id",
-            "recorded_by_id",
-        ],
-        [(pk, *consent) for pk in created_ids + updated_ids],
+        ["subscriber_id"],
+        [(pk,) for pk in created_ids + updated_ids],
+        shared={
+            "event": ConsentEvent.GRANTED,
+            "source": job.consent_source,
+            "obtained_at": job.consent_obtained_at or job.created_at,
+            "purpose_text": mailing_list.purpose,
+            "proof": job.proof,
+            "import_job_id": job.pk,
+            "recorded_by_id": job.created_by_id,
+        },
         return_ids=False,
     )
     ImportRowIssue.objects.bulk_create(result.issues, batch_size=1000)
     return result
 
 
-def _update_existing(to_update: dict[int, tuple[str, dict]], *, now, skip, rows) -> list[int]:
+def _update_existing(to_update: dict[int, tuple[str, _Candidate]], *, now, skip) -> list[int]:
     """Refresh subscribers already on the list from the file; return the ids updated.
 
     Addresses that left the list are skipped: only the person's own confirmation brings them
@@ -432,14 +479,16 @@ def _update_existing(to_update: dict[int, tuple[str, dict]], *, now, skip, rows)
         )
     }
     updated = []
-    for pk, (email, values) in to_update.items():
+    for pk, (email, candidate) in to_update.items():
         status, attributes = current[pk]
         if status not in _LIVE:
-            skip(rows[email][0], email, "Unsubscribed from this list.")
+            skip(candidate.row, email, "Unsubscribed from this list.")
             continue
-        changes = {key: values[key] for key in ("name", "phone") if values[key]}
-        if values["attributes"]:
-            changes["attributes"] = {**attributes, **values["attributes"]}
+        changes = {
+            key: getattr(candidate, key) for key in ("name", "phone") if getattr(candidate, key)
+        }
+        if candidate.attributes:
+            changes["attributes"] = {**attributes, **candidate.attributes}
         if status != SubscriberStatus.SUBSCRIBED:
             changes.update(status=SubscriberStatus.SUBSCRIBED, subscribed_at=now)
         if changes:

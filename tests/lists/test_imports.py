@@ -270,7 +270,7 @@ def test_batches_commit_with_progress_and_a_rerun_resumes(token_client, mailing_
     calls = {"n": 0}
     from lists.services import imports as imports_module
 
-    real_batch = imports_module._import_batch
+    real_batch = imports_module._write_batch
 
     def dying_batch(job, batch):
         calls["n"] += 1
@@ -279,7 +279,7 @@ def test_batches_commit_with_progress_and_a_rerun_resumes(token_client, mailing_
         return real_batch(job, batch)
 
     with (
-        mock.patch.object(imports_module, "_import_batch", dying_batch),
+        mock.patch.object(imports_module, "_write_batch", dying_batch),
         pytest.raises(KeyboardInterrupt),
     ):
         import_run(import_id=job.pk)
