@@ -26,7 +26,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")
 
 
-def _form_error(form, exc: ApplicationError) -> None:
+def form_error(form, exc: ApplicationError) -> None:
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, exc.message)
 
@@ -67,7 +67,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome! We sent a verification link to {user.email}.")
@@ -127,7 +127,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         try:
             services.account_profile_update(account=account, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "Your company identity is saved.")
             return redirect("profile")
@@ -147,7 +147,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         try:
             token, new_key = services.api_token_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(
                 request, f"Token “{token.name}” created. Copy it now: it will not be shown again."
@@ -177,7 +177,7 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
         try:
             domain = services.sender_domain_add(account=request.user.account, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(
                 request, f"{domain.domain} added. Publish the TXT record, then verify."

@@ -30,6 +30,11 @@ def lists_for(*, account: Account) -> QuerySet[MailingList]:
 
 
 def list_get(*, account: Account, list_id: int) -> MailingList | None:
+    return MailingList.objects.filter(account=account, pk=list_id).first()
+
+
+def list_with_count(*, account: Account, list_id: int) -> MailingList | None:
+    """One list with `subscriber_count`, as the API shows it."""
     return lists_for(account=account).filter(pk=list_id).first()
 
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
-from accounts.views import _form_error, account_required
+from accounts.views import account_required, form_error
 from config.errors import ApplicationError
 from lists import selectors
 from lists.addresses import normalise_address
@@ -100,7 +100,7 @@ def list_create(request: HttpRequest) -> HttpResponse:
                 account=request.user.account, **form.cleaned_data
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(
                 request,
@@ -120,7 +120,7 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
         try:
             list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "List settings saved.")
             return redirect("list_detail", list_id=mailing_list.pk)
@@ -216,7 +216,7 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
                 recorded_by=request.user,
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             if subscriber.status == SubscriberStatus.UNCONFIRMED:
                 messages.success(
@@ -283,7 +283,7 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
                 start=False,
             )
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             return redirect("import_map", import_id=job.pk)
     max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
@@ -367,7 +367,7 @@ def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
         try:
             list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "Form saved. The hosted form and the snippet below match it.")
             return redirect("list_form_builder", list_id=mailing_list.pk)
@@ -415,7 +415,7 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
         try:
             email = normalise_address(form.cleaned_data["email"])
         except ApplicationError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             data = selectors.subscriber_export(account=account, email=email)
             if action == "export":

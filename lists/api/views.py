@@ -25,6 +25,13 @@ def _list_or_404(request, list_id: int):
     return mailing_list
 
 
+def _list_with_count_or_404(request, list_id: int):
+    mailing_list = selectors.list_with_count(account=request.user.account, list_id=list_id)
+    if mailing_list is None:
+        raise NotFound("No such list.")
+    return mailing_list
+
+
 def _subscriber_or_404(request, list_id: int, subscriber_id: int):
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
@@ -69,7 +76,7 @@ class ListListView(APIView):
         data = s.ListInput(data=request.data)
         data.is_valid(raise_exception=True)
         created = list_services.list_create(account=request.user.account, **data.validated_data)
-        mailing_list = selectors.list_get(account=request.user.account, list_id=created.pk)
+        mailing_list = selectors.list_with_count(account=request.user.account, list_id=created.pk)
         return Response(s.ListOutput(mailing_list).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,7 +85,7 @@ class ListDetailView(APIView):
 
     @extend_schema(responses=s.ListOutput, summary="One list")
     def get(self, request, list_id: int):
-        return Response(s.ListOutput(_list_or_404(request, list_id)).data)
+        return Response(s.ListOutput(_list_with_count_or_404(request, list_id)).data)
 
     @extend_schema(
         request=s.ListInput(partial=True), responses=s.ListOutput, summary="Change a list"
@@ -88,7 +95,7 @@ class ListDetailView(APIView):
         data = s.ListInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         list_services.list_update(mailing_list=mailing_list, **data.validated_data)
-        return Response(s.ListOutput(_list_or_404(request, list_id)).data)
+        return Response(s.ListOutput(_list_with_count_or_404(request, list_id)).data)
 
     @extend_schema(responses={204: None}, summary="Delete a list and all its subscribers")
     def delete(self, request, list_id: int):
