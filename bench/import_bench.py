@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the imported list afterwards")
     args = parser.parse_args()
 
     prepare_database(args.database_url)
@@ -80,6 +81,7 @@ def main() -> None:
     from accounts.models import Account
     from lists.models import ImportJob, ImportStatus, MailingList
     from lists.services.imports import import_create, import_run
+    from lists.services.lists import list_delete
 
     with tempfile.TemporaryDirectory() as tmp:
         settings.MEDIA_ROOT = tmp
@@ -131,7 +133,10 @@ def main() -> None:
     print(f"CPU time of this process {cpu:.1f} s ({cpu / elapsed:.0%} of the wall time)")
     print(f"peak memory (max RSS): {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
     print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
-    mailing_list.delete() if args.rows <= 100_000 else None
+    if not args.keep:
+        started = time.perf_counter()
+        list_delete(mailing_list=mailing_list)
+        print(f"deleting the list and its subscribers took {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

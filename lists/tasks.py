@@ -22,3 +22,13 @@ def run_import(import_id: int) -> str:
     from lists.services.imports import import_run
 
     return import_run(import_id=import_id)
+
+
+@shared_task(name="lists.purge_stale_imports")
+def purge_stale_imports() -> int:
+    """Beat, hourly: drop imports uploaded but never started within a day. Safe to run twice."""
+    from datetime import timedelta
+
+    from lists.services.imports import imports_purge_stale
+
+    return imports_purge_stale(older_than=timedelta(hours=24))

@@ -147,6 +147,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "recheck-sender-domains": {"task": "accounts.recheck_sender_domains", "schedule": 3600.0},
+    "purge-stale-imports": {"task": "lists.purge_stale_imports", "schedule": 3600.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -495,3 +495,16 @@ def _update_existing(to_update: dict[int, tuple[str, _Candidate]], *, now, skip)
             Subscriber.objects.filter(pk=pk).update(updated_at=now, **changes)
         updated.append(pk)
     return updated
+
+
+def imports_purge_stale(*, older_than: timedelta) -> int:
+    """Delete imports uploaded but never started, with their files, once older than
+    `older_than` (privacy: uploaded files are not kept). Returns how many went."""
+    stale = ImportJob.objects.filter(
+        status=ImportStatus.PENDING, created_at__lt=timezone.now() - older_than
+    )
+    count = 0
+    for job in stale.iterator():
+        import_cancel_pending(job=job)
+        count += 1
+    return count

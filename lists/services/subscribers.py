@@ -28,7 +28,6 @@ _SUPPRESSING = {
     SubscriberStatus.BOUNCED: SuppressionReason.HARD_BOUNCE,
     SubscriberStatus.COMPLAINED: SuppressionReason.COMPLAINED,
 }
-_DELETE_CHUNK = 5000
 
 
 def _clean_attributes(attributes) -> dict:
@@ -165,15 +164,10 @@ def subscriber_unsubscribe(
 
 
 def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
-    """Delete subscribers with their consent history, in chunks, without loading them as objects.
+    """Delete subscribers with their consent history in two set-based DELETEs.
 
-    Django's cascade would load every row of a million-subscriber list into memory; these are
-    plain DELETEs by id. Call inside a transaction to make it all-or-nothing.
+    Django's cascade would load every row of a million-subscriber list into memory first.
+    Call inside a transaction to make it all-or-nothing.
     """
-    deleted = 0
-    ids = list(subscribers.values_list("pk", flat=True))
-    for start in range(0, len(ids), _DELETE_CHUNK):
-        chunk = ids[start : start + _DELETE_CHUNK]
-        ConsentRecord.objects.filter(subscriber_id__in=chunk).delete()
-        deleted += Subscriber.objects.filter(pk__in=chunk)._raw_delete(subscribers.db)
-    return deleted
+    ConsentRecord.objects.filter(subscriber__in=subscribers.values("pk")).delete()
+    return subscribers._raw_delete(subscribers.db)

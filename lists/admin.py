@@ -1,0 +1,51 @@
+"""Staff views of lists. Consent history is evidence: shown read-only, never edited here."""
+
+from django.contrib import admin
+
+from lists.models import ConsentRecord, ImportJob, MailingList, Subscriber, Suppression
+
+
+@admin.register(MailingList)
+class MailingListAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "double_opt_in", "adult_content", "created_at"]
+    list_filter = ["double_opt_in", "adult_content"]
+    search_fields = ["name", "account__company_name"]
+    raw_id_fields = ["account"]
+
+
+class ConsentRecordInline(admin.TabularInline):
+    model = ConsentRecord
+    extra = 0
+    can_delete = False
+    fields = ["event", "source", "obtained_at", "ip", "user_agent", "form_url", "proof"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "mailing_list", "status", "is_role_address", "created_at"]
+    list_filter = ["status", "is_role_address"]
+    # Prefix search uses the (list, email) index; a contains search would scan millions.
+    search_fields = ["=email", "email__startswith"]
+    raw_id_fields = ["mailing_list"]
+    inlines = [ConsentRecordInline]
+    show_full_result_count = False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "account", "reason", "created_at"]
+    list_filter = ["reason"]
+    raw_id_fields = ["account"]
+    readonly_fields = ["email_hash"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["original_filename", "account", "mailing_list", "status", "processed"]
+    list_filter = ["status", "file_format"]
+    raw_id_fields = ["account", "mailing_list", "created_by"]
+    readonly_fields = ["total_rows", "processed", "imported", "updated", "skipped"]
