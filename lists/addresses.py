@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -61,9 +62,19 @@ def address_hash(account_id: int, email: str) -> str:
     Keyed (HMAC with SUPPRESSION_HASH_KEY) so a leaked table cannot be reversed by hashing a
     dictionary of addresses; the key must never change, or suppressions stop matching.
     """
-    keyed = _keyed_hash(settings.SUPPRESSION_HASH_KEY, account_id).copy()
-    keyed.update(email.lower().encode())
-    return keyed.hexdigest()
+    return address_hasher(account_id)(email)
+
+
+def address_hasher(account_id: int) -> Callable[[str], str]:
+    """`address_hash` for one account, with the key prepared once (imports hash every row)."""
+    keyed = _keyed_hash(settings.SUPPRESSION_HASH_KEY, account_id)
+
+    def digest(email: str) -> str:
+        copy = keyed.copy()
+        copy.update(email.lower().encode())
+        return copy.hexdigest()
+
+    return digest
 
 
 @lru_cache(maxsize=256)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.errors import ApplicationError
 from lists import parsers
-from lists.addresses import InvalidAddress, address_hash, normalise_address
+from lists.addresses import InvalidAddress, address_hasher, normalise_address
 from lists.bulk import insert_rows, lookup_in, run_ahead
 from lists.models import (
     ConsentEvent,
@@ -332,7 +332,7 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
     name_at = column_map.get("name")
     phone_at = column_map.get("phone")
     attributes_at = list(column_map.get("attributes", {}).items())
-    account_id = job.account_id
+    digest_of = address_hasher(job.account_id)
     batch_size = settings.IMPORT_BATCH_SIZE
     while batch := list(islice(rows, batch_size)):
         candidates: dict[str, _Candidate] = {}
@@ -366,7 +366,7 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
                     else ""
                 ),
                 attributes=attributes,
-                digest=address_hash(account_id, email),
+                digest=digest_of(email),
             )
         yield _PreparedBatch(rows=len(batch), candidates=candidates, refused=refused)
 
