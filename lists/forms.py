@@ -85,6 +85,12 @@ class SubscriberAddForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Where the signed form is kept, or the consent request and its answer.",
     )
+    proof_file = forms.FileField(
+        label="Proof file (optional)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),
+        help_text="A scan or photo of the signed form, or the consent e-mail saved as PDF.",
+    )
 
 
 class ImportUploadForm(forms.Form):
@@ -107,6 +113,12 @@ class ImportUploadForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example: where the signed paper forms are kept, or the consent request "
         "you sent and how people answered.",
+    )
+    proof_file = forms.FileField(
+        label="Proof file (optional)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),
+        help_text="A scan of the signed forms or the consent request, as PDF or an image.",
     )
 
     def consent_obtained_datetime(self) -> datetime | None:

@@ -274,6 +274,8 @@ class ImportJob(models.Model):
     consent_source = models.CharField(max_length=32, choices=ConsentSource.choices)
     consent_obtained_at = models.DateTimeField(null=True, blank=True)
     proof = models.TextField(blank=True)
+    # Evidence for every row of the import: kept, unlike the imported file itself.
+    proof_file = models.FileField(upload_to="consent-proof/%Y/%m/", blank=True)
     # {"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}}: target -> column index.
     column_map = models.JSONField(default=dict)
     header_in_file = models.BooleanField(default=True)

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from accounts.models import Account
 from lists.addresses import address_hash
 from lists.models import (
+    ConsentRecord,
     ImportJob,
     MailingList,
     Subscriber,
@@ -66,6 +67,12 @@ def subscriber_get(*, account: Account, subscriber_id: int, list_id: int | None 
     if list_id is not None:
         queryset = queryset.filter(mailing_list_id=list_id)
     return queryset.select_related("mailing_list").first()
+
+
+def consent_record_get(*, account: Account, record_id: int) -> ConsentRecord | None:
+    return ConsentRecord.objects.filter(
+        subscriber__mailing_list__account=account, pk=record_id
+    ).first()
 
 
 def status_counts(*, mailing_list: MailingList) -> dict[str, int]:
@@ -144,6 +151,7 @@ def subscriber_export(*, account: Account, email: str) -> dict:
                         "purpose_text": c.purpose_text,
                         "form_url": c.form_url,
                         "proof": c.proof,
+                        "proof_file": c.proof_file.name or None,
                         "import_id": c.import_job_id,
                     }
                     for c in s.consent_records.all()

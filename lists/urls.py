@@ -3,6 +3,7 @@ from django.urls import path
 from lists import public_views, views
 
 urlpatterns = [
+    path("consent/<int:record_id>/proof/", views.consent_proof, name="consent_proof"),
     # Recipients: the hosted subscription form and the double opt-in confirmation.
     path("subscribe/<str:public_id>/", public_views.subscribe, name="subscribe"),
     path(

@@ -7,7 +7,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -198,7 +198,7 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
 @account_required
 def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
-    form = SubscriberAddForm(request.POST or None)
+    form = SubscriberAddForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -211,6 +211,7 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
                     "source": data["source"],
                     "obtained_at": data["obtained_at"],
                     "proof": data["proof"],
+                    "proof_file": data.get("proof_file"),
                     "ip": None,
                 },
                 recorded_by=request.user,
@@ -248,6 +249,16 @@ def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) ->
 
 
 @account_required
+def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+    """The proof file of one of the account's consent records, as a download."""
+    record = selectors.consent_record_get(account=request.user.account, record_id=record_id)
+    if record is None or not record.proof_file:
+        raise Http404("No such proof file.")
+    name = record.proof_file.name.rsplit("/", 1)[-1]
+    return FileResponse(record.proof_file.open("rb"), as_attachment=True, filename=name)
+
+
+@account_required
 @require_POST
 def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
@@ -281,6 +292,7 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
                 consent_obtained_at=form.consent_obtained_datetime(),
                 column_map=None,
                 start=False,
+                proof_file=data.get("proof_file"),
             )
         except ApplicationError as exc:
             form_error(form, exc)

@@ -210,6 +210,7 @@ LOGGING = {
 # Keys the hashes that suppressions keep after an address is erased. Never change it once set.
 SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY", default=SECRET_KEY)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+CONSENT_PROOF_MAX_BYTES = env.int("CONSENT_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
 SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
 # Hosted and embedded form posts allowed per client address per minute.

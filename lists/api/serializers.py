@@ -124,8 +124,15 @@ class SubscriberFilter(serializers.Serializer):
 class ImportInput(serializers.Serializer):
     file = serializers.FileField(help_text=".txt, .csv, .xls or .xlsx")
     consent_source = serializers.CharField()
-    proof = serializers.CharField(help_text="How consent was obtained and where its proof is kept.")
+    proof = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="How consent was obtained and where its proof is kept (or send proof_file).",
+    )
     consent_obtained_at = serializers.DateTimeField(required=False)
+    proof_file = serializers.FileField(
+        required=False, help_text="A scan of the signed forms or consent request (PDF or image)."
+    )
     column_map = serializers.JSONField(
         required=False,
         help_text='Column numbers from 0, e.g. {"email": 0, "name": 1, "attributes": '

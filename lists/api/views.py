@@ -205,7 +205,8 @@ class ImportCreateView(APIView):
             user=request.user,
             upload=values["file"],
             consent_source=values["consent_source"],
-            proof=values["proof"],
+            proof=values.get("proof", ""),
+            proof_file=values.get("proof_file"),
             consent_obtained_at=values.get("consent_obtained_at"),
             column_map=values.get("column_map"),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -57,11 +59,49 @@ def consent_source_check(source: str, *, field: str = "source") -> ConsentSource
     )
 
 
+# A scan or photo of a signed form, or a saved consent e-mail: checked by content, not by name.
+PROOF_FILE_TYPES = {
+    b"%PDF-": "pdf",
+    b"\x89PNG\r\n\x1a\n": "png",
+    b"\xff\xd8\xff": "jpg",
+    b"GIF87a": "gif",
+    b"GIF89a": "gif",
+}
+
+
+def consent_proof_file_check(upload, *, field: str = "proof_file") -> None:
+    """Refuse a proof file that is too big or not a PDF, PNG, JPEG or GIF (by its first bytes)."""
+    if upload is None:
+        return
+    limit = settings.CONSENT_PROOF_MAX_BYTES
+    if upload.size > limit:
+        raise ApplicationError(
+            f"The proof file is {filesizeformat(upload.size)}; the limit is "
+            f"{filesizeformat(limit)}.",
+            field=field,
+        )
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if not any(head.startswith(magic) for magic in PROOF_FILE_TYPES):
+        raise ApplicationError(
+            "The proof file must be a PDF, PNG, JPEG or GIF (a scan, photo or saved e-mail).",
+            field=field,
+        )
+
+
 def consent_proof_check(
-    *, source: ConsentSource, proof: str, ip: str | None, field: str = "proof"
+    *,
+    source: ConsentSource,
+    proof: str,
+    ip: str | None,
+    proof_file=None,
+    field: str = "proof",
 ) -> None:
-    """Consent must be provable: forms prove it by the signer's IP or proof, the rest by proof."""
-    if (proof or "").strip():
+    """Consent must be provable: forms prove it by the signer's IP or proof, the rest by a
+    description of the proof or a file of it."""
+    consent_proof_file_check(proof_file)
+    if (proof or "").strip() or proof_file is not None:
         return
     if source in (ConsentSource.WEB_FORM, ConsentSource.FORM_CHECKBOX) and ip:
         return
@@ -83,11 +123,12 @@ def consent_record_add(
     purpose_text: str = "",
     form_url: str = "",
     proof: str = "",
+    proof_file=None,
     recorded_by=None,
     import_job=None,
 ) -> ConsentRecord:
     """Append one entry to the subscriber's consent history (never rewrites older ones)."""
-    return ConsentRecord.objects.create(
+    record = ConsentRecord(
         subscriber=subscriber,
         event=event,
         source=source,
@@ -100,3 +141,12 @@ def consent_record_add(
         recorded_by=recorded_by,
         import_job=import_job,
     )
+    if proof_file is not None:
+        record.proof_file.save(upload_name(proof_file.name), proof_file, save=False)
+    record.save()
+    return record
+
+
+def upload_name(name: str | None, *, default: str = "upload") -> str:
+    """An upload's name without any path (browsers may send one), short enough to store."""
+    return (name or "").replace("\\", "/").rsplit("/", 1)[-1][-100:] or default

@@ -32,7 +32,7 @@ from lists.models import (
     Suppression,
     is_role_address,
 )
-from lists.services.consent import consent_proof_check, consent_source_check
+from lists.services.consent import consent_proof_check, consent_source_check, upload_name
 from lists.services.suppression import suppression_message
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def import_create(
     consent_obtained_at: datetime | None = None,
     column_map: dict | None = None,
     start: bool = True,
+    proof_file: UploadedFile | None = None,
 ) -> ImportJob:
     """Check and store an uploaded file as an import of `mailing_list`.
 
@@ -115,7 +116,7 @@ def import_create(
     commit; otherwise it waits (`pending`) for the column mapping (the browser wizard).
     """
     source = consent_source_check(consent_source, field="consent_source")
-    consent_proof_check(source=source, proof=proof, ip=None)
+    consent_proof_check(source=source, proof=proof, ip=None, proof_file=proof_file)
     if consent_obtained_at and consent_obtained_at > timezone.now():
         raise ApplicationError(
             "Consent cannot be obtained in the future.", field="consent_obtained_at"
@@ -126,7 +127,7 @@ def import_create(
             f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
             field="file",
         )
-    filename = (upload.name or "upload").rsplit("/", 1)[-1][:255]
+    filename = upload_name(upload.name)
     job = ImportJob(
         account=mailing_list.account,
         mailing_list=mailing_list,
@@ -139,6 +140,8 @@ def import_create(
         status=ImportStatus.QUEUED if start else ImportStatus.PENDING,
     )
     job.file.save(filename, upload, save=False)
+    if proof_file is not None:
+        job.proof_file.save(upload_name(proof_file.name), proof_file, save=False)
     try:
         path = Path(job.file.path)
         job.file_format = parsers.detect_format(filename=filename, path=path)
@@ -162,6 +165,8 @@ def import_create(
                 _enqueue(job)
     except BaseException:
         job.file.delete(save=False)
+        if job.proof_file:
+            job.proof_file.delete(save=False)
         raise
     return job
 
@@ -191,6 +196,8 @@ def import_cancel_pending(*, job: ImportJob) -> None:
     """Drop an import that was uploaded but never started, with its file."""
     if job.status == ImportStatus.PENDING:
         job.file.delete(save=False)
+        if job.proof_file:
+            job.proof_file.delete(save=False)
         job.delete()
 
 
@@ -455,6 +462,7 @@ def _write_batch(job: ImportJob, prepared: _PreparedBatch) -> _BatchResult:
             "obtained_at": job.consent_obtained_at or job.created_at,
             "purpose_text": mailing_list.purpose,
             "proof": job.proof,
+            "proof_file": job.proof_file.name or "",
             "import_job_id": job.pk,
             "recorded_by_id": job.created_by_id,
         },

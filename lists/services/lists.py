@@ -66,7 +66,7 @@ def list_delete(*, mailing_list: MailingList) -> None:
 
     The account's suppressions stay: they are account-wide and must outlive the list.
     """
-    files = [job.file for job in mailing_list.imports.exclude(file="")]
+    files = [f for job in mailing_list.imports.all() for f in (job.file, job.proof_file) if f]
     with transaction.atomic():
         subscribers_delete(Subscriber.objects.filter(mailing_list=mailing_list))
         mailing_list.delete()

@@ -60,7 +60,8 @@ def subscriber_add(
 ) -> Subscriber:
     """Add one subscriber with the consent the sender declares (API and the browser).
 
-    `consent` holds `source`, `obtained_at`, `ip`, `user_agent`, `proof`, `form_url`. A forbidden
+    `consent` holds `source`, `obtained_at`, `ip`, `user_agent`, `proof`, `proof_file` (an
+    upload), `form_url`. A forbidden
     source, missing proof, a suppressed address or one already on the list is refused and nothing
     is written. With double opt-in (the list's setting unless given) the subscriber stays
     `unconfirmed` and a confirmation e-mail is enqueued after commit.
@@ -68,7 +69,12 @@ def subscriber_add(
     from lists.services.optin import subscriber_request_confirmation
 
     source = consent_source_check(consent.get("source", ""))
-    consent_proof_check(source=source, proof=consent.get("proof", ""), ip=consent.get("ip"))
+    consent_proof_check(
+        source=source,
+        proof=consent.get("proof", ""),
+        ip=consent.get("ip"),
+        proof_file=consent.get("proof_file"),
+    )
     email = normalise_address(email)
     attributes = _clean_attributes(attributes)
     account = mailing_list.account
@@ -102,6 +108,7 @@ def subscriber_add(
                 purpose_text=mailing_list.purpose,
                 form_url=consent.get("form_url", ""),
                 proof=consent.get("proof", ""),
+                proof_file=consent.get("proof_file"),
                 recorded_by=recorded_by,
             )
             if confirm:
@@ -164,10 +171,21 @@ def subscriber_unsubscribe(
 
 
 def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
-    """Delete subscribers with their consent history in two set-based DELETEs.
+    """Delete subscribers with their consent history in two set-based DELETEs, and (after
+    commit) the proof files uploaded for them one by one.
 
     Django's cascade would load every row of a million-subscriber list into memory first.
-    Call inside a transaction to make it all-or-nothing.
+    Call inside a transaction to make it all-or-nothing. An import's proof file is the import's
+    and stays with it.
     """
-    ConsentRecord.objects.filter(subscriber__in=subscribers.values("pk")).delete()
-    return subscribers._raw_delete(subscribers.db)
+    records = ConsentRecord.objects.filter(subscriber__in=subscribers.values("pk"))
+    storage = ConsentRecord._meta.get_field("proof_file").storage
+    names = list(
+        records.filter(import_job__isnull=True)
+        .exclude(proof_file="")
+        .values_list("proof_file", flat=True)
+    )
+    records.delete()
+    deleted = subscribers._raw_delete(subscribers.db)
+    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return deleted
