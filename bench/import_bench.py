@@ -69,6 +69,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    os.environ["DEBUG"] = "false"  # as on a worker: DEBUG would also keep every query in memory
     import django
 
     django.setup()

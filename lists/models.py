@@ -245,6 +245,8 @@ class Suppression(models.Model):
                 fields=["account", "email_hash"], name="suppression_unique_per_account"
             )
         ]
+        # A long import re-reads the suppressions added since its last batch.
+        indexes = [models.Index(fields=["account", "created_at"], name="suppression_recent")]
 
     def __str__(self) -> str:
         return self.email or f"(erased) {self.email_hash[:12]}…"

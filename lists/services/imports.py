@@ -29,11 +29,10 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
-    Suppression,
     is_role_address,
 )
 from lists.services.consent import consent_proof_check, consent_source_check, upload_name
-from lists.services.suppression import suppression_message
+from lists.services.suppression import SuppressionView, suppression_message
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +274,7 @@ def _import_rows(job: ImportJob) -> None:
         # Reading and checking the next batch (pure Python) runs ahead in a thread while this
         # one waits for the database to write the current batch: on two cores that overlap is
         # most of an import's speed.
+        suppressions = SuppressionView(account_id=job.account_id)
         for prepared in run_ahead(_prepared_batches(job, rows), depth=2):
             for attempt in range(3):
                 try:
@@ -286,7 +286,7 @@ def _import_rows(job: ImportJob) -> None:
                             or locked.status != ImportStatus.RUNNING
                         ):
                             raise _ClaimLost
-                        result = _write_batch(job, prepared)
+                        result = _write_batch(job, prepared, suppressions)
                         _save_progress(job, prepared.rows, result)
                     break
                 except IntegrityError:
@@ -382,7 +382,9 @@ def _cell(cells: list[str], index: int | None, width: int) -> str:
     return cells[index].strip() if index is not None and index < width else ""
 
 
-def _write_batch(job: ImportJob, prepared: _PreparedBatch) -> _BatchResult:
+def _write_batch(
+    job: ImportJob, prepared: _PreparedBatch, suppressions: SuppressionView
+) -> _BatchResult:
     """Write one prepared batch: skip suppressed addresses, refresh the ones already on the
     list, insert the new ones with their consent records, and record every row's issue."""
     result = _BatchResult()
@@ -401,13 +403,7 @@ def _write_batch(job: ImportJob, prepared: _PreparedBatch) -> _BatchResult:
     for row, email, reason in prepared.refused:
         issue(row, email, reason)
     by_digest = {candidate.digest: email for email, candidate in candidates.items()}
-    suppressed = lookup_in(
-        Suppression,
-        key="email_hash",
-        values=list(by_digest),
-        result="reason",
-        account=job.account_id,
-    )
+    suppressed = suppressions.reasons(list(by_digest))
     for digest, reason in suppressed.items():
         email = by_digest[digest]
         issue(candidates.pop(email).row, email, suppression_message(reason))

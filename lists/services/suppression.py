@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.utils import timezone
 
 from accounts.models import Account
 from lists.addresses import address_hash
@@ -27,6 +30,48 @@ def suppressed_among(*, account: Account, emails: Iterable[str]) -> dict[str, st
         Suppression, key="email_hash", values=list(by_hash), result="reason", account=account
     )
     return {by_hash[digest]: reason for digest, reason in found.items()}
+
+
+class SuppressionView:
+    """The account's suppressions as a long import sees them, batch after batch.
+
+    An account with few suppressions has them loaded once, then each batch re-reads only those
+    created in the last minutes (a minute of overlap covers transactions that commit late);
+    with many, each batch looks its addresses up. Either way an address suppressed before the
+    batch is seen; a suppression lifted meanwhile stays in force until the import ends, which
+    errs on the safe side.
+    """
+
+    OVERLAP = timedelta(minutes=1)
+
+    def __init__(self, *, account_id: int, limit: int = 200_000):
+        self.account_id = account_id
+        self._reasons: dict[str, str] | None = None
+        if Suppression.objects.filter(account_id=account_id).count() <= limit:
+            self._seen_until = timezone.now()
+            self._reasons = dict(
+                Suppression.objects.filter(account_id=account_id).values_list(
+                    "email_hash", "reason"
+                )
+            )
+
+    def reasons(self, digests: list[str]) -> dict[str, str]:
+        """{digest: reason} for the suppressed ones among `digests`."""
+        if self._reasons is None:
+            return lookup_in(
+                Suppression,
+                key="email_hash",
+                values=digests,
+                result="reason",
+                account=self.account_id,
+            )
+        now = timezone.now()
+        recent = Suppression.objects.filter(
+            account_id=self.account_id, created_at__gte=self._seen_until - self.OVERLAP
+        ).values_list("email_hash", "reason")
+        self._reasons.update(recent)
+        self._seen_until = now
+        return {digest: self._reasons[digest] for digest in digests if digest in self._reasons}
 
 
 def suppression_reason(*, account: Account, email: str) -> str | None:

@@ -272,11 +272,11 @@ def test_batches_commit_with_progress_and_a_rerun_resumes(token_client, mailing_
 
     real_batch = imports_module._write_batch
 
-    def dying_batch(job, batch):
+    def dying_batch(job, batch, suppressions):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing marks it failed
-        return real_batch(job, batch)
+        return real_batch(job, batch, suppressions)
 
     with (
         mock.patch.object(imports_module, "_write_batch", dying_batch),
@@ -305,3 +305,22 @@ def test_another_accounts_import_is_a_404(token_client, other_user, tmp_path):
     )
     assert token_client.get(f"/api/v1/imports/{job.pk}/").status_code == 404
     assert token_client.get(f"/api/v1/imports/{job.pk}/errors.csv").status_code == 404
+
+
+@pytest.mark.parametrize("limit", [100, 0])
+def test_an_import_sees_suppressions_added_while_it_runs(user, limit):
+    """Loaded once (few suppressions) or looked up per batch (many): both see new ones."""
+    from lists.addresses import address_hash
+    from lists.services.suppression import SuppressionView
+
+    suppression_add(account=user.account, email="old@example.org", reason="complained")
+    view = SuppressionView(account_id=user.account.pk, limit=limit)
+    old, new, clean = (
+        address_hash(user.account.pk, e)
+        for e in ("old@example.org", "new@example.org", "clean@example.org")
+    )
+    assert view.reasons([old, new, clean]) == {old: "complained"}
+
+    suppression_add(account=user.account, email="new@example.org", reason="unsubscribed")
+
+    assert view.reasons([old, new, clean]) == {old: "complained", new: "unsubscribed"}
