@@ -1,16 +1,32 @@
 """Staff views of lists. Consent history is evidence: shown read-only, never edited here."""
 
+from django.conf import settings
 from django.contrib import admin
 
+from lists import selectors
 from lists.models import ConsentRecord, ImportJob, MailingList, Subscriber, Suppression
 
 
 @admin.register(MailingList)
 class MailingListAdmin(admin.ModelAdmin):
-    list_display = ["name", "account", "double_opt_in", "adult_content", "created_at"]
+    list_display = [
+        "name",
+        "account",
+        "double_opt_in",
+        "adult_content",
+        "role_address_share",
+        "created_at",
+    ]
     list_filter = ["double_opt_in", "adult_content"]
     search_fields = ["name", "account__company_name"]
     raw_id_fields = ["account"]
+
+    @admin.display(description="role addresses")
+    def role_address_share(self, obj: MailingList) -> str:
+        """Rule 6: moderators see lists made mostly of info@, sales@ and the like."""
+        share = selectors.role_address_share(mailing_list=obj)
+        flag = " ⚑ mostly role addresses" if share > settings.ROLE_ADDRESS_FLAG_SHARE else ""
+        return f"{share:.0%}{flag}"
 
 
 class ConsentRecordInline(admin.TabularInline):
