@@ -147,6 +147,32 @@ class Subscriber(models.Model):
         return self.email
 
 
+class SubscriberCount(models.Model):
+    """How many subscribers a list has per status (and how many of them are role addresses).
+
+    Kept by database triggers on the subscriber table (migration 0002), so every write, bulk
+    COPY and raw DELETE included, keeps it exact; pages read it instead of counting millions of
+    rows. Never written by Python code.
+    """
+
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="counts", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=SubscriberStatus.choices)
+    is_role_address = models.BooleanField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "status", "is_role_address"], name="subscriber_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_list_id} {self.status} role={self.is_role_address}: {self.n}"
+
+
 class ConsentSource(models.TextChoices):
     """The sources of consent the policy accepts (rule 1)."""
 
