@@ -1,6 +1,8 @@
 """API wiring: the exception handler that maps domain errors to 4xx, and pagination."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -11,6 +13,29 @@ from config.errors import ApplicationError
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its total up front, for querysets whose COUNT(*) would scan millions of
+    rows while the total is known from counters."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+class CountedPagination(PageNumberPagination):
+    """API pagination with the total known up front (see CountedPaginator)."""
+
+    def __init__(self, *, count: int):
+        self.known_count = count
+
+    def django_paginator_class(self, object_list, per_page):
+        return CountedPaginator(object_list, per_page, count=self.known_count)
 
 
 def exception_handler(exc, context):

@@ -11,10 +11,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from accounts.views import account_required, form_error
+from config.api import CountedPaginator
 from config.errors import ApplicationError
 from lists import selectors
 from lists.addresses import normalise_address
@@ -35,19 +35,6 @@ from lists.services import subscribers as subscriber_services
 PAGE_SIZE = 50
 ISSUES_SHOWN = 20
 RECENT_IMPORTS = 5
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its total up front: a million-row list's COUNT(*) is read from the
-    per-status counts the page shows anyway instead of being run again."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
 
 
 def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:

@@ -255,7 +255,20 @@ def import_run(*, import_id: int) -> str:
         raise
     else:
         _finish(job, ImportStatus.DONE)
+        if job.imported >= ANALYZE_AFTER_ROWS:
+            _refresh_planner_statistics()
     return job.status
+
+
+# After this many new rows the planner's idea of a list's size is too stale to wait for
+# autovacuum: a fresh million-row list would otherwise be read with the plan for a tiny one.
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _refresh_planner_statistics() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE lists_subscriber, lists_consentrecord")
 
 
 def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:

@@ -122,6 +122,10 @@ def test_filter_and_search_subscribers(token_client, mailing_list):
     assert emails("?status=subscribed") == ["bob@example.org", "anna@example.org"]
     assert emails("?search=An") == ["andy@example.org", "anna@example.org"]
     assert token_client.get(url + "?status=nonsense").status_code == 400
+    # Totals come from the database's counters, not a COUNT over the list.
+    assert token_client.get(url).json()["count"] == 3
+    assert token_client.get(url + "?status=unsubscribed").json()["count"] == 1
+    assert token_client.get(url + "?search=an").json()["count"] == 2
 
 
 def test_patch_changes_fields_not_the_address(token_client, mailing_list):
