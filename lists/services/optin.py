@@ -20,9 +20,9 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
-    is_role_address,
 )
 from lists.services.consent import consent_record_add
+from lists.services.subscribers import subscriber_create
 from lists.services.suppression import suppression_lift, suppression_reason
 
 CONFIRM_SALT = "lists.subscribe-confirm"
@@ -173,7 +173,6 @@ def subscription_form_submit(
         "purpose_text": mailing_list.purpose,
         "form_url": form_url,
     }
-    now = timezone.now()
     with transaction.atomic():
         subscriber = (
             Subscriber.objects.select_for_update()
@@ -185,16 +184,12 @@ def subscription_form_submit(
         if subscriber is None:
             try:
                 with transaction.atomic():
-                    subscriber = Subscriber.objects.create(
+                    subscriber = subscriber_create(
                         mailing_list=mailing_list,
                         email=email,
-                        name=(name or "").strip()[:200],
-                        phone=(phone or "").strip()[:40],
-                        is_role_address=is_role_address(email),
-                        status=SubscriberStatus.UNCONFIRMED
-                        if needs_confirmation
-                        else SubscriberStatus.SUBSCRIBED,
-                        subscribed_at=None if needs_confirmation else now,
+                        name=name,
+                        phone=phone,
+                        confirmed=not needs_confirmation,
                     )
             except IntegrityError:  # a simultaneous post of the same address
                 return (

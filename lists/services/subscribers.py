@@ -47,6 +47,29 @@ def _clean_attributes(attributes) -> dict:
     return attributes
 
 
+def subscriber_create(
+    *,
+    mailing_list: MailingList,
+    email: str,
+    confirmed: bool,
+    name: str = "",
+    phone: str = "",
+    attributes: dict | None = None,
+) -> Subscriber:
+    """Insert one subscriber row (a normalised address), `subscribed` if `confirmed`, else
+    `unconfirmed`. The callers record the consent; IntegrityError if the address is there."""
+    return Subscriber.objects.create(
+        mailing_list=mailing_list,
+        email=email,
+        name=(name or "").strip()[:200],
+        phone=(phone or "").strip()[:40],
+        attributes=attributes or {},
+        is_role_address=is_role_address(email),
+        status=SubscriberStatus.SUBSCRIBED if confirmed else SubscriberStatus.UNCONFIRMED,
+        subscribed_at=timezone.now() if confirmed else None,
+    )
+
+
 def subscriber_add(
     *,
     mailing_list: MailingList,
@@ -85,18 +108,15 @@ def subscriber_add(
     if obtained_at > timezone.now():
         raise ApplicationError("Consent cannot be obtained in the future.", field="obtained_at")
     confirm = mailing_list.double_opt_in if double_opt_in is None else double_opt_in
-    now = timezone.now()
     try:
         with transaction.atomic():
-            subscriber = Subscriber.objects.create(
+            subscriber = subscriber_create(
                 mailing_list=mailing_list,
                 email=email,
-                name=(name or "").strip()[:200],
-                phone=(phone or "").strip()[:40],
+                name=name,
+                phone=phone,
                 attributes=attributes,
-                is_role_address=is_role_address(email),
-                status=SubscriberStatus.UNCONFIRMED if confirm else SubscriberStatus.SUBSCRIBED,
-                subscribed_at=None if confirm else now,
+                confirmed=not confirm,
             )
             consent_record_add(
                 subscriber=subscriber,
