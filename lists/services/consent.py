@@ -69,10 +69,11 @@ PROOF_FILE_TYPES = {
 }
 
 
-def consent_proof_file_check(upload, *, field: str = "proof_file") -> None:
-    """Refuse a proof file that is too big or not a PDF, PNG, JPEG or GIF (by its first bytes)."""
+def consent_proof_file_check(upload, *, field: str = "proof_file") -> str | None:
+    """Refuse a proof file that is too big or not a PDF, PNG, JPEG or GIF (by its first bytes);
+    return the file type found ("pdf", "png", ...)."""
     if upload is None:
-        return
+        return None
     limit = settings.CONSENT_PROOF_MAX_BYTES
     if upload.size > limit:
         raise ApplicationError(
@@ -83,11 +84,21 @@ def consent_proof_file_check(upload, *, field: str = "proof_file") -> None:
     upload.seek(0)
     head = upload.read(8)
     upload.seek(0)
-    if not any(head.startswith(magic) for magic in PROOF_FILE_TYPES):
-        raise ApplicationError(
-            "The proof file must be a PDF, PNG, JPEG or GIF (a scan, photo or saved e-mail).",
-            field=field,
-        )
+    for magic, kind in PROOF_FILE_TYPES.items():
+        if head.startswith(magic):
+            return kind
+    raise ApplicationError(
+        "The proof file must be a PDF, PNG, JPEG or GIF (a scan, photo or saved e-mail).",
+        field=field,
+    )
+
+
+def proof_file_name(upload) -> str:
+    """The stored name of a checked proof file: the upload's name with the extension of what
+    the file really is, so it is always served as that type."""
+    kind = consent_proof_file_check(upload)
+    stem = upload_name(upload.name, default="proof").rsplit(".", 1)[0][:80] or "proof"
+    return f"{stem}.{kind}"
 
 
 def consent_proof_check(
@@ -142,7 +153,7 @@ def consent_record_add(
         import_job=import_job,
     )
     if proof_file is not None:
-        record.proof_file.save(upload_name(proof_file.name), proof_file, save=False)
+        record.proof_file.save(proof_file_name(proof_file), proof_file, save=False)
     record.save()
     return record
 

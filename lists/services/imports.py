@@ -31,7 +31,12 @@ from lists.models import (
     SubscriberStatus,
     is_role_address,
 )
-from lists.services.consent import consent_proof_check, consent_source_check, upload_name
+from lists.services.consent import (
+    consent_proof_check,
+    consent_source_check,
+    proof_file_name,
+    upload_name,
+)
 from lists.services.suppression import SuppressionView, suppression_message
 
 logger = logging.getLogger(__name__)
@@ -140,7 +145,7 @@ def import_create(
     )
     job.file.save(filename, upload, save=False)
     if proof_file is not None:
-        job.proof_file.save(upload_name(proof_file.name), proof_file, save=False)
+        job.proof_file.save(proof_file_name(proof_file), proof_file, save=False)
     try:
         path = Path(job.file.path)
         job.file_format = parsers.detect_format(filename=filename, path=path)

@@ -39,6 +39,7 @@ def test_double_opt_in_end_to_end_through_the_mail_sink(client, smtp_to_sink):
     assert "Seasonal garden tips." in page.text
     assert mailing_list.account.company_name in page.text
     assert 'name="consent"' in page.text and "checked" not in page.text
+    assert page["X-Frame-Options"] == "DENY"  # nobody can frame the consent box to click it
 
     response = _subscribe(client, mailing_list)
     assert response.status_code == 302

@@ -36,12 +36,14 @@ def test_a_paper_form_scan_is_proof_enough_and_its_owner_can_download_it(client,
     client.force_login(user)
     mailing_list = MailingListFactory(account=user.account, double_opt_in=False)
 
-    response = _add(client, mailing_list, SimpleUploadedFile("scan 1.pdf", PDF))
+    response = _add(client, mailing_list, SimpleUploadedFile("../scan 1.html", PDF))
 
     assert response.status_code == 302
     record = ConsentRecord.objects.get()
     assert record.proof == ""
     assert record.proof_file.name.startswith("consent-proof/")
+    # Stored under the type it really is, whatever the upload was called.
+    assert record.proof_file.name.endswith("/scan_1.pdf")
     page = client.get(f"/lists/{mailing_list.pk}/subscribers/{record.subscriber_id}/")
     assert f"/consent/{record.pk}/proof/" in page.text
     download = client.get(f"/consent/{record.pk}/proof/")
