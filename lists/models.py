@@ -123,6 +123,8 @@ class Subscriber(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     subscribed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Limits how often one address gets a confirmation e-mail, however often the form is sent.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -47,14 +49,32 @@ def subscriber_request_confirmation(*, subscriber: Subscriber) -> None:
 
 
 def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
-    """Send the confirmation link. A no-op for a gone or no longer unconfirmed subscriber."""
-    subscriber = (
-        Subscriber.objects.select_related("mailing_list__account")
-        .filter(pk=subscriber_id, status=SubscriberStatus.UNCONFIRMED)
-        .first()
+    """Send the confirmation link, at most once per CONFIRMATION_RESEND_SECONDS per address (the
+    form must not become a way to flood someone's inbox). A no-op for a gone or no longer
+    unconfirmed subscriber. Claims the send with a conditional update, so two workers never
+    both send; a failed send gives the claim back for the retry."""
+    now = timezone.now()
+    recently = now - timedelta(seconds=settings.CONFIRMATION_RESEND_SECONDS)
+    claimed = (
+        Subscriber.objects.filter(pk=subscriber_id, status=SubscriberStatus.UNCONFIRMED)
+        .filter(Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lt=recently))
+        .update(confirmation_sent_at=now)
     )
-    if subscriber is None:
+    if not claimed:
         return False
+    try:
+        _send_confirmation(
+            Subscriber.objects.select_related("mailing_list__account").get(pk=subscriber_id)
+        )
+    except BaseException:
+        Subscriber.objects.filter(pk=subscriber_id, confirmation_sent_at=now).update(
+            confirmation_sent_at=None
+        )
+        raise
+    return True
+
+
+def _send_confirmation(subscriber: Subscriber) -> None:
     mailing_list = subscriber.mailing_list
     account = mailing_list.account
     link = settings.SITE_URL + reverse(
@@ -72,7 +92,6 @@ def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
     )
     message.attach_alternative(render_to_string("lists/email/confirm.html", context), "text/html")
     message.send()
-    return True
 
 
 def _address_of(value: str) -> str:

@@ -1,9 +1,11 @@
 """Double opt-in through the hosted form, with mail going through SMTP to the real local sink."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from lists.models import ConsentRecord, Subscriber, SubscriberStatus, Suppression
 from lists.services.optin import subscription_confirm_token
@@ -162,3 +164,33 @@ def test_a_subscribed_address_is_not_revealed_or_duplicated(client, smtp_to_sink
     assert Subscriber.objects.count() == 1
     assert ConsentRecord.objects.count() == 1
     assert mail.outbox == [] and smtp_to_sink.messages() == []
+
+
+def test_the_form_cannot_flood_an_inbox_with_confirmations(client, settings, smtp_to_sink):
+    settings.SUBSCRIBE_RATE_PER_MINUTE = 100
+    mailing_list = MailingListFactory()
+    for _ in range(5):
+        assert _subscribe(client, mailing_list).status_code == 302
+    smtp_to_sink.wait_for(to="reader@example.org", subject="Please confirm")
+    assert len(smtp_to_sink.messages()) == 1
+    # After the quiet period a new request gets a new e-mail.
+    Subscriber.objects.update(confirmation_sent_at=timezone.now() - timedelta(hours=1))
+    _subscribe(client, mailing_list)
+    assert len(smtp_to_sink.messages()) == 2
+
+
+def test_a_failed_send_gives_the_claim_back_for_the_retry(settings):
+    from unittest import mock
+
+    from lists.services.optin import subscriber_send_confirmation
+
+    subscriber = SubscriberFactory(status=SubscriberStatus.UNCONFIRMED)
+    with (
+        mock.patch("lists.services.optin._send_confirmation", side_effect=ConnectionError),
+        pytest.raises(ConnectionError),
+    ):
+        subscriber_send_confirmation(subscriber_id=subscriber.pk)
+    subscriber.refresh_from_db()
+    assert subscriber.confirmation_sent_at is None
+    assert subscriber_send_confirmation(subscriber_id=subscriber.pk) is True
+    assert subscriber_send_confirmation(subscriber_id=subscriber.pk) is False  # not again so soon
