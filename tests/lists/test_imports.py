@@ -324,3 +324,51 @@ def test_an_import_sees_suppressions_added_while_it_runs(user, limit):
     suppression_add(account=user.account, email="new@example.org", reason="unsubscribed")
 
     assert view.reasons([old, new, clean]) == {old: "complained", new: "unsubscribed"}
+
+
+def test_a_zip_bomb_is_refused_through_the_api_and_changes_nothing(token_client, mailing_list):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as member:
+            for _ in range(20):
+                member.write(bytes(1024 * 1024))
+    response = _upload(token_client, mailing_list, "bomb.xlsx", buffer.getvalue())
+    assert response.status_code == 400
+    assert "zip bomb" in response.json()["file"][0]
+    assert not ImportJob.objects.exists()
+
+
+def test_a_batch_that_fails_half_way_leaves_nothing_of_itself(token_client, mailing_list, settings):
+    """Subscribers of a batch are written before their consent records: if the second write
+    fails, the first is rolled back with it and the import fails cleanly."""
+    from unittest import mock
+
+    from lists.services import imports as imports_module
+
+    settings.IMPORT_BATCH_SIZE = 4
+    real_insert = imports_module.insert_rows
+    calls = {"consent": 0}
+
+    def failing_insert(model, *args, **kwargs):
+        if model is ConsentRecord:
+            calls["consent"] += 1
+            if calls["consent"] == 2:
+                raise OSError("disk full")
+        return real_insert(model, *args, **kwargs)
+
+    rows = "".join(f"r{i}@example.com\n" for i in range(10))
+    with (
+        mock.patch.object(imports_module, "insert_rows", failing_insert),
+        pytest.raises(OSError),
+    ):
+        _upload(token_client, mailing_list, "r.csv", ("email\n" + rows).encode())
+    job = ImportJob.objects.get()
+    assert (job.status, job.processed, job.imported) == (ImportStatus.FAILED, 4, 4)
+    assert job.failure_reason == "The import stopped on an unexpected error."
+    # Exactly the first batch: every subscriber with its consent record, nothing of the second.
+    assert mailing_list.subscribers.count() == 4
+    assert ConsentRecord.objects.filter(subscriber__mailing_list=mailing_list).count() == 4
