@@ -67,7 +67,7 @@ def test_create_a_list_import_a_file_and_collect_a_sign_up(
     # Step 1 of the import: the file and how these people consented.
     page.get_by_role("link", name="Import a file", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import subscribers")
-    page.get_by_label("File").set_input_files(
+    page.get_by_label("File", exact=True).set_input_files(
         {"name": "harbour-customers.csv", "mimeType": "text/csv", "buffer": CSV}
     )
     page.get_by_label("How did these people consent?").select_option("paper_form")
