@@ -199,7 +199,12 @@ def subscription_form_submit(
             .first()
         )
         if subscriber is not None and subscriber.status == SubscriberStatus.SUBSCRIBED:
-            return FormOutcome.SUBSCRIBED
+            # Answer as for a new address, so the form cannot tell who is on the list.
+            return (
+                FormOutcome.CONFIRMATION_SENT
+                if mailing_list.double_opt_in
+                else FormOutcome.SUBSCRIBED
+            )
         if subscriber is None:
             try:
                 with transaction.atomic():

@@ -161,6 +161,7 @@ def test_a_subscribed_address_is_not_revealed_or_duplicated(client, smtp_to_sink
     SubscriberFactory(mailing_list=mailing_list, email="reader@example.org")
     response = _subscribe(client, mailing_list)
     assert response.status_code == 302
+    assert response["Location"].endswith("?next=confirm")  # what a new address gets too
     assert Subscriber.objects.count() == 1
     assert ConsentRecord.objects.count() == 1
     assert mail.outbox == [] and smtp_to_sink.messages() == []
