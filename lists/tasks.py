@@ -32,3 +32,13 @@ def purge_stale_imports() -> int:
     from lists.services.imports import imports_purge_stale
 
     return imports_purge_stale(older_than=timedelta(hours=24))
+
+
+@shared_task(name="lists.resume_stalled_imports")
+def resume_stalled_imports() -> list[int]:
+    """Beat, every 5 minutes: enqueue again imports with no progress for 15 minutes."""
+    from datetime import timedelta
+
+    from lists.services.imports import imports_resume_stalled
+
+    return imports_resume_stalled(quiet_for=timedelta(minutes=15))

@@ -148,6 +148,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "recheck-sender-domains": {"task": "accounts.recheck_sender_domains", "schedule": 3600.0},
     "purge-stale-imports": {"task": "lists.purge_stale_imports", "schedule": 3600.0},
+    "resume-stalled-imports": {"task": "lists.resume_stalled_imports", "schedule": 300.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -237,7 +238,7 @@ def import_run(*, import_id: int) -> str:
     """
     claimed = ImportJob.objects.filter(
         pk=import_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
-    ).update(status=ImportStatus.RUNNING)
+    ).update(status=ImportStatus.RUNNING, progress_at=timezone.now())
     job = ImportJob.objects.select_related("mailing_list__account").filter(pk=import_id).first()
     if not claimed or job is None:
         return job.status if job else "gone"
@@ -247,7 +248,8 @@ def import_run(*, import_id: int) -> str:
     try:
         if job.total_rows is None:
             job.total_rows = parsers.count_rows(path=Path(job.file.path), fmt=job.file_format)
-            job.save(update_fields=["total_rows"])
+            job.progress_at = timezone.now()
+            job.save(update_fields=["total_rows", "progress_at"])
         _import_rows(job)
     except _ClaimLost:
         job.refresh_from_db()
@@ -328,7 +330,8 @@ def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
     job.imported += result.imported
     job.updated += result.updated
     job.skipped += result.skipped
-    job.save(update_fields=["processed", "imported", "updated", "skipped"])
+    job.progress_at = timezone.now()
+    job.save(update_fields=["processed", "imported", "updated", "skipped", "progress_at"])
 
 
 @dataclass
@@ -517,6 +520,24 @@ def _update_existing(to_update: dict[int, tuple[str, _Candidate]], *, now, skip)
             Subscriber.objects.filter(pk=pk).update(updated_at=now, **changes)
         updated.append(pk)
     return updated
+
+
+def imports_resume_stalled(*, quiet_for: timedelta) -> list[int]:
+    """Enqueue again the imports queued or running with no sign of life for `quiet_for`: their
+    worker died or their message was lost. Safe with a live runner too: batches are claimed
+    against the committed progress, so a second runner stops at its first batch."""
+    cutoff = timezone.now() - quiet_for
+    stalled = list(
+        ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+        .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    from lists.tasks import run_import
+
+    for import_id in stalled:
+        logger.warning("Import %s shows no progress since %s: enqueued again", import_id, cutoff)
+        run_import.delay(import_id)
+    return stalled
 
 
 def imports_purge_stale(*, older_than: timedelta) -> int:

@@ -372,3 +372,35 @@ def test_a_batch_that_fails_half_way_leaves_nothing_of_itself(token_client, mail
     # Exactly the first batch: every subscriber with its consent record, nothing of the second.
     assert mailing_list.subscribers.count() == 4
     assert ConsentRecord.objects.filter(subscriber__mailing_list=mailing_list).count() == 4
+
+
+def test_a_stalled_import_is_enqueued_again_and_finishes(token_client, mailing_list, settings):
+    """Its worker died (or its message was lost): beat's watchdog resumes it."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from lists.services.imports import imports_resume_stalled
+
+    with mock.patch("lists.tasks.run_import.delay"):
+        response = _upload(token_client, mailing_list, "s.csv", b"email\na@example.com\n")
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    fresh = ImportJob.objects.create(
+        account=job.account,
+        mailing_list=mailing_list,
+        original_filename="fresh.csv",
+        file_format="csv",
+        consent_source="paper_form",
+        status=ImportStatus.RUNNING,
+        progress_at=timezone.now(),
+    )
+    assert imports_resume_stalled(quiet_for=timedelta(minutes=15)) == []
+
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert imports_resume_stalled(quiet_for=timedelta(minutes=15)) == [job.pk]
+
+    job.refresh_from_db()
+    assert (job.status, job.imported) == (ImportStatus.DONE, 1)
+    fresh.refresh_from_db()
+    assert fresh.status == ImportStatus.RUNNING  # a live one is left alone
