@@ -28,8 +28,12 @@ def main() -> None:
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import warnings
+
     import django
 
+    # collectstatic has not run for a bench; whitenoise says so once per client.
+    warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
     from django.db.models import Count
     from django.test import Client
