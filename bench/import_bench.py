@@ -56,6 +56,45 @@ def prepare_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def measure(label: str, mailing_list, source: Path) -> None:
+    """Run one import of `source` into `mailing_list` the way a worker does; print its figures."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from lists.models import ImportJob, ImportStatus
+    from lists.services.imports import import_create, import_run
+
+    upload = SimpleUploadedFile(source.name, b"")
+    upload.file = source.open("rb")
+    upload.size = source.stat().st_size
+    job = import_create(
+        mailing_list=mailing_list,
+        user=None,
+        upload=upload,
+        consent_source="paper_form",
+        proof="Benchmark",
+        start=False,
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.QUEUED,
+        column_map={"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}},
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    status = import_run(import_id=job.pk)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    job.refresh_from_db()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{label}: status {status}: imported {job.imported:,}, updated {job.updated:,}, "
+        f"skipped {job.skipped:,} of {job.total_rows:,} rows"
+    )
+    print(f"  took {elapsed:.1f} s: {job.processed / elapsed:,.0f} rows per second")
+    print(f"  CPU time of this process {cpu:.1f} s ({cpu / elapsed:.0%} of the wall time)")
+    print(f"  peak memory (max RSS): {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -63,6 +102,9 @@ def main() -> None:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
     )
     parser.add_argument("--keep", action="store_true", help="keep the imported list afterwards")
+    parser.add_argument(
+        "--twice", action="store_true", help="import the same file again into the same list"
+    )
     args = parser.parse_args()
 
     prepare_database(args.database_url)
@@ -74,14 +116,12 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
 
     from accounts.models import Account
-    from lists.models import ImportJob, ImportStatus, MailingList
-    from lists.services.imports import import_create, import_run
+    from lists.models import MailingList
     from lists.services.lists import list_delete
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,38 +142,10 @@ def main() -> None:
             account=account, name=f"bench {time.time()}", purpose="Benchmark."
         )
         settings.IMPORT_MAX_BYTES = max(settings.IMPORT_MAX_BYTES, size + 1)
-        upload = SimpleUploadedFile("subscribers.csv", b"")
-        upload.file = source.open("rb")
-        upload.size = size
-        job = import_create(
-            mailing_list=mailing_list,
-            user=None,
-            upload=upload,
-            consent_source="paper_form",
-            proof="Benchmark",
-            start=False,
-        )
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.QUEUED,
-            column_map={"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}},
-        )
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        started = time.perf_counter()
-        cpu_started = time.process_time()
-        status = import_run(import_id=job.pk)
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
-        job.refresh_from_db()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
+        for run in ("first import", "same file again")[: 2 if args.twice else 1]:
+            measure(run, mailing_list, source)
 
-    print(
-        f"status {status}: imported {job.imported:,}, skipped {job.skipped:,} "
-        f"of {job.total_rows:,} rows"
-    )
-    print(f"import took {elapsed:.1f} s: {job.processed / elapsed:,.0f} rows per second")
-    print(f"CPU time of this process {cpu:.1f} s ({cpu / elapsed:.0%} of the wall time)")
-    print(f"peak memory (max RSS): {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
-    print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
     if not args.keep:
         started = time.perf_counter()
         list_delete(mailing_list=mailing_list)

@@ -490,36 +490,40 @@ def _write_batch(
 
 
 def _update_existing(to_update: dict[int, tuple[str, _Candidate]], *, now, skip) -> list[int]:
-    """Refresh subscribers already on the list from the file; return the ids updated.
+    """Refresh subscribers already on the list from the file; return the ids matched.
 
     Addresses that left the list are skipped: only the person's own confirmation brings them
-    back. Empty cells do not wipe what the list already holds; attributes are merged.
+    back. Empty cells do not wipe what the list already holds; attributes are merged. Only rows
+    that really change are written, in bulk: re-uploading the same list costs no UPDATEs.
     """
     if not to_update:
         return []
-    current = {
-        pk: (status, attributes)
-        for pk, status, attributes in Subscriber.objects.filter(pk__in=list(to_update)).values_list(
-            "pk", "status", "attributes"
-        )
-    }
-    updated = []
-    for pk, (email, candidate) in to_update.items():
-        status, attributes = current[pk]
-        if status not in _LIVE:
+    current = Subscriber.objects.filter(pk__in=list(to_update)).only(
+        "pk", "status", "name", "phone", "attributes", "subscribed_at"
+    )
+    matched, changed = [], []
+    for subscriber in current:
+        email, candidate = to_update[subscriber.pk]
+        if subscriber.status not in _LIVE:
             skip(candidate.row, email, "Unsubscribed from this list.")
             continue
-        changes = {
-            key: getattr(candidate, key) for key in ("name", "phone") if getattr(candidate, key)
-        }
-        if candidate.attributes:
-            changes["attributes"] = {**attributes, **candidate.attributes}
-        if status != SubscriberStatus.SUBSCRIBED:
-            changes.update(status=SubscriberStatus.SUBSCRIBED, subscribed_at=now)
-        if changes:
-            Subscriber.objects.filter(pk=pk).update(updated_at=now, **changes)
-        updated.append(pk)
-    return updated
+        matched.append(subscriber.pk)
+        before = (subscriber.name, subscriber.phone, subscriber.attributes, subscriber.status)
+        subscriber.name = candidate.name or subscriber.name
+        subscriber.phone = candidate.phone or subscriber.phone
+        subscriber.attributes = {**subscriber.attributes, **candidate.attributes}
+        if subscriber.status != SubscriberStatus.SUBSCRIBED:
+            subscriber.status = SubscriberStatus.SUBSCRIBED
+            subscriber.subscribed_at = now
+        if before != (subscriber.name, subscriber.phone, subscriber.attributes, subscriber.status):
+            subscriber.updated_at = now
+            changed.append(subscriber)
+    Subscriber.objects.bulk_update(
+        changed,
+        ["name", "phone", "attributes", "status", "subscribed_at", "updated_at"],
+        batch_size=500,
+    )
+    return matched
 
 
 def imports_resume_stalled(*, quiet_for: timedelta) -> list[int]:
