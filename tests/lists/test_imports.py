@@ -404,3 +404,18 @@ def test_a_stalled_import_is_enqueued_again_and_finishes(token_client, mailing_l
     assert (job.status, job.imported) == (ImportStatus.DONE, 1)
     fresh.refresh_from_db()
     assert fresh.status == ImportStatus.RUNNING  # a live one is left alone
+
+
+def test_reuploading_the_same_list_writes_no_subscriber_updates(token_client, mailing_list):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    content = b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n"
+    _run(token_client, mailing_list, "a.csv", content)
+    with CaptureQueriesContext(connection) as queries:
+        body = _run(token_client, mailing_list, "a.csv", content)
+    assert (body["imported"], body["updated"]) == (0, 2)
+    assert not [q for q in queries.captured_queries if 'UPDATE "lists_subscriber"' in q["sql"]]
+    changed = _run(token_client, mailing_list, "a.csv", b"email,name\nann@example.com,Ann Lee\n")
+    assert changed["updated"] == 1
+    assert Subscriber.objects.get(email="ann@example.com").name == "Ann Lee"
