@@ -1,5 +1,6 @@
 """Browser pages for accounts: sign-up, verification, profile, API tokens, sender domains."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -21,9 +22,18 @@ from config.errors import ApplicationError, NotFound
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; behind our proxy (production) the first X-Forwarded-For hop."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")
+    """The client's address, as recorded with consent and used for rate limits.
+
+    Behind TRUSTED_PROXY_COUNT proxies it is the address the outermost of ours saw: that many
+    hops from the right of X-Forwarded-For. Hops further left are whatever the client sent, so
+    trusting them would let anyone choose the IP we record and dodge every limit.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [hop for hop in forwarded if hop]
+    if proxies and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
+    return request.META.get("REMOTE_ADDR")
 
 
 def form_error(form, exc: ApplicationError) -> None:

@@ -8,6 +8,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 # Absolute base of links in e-mails (verification, unsubscribe): a worker has no request.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SERVICE_NAME = env("SERVICE_NAME", default="ConsentMail")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, use the peer).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -164,6 +166,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"credentials": env("THROTTLE_CREDENTIALS", default="10/min")},
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ConsentMail API",

@@ -114,3 +114,16 @@ def test_password_guessing_through_the_api_is_throttled(api_client, user):
     assert [a.status_code for a in answers[:10]] == [400] * 10
     assert answers[10].status_code == 429
     assert int(answers[10]["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_forged_forwarded_headers_do_not_reset_the_password_throttle(api_client, user):
+    answers = [
+        api_client.post(
+            "/api/v1/auth/token/",
+            {"email": user.email, "password": f"guess{i}"},
+            HTTP_X_FORWARDED_FOR=f"10.9.8.{i}",
+        )
+        for i in range(11)
+    ]
+    assert answers[10].status_code == 429

@@ -24,13 +24,15 @@ def smtp_to_sink(settings, mail_sink):
     return mail_sink
 
 
-def _subscribe(client, mailing_list, **fields):
+def _subscribe(client, mailing_list, HTTP_X_FORWARDED_FOR=None, **fields):  # noqa: N803
     data = {"email": "reader@example.org", "name": "Rea Der", "consent": "on", **fields}
+    headers = {"HTTP_X_FORWARDED_FOR": HTTP_X_FORWARDED_FOR} if HTTP_X_FORWARDED_FOR else {}
     return client.post(
         f"/subscribe/{mailing_list.public_id}/",
         data,
         HTTP_USER_AGENT="Mozilla/5.0 (test)",
         REMOTE_ADDR="198.51.100.23",
+        **headers,
     )
 
 
@@ -195,3 +197,33 @@ def test_a_failed_send_gives_the_claim_back_for_the_retry(settings):
     assert subscriber.confirmation_sent_at is None
     assert subscriber_send_confirmation(subscriber_id=subscriber.pk) is True
     assert subscriber_send_confirmation(subscriber_id=subscriber.pk) is False  # not again so soon
+
+
+def test_a_client_cannot_choose_the_ip_recorded_with_its_consent(client, settings):
+    mailing_list = MailingListFactory(double_opt_in=False)
+    settings.TRUSTED_PROXY_COUNT = 0
+    _subscribe(client, mailing_list, email="a@example.org", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    settings.TRUSTED_PROXY_COUNT = 1  # behind our proxy, which appends the peer it saw
+    _subscribe(
+        client, mailing_list, email="b@example.org", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7"
+    )
+    recorded = dict(
+        ConsentRecord.objects.values_list("subscriber__email", "ip").order_by("subscriber__email")
+    )
+    assert recorded == {"a@example.org": "198.51.100.23", "b@example.org": "198.51.100.7"}
+
+
+def test_forged_forwarded_headers_do_not_dodge_the_rate_limit(client, settings):
+    settings.SUBSCRIBE_RATE_PER_MINUTE = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    mailing_list = MailingListFactory(double_opt_in=False)
+    codes = [
+        _subscribe(
+            client,
+            mailing_list,
+            email=f"r{i}@example.org",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}, 198.51.100.7",
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [302, 302, 429]
