@@ -10,6 +10,7 @@ def test_check_deploy_is_clean_with_production_settings():
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x" * 20 + "a-random-production-secret-value-1234567890",
+        "SUPPRESSION_HASH_KEY": "another-random-production-secret-value-0987654321",
         "ALLOWED_HOSTS": "mail.example.com",
         "SITE_URL": "https://mail.example.com",
         "DATABASE_URL": "sqlite:///:memory:",

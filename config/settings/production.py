@@ -4,6 +4,9 @@ from config.settings.base import *  # noqa: F401
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+# Required on its own: if it followed SECRET_KEY, rotating that key would silently un-suppress
+# every unsubscribed, bounced and erased address.
+SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
