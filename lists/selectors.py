@@ -68,7 +68,9 @@ def subscribers_for(
     return queryset
 
 
-def subscriber_get(*, account: Account, subscriber_id: int, list_id: int | None = None):
+def subscriber_get(
+    *, account: Account, subscriber_id: int, list_id: int | None = None
+) -> Subscriber | None:
     queryset = Subscriber.objects.filter(mailing_list__account=account, pk=subscriber_id)
     if list_id is not None:
         queryset = queryset.filter(mailing_list_id=list_id)

@@ -6,11 +6,13 @@ import re
 from datetime import datetime
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.models import User
 from config.errors import ApplicationError
-from lists.models import ConsentEvent, ConsentRecord, ConsentSource, Subscriber
+from lists.models import ConsentEvent, ConsentRecord, ConsentSource, ImportJob, Subscriber
 
 # Sources the policy refuses, by the words people use for them, with the reason shown.
 _FORBIDDEN = [
@@ -69,7 +71,9 @@ PROOF_FILE_TYPES = {
 }
 
 
-def consent_proof_file_check(upload, *, field: str = "proof_file") -> str | None:
+def consent_proof_file_check(
+    upload: UploadedFile | None, *, field: str = "proof_file"
+) -> str | None:
     """Refuse a proof file that is too big or not a PDF, PNG, JPEG or GIF (by its first bytes);
     return the file type found ("pdf", "png", ...)."""
     if upload is None:
@@ -93,7 +97,7 @@ def consent_proof_file_check(upload, *, field: str = "proof_file") -> str | None
     )
 
 
-def proof_file_name(upload) -> str:
+def proof_file_name(upload: UploadedFile) -> str:
     """The stored name of a checked proof file: the upload's name with the extension of what
     the file really is, so it is always served as that type."""
     kind = consent_proof_file_check(upload)
@@ -106,7 +110,7 @@ def consent_proof_check(
     source: ConsentSource,
     proof: str,
     ip: str | None,
-    proof_file=None,
+    proof_file: UploadedFile | None = None,
     field: str = "proof",
 ) -> None:
     """Consent must be provable: forms prove it by the signer's IP or proof, the rest by a
@@ -134,9 +138,9 @@ def consent_record_add(
     purpose_text: str = "",
     form_url: str = "",
     proof: str = "",
-    proof_file=None,
-    recorded_by=None,
-    import_job=None,
+    proof_file: UploadedFile | None = None,
+    recorded_by: User | None = None,
+    import_job: ImportJob | None = None,
 ) -> ConsentRecord:
     """Append one entry to the subscriber's consent history (never rewrites older ones)."""
     record = ConsentRecord(

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from config.errors import ApplicationError
 from lists.addresses import normalise_address
 from lists.models import (
@@ -30,7 +31,7 @@ _SUPPRESSING = {
 }
 
 
-def _clean_attributes(attributes) -> dict:
+def _clean_attributes(attributes: object) -> dict:
     if attributes in (None, ""):
         return {}
     if not isinstance(attributes, dict):
@@ -79,7 +80,7 @@ def subscriber_add(
     phone: str = "",
     attributes: dict | None = None,
     double_opt_in: bool | None = None,
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> Subscriber:
     """Add one subscriber with the consent the sender declares (API and the browser).
 
@@ -139,7 +140,11 @@ def subscriber_add(
 
 
 def subscriber_update(
-    *, subscriber: Subscriber, name=None, phone=None, attributes=None
+    *,
+    subscriber: Subscriber,
+    name: str | None = None,
+    phone: str | None = None,
+    attributes: dict | None = None,
 ) -> Subscriber:
     """Change a subscriber's name, phone or attributes (never the address or the consent)."""
     if name is not None:
@@ -159,7 +164,7 @@ def subscriber_unsubscribe(
     channel: str = "",
     ip: str | None = None,
     user_agent: str = "",
-    recorded_by=None,
+    recorded_by: User | None = None,
 ) -> Subscriber:
     """Take the subscriber off the list at once and suppress the address account-wide.
 
