@@ -215,7 +215,7 @@ LOGGING = {
 SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY", default=SECRET_KEY)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CONSENT_PROOF_MAX_BYTES = env.int("CONSENT_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
-IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=20000)
 # One confirmation e-mail per address per this many seconds, however often the form is sent.
 CONFIRMATION_RESEND_SECONDS = env.int("CONFIRMATION_RESEND_SECONDS", default=600)
 SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)
