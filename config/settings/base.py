@@ -104,6 +104,11 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.RequestSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Mail ----------------------------------------------------------------------------------------
 # Any Django or django-anymail backend, e.g. "anymail.backends.mailgun.EmailBackend" + ANYMAIL.

@@ -419,3 +419,30 @@ def test_reuploading_the_same_list_writes_no_subscriber_updates(token_client, ma
     changed = _run(token_client, mailing_list, "a.csv", b"email,name\nann@example.com,Ann Lee\n")
     assert changed["updated"] == 1
     assert Subscriber.objects.get(email="ann@example.com").name == "Ann Lee"
+
+
+def test_a_huge_upload_is_refused_before_it_is_spooled_to_disk(
+    token_client, mailing_list, settings
+):
+    settings.IMPORT_MAX_BYTES = 1024
+    settings.CONSENT_PROOF_MAX_BYTES = 1024
+    big = b"email\n" + b"someone@example.com\n" * 60_000  # 1.2 MB > 1 KB + 1 KB + 1 MB framing
+    response = _upload(token_client, mailing_list, "big.csv", big)
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("The upload is 1.1\xa0MB; files may be at most")
+    assert not ImportJob.objects.exists()
+
+
+def test_a_huge_upload_in_the_browser_gets_a_page_that_says_so(client, user, settings):
+    settings.IMPORT_MAX_BYTES = 1024
+    settings.CONSENT_PROOF_MAX_BYTES = 1024
+    client.force_login(user)
+    mailing_list = MailingListFactory(account=user.account)
+    big = SimpleUploadedFile("big.csv", b"email\n" + b"someone@example.com\n" * 60_000)
+    response = client.post(
+        f"/lists/{mailing_list.pk}/import/",
+        {"file": big, "consent_source": "paper_form", "proof": "box 4"},
+    )
+    assert response.status_code == 400
+    assert "over the size limit" in response.text
+    assert not ImportJob.objects.exists()
