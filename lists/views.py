@@ -101,17 +101,25 @@ def list_create(request: HttpRequest) -> HttpResponse:
 @account_required
 def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
-    initial = {name: getattr(mailing_list, name) for name in ListForm.base_fields}
-    form = ListForm(request.POST or None, initial=initial)
+    form, saved = _save_list_settings(request, mailing_list, ListForm)
+    if saved:
+        messages.success(request, "List settings saved.")
+        return redirect("list_detail", list_id=mailing_list.pk)
+    return render(request, "lists/list_form.html", {"form": form, "list": mailing_list})
+
+
+def _save_list_settings(request: HttpRequest, mailing_list: MailingList, form_class):
+    """Show `form_class` filled from the list; on a valid POST save it. Returns (form, saved)."""
+    initial = {name: getattr(mailing_list, name) for name in form_class.base_fields}
+    form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            messages.success(request, "List settings saved.")
-            return redirect("list_detail", list_id=mailing_list.pk)
-    return render(request, "lists/list_form.html", {"form": form, "list": mailing_list})
+            return form, True
+    return form, False
 
 
 @account_required
@@ -360,16 +368,10 @@ def embed_snippet(mailing_list: MailingList) -> str:
 @account_required
 def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
-    initial = {name: getattr(mailing_list, name) for name in FormBuilderForm.base_fields}
-    form = FormBuilderForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
-            messages.success(request, "Form saved. The hosted form and the snippet below match it.")
-            return redirect("list_form_builder", list_id=mailing_list.pk)
+    form, saved = _save_list_settings(request, mailing_list, FormBuilderForm)
+    if saved:
+        messages.success(request, "Form saved. The hosted form and the snippet below match it.")
+        return redirect("list_form_builder", list_id=mailing_list.pk)
     hosted_url = settings.SITE_URL + reverse(
         "subscribe", kwargs={"public_id": mailing_list.public_id}
     )

@@ -1,47 +1,39 @@
 """Triggers that keep lists_subscribercount exact, and the name-prefix search index.
 
-PostgreSQL: statement-level triggers with transition tables, so a 5,000-row COPY costs one
-grouped upsert, not 5,000. SQLite (local development): row-level triggers.
+PostgreSQL: statement-level triggers with transition tables, so an import batch's COPY costs
+one grouped upsert, not one per row. SQLite (local development): row-level triggers.
 """
 
 from django.db import migrations
 
 COUNT_TABLE = "lists_subscribercount"
 
-PG_FUNCTIONS = f"""
-CREATE FUNCTION lists_subscriber_count_add() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+# Counts of the rows a statement inserted (new_rows) or removed (old_rows), grouped.
+_ADD_NEW = f"""
   INSERT INTO {COUNT_TABLE} (mailing_list_id, status, is_role_address, n)
   SELECT mailing_list_id, status, is_role_address, count(*) FROM new_rows GROUP BY 1, 2, 3
   ON CONFLICT (mailing_list_id, status, is_role_address)
-  DO UPDATE SET n = {COUNT_TABLE}.n + EXCLUDED.n;
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION lists_subscriber_count_remove() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+  DO UPDATE SET n = {COUNT_TABLE}.n + EXCLUDED.n;"""
+_SUBTRACT_OLD = f"""
   UPDATE {COUNT_TABLE} c SET n = c.n - d.n
   FROM (SELECT mailing_list_id, status, is_role_address, count(*) AS n
         FROM old_rows GROUP BY 1, 2, 3) d
   WHERE c.mailing_list_id = d.mailing_list_id AND c.status = d.status
-    AND c.is_role_address = d.is_role_address;
-  RETURN NULL;
-END $$;
+    AND c.is_role_address = d.is_role_address;"""
 
-CREATE FUNCTION lists_subscriber_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE {COUNT_TABLE} c SET n = c.n - d.n
-  FROM (SELECT mailing_list_id, status, is_role_address, count(*) AS n
-        FROM old_rows GROUP BY 1, 2, 3) d
-  WHERE c.mailing_list_id = d.mailing_list_id AND c.status = d.status
-    AND c.is_role_address = d.is_role_address;
-  INSERT INTO {COUNT_TABLE} (mailing_list_id, status, is_role_address, n)
-  SELECT mailing_list_id, status, is_role_address, count(*) FROM new_rows GROUP BY 1, 2, 3
-  ON CONFLICT (mailing_list_id, status, is_role_address)
-  DO UPDATE SET n = {COUNT_TABLE}.n + EXCLUDED.n;
-  RETURN NULL;
-END $$;
 
+def _function(name: str, body: str) -> str:
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN{body}\n  RETURN NULL;\nEND $$;\n"
+    )
+
+
+PG_FUNCTIONS = (
+    _function("lists_subscriber_count_add", _ADD_NEW)
+    + _function("lists_subscriber_count_remove", _SUBTRACT_OLD)
+    + _function("lists_subscriber_count_change", _SUBTRACT_OLD + _ADD_NEW)
+    + """
 CREATE TRIGGER lists_subscriber_count_insert AFTER INSERT ON lists_subscriber
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION lists_subscriber_count_add();
@@ -56,6 +48,7 @@ CREATE TRIGGER lists_subscriber_count_update AFTER UPDATE ON lists_subscriber
 CREATE INDEX subscriber_list_name_prefix
   ON lists_subscriber (mailing_list_id, lower(name) text_pattern_ops);
 """
+)
 
 PG_DROP = """
 DROP INDEX IF EXISTS subscriber_list_name_prefix;
