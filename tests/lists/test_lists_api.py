@@ -204,3 +204,21 @@ def test_another_accounts_objects_are_404_everywhere(token_client, other_user):
     token_client.post("/api/v1/subscribers/erase/", {"email": "their@example.org"}, format="json")
     foreign.refresh_from_db()
     assert foreign.status == SubscriberStatus.SUBSCRIBED
+
+
+def test_services_refuse_bad_attributes_and_column_maps_on_the_field(mailing_list):
+    from config.errors import ApplicationError
+    from lists.services.imports import column_map_check
+    from lists.services.subscribers import subscriber_update
+
+    subscriber = SubscriberFactory(mailing_list=mailing_list)
+    with pytest.raises(ApplicationError) as refused:
+        subscriber_update(subscriber=subscriber, attributes=["not", "an", "object"])
+    assert refused.value.field == "attributes"
+    with pytest.raises(ApplicationError) as refused:
+        subscriber_update(subscriber=subscriber, attributes={"first name": "x"})
+    assert refused.value.field == "attributes"
+    for bad in ({}, {"email": 0, "colour": 1}, {"email": 0, "attributes": []}):
+        with pytest.raises(ApplicationError) as refused:
+            column_map_check(bad, header=["email", "name"])
+        assert refused.value.field == "column_map"
