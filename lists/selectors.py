@@ -123,6 +123,12 @@ def suppressions_for(*, account: Account) -> QuerySet[Suppression]:
     return Suppression.objects.filter(account=account).order_by("-created_at")
 
 
+def suppression_of_address(*, account: Account, email: str) -> QuerySet[Suppression]:
+    """The account's suppression of `email` (normalised), matched by its keyed hash: it works
+    after the address itself is erased."""
+    return Suppression.objects.filter(account=account, email_hash=address_hash(account.pk, email))
+
+
 def subscriber_export(*, account: Account, email: str) -> dict:
     """Everything this account holds about an address (rule 9): subscriptions with their consent
     history, the suppression entry and import rows that mention it."""
@@ -132,9 +138,7 @@ def subscriber_export(*, account: Account, email: str) -> dict:
         .prefetch_related("consent_records")
         .order_by("pk")
     )
-    suppression = Suppression.objects.filter(
-        account=account, email_hash=address_hash(account.pk, email)
-    ).first()
+    suppression = suppression_of_address(account=account, email=email).first()
     import_rows = (
         ImportJob.objects.filter(account=account, issues__email=email)
         .values("pk", "original_filename", "issues__row", "issues__reason")

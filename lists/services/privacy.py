@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import Account
-from lists.addresses import address_hash, normalise_address
-from lists.models import ImportRowIssue, Subscriber, Suppression, SuppressionReason
+from lists.addresses import normalise_address
+from lists.models import ImportRowIssue, Subscriber
 from lists.services.subscribers import subscribers_delete
+from lists.services.suppression import suppression_keep_hash_only
 
 
 def subscriber_erase(*, account: Account, email: str) -> dict[str, int]:
@@ -15,18 +16,10 @@ def subscriber_erase(*, account: Account, email: str) -> dict[str, int]:
     address in import reports. What remains is a suppression holding only the keyed hash, so
     the address is never mailed or re-imported again. Idempotent; all or nothing."""
     email = normalise_address(email)
-    digest = address_hash(account.pk, email)
     with transaction.atomic():
         erased = subscribers_delete(
             Subscriber.objects.filter(mailing_list__account=account, email=email)
         )
         ImportRowIssue.objects.filter(import_job__account=account, email=email).update(email="")
-        suppression, created = Suppression.objects.get_or_create(
-            account=account,
-            email_hash=digest,
-            defaults={"email": "", "reason": SuppressionReason.ERASED},
-        )
-        if not created and suppression.email:
-            suppression.email = ""
-            suppression.save(update_fields=["email"])
+        suppression_keep_hash_only(account=account, email=email)
     return {"subscribers_erased": erased}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,25 +10,31 @@ from accounts.models import Account
 from lists.addresses import address_hash
 from lists.bulk import lookup_in
 from lists.models import Suppression, SuppressionReason
+from lists.selectors import suppression_of_address
 
 
-def suppression_add(*, account: Account, email: str, reason: SuppressionReason) -> Suppression:
-    """Suppress `email` for the whole account. Idempotent: the first reason recorded stays."""
+def suppression_add(
+    *, account: Account, email: str, reason: SuppressionReason, keep_address: bool = True
+) -> Suppression:
+    """Suppress `email` for the whole account. Idempotent: the first reason recorded stays.
+    Without `keep_address` only the hash is stored."""
     suppression, _ = Suppression.objects.get_or_create(
         account=account,
         email_hash=address_hash(account.pk, email),
-        defaults={"email": email, "reason": reason},
+        defaults={"email": email if keep_address else "", "reason": reason},
     )
     return suppression
 
 
-def suppressed_among(*, account: Account, emails: Iterable[str]) -> dict[str, str]:
-    """Of `emails` (normalised), those the account suppresses, each with its reason."""
-    by_hash = {address_hash(account.pk, email): email for email in emails}
-    found = lookup_in(
-        Suppression, key="email_hash", values=list(by_hash), result="reason", account=account
+def suppression_keep_hash_only(*, account: Account, email: str) -> Suppression:
+    """Erasure: suppress `email` (reason `erased` if it was not yet) and keep only its hash."""
+    suppression = suppression_add(
+        account=account, email=email, reason=SuppressionReason.ERASED, keep_address=False
     )
-    return {by_hash[digest]: reason for digest, reason in found.items()}
+    if suppression.email:
+        suppression.email = ""
+        suppression.save(update_fields=["email"])
+    return suppression
 
 
 class SuppressionView:
@@ -75,14 +80,17 @@ class SuppressionView:
 
 
 def suppression_reason(*, account: Account, email: str) -> str | None:
-    return suppressed_among(account=account, emails=[email]).get(email)
+    """Why the account suppresses `email` (normalised), or None."""
+    return (
+        suppression_of_address(account=account, email=email)
+        .values_list("reason", flat=True)
+        .first()
+    )
 
 
 def suppression_lift(*, account: Account, email: str) -> bool:
     """Only the person themselves, confirming a new subscription by e-mail, lifts a suppression."""
-    deleted, _ = Suppression.objects.filter(
-        account=account, email_hash=address_hash(account.pk, email)
-    ).delete()
+    deleted, _ = suppression_of_address(account=account, email=email).delete()
     return bool(deleted)
 
 
