@@ -27,11 +27,10 @@ def insert_rows(
     `model` rows; return their ids, in order. `shared` holds values (by attname) the same on
     every row; other fields get their defaults, auto_now ones now.
 
-    On PostgreSQL the ids (when asked for) are reserved from the table's sequence in one query and
-    the rows are
-    streamed with COPY: many times faster than INSERT for a million-row import, and still inside
-    the caller's transaction (all or nothing). A unique violation raises Django's IntegrityError
-    as an INSERT would.
+    On PostgreSQL the ids (when asked for) are reserved from the table's sequence in one query
+    and the rows are streamed with COPY: many times faster than INSERT for a million-row import,
+    and still inside the caller's transaction (all or nothing). A unique violation raises
+    Django's IntegrityError as an INSERT would.
     """
     if not rows:
         return []
@@ -60,7 +59,7 @@ def insert_rows(
             )
             ids = [row[0] for row in cursor.fetchall()]
         # The fields left out are the same on every row: formatted once, appended to each.
-        constants = "".join("\t" + _copy_text(_prepared(f, fixed[f.attname])) for f in rest)
+        constants = "".join("\t" + _formatter(f)(fixed[f.attname]) for f in rest)
         with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             lines = []
             for i, row in enumerate(rows):
@@ -105,14 +104,10 @@ def _default(field: models.Field, now):
     return None if field.null else ""
 
 
-def _prepared(field: models.Field, value):
-    return json.dumps(value) if isinstance(field, models.JSONField) and value is not None else value
-
-
 def _formatter(field: models.Field):
     """The fastest way to put this field's values in COPY text (a million rows add up)."""
     if isinstance(field, models.JSONField):
-        return lambda value: json.dumps(value).translate(_COPY_ESCAPES)
+        return lambda value: "\\N" if value is None else json.dumps(value).translate(_COPY_ESCAPES)
     if isinstance(field, models.BooleanField) and not field.null:
         return lambda value: "t" if value else "f"
     if isinstance(field, models.CharField | models.TextField) and not field.null:

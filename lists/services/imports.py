@@ -279,13 +279,12 @@ def _refresh_planner_statistics() -> None:
 
 
 def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:
+    if job.file:
+        job.file.delete(save=False)
     job.status = status
     job.failure_reason = reason
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "failure_reason", "finished_at"])
-    if job.file:
-        job.file.delete(save=False)
-        ImportJob.objects.filter(pk=job.pk).update(file="")
+    job.save(update_fields=["status", "failure_reason", "finished_at", "file"])
 
 
 def _import_rows(job: ImportJob) -> None:
@@ -296,23 +295,26 @@ def _import_rows(job: ImportJob) -> None:
         # most of an import's speed.
         suppressions = SuppressionView(account_id=job.account_id)
         for prepared in run_ahead(_prepared_batches(job, rows), depth=2):
-            for attempt in range(3):
-                try:
-                    with transaction.atomic():
-                        _relax_commit_durability()
-                        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-                        if (
-                            locked.processed != job.processed
-                            or locked.status != ImportStatus.RUNNING
-                        ):
-                            raise _ClaimLost
-                        result = _write_batch(job, prepared, suppressions)
-                        _save_progress(job, prepared.rows, result)
-                    break
-                except IntegrityError:
-                    # A form sign-up added one of these addresses meanwhile: write it again.
-                    if attempt == 2:
-                        raise
+            _commit_batch(job, prepared, suppressions)
+
+
+def _commit_batch(job: ImportJob, prepared: _PreparedBatch, suppressions: SuppressionView) -> None:
+    """Write one batch and the job's progress in one transaction, if this run still owns the
+    import (raises _ClaimLost otherwise). A unique violation means a form sign-up added one of
+    these addresses meanwhile: the batch is written again, reading the list afresh."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                _relax_commit_durability()
+                locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+                if locked.processed != job.processed or locked.status != ImportStatus.RUNNING:
+                    raise _ClaimLost
+                result = _write_batch(job, prepared, suppressions)
+                _save_progress(job, prepared.rows, result)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def _relax_commit_durability() -> None:
