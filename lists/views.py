@@ -403,6 +403,31 @@ def _holds_anything(data: dict) -> bool:
     return bool(data["subscriptions"] or data["suppression"] or data["import_reports"])
 
 
+def _privacy_action(request: HttpRequest, account, email: str, action: str) -> HttpResponse | None:
+    if action == "erase-confirmed":
+        count = privacy.subscriber_erase(account=account, email=email)["subscribers_erased"]
+        messages.success(
+            request,
+            f"Erased: {count} subscription{'s' if count != 1 else ''} with "
+            "their consent history. Only a hashed suppression remains, so the address "
+            "is never mailed or imported again.",
+        )
+        return redirect("privacy_requests")
+    if action not in ("export", "erase"):
+        return None
+    data = selectors.subscriber_export(account=account, email=email)
+    if action == "erase":
+        return render(
+            request,
+            "lists/privacy_erase_confirm.html",
+            {"email": email, "subscriptions": data["subscriptions"], "data": data},
+        )
+    if _holds_anything(data):
+        return _export_response(email, data)
+    messages.info(request, f"You hold no data about {email}.")
+    return redirect("privacy_requests")
+
+
 @account_required
 def privacy_requests(request: HttpRequest) -> HttpResponse:
     """Export or erase everything the account holds about one address (rule 9).
@@ -411,35 +436,15 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
     """
     account = request.user.account
     form = PrivacyRequestForm(request.POST or None)
-    action = request.POST.get("action", "")
     if request.method == "POST" and form.is_valid():
         try:
             email = normalise_address(form.cleaned_data["email"])
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            data = selectors.subscriber_export(account=account, email=email)
-            if action == "export":
-                if _holds_anything(data):
-                    return _export_response(email, data)
-                messages.info(request, f"You hold no data about {email}.")
-                return redirect("privacy_requests")
-            if action == "erase":
-                return render(
-                    request,
-                    "lists/privacy_erase_confirm.html",
-                    {"email": email, "subscriptions": data["subscriptions"], "data": data},
-                )
-            if action == "erase-confirmed":
-                erased = privacy.subscriber_erase(account=account, email=email)
-                count = erased["subscribers_erased"]
-                messages.success(
-                    request,
-                    f"Erased: {count} subscription{'s' if count != 1 else ''} with "
-                    "their consent history. Only a hashed suppression remains, so the address "
-                    "is never mailed or imported again.",
-                )
-                return redirect("privacy_requests")
+            response = _privacy_action(request, account, email, request.POST.get("action", ""))
+            if response is not None:
+                return response
             form.add_error(None, "Choose Export or Erase.")
     return render(request, "lists/privacy_requests.html", {"form": form})
 
