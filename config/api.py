@@ -16,6 +16,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 500
 
 
+def paginated_response(request, view, queryset, serializer_class, *, paginator=None) -> Response:
+    """One page of `queryset`, serialised, in the {"count", "next", "previous", "results"} shape
+    every list endpoint answers with."""
+    paginator = paginator or PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
 class CountedPaginator(Paginator):
     """A paginator told its total up front, for querysets whose COUNT(*) would scan millions of
     rows while the total is known from counters."""

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.permissions import HasAccount, TokenScope
-from config.api import PageNumberPagination
+from config.api import paginated_response
 from config.errors import ApplicationError
 
 ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
@@ -66,11 +66,8 @@ class ApiTokenListView(APIView):
 
     @extend_schema(responses=s.ApiTokenOutput(many=True), summary="The account's API tokens")
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
-            selectors.api_tokens_for(account=request.user.account), request, view=self
-        )
-        return paginator.get_paginated_response(s.ApiTokenOutput(page, many=True).data)
+        tokens = selectors.api_tokens_for(account=request.user.account)
+        return paginated_response(request, self, tokens, s.ApiTokenOutput)
 
     @extend_schema(
         request=s.ApiTokenInput,
@@ -101,11 +98,8 @@ class SenderDomainListView(APIView):
         responses=s.SenderDomainOutput(many=True), summary="The account's sender domains"
     )
     def get(self, request):
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
-            selectors.sender_domains_for(account=request.user.account), request, view=self
-        )
-        return paginator.get_paginated_response(s.SenderDomainOutput(page, many=True).data)
+        domains = selectors.sender_domains_for(account=request.user.account)
+        return paginated_response(request, self, domains, s.SenderDomainOutput)
 
     @extend_schema(
         request=s.SenderDomainInput,

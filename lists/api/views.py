@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.views import ACCOUNT_PERMISSIONS
-from config.api import CountedPagination, PageNumberPagination
+from config.api import CountedPagination, paginated_response
 from config.errors import NotFound
 from lists import selectors
 from lists.addresses import normalise_address
@@ -41,20 +41,13 @@ def _subscriber_or_404(request, list_id: int, subscriber_id: int):
     return subscriber
 
 
-def _paginated(request, view, queryset, serializer):
-    paginator = PageNumberPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
 class ListListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
     @extend_schema(responses=s.ListOutput(many=True), summary="The account's lists")
     def get(self, request):
-        return _paginated(
-            request, self, selectors.lists_for(account=request.user.account), s.ListOutput
-        )
+        lists = selectors.lists_for(account=request.user.account)
+        return paginated_response(request, self, lists, s.ListOutput)
 
     @extend_schema(
         request=s.ListInput,
@@ -118,16 +111,15 @@ class SubscriberListView(APIView):
         queryset = selectors.subscribers_for(
             account=request.user.account, mailing_list=mailing_list, **query.validated_data
         )
-        if query.validated_data.get("search"):
-            return _paginated(request, self, queryset, s.SubscriberOutput)
-        # Unsearched, the total is in the counters: no COUNT(*) over a million rows.
-        counts = selectors.status_counts(mailing_list=mailing_list)
-        status_filter = query.validated_data.get("status")
-        paginator = CountedPagination(
-            count=counts[status_filter] if status_filter else sum(counts.values())
-        )
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.SubscriberOutput(page, many=True).data)
+        paginator = None
+        if not query.validated_data.get("search"):
+            # Unsearched, the total is in the counters: no COUNT(*) over a million rows.
+            counts = selectors.status_counts(mailing_list=mailing_list)
+            status_filter = query.validated_data.get("status")
+            paginator = CountedPagination(
+                count=counts[status_filter] if status_filter else sum(counts.values())
+            )
+        return paginated_response(request, self, queryset, s.SubscriberOutput, paginator=paginator)
 
     @extend_schema(
         request=s.SubscriberInput,
