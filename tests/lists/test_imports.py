@@ -199,8 +199,8 @@ def test_reimport_updates_existing_subscribers(token_client, mailing_list):
         ("blank.csv", b"  \n\n ", "empty"),
         ("truncated.xlsx", None, "damaged"),
         ("no_workbook.xlsx", None, "damaged"),
-        ("text.xlsx", None, ""),
-        ("notes.pdf", b"%PDF-1.4", ""),
+        ("text.xlsx", None, "damaged or not a spreadsheet"),
+        ("notes.pdf", b"%PDF-1.4", "cannot be imported"),
         ("nul.csv", b"email\nann@example.com\x00\x00\n", "not a text file"),
     ],
 )
