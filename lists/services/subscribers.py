@@ -174,7 +174,11 @@ def subscriber_unsubscribe(
     if status not in _SUPPRESSING:
         raise ValueError(f"{status} does not end a subscription")
     with transaction.atomic():
-        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        locked = (
+            Subscriber.objects.select_for_update(of=("self",))
+            .select_related("mailing_list__account")
+            .get(pk=subscriber.pk)
+        )
         if locked.status != status:
             previous = locked.status
             locked.status = status
