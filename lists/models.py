@@ -6,6 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from accounts.models import Account
 
@@ -96,6 +97,11 @@ class MailingList(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def form_url(self) -> str:
+        """The hosted subscription form, absolute (it goes into snippets and the API)."""
+        return settings.SITE_URL + reverse("subscribe", kwargs={"public_id": self.public_id})
 
 
 class SubscriberStatus(models.TextChoices):

@@ -82,7 +82,6 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect(f"{thanks}?next=confirm")
     if form.is_valid():
         data = form.cleaned_data
-        hosted = settings.SITE_URL + reverse("subscribe", kwargs={"public_id": public_id})
         try:
             outcome = optin.subscription_form_submit(
                 mailing_list=mailing_list,
@@ -93,7 +92,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
                 adult_confirmed=data.get("adult", False),
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                form_url=request.META.get("HTTP_REFERER", "") or hosted,
+                form_url=request.META.get("HTTP_REFERER", "") or mailing_list.form_url,
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -10,7 +10,6 @@ from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.views import account_required, form_error
@@ -358,10 +357,9 @@ def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
 
 def embed_snippet(mailing_list: MailingList) -> str:
     """The HTML a sender pastes into their own site; it posts to the hosted form's view."""
-    action = settings.SITE_URL + reverse("subscribe", kwargs={"public_id": mailing_list.public_id})
     return render_to_string(
         "lists/form_snippet.html",
-        {"list": mailing_list, "account": mailing_list.account, "action": action},
+        {"list": mailing_list, "account": mailing_list.account, "action": mailing_list.form_url},
     ).strip()
 
 
@@ -372,16 +370,13 @@ def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
     if saved:
         messages.success(request, "Form saved. The hosted form and the snippet below match it.")
         return redirect("list_form_builder", list_id=mailing_list.pk)
-    hosted_url = settings.SITE_URL + reverse(
-        "subscribe", kwargs={"public_id": mailing_list.public_id}
-    )
     return render(
         request,
         "lists/form_builder.html",
         {
             "list": mailing_list,
             "form": form,
-            "hosted_url": hosted_url,
+            "hosted_url": mailing_list.form_url,
             "snippet": embed_snippet(mailing_list),
         },
     )

@@ -21,10 +21,10 @@ class ListInput(serializers.Serializer):
 
 
 class ListOutput(serializers.ModelSerializer):
+    form_url = serializers.CharField(read_only=True, help_text="The hosted subscription form.")
     subscriber_count = serializers.IntegerField(
         read_only=True, help_text="Subscribers with status `subscribed`."
     )
-    form_url = serializers.SerializerMethodField()
 
     class Meta:
         model = MailingList
@@ -41,12 +41,6 @@ class ListOutput(serializers.ModelSerializer):
             "subscriber_count",
             "created_at",
         ]
-
-    def get_form_url(self, obj) -> str:
-        from django.conf import settings
-        from django.urls import reverse
-
-        return settings.SITE_URL + reverse("subscribe", kwargs={"public_id": obj.public_id})
 
 
 def _source_field(value: str) -> str:
