@@ -15,22 +15,13 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from email_validator import EmailNotValidError, validate_email
 
 from accounts import dns as sender_dns
+from accounts.addresses import normalise_address
 from accounts.models import Account, ApiToken, SenderDomain, TermsAcceptance, User
 from config.errors import ApplicationError, NotFound
 
 EMAIL_VERIFICATION_SALT = "accounts.email-verification"
-
-
-def normalise_email(value: str) -> str:
-    """Validate an address's syntax (no DNS) and return it normalised and lower-cased."""
-    try:
-        result = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ApplicationError(str(exc), field="email") from exc
-    return result.normalized.lower()
 
 
 def _validate_password(password: str, *, user: User | None = None) -> None:
@@ -73,7 +64,7 @@ def account_sign_up(
     for name, value in required.items():
         if not (value or "").strip():
             raise ApplicationError("This field is required.", field=name)
-    email = normalise_email(email)
+    email = normalise_address(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError("An account with this e-mail address already exists.", field="email")
     _validate_password(password, user=User(email=email, first_name=contact_name))
@@ -197,7 +188,7 @@ def account_create(
     With `staff` the user is a moderator as well; with `verified_domain` a sender domain is added
     and marked verified without a DNS check (operators only; customers always verify through DNS).
     """
-    email = normalise_email(email)
+    email = normalise_address(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError(f"A user with the address {email} already exists.", field="email")
     account = Account.objects.create(

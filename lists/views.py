@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from accounts.addresses import normalise_address
 from accounts.views import account_required, form_error
 from config.api import CountedPaginator
 from config.errors import ApplicationError
 from lists import selectors
-from lists.addresses import normalise_address
 from lists.forms import (
     ColumnMapForm,
     FormBuilderForm,

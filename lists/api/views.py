@@ -7,11 +7,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.addresses import normalise_address
 from accounts.api.views import ACCOUNT_PERMISSIONS
 from config.api import CountedPagination, paginated_response
 from config.errors import NotFound
 from lists import selectors
-from lists.addresses import normalise_address
 from lists.api import serializers as s
 from lists.exports import import_issues_csv
 from lists.services import imports, privacy, subscribers

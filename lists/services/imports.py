@@ -16,10 +16,11 @@ from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import User
 from config.errors import ApplicationError
 from lists import parsers
-from lists.addresses import InvalidAddress, address_hasher, normalise_address
+from lists.addresses import address_hasher
 from lists.bulk import insert_rows, lookup_in, run_ahead
 from lists.models import (
     ConsentEvent,

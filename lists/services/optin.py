@@ -14,8 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.addresses import normalise_address
 from config.errors import ApplicationError, NotFound
-from lists.addresses import normalise_address
 from lists.models import (
     ConsentEvent,
     ConsentSource,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from accounts.addresses import normalise_address
 from accounts.models import Account
-from lists.addresses import normalise_address
 from lists.models import ImportRowIssue, Subscriber
 from lists.services.subscribers import subscribers_delete
 from lists.services.suppression import suppression_keep_hash_only

@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.addresses import normalise_address
 from accounts.models import User
 from config.errors import ApplicationError
-from lists.addresses import normalise_address
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
