@@ -8,6 +8,7 @@ from config.health import healthz
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("lists.api.urls")),
+    path("", include("campaigns.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("accounts.urls")),
     path("", include("lists.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("campaigns.public_urls")),
 ]
 
 if settings.DEBUG:

@@ -207,6 +207,19 @@ HARD_BOUNCE_WARN = env.float("HARD_BOUNCE_WARN", default=0.02)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=500)
 APPEAL_HOURS = env.int("APPEAL_HOURS", default=24)
 
+# --- Campaigns -----------------------------------------------------------------------------------
+# Where bounces (VERP return path) and mailto: unsubscribes arrive: a domain whose MX is ours.
+BOUNCE_DOMAIN = env("BOUNCE_DOMAIN", default="bounces.consentmail.localhost")
+# VERP return paths need a backend that sets the envelope sender (Django's SMTP backend does;
+# many ESPs refuse it and match bounces by their own message ids and our metadata instead).
+VERP_ENABLED = env.bool("VERP_ENABLED", default=EMAIL_BACKEND.endswith("smtp.EmailBackend"))
+# The last part of every Feedback-ID header (Gmail's "SenderId"): stable, names this service.
+FEEDBACK_ID_SENDER = env("FEEDBACK_ID_SENDER", default="consentmail")
+CAMPAIGN_HTML_MAX_BYTES = env.int("CAMPAIGN_HTML_MAX_BYTES", default=512 * 1024)
+TEST_SENDS_PER_HOUR = env.int("TEST_SENDS_PER_HOUR", default=20)
+# Runs at submission; campaigns must not import moderation, so it is named here.
+CONTENT_ANALYSER = "moderation.analyser.analyse_campaign"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

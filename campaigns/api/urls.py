@@ -1,0 +1,28 @@
+from django.urls import path
+
+from campaigns.api import views
+
+urlpatterns = [
+    path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
+    path("campaigns/<int:campaign_id>/", views.CampaignDetailView.as_view(), name="api-campaign"),
+    path(
+        "campaigns/<int:campaign_id>/preview/",
+        views.CampaignPreviewView.as_view(),
+        name="api-campaign-preview",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/test/",
+        views.CampaignTestView.as_view(),
+        name="api-campaign-test",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/submit/",
+        views.CampaignSubmitView.as_view(),
+        name="api-campaign-submit",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/cancel/",
+        views.CampaignCancelView.as_view(),
+        name="api-campaign-cancel",
+    ),
+]

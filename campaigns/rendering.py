@@ -1,0 +1,460 @@
+"""Rendering: a campaign is compiled once, then one message per recipient is a fast, pure function.
+
+Compiling sanitises and inlines the author's HTML, compiles the merge tags in their sandbox,
+numbers the links for the click tracker, makes the text version, and wraps it all in a fixed
+document whose compliance footer the author cannot touch: it comes after the author's content
+(which is closed off, its <style> blocks already gone), carries its own inline styles, and is
+checked once per compile. Rendering then only fills in slots: merge values (escaped), link and
+footer URLs with this recipient's signed tokens, the consent sentence and the open pixel.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import formataddr
+from functools import lru_cache
+from html.parser import HTMLParser
+
+from django.conf import settings
+from django.utils import dateformat
+from markupsafe import escape
+
+from campaigns.html import ANCHOR_HREF, URL_IN_TEXT, html_to_text, is_trackable, sanitise_html
+from campaigns.merge import MERGE_TAG, MergeTag, MergeTagError, compile_merge_tag, merge_context
+from campaigns.tokens import MessageTokens
+
+UNSUBSCRIBE_PATH = "/u/{}/"
+REPORT_PATH = "/r/{}/"
+CLICK_PATH = "/c/{}/"
+OPEN_PATH = "/o/{}.gif"
+TEST_SUBJECT_PREFIX = "[Test] "
+
+# "You subscribed to <list> of <company> via ..." (rule 3).
+CONSENT_SOURCE_WORDS = {
+    "web_form": "our sign-up form",
+    "form_checkbox": "a consent checkbox on one of our forms",
+    "paper_form": "a signed paper form",
+    "client_reconfirmed": "your reply to our request for consent",
+    "api": "a sign-up recorded in our systems",
+}
+
+
+class RenderingError(RuntimeError):
+    """The compiled document failed its own compliance check: a bug, never the author's fault."""
+
+
+@dataclass(frozen=True)
+class CampaignContent:
+    """Everything a campaign's messages are made of except the recipient. Hashable: the compiled
+    form is cached by it."""
+
+    campaign_id: int
+    account_id: int
+    subject: str
+    from_name: str
+    from_email: str
+    reply_to: str
+    html_body: str
+    text_body: str
+    company_name: str
+    postal_address: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    name: str
+    phone: str
+    attributes: dict = field(hash=False)
+    list_id: int
+    list_name: str
+    consent_source: str
+    consented_at: datetime | date | None
+    track_opens: bool = True
+    track_clicks: bool = True
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    html: str
+    text: str
+    from_header: str
+    to: str
+    reply_to: str
+    # The envelope sender (VERP, so a bounce names the message) or "" for the From address.
+    return_path: str
+    headers: dict[str, str]
+    message_ref: str
+
+
+# Segment kinds. A compiled part is a list of (kind, value) pairs.
+_STATIC, _MERGE, _LINK, _SLOT = range(4)
+# Slots: per-recipient values that are not merge tags or links.
+_SUBJECT, _UNSUBSCRIBE_URL, _REPORT_URL, _CONSENT, _IDENTITY, _PIXEL = range(6)
+
+_FOOTER_MARK = 'id="compliance-footer"'
+_TEXT_STYLE = (
+    "margin:0 0 8px 0;padding:0;font-family:Arial,Helvetica,sans-serif;font-size:13px;"
+    "line-height:1.5;color:#3f3f46;background-color:#ffffff;font-weight:normal;"
+    "text-align:left;visibility:visible;opacity:1;display:block"
+)
+_LINK_STYLE = (
+    "color:#1d4ed8;background-color:#ffffff;font-size:13px;text-decoration:underline;"
+    "font-weight:bold;visibility:visible;opacity:1"
+)
+
+
+def _footer_html() -> list[tuple[int, object]]:
+    """The compliance footer: fixed markup with inline styles that set every property an author
+    could use to hide it (colour on its own background, size, display, visibility)."""
+    return [
+        (
+            _STATIC,
+            "\n<table "
+            + _FOOTER_MARK
+            + ' role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
+            'style="width:100%;border-collapse:collapse;background-color:#ffffff;'
+            'border-top:1px solid #d4d4d8;margin:24px 0 0 0;display:table;visibility:visible">'
+            '<tr><td style="padding:20px 16px;background-color:#ffffff;color:#3f3f46;'
+            'font-size:13px;display:table-cell;visibility:visible">'
+            f'<p style="{_TEXT_STYLE}">',
+        ),
+        (_SLOT, _CONSENT),
+        (_STATIC, f'</p><p style="{_TEXT_STYLE}"><a href="'),
+        (_SLOT, _UNSUBSCRIBE_URL),
+        (_STATIC, f'" style="{_LINK_STYLE}">Unsubscribe</a> &middot; <a href="'),
+        (_SLOT, _REPORT_URL),
+        (_STATIC, f'" style="{_LINK_STYLE}">Report spam</a></p><p style="{_TEXT_STYLE}">'),
+        (_SLOT, _IDENTITY),
+        (_STATIC, "</p></td></tr></table>\n"),
+        (_SLOT, _PIXEL),
+    ]
+
+
+@dataclass
+class CompiledCampaign:
+    content: CampaignContent
+    links: list[str]
+    merge_tags: list[MergeTag]
+    subject: list[tuple[int, object]]
+    html: list[tuple[int, object]]
+    text: list[tuple[int, object]]
+    identity_html: str
+    identity_text: str
+    sender_domain: str
+    _dates: dict = field(default_factory=dict)
+
+    def render(
+        self, recipient: Recipient, *, to: str | None = None, is_test: bool = False
+    ) -> RenderedMessage:
+        """One recipient's message; `to` and `is_test` are for test sends (tokens that change
+        nothing, to the sender's own address)."""
+        content = self.content
+        tokens = MessageTokens(
+            campaign_id=content.campaign_id,
+            subscriber_id=recipient.subscriber_id,
+            is_test=is_test,
+        )
+        context = merge_context(
+            email=recipient.email,
+            name=recipient.name,
+            phone=recipient.phone,
+            attributes=recipient.attributes,
+            list_name=recipient.list_name,
+            company_name=content.company_name,
+        )
+        merged = [tag(context) for tag in self.merge_tags]
+        site = settings.SITE_URL
+        if recipient.track_clicks:
+            links = [site + CLICK_PATH.format(tokens.click(i)) for i in range(len(self.links))]
+        else:
+            links = self.links
+        unsubscribe_token = tokens.unsubscribe()
+        unsubscribe_url = site + UNSUBSCRIBE_PATH.format(unsubscribe_token)
+        report_url = site + REPORT_PATH.format(tokens.report())
+        consent = self._consent_sentence(recipient)
+
+        subject = _one_line("".join(_fill(self.subject, merged, links, {})))
+        if is_test:
+            subject = TEST_SUBJECT_PREFIX + subject
+        pixel = ""
+        if recipient.track_opens:
+            pixel = (
+                f'<img src="{site}{OPEN_PATH.format(tokens.open())}" width="1" height="1" '
+                'alt="" style="display:block;width:1px;height:1px;border:0">\n'
+            )
+        html_slots = {
+            _SUBJECT: str(escape(subject)),
+            _UNSUBSCRIBE_URL: str(escape(unsubscribe_url)),
+            _REPORT_URL: str(escape(report_url)),
+            _CONSENT: str(escape(consent)),
+            _IDENTITY: self.identity_html,
+            _PIXEL: pixel,
+        }
+        escaped_merged = [str(escape(value)) for value in merged]
+        escaped_links = [str(escape(link)) for link in links]
+        text_slots = {
+            _UNSUBSCRIBE_URL: unsubscribe_url,
+            _REPORT_URL: report_url,
+            _CONSENT: consent,
+            _IDENTITY: self.identity_text,
+        }
+        message_ref = tokens.message_ref()
+        headers = {
+            "Message-ID": f"<{message_ref}@{self.sender_domain}>",
+            "List-Unsubscribe": (
+                f"<{unsubscribe_url}>, <mailto:unsubscribe+{unsubscribe_token}@"
+                f"{settings.BOUNCE_DOMAIN}?subject=unsubscribe>"
+            ),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"{_one_line(recipient.list_name)[:100]} "
+            f"<list-{recipient.list_id}.{self.sender_domain}>",
+            "Feedback-ID": (
+                f"{content.campaign_id}:{content.account_id}:campaign:{settings.FEEDBACK_ID_SENDER}"
+            ),
+            "X-Message-Ref": message_ref,
+            "Precedence": "bulk",
+        }
+        return RenderedMessage(
+            subject=subject,
+            html="".join(_fill(self.html, escaped_merged, escaped_links, html_slots)),
+            text="".join(_fill(self.text, merged, links, text_slots)),
+            from_header=formataddr((content.from_name, content.from_email)),
+            to=to or recipient.email,
+            reply_to=content.reply_to,
+            return_path=(
+                f"bounce+{message_ref}@{settings.BOUNCE_DOMAIN}" if settings.VERP_ENABLED else ""
+            ),
+            headers=headers,
+            message_ref=message_ref,
+        )
+
+    def _consent_sentence(self, recipient: Recipient) -> str:
+        source = CONSENT_SOURCE_WORDS.get(recipient.consent_source, "a sign-up")
+        sentence = (
+            f"You receive this because you subscribed to “{recipient.list_name}” of "
+            f"{self.content.company_name} via {source}"
+        )
+        when = recipient.consented_at
+        if when is None:
+            return sentence + "."
+        day = when.date() if isinstance(when, datetime) else when
+        formatted = self._dates.get(day)
+        if formatted is None:
+            formatted = self._dates[day] = dateformat.format(day, "j F Y")
+        return f"{sentence} on {formatted}."
+
+
+def _fill(segments, merged, links, slots):
+    for kind, value in segments:
+        if kind is _STATIC:
+            yield value
+        elif kind is _MERGE:
+            yield merged[value]
+        elif kind is _LINK:
+            yield links[value]
+        else:
+            yield slots[value]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _one_line(value: str) -> str:
+    """Header-safe: no CR/LF (header injection) or other control characters."""
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", value)).strip()
+
+
+class _Compiler:
+    """Holds the state of one compile: the merge tags and links found so far."""
+
+    def __init__(self) -> None:
+        self.marker = "cm" + secrets.token_hex(8)
+        self.placeholder = re.compile(self.marker + r"([ml])(\d+)z")
+        self.merge_tags: list[MergeTag] = []
+        self.links: list[str] = []
+        self._link_index: dict[str, int] = {}
+
+    def protect(self, text: str, *, field: str) -> str:
+        """`text` with each merge tag compiled and replaced by a placeholder that neither the
+        CSS inliner nor the sanitiser will change."""
+
+        def replace(match: re.Match) -> str:
+            self.merge_tags.append(compile_merge_tag(match.group(1), field=field))
+            return f"{self.marker}m{len(self.merge_tags) - 1}z"
+
+        return MERGE_TAG.sub(replace, text)
+
+    def link(self, url: str, *, field: str) -> str:
+        if self.marker in url:
+            raise MergeTagError(
+                "Merge tags cannot be used inside link addresses: every link must be a fixed "
+                "address that moderators can check.",
+                field=field,
+            )
+        index = self._link_index.get(url)
+        if index is None:
+            index = self._link_index[url] = len(self.links)
+            self.links.append(url)
+        return f"{self.marker}l{index}z"
+
+    def segments(self, text: str) -> list[tuple[int, object]]:
+        out: list[tuple[int, object]] = []
+        position = 0
+        for match in self.placeholder.finditer(text):
+            if match.start() > position:
+                out.append((_STATIC, text[position : match.start()]))
+            out.append((_MERGE if match.group(1) == "m" else _LINK, int(match.group(2))))
+            position = match.end()
+        if position < len(text):
+            out.append((_STATIC, text[position:]))
+        return out
+
+
+_URL_ATTRIBUTE = re.compile(r'\s(?:src|background|href)="([^"]*)"', re.IGNORECASE)
+
+
+@lru_cache(maxsize=64)
+def compile_campaign(content: CampaignContent) -> CompiledCampaign:
+    """The campaign ready to render, or MergeTagError / ApplicationError naming the field at
+    fault. Cached by content: a worker compiles a campaign once, not once per recipient."""
+    compiler = _Compiler()
+    subject = compiler.segments(compiler.protect(content.subject, field="subject"))
+    cleaned = sanitise_html(compiler.protect(content.html_body, field="html_body"))
+    for match in _URL_ATTRIBUTE.finditer(cleaned):
+        if compiler.marker in match.group(1):
+            compiler.link(match.group(1), field="html_body")  # raises: no merge tags in URLs
+
+    def track(match: re.Match) -> str:
+        url = html.unescape(match.group(2))
+        if not is_trackable(url):
+            return match.group(0)
+        return match.group(1) + compiler.link(url, field="html_body") + match.group(3)
+
+    author_html = ANCHOR_HREF.sub(track, cleaned)
+    if content.text_body.strip():
+        text_source = compiler.protect(content.text_body.strip(), field="text_body")
+        text_field = "text_body"
+    else:
+        text_source = html_to_text(cleaned)
+        text_field = "html_body"
+    text_source = URL_IN_TEXT.sub(
+        lambda match: compiler.link(match.group(0), field=text_field), text_source
+    )
+
+    identity_text = " · ".join(
+        part
+        for part in (
+            content.company_name,
+            _one_line(content.postal_address),
+            content.from_email,
+        )
+        if part
+    )
+    identity_html = (
+        f"{escape(content.company_name)} &middot; {escape(_one_line(content.postal_address))}"
+        f' &middot; <a href="mailto:{escape(content.from_email)}" style="{_LINK_STYLE}">'
+        f"{escape(content.from_email)}</a>"
+    )
+    html_segments = [
+        (
+            _STATIC,
+            '<!DOCTYPE html>\n<html><head><meta http-equiv="Content-Type" '
+            'content="text/html; charset=utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>',
+        ),
+        (_SLOT, _SUBJECT),
+        (
+            _STATIC,
+            '</title></head>\n<body style="margin:0;padding:0;background-color:#ffffff">\n'
+            '<div class="campaign-content">',
+        ),
+        *compiler.segments(author_html),
+        (_STATIC, "</div>"),
+        *_footer_html(),
+        (_STATIC, "</body></html>\n"),
+    ]
+    text_segments = [
+        *compiler.segments(text_source),
+        (_STATIC, "\n\n-- \n"),
+        (_SLOT, _CONSENT),
+        (_STATIC, "\nUnsubscribe: "),
+        (_SLOT, _UNSUBSCRIBE_URL),
+        (_STATIC, "\nReport spam: "),
+        (_SLOT, _REPORT_URL),
+        (_STATIC, "\n"),
+        (_SLOT, _IDENTITY),
+        (_STATIC, "\n"),
+    ]
+    compiled = CompiledCampaign(
+        content=content,
+        links=compiler.links,
+        merge_tags=compiler.merge_tags,
+        subject=subject,
+        html=_merge_statics(html_segments),
+        text=_merge_statics(text_segments),
+        identity_html=identity_html,
+        identity_text=identity_text,
+        sender_domain=content.from_email.rpartition("@")[2].lower(),
+    )
+    _check_footer_isolated(compiled)
+    return compiled
+
+
+def _merge_statics(segments: list[tuple[int, object]]) -> list[tuple[int, object]]:
+    merged: list[tuple[int, object]] = []
+    for kind, value in segments:
+        if kind is _STATIC and merged and merged[-1][0] is _STATIC:
+            merged[-1] = (_STATIC, merged[-1][1] + value)
+        else:
+            merged.append((kind, value))
+    return merged
+
+
+class _StructureCheck(HTMLParser):
+    """Records the open elements around the footer and any element that styles or scripts."""
+
+    VOID = frozenset({"br", "hr", "img", "meta", "col", "input", "link", "wbr", "area", "source"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.footer_ancestors: list[str] | None = None
+        self.forbidden: list[str] = []
+        self.footers = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script", "link", "iframe", "object", "embed", "base"):
+            self.forbidden.append(tag)
+        if tag == "table" and ("id", "compliance-footer") in attrs:
+            self.footers += 1
+            self.footer_ancestors = list(self.stack)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+
+def _check_footer_isolated(compiled: CompiledCampaign) -> None:
+    """The renderer's own guarantee, checked on every compile: the footer is a direct child of
+    <body> (nothing the author opened is still open around it) and no <style>, <script> or
+    <link> survived to restyle it."""
+    skeleton = "".join(value if kind is _STATIC else "x" for kind, value in compiled.html)
+    check = _StructureCheck()
+    check.feed(skeleton)
+    check.close()
+    if check.forbidden:
+        raise RenderingError(f"forbidden elements in the compiled message: {check.forbidden}")
+    if check.footer_ancestors != ["html", "body"]:
+        raise RenderingError(f"the footer is nested in {check.footer_ancestors}")
+    if check.footers != 1:
+        raise RenderingError(f"{check.footers} footers in the compiled message")

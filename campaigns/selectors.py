@@ -1,0 +1,211 @@
+"""Reads about campaigns, always scoped to the account asking; previews are reads too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.models import Account
+from campaigns.models import Campaign, CampaignTestSend
+from campaigns.rendering import (
+    CampaignContent,
+    CompiledCampaign,
+    Recipient,
+    RenderedMessage,
+    compile_campaign,
+)
+from lists.models import (
+    ConsentEvent,
+    ConsentRecord,
+    ConsentSource,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+)
+
+
+def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
+    """The account's campaigns, newest first, optionally of one status."""
+    queryset = Campaign.objects.filter(account=account).prefetch_related("lists")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def campaign_get(*, account: Account, campaign_id: int) -> Campaign | None:
+    return campaigns_for(account=account).select_related("account").filter(pk=campaign_id).first()
+
+
+def campaign_content(campaign: Campaign) -> CampaignContent:
+    """What the renderer needs of a campaign and its account's identity."""
+    account = campaign.account
+    return CampaignContent(
+        campaign_id=campaign.pk or 0,
+        account_id=account.pk,
+        subject=campaign.subject,
+        from_name=campaign.from_name,
+        from_email=campaign.from_email,
+        reply_to=campaign.reply_to,
+        html_body=campaign.html_body,
+        text_body=campaign.text_body,
+        company_name=account.company_name,
+        postal_address=account.postal_address,
+    )
+
+
+def compiled_campaign(campaign: Campaign) -> CompiledCampaign:
+    """The campaign compiled for rendering (cached by its content)."""
+    return compile_campaign(campaign_content(campaign))
+
+
+def recipients_of(subscribers: QuerySet[Subscriber]) -> list[Recipient]:
+    """Recipients for these subscribers in one query: their list's settings and the latest
+    consent they gave (source and date, for the footer's "why you get this")."""
+    latest_consent = ConsentRecord.objects.filter(
+        subscriber=OuterRef("pk"), event=ConsentEvent.GRANTED
+    ).order_by("-obtained_at", "-id")
+    rows = subscribers.select_related("mailing_list").annotate(
+        consent_source=Subquery(latest_consent.values("source")[:1]),
+        consented_at=Subquery(latest_consent.values("obtained_at")[:1]),
+    )
+    return [
+        Recipient(
+            subscriber_id=row.pk,
+            email=row.email,
+            name=row.name,
+            phone=row.phone,
+            attributes=row.attributes or {},
+            list_id=row.mailing_list_id,
+            list_name=row.mailing_list.name,
+            consent_source=row.consent_source or "",
+            consented_at=row.consented_at or row.subscribed_at,
+            track_opens=row.mailing_list.track_opens,
+            track_clicks=row.mailing_list.track_clicks,
+        )
+        for row in rows
+    ]
+
+
+def sample_recipient(mailing_list: MailingList | None) -> Recipient:
+    """A made-up recipient for previews of a campaign whose lists have no subscribers yet."""
+    return Recipient(
+        subscriber_id=0,
+        email="jane.doe@example.com",
+        name="Jane Doe",
+        phone="",
+        attributes={},
+        list_id=mailing_list.pk if mailing_list else 0,
+        list_name=mailing_list.name if mailing_list else "Your list",
+        consent_source=ConsentSource.WEB_FORM,
+        consented_at=timezone.now(),
+        track_opens=mailing_list.track_opens if mailing_list else True,
+        track_clicks=mailing_list.track_clicks if mailing_list else True,
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    message: RenderedMessage
+    recipient: Recipient
+    is_sample: bool
+
+
+def preview_recipient(
+    *, account: Account, lists: list[MailingList], subscriber_id: int | None = None
+) -> tuple[Recipient, bool] | None:
+    """The chosen subscriber (who must be on one of `lists`), else the first subscribed one,
+    else a made-up sample; with whether it is the sample. None if the chosen one is not there."""
+    on_lists = Subscriber.objects.filter(mailing_list__account=account, mailing_list__in=lists)
+    if subscriber_id is not None:
+        found = recipients_of(on_lists.filter(pk=subscriber_id))
+        return (found[0], False) if found else None
+    first = recipients_of(
+        on_lists.filter(status=SubscriberStatus.SUBSCRIBED).order_by("mailing_list_id", "id")[:1]
+    )
+    if first:
+        return first[0], False
+    return sample_recipient(lists[0] if lists else None), True
+
+
+def content_preview(
+    *,
+    account: Account,
+    content: CampaignContent,
+    lists: list[MailingList],
+    subscriber_id: int | None = None,
+) -> Preview | None:
+    """Exactly what the chosen (or a sample) recipient would get of `content`, footer and headers
+    included, with test tokens: following its links changes nothing. None if the subscriber is
+    not on `lists`. Raises the compile errors (merge tags, CSS) naming the field."""
+    chosen = preview_recipient(account=account, lists=lists, subscriber_id=subscriber_id)
+    if chosen is None:
+        return None
+    recipient, is_sample = chosen
+    message = compile_campaign(content).render(recipient, is_test=True)
+    return Preview(message=message, recipient=recipient, is_sample=is_sample)
+
+
+def campaign_preview(
+    *, account: Account, campaign: Campaign, subscriber_id: int | None = None
+) -> Preview | None:
+    """A saved campaign's preview (see content_preview)."""
+    return content_preview(
+        account=account,
+        content=campaign_content(campaign),
+        lists=list(campaign.lists.all()),
+        subscriber_id=subscriber_id,
+    )
+
+
+def test_sends_for(*, account: Account, campaign: Campaign) -> QuerySet[CampaignTestSend]:
+    return CampaignTestSend.objects.filter(account=account, campaign=campaign).order_by("-sent_at")
+
+
+def recipient_count(*, campaign: Campaign) -> int:
+    """Distinct subscribed addresses across the campaign's lists, before suppression (the
+    send resolves the final set when it starts)."""
+    return (
+        Subscriber.objects.filter(
+            mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
+        )
+        .values("email")
+        .distinct()
+        .count()
+    )
+
+
+def draft_content(*, account: Account, campaign_id: int = 0, **fields) -> CampaignContent:
+    """Unsaved editor content as the renderer takes it, for the live preview."""
+    return CampaignContent(
+        campaign_id=campaign_id,
+        account_id=account.pk,
+        subject=fields.get("subject", ""),
+        from_name=fields.get("from_name", ""),
+        from_email=fields.get("from_email", ""),
+        reply_to=fields.get("reply_to", ""),
+        html_body=fields.get("html_body", ""),
+        text_body=fields.get("text_body", ""),
+        company_name=account.company_name,
+        postal_address=account.postal_address,
+    )
+
+
+def campaign_findings(campaign: Campaign) -> list[dict]:
+    """The content analyser's findings (moderation.analyser, named in settings because campaigns
+    does not import moderation), as dicts."""
+    analyse = import_string(settings.CONTENT_ANALYSER)
+    return [finding.as_dict() for finding in analyse(campaign)]
+
+
+def campaign_link(*, campaign_id: int, index: int) -> str | None:
+    """The campaign's `index`-th tracked link, for the click redirect (public: the token names
+    the campaign). None for an unknown campaign or link."""
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None:
+        return None
+    links = compiled_campaign(campaign).links
+    return links[index] if 0 <= index < len(links) else None

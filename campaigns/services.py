@@ -1,0 +1,311 @@
+"""Writes about campaigns: authoring, submission to moderation, cancelling, test sends.
+
+Status changes follow one shape: lock the campaign row, return quietly if it is already in the
+target status (every transition is safe to call twice), check the table in campaigns.states,
+write the change and its CampaignStatusChange row.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import selectors as account_selectors
+from accounts.addresses import normalise_address
+from accounts.models import Account, User
+from campaigns import selectors
+from campaigns.mail import email_message
+from campaigns.models import Campaign, CampaignStatusChange, CampaignTestSend
+from campaigns.rendering import compile_campaign
+from campaigns.states import CampaignStatus, ensure_transition
+from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
+from lists.models import MailingList
+
+CONTENT_FIELDS = (
+    "name",
+    "subject",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "html_body",
+    "text_body",
+)
+FIELD_LIMITS = {"name": 200, "subject": 300, "from_name": 100, "from_email": 254, "reply_to": 254}
+
+
+class TooManyRequests(ApplicationError):
+    status_code = 429
+
+
+def account_ensure_can_send(account: Account) -> None:
+    """PermissionDenied (403) for a frozen or closing account: it may not start anything that
+    sends."""
+    if not account.can_send:
+        raise PermissionDenied(
+            "Your account is frozen: it cannot create, test or submit campaigns. "
+            + (f"Reason: {account.state_reason}" if account.state_reason else "")
+        )
+
+
+def _clean_text(data: dict, name: str, *, required: bool) -> None:
+    if name not in data:
+        return
+    value = (data[name] or "").strip() if name not in ("html_body", "text_body") else data[name]
+    value = value or ""
+    if required and not value.strip():
+        raise ApplicationError("This field is required.", field=name)
+    limit = FIELD_LIMITS.get(name)
+    if limit and len(value) > limit:
+        raise ApplicationError(f"At most {limit} characters.", field=name)
+    if "\n" in value and name in FIELD_LIMITS:
+        raise ApplicationError("This field must be a single line.", field=name)
+    data[name] = value
+
+
+def _sender_address(account: Account, value: str) -> str:
+    """The From address, normalised; it must be on one of the account's verified domains."""
+    try:
+        address = normalise_address(value)
+    except ValueError as exc:
+        raise ApplicationError(
+            f"{value!r} is not a valid e-mail address.", field="from_email"
+        ) from exc
+    if account_selectors.sender_domain_for_address(account=account, email=address) is None:
+        domain = address.rpartition("@")[2]
+        raise ApplicationError(
+            f"{address} is not on a verified sender domain of your account. Add {domain} under "
+            "Sender domains and publish its TXT record first.",
+            field="from_email",
+        )
+    return address
+
+
+def _validated(account: Account, data: dict, *, creating: bool) -> dict:
+    """The fields of `data`, cleaned: required ones present, the sender verified, the reply-to
+    valid, the HTML within its size limit."""
+    data = dict(data)
+    for name in CONTENT_FIELDS:
+        required = name in ("name", "subject", "from_name", "from_email", "html_body")
+        if creating and required and name not in data:
+            raise ApplicationError("This field is required.", field=name)
+        _clean_text(data, name, required=required)
+    if "from_email" in data:
+        data["from_email"] = _sender_address(account, data["from_email"])
+    if data.get("reply_to"):
+        try:
+            data["reply_to"] = normalise_address(data["reply_to"])
+        except ValueError as exc:
+            raise ApplicationError("Not a valid e-mail address.", field="reply_to") from exc
+    if len(data.get("html_body", "").encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
+        raise ApplicationError(
+            f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
+            field="html_body",
+        )
+    return data
+
+
+def _lists_of(account: Account, list_ids) -> list[MailingList]:
+    ids = sorted({int(list_id) for list_id in list_ids})
+    if not ids:
+        raise ApplicationError("Choose at least one list.", field="lists")
+    found = list(MailingList.objects.filter(account=account, pk__in=ids))
+    missing = sorted(set(ids) - {mailing_list.pk for mailing_list in found})
+    if missing:
+        raise ApplicationError(f"No such list: {', '.join(map(str, missing))}.", field="lists")
+    return found
+
+
+def _check_renders(campaign: Campaign) -> None:
+    """Compile the content now, so a bad merge tag or unreadable CSS is an error on save."""
+    compile_campaign(selectors.campaign_content(campaign))
+
+
+def campaign_create(*, account: Account, created_by: User | None, lists, **fields) -> Campaign:
+    """A new draft. Refused for a frozen account, an unverified sender domain, another
+    account's list or content that does not compile."""
+    account_ensure_can_send(account)
+    data = _validated(account, fields, creating=True)
+    mailing_lists = _lists_of(account, lists)
+    with transaction.atomic():
+        campaign = Campaign(account=account, created_by=created_by, **data)
+        _check_renders(campaign)
+        campaign.save()
+        campaign.lists.set(mailing_lists)
+    return campaign
+
+
+def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields) -> Campaign:
+    """Change a draft or rejected campaign (InvalidTransition otherwise); locks the row."""
+    data = _validated(account, fields, creating=False)
+    mailing_lists = _lists_of(account, lists) if lists is not None else None
+    with transaction.atomic():
+        campaign = _locked(account, campaign_id)
+        if not campaign.is_editable:
+            raise InvalidTransition(
+                f"Only draft or rejected campaigns can be edited; this one is "
+                f"{campaign.get_status_display().lower()}.",
+                extra={"status": campaign.status},
+            )
+        for name, value in data.items():
+            setattr(campaign, name, value)
+        _check_renders(campaign)
+        campaign.save()
+        if mailing_lists is not None:
+            campaign.lists.set(mailing_lists)
+    return campaign
+
+
+def campaign_delete(*, account: Account, campaign_id: int) -> None:
+    """Delete a draft, rejected or cancelled campaign; anything that has been approved stays
+    (its messages and their audit trail)."""
+    with transaction.atomic():
+        campaign = _locked(account, campaign_id)
+        if not campaign.is_deletable:
+            raise InvalidTransition(
+                "Only draft, rejected or cancelled campaigns can be deleted.",
+                extra={"status": campaign.status},
+            )
+        campaign.delete()
+
+
+def _locked(account: Account, campaign_id: int) -> Campaign:
+    campaign = (
+        Campaign.objects.select_for_update()
+        .select_related("account")
+        .filter(account=account, pk=campaign_id)
+        .first()
+    )
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+def _record_change(
+    campaign: Campaign, new_status: str, *, actor: User | None, reason: str = ""
+) -> None:
+    CampaignStatusChange.objects.create(
+        campaign=campaign,
+        old_status=campaign.status,
+        new_status=new_status,
+        actor=actor,
+        reason=reason,
+    )
+    campaign.status = new_status
+
+
+def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
+    """Send a draft or rejected campaign to the moderation queue. Refused (nothing changes)
+    for a frozen account, an unverified sender, an empty audience or blocking findings.
+    Idempotent; locks the row."""
+    account_ensure_can_send(account)
+    with transaction.atomic():
+        campaign = _locked(account, campaign_id)
+        if campaign.status == CampaignStatus.SUBMITTED:
+            return campaign
+        ensure_transition(campaign.status, CampaignStatus.SUBMITTED)
+        _sender_address(account, campaign.from_email)
+        _check_renders(campaign)
+        if selectors.recipient_count(campaign=campaign) == 0:
+            raise ApplicationError(
+                "The campaign's lists have no subscribed addresses: there is no one to send to.",
+                field="lists",
+            )
+        findings = selectors.campaign_findings(campaign)
+        blocking = [finding for finding in findings if finding["severity"] == "block"]
+        if blocking:
+            raise ApplicationError(
+                "The campaign cannot be submitted: "
+                + " ".join(finding["reason"] for finding in blocking),
+                extra={"findings": findings},
+            )
+        _record_change(campaign, CampaignStatus.SUBMITTED, actor=actor)
+        campaign.findings = findings
+        campaign.submitted_at = timezone.now()
+        campaign.save(update_fields=["status", "findings", "submitted_at", "updated_at"])
+    return campaign
+
+
+def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
+    """Take a submitted campaign back to draft to edit it. Idempotent; locks the row."""
+    with transaction.atomic():
+        campaign = _locked(account, campaign_id)
+        if campaign.status == CampaignStatus.DRAFT:
+            return campaign
+        if campaign.status != CampaignStatus.SUBMITTED:
+            raise InvalidTransition(
+                "Only a campaign waiting for moderation can be withdrawn.",
+                extra={"status": campaign.status},
+            )
+        _record_change(campaign, CampaignStatus.DRAFT, actor=actor, reason="withdrawn")
+        campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+def campaign_cancel(
+    *, account: Account, campaign_id: int, actor: User | None, reason: str = ""
+) -> Campaign:
+    """Stop a campaign before or during sending; messages already handed over stay sent.
+    Idempotent; locks the row."""
+    with transaction.atomic():
+        campaign = _locked(account, campaign_id)
+        if campaign.status == CampaignStatus.CANCELLED:
+            return campaign
+        ensure_transition(campaign.status, CampaignStatus.CANCELLED)
+        _record_change(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
+        campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+def campaign_send_test(
+    *, account: Account, campaign_id: int, user: User, subscriber_id: int | None = None
+) -> CampaignTestSend:
+    """Send the campaign, as `subscriber_id` (or a sample) would get it, to the user's own
+    verified address through the configured backend. Its links are test links (they change
+    nothing). At most TEST_SENDS_PER_HOUR per account; the claim is given back if the send
+    fails."""
+    account_ensure_can_send(account)
+    if not user.is_email_verified:
+        raise ApplicationError("Verify your own e-mail address first: tests are sent to it.")
+    campaign = selectors.campaign_get(account=account, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    _sender_address(account, campaign.from_email)
+    preview = selectors.campaign_preview(
+        account=account, campaign=campaign, subscriber_id=subscriber_id
+    )
+    if preview is None:
+        raise ApplicationError("No such subscriber on the campaign's lists.", field="subscriber_id")
+    rendered = selectors.compiled_campaign(campaign).render(
+        preview.recipient, to=user.email, is_test=True
+    )
+    with transaction.atomic():
+        # The account row's lock makes "count, then claim" one step per account.
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        since = timezone.now() - timedelta(hours=1)
+        if (
+            CampaignTestSend.objects.filter(account=account, sent_at__gte=since).count()
+            >= settings.TEST_SENDS_PER_HOUR
+        ):
+            raise TooManyRequests(
+                f"At most {settings.TEST_SENDS_PER_HOUR} test sends an hour; try again later."
+            )
+        claim = CampaignTestSend.objects.create(
+            campaign=campaign,
+            account=account,
+            sent_by=user,
+            to_email=user.email,
+            message_id=rendered.headers["Message-ID"],
+        )
+    try:
+        email_message(rendered).send()
+    except (smtplib.SMTPException, OSError) as exc:
+        claim.delete()
+        raise ApplicationError(
+            f"The mail server did not take the test message ({exc.__class__.__name__}). "
+            "Try again in a moment."
+        ) from exc
+    return claim

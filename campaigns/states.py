@@ -1,0 +1,63 @@
+"""The campaign state machine as data: the statuses and which changes are allowed. Pure."""
+
+from django.db import models
+
+from config.errors import InvalidTransition
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted for moderation"
+    REJECTED = "rejected", "Rejected"
+    APPROVED = "approved", "Approved"
+    PROBING = "probing", "Probe sending"
+    HOLDING = "holding", "Holding"
+    REVIEW = "review", "In review"
+    RELEASING = "releasing", "Releasing"
+    SENT = "sent", "Sent"
+    DECLINED = "declined", "Declined"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+S = CampaignStatus
+
+# A moderator may decline, the sender cancel and enforcement pause anything still under way.
+_STOPPABLE = {S.DECLINED, S.CANCELLED, S.PAUSED}
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.DRAFT: frozenset({S.SUBMITTED, S.CANCELLED}),
+    # The sender may withdraw a submission to edit it again.
+    S.SUBMITTED: frozenset({S.APPROVED, S.REJECTED, S.DRAFT, S.DECLINED, S.CANCELLED}),
+    S.REJECTED: frozenset({S.SUBMITTED, S.DRAFT, S.CANCELLED}),
+    S.APPROVED: frozenset({S.PROBING} | _STOPPABLE),
+    S.PROBING: frozenset({S.HOLDING} | _STOPPABLE),
+    S.HOLDING: frozenset({S.RELEASING, S.REVIEW} | _STOPPABLE),
+    S.REVIEW: frozenset({S.RELEASING} | _STOPPABLE),
+    S.RELEASING: frozenset({S.SENT} | _STOPPABLE),
+    # Unfrozen, a campaign resumes where it paused.
+    S.PAUSED: frozenset(
+        {S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING} | {S.DECLINED, S.CANCELLED}
+    ),
+    S.SENT: frozenset(),
+    S.DECLINED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+EDITABLE = frozenset({S.DRAFT, S.REJECTED})
+DELETABLE = frozenset({S.DRAFT, S.REJECTED, S.CANCELLED})
+FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def ensure_transition(current: str, target: str) -> None:
+    """Raise InvalidTransition (a 409 in the API) unless `current -> target` is in the table."""
+    if not can_transition(current, target):
+        raise InvalidTransition(
+            f"A campaign that is {CampaignStatus(current).label.lower()} cannot become "
+            f"{CampaignStatus(target).label.lower()}.",
+            extra={"status": current},
+        )

@@ -1,0 +1,3 @@
+"""Browser pages for senders: campaigns."""
+
+urlpatterns: list = []
