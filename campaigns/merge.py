@@ -116,20 +116,6 @@ def compile_merge_tag(expression: str, *, field: str) -> MergeTag:
     return MergeTag(source=source, evaluate=_environment.compile_expression(source))
 
 
-def split_merge_tags(text: str, *, field: str) -> list[str | MergeTag]:
-    """`text` as literal strings and compiled tags, in order."""
-    parts: list[str | MergeTag] = []
-    position = 0
-    for match in MERGE_TAG.finditer(text):
-        if match.start() > position:
-            parts.append(text[position : match.start()])
-        parts.append(compile_merge_tag(match.group(1), field=field))
-        position = match.end()
-    if position < len(text):
-        parts.append(text[position:])
-    return parts
-
-
 def merge_context(
     *,
     email: str,

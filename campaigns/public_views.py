@@ -40,6 +40,4 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     """A 1x1 transparent GIF (for any token: a broken image helps nobody)."""
-    response = HttpResponse(PIXEL, content_type="image/gif")
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return HttpResponse(PIXEL, content_type="image/gif")

@@ -151,10 +151,15 @@ class CompiledCampaign:
     _dates: dict = field(default_factory=dict)
 
     def render(
-        self, recipient: Recipient, *, to: str | None = None, is_test: bool = False
+        self,
+        recipient: Recipient,
+        *,
+        to: str | None = None,
+        is_test: bool = False,
+        subject_prefix: str = "",
     ) -> RenderedMessage:
-        """One recipient's message; `to` and `is_test` are for test sends (tokens that change
-        nothing, to the sender's own address)."""
+        """One recipient's message. Previews and test sends set `is_test` (their tokens change
+        nothing); a test send also goes `to` the sender's own address with a subject prefix."""
         content = self.content
         tokens = MessageTokens(
             campaign_id=content.campaign_id,
@@ -181,8 +186,7 @@ class CompiledCampaign:
         consent = self._consent_sentence(recipient)
 
         subject = _one_line("".join(_fill(self.subject, merged, links, {})))
-        if is_test:
-            subject = TEST_SUBJECT_PREFIX + subject
+        subject = subject_prefix + subject
         pixel = ""
         if recipient.track_opens:
             pixel = (

@@ -15,12 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
-from accounts.addresses import normalise_address
+from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import Account, User
 from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import Campaign, CampaignStatusChange, CampaignTestSend
-from campaigns.rendering import compile_campaign
+from campaigns.rendering import TEST_SUBJECT_PREFIX, compile_campaign
 from campaigns.states import CampaignStatus, ensure_transition
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import MailingList
@@ -98,8 +98,10 @@ def _validated(account: Account, data: dict, *, creating: bool) -> dict:
     if data.get("reply_to"):
         try:
             data["reply_to"] = normalise_address(data["reply_to"])
-        except ValueError as exc:
-            raise ApplicationError("Not a valid e-mail address.", field="reply_to") from exc
+        except InvalidAddress as exc:
+            raise ApplicationError(
+                f"Not a valid e-mail address: {exc.message}", field="reply_to"
+            ) from exc
     if len(data.get("html_body", "").encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
         raise ApplicationError(
             f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
@@ -280,7 +282,7 @@ def campaign_send_test(
     if preview is None:
         raise ApplicationError("No such subscriber on the campaign's lists.", field="subscriber_id")
     rendered = selectors.compiled_campaign(campaign).render(
-        preview.recipient, to=user.email, is_test=True
+        preview.recipient, to=user.email, is_test=True, subject_prefix=TEST_SUBJECT_PREFIX
     )
     with transaction.atomic():
         # The account row's lock makes "count, then claim" one step per account.

@@ -380,7 +380,9 @@ def test_a_campaign_is_compiled_once():
 
 
 def test_test_sends_have_test_tokens_the_given_address_and_a_marked_subject():
-    rendered = compile_campaign(content()).render(recipient(), to="me@acme.example", is_test=True)
+    rendered = compile_campaign(content()).render(
+        recipient(), to="me@acme.example", is_test=True, subject_prefix="[Test] "
+    )
 
     assert rendered.to == "me@acme.example"
     assert rendered.subject == "[Test] Hello Reader1"

@@ -1,0 +1,63 @@
+import pytest
+
+from campaigns.tokens import BadToken, MessageTokens, TokenData, TokenKind, pack, unpack
+
+
+def test_a_token_carries_its_kind_campaign_subscriber_link_and_test_flag():
+    data = TokenData(TokenKind.CLICK, campaign_id=12, subscriber_id=2**40, link=7, is_test=True)
+
+    assert unpack(pack(data), kind=TokenKind.CLICK) == data
+
+
+def test_a_tampered_token_is_refused():
+    token = MessageTokens(campaign_id=5, subscriber_id=6).unsubscribe()
+    for position in (0, 10, len(token) - 1):
+        flipped = (
+            token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1 :]
+        )
+        with pytest.raises(BadToken):
+            unpack(flipped, kind=TokenKind.UNSUBSCRIBE)
+
+
+@pytest.mark.parametrize("token", ["", "abc", "x" * 80, "AAAA==", "ab.cd", "a b"])
+def test_garbage_is_refused(token):
+    with pytest.raises(BadToken):
+        unpack(token, kind=TokenKind.UNSUBSCRIBE)
+
+
+def test_characters_outside_the_alphabet_are_refused_not_skipped():
+    token = MessageTokens(campaign_id=5, subscriber_id=6).report()
+
+    with pytest.raises(BadToken):
+        unpack(token[:5] + "!" + token[5:], kind=TokenKind.REPORT)
+
+
+def test_a_token_of_another_kind_is_refused():
+    token = MessageTokens(campaign_id=5, subscriber_id=6).report()
+
+    with pytest.raises(BadToken):
+        unpack(token, kind=TokenKind.UNSUBSCRIBE)
+
+
+def test_tokens_signed_with_a_retired_key_still_work(settings):
+    settings.SECRET_KEY = "old-key-" + "x" * 40
+    token = MessageTokens(campaign_id=5, subscriber_id=6).unsubscribe()
+    settings.SECRET_KEY = "new-key-" + "y" * 40
+    with pytest.raises(BadToken):
+        unpack(token, kind=TokenKind.UNSUBSCRIBE)
+
+    settings.SECRET_KEY_FALLBACKS = ["old-key-" + "x" * 40]
+
+    assert unpack(token, kind=TokenKind.UNSUBSCRIBE).subscriber_id == 6
+
+
+def test_ids_must_fit():
+    with pytest.raises(ValueError):
+        pack(TokenData(TokenKind.OPEN, campaign_id=2**48, subscriber_id=1))
+
+
+def test_the_message_reference_is_the_same_for_every_attempt():
+    first = MessageTokens(campaign_id=5, subscriber_id=6).message_ref()
+
+    assert first == MessageTokens(campaign_id=5, subscriber_id=6).message_ref()
+    assert first != MessageTokens(campaign_id=5, subscriber_id=7).message_ref()
