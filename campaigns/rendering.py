@@ -24,7 +24,14 @@ from django.utils import dateformat
 from markupsafe import escape
 
 from campaigns.html import ANCHOR_HREF, URL_IN_TEXT, html_to_text, is_trackable, sanitise_html
-from campaigns.merge import MERGE_TAG, MergeTag, MergeTagError, compile_merge_tag, merge_context
+from campaigns.merge import (
+    MERGE_TAG,
+    MergeProgram,
+    MergeTag,
+    MergeTagError,
+    compile_merge_tag,
+    merge_context,
+)
 from campaigns.tokens import MessageTokens
 
 UNSUBSCRIBE_PATH = "/u/{}/"
@@ -141,13 +148,16 @@ def _footer_html() -> list[tuple[int, object]]:
 class CompiledCampaign:
     content: CampaignContent
     links: list[str]
-    merge_tags: list[MergeTag]
-    subject: list[tuple[int, object]]
-    html: list[tuple[int, object]]
-    text: list[tuple[int, object]]
+    merge: MergeProgram
+    # Each part is a str.format template whose positional fields are, in order: the merge
+    # values, the links, then the slots (see _as_format).
+    subject: str
+    html: str
+    text: str
     identity_html: str
     identity_text: str
     sender_domain: str
+    links_html: list[str] = field(default_factory=list)
     _dates: dict = field(default_factory=dict)
 
     def render(
@@ -166,49 +176,49 @@ class CompiledCampaign:
             subscriber_id=recipient.subscriber_id,
             is_test=is_test,
         )
-        context = merge_context(
-            email=recipient.email,
-            name=recipient.name,
-            phone=recipient.phone,
-            attributes=recipient.attributes,
-            list_name=recipient.list_name,
-            company_name=content.company_name,
+        merged = self.merge.evaluate(
+            merge_context(
+                email=recipient.email,
+                name=recipient.name,
+                phone=recipient.phone,
+                attributes=recipient.attributes,
+                list_name=recipient.list_name,
+                company_name=content.company_name,
+            )
         )
-        merged = [tag(context) for tag in self.merge_tags]
         site = settings.SITE_URL
         if recipient.track_clicks:
+            # Tokens are base64url and SITE_URL is ours: these need no HTML escaping.
             links = [site + CLICK_PATH.format(tokens.click(i)) for i in range(len(self.links))]
+            links_html = links
         else:
-            links = self.links
+            links, links_html = self.links, self.links_html
         unsubscribe_token = tokens.unsubscribe()
         unsubscribe_url = site + UNSUBSCRIBE_PATH.format(unsubscribe_token)
         report_url = site + REPORT_PATH.format(tokens.report())
         consent = self._consent_sentence(recipient)
 
-        subject = _one_line("".join(_fill(self.subject, merged, links, {})))
-        subject = subject_prefix + subject
+        subject = subject_prefix + _one_line(self.subject.format(*merged, *links))
         pixel = ""
         if recipient.track_opens:
             pixel = (
                 f'<img src="{site}{OPEN_PATH.format(tokens.open())}" width="1" height="1" '
                 'alt="" style="display:block;width:1px;height:1px;border:0">\n'
             )
-        html_slots = {
-            _SUBJECT: str(escape(subject)),
-            _UNSUBSCRIBE_URL: str(escape(unsubscribe_url)),
-            _REPORT_URL: str(escape(report_url)),
-            _CONSENT: str(escape(consent)),
-            _IDENTITY: self.identity_html,
-            _PIXEL: pixel,
-        }
-        escaped_merged = [str(escape(value)) for value in merged]
-        escaped_links = [str(escape(link)) for link in links]
-        text_slots = {
-            _UNSUBSCRIBE_URL: unsubscribe_url,
-            _REPORT_URL: report_url,
-            _CONSENT: consent,
-            _IDENTITY: self.identity_text,
-        }
+        html = self.html.format(
+            *[str(escape(value)) for value in merged],
+            *links_html,
+            # The slots, in their numbered order.
+            str(escape(subject)),
+            str(escape(unsubscribe_url)),
+            str(escape(report_url)),
+            str(escape(consent)),
+            self.identity_html,
+            pixel,
+        )
+        text = self.text.format(
+            *merged, *links, subject, unsubscribe_url, report_url, consent, self.identity_text, ""
+        )
         message_ref = tokens.message_ref()
         headers = {
             "Message-ID": f"<{message_ref}@{self.sender_domain}>",
@@ -227,8 +237,8 @@ class CompiledCampaign:
         }
         return RenderedMessage(
             subject=subject,
-            html="".join(_fill(self.html, escaped_merged, escaped_links, html_slots)),
-            text="".join(_fill(self.text, merged, links, text_slots)),
+            html=html,
+            text=text,
             from_header=formataddr((content.from_name, content.from_email)),
             to=to or recipient.email,
             reply_to=content.reply_to,
@@ -255,16 +265,19 @@ class CompiledCampaign:
         return f"{sentence} on {formatted}."
 
 
-def _fill(segments, merged, links, slots):
+def _as_format(segments: list[tuple[int, object]], *, merges: int, links: int) -> str:
+    """Segments as one str.format template: rendering a part is then one C-level call."""
+    out = []
     for kind, value in segments:
         if kind is _STATIC:
-            yield value
+            out.append(value.replace("{", "{{").replace("}", "}}"))
         elif kind is _MERGE:
-            yield merged[value]
+            out.append(f"{{{value}}}")
         elif kind is _LINK:
-            yield links[value]
+            out.append(f"{{{merges + value}}}")
         else:
-            yield slots[value]
+            out.append(f"{{{merges + links + value}}}")
+    return "".join(out)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -284,14 +297,19 @@ class _Compiler:
         self.merge_tags: list[MergeTag] = []
         self.links: list[str] = []
         self._link_index: dict[str, int] = {}
+        self._tag_index: dict[str, int] = {}
 
     def protect(self, text: str, *, field: str) -> str:
         """`text` with each merge tag compiled and replaced by a placeholder that neither the
         CSS inliner nor the sanitiser will change."""
 
         def replace(match: re.Match) -> str:
-            self.merge_tags.append(compile_merge_tag(match.group(1), field=field))
-            return f"{self.marker}m{len(self.merge_tags) - 1}z"
+            tag = compile_merge_tag(match.group(1), field=field)
+            index = self._tag_index.get(tag.source)
+            if index is None:
+                index = self._tag_index[tag.source] = len(self.merge_tags)
+                self.merge_tags.append(tag)
+            return f"{self.marker}m{index}z"
 
         return MERGE_TAG.sub(replace, text)
 
@@ -396,19 +414,21 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         (_SLOT, _IDENTITY),
         (_STATIC, "\n"),
     ]
-    compiled = CompiledCampaign(
+    merges, links = len(compiler.merge_tags), len(compiler.links)
+    html_segments = _merge_statics(html_segments)
+    _check_footer_isolated(html_segments)
+    return CompiledCampaign(
         content=content,
         links=compiler.links,
-        merge_tags=compiler.merge_tags,
-        subject=subject,
-        html=_merge_statics(html_segments),
-        text=_merge_statics(text_segments),
+        merge=MergeProgram(compiler.merge_tags),
+        subject=_as_format(subject, merges=merges, links=links),
+        html=_as_format(html_segments, merges=merges, links=links),
+        text=_as_format(text_segments, merges=merges, links=links),
         identity_html=identity_html,
         identity_text=identity_text,
         sender_domain=content.from_email.rpartition("@")[2].lower(),
+        links_html=[str(escape(link)) for link in compiler.links],
     )
-    _check_footer_isolated(compiled)
-    return compiled
 
 
 def _merge_statics(segments: list[tuple[int, object]]) -> list[tuple[int, object]]:
@@ -448,11 +468,11 @@ class _StructureCheck(HTMLParser):
                 pass
 
 
-def _check_footer_isolated(compiled: CompiledCampaign) -> None:
+def _check_footer_isolated(html_segments: list[tuple[int, object]]) -> None:
     """The renderer's own guarantee, checked on every compile: the footer is a direct child of
     <body> (nothing the author opened is still open around it) and no <style>, <script> or
     <link> survived to restyle it."""
-    skeleton = "".join(value if kind is _STATIC else "x" for kind, value in compiled.html)
+    skeleton = "".join(value if kind is _STATIC else "x" for kind, value in html_segments)
     check = _StructureCheck()
     check.feed(skeleton)
     check.close()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaigns.merge import MergeTagError, compile_merge_tag, merge_context
+from campaigns.merge import MergeProgram, MergeTagError, compile_merge_tag, merge_context
 
 
 def context(**changes):
@@ -36,7 +36,17 @@ def context(**changes):
     ],
 )
 def test_allowed_tags_give_the_subscribers_own_data(tag, expected):
-    assert compile_merge_tag(tag, field="html_body")(context()) == expected
+    program = MergeProgram([compile_merge_tag(tag, field="html_body")])
+
+    assert program.evaluate(context()) == [expected]
+
+
+def test_one_program_evaluates_every_tag_in_order():
+    tags = [compile_merge_tag(t, field="subject") for t in ("company.name", "subscriber.phone")]
+
+    assert MergeProgram(tags).evaluate(context()) == ["Acme", "+44 1"]
+    assert MergeProgram(tags).evaluate(context(phone="")) == ["Acme", ""]
+    assert MergeProgram([]).evaluate(context()) == []
 
 
 HOSTILE = [

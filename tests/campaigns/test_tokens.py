@@ -61,3 +61,10 @@ def test_the_message_reference_is_the_same_for_every_attempt():
 
     assert first == MessageTokens(campaign_id=5, subscriber_id=6).message_ref()
     assert first != MessageTokens(campaign_id=5, subscriber_id=7).message_ref()
+
+
+def test_message_tokens_are_the_packed_tokens():
+    tokens = MessageTokens(campaign_id=9, subscriber_id=10, is_test=True)
+
+    assert tokens.click(3) == pack(TokenData(TokenKind.CLICK, 9, 10, link=3, is_test=True))
+    assert tokens.unsubscribe() == pack(TokenData(TokenKind.UNSUBSCRIBE, 9, 10, is_test=True))

@@ -1,0 +1,164 @@
+"""Render 100,000 personalised messages of a realistic 30 KB HTML campaign; print messages/second.
+
+    .venv/bin/python bench/render_bench.py [--messages 100000] [--mime 5000]
+
+Rendering is what a delivery worker does per recipient once the campaign is compiled: merge
+tags, per-recipient signed tokens for every tracked link, the unsubscribe and report-spam links,
+the consent sentence, the open pixel and the headers. It needs no database. The compile (CSS
+inlining, sanitising, link numbering) is timed separately: it happens once per campaign.
+`--mime` also times turning that many rendered messages into the bytes handed to SMTP
+(Django's EmailMultiAlternatives and Python's email package), reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIRST = ["Anna", "Boris", "Chloe", "Dmitri", "Emma", "Farid", "Grace", "Hugo", "Ирина", "Олег"]
+CITIES = ["Leeds", "Paris", "Kazan", "Berlin", "Madrid", "Oslo"]
+SOURCES = ["web_form", "form_checkbox", "paper_form", "client_reconfirmed", "api"]
+
+PRODUCT = """
+<tr><td class="product" style="padding:12px 0">
+  <table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr>
+    <td width="120" valign="top">
+      <a href="https://shop.acme.example/p/{n}?utm_source=news&amp;utm_medium=email">
+      <img src="https://cdn.acme.example/img/{n}.jpg" width="110" height="110"
+           alt="Product {n}"></a></td>
+    <td valign="top" style="padding-left:12px">
+      <h3 class="title">
+        <a href="https://shop.acme.example/p/{n}?utm_source=news&amp;utm_medium=email">
+        Hand-made item number {n}</a></h3>
+      <p class="body">A short description of product {n}: natural materials, made in our workshop,
+      shipped in recycled packaging. {{{{ subscriber.first_name | default("Friend") }}}}, members in
+      {{{{ subscriber.attributes.city | default("your city") }}}} get free delivery this week.</p>
+      <p><a class="button" href="https://shop.acme.example/cart/add/{n}">Add to cart</a>
+         <span class="price">€{price}</span></p>
+    </td></tr></table>
+</td></tr>
+"""
+
+
+def campaign_html(target_bytes: int = 30 * 1024) -> str:
+    """A newsletter like the ones people send: a <style> block, tables, images, ~40 links."""
+    head = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>November</title><style>
+      body { font-family: Georgia, serif; color: #222; }
+      .wrapper { max-width: 640px; margin: 0 auto; background: #fff; }
+      h1 { font-size: 28px; color: #7c2d12; margin: 0 0 12px 0; }
+      h3.title { font-size: 18px; margin: 0 0 6px 0; }
+      h3.title a { color: #111; text-decoration: none; }
+      p.body { font-size: 15px; line-height: 1.5; color: #333; }
+      a.button { background: #7c2d12; color: #fff; padding: 8px 14px; border-radius: 4px;
+                 text-decoration: none; font-weight: bold; }
+      .price { font-size: 16px; color: #15803d; margin-left: 12px; }
+    </style></head><body><table class="wrapper" role="presentation" width="100%"><tr><td>
+    <h1>November at Acme, {{ subscriber.first_name | default("friend") }}</h1>
+    <p class="body">Hello {{ subscriber.name }}, here is what is new in our workshop this month.
+    Read it <a href="https://acme.example/news/november">on the web</a>.</p>
+    <table role="presentation" width="100%">"""
+    tail = """</table><p class="body">See you soon, the Acme team.
+    <a href="https://acme.example/">acme.example</a></p></td></tr></table></body></html>"""
+    products, n = [], 0
+    rng = random.Random(7)
+    while len(head) + len(tail) + sum(map(len, products)) < target_bytes:
+        n += 1
+        products.append(PRODUCT.format(n=n, price=f"{rng.randint(5, 90)}.{rng.randint(0, 99):02d}"))
+    return head + "".join(products) + tail
+
+
+def recipients(count: int):
+    from campaigns.rendering import Recipient
+
+    rng = random.Random(42)
+    start = datetime(2025, 1, 1)
+    for i in range(count):
+        first = rng.choice(FIRST)
+        yield Recipient(
+            subscriber_id=1_000_000 + i,
+            email=f"reader.{i}@example.org",
+            name=f"{first} Reader{i}",
+            phone="",
+            attributes={"city": rng.choice(CITIES)} if i % 3 else {},
+            list_id=1 + i % 2,
+            list_name="Monthly news" if i % 2 else "Workshop diary",
+            consent_source=rng.choice(SOURCES),
+            consented_at=start + timedelta(days=i % 600),
+            track_opens=i % 10 != 0,
+            track_clicks=i % 10 != 0,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--mime", type=int, default=5_000, help="messages to serialise (0: skip)")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("SITE_URL", "https://app.consentmail.example")
+    import django
+
+    django.setup()
+    from campaigns.mail import email_message
+    from campaigns.rendering import CampaignContent, compile_campaign
+
+    html = campaign_html()
+    content = CampaignContent(
+        campaign_id=4242,
+        account_id=17,
+        subject="November at Acme, {{ subscriber.first_name | default('friend') }}",
+        from_name="Acme Workshop",
+        from_email="news@news.acme.example",
+        reply_to="hello@acme.example",
+        html_body=html,
+        text_body="",
+        company_name="Acme Workshop Ltd",
+        postal_address="12 Mill Lane, Hebden Bridge HX7 8AB, United Kingdom",
+    )
+    started = time.perf_counter()
+    compiled = compile_campaign(content)
+    compile_seconds = time.perf_counter() - started
+
+    people = list(recipients(args.messages))
+    total_bytes = 0
+    started = time.perf_counter()
+    for person in people:
+        message = compiled.render(person)
+        total_bytes += len(message.html)
+    render_seconds = time.perf_counter() - started
+
+    print(
+        f"campaign HTML: {len(html.encode()) / 1024:.1f} KB, {len(compiled.links)} distinct links,"
+    )
+    print(
+        f"  {len(compiled.merge)} distinct merge tags; compiled once in {compile_seconds * 1000:.1f} ms"
+    )
+    print(
+        f"rendered {len(people):,} messages in {render_seconds:.2f} s: "
+        f"{len(people) / render_seconds:,.0f} messages/s on one core "
+        f"({render_seconds / len(people) * 1e6:.0f} µs each, "
+        f"average HTML {total_bytes / len(people) / 1024:.1f} KB)"
+    )
+    if args.mime:
+        sample = people[: args.mime]
+        started = time.perf_counter()
+        for person in sample:
+            email_message(compiled.render(person)).message().as_bytes()
+        mime_seconds = time.perf_counter() - started
+        print(
+            f"render + MIME bytes for {len(sample):,}: {len(sample) / mime_seconds:,.0f} "
+            f"messages/s ({mime_seconds / len(sample) * 1e6:.0f} µs each)"
+        )
+
+
+if __name__ == "__main__":
+    main()
