@@ -53,3 +53,11 @@ def test_seed_demo_is_idempotent(capsys):
     call_command("seed_demo")
     assert User.objects.count() == 2
     assert "demo@example.com / demo-password-1" in capsys.readouterr().out
+    from campaigns.models import Campaign
+
+    demo = Campaign.objects.get()
+    assert (demo.name, demo.status, demo.from_email) == (
+        "Winter menu",
+        "draft",
+        "news@demo-bakery.example",
+    )

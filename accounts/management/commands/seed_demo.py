@@ -32,12 +32,12 @@ class Command(BaseCommand):
                         phone="+1 555 0100",
                         postal_address="1 Demo Street, Springfield",
                     )
-                    self._demo_list(user)
+                    self._demo_campaign(user, self._demo_list(user))
         self.stdout.write(self.style.SUCCESS("Demo logins:"))
         self.stdout.write(f"  sender:    {DEMO['email']} / {DEMO['password']}")
         self.stdout.write(f"  moderator: {STAFF['email']} / {STAFF['password']}")
 
-    def _demo_list(self, user) -> None:
+    def _demo_list(self, user):
         """A list with a few consented subscribers, so the pages have something to show."""
         from lists.services.lists import list_create
         from lists.services.subscribers import subscriber_add
@@ -62,3 +62,24 @@ class Command(BaseCommand):
                 double_opt_in=False,
                 recorded_by=user,
             )
+        return mailing_list
+
+    def _demo_campaign(self, user, mailing_list) -> None:
+        """A draft to preview, test-send and submit."""
+        from campaigns.services import campaign_create
+
+        campaign_create(
+            account=user.account,
+            created_by=user,
+            lists=[mailing_list.pk],
+            name="Winter menu",
+            subject="Winter breads are here, {{ subscriber.first_name | default('friend') }}",
+            from_name="Demo Bakery",
+            from_email=f"news@{DEMO['verified_domain']}",
+            html_body=(
+                "<style>h1 { color: #7c2d12 } p { font-size: 16px }</style>"
+                "<h1>Hello {{ subscriber.first_name | default('friend') }},</h1>"
+                "<p>Our winter rye and the first stollen of the season are in the shop from "
+                'Monday. <a href="https://demo-bakery.example/winter">See the menu</a>.</p>'
+            ),
+        )
