@@ -356,3 +356,23 @@ def test_a_subscriber_on_another_list_cannot_be_previewed(user, campaign_fields,
         )
     assert refused.value.field == "subscriber_id"
     assert mail.outbox == []
+
+
+def test_the_content_analyser_blocks_a_shortened_link_and_passes_a_clean_campaign(
+    user, campaign_fields, subscriber
+):
+    shortened = create(
+        user,
+        campaign_fields
+        | {"name": "Short", "html_body": '<p>Hi <a href="https://bit.ly/3xyz">here</a></p>'},
+    )
+    clean = create(user, campaign_fields)
+
+    with pytest.raises(ApplicationError) as refused:
+        services.campaign_submit(account=user.account, campaign_id=shortened.pk, actor=user)
+    submitted = services.campaign_submit(account=user.account, campaign_id=clean.pk, actor=user)
+
+    assert "link.shortener" in [f["code"] for f in refused.value.extra["findings"]]
+    assert Campaign.objects.get(pk=shortened.pk).status == CampaignStatus.DRAFT
+    assert submitted.status == CampaignStatus.SUBMITTED
+    assert [f for f in submitted.findings if f["severity"] == "block"] == []
