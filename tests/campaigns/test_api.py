@@ -206,3 +206,13 @@ def test_a_read_only_token_can_read_but_not_write(user, campaign_fields):
 
 def test_anonymous_is_refused(api_client):
     assert api_client.get("/api/v1/campaigns/").status_code in (401, 403)
+
+
+def test_the_schema_documents_the_campaign_endpoints_without_warnings(client, tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+    schema = (tmp_path / "s.yml").read_text()
+
+    for path in ("/api/v1/campaigns/", "/api/v1/campaigns/{campaign_id}/preview/"):
+        assert f"  {path}:" in schema
