@@ -165,6 +165,14 @@ def test_sends_for(*, account: Account, campaign: Campaign) -> QuerySet[Campaign
     return CampaignTestSend.objects.filter(account=account, campaign=campaign).order_by("-sent_at")
 
 
+def campaign_has_recipients(*, campaign: Campaign) -> bool:
+    """Whether any of the campaign's lists has a subscribed address (one indexed probe, not a
+    count of a million rows)."""
+    return Subscriber.objects.filter(
+        mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
+    ).exists()
+
+
 def recipient_count(*, campaign: Campaign) -> int:
     """Distinct subscribed addresses across the campaign's lists, before suppression (the
     send resolves the final set when it starts)."""

@@ -211,7 +211,7 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
         ensure_transition(campaign.status, CampaignStatus.SUBMITTED)
         _sender_address(account, campaign.from_email)
         _check_renders(campaign)
-        if selectors.recipient_count(campaign=campaign) == 0:
+        if not selectors.campaign_has_recipients(campaign=campaign):
             raise ApplicationError(
                 "The campaign's lists have no subscribed addresses: there is no one to send to.",
                 field="lists",
