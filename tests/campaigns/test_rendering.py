@@ -137,7 +137,7 @@ def assert_footer_visible(html: str, rendered_recipient: Recipient) -> Node:
             assert int(re.match(r"(\d+)", style["font-size"]).group(1)) >= 12
         if "color" in style and "background-color" in style:
             assert style["color"] != style["background-color"]
-    text = tree.text_of(footer)
+    text = " ".join(tree.text_of(footer).split())
     assert f"subscribed to “{rendered_recipient.list_name}” of Acme Ltd" in text
     assert "via our sign-up form on 14 March 2026" in text
     assert "Acme Ltd · 1 Main Street Springfield · news@news.acme.example" in text
@@ -196,6 +196,16 @@ def test_every_recipient_gets_the_footer_links_and_headers():
         assert message["X-Message-Ref"] == message_id[1:].split("@")[0]
         assert message["Feedback-ID"] == "41:7:campaign:consentmail"
         assert message["List-Id"] == "Monthly news <list-3.news.acme.example>"
+
+
+def test_the_footer_keeps_lines_short_so_the_parts_go_as_8bit():
+    message = parsed(compile_campaign(content()).render(recipient()))
+
+    encodings = {
+        part.get_content_type(): part["Content-Transfer-Encoding"] for part in message.walk()
+    }
+    assert encodings["text/html"] == "8bit"
+    assert encodings["text/plain"] == "8bit"
 
 
 def test_the_envelope_sender_is_a_verp_address_naming_the_message():
