@@ -139,9 +139,8 @@ def main() -> None:
     print(
         f"campaign HTML: {len(html.encode()) / 1024:.1f} KB, {len(compiled.links)} distinct links,"
     )
-    print(
-        f"  {len(compiled.merge)} distinct merge tags; compiled once in {compile_seconds * 1000:.1f} ms"
-    )
+    compile_ms = compile_seconds * 1000
+    print(f"  {len(compiled.merge)} distinct merge tags; compiled once in {compile_ms:.1f} ms")
     print(
         f"rendered {len(people):,} messages in {render_seconds:.2f} s: "
         f"{len(people) / render_seconds:,.0f} messages/s on one core "

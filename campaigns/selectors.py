@@ -18,6 +18,7 @@ from campaigns.rendering import (
     RenderedMessage,
     compile_campaign,
 )
+from config.errors import ApplicationError
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -140,7 +141,13 @@ def content_preview(
 ) -> Preview | None:
     """Exactly what the chosen (or a sample) recipient would get of `content`, footer and headers
     included, with test tokens: following its links changes nothing. None if the subscriber is
-    not on `lists`. Raises the compile errors (merge tags, CSS) naming the field."""
+    not on `lists`. Raises the compile errors (merge tags, CSS, size) naming the field."""
+    if len(content.html_body.encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
+        # The editor previews on every pause in typing: never compile what cannot be saved.
+        raise ApplicationError(
+            f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
+            field="html_body",
+        )
     chosen = preview_recipient(account=account, lists=lists, subscriber_id=subscriber_id)
     if chosen is None:
         return None
@@ -159,6 +166,24 @@ def campaign_preview(
         lists=list(campaign.lists.all()),
         subscriber_id=subscriber_id,
     )
+
+
+def preview_choices(
+    *, account: Account, lists: list[MailingList], limit: int
+) -> list[tuple[int, str]]:
+    """The first `limit` subscribed subscribers of `lists`, as (id, label), to preview as."""
+    if not lists:
+        return []
+    rows = (
+        Subscriber.objects.filter(
+            mailing_list__account=account,
+            mailing_list__in=lists,
+            status=SubscriberStatus.SUBSCRIBED,
+        )
+        .order_by("mailing_list_id", "id")
+        .values_list("pk", "email", "name")[:limit]
+    )
+    return [(pk, f"{name} <{email}>" if name else email) for pk, email, name in rows]
 
 
 def test_sends_for(*, account: Account, campaign: Campaign) -> QuerySet[CampaignTestSend]:

@@ -1,3 +1,21 @@
 """Browser pages for senders: campaigns."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from campaigns import views
+
+urlpatterns = [
+    path("campaigns/", views.campaign_index, name="campaigns"),
+    path("campaigns/new/", views.campaign_create, name="campaign_create"),
+    path("campaigns/preview/", views.campaign_preview_new, name="campaign_preview_new"),
+    path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/preview/", views.campaign_preview, name="campaign_preview"),
+    path("campaigns/<int:campaign_id>/test/", views.campaign_test_send, name="campaign_test_send"),
+    path("campaigns/<int:campaign_id>/submit/", views.campaign_submit, name="campaign_submit"),
+    path(
+        "campaigns/<int:campaign_id>/withdraw/", views.campaign_withdraw, name="campaign_withdraw"
+    ),
+    path("campaigns/<int:campaign_id>/cancel/", views.campaign_cancel, name="campaign_cancel"),
+    path("campaigns/<int:campaign_id>/delete/", views.campaign_delete, name="campaign_delete"),
+]

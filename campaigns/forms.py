@@ -1,0 +1,103 @@
+"""Browser forms for campaigns; they only parse input, the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from campaigns.merge import HELP as MERGE_TAG_HELP
+
+CONTENT_FIELDS = (
+    "name",
+    "subject",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "html_body",
+    "text_body",
+)
+FROM_DOMAINS_ID = "from-domains"
+
+
+class CampaignForm(forms.Form):
+    """The editor. `lists` offers the account's lists, `preview_as` some of their subscribers;
+    `from_domains` names the verified sender domains for the From address's hint."""
+
+    name = forms.CharField(
+        label="Campaign name",
+        max_length=200,
+        help_text="For you and the moderators; recipients do not see it.",
+    )
+    lists = forms.TypedMultipleChoiceField(
+        label="Send to",
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one list."},
+        help_text="Someone on several of these lists gets one message.",
+    )
+    subject = forms.CharField(label="Subject", max_length=300)
+    from_name = forms.CharField(label="From name", max_length=100)
+    from_email = forms.CharField(
+        label="From address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"list": FROM_DOMAINS_ID, "autocomplete": "off"}),
+    )
+    reply_to = forms.CharField(
+        label="Reply-to address",
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(),
+        help_text="Where replies go, if not to the From address.",
+    )
+    html_body = forms.CharField(
+        label="HTML body",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "true", "class": "code"}),
+        help_text=MERGE_TAG_HELP,
+    )
+    text_body = forms.CharField(
+        label="Text body",
+        strip=False,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
+        help_text="Left empty, it is made from the HTML. Merge tags work here too.",
+    )
+
+    def __init__(self, *args, lists=(), from_domains=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lists"].choices = [
+            (mailing_list.pk, _list_label(mailing_list)) for mailing_list in lists
+        ]
+        self.from_domains = list(from_domains)
+        if self.from_domains:
+            self.fields["from_email"].help_text = (
+                "Must be on a verified sender domain of your account: "
+                + ", ".join(self.from_domains)
+                + "."
+            )
+        else:
+            self.fields[
+                "from_email"
+            ].help_text = "Must be on a verified sender domain of your account; you have none yet."
+
+    def service_fields(self) -> dict:
+        """The cleaned data as campaign_create / campaign_update take it."""
+        data = {name: self.cleaned_data[name] for name in CONTENT_FIELDS}
+        data["lists"] = list(self.cleaned_data["lists"])
+        return data
+
+
+def _list_label(mailing_list) -> str:
+    count = getattr(mailing_list, "subscriber_count", None)
+    if count is None:
+        return mailing_list.name
+    return f"{mailing_list.name} ({count} subscribed)"
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (optional)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the campaign's history.",
+    )
