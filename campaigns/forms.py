@@ -5,16 +5,8 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.merge import HELP as MERGE_TAG_HELP
+from campaigns.services import CONTENT_FIELDS
 
-CONTENT_FIELDS = (
-    "name",
-    "subject",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "html_body",
-    "text_body",
-)
 FROM_DOMAINS_ID = "from-domains"
 
 
