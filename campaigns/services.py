@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 from datetime import timedelta
 
+from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -70,9 +71,9 @@ def _sender_address(account: Account, value: str) -> str:
     """The From address, normalised; it must be on one of the account's verified domains."""
     try:
         address = normalise_address(value)
-    except ValueError as exc:
+    except InvalidAddress as exc:
         raise ApplicationError(
-            f"{value!r} is not a valid e-mail address.", field="from_email"
+            f"Not a valid e-mail address: {exc.message}", field="from_email"
         ) from exc
     if account_selectors.sender_domain_for_address(account=account, email=address) is None:
         domain = address.rpartition("@")[2]
@@ -304,7 +305,7 @@ def campaign_send_test(
         )
     try:
         email_message(rendered).send()
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError, AnymailError) as exc:
         claim.delete()
         raise ApplicationError(
             f"The mail server did not take the test message ({exc.__class__.__name__}). "

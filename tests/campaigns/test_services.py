@@ -4,6 +4,7 @@ import smtplib
 from types import SimpleNamespace
 
 import pytest
+from anymail.exceptions import AnymailRecipientsRefused
 from django.core import mail
 
 from accounts.models import AccountState
@@ -106,6 +107,7 @@ def test_lists_must_be_the_accounts_own(user, other_user, campaign_fields):
         ("text_body", "{{ range(10) }}", "only names, lookups"),
         ("html_body", "", "This field is required."),
         ("reply_to", "not an address", "Not a valid e-mail address: "),
+        ("from_email", "news.acme.example", "Not a valid e-mail address: "),
         ("from_name", "Acme\nBcc: x", "single line"),
     ],
 )
@@ -318,11 +320,16 @@ def test_test_sends_are_limited_per_hour(user, campaign_fields, settings):
     assert CampaignTestSend.objects.count() == 2
 
 
-def test_a_failed_test_send_gives_its_claim_back(user, campaign_fields, monkeypatch):
+@pytest.mark.parametrize(
+    "failure",
+    [smtplib.SMTPServerDisconnected("gone"), AnymailRecipientsRefused("refused")],
+    ids=["smtp", "esp"],
+)
+def test_a_failed_test_send_gives_its_claim_back(user, campaign_fields, monkeypatch, failure):
     campaign = create(user, campaign_fields)
 
     def refuse(self, *args, **kwargs):
-        raise smtplib.SMTPServerDisconnected("gone")
+        raise failure
 
     monkeypatch.setattr("django.core.mail.message.EmailMessage.send", refuse)
     with pytest.raises(ApplicationError) as refused:
