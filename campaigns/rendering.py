@@ -33,6 +33,7 @@ from campaigns.merge import (
     merge_context,
 )
 from campaigns.tokens import MessageTokens
+from config.errors import ApplicationError
 
 UNSUBSCRIBE_PATH = "/u/{}/"
 REPORT_PATH = "/r/{}/"
@@ -348,6 +349,12 @@ _URL_ATTRIBUTE = re.compile(r'\s(?:src|background|href)="([^"]*)"', re.IGNORECAS
 def compile_campaign(content: CampaignContent) -> CompiledCampaign:
     """The campaign ready to render, or MergeTagError / ApplicationError naming the field at
     fault. Cached by content: a worker compiles a campaign once, not once per recipient."""
+    if len(content.html_body.encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
+        # Saving and the editor's live preview both compile: neither works on what is too big.
+        raise ApplicationError(
+            f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
+            field="html_body",
+        )
     compiler = _Compiler()
     subject = compiler.segments(compiler.protect(content.subject, field="subject"))
     cleaned = sanitise_html(compiler.protect(content.html_body, field="html_body"))

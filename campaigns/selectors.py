@@ -18,7 +18,6 @@ from campaigns.rendering import (
     RenderedMessage,
     compile_campaign,
 )
-from config.errors import ApplicationError
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -142,12 +141,6 @@ def content_preview(
     """Exactly what the chosen (or a sample) recipient would get of `content`, footer and headers
     included, with test tokens: following its links changes nothing. None if the subscriber is
     not on `lists`. Raises the compile errors (merge tags, CSS, size) naming the field."""
-    if len(content.html_body.encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
-        # The editor previews on every pause in typing: never compile what cannot be saved.
-        raise ApplicationError(
-            f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
-            field="html_body",
-        )
     chosen = preview_recipient(account=account, lists=lists, subscriber_id=subscriber_id)
     if chosen is None:
         return None

@@ -21,7 +21,7 @@ from accounts.models import Account, User
 from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import Campaign, CampaignStatusChange, CampaignTestSend
-from campaigns.rendering import TEST_SUBJECT_PREFIX, compile_campaign
+from campaigns.rendering import TEST_SUBJECT_PREFIX
 from campaigns.states import CampaignStatus, ensure_transition
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import MailingList
@@ -87,7 +87,7 @@ def _sender_address(account: Account, value: str) -> str:
 
 def _validated(account: Account, data: dict, *, creating: bool) -> dict:
     """The fields of `data`, cleaned: required ones present, the sender verified, the reply-to
-    valid, the HTML within its size limit."""
+    valid. (The HTML's size and content are checked by compiling it.)"""
     data = dict(data)
     for name in CONTENT_FIELDS:
         required = name in ("name", "subject", "from_name", "from_email", "html_body")
@@ -103,11 +103,6 @@ def _validated(account: Account, data: dict, *, creating: bool) -> dict:
             raise ApplicationError(
                 f"Not a valid e-mail address: {exc.message}", field="reply_to"
             ) from exc
-    if len(data.get("html_body", "").encode()) > settings.CAMPAIGN_HTML_MAX_BYTES:
-        raise ApplicationError(
-            f"The HTML is larger than {settings.CAMPAIGN_HTML_MAX_BYTES // 1024} KB.",
-            field="html_body",
-        )
     return data
 
 
@@ -123,8 +118,9 @@ def _lists_of(account: Account, list_ids) -> list[MailingList]:
 
 
 def _check_renders(campaign: Campaign) -> None:
-    """Compile the content now, so a bad merge tag or unreadable CSS is an error on save."""
-    compile_campaign(selectors.campaign_content(campaign))
+    """Compile the content now, so oversized HTML, a bad merge tag or unreadable CSS is an
+    error on save."""
+    selectors.compiled_campaign(campaign)
 
 
 def campaign_create(*, account: Account, created_by: User | None, lists, **fields) -> Campaign:
