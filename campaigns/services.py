@@ -273,13 +273,14 @@ def campaign_send_test(
     if campaign is None:
         raise NotFound("No such campaign.")
     _sender_address(account, campaign.from_email)
-    preview = selectors.campaign_preview(
-        account=account, campaign=campaign, subscriber_id=subscriber_id
+    chosen = selectors.preview_recipient(
+        account=account, lists=list(campaign.lists.all()), subscriber_id=subscriber_id
     )
-    if preview is None:
+    if chosen is None:
         raise ApplicationError("No such subscriber on the campaign's lists.", field="subscriber_id")
+    recipient, _ = chosen
     rendered = selectors.compiled_campaign(campaign).render(
-        preview.recipient, to=user.email, is_test=True, subject_prefix=TEST_SUBJECT_PREFIX
+        recipient, to=user.email, is_test=True, subject_prefix=TEST_SUBJECT_PREFIX
     )
     with transaction.atomic():
         # The account row's lock makes "count, then claim" one step per account.

@@ -13,6 +13,7 @@ from campaigns.mail import email_message
 from campaigns.merge import MergeTagError
 from campaigns.rendering import CampaignContent, Recipient, RenderingError, compile_campaign
 from campaigns.tokens import TokenKind, unpack
+from config.errors import ApplicationError
 
 SITE = "https://app.mailer.example"
 
@@ -383,6 +384,15 @@ def test_css_is_inlined_and_style_blocks_removed():
 
     assert '<p style="color:#b91c1c">Hi</p>' in rendered.html
     assert "<style" not in rendered.html
+
+
+def test_html_over_the_size_limit_is_refused_before_compiling(settings):
+    settings.CAMPAIGN_HTML_MAX_BYTES = 1024
+
+    with pytest.raises(ApplicationError) as refused:
+        compile_campaign(content(campaign_id=78, html_body="<p>" + "é" * 600 + "</p>"))
+    assert refused.value.field == "html_body"
+    assert refused.value.message == "The HTML is larger than 1 KB."
 
 
 def test_a_campaign_is_compiled_once():
