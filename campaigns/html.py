@@ -120,7 +120,7 @@ class _TextExtractor(HTMLParser):
         elif tag == "a" and self._links:
             href, start = self._links.pop()
             label = "".join(self.parts[start:]).strip()
-            if href.startswith(("http://", "https://")) and href != label:
+            if is_trackable(href) and href != label:
                 self.parts.append(f" ({href})")
 
     def handle_data(self, data):

@@ -424,7 +424,6 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         (_STATIC, "\n"),
     ]
     merges, links = len(compiler.merge_tags), len(compiler.links)
-    html_segments = _merge_statics(html_segments)
     _check_footer_isolated(html_segments)
     return CompiledCampaign(
         content=content,
@@ -438,16 +437,6 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         sender_domain=content.from_email.rpartition("@")[2].lower(),
         links_html=[str(escape(link)) for link in compiler.links],
     )
-
-
-def _merge_statics(segments: list[tuple[int, object]]) -> list[tuple[int, object]]:
-    merged: list[tuple[int, object]] = []
-    for kind, value in segments:
-        if kind is _STATIC and merged and merged[-1][0] is _STATIC:
-            merged[-1] = (_STATIC, merged[-1][1] + value)
-        else:
-            merged.append((kind, value))
-    return merged
 
 
 class _StructureCheck(HTMLParser):

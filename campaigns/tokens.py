@@ -68,16 +68,10 @@ def _b64(raw: bytes) -> str:
 
 def pack(data: TokenData) -> str:
     """The token for `data`, signed with the current SECRET_KEY."""
-    if not (0 <= data.campaign_id < _ID_LIMIT and 0 <= data.subscriber_id < _ID_LIMIT):
-        raise ValueError("campaign and subscriber ids must fit in 48 bits")
-    head = (int(data.kind) << 4) | (_FLAG_TEST if data.is_test else 0)
-    payload = _PAYLOAD.pack(
-        head,
-        data.campaign_id.to_bytes(6, "big"),
-        data.subscriber_id.to_bytes(6, "big"),
-        data.link,
+    tokens = MessageTokens(
+        campaign_id=data.campaign_id, subscriber_id=data.subscriber_id, is_test=data.is_test
     )
-    return _b64(payload + _mac(_derived_key(settings.SECRET_KEY), payload))
+    return tokens.token(data.kind, data.link)
 
 
 def unpack(token: str, *, kind: TokenKind) -> TokenData:
@@ -122,24 +116,24 @@ class MessageTokens:
         self._key = _derived_key(settings.SECRET_KEY)
         self._flag = _FLAG_TEST if is_test else 0
 
-    def _token(self, kind: TokenKind, link: int = 0) -> str:
-        # The same bytes as pack(): head, campaign, subscriber, link.
+    def token(self, kind: TokenKind, link: int = 0) -> str:
+        """A token of `kind` for this message; the bytes `_PAYLOAD` describes, then the MAC."""
         payload = bytes(((kind << 4) | self._flag,)) + self._ids + link.to_bytes(2, "big")
         return _b64(payload + _mac(self._key, payload))
 
     def unsubscribe(self) -> str:
-        return self._token(TokenKind.UNSUBSCRIBE)
+        return self.token(TokenKind.UNSUBSCRIBE)
 
     def report(self) -> str:
-        return self._token(TokenKind.REPORT)
+        return self.token(TokenKind.REPORT)
 
     def open(self) -> str:
-        return self._token(TokenKind.OPEN)
+        return self.token(TokenKind.OPEN)
 
     def click(self, link: int) -> str:
-        return self._token(TokenKind.CLICK, link)
+        return self.token(TokenKind.CLICK, link)
 
     def message_ref(self) -> str:
         """The per-message id (in Message-ID, the return path and ESP metadata) that bounce and
         complaint reports are matched on; the same for every attempt of one recipient."""
-        return self._token(TokenKind.MESSAGE)
+        return self.token(TokenKind.MESSAGE)
