@@ -220,11 +220,20 @@ def draft_content(*, account: Account, campaign_id: int = 0, **fields) -> Campai
     )
 
 
+# The analyser's severity that refuses submission (moderation.analyser.Severity.BLOCK).
+BLOCKING_SEVERITY = "block"
+
+
 def campaign_findings(campaign: Campaign) -> list[dict]:
     """The content analyser's findings (moderation.analyser, named in settings because campaigns
     does not import moderation), as dicts."""
     analyse = import_string(settings.CONTENT_ANALYSER)
     return [finding.as_dict() for finding in analyse(campaign)]
+
+
+def blocking_findings(findings: list[dict]) -> list[dict]:
+    """The findings that stop a campaign from being submitted."""
+    return [finding for finding in findings if finding.get("severity") == BLOCKING_SEVERITY]
 
 
 def campaign_link(*, campaign_id: int, index: int) -> str | None:

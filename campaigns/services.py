@@ -214,7 +214,7 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
                 field="lists",
             )
         findings = selectors.campaign_findings(campaign)
-        blocking = [finding for finding in findings if finding["severity"] == "block"]
+        blocking = selectors.blocking_findings(findings)
         if blocking:
             raise ApplicationError(
                 "The campaign cannot be submitted: "

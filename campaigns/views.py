@@ -382,7 +382,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             ),
             "finding_groups": _group_findings(findings),
             "findings_are_live": campaign.is_editable,
-            "has_blocking": any(finding.get("severity") == "block" for finding in findings),
+            "has_blocking": bool(selectors.blocking_findings(findings)),
             "history": campaign.changes.select_related("actor").order_by("at", "id"),
             "rejection": _last_rejection(campaign),
             "test_sends": selectors.test_sends_for(account=account, campaign=campaign)[

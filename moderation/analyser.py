@@ -78,11 +78,6 @@ class ContentUnderReview:
     list_role_shares: tuple[tuple[str, float], ...] = ()
 
 
-def has_blocking(findings: Iterable[Finding]) -> bool:
-    """Whether any finding stops the campaign from being submitted."""
-    return any(finding.severity == Severity.BLOCK for finding in findings)
-
-
 def analyse_content(content: ContentUnderReview) -> list[Finding]:
     """Every finding about `content`: block first, then review, then info; pure, no database."""
     rules = content_rules()

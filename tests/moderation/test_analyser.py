@@ -18,7 +18,6 @@ from moderation.analyser import (
     analyse_campaign,
     analyse_content,
     content_rules,
-    has_blocking,
 )
 from tests.factories import AccountFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -67,7 +66,6 @@ def only(findings, code):
 
 def test_clean_content_has_no_findings():
     assert analyse_content(CLEAN) == []
-    assert has_blocking([]) is False
 
 
 # --- Prohibited categories ---------------------------------------------------------------------
@@ -674,8 +672,6 @@ def test_findings_are_ordered_block_first_then_review():
         ("category.supplements", REVIEW),
         ("lists.role_addresses", REVIEW),
     ]
-    assert has_blocking(findings) is True
-    assert has_blocking(findings[2:]) is False
 
 
 def test_as_dict_is_json_safe():
