@@ -26,6 +26,7 @@ from lists.models import (
     Subscriber,
     SubscriberStatus,
 )
+from lists.selectors import status_counts
 
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
@@ -193,11 +194,14 @@ def campaign_has_recipients(*, campaign: Campaign) -> bool:
 
 def recipient_count(*, campaign: Campaign) -> int:
     """Distinct subscribed addresses across the campaign's lists, before suppression (the
-    send resolves the final set when it starts)."""
+    send resolves the final set when it starts). Addresses are unique within a list, so one
+    list's figure comes from the counters the database keeps (a distinct count of a
+    million-subscriber list took 800 ms per page view); only several lists are counted."""
+    lists = list(campaign.lists.all())
+    if len(lists) == 1:
+        return status_counts(mailing_list=lists[0])[SubscriberStatus.SUBSCRIBED]
     return (
-        Subscriber.objects.filter(
-            mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
-        )
+        Subscriber.objects.filter(mailing_list__in=lists, status=SubscriberStatus.SUBSCRIBED)
         .values("email")
         .distinct()
         .count()

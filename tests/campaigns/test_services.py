@@ -383,3 +383,19 @@ def test_the_content_analyser_blocks_a_shortened_link_and_passes_a_clean_campaig
     assert Campaign.objects.get(pk=shortened.pk).status == CampaignStatus.DRAFT
     assert submitted.status == CampaignStatus.SUBMITTED
     assert [f for f in submitted.findings if f["severity"] == "block"] == []
+
+
+def test_the_recipient_count_counts_an_address_on_two_lists_once(
+    user, campaign_fields, mailing_list, subscriber, account
+):
+    from campaigns.selectors import recipient_count
+
+    SubscriberFactory(mailing_list=mailing_list, email="bob@example.org")
+    SubscriberFactory(mailing_list=mailing_list, email="gone@example.org", status="unsubscribed")
+    other = MailingListFactory(account=account)
+    SubscriberFactory(mailing_list=other, email="ann.lee@example.org")
+    one_list = create(user, campaign_fields)
+    both = create(user, campaign_fields | {"name": "Both", "lists": [mailing_list.pk, other.pk]})
+
+    assert recipient_count(campaign=one_list) == 2
+    assert recipient_count(campaign=both) == 2
