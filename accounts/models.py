@@ -167,3 +167,25 @@ class SenderDomain(models.Model):
         from django.conf import settings
 
         return f"{settings.DOMAIN_VERIFICATION_PREFIX}{self.verification_token}"
+
+
+class Notification(models.Model):
+    """A message to an account's users (a moderation decision, a probe's warning), shown in the
+    UI until read and also e-mailed."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    # A path inside the app, e.g. the campaign's page.
+    link = models.CharField(max_length=300, blank=True)
+    level = models.CharField(max_length=8, default="info")  # info, warning, error
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.subject

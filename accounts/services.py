@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from accounts import dns as sender_dns
 from accounts.addresses import normalise_address
-from accounts.models import Account, ApiToken, SenderDomain, TermsAcceptance, User
+from accounts.models import (
+    Account,
+    ApiToken,
+    Notification,
+    SenderDomain,
+    TermsAcceptance,
+    User,
+)
 from config.errors import ApplicationError, NotFound
 
 EMAIL_VERIFICATION_SALT = "accounts.email-verification"
@@ -368,3 +375,60 @@ def sender_domain_delete(*, account: Account, domain_id: int) -> None:
     deleted, _ = SenderDomain.objects.filter(account=account, pk=domain_id).delete()
     if not deleted:
         raise NotFound("No such sender domain.")
+
+
+def notify_account(
+    *, account: Account, subject: str, body: str = "", link: str = "", level: str = "info"
+) -> Notification:
+    """Tell an account's users something (a moderation decision, a probe's warning): shown in
+    the UI until read, and e-mailed by a worker once the transaction commits."""
+    from accounts import tasks
+
+    notification = Notification.objects.create(
+        account=account, subject=subject[:200], body=body, link=link[:300], level=level
+    )
+    transaction.on_commit(lambda: tasks.send_notification_email.delay(notification.pk))
+    return notification
+
+
+def notification_send_email(*, notification_id: int) -> int:
+    """E-mail a notification to the account's active users with a verified address; safe to
+    run twice (sends once). Returns how many were e-mailed."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("account")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return 0
+        recipients = [
+            user.email
+            for user in notification.account.users.filter(is_active=True)
+            if user.is_email_verified
+        ]
+        notification.emailed_at = timezone.now()
+        notification.save(update_fields=["emailed_at"])
+    if not recipients:
+        return 0
+    context = {
+        "notification": notification,
+        "link": settings.SITE_URL + notification.link if notification.link else "",
+        "service_name": settings.SERVICE_NAME,
+    }
+    send_mail(
+        subject=f"[{settings.SERVICE_NAME}] {notification.subject}",
+        message=render_to_string("accounts/email/notification.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+    )
+    return len(recipients)
+
+
+def notification_mark_read(*, account: Account, notification_id: int | None = None) -> int:
+    """Mark one of the account's notifications (or all) read."""
+    unread = Notification.objects.filter(account=account, read_at__isnull=True)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=timezone.now())

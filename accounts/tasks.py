@@ -30,3 +30,16 @@ def recheck_sender_domains() -> dict[str, int]:
 def ping(payload: str = "pong") -> str:
     """Answer with the payload: lets operators and tests see a worker complete a task."""
     return payload
+
+
+@shared_task(
+    name="accounts.send_notification_email",
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_notification_email(notification_id: int) -> int:
+    """E-mail a notification to its account's users (once)."""
+    from accounts.services import notification_send_email
+
+    return notification_send_email(notification_id=notification_id)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.states import DELETABLE, EDITABLE, CampaignStatus
-from lists.models import MailingList
+from lists.models import MailingList, Subscriber
 
 
 class Campaign(models.Model):
@@ -36,6 +36,27 @@ class Campaign(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # The content analyser's findings when last submitted, as moderators see them.
     findings = models.JSONField(default=list, blank=True)
+    # What moderators last told the sender (a rejection or decline reason, a probe warning).
+    moderation_note = models.TextField(blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The send, as decided when the probe was chosen: how many recipients, the probe's size,
+    # seed and provider mix (reproducible), and when the hold ends.
+    recipients_at_approval = models.PositiveIntegerField(null=True, blank=True)
+    probe_size = models.PositiveIntegerField(null=True, blank=True)
+    probe_seed = models.BigIntegerField(null=True, blank=True)
+    probe_plan = models.JSONField(default=dict, blank=True)
+    probe_sent_at = models.DateTimeField(null=True, blank=True)
+    hold_until = models.DateTimeField(null=True, blank=True)
+    # The probe's judgement (campaigns.verdict.Verdict.as_dict) and when it was made.
+    verdict = models.JSONField(default=dict, blank=True)
+    judged_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When send tasks were last queued (the sweeper does not queue more while they may still
+    # be waiting for a worker).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Where a paused campaign picks up again once its account may send.
+    resume_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -100,3 +121,119 @@ class CampaignTestSend(models.Model):
 
     def __str__(self) -> str:
         return f"Test of {self.campaign_id} to {self.to_email}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    # Claimed by a worker's batch; handed to the backend one by one.
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # Unsubscribed, bounced or complained between being chosen and being sent.
+    SKIPPED = "skipped", "Skipped"
+
+
+class SendBatch(models.Model):
+    """One worker's claim on a set of deliveries. Its heartbeat tells the sweeper whether the
+    worker is alive; a dead batch's unsent rows go back to pending."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DEAD = "dead", "Worker died"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    worker = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    claimed = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    deferred = models.PositiveIntegerField(default=0)
+    # Messages that were being handed over when the worker died: they may arrive twice.
+    in_flight_at_death = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="sendbatch_live")]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} of campaign {self.campaign_id} ({self.status})"
+
+
+class Delivery(models.Model):
+    """One recipient of one campaign: created when the probe is chosen or the rest released,
+    then claimed, sent and followed (opens, clicks, bounces, complaints)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No database constraint: erasing a subscriber (a set-based DELETE) must not be held up by
+    # the delivery log, which keeps the figures after the address is gone.
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    is_probe = models.BooleanField(default=False)
+    provider = models.CharField(max_length=16)
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    batch = models.ForeignKey(
+        SendBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    # Handed to the backend when its worker died, then sent again: may have arrived twice.
+    possibly_duplicated = models.BooleanField(default=False)
+    # What happened after sending (tracking here, bounces and complaints from feedback).
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    opens = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    machine_opens = models.PositiveIntegerField(default=0)
+    machine_clicks = models.PositiveIntegerField(default=0)
+    hard_bounced_at = models.DateTimeField(null=True, blank=True)
+    soft_bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "subscriber"], name="delivery_unique_per_subscriber"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values),
+                name="delivery_status_valid",
+            ),
+        ]
+        # Workers claim a campaign's pending rows in id order.
+        indexes = [models.Index(fields=["campaign", "status", "id"], name="delivery_claim")]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} -> subscriber {self.subscriber_id} ({self.status})"
+
+
+class TrackingEvent(models.Model):
+    """An open or a click as it came in, people and machines alike (machines are set apart with
+    the reason, and never count as engagement)."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", "Open"
+        CLICK = "click", "Click"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    link_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    machine_reason = models.CharField(max_length=32, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "kind", "at"], name="tracking_delivery")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of delivery {self.delivery_id}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Account
-from campaigns.models import Campaign, CampaignTestSend
+from campaigns.models import Campaign, CampaignTestSend, Delivery, DeliveryStatus
+from campaigns.providers import provider_of
 from campaigns.rendering import (
     CampaignContent,
     CompiledCampaign,
@@ -18,6 +19,9 @@ from campaigns.rendering import (
     RenderedMessage,
     compile_campaign,
 )
+from campaigns.states import CampaignStatus
+from campaigns.verdict import ProbeFigures
+from lists.addresses import address_hasher
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -27,6 +31,7 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.selectors import status_counts
+from lists.services.suppression import SuppressionView
 
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
@@ -248,3 +253,87 @@ def campaign_link(*, campaign_id: int, index: int) -> str | None:
         return None
     links = compiled_campaign(campaign).links
     return links[index] if 0 <= index < len(links) else None
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    subscriber_id: int
+    email: str
+    provider: str
+
+
+def campaign_audience(*, campaign: Campaign) -> list[AudienceMember]:
+    """Who gets the campaign now: the subscribed addresses of its lists, each address once
+    (the first list's subscriber), without the account's suppressed addresses and without
+    anyone already given a delivery of this campaign (by address, so the release does not
+    reach a probe recipient again through another list).
+
+    Reads every candidate once: a million-subscriber list is a few seconds in a worker, which
+    is where this runs."""
+    already = set(
+        email.lower()
+        for email in Subscriber.objects.filter(
+            pk__in=Delivery.objects.filter(campaign=campaign).values("subscriber_id")
+        ).values_list("email", flat=True)
+    )
+    candidates = (
+        Subscriber.objects.filter(
+            mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
+        )
+        .order_by("mailing_list_id", "id")
+        .values_list("pk", "email")
+        .iterator(chunk_size=20_000)
+    )
+    unique: dict[str, int] = {}
+    for pk, email in candidates:
+        key = email.lower()
+        if key not in already and key not in unique:
+            unique[key] = pk
+    suppressed = suppressed_addresses(account_id=campaign.account_id, emails=list(unique))
+    return [
+        AudienceMember(subscriber_id=pk, email=email, provider=provider_of(email))
+        for email, pk in unique.items()
+        if email not in suppressed
+    ]
+
+
+def suppressed_addresses(*, account_id: int, emails: list[str], chunk: int = 20_000) -> set[str]:
+    """Those of `emails` (lower-case) the account suppressed."""
+    digest = address_hasher(account_id)
+    view = SuppressionView(account_id=account_id)
+    out: set[str] = set()
+    for start in range(0, len(emails), chunk):
+        hashed = {digest(email): email for email in emails[start : start + chunk]}
+        out.update(hashed[found] for found in view.reasons(list(hashed)))
+    return out
+
+
+def holds_due(*, now=None) -> list[int]:
+    """Campaigns whose hold has ended, oldest first."""
+    return list(
+        Campaign.objects.filter(
+            status=CampaignStatus.HOLDING, hold_until__lte=now or timezone.now()
+        )
+        .order_by("hold_until")
+        .values_list("pk", flat=True)
+    )
+
+
+def delivery_figures(*, campaign: Campaign, probe_only: bool) -> ProbeFigures:
+    """The figures the verdict reads, over the deliveries handed to the backend."""
+    deliveries = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT)
+    if probe_only:
+        deliveries = deliveries.filter(is_probe=True)
+    totals = deliveries.aggregate(
+        sent=Count("id"),
+        hard_bounces=Count("id", filter=Q(hard_bounced_at__isnull=False)),
+        soft_bounces=Count("id", filter=Q(soft_bounced_at__isnull=False)),
+        complaints=Count("id", filter=Q(complained_at__isnull=False)),
+        unsubscribes=Count("id", filter=Q(unsubscribed_at__isnull=False)),
+        opens=Count("id", filter=Q(opened_at__isnull=False)),
+        machine_opens=Count("id", filter=Q(machine_opens__gt=0, opened_at__isnull=True)),
+        clicks=Count("id", filter=Q(clicked_at__isnull=False)),
+        machine_clicks=Count("id", filter=Q(machine_clicks__gt=0, clicked_at__isnull=True)),
+        inactive=Count("id", filter=Q(opened_at__isnull=True, clicked_at__isnull=True)),
+    )
+    return ProbeFigures(**{name: value or 0 for name, value in totals.items()})

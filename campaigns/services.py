@@ -20,7 +20,13 @@ from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import Account, User
 from campaigns import selectors
 from campaigns.mail import email_message
-from campaigns.models import Campaign, CampaignStatusChange, CampaignTestSend
+from campaigns.models import (
+    Campaign,
+    CampaignStatusChange,
+    CampaignTestSend,
+    Delivery,
+    DeliveryStatus,
+)
 from campaigns.rendering import TEST_SUBJECT_PREFIX
 from campaigns.states import CampaignStatus, ensure_transition
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
@@ -256,7 +262,16 @@ def campaign_cancel(
         ensure_transition(campaign.status, CampaignStatus.CANCELLED)
         _record_change(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
         campaign.save(update_fields=["status", "updated_at"])
+        skip_unsent(campaign, reason="cancelled")
     return campaign
+
+
+def skip_unsent(campaign: Campaign, *, reason: str) -> int:
+    """Mark the deliveries not yet handed over as skipped: the campaign was stopped for good
+    (workers also check the status before each batch and between messages)."""
+    return Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SKIPPED, error=reason[:300]
+    )
 
 
 def campaign_send_test(

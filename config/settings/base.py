@@ -142,6 +142,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # An unacknowledged task (acks_late) is handed to another worker after this long. Send tasks
+    # drain for SEND_TASK_SECONDS at most and nothing is ever scheduled with an ETA or countdown
+    # (the hold is read from the database), so an hour never re-delivers a task still running.
+    # Redis itself must run with maxmemory-policy noeviction (docker-compose.yml): evicting a
+    # queue's key loses tasks silently.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
@@ -156,6 +163,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "recheck-sender-domains": {"task": "accounts.recheck_sender_domains", "schedule": 3600.0},
     "purge-stale-imports": {"task": "lists.purge_stale_imports", "schedule": 3600.0},
     "resume-stalled-imports": {"task": "lists.resume_stalled_imports", "schedule": 300.0},
+    # The hold's end is read from the database, never scheduled as an ETA (see sending.py).
+    "evaluate-holds": {"task": "moderation.evaluate_holds", "schedule": 60.0},
+    "sweep-sending": {"task": "campaigns.sweep_sending", "schedule": 15.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -205,6 +215,22 @@ COMPLAINT_REVIEW = env.float("COMPLAINT_REVIEW", default=0.003)
 COMPLAINT_WARN = env.float("COMPLAINT_WARN", default=0.001)
 HARD_BOUNCE_WARN = env.float("HARD_BOUNCE_WARN", default=0.02)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=500)
+# Send tasks queued per campaign at once (each drains batch after batch), and how long one task
+# drains before it re-queues itself, so long sends share the workers fairly.
+SEND_TASKS_PER_CAMPAIGN = env.int("SEND_TASKS_PER_CAMPAIGN", default=4)
+SEND_TASK_SECONDS = env.float("SEND_TASK_SECONDS", default=60.0)
+# A batch whose worker has not been heard of for this long is dead: its unsent rows go back.
+SEND_LEASE_SECONDS = env.float("SEND_LEASE_SECONDS", default=120.0)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+SEND_RETRY_SECONDS = env.int("SEND_RETRY_SECONDS", default=60)  # doubled after each deferral
+# Messages per second (0: no limit), shared by all workers through the cache.
+SEND_RATE_GLOBAL = env.int("SEND_RATE_GLOBAL", default=5000)
+SEND_RATE_PER_ACCOUNT = env.int("SEND_RATE_PER_ACCOUNT", default=2000)
+SEND_RATE_PROVIDER_DEFAULT = env.int("SEND_RATE_PROVIDER_DEFAULT", default=1000)
+SEND_RATE_PER_PROVIDER = env.json(
+    "SEND_RATE_PER_PROVIDER",
+    default={"gmail": 1000, "yahoo": 500, "microsoft": 500, "yandex": 300, "mailru": 300},
+)
 APPEAL_HOURS = env.int("APPEAL_HOURS", default=24)
 
 # --- Campaigns -----------------------------------------------------------------------------------

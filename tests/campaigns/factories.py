@@ -31,3 +31,53 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     def lists(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook
         if create and extracted:
             obj.lists.set(extracted)
+
+
+DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "yandex.ru", "mail.ru", "example.org")
+
+
+def subscribe_many(mailing_list, count: int, *, prefix: str = "r", domains=DOMAINS) -> list[int]:
+    """`count` subscribed addresses with web-form consent on `mailing_list`, written in bulk
+    (a factory per row is far too slow for thousands); addresses cycle through `domains`.
+    Returns their ids."""
+    from lists.models import ConsentEvent, ConsentRecord, ConsentSource, Subscriber
+
+    now = timezone.now()
+    subscribers = Subscriber.objects.bulk_create(
+        [
+            Subscriber(
+                mailing_list=mailing_list,
+                email=f"{prefix}{n}@{domains[n % len(domains)]}",
+                name=f"Reader {n}",
+                status="subscribed",
+                subscribed_at=now,
+            )
+            for n in range(count)
+        ],
+        batch_size=2000,
+    )
+    if not all(s.pk for s in subscribers):  # SQLite before 3.35 returns no ids
+        subscribers = list(Subscriber.objects.filter(mailing_list=mailing_list).order_by("id"))
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                subscriber=s,
+                event=ConsentEvent.GRANTED,
+                source=ConsentSource.WEB_FORM,
+                obtained_at=now,
+                purpose_text=mailing_list.purpose,
+            )
+            for s in subscribers
+        ],
+        batch_size=2000,
+    )
+    return [s.pk for s in subscribers]
+
+
+def submitted_campaign(mailing_list, **fields) -> Campaign:
+    """A campaign to `mailing_list` already waiting for moderation."""
+    campaign = CampaignFactory(account=mailing_list.account, lists=[mailing_list], **fields)
+    campaign.status = "submitted"
+    campaign.submitted_at = timezone.now()
+    campaign.save(update_fields=["status", "submitted_at"])
+    return campaign

@@ -1,0 +1,501 @@
+"""Delivery workers: claim a batch of a campaign's pending deliveries, render each with the
+compiled campaign, hand it to the backend, record the outcome. Celery tasks call these.
+
+Crash safety, the rule this module is built around: a delivery is marked sent, in its own tiny
+commit, right after the backend accepted it and before the next message goes. So when a worker
+dies, each of its batches holds at most one message that was handed over but not recorded (the
+one in flight on its connection). The sweeper gives a dead batch's unsent rows back to pending,
+counts that one possible duplicate on the batch and flags its row; no recipient is lost.
+Those commits do not wait for the WAL flush on PostgreSQL: a worker crash cannot lose them (the
+server has them); only a database crash could, and then a few messages go twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import smtplib
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import selectors, sending
+from campaigns.mail import email_message
+from campaigns.mime import envelope_sender, raw_message
+from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
+from campaigns.rendering import RenderedMessage
+from campaigns.services import skip_unsent
+from campaigns.throttle import SendThrottle
+from lists.models import Subscriber, SubscriberStatus
+
+logger = logging.getLogger(__name__)
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+HEARTBEAT_SHARE = 0.25  # of the lease: how often a live batch says so
+
+
+class TransientError(Exception):
+    """Not delivered now, may be later: a 4xx answer (a deferral) or a lost connection."""
+
+    def __init__(self, message: str, *, deferral: bool):
+        super().__init__(message)
+        self.deferral = deferral
+
+
+class PermanentError(Exception):
+    """The backend refused the message for good (a 5xx answer, an ESP's rejection)."""
+
+
+def _smtp_error(code: int, response: bytes | str) -> Exception:
+    text = response.decode(errors="replace") if isinstance(response, bytes) else str(response)
+    message = f"{code} {text}"[:300]
+    if 400 <= code < 500:
+        return TransientError(message, deferral=True)
+    return PermanentError(message)
+
+
+class SmtpTransport:
+    """Django's SMTP backend's connection (its settings, TLS and login), kept open for a whole
+    drain and driven command by command: the message is our own bytes (campaigns.mime), and the
+    server's answer to DATA (its queue id) is kept as the provider's message id."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(SMTP_BACKEND)
+
+    def _smtp(self) -> smtplib.SMTP:
+        if self.backend.connection is None:
+            self.backend.open()
+        return self.backend.connection
+
+    def _drop(self) -> None:
+        # A broken connection may fail to close; it is gone either way.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.backend.close()
+        self.backend.connection = None
+
+    def send(self, rendered: RenderedMessage) -> str:
+        try:
+            smtp = self._smtp()
+            eight_bit = smtp.has_extn("8bitmime")
+            raw = raw_message(rendered, eight_bit=eight_bit)
+            code, response = smtp.mail(
+                envelope_sender(rendered), ["BODY=8BITMIME"] if eight_bit else []
+            )
+            if code != 250:
+                smtp.rset()
+                raise _smtp_error(code, response)
+            code, response = smtp.rcpt(rendered.to)
+            if code not in (250, 251):
+                smtp.rset()
+                raise _smtp_error(code, response)
+            code, response = smtp.data(raw)
+        except smtplib.SMTPDataError as exc:
+            raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            self._drop()
+            raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+        if code != 250:
+            raise _smtp_error(code, response)
+        return response.decode(errors="replace")[:255]
+
+    def close(self) -> None:
+        self._drop()
+
+
+class BackendTransport:
+    """Any other Django or django-anymail backend: the message as an EmailMultiAlternatives,
+    the ESP's message id from anymail's status."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection()
+        self.backend.open()
+
+    def send(self, rendered: RenderedMessage) -> str:
+        message = email_message(rendered, connection=self.backend)
+        try:
+            sent = self.backend.send_messages([message])
+        except AnymailRecipientsRefused as exc:
+            raise PermanentError(str(exc)[:300]) from exc
+        except AnymailAPIError as exc:
+            status = getattr(exc, "status_code", None) or 0
+            if 400 <= status < 500 and status != 429:
+                raise PermanentError(str(exc)[:300]) from exc
+            raise TransientError(str(exc)[:300], deferral=status == 429) from exc
+        except (AnymailError, smtplib.SMTPException, OSError) as exc:
+            raise TransientError(str(exc)[:300], deferral=False) from exc
+        if not sent:
+            raise TransientError("the backend did not take the message", deferral=False)
+        status = getattr(message, "anymail_status", None)
+        return (getattr(status, "message_id", None) or rendered.headers["Message-ID"])[:255]
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def open_transport() -> SmtpTransport | BackendTransport:
+    if settings.EMAIL_BACKEND == SMTP_BACKEND:
+        return SmtpTransport()
+    return BackendTransport()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _due_pending(campaign_id: int, now):
+    return Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        campaign_id=campaign_id,
+        status=DeliveryStatus.PENDING,
+    )
+
+
+def _claim(campaign_id: int, batch: SendBatch, size: int) -> int:
+    """Claim up to `size` due pending rows for `batch`, in id order. PostgreSQL: SELECT ... FOR
+    UPDATE SKIP LOCKED, so workers never wait for each other or claim the same row. SQLite:
+    one UPDATE statement, which holds the database's write lock for its whole run, so two claims
+    cannot interleave either."""
+    now = timezone.now()
+    pending = _due_pending(campaign_id, now).order_by("id")
+    claim = {"status": DeliveryStatus.SENDING, "batch": batch, "next_attempt_at": None}
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(
+                pending.select_for_update(skip_locked=True).values_list("id", flat=True)[:size]
+            )
+            return Delivery.objects.filter(id__in=ids).update(**claim) if ids else 0
+    return Delivery.objects.filter(
+        id__in=pending.values("id")[:size], status=DeliveryStatus.PENDING
+    ).update(**claim)
+
+
+@dataclass
+class _Recorder:
+    """Writes each outcome as it happens (see the module's docstring)."""
+
+    batch: SendBatch
+    table: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.table = connection.ops.quote_name(Delivery._meta.db_table)
+
+    def _update(self, delivery_id: int, assignments: str, params: list) -> bool:
+        # Only the model's own table name is interpolated; values are parameters.
+        sql = (
+            f"UPDATE {self.table} SET {assignments} "  # noqa: S608
+            "WHERE id = %s AND batch_id = %s AND status = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, delivery_id, self.batch.pk, DeliveryStatus.SENDING])
+            return cursor.rowcount == 1
+
+    def sent(self, delivery_id: int, provider_message_id: str) -> bool:
+        self.batch.sent += 1
+        return self._update(
+            delivery_id,
+            "status = %s, sent_at = %s, provider_message_id = %s, attempts = attempts + 1, "
+            "error = ''",
+            [DeliveryStatus.SENT, timezone.now(), provider_message_id],
+        )
+
+    def failed(self, delivery_id: int, error: str, *, attempted: bool = True) -> bool:
+        self.batch.failed += 1
+        return self._update(
+            delivery_id,
+            "status = %s, error = %s" + (", attempts = attempts + 1" if attempted else ""),
+            [DeliveryStatus.FAILED, error[:300]],
+        )
+
+    def skipped(self, delivery_id: int, reason: str) -> bool:
+        return self._update(
+            delivery_id, "status = %s, error = %s", [DeliveryStatus.SKIPPED, reason[:300]]
+        )
+
+    def later(self, delivery_id: int, *, at, error: str = "", attempted: bool) -> bool:
+        self.batch.deferred += 1
+        return self._update(
+            delivery_id,
+            "status = %s, next_attempt_at = %s, batch_id = NULL, error = %s"
+            + (", attempts = attempts + 1" if attempted else ""),
+            [DeliveryStatus.PENDING, at, error[:300]],
+        )
+
+
+def _relax_commit_durability() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+
+
+def _restore_commit_durability() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _release_claim(batch: SendBatch) -> None:
+    """Give the batch's unsent rows back (the campaign stopped, or the worker is stopping);
+    a campaign stopped for good skips them."""
+    Delivery.objects.filter(batch=batch, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.PENDING, batch=None
+    )
+    campaign = Campaign.objects.only("status").get(pk=batch.campaign_id)
+    if campaign.status in (sending.S.DECLINED, sending.S.CANCELLED):
+        skip_unsent(campaign, reason=campaign.status)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back off after a deferral: SEND_RETRY_SECONDS, doubled for each earlier attempt, at most
+    a few hours."""
+    return timedelta(seconds=min(settings.SEND_RETRY_SECONDS * 2 ** max(0, attempts - 1), 4 * 3600))
+
+
+def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | None = None) -> int:
+    """Claim and send one batch of the campaign's due deliveries through `transport`. Returns
+    how many rows were claimed (0: nothing left to do now, or the campaign may not send)."""
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None or campaign.status not in sending.SENDING_STATUSES:
+        return 0
+    if not campaign.account.can_send:
+        sending.campaign_pause(campaign_id=campaign_id, reason="the account may not send")
+        return 0
+    batch = SendBatch.objects.create(campaign=campaign, worker=worker or worker_name())
+    claimed = _claim(campaign_id, batch, size or settings.SEND_BATCH_SIZE)
+    if not claimed:
+        batch.delete()
+        return 0
+    batch.claimed = claimed
+    rows = list(
+        Delivery.objects.filter(batch=batch, status=DeliveryStatus.SENDING)
+        .order_by("id")
+        .values_list("id", "subscriber_id", "provider", "attempts")
+    )
+    recipients = {
+        recipient.subscriber_id: recipient
+        for recipient in selectors.recipients_of(
+            Subscriber.objects.filter(
+                pk__in=[row[1] for row in rows], status=SubscriberStatus.SUBSCRIBED
+            )
+        )
+    }
+    suppressed = selectors.suppressed_addresses(
+        account_id=campaign.account_id,
+        emails=[recipient.email.lower() for recipient in recipients.values()],
+    )
+    compiled = selectors.compiled_campaign(campaign)
+    throttle = SendThrottle(account_id=campaign.account_id)
+    recorder = _Recorder(batch)
+    heartbeat_every = settings.SEND_LEASE_SECONDS * HEARTBEAT_SHARE
+    next_heartbeat = time.monotonic() + heartbeat_every
+    _relax_commit_durability()
+    try:
+        for delivery_id, subscriber_id, provider, attempts in rows:
+            if time.monotonic() >= next_heartbeat:
+                if not _heartbeat(batch):
+                    break
+                next_heartbeat = time.monotonic() + heartbeat_every
+            recipient = recipients.get(subscriber_id)
+            if recipient is None:
+                recorder.skipped(delivery_id, "no longer subscribed")
+                continue
+            if recipient.email.lower() in suppressed:
+                recorder.skipped(delivery_id, "suppressed")
+                continue
+            if not throttle.take_provider(provider):
+                recorder.later(
+                    delivery_id, at=timezone.now() + timedelta(seconds=1), attempted=False
+                )
+                continue
+            throttle.take_global()
+            rendered = compiled.render(recipient)
+            try:
+                provider_message_id = transport.send(rendered)
+            except PermanentError as exc:
+                recorder.failed(delivery_id, str(exc))
+                continue
+            except TransientError as exc:
+                if exc.deferral:
+                    throttle.deferred(provider)
+                if attempts + 1 >= settings.SEND_MAX_ATTEMPTS:
+                    recorder.failed(delivery_id, f"gave up after {attempts + 1} attempts: {exc}")
+                else:
+                    recorder.later(
+                        delivery_id,
+                        at=timezone.now() + retry_delay(attempts + 1),
+                        error=str(exc),
+                        attempted=True,
+                    )
+                continue
+            if not recorder.sent(delivery_id, provider_message_id):
+                # The sweeper took this batch back (this worker was thought dead): stop, so
+                # at most this one message goes twice.
+                logger.warning("batch %s lost its claim; stopping", batch.pk)
+                break
+            throttle.accepted(provider)
+    finally:
+        _restore_commit_durability()
+        _release_claim(batch)
+        batch.status = SendBatch.Status.DONE
+        batch.finished_at = timezone.now()
+        batch.heartbeat_at = batch.finished_at
+        batch.save(
+            update_fields=[
+                "status",
+                "finished_at",
+                "heartbeat_at",
+                "sent",
+                "failed",
+                "deferred",
+                "claimed",
+            ]
+        )
+    return claimed
+
+
+def _heartbeat(batch: SendBatch) -> bool:
+    """Tell the sweeper this batch is alive; False when it should stop (the campaign was
+    stopped or paused, its account may no longer send, or the sweeper took the batch back)."""
+    alive = SendBatch.objects.filter(pk=batch.pk, status=SendBatch.Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+    campaign = Campaign.objects.select_related("account").get(pk=batch.campaign_id)
+    if not alive or campaign.status not in sending.SENDING_STATUSES:
+        return False
+    if not campaign.account.can_send:
+        sending.campaign_pause(campaign_id=campaign.pk, reason="the account may not send")
+        return False
+    return True
+
+
+def drain(*, campaign_id: int, seconds: float | None = None) -> tuple[int, bool]:
+    """Send batch after batch for up to `seconds`; returns (rows claimed, whether due rows are
+    left for another task) and moves the campaign on when its phase is done."""
+    deadline = time.monotonic() + (seconds if seconds is not None else settings.SEND_TASK_SECONDS)
+    transport = open_transport()
+    worker = worker_name()
+    total = 0
+    try:
+        while time.monotonic() < deadline:
+            claimed = send_batch(campaign_id=campaign_id, transport=transport, worker=worker)
+            if not claimed:
+                break
+            total += claimed
+    finally:
+        transport.close()
+    phase_advance(campaign_id=campaign_id)
+    more = (
+        Campaign.objects.filter(pk=campaign_id, status__in=sending.SENDING_STATUSES).exists()
+        and _due_pending(campaign_id, timezone.now()).exists()
+    )
+    return total, more
+
+
+def phase_advance(*, campaign_id: int) -> str:
+    """When no delivery of the current phase waits or is in flight: the probe is done (hold)
+    or the release is (sent). Returns the campaign's status."""
+    campaign = Campaign.objects.filter(pk=campaign_id).only("status").first()
+    if campaign is None:
+        return ""
+    if campaign.status not in sending.SENDING_STATUSES:
+        return campaign.status
+    unfinished = Delivery.objects.filter(
+        campaign_id=campaign_id, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+    ).exists()
+    if unfinished:
+        return campaign.status
+    if campaign.status == sending.S.PROBING:
+        return sending.campaign_begin_hold(campaign_id=campaign_id).status
+    return sending.campaign_finish(campaign_id=campaign_id).status
+
+
+def dispatch(*, campaign_id: int) -> int:
+    """Queue send tasks for a campaign: one per batch of due rows, at most
+    SEND_TASKS_PER_CAMPAIGN (each drains batch after batch). Returns how many."""
+    from campaigns import tasks
+
+    due = _due_pending(campaign_id, timezone.now()).count()
+    count = min(settings.SEND_TASKS_PER_CAMPAIGN, math.ceil(due / settings.SEND_BATCH_SIZE))
+    Campaign.objects.filter(pk=campaign_id).update(dispatched_at=timezone.now())
+    if not count:
+        # Nothing due (an empty probe, or only retries for later): move on if the phase is done.
+        phase_advance(campaign_id=campaign_id)
+    for _ in range(count):
+        tasks.send_campaign.delay(campaign_id)
+    return count
+
+
+@dataclass
+class SweepReport:
+    dead_batches: int = 0
+    in_flight_at_death: int = 0
+    requeued_rows: int = 0
+    dispatched: list[int] = field(default_factory=list)
+    advanced: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+
+
+def sweep(*, now=None) -> SweepReport:
+    """Beat, every few seconds: give dead batches' rows back (counting the message each had in
+    flight), queue tasks for campaigns with due rows and no live worker, move on campaigns whose
+    phase is done, and resume paused campaigns whose account may send again."""
+    now = now or timezone.now()
+    report = SweepReport()
+    lease = timedelta(seconds=settings.SEND_LEASE_SECONDS)
+    for batch in SendBatch.objects.filter(
+        status=SendBatch.Status.RUNNING, heartbeat_at__lt=now - lease
+    ):
+        with transaction.atomic():
+            if not SendBatch.objects.filter(pk=batch.pk, status=SendBatch.Status.RUNNING).update(
+                status=SendBatch.Status.DEAD, finished_at=now
+            ):
+                continue
+            unsent = Delivery.objects.filter(batch=batch, status=DeliveryStatus.SENDING)
+            first = unsent.order_by("id").first()
+            if first is not None:
+                # Rows are sent in id order and recorded one by one: only the first unsent one
+                # can have been with the server when the worker died.
+                Delivery.objects.filter(pk=first.pk).update(possibly_duplicated=True)
+                SendBatch.objects.filter(pk=batch.pk).update(in_flight_at_death=1)
+                report.in_flight_at_death += 1
+            report.requeued_rows += unsent.update(status=DeliveryStatus.PENDING, batch=None)
+            report.dead_batches += 1
+            logger.warning(
+                "send batch %s of campaign %s died (worker %s); rows given back",
+                batch.pk,
+                batch.campaign_id,
+                batch.worker,
+            )
+    live_campaigns = set(
+        SendBatch.objects.filter(
+            status=SendBatch.Status.RUNNING, heartbeat_at__gte=now - lease
+        ).values_list("campaign_id", flat=True)
+    )
+    for campaign in Campaign.objects.filter(status__in=sending.SENDING_STATUSES):
+        if campaign.pk in live_campaigns:
+            continue
+        if phase_advance(campaign_id=campaign.pk) != campaign.status:
+            report.advanced.append(campaign.pk)
+            continue
+        recently_dispatched = campaign.dispatched_at and campaign.dispatched_at > now - lease
+        if not recently_dispatched and _due_pending(campaign.pk, now).exists():
+            dispatch(campaign_id=campaign.pk)
+            report.dispatched.append(campaign.pk)
+    for account_id in (
+        Campaign.objects.filter(status=sending.S.PAUSED)
+        .values_list("account_id", flat=True)
+        .distinct()
+    ):
+        report.resumed += sending.campaigns_resume_for_account(account_id=account_id)
+    return report

@@ -1,0 +1,36 @@
+"""Thin Celery tasks for the staged send: take ids, call campaigns.sending / campaigns.delivery.
+
+Every task here is safe to run twice (acks_late re-delivers a task whose worker died) and none
+is ever scheduled with a countdown or ETA: waits are times in the database that beat reads."""
+
+from celery import shared_task
+
+
+@shared_task(name="campaigns.start_probe")
+def start_probe(campaign_id: int) -> str:
+    """Choose the approved campaign's probe and start sending it."""
+    from campaigns.sending import campaign_start_probe
+
+    return campaign_start_probe(campaign_id=campaign_id).status
+
+
+@shared_task(name="campaigns.send_campaign")
+def send_campaign(campaign_id: int) -> int:
+    """Drain the campaign's due deliveries for SEND_TASK_SECONDS, then queue itself again if
+    some are left (long sends share the workers with other campaigns)."""
+    from campaigns.delivery import drain
+
+    claimed, more = drain(campaign_id=campaign_id)
+    if more:
+        send_campaign.delay(campaign_id)
+    return claimed
+
+
+@shared_task(name="campaigns.sweep_sending")
+def sweep_sending() -> dict:
+    """Beat: recover dead batches, queue stalled campaigns, finish phases, resume the paused."""
+    from dataclasses import asdict
+
+    from campaigns.delivery import sweep
+
+    return asdict(sweep())

@@ -1,0 +1,69 @@
+"""The moderators' audit log and the accounts flagged for enforcement."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    APPROVED = "approved", "Approved a campaign"
+    REJECTED = "rejected", "Rejected a campaign"
+    RELEASED = "released", "Released a campaign"
+    DECLINED = "declined", "Declined a campaign"
+    VERDICT = "verdict", "Judged a probe"
+    ACCOUNT_FLAGGED = "account_flagged", "Flagged an account"
+    PAUSED = "paused", "Paused a campaign"
+    RESUMED = "resumed", "Resumed a campaign"
+
+
+class AuditEntry(models.Model):
+    """One decision: who (a moderator, or the system when `actor` is empty), when, what, why.
+    Entries are never edited; labels keep them readable after an account or campaign is gone."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_label = models.CharField(max_length=200, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    campaign_label = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="audit_account_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action}"
+
+
+class AccountFlag(models.Model):
+    """An account a probe showed over the policy's limits: waits for a moderator (enforcement
+    acts on it; see DESIGN.md rule 8)."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="flags")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.reason[:60]}"

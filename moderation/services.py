@@ -1,0 +1,201 @@
+"""Moderators' decisions on campaigns and the hold's verdicts, each written to the audit log and
+told to the sender (in the UI and by e-mail). The transitions themselves are
+campaigns.sending's; this module adds who decided, why, and who must hear of it."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.urls import reverse
+
+from accounts.models import Account, User
+from accounts.services import notify_account
+from campaigns import sending
+from campaigns.models import Campaign
+from campaigns.selectors import holds_due
+from campaigns.verdict import Tier, Verdict
+from config.errors import ApplicationError, PermissionDenied
+from moderation.models import AccountFlag, AuditAction, AuditEntry
+
+REASON_MAX = 2000
+
+
+def audit(
+    *,
+    actor: User | None,
+    action: AuditAction,
+    campaign: Campaign | None = None,
+    account: Account | None = None,
+    reason: str = "",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Write one audit entry (actor None: the system). Labels keep it readable after the
+    account or campaign is deleted."""
+    account = account or (campaign.account if campaign else None)
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_label=actor.email if actor else "",
+        action=action,
+        account=account,
+        account_label=account.company_name if account else "",
+        campaign=campaign,
+        campaign_label=campaign.name if campaign else "",
+        reason=reason,
+        details=details or {},
+    )
+
+
+def _ensure_moderator(user: User | None) -> None:
+    if user is None or not user.is_staff:
+        raise PermissionDenied("Only moderators can do this.")
+
+
+def _clean_reason(reason: str, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise ApplicationError("Give a reason: the sender sees it.", field="reason")
+    if len(reason) > REASON_MAX:
+        raise ApplicationError(f"At most {REASON_MAX} characters.", field="reason")
+    return reason
+
+
+def _campaign_link(campaign: Campaign) -> str:
+    return reverse("campaign_detail", args=[campaign.pk])
+
+
+def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Campaign:
+    """Approve a submitted campaign: its probe is chosen and sent next."""
+    _ensure_moderator(moderator)
+    note = _clean_reason(note, required=False)
+    with transaction.atomic():
+        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        campaign = sending.campaign_approve(campaign_id=campaign_id, actor=moderator, reason=note)
+        if before != campaign.status:
+            audit(actor=moderator, action=AuditAction.APPROVED, campaign=campaign, reason=note)
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” was approved",
+                body="Its probe goes out now; the rest follows after the hold if the probe's "
+                "figures are within the thresholds.",
+                link=_campaign_link(campaign),
+            )
+    return campaign
+
+
+def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
+    """Send a submitted campaign back to its author, with a reason they see."""
+    _ensure_moderator(moderator)
+    reason = _clean_reason(reason, required=True)
+    with transaction.atomic():
+        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        campaign = sending.campaign_reject(campaign_id=campaign_id, actor=moderator, reason=reason)
+        if before != campaign.status:
+            audit(actor=moderator, action=AuditAction.REJECTED, campaign=campaign, reason=reason)
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” was rejected",
+                body=f"The moderator's reason: {reason}\nEdit the campaign and submit it again.",
+                link=_campaign_link(campaign),
+                level="warning",
+            )
+    return campaign
+
+
+def campaign_release(*, campaign_id: int, moderator: User, reason: str = "") -> Campaign:
+    """Release a campaign in review (its probe went over the thresholds) to the rest."""
+    _ensure_moderator(moderator)
+    reason = _clean_reason(reason, required=False)
+    with transaction.atomic():
+        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        campaign = sending.campaign_release(campaign_id=campaign_id, actor=moderator, reason=reason)
+        if before != campaign.status:
+            audit(actor=moderator, action=AuditAction.RELEASED, campaign=campaign, reason=reason)
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” was released to all its recipients",
+                body=reason,
+                link=_campaign_link(campaign),
+            )
+    return campaign
+
+
+def campaign_decline(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
+    """Stop a campaign for good at any point before it is sent, with a reason the sender sees."""
+    _ensure_moderator(moderator)
+    reason = _clean_reason(reason, required=True)
+    with transaction.atomic():
+        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        campaign = sending.campaign_decline(campaign_id=campaign_id, actor=moderator, reason=reason)
+        if before != campaign.status:
+            audit(actor=moderator, action=AuditAction.DECLINED, campaign=campaign, reason=reason)
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” was declined",
+                body=f"Nothing more of it will be sent. The moderator's reason: {reason}",
+                link=_campaign_link(campaign),
+                level="error",
+            )
+    return campaign
+
+
+def hold_evaluate(*, campaign_id: int) -> Verdict | None:
+    """Judge one campaign whose hold has ended (see campaigns.sending.campaign_judge_probe),
+    log the verdict and tell whoever must hear of it."""
+    with transaction.atomic():
+        campaign, verdict = sending.campaign_judge_probe(campaign_id=campaign_id)
+        if verdict is None:
+            return None
+        reasons = " ".join(verdict.reasons)
+        audit(
+            actor=None,
+            action=AuditAction.VERDICT,
+            campaign=campaign,
+            reason=f"{verdict.tier}: {reasons}",
+            details=verdict.as_dict(),
+        )
+        link = _campaign_link(campaign)
+        if verdict.flag_account:
+            AccountFlag.objects.create(account=campaign.account, campaign=campaign, reason=reasons)
+            audit(
+                actor=None,
+                action=AuditAction.ACCOUNT_FLAGGED,
+                campaign=campaign,
+                reason=reasons,
+                details={"rule": verdict.rule},
+            )
+        if verdict.tier == Tier.REVIEW:
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” waits for a moderator",
+                body="Its probe went over the thresholds, so the rest is not sent until a "
+                f"moderator decides. {reasons}",
+                link=link,
+                level="error" if verdict.flag_account else "warning",
+            )
+        elif verdict.tier == Tier.AMBER:
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” was released with a warning",
+                body=f"{reasons} Clean your list before the next campaign: mailbox providers "
+                "start filtering senders with figures like these.",
+                link=link,
+                level="warning",
+            )
+        else:
+            notify_account(
+                account=campaign.account,
+                subject=f"“{campaign.name}” passed its probe and is being sent",
+                body=reasons,
+                link=link,
+            )
+    return verdict
+
+
+def holds_evaluate() -> dict[int, str]:
+    """Judge every campaign whose hold has ended, now (beat runs this every minute; so does
+    `manage.py evaluate_holds`). Returns {campaign id: tier}."""
+    results: dict[int, str] = {}
+    for campaign_id in holds_due():
+        verdict = hold_evaluate(campaign_id=campaign_id)
+        if verdict is not None:
+            results[campaign_id] = str(verdict.tier)
+    return results

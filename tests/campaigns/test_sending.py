@@ -1,0 +1,217 @@
+"""The staged send in one process: approval, probe, hold, verdict, release or review, decline,
+pause and resume (tasks run eagerly; mail goes to Django's locmem outbox)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from campaigns import delivery, sending
+from campaigns.models import Campaign, Delivery, DeliveryStatus
+from config.errors import InvalidTransition
+from lists.models import Subscriber, SubscriberStatus
+from moderation import services as moderation
+from moderation.models import AccountFlag, AuditEntry
+from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def moderator(db):
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def audience(mailing_list):
+    return subscribe_many(mailing_list, 200)
+
+
+@pytest.fixture
+def campaign(mailing_list, audience):
+    return submitted_campaign(mailing_list)
+
+
+def approve(campaign, moderator, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def end_hold(campaign, django_capture_on_commit_callbacks):
+    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        results = moderation.holds_evaluate()
+    campaign.refresh_from_db()
+    return results
+
+
+def test_approval_sends_a_probe_of_ten_percent_then_holds(
+    campaign, moderator, django_capture_on_commit_callbacks, settings
+):
+    settings.HOLD_SECONDS = 3600
+    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+
+    assert campaign.status == "holding"
+    assert campaign.probe_size == 20
+    assert campaign.recipients_at_approval == 200
+    probe = Delivery.objects.filter(campaign=campaign)
+    assert probe.count() == 20 and set(probe.values_list("is_probe", flat=True)) == {True}
+    assert set(probe.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert len([m for m in mail.outbox if "News for" in m.subject]) == 20
+    assert campaign.hold_until > timezone.now() + timedelta(minutes=59)
+    assert sum(campaign.probe_plan["allocation"].values()) == 20
+    statuses = list(campaign.changes.values_list("new_status", flat=True))
+    assert statuses == ["approved", "probing", "holding"]
+    assert AuditEntry.objects.filter(action="approved", campaign=campaign, actor=moderator).exists()
+
+
+def test_a_clean_probe_releases_the_rest_and_the_campaign_is_sent(
+    campaign, moderator, django_capture_on_commit_callbacks
+):
+    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+
+    assert end_hold(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "green"}
+
+    assert campaign.status == "sent"
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 200
+    released = [m for m in mail.outbox if "News for" in m.subject]
+    assert len(released) == 180
+    assert campaign.verdict["tier"] == "green"
+
+
+def test_who_unsubscribed_during_the_hold_is_not_released_to(
+    campaign, moderator, django_capture_on_commit_callbacks, mailing_list
+):
+    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    in_probe = set(
+        Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+    )
+    gone = Subscriber.objects.filter(mailing_list=mailing_list).exclude(pk__in=in_probe)[:5]
+    gone_ids = [s.pk for s in gone]
+    Subscriber.objects.filter(pk__in=gone_ids).update(status=SubscriberStatus.UNSUBSCRIBED)
+
+    end_hold(campaign, django_capture_on_commit_callbacks)
+
+    assert not Delivery.objects.filter(campaign=campaign, subscriber_id__in=gone_ids).exists()
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 195
+
+
+def test_complaints_over_the_threshold_send_the_campaign_to_review_and_flag_the_account(
+    mailing_list, moderator, django_capture_on_commit_callbacks
+):
+    subscribe_many(mailing_list, 2000)
+    campaign = submitted_campaign(mailing_list)
+    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    probe = Delivery.objects.filter(campaign=campaign)
+    assert probe.count() == 200
+    complained = list(probe.values_list("pk", flat=True)[:5])  # 2.5%
+    Delivery.objects.filter(pk__in=complained).update(complained_at=timezone.now())
+    mail.outbox.clear()
+
+    assert end_hold(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "review"}
+
+    assert campaign.status == "review"
+    assert campaign.verdict["flag_account"] is True
+    assert AccountFlag.objects.filter(account=campaign.account, campaign=campaign).exists()
+    assert Delivery.objects.filter(campaign=campaign).count() == 200  # nothing released
+    assert not [m for m in mail.outbox if "News for" in m.subject]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        moderation.campaign_decline(campaign_id=campaign.pk, moderator=moderator, reason="Spam.")
+    campaign.refresh_from_db()
+    assert campaign.status == "declined"
+    assert campaign.moderation_note == "Spam."
+    assert Delivery.objects.filter(campaign=campaign).count() == 200
+    assert not [m for m in mail.outbox if "News for" in m.subject]
+    assert AuditEntry.objects.filter(action="declined", campaign=campaign, reason="Spam.").exists()
+
+
+def test_a_moderator_releases_a_campaign_in_review(
+    mailing_list, moderator, django_capture_on_commit_callbacks
+):
+    subscribe_many(mailing_list, 400)
+    campaign = approve(
+        submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks
+    )
+    probe = Delivery.objects.filter(campaign=campaign)
+    Delivery.objects.filter(pk__in=list(probe.values_list("pk", flat=True)[:2])).update(
+        complained_at=timezone.now()
+    )
+    end_hold(campaign, django_capture_on_commit_callbacks)
+    assert campaign.status == "review"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        moderation.campaign_release(
+            campaign_id=campaign.pk, moderator=moderator, reason="Known list."
+        )
+    campaign.refresh_from_db()
+
+    assert campaign.status == "sent"
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 400
+
+
+def test_transitions_are_idempotent_and_illegal_ones_are_refused(
+    campaign, moderator, django_capture_on_commit_callbacks
+):
+    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    again = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    assert again.status == "holding"
+    assert Delivery.objects.filter(campaign=campaign).count() == 20
+    assert AuditEntry.objects.filter(action="approved", campaign=campaign).count() == 1
+    with pytest.raises(InvalidTransition):
+        moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason="No.")
+    assert sending.campaign_start_probe(campaign_id=campaign.pk).status == "holding"
+
+
+def test_only_staff_decide(campaign, user):
+    from config.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        moderation.campaign_approve(campaign_id=campaign.pk, moderator=user)
+    campaign.refresh_from_db()
+    assert campaign.status == "submitted"
+
+
+def test_reject_needs_a_reason_the_sender_sees(campaign, moderator):
+    from config.errors import ApplicationError
+
+    with pytest.raises(ApplicationError):
+        moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason=" ")
+    moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason="No imprint.")
+    campaign.refresh_from_db()
+    assert campaign.status == "rejected"
+    assert campaign.moderation_note == "No imprint."
+    assert campaign.account.notifications.filter(subject__contains="rejected").exists()
+
+
+def test_a_frozen_account_pauses_at_the_next_batch_and_resumes_when_unfrozen(
+    campaign, moderator, django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # approve, but send nothing yet
+    with django_capture_on_commit_callbacks(execute=True):
+        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    sending.campaign_start_probe(campaign_id=campaign.pk)
+    account = campaign.account
+    account.state = "frozen"
+    account.save(update_fields=["state"])
+
+    assert delivery.drain(campaign_id=campaign.pk) == (0, False)
+    campaign.refresh_from_db()
+    assert campaign.status == "paused" and campaign.resume_status == "probing"
+    assert not Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).exists()
+
+    assert delivery.sweep().resumed == []  # still frozen
+    account.state = "active"
+    account.save(update_fields=["state"])
+    with django_capture_on_commit_callbacks(execute=True):
+        report = delivery.sweep()
+    assert report.resumed == [campaign.pk]
+    campaign.refresh_from_db()
+    assert campaign.status == "holding"
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 20
