@@ -86,6 +86,7 @@ class SmtpTransport:
     def send(self, rendered: RenderedMessage) -> str:
         try:
             smtp = self._smtp()
+            smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
             eight_bit = smtp.has_extn("8bitmime")
             raw = raw_message(rendered, eight_bit=eight_bit)
             code, response = smtp.mail(

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from email.header import Header
-from email.utils import formatdate
+from email.utils import formataddr, formatdate, parseaddr
 
 from campaigns.rendering import RenderedMessage
 
@@ -39,6 +39,13 @@ def _header(name: str, value: str) -> str:
     return f"{name}: {value}\r\n"
 
 
+def _address_header(name: str, value: str) -> str:
+    # Only the display name may be encoded; the address itself must stay as it is.
+    if _NEEDS_ENCODING.search(value):
+        value = formataddr(parseaddr(value), charset="utf-8")
+    return _header(name, value)
+
+
 def _part(content_type: str, text: str, *, eight_bit: bool) -> bytes:
     data = text.replace("\r\n", "\n").encode()
     if data.isascii() and not _LONG_LINE.search(data):
@@ -60,13 +67,13 @@ def raw_message(rendered: RenderedMessage, *, eight_bit: bool = True) -> bytes:
     so non-ASCII parts may go unencoded."""
     boundary = "=_cm" + secrets.token_hex(12)
     headers = [
-        _header("From", rendered.from_header),
-        _header("To", rendered.to),
+        _address_header("From", rendered.from_header),
+        _address_header("To", rendered.to),
         _header("Subject", rendered.subject),
         f"Date: {_date_header()}\r\n",
     ]
     if rendered.reply_to:
-        headers.append(_header("Reply-To", rendered.reply_to))
+        headers.append(_address_header("Reply-To", rendered.reply_to))
     headers.extend(_header(name, value) for name, value in rendered.headers.items())
     headers.append(
         f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
@@ -88,6 +95,4 @@ def envelope_sender(rendered: RenderedMessage) -> str:
     """The SMTP MAIL FROM: the VERP return path when there is one, else the From address."""
     if rendered.return_path:
         return rendered.return_path
-    from email.utils import parseaddr
-
     return parseaddr(rendered.from_header)[1]
