@@ -1,0 +1,172 @@
+"""Delivery workers in one process: what a 4xx, a 5xx, a suppression and the rate limits do to
+the deliveries of a batch, through real SMTP to an aiosmtpd server that answers as told."""
+
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.cache import cache
+from django.utils import timezone
+
+from campaigns import delivery, sending
+from campaigns.models import Delivery, DeliveryStatus, SendBatch
+from campaigns.throttle import SendThrottle, provider_factor
+from lists.models import Subscriber
+from lists.services.suppression import suppression_add
+from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.dns_server import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+class ScriptedHandler:
+    """Refuses bad* addresses for good (550) and defers later* ones (451)."""
+
+    def __init__(self):
+        self.accepted: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("bad"):
+            return "550 5.1.1 No such user"
+        if address.startswith("later"):
+            return "451 4.7.1 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.accepted.extend(envelope.rcpt_tos)
+        return "250 2.0.0 Ok: queued as ABC123"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    handler = ScriptedHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    cache.clear()
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def probing(mailing_list, settings):
+    """A campaign whose probe is everyone on the list, ready for a worker."""
+    settings.PROBE_SHARE = 1.0
+    subscribe_many(mailing_list, 6, domains=("gmail.com",))
+    Subscriber.objects.filter(email="r1@gmail.com").update(email="bad1@gmail.com")
+    Subscriber.objects.filter(email="r2@gmail.com").update(email="later2@gmail.com")
+    campaign = submitted_campaign(mailing_list)
+    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_start_probe(campaign_id=campaign.pk, seed=1)
+    return campaign
+
+
+def by_email(campaign):
+    emails = dict(Subscriber.objects.values_list("pk", "email"))
+    return {emails[d.subscriber_id]: d for d in Delivery.objects.filter(campaign=campaign)}
+
+
+def test_a_5xx_fails_the_delivery_and_a_4xx_defers_it_with_backoff(smtp_server, probing):
+    transport = delivery.open_transport()
+    claimed = delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    rows = by_email(probing)
+    assert claimed == 6
+    assert rows["bad1@gmail.com"].status == DeliveryStatus.FAILED
+    assert rows["bad1@gmail.com"].error.startswith("550")
+    later = rows["later2@gmail.com"]
+    assert (later.status, later.attempts) == (DeliveryStatus.PENDING, 1)
+    assert later.next_attempt_at > timezone.now() + timedelta(seconds=50)
+    assert later.error.startswith("451")
+    sent = [row for row in rows.values() if row.status == DeliveryStatus.SENT]
+    assert len(sent) == 4 and all("queued as ABC123" in row.provider_message_id for row in sent)
+    assert sorted(smtp_server.accepted) == sorted(row for row in rows if row.startswith("r"))
+    assert provider_factor("gmail") == 0.5  # the deferral slowed Gmail down
+    batch = SendBatch.objects.get(campaign=probing)
+    assert (batch.status, batch.sent, batch.failed, batch.deferred) == ("done", 4, 1, 1)
+    # The deferred one keeps the probe open: not held yet.
+    assert delivery.phase_advance(campaign_id=probing.pk) == "probing"
+
+
+def test_after_the_last_attempt_a_deferral_fails_for_good(smtp_server, probing, settings):
+    Delivery.objects.filter(campaign=probing).update(attempts=settings.SEND_MAX_ATTEMPTS - 1)
+    transport = delivery.open_transport()
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    later = by_email(probing)["later2@gmail.com"]
+    assert later.status == DeliveryStatus.FAILED
+    assert later.error.startswith("gave up after")
+    assert delivery.phase_advance(campaign_id=probing.pk) == "holding"
+
+
+def test_an_address_suppressed_after_the_probe_was_chosen_is_skipped(smtp_server, probing):
+    suppression_add(account=probing.account, email="r3@gmail.com", reason="complained")
+    Subscriber.objects.filter(email="r4@gmail.com").update(status="unsubscribed")
+    transport = delivery.open_transport()
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    rows = by_email(probing)
+    assert (rows["r3@gmail.com"].status, rows["r3@gmail.com"].error) == ("skipped", "suppressed")
+    assert rows["r4@gmail.com"].status == "skipped"
+    assert "r3@gmail.com" not in smtp_server.accepted
+    assert "r4@gmail.com" not in smtp_server.accepted
+
+
+def test_a_provider_over_its_rate_is_set_aside_not_waited_for(smtp_server, probing, settings):
+    settings.SEND_RATE_PER_PROVIDER = {"gmail": 2}
+    transport = delivery.open_transport()
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    rows = by_email(probing).values()
+    handed_over = [row for row in rows if row.attempts]
+    set_aside = [row for row in rows if row.status == "pending" and not row.attempts]
+    assert len(handed_over) == 2
+    assert len(set_aside) == 4
+    assert all(row.next_attempt_at <= timezone.now() + timedelta(seconds=1) for row in set_aside)
+
+
+def test_the_throttle_shares_one_window_and_sleeps_when_full(settings):
+    cache.clear()
+    settings.SEND_RATE_GLOBAL = 3
+    settings.SEND_RATE_PER_ACCOUNT = 0
+    now = [1000.2]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    one = SendThrottle(account_id=1, clock=lambda: now[0], sleep=sleep)
+    other = SendThrottle(account_id=2, clock=lambda: now[0], sleep=sleep)
+    for throttle in (one, other, one):
+        throttle.take_global()
+    assert slept == []
+    other.take_global()  # the window's three are taken: wait for the next second
+    assert slept and int(now[0]) == 1001
+
+
+def test_retry_delay_doubles_up_to_a_cap(settings):
+    settings.SEND_RETRY_SECONDS = 60
+    assert [delivery.retry_delay(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert delivery.retry_delay(30) == timedelta(hours=4)
+
+
+def test_a_cancelled_campaign_stops_and_skips_what_is_left(smtp_server, probing, user):
+    from campaigns.services import campaign_cancel
+
+    campaign_cancel(account=probing.account, campaign_id=probing.pk, actor=user)
+
+    transport = delivery.open_transport()
+    assert delivery.send_batch(campaign_id=probing.pk, transport=transport) == 0
+    transport.close()
+    assert smtp_server.accepted == []
+    assert set(Delivery.objects.filter(campaign=probing).values_list("status", flat=True)) == {
+        "skipped"
+    }
