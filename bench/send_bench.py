@@ -1,0 +1,231 @@
+"""Send a 100,000-recipient campaign through 2 Celery worker processes to a local SMTP sink and
+print messages per second end to end, with the sink's own ceiling measured in the same run.
+
+    .venv/bin/python bench/send_bench.py [--recipients 100000] [--workers 2]
+        [--database-url postgres://postgres@127.0.0.1:5432/consentmail_bench]
+        [--broker-url redis://127.0.0.1:6379/7]
+
+It needs PostgreSQL, Redis and Postfix's smtp-sink (bench/smtp_sink.py says how to install it).
+The campaign goes the real way: a moderator approves it, a worker resolves the recipients and
+sends the 1,000-message probe, the hold (0 seconds here) is judged, the rest is released and
+the workers drain it. Every message is rendered with the compiled template, written as MIME
+directly, and handed over on a reused SMTP connection; each delivery is recorded as it goes.
+The rate limits are lifted (they are policy, not capacity). Figures: the sink's ceiling with
+Python smtplib clients, then the campaign's phases and its messages per second from approval to
+`sent`, with the sink's count checked against the deliveries recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from render_bench import campaign_html  # noqa: E402
+from smtp_sink import SmtpSink, measure_ceiling  # noqa: E402
+
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "yandex.ru", "mail.ru", "example.org"]
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def worker_env(args: argparse.Namespace, sink_port: int) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": args.database_url,
+        "CELERY_BROKER_URL": args.broker_url,
+        "DEBUG": "false",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink_port),
+        "SITE_URL": "https://app.consentmail.example",
+        "HOLD_SECONDS": "0",
+        "SEND_BATCH_SIZE": str(args.batch),
+        "SEND_TASKS_PER_CAMPAIGN": str(args.workers * 2),
+        "SEND_RATE_GLOBAL": "0",
+        "SEND_RATE_PER_ACCOUNT": "0",
+        "SEND_RATE_PROVIDER_DEFAULT": "0",
+        "SEND_RATE_PER_PROVIDER": "{}",
+    }
+
+
+def create_campaign(recipients: int):
+    """An account, a verified sender domain, a list of `recipients` consented subscribers and a
+    submitted campaign (the realistic 30 KB newsletter of render_bench)."""
+    from django.utils import timezone
+
+    from accounts.models import Account, SenderDomain
+    from campaigns.models import Campaign
+    from lists.models import ConsentEvent, ConsentRecord, MailingList, Subscriber
+
+    account = Account.objects.create(
+        company_name="Bench Ltd", contact_name="B", phone="1", postal_address="1 Bench Rd, Leeds"
+    )
+    SenderDomain.objects.create(
+        account=account,
+        domain="news.bench.example",
+        verification_token=secrets.token_hex(16),
+        verified_at=timezone.now(),
+    )
+    mailing_list = MailingList.objects.create(account=account, name="Bench", purpose="News")
+    now = timezone.now()
+    for start in range(0, recipients, 10_000):
+        subscribers = Subscriber.objects.bulk_create(
+            Subscriber(
+                mailing_list=mailing_list,
+                email=f"reader.{n}@{DOMAINS[n % len(DOMAINS)]}",
+                name=f"Reader {n}",
+                attributes={"city": "Leeds"},
+                status="subscribed",
+                subscribed_at=now,
+            )
+            for n in range(start, min(recipients, start + 10_000))
+        )
+        ConsentRecord.objects.bulk_create(
+            ConsentRecord(
+                subscriber=subscriber,
+                event=ConsentEvent.GRANTED,
+                source="web_form",
+                obtained_at=now,
+                purpose_text="News",
+            )
+            for subscriber in subscribers
+        )
+    campaign = Campaign.objects.create(
+        account=account,
+        name="Bench",
+        subject="November for {{ subscriber.first_name | default('you') }}",
+        from_name="Bench News",
+        from_email="news@news.bench.example",
+        html_body=campaign_html(),
+        status="submitted",
+        submitted_at=now,
+    )
+    campaign.lists.set([mailing_list])
+    return campaign
+
+
+def wait_status(campaign, statuses: set[str], timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        campaign.refresh_from_db(fields=["status"])
+        if campaign.status in statuses:
+            return time.perf_counter()
+        time.sleep(0.1)
+    raise SystemExit(f"timed out waiting for {statuses}; the campaign is {campaign.status}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
+    )
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--ceiling-messages", type=int, default=30_000)
+    args = parser.parse_args()
+
+    with SmtpSink() as sink:
+        ceiling = {
+            n: measure_ceiling(sink.port, messages=args.ceiling_messages, connections=n)
+            for n in (args.workers,)
+        }
+        for n, rate in ceiling.items():
+            print(f"sink ceiling: {rate:,.0f} messages/s from {n} smtplib client processes")
+        baseline = sink.accepted()
+
+        prepare_database(args.database_url)
+        env = worker_env(args, sink.port)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        import redis
+        from django.core.management import call_command
+
+        redis.Redis.from_url(args.broker_url).flushdb()
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        campaign = create_campaign(args.recipients)
+        print(f"created {args.recipients:,} subscribers in {time.perf_counter() - started:.1f} s")
+
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+                    "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+                    "--without-heartbeat", "-n", f"bench{i}@%h",
+                ],
+                cwd=ROOT,
+                env=os.environ | env,
+            )
+            for i in range(args.workers)
+        ]  # fmt: skip
+        try:
+            time.sleep(3)  # let the workers connect before the clock starts
+            from accounts.models import User
+            from campaigns.models import Delivery, SendBatch
+            from moderation.services import campaign_approve, holds_evaluate
+
+            moderator = User.objects.create_user("bench-moderator@example.com", is_staff=True)
+            t0 = time.perf_counter()
+            campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+            t_probe = wait_status(campaign, {"holding"}, timeout=600)
+            holds_evaluate()
+            t_release = time.perf_counter()
+            wait_status(campaign, {"sent"}, timeout=3600)
+            t_sent = time.perf_counter()
+            sink.wait_for(baseline + args.recipients, timeout=30)
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=30)
+
+        campaign.refresh_from_db()
+        sent = Delivery.objects.filter(campaign=campaign, status="sent").count()
+        accepted = sink.accepted() - baseline
+        duplicates = sum(
+            SendBatch.objects.filter(campaign=campaign).values_list("in_flight_at_death", flat=True)
+        )
+        total = t_sent - t0
+        released = sent - campaign.probe_size
+        print(
+            f"probe: {campaign.probe_size:,} messages, approval to hold {t_probe - t0:.1f} s "
+            f"(resolving {campaign.recipients_at_approval:,} recipients included)"
+        )
+        print(
+            f"release: {released:,} messages in {t_sent - t_release:.1f} s = "
+            f"{released / (t_sent - t_release):,.0f} messages/s"
+        )
+        print(
+            f"end to end: {sent:,} messages in {total:.1f} s = {sent / total:,.0f} messages/s "
+            f"with {args.workers} worker processes (batch {args.batch})"
+        )
+        print(
+            f"sink accepted {accepted:,}; deliveries recorded sent {sent:,}; in flight at a "
+            f"worker's death {duplicates}; sink CPU {sink.cpu_seconds():.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
