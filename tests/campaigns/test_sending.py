@@ -1,6 +1,7 @@
 """The staged send in one process: approval, probe, hold, verdict, release or review, decline,
 pause and resume (tasks run eagerly; mail goes to Django's locmem outbox)."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -215,3 +216,60 @@ def test_a_frozen_account_pauses_at_the_next_batch_and_resumes_when_unfrozen(
     campaign.refresh_from_db()
     assert campaign.status == "holding"
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 20
+
+
+@pytest.mark.slow
+def test_twenty_thousand_recipients_get_a_probe_of_one_thousand_with_their_provider_mix(
+    mailing_list,
+):
+    subscribe_many(mailing_list, 20_000)
+    campaign = submitted_campaign(mailing_list)
+    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+
+    campaign = sending.campaign_start_probe(campaign_id=campaign.pk, seed=7)
+
+    probe = Delivery.objects.filter(campaign=campaign)
+    assert campaign.probe_size == 1000 and probe.count() == 1000
+    mix = Counter(probe.values_list("provider", flat=True))
+    # Six providers in equal parts in the list: the probe has the same mix.
+    assert set(mix) == {"gmail", "yahoo", "microsoft", "yandex", "mailru", "other"}
+    assert max(mix.values()) - min(mix.values()) <= 1
+    assert campaign.probe_plan["seed"] == 7
+    assert campaign.probe_plan["allocation"] == dict(mix)
+    again = sending.campaign_start_probe(campaign_id=campaign.pk, seed=8)
+    assert again.probe_seed == 7 and probe.count() == 1000  # a retried task changes nothing
+
+
+def test_a_probe_is_reproducible_from_its_seed(mailing_list, account):
+    subscribe_many(mailing_list, 300)
+    first = submitted_campaign(mailing_list)
+    second = submitted_campaign(mailing_list)
+    chosen = []
+    for campaign in (first, second):
+        sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+        sending.campaign_start_probe(campaign_id=campaign.pk, seed=42)
+        chosen.append(
+            sorted(
+                Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+            )
+        )
+    assert chosen[0] == chosen[1] and len(chosen[0]) == 30
+
+
+def test_an_address_on_two_lists_is_one_recipient_and_suppressed_ones_none(
+    mailing_list, account, django_capture_on_commit_callbacks
+):
+    from lists.services.suppression import suppression_add
+    from tests.lists.factories import MailingListFactory
+
+    other = MailingListFactory(account=account, name="Offers")
+    subscribe_many(mailing_list, 10, domains=("example.org",))
+    subscribe_many(other, 10, domains=("example.org",))  # the same ten addresses
+    suppression_add(account=account, email="r0@example.org", reason="unsubscribed")
+    campaign = submitted_campaign(mailing_list)
+    campaign.lists.add(other)
+    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+
+    campaign = sending.campaign_start_probe(campaign_id=campaign.pk)
+
+    assert campaign.recipients_at_approval == 9
