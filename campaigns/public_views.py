@@ -1,20 +1,27 @@
 """The tracking links in every message: the click redirect and the open pixel.
 
-Both answer from the signed token alone. Counting clicks and opens (and telling machine opens
-and scanner clicks apart) needs the per-recipient delivery records that the staged send
-creates; until a message has one, these only redirect and serve the pixel.
+Both answer from the signed token alone and record the hit on the recipient's delivery
+(campaigns.tracking), machines set apart: a HEAD request, a privacy proxy or a scanner is kept
+as a machine's, never as a person's open or click. Recording never stands in the way of the
+answer: if it fails, the failure is logged and the recipient still gets the page or the pixel.
+The redirect only ever goes to a link of the campaign; the pixel is served for any token.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from campaigns import selectors
-from campaigns.tokens import BadToken, TokenKind, unpack
+from accounts.views import client_ip
+from campaigns import selectors, tracking
+from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
+
+logger = logging.getLogger(__name__)
 
 # The smallest transparent GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -24,9 +31,26 @@ def _invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/public/link_invalid.html", status=404)
 
 
+def _record(
+    what: str, service: Callable[..., None], request: HttpRequest, data: TokenData, **kwargs
+) -> None:
+    """Call a tracking service with what the request tells about its sender; log, never raise."""
+    try:
+        service(
+            token_data=data,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            method=request.method or "GET",
+            ip=client_ip(request) or "",
+            **kwargs,
+        )
+    except Exception:  # the recipient's redirect or pixel matters more than one count
+        logger.exception("Could not record the %s of campaign %s", what, data.campaign_id)
+
+
 @never_cache
 def click(request: HttpRequest, token: str) -> HttpResponse:
-    """Redirect to the campaign's link the token names; only to links in the campaign."""
+    """Redirect to the campaign's link the token names (only to links in the campaign), and
+    record the click."""
     try:
         data = unpack(token, kind=TokenKind.CLICK)
     except BadToken:
@@ -34,10 +58,18 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     url = selectors.campaign_link(campaign_id=data.campaign_id, index=data.link)
     if url is None:
         return _invalid(request)
+    _record("click", tracking.record_click, request, data, link_index=data.link)
     return HttpResponseRedirect(url)
 
 
 @never_cache
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
-    """A 1x1 transparent GIF (for any token: a broken image helps nobody)."""
+    """A 1x1 transparent GIF (for any token: a broken image helps nobody); a valid token's
+    open is recorded."""
+    try:
+        data = unpack(token, kind=TokenKind.OPEN)
+    except BadToken:
+        data = None
+    if data is not None:
+        _record("open", tracking.record_open, request, data)
     return HttpResponse(PIXEL, content_type="image/gif")

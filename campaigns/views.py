@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
 from email.utils import formataddr
 
 from django.contrib import messages
@@ -9,15 +11,18 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.views import account_required, form_error
-from campaigns import selectors, services
+from campaigns import selectors, services, stats
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm
 from campaigns.models import Campaign
+from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import CampaignStatus, can_transition
+from campaigns.verdict import Thresholds
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists import selectors as list_selectors
 from lists.models import MailingList
@@ -339,6 +344,275 @@ def _preview_json(request: HttpRequest, *, campaign_id: int) -> JsonResponse:
     return JsonResponse(preview)
 
 
+# --- the send's figures on the campaign page -----------------------------------------------------
+
+# The figures table's rows: (key in campaigns.stats, label, shown as a share of the sent too).
+FIGURE_ROWS = [
+    ("recipients", "Recipients", False),
+    ("sent", "Sent", False),
+    ("delivered", "Delivered", True),
+    ("opened", "Opened", True),
+    ("clicked", "Clicked", True),
+    ("hard_bounced", "Hard bounces", True),
+    ("soft_bounced", "Soft bounces", True),
+    ("complained", "Spam complaints", True),
+    ("unsubscribed", "Unsubscribed", True),
+    ("machine_opened", "Opened by machines only", True),
+    ("machine_clicked", "Clicked by machines only", True),
+    ("pending", "Not sent yet", False),
+    ("failed", "Refused by the mail server", False),
+]
+# Verdict tier -> (label, badge class, what it meant for the campaign).
+TIERS = {
+    "green": ("Green", "ok", "Within every threshold: the rest was released."),
+    "amber": ("Amber", "warning", "Near a threshold: the rest was released with a warning."),
+    "review": ("Review", "error", "Over a threshold: a moderator decides whether the rest goes."),
+}
+RULES = {
+    "green": "under the warning thresholds",
+    "empty_probe": "nothing was measured",
+    "complaints_amber": "complaints at the warning level",
+    "complaints_review": "complaints over the review threshold",
+    "complaints_limit": "complaints over the policy's limit",
+    "bounces_amber": "hard bounces at the warning level",
+    "bounces_review": "hard bounces over the review threshold",
+    "bounces_limit": "hard bounces over the policy's limit",
+}
+INTERVAL_LABELS = {"complaint_rate": "Spam complaints", "hard_bounce_rate": "Hard bounces"}
+# The chart's series: (key in a timeline bucket, label, colour); "sent" is drawn as bars.
+CHART_SERIES = [
+    ("sent", "Sent", "#9db4ee"),
+    ("opened", "Opened", "#1f7a4a"),
+    ("clicked", "Clicked", "#7a3fd6"),
+    ("bounced", "Bounced", "#d99a00"),
+    ("complained", "Complaints", "#b42318"),
+]
+# The chart's geometry, in SVG user units (it scales to the page's width).
+CHART_WIDTH, CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 1000, 56, 16, 24, 28
+CHART_SENT_HEIGHT, CHART_PANEL_GAP, CHART_EVENTS_HEIGHT, CHART_BAR_MAX = 70, 40, 150, 40
+CHART_X_LABELS = 6
+CHART_DOTS_UP_TO = 60  # buckets; beyond, the lines alone read better
+
+
+def _percent(fraction: float) -> str:
+    """0.0044 -> "0.44%", 0.129 -> "12.9%", 0.05 -> "5%" (as the verdict's reasons write them)."""
+    percent = fraction * 100
+    if percent == 0:
+        return "0%"
+    if percent < 0.01:
+        return "<0.01%"
+    text = f"{percent:.2f}" if percent < 1 else f"{percent:.1f}"
+    return f"{text.rstrip('0').rstrip('.')}%"
+
+
+def _figure_rows(stats: dict) -> list[dict]:
+    """The figures table: each figure for the probe and for the whole send, with its share."""
+
+    def cell(figures: dict, key: str, as_share: bool) -> dict:
+        value = figures[key]
+        sent = figures["sent"]
+        return {"value": value, "share": _percent(value / sent) if as_share and sent else ""}
+
+    return [
+        {
+            "key": key,
+            "label": label,
+            "probe": cell(stats["probe"], key, as_share),
+            "whole": cell(stats, key, as_share),
+        }
+        for key, label, as_share in FIGURE_ROWS
+    ]
+
+
+def _intervals(rates: dict) -> list[dict]:
+    """The rates the verdict judges, with their 95% intervals and the thresholds they meet."""
+    limits = Thresholds.from_settings()
+    thresholds = {
+        "complaint_rate": f"warning from {_percent(limits.complaint_warn)}, review over "
+        f"{_percent(limits.complaint_review)}, policy limit {_percent(limits.complaint_limit)}",
+        "hard_bounce_rate": f"warning from {_percent(limits.bounce_warn)}, review over "
+        f"{_percent(limits.bounce_limit)} (the policy limit)",
+    }
+    return [
+        {
+            "key": name,
+            "label": label,
+            "rate": _percent(rates[name]),
+            "interval": f"{_percent(rates['intervals'][name][0])}–"
+            f"{_percent(rates['intervals'][name][1])}",
+            "thresholds": thresholds[name],
+        }
+        for name, label in INTERVAL_LABELS.items()
+    ]
+
+
+def _verdict_display(verdict: dict | None) -> dict | None:
+    if not verdict:
+        return None
+    label, badge, meaning = TIERS.get(verdict.get("tier", ""), ("Unknown", "", ""))
+    rule = verdict.get("rule", "")
+    return {
+        "tier": verdict.get("tier", ""),
+        "label": label,
+        "badge": badge,
+        "meaning": meaning,
+        "rule": rule,
+        "rule_text": RULES.get(rule, rule.replace("_", " ")),
+        "reasons": verdict.get("reasons", []),
+        "flag_account": verdict.get("flag_account", False),
+    }
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten at or above `value` (at least 1)."""
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale >= value:
+                return step * scale
+        scale *= 10
+
+
+def _chart_panel(timeline: list[dict], keys: list[str], *, top: float, height: float) -> dict:
+    """One panel's vertical scale: its peak rounded up, its ticks, and a value -> y function."""
+    peak = _nice_ceiling(max(bucket[key] for bucket in timeline for key in keys))
+    baseline = top + height
+
+    def y_of(value: int) -> float:
+        return baseline - height * value / peak
+
+    ticks = [0, peak // 2, peak] if peak % 2 == 0 else [0, peak]
+    return {
+        "top": top,
+        "baseline": baseline,
+        "caption_y": top - 8,
+        "y_of": y_of,
+        "ticks": [{"y": f"{y_of(value):.1f}", "label": f"{value:,}"} for value in ticks],
+    }
+
+
+def _timeline_chart(timeline: list[dict]) -> dict | None:
+    """The timeline drawn as SVG shapes, server-side (no script, no third-party library): the
+    messages sent as bars in a panel of their own (a send's hundreds would flatten everything
+    else), opens, clicks, bounces and complaints as lines in a panel below, one time axis."""
+    if not timeline:
+        return None
+    count = len(timeline)
+    starts = [datetime.fromisoformat(bucket["start"]) for bucket in timeline]
+    step = datetime.fromisoformat(timeline[0]["end"]) - starts[0]
+    if step >= timedelta(days=1):
+        unit, label_format = "day", "%b %d"
+    else:
+        unit, label_format = ("hour" if step >= timedelta(hours=1) else "minute"), "%H:%M"
+    slot = (CHART_WIDTH - CHART_LEFT - CHART_RIGHT) / count
+
+    def x_of(index: int) -> float:
+        return CHART_LEFT + slot * (index + 0.5)
+
+    sent_key, sent_label, sent_colour = CHART_SERIES[0]
+    event_series = CHART_SERIES[1:]
+    sent = _chart_panel(timeline, [sent_key], top=CHART_TOP, height=CHART_SENT_HEIGHT)
+    events = _chart_panel(
+        timeline,
+        [key for key, _, _ in event_series],
+        top=sent["baseline"] + CHART_PANEL_GAP,
+        height=CHART_EVENTS_HEIGHT,
+    )
+    bar_width = min(slot * 0.7, CHART_BAR_MAX)
+    bars = [
+        {
+            "x": f"{x_of(index) - bar_width / 2:.1f}",
+            "y": f"{sent['y_of'](bucket[sent_key]):.1f}",
+            "width": f"{max(bar_width, 1):.1f}",
+            "height": f"{sent['baseline'] - sent['y_of'](bucket[sent_key]):.1f}",
+            "title": f"{starts[index]:%Y-%m-%d %H:%M}: {bucket[sent_key]:,} sent",
+        }
+        for index, bucket in enumerate(timeline)
+        if bucket[sent_key]
+    ]
+    lines = []
+    for key, label, colour in event_series:
+        points = [(x_of(i), events["y_of"](bucket[key])) for i, bucket in enumerate(timeline)]
+        dots = [
+            {
+                "x": f"{x:.1f}",
+                "y": f"{y:.1f}",
+                "title": f"{starts[i]:%Y-%m-%d %H:%M}: {timeline[i][key]:,} {label.lower()}",
+            }
+            for i, (x, y) in enumerate(points)
+            if timeline[i][key]
+        ]
+        lines.append(
+            {
+                "key": key,
+                "colour": colour,
+                "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+                "dots": dots if count <= CHART_DOTS_UP_TO else [],
+            }
+        )
+    every = max(1, math.ceil(count / CHART_X_LABELS))
+    height = events["baseline"] + CHART_BOTTOM
+    for panel in (sent, events):
+        del panel["y_of"]
+    return {
+        "width": CHART_WIDTH,
+        "height": f"{height:.0f}",
+        "left": CHART_LEFT,
+        "label_x": CHART_LEFT - 8,
+        "right": CHART_WIDTH - CHART_RIGHT,
+        "unit": unit,
+        "sent": sent,
+        "events": events,
+        "panels": [sent, events],
+        "bars": bars,
+        "sent_colour": sent_colour,
+        "lines": lines,
+        "x_label_y": f"{events['baseline'] + 18:.0f}",
+        "x_ticks": [
+            {"x": f"{x_of(index):.1f}", "label": f"{starts[index]:{label_format}}"}
+            for index in range(0, count, every)
+        ],
+        "legend": [
+            {"label": label, "colour": colour, "total": sum(b[key] for b in timeline)}
+            for key, label, colour in CHART_SERIES
+        ],
+        "first": starts[0],
+        "last": starts[-1] + step,
+        "rows": [
+            {"start": starts[index], **{key: bucket[key] for key, _, _ in CHART_SERIES}}
+            for index, bucket in enumerate(timeline)
+        ],
+    }
+
+
+def _sending_context(campaign: Campaign) -> dict:
+    """The send's figures for the campaign page, once its probe has been chosen."""
+    if campaign.probe_size is None:
+        return {"sending": None}
+    figures = stats.campaign_stats(campaign=campaign)
+    return {
+        "sending": {
+            "stats": figures,
+            "rows": _figure_rows(figures),
+            "verdict": _verdict_display(figures["verdict"]),
+            "rates_basis": figures["rates"]["basis"],
+            # An amber verdict's warning is its reasons, shown with the verdict already.
+            "note": ""
+            if campaign.moderation_note == " ".join((figures["verdict"] or {}).get("reasons", []))
+            else campaign.moderation_note,
+            "intervals": _intervals(figures["rates"]),
+            "chart": _timeline_chart(figures["timeline"]),
+            "providers": [
+                {**share, "label": PROVIDER_LABELS.get(share["provider"], share["provider"])}
+                for share in figures["providers"]
+            ],
+            "is_holding": campaign.status == CampaignStatus.HOLDING
+            and campaign.hold_until is not None,
+            "hold_ahead": campaign.hold_until is not None and campaign.hold_until > timezone.now(),
+        }
+    }
+
+
 # --- one campaign --------------------------------------------------------------------------------
 
 
@@ -391,6 +665,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "can_submit": can_transition(status, CampaignStatus.SUBMITTED),
             "can_withdraw": status == CampaignStatus.SUBMITTED,
             "can_cancel": can_transition(status, CampaignStatus.CANCELLED),
+            **_sending_context(campaign),
         },
     )
 

@@ -102,3 +102,111 @@ class TestSendOutput(serializers.ModelSerializer):
 
 class CancelInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class DeliveryFiguresOutput(serializers.Serializer):
+    """Counts of recipients (see campaigns.stats for what each means)."""
+
+    recipients = serializers.IntegerField(
+        help_text="The whole send: recipients when the probe was chosen (subscribed, not "
+        "suppressed, each address once), or the lists' subscribed addresses before that. The "
+        "probe: its recipients."
+    )
+    probe_size = serializers.IntegerField(
+        allow_null=True, help_text="Recipients chosen for the probe; null until it is chosen."
+    )
+    sent = serializers.IntegerField(help_text="Handed to the mail backend.")
+    delivered = serializers.IntegerField(
+        help_text="Sent and not bounced (a soft bounce the provider later delivered counts)."
+    )
+    opened = serializers.IntegerField(help_text="Opened by a person (a click counts as an open).")
+    clicked = serializers.IntegerField(help_text="Clicked by a person.")
+    hard_bounced = serializers.IntegerField()
+    soft_bounced = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    complained = serializers.IntegerField(help_text="Reported as spam.")
+    failed = serializers.IntegerField(help_text="Refused for good by the mail backend.")
+    pending = serializers.IntegerField(help_text="Not handed to the backend yet.")
+    possibly_duplicated = serializers.IntegerField(
+        help_text="Handed over as a worker died, then sent again: may have arrived twice."
+    )
+    machine_opened = serializers.IntegerField(
+        help_text="Opened only by machines (privacy proxies, scanners); not engagement."
+    )
+    machine_clicked = serializers.IntegerField(
+        help_text="Clicked only by machines (link scanners); not engagement."
+    )
+
+
+class RateIntervalsOutput(serializers.Serializer):
+    complaint_rate = serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2
+    )
+    hard_bounce_rate = serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2
+    )
+
+
+class RatesOutput(serializers.Serializer):
+    """The probe's rates as the verdict reads them (fractions: 0.001 is 0.1%)."""
+
+    basis = serializers.ChoiceField(
+        choices=["verdict", "live"],
+        help_text="`verdict`: the figures the probe was judged on; `live`: as they stand now.",
+    )
+    complaint_rate = serializers.FloatField()
+    hard_bounce_rate = serializers.FloatField()
+    soft_bounce_rate = serializers.FloatField()
+    unsubscribe_rate = serializers.FloatField()
+    open_rate = serializers.FloatField()
+    click_rate = serializers.FloatField()
+    inactive_rate = serializers.FloatField()
+    intervals = RateIntervalsOutput(help_text="95% Wilson score intervals, [low, high].")
+
+
+class CampaignVerdictOutput(serializers.Serializer):
+    tier = serializers.ChoiceField(choices=["green", "amber", "review"])
+    flag_account = serializers.BooleanField()
+    rule = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    rates = serializers.DictField(child=serializers.FloatField())
+    intervals = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()))
+
+
+class TimelineBucketOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    sent = serializers.IntegerField()
+    opened = serializers.IntegerField(help_text="First opens by a person.")
+    clicked = serializers.IntegerField(help_text="First clicks by a person.")
+    bounced = serializers.IntegerField(help_text="Hard and soft bounces.")
+    complained = serializers.IntegerField()
+
+
+class ProviderShareOutput(serializers.Serializer):
+    provider = serializers.CharField()
+    recipients = serializers.IntegerField()
+    probe = serializers.IntegerField(help_text="Its share of the probe.")
+
+
+class CampaignStatsOutput(DeliveryFiguresOutput):
+    probe = DeliveryFiguresOutput(help_text="The same figures for the probe alone.")
+    rates = RatesOutput()
+    verdict = CampaignVerdictOutput(
+        allow_null=True, help_text="The probe's verdict once judged, else null."
+    )
+    hold_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the hold after the probe ends; null before it."
+    )
+    # A plain string in the schema, as in the moderation queue: a second component with the
+    # choices of CampaignOutput.status makes drf-spectacular's enum names collide.
+    status = serializers.CharField(
+        help_text="The campaign's status: " + ", ".join(CampaignStatus.values) + "."
+    )
+    timeline = TimelineBucketOutput(
+        many=True,
+        help_text="Buckets of a minute, an hour or a day (by how long the send has run) from "
+        "the first message sent to the latest event (to now while the send is under way), "
+        "empty ones included.",
+    )
+    providers = ProviderShareOutput(many=True, help_text="The probe plan's provider mix.")

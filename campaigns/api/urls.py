@@ -25,4 +25,9 @@ urlpatterns = [
         views.CampaignCancelView.as_view(),
         name="api-campaign-cancel",
     ),
+    path(
+        "campaigns/<int:campaign_id>/stats/",
+        views.CampaignStatsView.as_view(),
+        name="api-campaign-stats",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Campaigns API: authoring, preview, test send, submission and cancelling."""
+"""Campaigns API: authoring, preview, test send, submission, cancelling and figures."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.views import ACCOUNT_PERMISSIONS
-from campaigns import selectors, services
+from campaigns import selectors, services, stats
 from campaigns.api import serializers as s
 from config.api import paginated_response
 from config.errors import NotFound
@@ -196,3 +196,17 @@ class CampaignCancelView(APIView):
             reason=data.validated_data.get("reason", ""),
         )
         return Response(_output(request, campaign_id))
+
+
+class CampaignStatsView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        responses=s.CampaignStatsOutput,
+        summary="The campaign's figures: the whole send and the probe alone, the rates the "
+        "verdict uses with their intervals, the verdict, the hold, a timeline and the probe's "
+        "provider mix",
+    )
+    def get(self, request, campaign_id: int):
+        campaign = _campaign_or_404(request, campaign_id)
+        return Response(s.CampaignStatsOutput(stats.campaign_stats(campaign=campaign)).data)

@@ -1,0 +1,255 @@
+"""A campaign's figures as its sender sees them (the stats API and the campaign page). Read-only.
+
+The counters come from one grouped query over the campaign's deliveries (probe and rest apart,
+summed for the whole send), the timeline from one more, bucketed by the database (Trunc), so a
+million-recipient campaign costs two index scans, not a query per figure.
+
+What the figures mean (each counts recipients, over the messages handed to the backend, as the
+verdict does):
+
+* sent: handed to the backend. delivered: sent, and neither bounced hard nor (unless the provider
+  later reported it delivered) soft.
+* opened, clicked: people's; a click counts as an open too. machine_opened, machine_clicked: those
+  whose only opens or clicks were machines' (privacy proxies, security scanners).
+* hard_bounced, soft_bounced, complained, unsubscribed: as reported after sending.
+* failed: refused for good by the backend. pending: not handed over yet (waiting or under way).
+  possibly_duplicated: handed over when a worker died, then sent again: may have arrived twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import CharField, Count, Max, Min, Q, QuerySet, Value
+from django.db.models.functions import Trunc
+from django.utils import timezone
+
+from campaigns import selectors
+from campaigns.models import Campaign, Delivery, DeliveryStatus
+from campaigns.states import CampaignStatus
+from campaigns.verdict import ProbeFigures, Thresholds, judge
+
+SENT = Q(status=DeliveryStatus.SENT)
+# Statuses in which more is still to come (the timeline runs to now).
+UNDER_WAY = frozenset(
+    {
+        CampaignStatus.PROBING,
+        CampaignStatus.HOLDING,
+        CampaignStatus.REVIEW,
+        CampaignStatus.RELEASING,
+    }
+)
+
+# Every figure of a part of the send (the probe, the whole), as a count of deliveries.
+_COUNTERS: dict[str, Q] = {
+    "recipients": Q(),
+    "sent": SENT,
+    "delivered": SENT
+    & Q(hard_bounced_at__isnull=True)
+    & (Q(soft_bounced_at__isnull=True) | Q(delivered_at__isnull=False)),
+    "opened": SENT & Q(opened_at__isnull=False),
+    "clicked": SENT & Q(clicked_at__isnull=False),
+    "hard_bounced": SENT & Q(hard_bounced_at__isnull=False),
+    "soft_bounced": SENT & Q(soft_bounced_at__isnull=False),
+    "unsubscribed": SENT & Q(unsubscribed_at__isnull=False),
+    "complained": SENT & Q(complained_at__isnull=False),
+    "failed": Q(status=DeliveryStatus.FAILED),
+    "pending": Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+    "possibly_duplicated": Q(possibly_duplicated=True),
+    "machine_opened": SENT & Q(machine_opens__gt=0, opened_at__isnull=True),
+    "machine_clicked": SENT & Q(machine_clicks__gt=0, clicked_at__isnull=True),
+    # Only for the verdict's inactive rate; not shown.
+    "inactive": SENT & Q(opened_at__isnull=True, clicked_at__isnull=True),
+}
+FIGURES = [name for name in _COUNTERS if name != "inactive"] + ["probe_size"]
+# The verdict's rates (campaigns.verdict.judge), and those it gives intervals for.
+RATE_NAMES = (
+    "complaint_rate",
+    "hard_bounce_rate",
+    "soft_bounce_rate",
+    "unsubscribe_rate",
+    "open_rate",
+    "click_rate",
+    "inactive_rate",
+)
+INTERVAL_NAMES = ("complaint_rate", "hard_bounce_rate")
+
+# The timeline's series: each counts the sent deliveries whose time falls in the bucket.
+_SERIES = {
+    "sent": ("sent_at",),
+    "opened": ("opened_at",),
+    "clicked": ("clicked_at",),
+    "bounced": ("hard_bounced_at", "soft_bounced_at"),
+    "complained": ("complained_at",),
+}
+_SERIES_FIELDS = [field for fields in _SERIES.values() for field in fields]
+_STEPS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+# Bucket size by how long the send has been going: at most about a hundred buckets until
+# the send spans days, when a day each reads best.
+MINUTE_BUCKETS_UP_TO = timedelta(hours=2)
+HOUR_BUCKETS_UP_TO = timedelta(days=4)
+
+
+def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
+    """The campaign's figures, the probe's apart, the rates the verdict uses (stored once
+    judged, else as they stand), the verdict, a timeline and the probe's provider mix, as
+    JSON-ready values. Two queries (three before approval, to count the recipients)."""
+    rows = list(
+        Delivery.objects.filter(campaign=campaign)
+        .values("is_probe")
+        .annotate(
+            **{name: Count("id", filter=condition) for name, condition in _COUNTERS.items()},
+            first_sent=Min("sent_at", filter=SENT),
+            **{f"last_{field}": Max(field, filter=SENT) for field in _SERIES_FIELDS},
+        )
+        .order_by()
+    )
+    probe_row = next((row for row in rows if row["is_probe"]), {})
+    whole = {name: sum(row[name] for row in rows) for name in _COUNTERS}
+    probe = {name: probe_row.get(name, 0) for name in _COUNTERS}
+
+    whole["recipients"] = (
+        campaign.recipients_at_approval
+        if campaign.recipients_at_approval is not None
+        else selectors.recipient_count(campaign=campaign)
+    )
+    whole["probe_size"] = probe["probe_size"] = campaign.probe_size
+
+    first_sent = min((row["first_sent"] for row in rows if row["first_sent"]), default=None)
+    last_event = max(
+        (row[f"last_{field}"] for row in rows for field in _SERIES_FIELDS if row[f"last_{field}"]),
+        default=None,
+    )
+    if first_sent is not None and campaign.status in UNDER_WAY:
+        # While the send goes on, the timeline runs to now: a quiet hold shows as one.
+        last_event = max(last_event or first_sent, timezone.now())
+    return {
+        **_shown(whole),
+        "probe": _shown(probe),
+        "rates": _rates(campaign, probe),
+        "verdict": campaign.verdict or None,
+        "hold_until": campaign.hold_until.isoformat() if campaign.hold_until else None,
+        "status": campaign.status,
+        "timeline": _timeline(campaign, first_sent, last_event),
+        "providers": _providers(campaign.probe_plan or {}),
+    }
+
+
+def _shown(figures: dict[str, int | None]) -> dict[str, int | None]:
+    return {name: figures[name] for name in FIGURES}
+
+
+def _rates(campaign: Campaign, probe: dict[str, int]) -> dict[str, Any]:
+    """The probe's rates and Wilson intervals: the verdict's once judged, else judged now."""
+    if campaign.verdict:
+        basis = "verdict"
+        rates = dict(campaign.verdict.get("rates", {}))
+        intervals = dict(campaign.verdict.get("intervals", {}))
+    else:
+        basis = "live"
+        verdict = judge(
+            ProbeFigures(
+                sent=probe["sent"],
+                hard_bounces=probe["hard_bounced"],
+                soft_bounces=probe["soft_bounced"],
+                complaints=probe["complained"],
+                unsubscribes=probe["unsubscribed"],
+                opens=probe["opened"],
+                machine_opens=probe["machine_opened"],
+                clicks=probe["clicked"],
+                machine_clicks=probe["machine_clicked"],
+                inactive=probe["inactive"],
+            ),
+            Thresholds.from_settings(),
+        ).as_dict()
+        rates, intervals = verdict["rates"], verdict["intervals"]
+    return {
+        "basis": basis,
+        **{name: float(rates.get(name, 0.0)) for name in RATE_NAMES},
+        "intervals": {
+            name: [float(bound) for bound in intervals.get(name, (0.0, 0.0))]
+            for name in INTERVAL_NAMES
+        },
+    }
+
+
+def bucket_unit(span: timedelta) -> str:
+    """The timeline's bucket size for a send that has gone on for `span`."""
+    if span <= MINUTE_BUCKETS_UP_TO:
+        return "minute"
+    if span <= HOUR_BUCKETS_UP_TO:
+        return "hour"
+    return "day"
+
+
+def _truncated(moment: datetime, unit: str) -> datetime:
+    moment = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    if unit in ("hour", "day"):
+        moment = moment.replace(minute=0)
+    if unit == "day":
+        moment = moment.replace(hour=0)
+    return moment
+
+
+def _timeline(
+    campaign: Campaign, first: datetime | None, last: datetime | None
+) -> list[dict[str, Any]]:
+    """Every bucket from the first message sent to the last thing that happened (or now, while
+    the send is under way), empty ones included (a chart's x axis), each with its counts."""
+    if first is None or last is None:
+        return []
+    unit = bucket_unit(last - first)
+    counts: dict[tuple[datetime, str], int] = {}
+    for row in _series_counts(campaign, unit):
+        key = (_truncated(row["bucket"], unit), row["series"])
+        counts[key] = counts.get(key, 0) + row["n"]
+    step = _STEPS[unit]
+    buckets = []
+    start, end = _truncated(first, unit), _truncated(last, unit)
+    while start <= end:
+        buckets.append(
+            {
+                "start": start.isoformat(),
+                "end": (start + step).isoformat(),
+                **{series: counts.get((start, series), 0) for series in _SERIES},
+            }
+        )
+        start += step
+    return buckets
+
+
+def _series_counts(campaign: Campaign, unit: str) -> QuerySet:
+    """(bucket, series, n) rows for every series, in one UNION ALL query."""
+    parts = [
+        Delivery.objects.filter(SENT, campaign=campaign, **{f"{field}__isnull": False})
+        .annotate(
+            bucket=Trunc(field, unit, tzinfo=UTC),
+            series=Value(series, output_field=CharField()),
+        )
+        .values("bucket", "series")
+        .annotate(n=Count("id"))
+        .order_by()
+        for series, fields in _SERIES.items()
+        for field in fields
+    ]
+    return parts[0].union(*parts[1:], all=True)
+
+
+def _providers(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The probe plan's mix: each mailbox provider's recipients and its share of the probe."""
+    recipients = plan.get("providers", {}) or {}
+    allocation = plan.get("allocation", {}) or {}
+    names = sorted(set(recipients) | set(allocation), key=lambda n: (-recipients.get(n, 0), n))
+    return [
+        {
+            "provider": name,
+            "recipients": int(recipients.get(name, 0)),
+            "probe": int(allocation.get(name, 0)),
+        }
+        for name in names
+    ]
