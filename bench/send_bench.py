@@ -58,7 +58,7 @@ def worker_env(args: argparse.Namespace, sink_port: int) -> dict[str, str]:
         "SITE_URL": "https://app.consentmail.example",
         "HOLD_SECONDS": "0",
         "SEND_BATCH_SIZE": str(args.batch),
-        "SEND_TASKS_PER_CAMPAIGN": str(args.workers * 2),
+        "SEND_TASKS_PER_CAMPAIGN": str(args.workers * args.threads * 2),
         "SEND_RATE_GLOBAL": "0",
         "SEND_RATE_PER_ACCOUNT": "0",
         "SEND_RATE_PROVIDER_DEFAULT": "0",
@@ -138,6 +138,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="send threads per worker process: one renders while another waits on the network",
+    )
+    parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
@@ -171,7 +177,8 @@ def main() -> None:
         workers = [
             subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+                    sys.executable, "-m", "celery", "-A", "config", "worker",
+                    "--pool=threads", f"--concurrency={args.threads}",
                     "--loglevel=WARNING", "--without-gossip", "--without-mingle",
                     "--without-heartbeat", "-n", f"bench{i}@%h",
                 ],
@@ -219,7 +226,7 @@ def main() -> None:
         )
         print(
             f"end to end: {sent:,} messages in {total:.1f} s = {sent / total:,.0f} messages/s "
-            f"with {args.workers} worker processes (batch {args.batch})"
+            f"with {args.workers} worker processes of {args.threads} threads (batch {args.batch})"
         )
         print(
             f"sink accepted {accepted:,}; deliveries recorded sent {sent:,}; in flight at a "

@@ -192,7 +192,7 @@ class CompiledCampaign:
         site = settings.SITE_URL
         if recipient.track_clicks:
             # Tokens are base64url and SITE_URL is ours: these need no HTML escaping.
-            links = [site + CLICK_PATH.format(tokens.click(i)) for i in range(len(self.links))]
+            links = [site + CLICK_PATH.format(token) for token in tokens.clicks(len(self.links))]
             links_html = links
         else:
             links, links_html = self.links, self.links_html

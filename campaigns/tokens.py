@@ -11,6 +11,7 @@ SECRET_KEY_FALLBACKS, so rotating the key does not break the unsubscribe links a
 from __future__ import annotations
 
 import base64
+import binascii
 import enum
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ _ID_LIMIT = 1 << 48
 _FLAG_TEST = 0x1
 # base64 decoding skips characters outside its alphabet; a token must not have any.
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class TokenKind(enum.IntEnum):
@@ -132,6 +134,19 @@ class MessageTokens:
 
     def click(self, link: int) -> str:
         return self.token(TokenKind.CLICK, link)
+
+    def clicks(self, count: int) -> list[str]:
+        """The click tokens of links 0..count-1: the same as `click(i)` each, made in one go (a
+        newsletter has dozens of links and a worker renders a thousand messages a second)."""
+        prefix = bytes(((TokenKind.CLICK << 4) | self._flag,)) + self._ids
+        key = self._key
+        out = []
+        for link in range(count):
+            payload = prefix + link.to_bytes(2, "big")
+            # 27 bytes: base64 without padding, so no stripping.
+            raw = payload + hmac.digest(key, payload, "sha256")[:_MAC_BYTES]
+            out.append(binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).decode())
+        return out
 
     def message_ref(self) -> str:
         """The per-message id (in Message-ID, the return path and ESP metadata) that bounce and

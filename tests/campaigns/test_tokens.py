@@ -72,3 +72,12 @@ def test_each_message_token_reads_back_as_its_kind_and_link():
     assert unpack(tokens.unsubscribe(), kind=TokenKind.UNSUBSCRIBE) == TokenData(
         TokenKind.UNSUBSCRIBE, 9, 10, is_test=True
     )
+
+
+def test_clicks_in_one_go_are_the_click_tokens_one_by_one():
+    from campaigns.tokens import MessageTokens
+
+    for is_test in (False, True):
+        tokens = MessageTokens(campaign_id=2**47 - 1, subscriber_id=12345, is_test=is_test)
+        assert tokens.clicks(300) == [tokens.click(i) for i in range(300)]
+    assert tokens.clicks(0) == []
