@@ -71,6 +71,8 @@ urlpatterns = [
         views.sender_domain_delete,
         name="sender_domain_delete",
     ),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("terms/", views.legal_page, {"page": "terms"}, name="terms"),
     path("privacy/", views.legal_page, {"page": "privacy"}, name="privacy"),
 ]

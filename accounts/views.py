@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from accounts.forms import (
     SenderDomainForm,
     SignUpForm,
 )
+from accounts.models import Notification
 from config.errors import ApplicationError, NotFound
 
 
@@ -261,6 +263,39 @@ def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
         raise Http404(exc.message) from exc
     messages.success(request, "Sender domain removed.")
     return redirect("sender_domains")
+
+
+NOTIFICATIONS_PAGE_SIZE = 30
+
+
+@account_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The account's notifications, newest first; unread ones stand out."""
+    account = request.user.account
+    listed = Notification.objects.filter(account=account).order_by("-created_at", "-id")
+    page = Paginator(listed, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    unread = Notification.objects.filter(account=account, read_at__isnull=True).count()
+    return render(request, "accounts/notifications.html", {"page": page, "unread": unread})
+
+
+@account_required
+@require_POST
+def notifications_mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notification (`notification` in the form) or all of them read."""
+    notification_id = request.POST.get("notification", "")
+    if notification_id:
+        if not notification_id.isdigit():
+            raise Http404("No such notification.")
+        services.notification_mark_read(
+            account=request.user.account, notification_id=int(notification_id)
+        )
+    else:
+        marked = services.notification_mark_read(account=request.user.account)
+        if marked:
+            messages.success(
+                request, f"{marked} notification{'s' if marked != 1 else ''} marked read."
+            )
+    return redirect("notifications")
 
 
 def legal_page(request: HttpRequest, page: str) -> HttpResponse:

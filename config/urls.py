@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("lists.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("moderation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("lists.urls")),
     path("", include("campaigns.urls")),
+    path("", include("moderation.urls")),
     path("", include("campaigns.public_urls")),
 ]
 

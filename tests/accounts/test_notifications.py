@@ -1,0 +1,160 @@
+"""The senders' notifications in the UI: the page, the unread badge in the nav, marking read."""
+
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Notification
+from accounts.services import notify_account
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def notify(account, subject, **fields):
+    return Notification.objects.create(account=account, subject=subject, **fields)
+
+
+def badge(response) -> str | None:
+    """The nav's unread badge and what it says to a screen reader, or None without one."""
+    match = re.search(
+        r'id="unread-count" aria-hidden="true">(\d+)</span>'
+        r'<span class="visually-hidden"> \((\d+) unread\)</span>\s*</a>',
+        response.content.decode(),
+    )
+    if match is None:
+        return None
+    assert match.group(1) == match.group(2)
+    return match.group(1)
+
+
+def item(response, notification) -> str:
+    html = response.content.decode()
+    match = re.search(
+        rf'<li class="([^"]*)" id="notification-{notification.pk}">(.*?)</li>', html, re.S
+    )
+    assert match, f"notification {notification.pk} is not on the page"
+    return (
+        match.group(1)
+        + " | "
+        + re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", match.group(2))))
+    )
+
+
+def test_the_page_lists_the_accounts_notifications_newest_first_unread_highlighted(
+    signed_in, user, other_user
+):
+    read = notify(user.account, "“Autumn” was approved", read_at=timezone.now())
+    unread = notify(
+        user.account,
+        "“Spring” was rejected",
+        body="The moderator's reason: Say what you sell.",
+        link="/campaigns/7/",
+        level="warning",
+    )
+    notify(other_user.account, "Someone else's news")
+
+    response = signed_in.get(reverse("notifications"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index(f'id="notification-{unread.pk}"') < html.index(f'id="notification-{read.pk}"')
+    assert "Someone else's news" not in html
+    unread_item = item(response, unread)
+    assert "unread" in unread_item.split(" | ")[0]
+    assert "level-warning" in unread_item
+    assert "The moderator's reason: Say what you sell." in unread_item
+    assert 'href="/campaigns/7/"' in html
+    assert "unread" not in item(response, read).split(" | ")[0]
+    assert "1 unread notification." in unescape(html)
+
+
+def test_the_nav_badge_counts_unread_notifications(signed_in, user, other_user):
+    assert badge(signed_in.get(reverse("dashboard"))) is None
+
+    notify(user.account, "One")
+    notify(user.account, "Two")
+    notify(user.account, "Read", read_at=timezone.now())
+    notify(other_user.account, "Not mine")
+
+    assert badge(signed_in.get(reverse("dashboard"))) == "2"
+
+
+def test_mark_all_read_marks_only_this_accounts_notifications(signed_in, user, other_user):
+    mine = [notify(user.account, "One"), notify(user.account, "Two")]
+    theirs = notify(other_user.account, "Not mine")
+
+    response = signed_in.post(reverse("notifications_mark_read"), follow=True)
+
+    assert response.redirect_chain == [(reverse("notifications"), 302)]
+    assert "2 notifications marked read." in unescape(response.content.decode())
+    assert badge(response) is None
+    for notification in mine:
+        notification.refresh_from_db()
+        assert notification.read_at is not None
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    assert 'id="mark-all-read"' not in response.content.decode()
+
+
+def test_one_notification_can_be_marked_read(signed_in, user, other_user):
+    first, second = notify(user.account, "One"), notify(user.account, "Two")
+    theirs = notify(other_user.account, "Not mine")
+
+    signed_in.post(reverse("notifications_mark_read"), {"notification": first.pk})
+    signed_in.post(reverse("notifications_mark_read"), {"notification": theirs.pk})
+
+    first.refresh_from_db(), second.refresh_from_db(), theirs.refresh_from_db()
+    assert first.read_at is not None
+    assert second.read_at is None
+    assert theirs.read_at is None
+    assert (
+        signed_in.post(reverse("notifications_mark_read"), {"notification": "x"}).status_code == 404
+    )
+
+
+def test_marking_read_is_post_only(signed_in, user):
+    unread = notify(user.account, "One")
+
+    assert signed_in.get(reverse("notifications_mark_read")).status_code == 405
+
+    unread.refresh_from_db()
+    assert unread.read_at is None
+
+
+def test_an_empty_page_says_so(signed_in):
+    response = signed_in.get(reverse("notifications"))
+
+    assert 'id="no-notifications"' in response.content.decode()
+    assert 'id="mark-all-read"' not in response.content.decode()
+
+
+def test_anonymous_visitors_and_staff_without_an_account_are_turned_away(client):
+    assert client.get(reverse("notifications"))["Location"].startswith(reverse("login"))
+    client.force_login(UserFactory(is_staff=True, account=None))
+    assert client.get(reverse("notifications"))["Location"] == reverse("home")
+
+
+def test_a_moderation_decision_arrives_with_a_link_to_the_campaign(signed_in, user):
+    notify_account(
+        account=user.account,
+        subject="“Spring” was rejected",
+        body="The moderator's reason: No identity.",
+        link="/campaigns/42/",
+        level="warning",
+    )
+
+    response = signed_in.get(reverse("notifications"))
+
+    assert badge(response) == "1"
+    assert "The moderator's reason: No identity." in unescape(response.content.decode())
+    assert '<a class="button secondary" href="/campaigns/42/">Open</a>' in response.content.decode()
