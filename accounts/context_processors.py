@@ -1,14 +1,14 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from accounts.models import Notification
+from accounts.selectors import unread_notification_count
 
 
 def _unread_notifications(request) -> int:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.account_id:
         return 0
-    return Notification.objects.filter(account_id=user.account_id, read_at__isnull=True).count()
+    return unread_notification_count(account_id=user.account_id)
 
 
 def site(request):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.dns import normalise_domain
-from accounts.models import Account, ApiToken, SenderDomain
+from accounts.models import Account, ApiToken, Notification, SenderDomain
 
 
 def sender_domains_for(*, account: Account) -> QuerySet[SenderDomain]:
@@ -30,3 +30,12 @@ def sender_domain_for_address(*, account: Account, email: str) -> SenderDomain |
 
 def api_tokens_for(*, account: Account) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(account=account).select_related("user").order_by("-created_at")
+
+
+def notifications_for(*, account: Account) -> QuerySet[Notification]:
+    """The account's notifications, newest first."""
+    return Notification.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def unread_notification_count(*, account_id: int) -> int:
+    return Notification.objects.filter(account_id=account_id, read_at__isnull=True).count()

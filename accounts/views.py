@@ -19,7 +19,6 @@ from accounts.forms import (
     SenderDomainForm,
     SignUpForm,
 )
-from accounts.models import Notification
 from config.errors import ApplicationError, NotFound
 
 
@@ -272,9 +271,9 @@ NOTIFICATIONS_PAGE_SIZE = 30
 def notifications(request: HttpRequest) -> HttpResponse:
     """The account's notifications, newest first; unread ones stand out."""
     account = request.user.account
-    listed = Notification.objects.filter(account=account).order_by("-created_at", "-id")
+    listed = selectors.notifications_for(account=account)
     page = Paginator(listed, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-    unread = Notification.objects.filter(account=account, read_at__isnull=True).count()
+    unread = selectors.unread_notification_count(account_id=account.pk)
     return render(request, "accounts/notifications.html", {"page": page, "unread": unread})
 
 

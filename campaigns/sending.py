@@ -28,6 +28,7 @@ from campaigns.services import _record_change, skip_unsent
 from campaigns.states import CampaignStatus, ensure_transition
 from campaigns.verdict import Thresholds, Tier, Verdict, judge
 from config.errors import NotFound
+from lists.bulk import insert_rows
 
 S = CampaignStatus
 # Statuses in which workers hand messages over.
@@ -55,6 +56,19 @@ def _enqueue_sending(campaign_id: int) -> None:
     from campaigns import delivery
 
     transaction.on_commit(lambda: delivery.dispatch(campaign_id=campaign_id))
+
+
+def _create_deliveries(campaign: Campaign, members: list, *, probe: bool) -> None:
+    # COPY on PostgreSQL: Django's bulk_create spends ~10 s preparing 100,000 rows of 23 fields.
+    # The campaign's row lock and status check make this run once; the audience leaves out
+    # whoever already has a delivery, so no row can collide with one already there.
+    insert_rows(
+        Delivery,
+        ["subscriber_id", "provider"],
+        [(member.subscriber_id, member.provider) for member in members],
+        shared={"campaign_id": campaign.pk, "is_probe": probe},
+        return_ids=False,
+    )
 
 
 def campaign_approve(*, campaign_id: int, actor: User | None, reason: str = "") -> Campaign:
@@ -105,19 +119,8 @@ def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campai
         candidates = [(member.subscriber_id, member.provider) for member in audience]
         chosen = set(stratified_sample(candidates, size=size, seed=seed))
         providers = Counter(member.provider for member in audience)
-        Delivery.objects.bulk_create(
-            (
-                Delivery(
-                    campaign=campaign,
-                    subscriber_id=member.subscriber_id,
-                    provider=member.provider,
-                    is_probe=True,
-                )
-                for member in audience
-                if member.subscriber_id in chosen
-            ),
-            batch_size=2000,
-            ignore_conflicts=True,
+        _create_deliveries(
+            campaign, [member for member in audience if member.subscriber_id in chosen], probe=True
         )
         _record_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
         campaign.recipients_at_approval = len(audience)
@@ -204,17 +207,7 @@ def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") 
 
 def _release(campaign: Campaign, *, actor: User | None, reason: str) -> None:
     ensure_transition(campaign.status, S.RELEASING)
-    audience = selectors.campaign_audience(campaign=campaign)
-    Delivery.objects.bulk_create(
-        (
-            Delivery(
-                campaign=campaign, subscriber_id=member.subscriber_id, provider=member.provider
-            )
-            for member in audience
-        ),
-        batch_size=2000,
-        ignore_conflicts=True,
-    )
+    _create_deliveries(campaign, selectors.campaign_audience(campaign=campaign), probe=False)
     _record_change(campaign, S.RELEASING, actor=actor, reason=reason)
     campaign.released_at = timezone.now()
     campaign.save(update_fields=["status", "released_at", "updated_at"])

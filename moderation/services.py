@@ -13,7 +13,7 @@ from campaigns import sending
 from campaigns.models import Campaign
 from campaigns.selectors import holds_due
 from campaigns.verdict import Tier, Verdict
-from config.errors import ApplicationError, PermissionDenied
+from config.errors import ApplicationError, NotFound, PermissionDenied
 from moderation.models import AccountFlag, AuditAction, AuditEntry
 
 REASON_MAX = 2000
@@ -58,6 +58,13 @@ def _clean_reason(reason: str, *, required: bool) -> str:
     return reason
 
 
+def _status_of(campaign_id: int) -> str:
+    status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+    if status is None:
+        raise NotFound("No such campaign.")
+    return status
+
+
 def _campaign_link(campaign: Campaign) -> str:
     return reverse("campaign_detail", args=[campaign.pk])
 
@@ -67,7 +74,7 @@ def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Ca
     _ensure_moderator(moderator)
     note = _clean_reason(note, required=False)
     with transaction.atomic():
-        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        before = _status_of(campaign_id)
         campaign = sending.campaign_approve(campaign_id=campaign_id, actor=moderator, reason=note)
         if before != campaign.status:
             audit(actor=moderator, action=AuditAction.APPROVED, campaign=campaign, reason=note)
@@ -86,7 +93,7 @@ def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campai
     _ensure_moderator(moderator)
     reason = _clean_reason(reason, required=True)
     with transaction.atomic():
-        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        before = _status_of(campaign_id)
         campaign = sending.campaign_reject(campaign_id=campaign_id, actor=moderator, reason=reason)
         if before != campaign.status:
             audit(actor=moderator, action=AuditAction.REJECTED, campaign=campaign, reason=reason)
@@ -105,7 +112,7 @@ def campaign_release(*, campaign_id: int, moderator: User, reason: str = "") -> 
     _ensure_moderator(moderator)
     reason = _clean_reason(reason, required=False)
     with transaction.atomic():
-        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        before = _status_of(campaign_id)
         campaign = sending.campaign_release(campaign_id=campaign_id, actor=moderator, reason=reason)
         if before != campaign.status:
             audit(actor=moderator, action=AuditAction.RELEASED, campaign=campaign, reason=reason)
@@ -123,7 +130,7 @@ def campaign_decline(*, campaign_id: int, moderator: User, reason: str) -> Campa
     _ensure_moderator(moderator)
     reason = _clean_reason(reason, required=True)
     with transaction.atomic():
-        before = Campaign.objects.only("status").get(pk=campaign_id).status
+        before = _status_of(campaign_id)
         campaign = sending.campaign_decline(campaign_id=campaign_id, actor=moderator, reason=reason)
         if before != campaign.status:
             audit(actor=moderator, action=AuditAction.DECLINED, campaign=campaign, reason=reason)

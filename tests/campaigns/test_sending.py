@@ -273,3 +273,13 @@ def test_an_address_on_two_lists_is_one_recipient_and_suppressed_ones_none(
     campaign = sending.campaign_start_probe(campaign_id=campaign.pk)
 
     assert campaign.recipients_at_approval == 9
+
+
+def test_deciding_on_an_unknown_campaign_is_not_found(moderator):
+    from config.errors import NotFound
+
+    for decide in (moderation.campaign_approve, moderation.campaign_release):
+        with pytest.raises(NotFound):
+            decide(campaign_id=987654321, moderator=moderator)
+    with pytest.raises(NotFound):
+        moderation.campaign_decline(campaign_id=987654321, moderator=moderator, reason="x")
