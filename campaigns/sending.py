@@ -181,7 +181,7 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
         campaign.verdict = verdict.as_dict()
         campaign.judged_at = timezone.now()
         campaign.save(update_fields=["verdict", "judged_at", "updated_at"])
-        summary = f"{verdict.tier}: {verdict.rule}"
+        summary = f"probe verdict: {verdict.tier} ({verdict.rule})"
         if verdict.tier == Tier.REVIEW:
             _record_change(campaign, S.REVIEW, actor=None, reason=summary)
             campaign.save(update_fields=["status", "updated_at"])
