@@ -55,9 +55,12 @@ def test_seed_demo_is_idempotent(capsys):
     assert "demo@example.com / demo-password-1" in capsys.readouterr().out
     from campaigns.models import Campaign
 
-    demo = Campaign.objects.get()
+    demo, waiting = Campaign.objects.order_by("id")
     assert (demo.name, demo.status, demo.from_email) == (
         "Winter menu",
         "draft",
         "news@demo-bakery.example",
     )
+    # One waits in the moderators' queue, with the analyser's findings stored.
+    assert (waiting.name, waiting.status) == ("Advent opening hours", "submitted")
+    assert isinstance(waiting.findings, list)

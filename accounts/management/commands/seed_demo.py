@@ -65,7 +65,7 @@ class Command(BaseCommand):
         return mailing_list
 
     def _demo_campaign(self, user, mailing_list) -> None:
-        """A draft to preview, test-send and submit."""
+        """A draft to preview, test-send and submit, and one waiting for moderation."""
         from campaigns.services import campaign_create
 
         campaign_create(
@@ -83,3 +83,21 @@ class Command(BaseCommand):
                 'Monday. <a href="https://demo-bakery.example/winter">See the menu</a>.</p>'
             ),
         )
+        # And one already waiting for moderation: the moderator's queue has something to approve,
+        # whose probe, hold (HOLD_SECONDS, two minutes locally) and release the sender can watch.
+        from campaigns.services import campaign_submit
+
+        waiting = campaign_create(
+            account=user.account,
+            created_by=user,
+            lists=[mailing_list.pk],
+            name="Advent opening hours",
+            subject="Our Advent opening hours",
+            from_name="Demo Bakery",
+            from_email=f"news@{DEMO['verified_domain']}",
+            html_body=(
+                "<h1>Open every day in Advent</h1><p>From 1 December we bake from 6 am and the "
+                "shop is open until 8 pm, Sundays included.</p>"
+            ),
+        )
+        campaign_submit(account=user.account, campaign_id=waiting.pk, actor=user)
