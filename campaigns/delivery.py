@@ -537,6 +537,14 @@ def sweep(*, now=None) -> SweepReport:
         if not recently_dispatched and _due_pending(campaign.pk, now).exists():
             dispatch(campaign_id=campaign.pk)
             report.dispatched.append(campaign.pk)
+    # An approved campaign whose probe task was lost (or failed) gets it queued again.
+    for campaign_id in Campaign.objects.filter(
+        status=sending.S.APPROVED, approved_at__lt=now - lease
+    ).values_list("pk", flat=True):
+        from campaigns import tasks
+
+        tasks.start_probe.delay(campaign_id)
+        report.dispatched.append(campaign_id)
     for account_id in (
         Campaign.objects.filter(status=sending.S.PAUSED)
         .values_list("account_id", flat=True)

@@ -9,7 +9,5 @@ OUTBOX_DIR = env("OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
 # The demo's hold is minutes, not six hours, so a newcomer sees a send through (DESIGN.md rule 7).
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=120)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # SQLite has one writer at a time: one send task per campaign, and writers wait for the lock
-    # rather than fail at once.
+    # SQLite has one writer at a time: one send task per campaign.
     SEND_TASKS_PER_CAMPAIGN = env.int("SEND_TASKS_PER_CAMPAIGN", default=1)
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)

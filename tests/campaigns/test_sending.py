@@ -283,3 +283,22 @@ def test_deciding_on_an_unknown_campaign_is_not_found(moderator):
             decide(campaign_id=987654321, moderator=moderator)
     with pytest.raises(NotFound):
         moderation.campaign_decline(campaign_id=987654321, moderator=moderator, reason="x")
+
+
+def test_the_sweeper_queues_a_lost_probe_task_again(
+    campaign, moderator, django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the task that should start the probe is lost
+    moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert delivery.sweep().dispatched == []  # approved just now: its task may still come
+    Campaign.objects.filter(pk=campaign.pk).update(
+        approved_at=timezone.now() - timedelta(seconds=settings.SEND_LEASE_SECONDS + 1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = delivery.sweep()
+
+    assert report.dispatched == [campaign.pk]
+    campaign.refresh_from_db()
+    assert campaign.status == "holding"
