@@ -198,11 +198,7 @@ class CampaignStatsOutput(DeliveryFiguresOutput):
     hold_until = serializers.DateTimeField(
         allow_null=True, help_text="When the hold after the probe ends; null before it."
     )
-    # A plain string in the schema, as in the moderation queue: a second component with the
-    # choices of CampaignOutput.status makes drf-spectacular's enum names collide.
-    status = serializers.CharField(
-        help_text="The campaign's status: " + ", ".join(CampaignStatus.values) + "."
-    )
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, help_text="The status.")
     timeline = TimelineBucketOutput(
         many=True,
         help_text="Buckets of a minute, an hour or a day (by how long the send has run) from "

@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The campaign's status appears in several serializers: one named enum, not colliding copies.
+    "ENUM_NAME_OVERRIDES": {"CampaignStatusEnum": "campaigns.states.CampaignStatus"},
 }
 
 # --- Product rules -------------------------------------------------------------------------------

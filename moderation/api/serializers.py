@@ -68,12 +68,7 @@ class VerdictOutput(serializers.Serializer):
 
 
 class ModerationCampaignOutput(serializers.ModelSerializer):
-    # A plain string in the schema: the same choices as CampaignOutput.status under a second
-    # component would need an ENUM_NAME_OVERRIDES entry in settings to be named cleanly.
-    status = serializers.CharField(
-        read_only=True,
-        help_text="The campaign's status: " + ", ".join(CampaignStatus.values) + ".",
-    )
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
     account = AccountSummary(read_only=True)
     lists = ListSummary(many=True, read_only=True)
     findings = FindingOutput(many=True, read_only=True)
