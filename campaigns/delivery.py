@@ -246,6 +246,10 @@ class _Recorder:
             cursor.execute(sql, params)
             return cursor.rowcount == 1
 
+    def close(self) -> None:
+        if self._prepared is not None:
+            self._prepared.close()
+
     def sent(self, delivery_id: int, provider_message_id: str) -> bool:
         self.batch.sent += 1
         return self._update(
@@ -390,6 +394,7 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
                 break
             throttle.accepted(provider)
     finally:
+        recorder.close()
         _restore_commit_durability()
         _release_claim(batch)
         batch.status = SendBatch.Status.DONE
