@@ -203,3 +203,46 @@ class EraseInput(serializers.Serializer):
 
 class ExportQuery(serializers.Serializer):
     email = serializers.CharField(max_length=320)
+
+
+class BulkSubscriberInput(serializers.Serializer):
+    """One item of a bulk upsert: the single add's fields (no double opt-in: like an import, the
+    subscriber is added `subscribed` on the consent declared)."""
+
+    email = serializers.CharField(max_length=320)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    attributes = serializers.DictField(required=False)
+    consent = ConsentInput()
+
+
+class BulkUpsertInput(serializers.Serializer):
+    """The request's shape, for the schema: items are checked one by one by the service."""
+
+    subscribers = BulkSubscriberInput(many=True, max_length=10_000, min_length=1)
+
+
+class BulkItemResult(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request, from 0.")
+    email = serializers.CharField(help_text="The address normalised (as sent for an error).")
+    status = serializers.ChoiceField(choices=["created", "updated", "skipped", "error"])
+    id = serializers.IntegerField(required=False, help_text="The subscriber (created, updated).")
+    reason = serializers.CharField(
+        required=False, help_text="Why it was skipped: suppressed, left the list, a duplicate."
+    )
+    errors = serializers.DictField(
+        required=False,
+        help_text="Field errors of an invalid item, as the single add answers them "
+        "(consent fields nested under `consent`).",
+    )
+    warning = serializers.CharField(
+        required=False, help_text="Written, but flagged (role addresses such as info@)."
+    )
+
+
+class BulkUpsertOutput(serializers.Serializer):
+    results = BulkItemResult(many=True)
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    errors = serializers.IntegerField()

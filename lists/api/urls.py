@@ -11,6 +11,11 @@ urlpatterns = [
         name="api-subscribers",
     ),
     path(
+        "lists/<int:list_id>/subscribers/bulk/",
+        views.SubscriberBulkView.as_view(),
+        name="api-subscribers-bulk",
+    ),
+    path(
         "lists/<int:list_id>/subscribers/<int:subscriber_id>/",
         views.SubscriberDetailView.as_view(),
         name="api-subscriber",

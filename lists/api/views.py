@@ -1,6 +1,10 @@
 """Lists API: lists, subscribers with consent, imports and privacy requests."""
 
+import io
+
+from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
+from django.template.defaultfilters import filesizeformat
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -9,12 +13,12 @@ from rest_framework.views import APIView
 
 from accounts.addresses import normalise_address
 from accounts.api.views import ACCOUNT_PERMISSIONS
-from config.api import CountedPagination, paginated_response
-from config.errors import NotFound
+from config.api import CountedPagination, PageNumberPagination, paginated_response
+from config.errors import ApplicationError, NotFound
 from lists import selectors
 from lists.api import serializers as s
 from lists.exports import import_issues_csv
-from lists.services import imports, privacy, subscribers
+from lists.services import bulk_upsert, imports, privacy, subscribers
 from lists.services import lists as list_services
 
 
@@ -43,6 +47,8 @@ def _subscriber_or_404(request, list_id: int, subscriber_id: int):
 
 class ListListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
+    # Documents the {"count", "next", "previous", "results"} envelope and page parameters.
+    pagination_class = PageNumberPagination
 
     @extend_schema(responses=s.ListOutput(many=True), summary="The account's lists")
     def get(self, request):
@@ -98,6 +104,8 @@ class ListDetailView(APIView):
 
 class SubscriberListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
+    # Documents the {"count", "next", "previous", "results"} envelope and page parameters.
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         parameters=[s.SubscriberFilter],
@@ -153,6 +161,130 @@ class SubscriberListView(APIView):
         return Response(s.SubscriberOutput(subscriber).data, status=status.HTTP_201_CREATED)
 
 
+class BulkJSONParser(JSONParser):
+    """JSON limited to BULK_UPSERT_MAX_BYTES: refused (413) from its Content-Length before it is
+    read, or as soon as the body read passes the limit (no Content-Length)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = bulk_upsert.bulk_upsert_max_bytes()
+        request = (parser_context or {}).get("request")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        body = b"" if declared > limit or stream is None else stream.read(limit + 1)
+        if declared > limit or len(body) > limit:
+            raise RequestDataTooBig(
+                f"The request body is over {filesizeformat(limit)}; send fewer subscribers "
+                "per request."
+            )
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+_BULK_EXAMPLE_REQUEST = {
+    "subscribers": [
+        {
+            "email": "jane@example.org",
+            "name": "Jane Doe",
+            "attributes": {"city": "Leeds"},
+            "consent": {
+                "source": "web_form",
+                "obtained_at": "2026-11-20T10:00:00Z",
+                "ip": "203.0.113.7",
+                "proof": "Sign-up form on example.org/news",
+            },
+        },
+        {"email": "info@example.com", "consent": {"source": "paper_form", "proof": "Form 12"}},
+        {"email": "left@example.net", "consent": {"source": "paper_form", "proof": "Form 13"}},
+        {"email": "not-an-address", "consent": {"source": "paper_form", "proof": "Form 14"}},
+        {"email": "bought@example.org", "consent": {"source": "purchased", "proof": "Vendor X"}},
+        {"email": "JANE@example.org", "consent": {"source": "api", "proof": "CRM export"}},
+    ]
+}
+_BULK_EXAMPLE_RESPONSE = {
+    "results": [
+        {"index": 0, "email": "jane@example.org", "status": "created", "id": 1041},
+        {
+            "index": 1,
+            "email": "info@example.com",
+            "status": "updated",
+            "id": 977,
+            "warning": imports.ROLE_NOTE,
+        },
+        {
+            "index": 2,
+            "email": "left@example.net",
+            "status": "skipped",
+            "reason": "Suppressed: This address unsubscribed from your mail.",
+        },
+        {
+            "index": 3,
+            "email": "not-an-address",
+            "status": "error",
+            "errors": {"email": ["An email address must have an @-sign."]},
+        },
+        {
+            "index": 4,
+            "email": "bought@example.org",
+            "status": "error",
+            "errors": {
+                "consent": {
+                    "source": [
+                        "Purchased lists are not accepted: the people on them never asked you "
+                        "for mail."
+                    ]
+                }
+            },
+        },
+        {
+            "index": 5,
+            "email": "jane@example.org",
+            "status": "skipped",
+            "reason": "Duplicate of item 0.",
+        },
+    ],
+    "created": 1,
+    "updated": 1,
+    "skipped": 2,
+    "errors": 2,
+}
+
+
+class SubscriberBulkView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    parser_classes = [BulkJSONParser]
+
+    @extend_schema(
+        request=s.BulkUpsertInput,
+        responses={200: s.BulkUpsertOutput},
+        examples=[
+            OpenApiExample("Mixed items", value=_BULK_EXAMPLE_REQUEST, request_only=True),
+            OpenApiExample("Per-item results", value=_BULK_EXAMPLE_RESPONSE, response_only=True),
+        ],
+        summary="Add or refresh up to 10,000 subscribers, each with its consent",
+        description="Each item has the single add's shape. The answer is 200 whenever the "
+        "request itself is valid, with one result per item, in order: `created` or `updated` "
+        "(with the subscriber `id`; a role address carries a `warning`), `skipped` (with a "
+        "`reason`: suppressed, unsubscribed from this list, or a repeat of an earlier item) or "
+        "`error` (with the field `errors` the single add would answer). New subscribers are "
+        "`subscribed` on the consent declared, as in an import (no confirmation e-mail); for "
+        "ones already on the list a missing or empty name or phone keeps the stored one and "
+        "attributes are merged. "
+        "Every subscriber created or updated gets a consent record. A body that is not an "
+        "object with a non-empty `subscribers` array of at most 10,000 items is a 400 and "
+        "writes nothing; a body over 16 MB is a 413. Items are written in chunks, each in "
+        "its own transaction.",
+    )
+    def post(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        body = request.data
+        if not isinstance(body, dict) or "subscribers" not in body:
+            raise ApplicationError(
+                'Send an object with a "subscribers" array.', field="subscribers"
+            )
+        result = bulk_upsert.subscribers_bulk_upsert(
+            mailing_list=mailing_list, items=body["subscribers"], recorded_by=request.user
+        )
+        return Response(result)
+
+
 class SubscriberDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
@@ -175,7 +307,7 @@ class SubscriberDetailView(APIView):
         return Response(s.SubscriberOutput(subscriber).data)
 
     @extend_schema(
-        responses=s.SubscriberOutput,
+        responses={200: s.SubscriberOutput},
         summary="Unsubscribe (status unsubscribed, address suppressed account-wide)",
     )
     def delete(self, request, list_id: int, subscriber_id: int):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -17,7 +17,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts.addresses import InvalidAddress, normalise_address
-from accounts.models import User
+from accounts.models import User, WebhookEvent
+from accounts.webhooks import emit_event
 from config.errors import ApplicationError
 from lists import parsers
 from lists.addresses import address_hasher
@@ -286,6 +287,20 @@ def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:
     job.failure_reason = reason
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "failure_reason", "finished_at", "file"])
+    emit_event(
+        job.account_id,
+        WebhookEvent.IMPORT_FINISHED,
+        {
+            "import_id": job.pk,
+            "list_id": job.mailing_list_id,
+            "status": str(status),
+            "total_rows": job.total_rows,
+            "imported": job.imported,
+            "updated": job.updated,
+            "skipped": job.skipped,
+            "failure_reason": reason,
+        },
+    )
 
 
 def _import_rows(job: ImportJob) -> None:
@@ -338,7 +353,9 @@ def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """One checked row or item to upsert: `row` is where it came from (file row, item index)."""
+
     row: int
     name: str
     phone: str
@@ -351,7 +368,7 @@ class _PreparedBatch:
     """A batch of rows checked without the database: valid candidates and the rows refused."""
 
     rows: int
-    candidates: dict[str, _Candidate]
+    candidates: dict[str, Candidate]
     # (row, email, reason): invalid, empty or repeated within the batch; all skipped.
     refused: list[tuple[int, str, str]]
 
@@ -366,7 +383,7 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
     digest_of = address_hasher(job.account_id)
     batch_size = settings.IMPORT_BATCH_SIZE
     while batch := list(islice(rows, batch_size)):
-        candidates: dict[str, _Candidate] = {}
+        candidates: dict[str, Candidate] = {}
         refused: list[tuple[int, str, str]] = []
         for row, cells in batch:
             width = len(cells)
@@ -386,7 +403,7 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
             for attribute, index in attributes_at:
                 if index < width and (value := cells[index].strip()):
                     attributes[attribute] = value
-            candidates[email] = _Candidate(
+            candidates[email] = Candidate(
                 row=row,
                 name=cells[name_at].strip()[:200]
                 if name_at is not None and name_at < width
@@ -413,7 +430,6 @@ def _write_batch(
     list, insert the new ones with their consent records, and record every row's issue."""
     result = _BatchResult()
     mailing_list = job.mailing_list
-    candidates = dict(prepared.candidates)
 
     def issue(row: int, email: str, reason: str, *, skipped: bool = True) -> None:
         result.issues.append(
@@ -426,51 +442,29 @@ def _write_batch(
 
     for row, email, reason in prepared.refused:
         issue(row, email, reason)
-    by_digest = {candidate.digest: email for email, candidate in candidates.items()}
-    suppressed = suppressions.reasons(list(by_digest))
-    for digest, reason in suppressed.items():
-        email = by_digest[digest]
-        issue(candidates.pop(email).row, email, suppression_message(reason))
 
-    existing = lookup_in(
-        Subscriber, key="email", values=list(candidates), result="id", mailing_list=mailing_list
-    )
-    already_imported = lookup_in(
-        ConsentRecord,
-        key="subscriber",
-        values=list(existing.values()),
-        result="subscriber",
-        import_job=job,
-    )
-    now = timezone.now()
-    new_subscribers: list[tuple] = []
-    to_update: dict[int, tuple[str, _Candidate]] = {}
-    for email, candidate in candidates.items():
-        role = is_role_address(email)
-        if role:
-            issue(candidate.row, email, ROLE_NOTE, skipped=False)
-        subscriber_id = existing.get(email)
-        if subscriber_id in already_imported:
-            issue(candidate.row, email, "Duplicate of an earlier row of this file.")
-        elif subscriber_id is None:
-            new_subscribers.append(
-                (email, candidate.name, candidate.phone, candidate.attributes, role)
+    def imported_before(subscriber_ids: list[int]) -> set[int]:
+        return set(
+            lookup_in(
+                ConsentRecord,
+                key="subscriber",
+                values=subscriber_ids,
+                result="subscriber",
+                import_job=job,
             )
-        else:
-            to_update[subscriber_id] = (email, candidate)
+        )
 
-    updated_ids = _update_existing(to_update, now=now, skip=issue)
-    result.updated = len(updated_ids)
-    created_ids = insert_rows(
-        Subscriber,
-        ["email", "name", "phone", "attributes", "is_role_address"],
-        new_subscribers,
-        shared={
-            "mailing_list_id": mailing_list.pk,
-            "status": SubscriberStatus.SUBSCRIBED,
-            "subscribed_at": now,
-        },
+    written = candidates_write(
+        mailing_list=mailing_list,
+        candidates=prepared.candidates,
+        suppressions=suppressions,
+        issue=issue,
+        written_before=imported_before,
+        repeat_reason="Duplicate of an earlier row of this file.",
     )
+    created_ids = [pk for _, pk in written.created]
+    updated_ids = [pk for _, pk in written.updated]
+    result.updated = len(updated_ids)
     result.imported = len(created_ids)
     insert_rows(
         ConsentRecord,
@@ -492,7 +486,81 @@ def _write_batch(
     return result
 
 
-def _update_existing(to_update: dict[int, tuple[str, _Candidate]], *, now, skip) -> list[int]:
+@dataclass
+class CandidatesWritten:
+    """What `candidates_write` did: (email, subscriber id) pairs, created in candidate order."""
+
+    created: list[tuple[str, int]]
+    updated: list[tuple[str, int]]
+
+
+def candidates_write(
+    *,
+    mailing_list: MailingList,
+    candidates: dict[str, Candidate],
+    suppressions: SuppressionView,
+    issue: Callable[..., None],
+    written_before: Callable[[list[int]], set[int]] | None = None,
+    repeat_reason: str = "",
+    now: datetime | None = None,
+) -> CandidatesWritten:
+    """Upsert checked, distinct candidates (normalised address -> Candidate) into the list, in
+    bulk, inside the caller's transaction; consent records are the caller's.
+
+    Suppressed addresses and those that left the list are skipped (never resubscribed), the
+    subscribers still on it are refreshed (`_update_existing`), the rest are inserted
+    `subscribed`. Each skip and each role address is reported through
+    `issue(row, email, reason, skipped=True|False)`; subscriber ids `written_before` returns
+    (an earlier batch of the same import) are skipped with `repeat_reason`.
+    """
+    candidates = dict(candidates)
+    by_digest = {candidate.digest: email for email, candidate in candidates.items()}
+    suppressed = suppressions.reasons(list(by_digest))
+    for digest, reason in suppressed.items():
+        email = by_digest[digest]
+        issue(candidates.pop(email).row, email, suppression_message(reason))
+
+    existing = lookup_in(
+        Subscriber, key="email", values=list(candidates), result="id", mailing_list=mailing_list
+    )
+    repeated = written_before(list(existing.values())) if written_before and existing else set()
+    now = now or timezone.now()
+    new_subscribers: list[tuple] = []
+    new_emails: list[str] = []
+    to_update: dict[int, tuple[str, Candidate]] = {}
+    for email, candidate in candidates.items():
+        role = is_role_address(email)
+        if role:
+            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+        subscriber_id = existing.get(email)
+        if subscriber_id in repeated:
+            issue(candidate.row, email, repeat_reason)
+        elif subscriber_id is None:
+            new_subscribers.append(
+                (email, candidate.name, candidate.phone, candidate.attributes, role)
+            )
+            new_emails.append(email)
+        else:
+            to_update[subscriber_id] = (email, candidate)
+
+    updated_ids = _update_existing(to_update, now=now, skip=issue)
+    created_ids = insert_rows(
+        Subscriber,
+        ["email", "name", "phone", "attributes", "is_role_address"],
+        new_subscribers,
+        shared={
+            "mailing_list_id": mailing_list.pk,
+            "status": SubscriberStatus.SUBSCRIBED,
+            "subscribed_at": now,
+        },
+    )
+    return CandidatesWritten(
+        created=list(zip(new_emails, created_ids, strict=True)),
+        updated=[(to_update[pk][0], pk) for pk in updated_ids],
+    )
+
+
+def _update_existing(to_update: dict[int, tuple[str, Candidate]], *, now, skip) -> list[int]:
     """Refresh subscribers already on the list from the file; return the ids matched.
 
     Addresses that left the list are skipped: only the person's own confirmation brings them

@@ -44,15 +44,16 @@ class SuppressionView:
     created in the last minutes (a minute of overlap covers transactions that commit late);
     with many, each batch looks its addresses up. Either way an address suppressed before the
     batch is seen; a suppression lifted meanwhile stays in force until the import ends, which
-    errs on the safe side.
+    errs on the safe side. Without `preload` (one API request's worth of addresses) every
+    batch looks its addresses up and nothing is counted or loaded up front.
     """
 
     OVERLAP = timedelta(minutes=1)
 
-    def __init__(self, *, account_id: int, limit: int = 200_000):
+    def __init__(self, *, account_id: int, limit: int = 200_000, preload: bool = True):
         self.account_id = account_id
         self._reasons: dict[str, str] | None = None
-        if Suppression.objects.filter(account_id=account_id).count() <= limit:
+        if preload and Suppression.objects.filter(account_id=account_id).count() <= limit:
             self._seen_until = timezone.now()
             self._reasons = dict(
                 Suppression.objects.filter(account_id=account_id).values_list(
