@@ -189,3 +189,90 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class WebhookEvent(models.TextChoices):
+    """Events an account can receive at its webhook endpoints (`webhook.test` is only ever sent
+    by the "send test event" button, to one endpoint)."""
+
+    SUBSCRIBER_SUBSCRIBED = "subscriber.subscribed", "A subscriber subscribed"
+    SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed", "A subscriber unsubscribed"
+    SUBSCRIBER_BOUNCED = "subscriber.bounced", "A subscriber's address hard-bounced"
+    SUBSCRIBER_COMPLAINED = "subscriber.complained", "A subscriber complained (spam report)"
+    CAMPAIGN_STATUS_CHANGED = "campaign.status_changed", "A campaign changed status"
+    IMPORT_FINISHED = "import.finished", "An import finished"
+
+
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the account's that receives signed POSTs for the events it subscribes to.
+
+    `secret` is the HMAC key the payloads are signed with, so it is stored retrievable (not
+    hashed like API keys); it is shown to the user once, at creation and on rotation.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint; the row holds the outcome of its latest attempt."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    payload = models.JSONField()
+    attempt = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the next attempt is due; while an attempt runs, the end of its claim.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=WebhookDeliveryStatus.values),
+                name="webhook_delivery_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhook_delivery_unique_event"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"

@@ -43,3 +43,26 @@ def send_notification_email(notification_id: int) -> int:
     from accounts.services import notification_send_email
 
     return notification_send_email(notification_id=notification_id)
+
+
+@shared_task(name="accounts.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> int | None:
+    """Make one attempt at a webhook delivery; on a retryable failure, enqueue the next attempt
+    with a short countdown (the beat sweeper catches any that get lost). Safe to run twice."""
+    from accounts.webhooks import deliver
+
+    retry_in = deliver(delivery_id)
+    if retry_in is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=retry_in)
+    return retry_in
+
+
+@shared_task(name="accounts.webhooks_retry_due")
+def webhooks_retry_due() -> int:
+    """Beat, every minute: re-enqueue pending webhook deliveries whose attempt is overdue."""
+    from accounts.webhooks import deliveries_due
+
+    due = deliveries_due()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)

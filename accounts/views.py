@@ -1,5 +1,6 @@
 """Browser pages for accounts: sign-up, verification, profile, API tokens, sender domains."""
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -10,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, webhooks
 from accounts.forms import (
     ApiTokenForm,
     DkimSelectorForm,
@@ -19,6 +20,7 @@ from accounts.forms import (
     SenderDomainForm,
     SignUpForm,
 )
+from accounts.models import WebhookEvent
 from config.errors import ApplicationError, NotFound
 
 
@@ -302,3 +304,141 @@ def legal_page(request: HttpRequest, page: str) -> HttpResponse:
 
     versions = {"terms": settings.TERMS_VERSION, "privacy": settings.PRIVACY_VERSION}
     return render(request, f"legal/{page}.html", {"version": versions[page]})
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        widget=forms.URLInput(attrs={"placeholder": "https://crm.example.com/hooks/consentmail"}),
+        help_text="A public http(s) address. Redirects are not followed.",
+    )
+    events = forms.MultipleChoiceField(
+        label="Events",
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    description = forms.CharField(label="Description (optional)", max_length=200, required=False)
+
+
+class WebhookEndpointEditForm(WebhookEndpointForm):
+    is_active = forms.BooleanField(label="Active", required=False)
+
+
+WEBHOOK_DELIVERIES_PAGE_SIZE = 30
+
+
+def _webhook_or_404(request: HttpRequest, webhook_id: int):
+    try:
+        return webhooks.webhook_endpoint_get(account=request.user.account, endpoint_id=webhook_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@account_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    """The account's webhooks and a form to add one; a new one's secret is shown once."""
+    form = WebhookEndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint, secret = webhooks.webhook_endpoint_create(
+                account=request.user.account, **form.cleaned_data
+            )
+        except ApplicationError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, "Webhook added. Copy its signing secret now.")
+            return _webhook_page(request, endpoint, new_secret=secret)
+    endpoints = webhooks.webhook_endpoints_for(account=request.user.account)
+    return render(
+        request,
+        "accounts/webhooks.html",
+        {"form": form, "endpoints": endpoints, "signature_header": webhooks.SIGNATURE_HEADER},
+    )
+
+
+def _webhook_page(request: HttpRequest, endpoint, *, form=None, new_secret: str | None = None):
+    if form is None:
+        form = WebhookEndpointEditForm(
+            initial={
+                "url": endpoint.url,
+                "events": endpoint.events,
+                "description": endpoint.description,
+                "is_active": endpoint.is_active,
+            }
+        )
+    deliveries = webhooks.webhook_deliveries_for(
+        account=request.user.account, endpoint_id=endpoint.pk
+    )
+    page = Paginator(deliveries, WEBHOOK_DELIVERIES_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "accounts/webhook.html",
+        {
+            "endpoint": endpoint,
+            "form": form,
+            "page": page,
+            "new_secret": new_secret,
+            "signature_header": webhooks.SIGNATURE_HEADER,
+        },
+    )
+
+
+@account_required
+def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    """One webhook: edit it, send a test event, rotate its secret, read its delivery log."""
+    endpoint = _webhook_or_404(request, webhook_id)
+    form = None
+    if request.method == "POST":
+        form = WebhookEndpointEditForm(request.POST)
+        if form.is_valid():
+            try:
+                webhooks.webhook_endpoint_update(
+                    account=request.user.account, endpoint_id=endpoint.pk, **form.cleaned_data
+                )
+            except ApplicationError as exc:
+                form_error(form, exc)
+            else:
+                messages.success(request, "Webhook saved.")
+                return redirect("webhook", webhook_id=endpoint.pk)
+    return _webhook_page(request, endpoint, form=form)
+
+
+@account_required
+@require_POST
+def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    """Send a `webhook.test` event; its outcome appears in the delivery log."""
+    try:
+        webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Test event sent; its result is at the top of the log.")
+    return redirect("webhook", webhook_id=webhook_id)
+
+
+@account_required
+@require_POST
+def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    """Replace the signing secret; the new one is shown once, on this answer only."""
+    try:
+        endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
+            account=request.user.account, endpoint_id=webhook_id
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "New signing secret made. The old one no longer verifies.")
+    return _webhook_page(request, endpoint, new_secret=secret)
+
+
+@account_required
+@require_POST
+def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    try:
+        webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Webhook deleted.")
+    return redirect("webhooks")

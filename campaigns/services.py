@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.addresses import InvalidAddress, normalise_address
-from accounts.models import Account, User
+from accounts.models import Account, User, WebhookEvent
+from accounts.webhooks import emit_event
 from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
@@ -198,6 +199,17 @@ def _record_change(
         new_status=new_status,
         actor=actor,
         reason=reason,
+    )
+    emit_event(
+        campaign.account_id,
+        WebhookEvent.CAMPAIGN_STATUS_CHANGED,
+        {
+            "campaign_id": campaign.pk,
+            "name": campaign.name,
+            "old_status": campaign.status,
+            "new_status": str(new_status),
+            "reason": reason,
+        },
     )
     campaign.status = new_status
 

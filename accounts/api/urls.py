@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import views, webhooks
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token-obtain"),
@@ -17,5 +17,17 @@ urlpatterns = [
         "sender-domains/<int:domain_id>/verify/",
         views.SenderDomainVerifyView.as_view(),
         name="api-sender-domain-verify",
+    ),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<int:webhook_id>/test/",
+        webhooks.WebhookTestView.as_view(),
+        name="api-webhook-test",
+    ),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="api-webhook-deliveries",
     ),
 ]

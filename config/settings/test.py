@@ -19,3 +19,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True  # the tests run their webhook receivers on 127.0.0.1

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.addresses import normalise_address
+from accounts.models import WebhookEvent
 from config.errors import ApplicationError, NotFound
 from lists.models import (
     ConsentEvent,
@@ -24,7 +25,7 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.services.consent import consent_record_add
-from lists.services.subscribers import subscriber_create
+from lists.services.subscribers import subscriber_create, subscriber_emit_event
 from lists.services.suppression import suppression_lift, suppression_reason
 
 CONFIRM_SALT = "lists.subscribe-confirm"
@@ -154,6 +155,12 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
             purpose_text=subscriber.mailing_list.purpose,
         )
         suppression_lift(account=subscriber.mailing_list.account, email=subscriber.email)
+        subscriber_emit_event(
+            subscriber,
+            WebhookEvent.SUBSCRIBER_SUBSCRIBED,
+            previous_status=SubscriberStatus.UNCONFIRMED,
+            channel="confirmation_link",
+        )
     return subscriber
 
 

@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.addresses import normalise_address
-from accounts.models import User
+from accounts.models import User, WebhookEvent
+from accounts.webhooks import emit_event
 from config.errors import ApplicationError
 from lists.models import (
     ConsentEvent,
@@ -28,6 +29,11 @@ _SUPPRESSING = {
     SubscriberStatus.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBED,
     SubscriberStatus.BOUNCED: SuppressionReason.HARD_BOUNCE,
     SubscriberStatus.COMPLAINED: SuppressionReason.COMPLAINED,
+}
+_WEBHOOK_EVENTS = {
+    SubscriberStatus.UNSUBSCRIBED: WebhookEvent.SUBSCRIBER_UNSUBSCRIBED,
+    SubscriberStatus.BOUNCED: WebhookEvent.SUBSCRIBER_BOUNCED,
+    SubscriberStatus.COMPLAINED: WebhookEvent.SUBSCRIBER_COMPLAINED,
 }
 
 
@@ -58,8 +64,9 @@ def subscriber_create(
     attributes: dict | None = None,
 ) -> Subscriber:
     """Insert one subscriber row (a normalised address), `subscribed` if `confirmed`, else
-    `unconfirmed`. The callers record the consent; IntegrityError if the address is there."""
-    return Subscriber.objects.create(
+    `unconfirmed`. The callers record the consent; IntegrityError if the address is there.
+    A subscribed one is announced to the account's webhooks (after commit)."""
+    subscriber = Subscriber.objects.create(
         mailing_list=mailing_list,
         email=email,
         name=(name or "").strip()[:200],
@@ -68,6 +75,28 @@ def subscriber_create(
         is_role_address=is_role_address(email),
         status=SubscriberStatus.SUBSCRIBED if confirmed else SubscriberStatus.UNCONFIRMED,
         subscribed_at=timezone.now() if confirmed else None,
+    )
+    if confirmed:
+        subscriber_emit_event(subscriber, WebhookEvent.SUBSCRIBER_SUBSCRIBED, previous_status="")
+    return subscriber
+
+
+def subscriber_emit_event(
+    subscriber: Subscriber, event: str, *, previous_status: str, channel: str = ""
+) -> None:
+    """Tell the account's webhooks that one subscriber's status changed (not used by imports:
+    a whole import is announced once, as `import.finished`)."""
+    emit_event(
+        subscriber.mailing_list.account_id,
+        event,
+        {
+            "subscriber_id": subscriber.pk,
+            "list_id": subscriber.mailing_list_id,
+            "email": subscriber.email,
+            "status": str(subscriber.status),
+            "previous_status": str(previous_status),
+            "channel": channel,
+        },
     )
 
 
@@ -192,6 +221,9 @@ def subscriber_unsubscribe(
                 ip=ip,
                 user_agent=user_agent,
                 recorded_by=recorded_by,
+            )
+            subscriber_emit_event(
+                locked, _WEBHOOK_EVENTS[status], previous_status=previous, channel=channel
             )
         suppression_add(
             account=locked.mailing_list.account, email=locked.email, reason=_SUPPRESSING[status]
