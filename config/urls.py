@@ -27,3 +27,5 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns.append(path("dev/outbox/", include("outbox.urls")))
+
+handler404 = "config.views.not_found"

@@ -11,11 +11,65 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api import serializers as s
+from accounts.api.schema import error_responses
 from accounts.permissions import HasAccount, TokenScope
-from config.api import paginated_response
+from config.api import PageNumberPagination, paginated_response
 from config.errors import ApplicationError
 
 ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
+
+_TXT_RECORD = {
+    "type": "TXT",
+    "name": "news.example.com",
+    "value": "consentmail-verification=9f86d081884c7d659a2feaa0c55ad015",
+}
+SENDER_DOMAIN_ADDED = OpenApiExample(
+    "Added, not verified yet",
+    value={
+        "id": 3,
+        "domain": "news.example.com",
+        "verified": False,
+        "verified_at": None,
+        "txt_record": _TXT_RECORD,
+        "dkim_selector": "s1",
+        "last_checked_at": None,
+        "findings": {},
+        "created_at": "2026-11-02T09:00:00Z",
+    },
+    response_only=True,
+)
+SENDER_DOMAIN_VERIFIED = OpenApiExample(
+    "Verified",
+    value={
+        "id": 3,
+        "domain": "news.example.com",
+        "verified": True,
+        "verified_at": "2026-11-02T09:20:00Z",
+        "txt_record": _TXT_RECORD,
+        "dkim_selector": "s1",
+        "last_checked_at": "2026-11-02T09:20:00Z",
+        "findings": {
+            "verification": {
+                "status": "ok",
+                "records": [_TXT_RECORD["value"]],
+                "messages": [],
+            },
+            "spf": {
+                "status": "ok",
+                "records": ["v=spf1 include:_spf.example.net ~all"],
+                "messages": [],
+            },
+            "dmarc": {
+                "status": "warning",
+                "records": ["v=DMARC1; p=none"],
+                "messages": ["The DMARC policy is p=none: failing mail is still delivered."],
+            },
+            "dkim": {"status": "missing", "records": [], "messages": ["No DKIM key at s1."]},
+        },
+        "created_at": "2026-11-02T09:00:00Z",
+    },
+    response_only=True,
+)
 
 
 class CredentialsThrottle(AnonRateThrottle):
@@ -31,11 +85,19 @@ class TokenObtainView(APIView):
 
     @extend_schema(
         request=s.TokenObtainInput,
-        responses={200: s.TokenObtainOutput},
+        responses={
+            200: s.TokenObtainOutput,
+            **error_responses(400, 429, authenticated=False),
+        },
         examples=[
             OpenApiExample(
                 "Login", value={"email": "you@example.com", "password": "..."}, request_only=True
-            )
+            ),
+            OpenApiExample(
+                "Token",
+                value={"token": "q8Zk3pX0b1Jm7Yt2Lr9Vw4Hc6Nd5Fs0Ae1Gu3Io8Ky"},
+                response_only=True,
+            ),
         ],
         summary="Exchange e-mail and password for an API token",
     )
@@ -56,22 +118,30 @@ class TokenObtainView(APIView):
 class AccountView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses=s.AccountOutput, summary="The requesting user's account")
+    @extend_schema(
+        responses={200: s.AccountOutput, **error_responses()},
+        summary="The requesting user's account",
+    )
     def get(self, request):
         return Response(s.AccountOutput(request.user.account).data)
 
 
 class ApiTokenListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
+    # Documents the {"count", "next", "previous", "results"} envelope and the page parameters.
+    pagination_class = PageNumberPagination
 
-    @extend_schema(responses=s.ApiTokenOutput(many=True), summary="The account's API tokens")
+    @extend_schema(
+        responses={200: s.ApiTokenOutput(many=True), **error_responses(404)},
+        summary="The account's API tokens",
+    )
     def get(self, request):
         tokens = selectors.api_tokens_for(account=request.user.account)
         return paginated_response(request, self, tokens, s.ApiTokenOutput)
 
     @extend_schema(
         request=s.ApiTokenInput,
-        responses={201: s.ApiTokenCreatedOutput},
+        responses={201: s.ApiTokenCreatedOutput, **error_responses(400)},
         summary="Create a named API token",
     )
     def post(self, request):
@@ -85,7 +155,7 @@ class ApiTokenListView(APIView):
 class ApiTokenDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses={204: None}, summary="Revoke an API token")
+    @extend_schema(responses={204: None, **error_responses(404)}, summary="Revoke an API token")
     def delete(self, request, token_id: int):
         services.api_token_revoke(account=request.user.account, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -93,9 +163,11 @@ class ApiTokenDetailView(APIView):
 
 class SenderDomainListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
+    pagination_class = PageNumberPagination
 
     @extend_schema(
-        responses=s.SenderDomainOutput(many=True), summary="The account's sender domains"
+        responses={200: s.SenderDomainOutput(many=True), **error_responses(404)},
+        summary="The account's sender domains",
     )
     def get(self, request):
         domains = selectors.sender_domains_for(account=request.user.account)
@@ -103,13 +175,14 @@ class SenderDomainListView(APIView):
 
     @extend_schema(
         request=s.SenderDomainInput,
-        responses={201: s.SenderDomainOutput},
+        responses={201: s.SenderDomainOutput, **error_responses(400)},
         examples=[
             OpenApiExample(
                 "Add",
                 value={"domain": "news.example.com", "dkim_selector": "s1"},
                 request_only=True,
-            )
+            ),
+            SENDER_DOMAIN_ADDED,
         ],
         summary="Add a sender domain and get its TXT verification record",
     )
@@ -123,14 +196,18 @@ class SenderDomainListView(APIView):
 class SenderDomainDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses=s.SenderDomainOutput, summary="One sender domain")
+    @extend_schema(
+        responses={200: s.SenderDomainOutput, **error_responses(404)},
+        examples=[SENDER_DOMAIN_VERIFIED],
+        summary="One sender domain",
+    )
     def get(self, request, domain_id: int):
         domain = get_object_or_404(
             selectors.sender_domains_for(account=request.user.account), pk=domain_id
         )
         return Response(s.SenderDomainOutput(domain).data)
 
-    @extend_schema(responses={204: None}, summary="Remove a sender domain")
+    @extend_schema(responses={204: None, **error_responses(404)}, summary="Remove a sender domain")
     def delete(self, request, domain_id: int):
         services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -141,7 +218,8 @@ class SenderDomainVerifyView(APIView):
 
     @extend_schema(
         request=None,
-        responses=s.SenderDomainOutput,
+        responses={200: s.SenderDomainOutput, **error_responses(400, 404)},
+        examples=[SENDER_DOMAIN_VERIFIED],
         summary="Check the domain's DNS now (TXT token, SPF, DMARC, DKIM)",
     )
     def post(self, request, domain_id: int):

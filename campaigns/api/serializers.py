@@ -67,7 +67,10 @@ class CampaignOutput(serializers.ModelSerializer):
 
 
 class CampaignFilter(serializers.Serializer):
-    status = serializers.ChoiceField(choices=CampaignStatus.choices, required=False)
+    # `?status=` (empty) is the same as no filter, as a form with "any status" sends it.
+    status = serializers.ChoiceField(
+        choices=CampaignStatus.choices, required=False, allow_blank=True
+    )
 
 
 class RecipientChoice(serializers.Serializer):

@@ -184,10 +184,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"credentials": env("THROTTLE_CREDENTIALS", default="10/min")},
+    # Counted in the cache (CACHE_URL). The last one never throttles: it makes POSTs honour the
+    # Idempotency-Key header (config/idempotency.py), so a view setting its own list needs it too.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.TokenRateThrottle",
+        "config.throttling.AccountRateThrottle",
+        "config.idempotency.IdempotencyGate",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "credentials": env("THROTTLE_CREDENTIALS", default="10/min"),
+        "token": env("THROTTLE_TOKEN", default="600/min"),
+        "account": env("THROTTLE_ACCOUNT", default="1200/min"),
+    },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
@@ -276,3 +287,28 @@ SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 
 SUBSCRIBE_RATE_PER_MINUTE = env.int("SUBSCRIBE_RATE_PER_MINUTE", default=10)
 # A list is flagged for moderators when role addresses make up more than this share of it.
 ROLE_ADDRESS_FLAG_SHARE = env.float("ROLE_ADDRESS_FLAG_SHARE", default=0.5)
+# POST lists/{id}/subscribers/bulk/: items per request, body size, items per transaction.
+BULK_UPSERT_MAX_ITEMS = env.int("BULK_UPSERT_MAX_ITEMS", default=10_000)
+BULK_UPSERT_MAX_BYTES = env.int("BULK_UPSERT_MAX_BYTES", default=16 * 1024 * 1024)
+BULK_UPSERT_CHUNK_SIZE = env.int("BULK_UPSERT_CHUNK_SIZE", default=2_500)
+# Idempotency-Key: how long an answer is replayed, and how long a request in progress holds it.
+IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=24 * 3600)
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
+
+# --- Outgoing webhooks ---------------------------------------------------------------------------
+# Deliveries to private, loopback, link-local and other non-public addresses are refused unless
+# this is set (tests and local development with a receiver on the same machine).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Only this much of a receiver's answer is read and kept in the delivery log.
+WEBHOOKS_RESPONSE_MAX_BYTES = env.int("WEBHOOKS_RESPONSE_MAX_BYTES", default=2048)
+# Seconds before each retry of a 408/429/5xx/timeout/connection failure; then it has failed.
+WEBHOOKS_RETRY_DELAYS = env.list(
+    "WEBHOOKS_RETRY_DELAYS", cast=int, default=[10, 30, 60, 120, 300, 600]
+)
+# How long one attempt holds its claim on a delivery (longer than any attempt can take).
+WEBHOOKS_CLAIM_SECONDS = env.int("WEBHOOKS_CLAIM_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["webhooks-retry-due"] = {
+    "task": "accounts.webhooks_retry_due",
+    "schedule": 60.0,
+}

@@ -14,8 +14,9 @@ class QueueFilter(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=CampaignStatus.choices,
         required=False,
-        help_text="Only campaigns of this status; by default every campaign still under way, "
-        "submitted first, then in review, each oldest submission first.",
+        allow_blank=True,
+        help_text="Only campaigns of this status; by default (or empty) every campaign still "
+        "under way, submitted first, then in review, each oldest submission first.",
     )
 
 

@@ -9,8 +9,9 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.schema import error_responses
 from campaigns.models import Campaign
-from config.api import paginated_response
+from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
 from moderation import selectors, services
 from moderation.api import serializers as s
@@ -30,10 +31,12 @@ def _output(campaign_id: int) -> dict:
 
 class ModerationQueueView(APIView):
     permission_classes = MODERATOR_PERMISSIONS
+    # Documents the {"count", "next", "previous", "results"} envelope and the page parameters.
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         parameters=[s.QueueFilter],
-        responses=s.ModerationCampaignOutput(many=True),
+        responses={200: s.ModerationCampaignOutput(many=True), **error_responses(400, 404)},
         summary="Staff: the moderation queue, with the content analyser's findings",
     )
     def get(self, request):
@@ -59,6 +62,51 @@ REASON_EXAMPLE = OpenApiExample(
     value={"reason": "The list was bought: its consent records name a list broker."},
     request_only=True,
 )
+NOTE_EXAMPLE = OpenApiExample(
+    "Note", value={"note": "Consent records checked: web-form sign-ups."}, request_only=True
+)
+RELEASE_EXAMPLE = OpenApiExample(
+    "Release",
+    value={"reason": "The complaints came from one forwarding address; the rest looks fine."},
+    request_only=True,
+)
+DECISION_EXAMPLE = OpenApiExample(
+    "Approved",
+    value={
+        "id": 42,
+        "name": "November news",
+        "status": "approved",
+        "account": {"id": 5, "company_name": "Acme Ltd", "state": "active"},
+        "lists": [{"id": 1, "name": "Monthly news"}],
+        "subject": "What's new in November, {{ subscriber.first_name | default('friend') }}",
+        "from_name": "Acme News",
+        "from_email": "news@acme.example",
+        "findings": [
+            {
+                "code": "category.quick_money",
+                "severity": "review",
+                "reason": "The message appears to offer work from home or quick money (passive "
+                "income), which a moderator must review.",
+                "where": "html_body",
+                "excerpt": "Earn a passive income from home.",
+            }
+        ],
+        "moderation_note": "Consent records checked: web-form sign-ups.",
+        "created_at": "2026-11-02T09:30:00Z",
+        "submitted_at": "2026-11-02T09:50:00Z",
+        "approved_at": "2026-11-02T10:05:00Z",
+        "recipients_at_approval": None,
+        "probe_size": None,
+        "probe_sent_at": None,
+        "hold_until": None,
+        "verdict": None,
+        "judged_at": None,
+    },
+    response_only=True,
+)
+# A decision answers with the campaign, or: 400 (bad input), 404 (no such campaign), 409 (not in a
+# status this decision applies to).
+DECISION_RESPONSES = {200: s.ModerationCampaignOutput, **error_responses(400, 404, 409)}
 
 
 class CampaignApproveView(APIView):
@@ -66,7 +114,8 @@ class CampaignApproveView(APIView):
 
     @extend_schema(
         request=s.ApproveInput,
-        responses=s.ModerationCampaignOutput,
+        responses=DECISION_RESPONSES,
+        examples=[NOTE_EXAMPLE, DECISION_EXAMPLE],
         summary="Staff: approve a submitted campaign; its probe is chosen and sent next "
         "(409 unless submitted)",
     )
@@ -88,8 +137,8 @@ class CampaignRejectView(APIView):
 
     @extend_schema(
         request=s.RequiredReasonInput,
-        responses=s.ModerationCampaignOutput,
-        examples=[REASON_EXAMPLE],
+        responses=DECISION_RESPONSES,
+        examples=[REASON_EXAMPLE, DECISION_EXAMPLE],
         summary="Staff: send a submitted campaign back to its author with a reason they see "
         "(reason required; 409 unless submitted)",
     )
@@ -111,7 +160,8 @@ class CampaignReleaseView(APIView):
 
     @extend_schema(
         request=s.OptionalReasonInput,
-        responses=s.ModerationCampaignOutput,
+        responses=DECISION_RESPONSES,
+        examples=[RELEASE_EXAMPLE, DECISION_EXAMPLE],
         summary="Staff: release a campaign in review to the rest of its recipients "
         "(409 when it cannot be released)",
     )
@@ -133,8 +183,8 @@ class CampaignDeclineView(APIView):
 
     @extend_schema(
         request=s.RequiredReasonInput,
-        responses=s.ModerationCampaignOutput,
-        examples=[REASON_EXAMPLE],
+        responses=DECISION_RESPONSES,
+        examples=[REASON_EXAMPLE, DECISION_EXAMPLE],
         summary="Staff: stop a campaign for good at any point before it is sent "
         "(reason required; 409 once it is sent, declined or cancelled)",
     )
@@ -153,10 +203,11 @@ class CampaignDeclineView(APIView):
 
 class AuditLogView(APIView):
     permission_classes = MODERATOR_PERMISSIONS
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         parameters=[s.AuditFilter],
-        responses=s.AuditEntryOutput(many=True),
+        responses={200: s.AuditEntryOutput(many=True), **error_responses(400, 404)},
         summary="Staff: the audit log, newest first (filter by account, campaign, action)",
     )
     def get(self, request):

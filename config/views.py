@@ -1,0 +1,12 @@
+"""Project-wide error pages: the API answers in JSON even when no URL pattern matched."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: `{"detail": "Not found."}` under /api/ (an id that is not a number never reaches a
+    view, and integrators parse JSON), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
