@@ -71,6 +71,51 @@ SENDER_DOMAIN_VERIFIED = OpenApiExample(
     response_only=True,
 )
 
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+SENDER_DOMAIN_PAGE_EXAMPLE = OpenApiExample(
+    "A page of sender domains", value=SENDER_DOMAIN_VERIFIED.value, response_only=True
+)
+ACCOUNT_EXAMPLE = OpenApiExample(
+    "Account",
+    value={
+        "id": 5,
+        "company_name": "Acme Ltd",
+        "contact_name": "Pat Jones",
+        "phone": "+44 113 496 0123",
+        "postal_address": "1 Example Street, Leeds LS1 1AA, United Kingdom",
+        "website": "https://acme.example.com",
+        "state": "active",
+        "created_at": "2026-09-15T12:00:00Z",
+    },
+    response_only=True,
+)
+_TOKEN = {
+    "id": 9,
+    "name": "CRM sync",
+    "prefix": "q8Zk3pX0",
+    "read_only": False,
+    "created_at": "2026-11-02T09:00:00Z",
+    "last_used_at": "2026-11-20T07:45:00Z",
+    "revoked_at": None,
+}
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+TOKEN_PAGE_EXAMPLE = OpenApiExample("A page of tokens", value=_TOKEN, response_only=True)
+TOKEN_REQUEST_EXAMPLE = OpenApiExample(
+    "Create", value={"name": "CRM sync", "read_only": False}, request_only=True
+)
+TOKEN_CREATED_EXAMPLE = OpenApiExample(
+    "Created (the key is shown only now)",
+    value={
+        **_TOKEN,
+        "last_used_at": None,
+        "token": "q8Zk3pX0b1Jm7Yt2Lr9Vw4Hc6Nd5Fs0Ae1Gu3Io8Ky",
+    },
+    response_only=True,
+    status_codes=["201"],
+)
+
 
 class CredentialsThrottle(AnonRateThrottle):
     """Password guessing through the API is limited per client address."""
@@ -120,6 +165,7 @@ class AccountView(APIView):
 
     @extend_schema(
         responses={200: s.AccountOutput, **error_responses()},
+        examples=[ACCOUNT_EXAMPLE],
         summary="The requesting user's account",
     )
     def get(self, request):
@@ -133,6 +179,7 @@ class ApiTokenListView(APIView):
 
     @extend_schema(
         responses={200: s.ApiTokenOutput(many=True), **error_responses(404)},
+        examples=[TOKEN_PAGE_EXAMPLE],
         summary="The account's API tokens",
     )
     def get(self, request):
@@ -142,6 +189,7 @@ class ApiTokenListView(APIView):
     @extend_schema(
         request=s.ApiTokenInput,
         responses={201: s.ApiTokenCreatedOutput, **error_responses(400)},
+        examples=[TOKEN_REQUEST_EXAMPLE, TOKEN_CREATED_EXAMPLE],
         summary="Create a named API token",
     )
     def post(self, request):
@@ -167,6 +215,7 @@ class SenderDomainListView(APIView):
 
     @extend_schema(
         responses={200: s.SenderDomainOutput(many=True), **error_responses(404)},
+        examples=[SENDER_DOMAIN_PAGE_EXAMPLE],
         summary="The account's sender domains",
     )
     def get(self, request):

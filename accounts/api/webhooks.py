@@ -20,6 +20,69 @@ SIGNING_NOTE = (
 )
 
 
+_WEBHOOK = {
+    "id": 2,
+    "url": "https://crm.example.com/hooks/consentmail",
+    "events": ["subscriber.unsubscribed", "campaign.status_changed"],
+    "description": "CRM sync",
+    "is_active": True,
+    "disabled_reason": "",
+    "created_at": "2026-11-02T09:00:00Z",
+}
+WEBHOOK_EXAMPLE = OpenApiExample("Webhook", value=_WEBHOOK, response_only=True)
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+WEBHOOK_PAGE_EXAMPLE = OpenApiExample("A page of webhooks", value=_WEBHOOK, response_only=True)
+WEBHOOK_CREATED_EXAMPLE = OpenApiExample(
+    "Registered (the secret is shown only now)",
+    value={**_WEBHOOK, "secret": "whsec_4f9d1c2b7a6e5d8c3b0a9f8e7d6c5b4a"},
+    response_only=True,
+    status_codes=["201"],
+)
+WEBHOOK_PATCH_EXAMPLE = OpenApiExample("Pause it", value={"is_active": False}, request_only=True)
+_TEST_EVENT_ID = "5b0f7a3e-2c1d-4e8f-9a6b-0c3d2e1f4a5b"
+_TEST_DELIVERY = {
+    "id": 31,
+    "event": "webhook.test",
+    "event_id": _TEST_EVENT_ID,
+    "payload": {
+        "id": _TEST_EVENT_ID,
+        "type": "webhook.test",
+        "created_at": "2026-11-20T10:00:00Z",
+        "account_id": 5,
+        "data": {"endpoint_id": 2, "message": "A test event from ConsentMail."},
+    },
+    "attempt": 0,
+    "status": "pending",
+    "status_code": None,
+    "error": "",
+    "response_excerpt": "",
+    "duration_ms": None,
+    "created_at": "2026-11-20T10:00:00Z",
+    "next_attempt_at": None,
+    "delivered_at": None,
+}
+TEST_DELIVERY_EXAMPLE = OpenApiExample(
+    "Queued", value=_TEST_DELIVERY, response_only=True, status_codes=["202"]
+)
+_UNSUB_EVENT_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+DELIVERY_PAGE_EXAMPLE = OpenApiExample(
+    "A page of deliveries",
+    value={
+        **_TEST_DELIVERY,
+        "attempt": 1,
+        "status": "succeeded",
+        "status_code": 200,
+        "response_excerpt": "ok",
+        "duration_ms": 142,
+        "delivered_at": "2026-11-20T10:00:01Z",
+    },
+    response_only=True,
+)
+
+
 class WebhookEndpointInput(serializers.Serializer):
     url = serializers.CharField(max_length=2000)
     events = serializers.ListField(
@@ -89,6 +152,7 @@ class WebhookListView(APIView):
 
     @extend_schema(
         responses=WebhookEndpointOutput(many=True),
+        examples=[WEBHOOK_PAGE_EXAMPLE],
         summary="The account's webhook endpoints",
     )
     def get(self, request):
@@ -107,7 +171,8 @@ class WebhookListView(APIView):
                     "description": "CRM sync",
                 },
                 request_only=True,
-            )
+            ),
+            WEBHOOK_CREATED_EXAMPLE,
         ],
         summary="Register a webhook URL; the answer holds its signing secret, shown once",
         description=SIGNING_NOTE,
@@ -125,7 +190,9 @@ class WebhookListView(APIView):
 class WebhookDetailView(APIView):
     permission_classes = PERMISSIONS
 
-    @extend_schema(responses=WebhookEndpointOutput, summary="One webhook")
+    @extend_schema(
+        responses=WebhookEndpointOutput, examples=[WEBHOOK_EXAMPLE], summary="One webhook"
+    )
     def get(self, request, webhook_id: int):
         endpoint = webhooks.webhook_endpoint_get(
             account=request.user.account, endpoint_id=webhook_id
@@ -135,6 +202,7 @@ class WebhookDetailView(APIView):
     @extend_schema(
         request=WebhookEndpointUpdateInput,
         responses=WebhookEndpointOutput,
+        examples=[WEBHOOK_PATCH_EXAMPLE, WEBHOOK_EXAMPLE],
         summary="Change a webhook's URL, events, description or activity",
     )
     def patch(self, request, webhook_id: int):
@@ -157,6 +225,7 @@ class WebhookTestView(APIView):
     @extend_schema(
         request=None,
         responses={202: WebhookDeliveryOutput},
+        examples=[TEST_DELIVERY_EXAMPLE],
         summary="Send a `webhook.test` event to this webhook now",
     )
     def post(self, request, webhook_id: int):
@@ -172,6 +241,7 @@ class WebhookDeliveryListView(APIView):
 
     @extend_schema(
         responses=WebhookDeliveryOutput(many=True),
+        examples=[DELIVERY_PAGE_EXAMPLE],
         summary="A webhook's delivery log, newest first",
     )
     def get(self, request, webhook_id: int):

@@ -60,6 +60,22 @@ CAMPAIGN_EXAMPLE = OpenApiExample(
     },
     response_only=True,
 )
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+CAMPAIGN_PAGE_EXAMPLE = OpenApiExample(
+    "A page of campaigns", value=CAMPAIGN_EXAMPLE.value, response_only=True
+)
+SUBMITTED_EXAMPLE = OpenApiExample(
+    "Submitted",
+    value={
+        **CAMPAIGN_EXAMPLE.value,
+        "status": "submitted",
+        "updated_at": "2026-11-02T09:50:00Z",
+        "submitted_at": "2026-11-02T09:50:00Z",
+    },
+    response_only=True,
+)
+
 PATCH_EXAMPLE = OpenApiExample(
     "Change the subject",
     value={"subject": "Our November news, {{ subscriber.first_name | default('friend') }}"},
@@ -191,6 +207,7 @@ class CampaignListView(APIView):
     @extend_schema(
         parameters=[s.CampaignFilter],
         responses={200: s.CampaignOutput(many=True), **error_responses(400, 404)},
+        examples=[CAMPAIGN_PAGE_EXAMPLE],
         summary="The account's campaigns (filter by status)",
     )
     def get(self, request):
@@ -318,7 +335,7 @@ class CampaignSubmitView(APIView):
     @extend_schema(
         request=None,
         responses={200: s.CampaignOutput, **error_responses(400, 404, 409)},
-        examples=[BLOCKED_EXAMPLE],
+        examples=[SUBMITTED_EXAMPLE, BLOCKED_EXAMPLE],
         summary="Submit to moderation (status submitted); 400 with `findings` when the "
         "content analyser blocks it",
     )

@@ -21,6 +21,163 @@ from lists.exports import import_issues_csv
 from lists.services import bulk_upsert, imports, privacy, subscribers
 from lists.services import lists as list_services
 
+_LIST = {
+    "id": 1,
+    "name": "Monthly news",
+    "purpose": "Our monthly newsletter about new products and events.",
+    "adult_content": False,
+    "double_opt_in": True,
+    "track_opens": True,
+    "track_clicks": True,
+    "public_id": "b7Xq2RkP9mZt",
+    "form_url": "https://consentmail.example/f/b7Xq2RkP9mZt/",
+    "subscriber_count": 1250,
+    "created_at": "2026-10-01T08:00:00Z",
+}
+LIST_EXAMPLE = OpenApiExample("List", value=_LIST, response_only=True)
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+LIST_PAGE_EXAMPLE = OpenApiExample("A page of lists", value=_LIST, response_only=True)
+LIST_PATCH_EXAMPLE = OpenApiExample(
+    "Turn off open tracking", value={"track_opens": False}, request_only=True
+)
+_SUBSCRIBER = {
+    "id": 7,
+    "list": 1,
+    "email": "jane@example.org",
+    "name": "Jane Doe",
+    "phone": "+44 113 496 0000",
+    "attributes": {"city": "Leeds"},
+    "status": "subscribed",
+    "is_role_address": False,
+    "created_at": "2026-11-20T10:00:00Z",
+    "subscribed_at": "2026-11-20T10:05:00Z",
+    "unsubscribed_at": None,
+}
+SUBSCRIBER_EXAMPLE = OpenApiExample("Subscriber", value=_SUBSCRIBER, response_only=True)
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+SUBSCRIBER_PAGE_EXAMPLE = OpenApiExample(
+    "A page of subscribers", value=_SUBSCRIBER, response_only=True
+)
+SUBSCRIBER_PATCH_EXAMPLE = OpenApiExample(
+    "Change name and city",
+    value={"name": "Jane Smith", "attributes": {"city": "York"}},
+    request_only=True,
+)
+UNSUBSCRIBED_EXAMPLE = OpenApiExample(
+    "Unsubscribed",
+    value={**_SUBSCRIBER, "status": "unsubscribed", "unsubscribed_at": "2026-12-01T16:40:00Z"},
+    response_only=True,
+)
+IMPORT_REQUEST_EXAMPLE = OpenApiExample(
+    "Upload a CSV",
+    value={
+        "file": "people.csv",
+        "consent_source": "paper_form",
+        "proof": "Signed sign-up forms from the 2026 trade fair, kept at our Leeds office.",
+        "column_map": '{"email": 0, "name": 1, "attributes": {"city": 3}}',
+    },
+    request_only=True,
+)
+_IMPORT = {
+    "id": 12,
+    "list": 1,
+    "status": "queued",
+    "original_filename": "people.csv",
+    "file_format": "csv",
+    "consent_source": "paper_form",
+    "column_map": {"email": 0, "name": 1, "attributes": {"city": 3}},
+    "total_rows": None,
+    "processed": 0,
+    "imported": 0,
+    "updated": 0,
+    "skipped": 0,
+    "progress": 0.0,
+    "errors": [],
+    "error_report_url": "/api/v1/imports/12/errors/",
+    "failure_reason": "",
+    "created_at": "2026-11-20T10:00:00Z",
+    "started_at": None,
+    "finished_at": None,
+}
+IMPORT_QUEUED_EXAMPLE = OpenApiExample(
+    "Queued", value=_IMPORT, response_only=True, status_codes=["202"]
+)
+IMPORT_RUNNING_EXAMPLE = OpenApiExample(
+    "Running, with errors",
+    value={
+        **_IMPORT,
+        "status": "running",
+        "total_rows": 2000,
+        "processed": 900,
+        "imported": 850,
+        "updated": 45,
+        "skipped": 5,
+        "progress": 0.45,
+        "errors": [
+            {
+                "row": 14,
+                "email": "not-an-address",
+                "reason": "An email address must have an @-sign.",
+                "skipped": True,
+            },
+            {
+                "row": 87,
+                "email": "info@example.com",
+                "reason": imports.ROLE_NOTE,
+                "skipped": False,
+            },
+        ],
+        "started_at": "2026-11-20T10:00:05Z",
+    },
+    response_only=True,
+)
+ERASE_REQUEST_EXAMPLE = OpenApiExample(
+    "Erase", value={"email": "jane@example.org"}, request_only=True
+)
+ERASE_RESPONSE_EXAMPLE = OpenApiExample(
+    "Erased", value={"subscribers_erased": 2}, response_only=True
+)
+EXPORT_EXAMPLE = OpenApiExample(
+    "Export",
+    value={
+        "email": "jane@example.org",
+        "account": "Acme Ltd",
+        "subscriptions": [
+            {
+                "list_id": 1,
+                "list": "Monthly news",
+                "purpose": "Our monthly newsletter about new products and events.",
+                "name": "Jane Doe",
+                "phone": "",
+                "attributes": {"city": "Leeds"},
+                "status": "subscribed",
+                "created_at": "2026-11-20T10:00:00+00:00",
+                "subscribed_at": "2026-11-20T10:05:00+00:00",
+                "unsubscribed_at": None,
+                "consent": [
+                    {
+                        "event": "granted",
+                        "source": "web_form",
+                        "obtained_at": "2026-11-20T10:00:00+00:00",
+                        "ip": "203.0.113.7",
+                        "user_agent": "Mozilla/5.0",
+                        "purpose_text": "Our monthly newsletter about new products and events.",
+                        "form_url": "https://example.org/news",
+                        "proof": "Sign-up form on example.org/news",
+                        "proof_file": None,
+                        "import_id": None,
+                    }
+                ],
+            }
+        ],
+        "suppression": None,
+        "import_reports": [],
+    },
+    response_only=True,
+)
+
 
 def _list_or_404(request, list_id: int):
     mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
@@ -50,7 +207,11 @@ class ListListView(APIView):
     # Documents the {"count", "next", "previous", "results"} envelope and page parameters.
     pagination_class = PageNumberPagination
 
-    @extend_schema(responses=s.ListOutput(many=True), summary="The account's lists")
+    @extend_schema(
+        responses=s.ListOutput(many=True),
+        examples=[LIST_PAGE_EXAMPLE],
+        summary="The account's lists",
+    )
     def get(self, request):
         lists = selectors.lists_for(account=request.user.account)
         return paginated_response(request, self, lists, s.ListOutput)
@@ -67,7 +228,8 @@ class ListListView(APIView):
                     "double_opt_in": True,
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample("Created", value=_LIST, response_only=True, status_codes=["201"]),
         ],
         summary="Create a list (purpose required)",
     )
@@ -82,12 +244,15 @@ class ListListView(APIView):
 class ListDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses=s.ListOutput, summary="One list")
+    @extend_schema(responses=s.ListOutput, examples=[LIST_EXAMPLE], summary="One list")
     def get(self, request, list_id: int):
         return Response(s.ListOutput(_list_with_count_or_404(request, list_id)).data)
 
     @extend_schema(
-        request=s.ListInput(partial=True), responses=s.ListOutput, summary="Change a list"
+        request=s.ListInput(partial=True),
+        responses=s.ListOutput,
+        examples=[LIST_PATCH_EXAMPLE, LIST_EXAMPLE],
+        summary="Change a list",
     )
     def patch(self, request, list_id: int):
         mailing_list = _list_or_404(request, list_id)
@@ -110,6 +275,7 @@ class SubscriberListView(APIView):
     @extend_schema(
         parameters=[s.SubscriberFilter],
         responses=s.SubscriberOutput(many=True),
+        examples=[SUBSCRIBER_PAGE_EXAMPLE],
         summary="A list's subscribers (filter by status, search by address or name prefix)",
     )
     def get(self, request, list_id: int):
@@ -288,7 +454,9 @@ class SubscriberBulkView(APIView):
 class SubscriberDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses=s.SubscriberOutput, summary="One subscriber")
+    @extend_schema(
+        responses=s.SubscriberOutput, examples=[SUBSCRIBER_EXAMPLE], summary="One subscriber"
+    )
     def get(self, request, list_id: int, subscriber_id: int):
         return Response(
             s.SubscriberOutput(_subscriber_or_404(request, list_id, subscriber_id)).data
@@ -297,6 +465,7 @@ class SubscriberDetailView(APIView):
     @extend_schema(
         request=s.SubscriberUpdateInput,
         responses=s.SubscriberOutput,
+        examples=[SUBSCRIBER_PATCH_EXAMPLE, SUBSCRIBER_EXAMPLE],
         summary="Change a subscriber's name, phone or attributes",
     )
     def patch(self, request, list_id: int, subscriber_id: int):
@@ -308,6 +477,7 @@ class SubscriberDetailView(APIView):
 
     @extend_schema(
         responses={200: s.SubscriberOutput},
+        examples=[UNSUBSCRIBED_EXAMPLE],
         summary="Unsubscribe (status unsubscribed, address suppressed account-wide)",
     )
     def delete(self, request, list_id: int, subscriber_id: int):
@@ -326,6 +496,7 @@ class ImportCreateView(APIView):
     @extend_schema(
         request={"multipart/form-data": s.ImportInput},
         responses={202: s.ImportOutput},
+        examples=[IMPORT_REQUEST_EXAMPLE, IMPORT_QUEUED_EXAMPLE],
         summary="Upload a file of subscribers; the import runs in the background",
     )
     def post(self, request, list_id: int):
@@ -357,7 +528,11 @@ def _import_or_404(request, import_id: int):
 class ImportDetailView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
 
-    @extend_schema(responses=s.ImportOutput, summary="An import's status, progress and errors")
+    @extend_schema(
+        responses=s.ImportOutput,
+        examples=[IMPORT_RUNNING_EXAMPLE],
+        summary="An import's status, progress and errors",
+    )
     def get(self, request, import_id: int):
         return Response(s.ImportOutput(_import_or_404(request, import_id)).data)
 
@@ -382,6 +557,7 @@ class SubscriberEraseView(APIView):
     @extend_schema(
         request=s.EraseInput,
         responses={200: dict},
+        examples=[ERASE_REQUEST_EXAMPLE, ERASE_RESPONSE_EXAMPLE],
         summary="Erase an address from every list; only a hashed suppression remains",
     )
     def post(self, request):
@@ -399,6 +575,7 @@ class SubscriberExportView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("email", str, required=True)],
         responses={200: dict},
+        examples=[EXPORT_EXAMPLE],
         summary="Everything the account holds about an address",
     )
     def get(self, request):

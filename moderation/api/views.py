@@ -29,6 +29,62 @@ def _output(campaign_id: int) -> dict:
     return s.ModerationCampaignOutput(_campaign_or_404(campaign_id)).data
 
 
+_QUEUED_CAMPAIGN = {
+    "id": 43,
+    "name": "Winter sale",
+    "status": "submitted",
+    "account": {"id": 5, "company_name": "Acme Ltd", "state": "active"},
+    "lists": [{"id": 1, "name": "Monthly news"}],
+    "subject": "Winter sale: 20% off until Sunday",
+    "from_name": "Acme News",
+    "from_email": "news@acme.example",
+    "findings": [
+        {
+            "code": "category.quick_money",
+            "severity": "review",
+            "reason": "The message appears to offer work from home or quick money (passive "
+            "income), which a moderator must review.",
+            "where": "html_body",
+            "excerpt": "Earn a passive income from home.",
+        }
+    ],
+    "moderation_note": "",
+    "created_at": "2026-11-03T08:00:00Z",
+    "submitted_at": "2026-11-03T08:20:00Z",
+    "approved_at": None,
+    "recipients_at_approval": None,
+    "probe_size": None,
+    "probe_sent_at": None,
+    "hold_until": None,
+    "verdict": None,
+    "judged_at": None,
+}
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+QUEUE_PAGE_EXAMPLE = OpenApiExample(
+    "A page of the queue", value=_QUEUED_CAMPAIGN, response_only=True
+)
+# A list view: drf-spectacular wraps the value in the page envelope (count, next, previous,
+# results), so the example is one item.
+AUDIT_PAGE_EXAMPLE = OpenApiExample(
+    "A page of the audit log",
+    value={
+        "id": 118,
+        "at": "2026-11-02T10:05:00Z",
+        "action": "approved",
+        "actor": 2,
+        "actor_label": "mo@consentmail.example",
+        "account": 5,
+        "account_label": "Acme Ltd",
+        "campaign": 42,
+        "campaign_label": "November news",
+        "reason": "Consent records checked: web-form sign-ups.",
+        "details": {},
+    },
+    response_only=True,
+)
+
+
 class ModerationQueueView(APIView):
     permission_classes = MODERATOR_PERMISSIONS
     # Documents the {"count", "next", "previous", "results"} envelope and the page parameters.
@@ -37,6 +93,7 @@ class ModerationQueueView(APIView):
     @extend_schema(
         parameters=[s.QueueFilter],
         responses={200: s.ModerationCampaignOutput(many=True), **error_responses(400, 404)},
+        examples=[QUEUE_PAGE_EXAMPLE],
         summary="Staff: the moderation queue, with the content analyser's findings",
     )
     def get(self, request):
@@ -208,6 +265,7 @@ class AuditLogView(APIView):
     @extend_schema(
         parameters=[s.AuditFilter],
         responses={200: s.AuditEntryOutput(many=True), **error_responses(400, 404)},
+        examples=[AUDIT_PAGE_EXAMPLE],
         summary="Staff: the audit log, newest first (filter by account, campaign, action)",
     )
     def get(self, request):
