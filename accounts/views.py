@@ -22,21 +22,7 @@ from accounts.forms import (
 )
 from accounts.models import WebhookEvent
 from config.errors import ApplicationError, NotFound
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address, as recorded with consent and used for rate limits.
-
-    Behind TRUSTED_PROXY_COUNT proxies it is the address the outermost of ours saw: that many
-    hops from the right of X-Forwarded-For. Hops further left are whatever the client sent, so
-    trusting them would let anyone choose the IP we record and dodge every limit.
-    """
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [hop for hop in forwarded if hop]
-    if proxies and forwarded:
-        return forwarded[-min(proxies, len(forwarded))]
-    return request.META.get("REMOTE_ADDR")
+from config.http import client_ip
 
 
 def form_error(form, exc: ApplicationError) -> None:
@@ -300,7 +286,6 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
 
 
 def legal_page(request: HttpRequest, page: str) -> HttpResponse:
-    from django.conf import settings
 
     versions = {"terms": settings.TERMS_VERSION, "privacy": settings.PRIVACY_VERSION}
     return render(request, f"legal/{page}.html", {"version": versions[page]})

@@ -17,9 +17,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from accounts.views import client_ip
 from campaigns import selectors, tracking
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
+from config.http import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.views import client_ip
 from config.errors import ApplicationError, NotFound
+from config.http import client_ip
 from lists import selectors
 from lists.services import optin
 
