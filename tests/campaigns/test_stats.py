@@ -466,3 +466,14 @@ def test_a_draft_has_no_sending_section(client, user, account, mailing_list):
     assert response.status_code == 200
     assert 'id="sending"' not in response.content.decode()
     assert "campaign-stats.js" not in response.content.decode()
+
+
+def test_the_test_send_button_goes_once_the_campaign_is_approved(client, user, mailing_list):
+    from tests.campaigns.factories import submitted_campaign
+
+    campaign = submitted_campaign(mailing_list)
+    client.force_login(user)
+    assert b"Send a test to" in client.get(f"/campaigns/{campaign.pk}/").content
+    Campaign.objects.filter(pk=campaign.pk).update(status="holding")
+    page = client.get(f"/campaigns/{campaign.pk}/").content
+    assert b"Send a test to" not in page and b'id="tests-closed"' in page
