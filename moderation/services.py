@@ -4,6 +4,8 @@ campaigns.sending's; this module adds who decided, why, and who must hear of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.urls import reverse
 
@@ -58,90 +60,115 @@ def _clean_reason(reason: str, *, required: bool) -> str:
     return reason
 
 
-def _status_of(campaign_id: int) -> str:
-    status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
-    if status is None:
-        raise NotFound("No such campaign.")
-    return status
-
-
 def _campaign_link(campaign: Campaign) -> str:
     return reverse("campaign_detail", args=[campaign.pk])
 
 
-def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Campaign:
-    """Approve a submitted campaign: its probe is chosen and sent next."""
+def _decide(
+    *,
+    campaign_id: int,
+    moderator: User,
+    transition: Callable[..., Campaign],
+    action: AuditAction,
+    reason: str,
+    reason_required: bool,
+    notice: Callable[[Campaign, str], tuple[str, str, str]],
+) -> Campaign:
+    """One moderator decision: the transition, and, when it changed anything (decisions are safe
+    to repeat), its audit entry and the sender's notification (`notice` gives subject, body and
+    level). The row lock taken first makes "did it change?" exact under concurrent clicks."""
     _ensure_moderator(moderator)
-    note = _clean_reason(note, required=False)
+    reason = _clean_reason(reason, required=reason_required)
     with transaction.atomic():
-        before = _status_of(campaign_id)
-        campaign = sending.campaign_approve(campaign_id=campaign_id, actor=moderator, reason=note)
+        before = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if before is None:
+            raise NotFound("No such campaign.")
+        campaign = transition(campaign_id=campaign_id, actor=moderator, reason=reason)
         if before != campaign.status:
-            audit(actor=moderator, action=AuditAction.APPROVED, campaign=campaign, reason=note)
+            audit(actor=moderator, action=action, campaign=campaign, reason=reason)
+            subject, body, level = notice(campaign, reason)
             notify_account(
                 account=campaign.account,
-                subject=f"“{campaign.name}” was approved",
-                body="Its probe goes out now; the rest follows after the hold if the probe's "
-                "figures are within the thresholds.",
+                subject=subject,
+                body=body,
                 link=_campaign_link(campaign),
+                level=level,
             )
     return campaign
+
+
+def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Campaign:
+    """Approve a submitted campaign: its probe is chosen and sent next."""
+    return _decide(
+        campaign_id=campaign_id,
+        moderator=moderator,
+        transition=sending.campaign_approve,
+        action=AuditAction.APPROVED,
+        reason=note,
+        reason_required=False,
+        notice=lambda campaign, note: (
+            f"“{campaign.name}” was approved",
+            "Its probe goes out now; the rest follows after the hold if the probe's figures "
+            "are within the thresholds.",
+            "info",
+        ),
+    )
 
 
 def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
     """Send a submitted campaign back to its author, with a reason they see."""
-    _ensure_moderator(moderator)
-    reason = _clean_reason(reason, required=True)
-    with transaction.atomic():
-        before = _status_of(campaign_id)
-        campaign = sending.campaign_reject(campaign_id=campaign_id, actor=moderator, reason=reason)
-        if before != campaign.status:
-            audit(actor=moderator, action=AuditAction.REJECTED, campaign=campaign, reason=reason)
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” was rejected",
-                body=f"The moderator's reason: {reason}\nEdit the campaign and submit it again.",
-                link=_campaign_link(campaign),
-                level="warning",
-            )
-    return campaign
+    return _decide(
+        campaign_id=campaign_id,
+        moderator=moderator,
+        transition=sending.campaign_reject,
+        action=AuditAction.REJECTED,
+        reason=reason,
+        reason_required=True,
+        notice=lambda campaign, reason: (
+            f"“{campaign.name}” was rejected",
+            f"The moderator's reason: {reason}\nEdit the campaign and submit it again.",
+            "warning",
+        ),
+    )
 
 
 def campaign_release(*, campaign_id: int, moderator: User, reason: str = "") -> Campaign:
     """Release a campaign in review (its probe went over the thresholds) to the rest."""
-    _ensure_moderator(moderator)
-    reason = _clean_reason(reason, required=False)
-    with transaction.atomic():
-        before = _status_of(campaign_id)
-        campaign = sending.campaign_release(campaign_id=campaign_id, actor=moderator, reason=reason)
-        if before != campaign.status:
-            audit(actor=moderator, action=AuditAction.RELEASED, campaign=campaign, reason=reason)
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” was released to all its recipients",
-                body=reason,
-                link=_campaign_link(campaign),
-            )
-    return campaign
+    return _decide(
+        campaign_id=campaign_id,
+        moderator=moderator,
+        transition=sending.campaign_release,
+        action=AuditAction.RELEASED,
+        reason=reason,
+        reason_required=False,
+        notice=lambda campaign, reason: (
+            f"“{campaign.name}” was released to all its recipients",
+            reason,
+            "info",
+        ),
+    )
 
 
 def campaign_decline(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
     """Stop a campaign for good at any point before it is sent, with a reason the sender sees."""
-    _ensure_moderator(moderator)
-    reason = _clean_reason(reason, required=True)
-    with transaction.atomic():
-        before = _status_of(campaign_id)
-        campaign = sending.campaign_decline(campaign_id=campaign_id, actor=moderator, reason=reason)
-        if before != campaign.status:
-            audit(actor=moderator, action=AuditAction.DECLINED, campaign=campaign, reason=reason)
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” was declined",
-                body=f"Nothing more of it will be sent. The moderator's reason: {reason}",
-                link=_campaign_link(campaign),
-                level="error",
-            )
-    return campaign
+    return _decide(
+        campaign_id=campaign_id,
+        moderator=moderator,
+        transition=sending.campaign_decline,
+        action=AuditAction.DECLINED,
+        reason=reason,
+        reason_required=True,
+        notice=lambda campaign, reason: (
+            f"“{campaign.name}” was declined",
+            f"Nothing more of it will be sent. The moderator's reason: {reason}",
+            "error",
+        ),
+    )
 
 
 def hold_evaluate(*, campaign_id: int) -> Verdict | None:
