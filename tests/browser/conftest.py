@@ -90,13 +90,37 @@ def site(live_server, mail_sink, settings) -> Site:
 
 @pytest.fixture
 def screenshot() -> Callable[..., None]:
-    """screenshot(page, "account-signup") saves account-signup-desktop.png and -mobile.png."""
+    """screenshot(page, "account-signup") saves account-signup-desktop.png and -mobile.png.
+
+    A campaign preview's frame is brought into view at each width first: headless Chromium
+    leaves a sandboxed frame that was never on screen unpainted in a full-page shot."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> None:
+        frame = page.locator("#preview-html")
         for label, size in (("desktop", DESKTOP), ("mobile", MOBILE)):
             page.set_viewport_size(size)
+            if frame.count() and frame.is_visible():
+                frame.scroll_into_view_if_needed()
+                page.wait_for_timeout(150)
             page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{label}.png"), full_page=True)
         page.set_viewport_size(DESKTOP)
+        page.evaluate("window.scrollTo(0, 0)")
 
     return take
+
+
+# The password tests.factories.UserFactory gives every user.
+FACTORY_PASSWORD = "correct-horse-battery"
+
+
+def log_in(page, site: Site, user, *, landing: str | None = "/dashboard/") -> None:
+    """Log `user` (made by UserFactory) in through the login page; check where it lands."""
+    from playwright.sync_api import expect
+
+    page.goto(site.url + "/login/")
+    page.get_by_label("E-mail address").fill(user.email)
+    page.get_by_label("Password", exact=True).fill(FACTORY_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    if landing:
+        expect(page).to_have_url(site.url + landing)

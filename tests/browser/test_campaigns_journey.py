@@ -11,42 +11,11 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign, CampaignTestSend
 from campaigns.states import CampaignStatus
-from tests.browser.conftest import DESKTOP, MOBILE, SCREENSHOT_DIR
+from tests.browser.conftest import log_in
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def screenshot():
-    """Like the shared fixture, but the preview's frame is brought into view at each width first:
-    headless Chromium leaves a sandboxed frame that was never on screen unpainted in a full-page
-    shot."""
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-
-    def take(page, name: str) -> None:
-        frame = page.locator("#preview-html")
-        for label, size in (("desktop", DESKTOP), ("mobile", MOBILE)):
-            page.set_viewport_size(size)
-            if frame.count() and frame.is_visible():
-                frame.scroll_into_view_if_needed()
-                page.wait_for_timeout(150)
-            page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{label}.png"), full_page=True)
-        page.set_viewport_size(DESKTOP)
-        page.evaluate("window.scrollTo(0, 0)")
-
-    return take
-
-
-def log_in(page, site, user) -> None:
-    page.goto(site.url + "/login/")
-    page.get_by_label("E-mail address").fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(site.url + "/dashboard/")
 
 
 def test_write_preview_test_and_submit_a_campaign(page, site, screenshot):

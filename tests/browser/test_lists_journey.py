@@ -12,12 +12,11 @@ from playwright.sync_api import expect
 
 from lists.models import ImportJob, ImportStatus, MailingList, Subscriber, SubscriberStatus
 from lists.services.imports import import_run
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, log_in
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
 CSV = (
     b"Email,Full name,City\n"
     b"ann@example.org,Ann Archer,Paris\n"
@@ -26,14 +25,6 @@ CSV = (
     b"ann@example.org,Ann again,Paris\n"
     b"info@example.org,Info desk,Oslo\n"
 )
-
-
-def log_in(page, site, user) -> None:
-    page.goto(site.url + "/login/")
-    page.get_by_label("E-mail address").fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(site.url + "/dashboard/")
 
 
 def test_create_a_list_import_a_file_and_collect_a_sign_up(

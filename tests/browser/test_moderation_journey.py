@@ -10,43 +10,14 @@ from playwright.sync_api import expect
 from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from moderation.models import AuditEntry
-from tests.browser.conftest import DESKTOP, MOBILE, SCREENSHOT_DIR
+from tests.browser.conftest import log_in
 from tests.campaigns.factories import CampaignFactory, subscribe_many
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
 REASON = "Promises of passive income are not allowed here. Say what the course teaches."
-
-
-@pytest.fixture
-def screenshot():
-    """Like the shared fixture, but the preview's frame is brought into view at each width first:
-    headless Chromium leaves a sandboxed frame that was never on screen unpainted in a full-page
-    shot."""
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-
-    def take(page, name: str) -> None:
-        frame = page.locator("#preview-html")
-        for label, size in (("desktop", DESKTOP), ("mobile", MOBILE)):
-            page.set_viewport_size(size)
-            if frame.count() and frame.is_visible():
-                frame.scroll_into_view_if_needed()
-                page.wait_for_timeout(150)
-            page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{label}.png"), full_page=True)
-        page.set_viewport_size(DESKTOP)
-        page.evaluate("window.scrollTo(0, 0)")
-
-    return take
-
-
-def log_in(page, site, user) -> None:
-    page.goto(site.url + "/login/")
-    page.get_by_label("E-mail address").fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def submitted_campaign(sender) -> Campaign:
@@ -82,8 +53,7 @@ def test_a_moderator_rejects_a_campaign_and_the_sender_reads_why(page, site, scr
     main_nav = page.get_by_role("navigation", name="Main")
 
     # The moderator logs in and opens the queue from the navigation.
-    log_in(page, site, moderator)
-    expect(page).to_have_url(site.url + "/")
+    log_in(page, site, moderator, landing="/")
     main_nav.get_by_role("link", name="Moderation").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Moderation queue")
     expect(page.locator("#count-submitted")).to_have_text("1")

@@ -12,8 +12,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign, Delivery
 from moderation import services as moderation
-from tests.browser.conftest import SCREENSHOT_DIR
-from tests.browser.test_campaigns_journey import PASSWORD, log_in
+from tests.browser.conftest import SCREENSHOT_DIR, log_in
 from tests.campaigns.factories import submitted_campaign, subscribe_many
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 def test_the_sender_watches_probe_hold_verdict_and_release(page, site, settings):
     settings.HOLD_SECONDS = 3600
-    user = UserFactory(email="kim@harbour.example", password=PASSWORD)
+    user = UserFactory(email="kim@harbour.example")
     account = user.account
     SenderDomainFactory(account=account, domain="news.harbour.example", verified_at=timezone.now())
     mailing_list = MailingListFactory(account=account, name="Harbour news")
