@@ -319,21 +319,53 @@ def holds_due(*, now=None) -> list[int]:
     )
 
 
+SENT = Q(status=DeliveryStatus.SENT)
+# Every figure of a part of the send (the probe, the whole), as a count of deliveries: what
+# the verdict judges and what the stats show, defined once.
+DELIVERY_COUNTERS: dict[str, Q] = {
+    "recipients": Q(),
+    "sent": SENT,
+    "delivered": SENT
+    & Q(hard_bounced_at__isnull=True)
+    & (Q(soft_bounced_at__isnull=True) | Q(delivered_at__isnull=False)),
+    "opened": SENT & Q(opened_at__isnull=False),
+    "clicked": SENT & Q(clicked_at__isnull=False),
+    "hard_bounced": SENT & Q(hard_bounced_at__isnull=False),
+    "soft_bounced": SENT & Q(soft_bounced_at__isnull=False),
+    "unsubscribed": SENT & Q(unsubscribed_at__isnull=False),
+    "complained": SENT & Q(complained_at__isnull=False),
+    "failed": Q(status=DeliveryStatus.FAILED),
+    "pending": Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+    "possibly_duplicated": Q(possibly_duplicated=True),
+    "machine_opened": SENT & Q(machine_opens__gt=0, opened_at__isnull=True),
+    "machine_clicked": SENT & Q(machine_clicks__gt=0, clicked_at__isnull=True),
+    # Only for the verdict's inactive rate; not shown.
+    "inactive": SENT & Q(opened_at__isnull=True, clicked_at__isnull=True),
+}
+
+
+def probe_figures(counts: dict[str, int]) -> ProbeFigures:
+    """The verdict's figures from DELIVERY_COUNTERS' counts."""
+    return ProbeFigures(
+        sent=counts["sent"],
+        hard_bounces=counts["hard_bounced"],
+        soft_bounces=counts["soft_bounced"],
+        complaints=counts["complained"],
+        unsubscribes=counts["unsubscribed"],
+        opens=counts["opened"],
+        machine_opens=counts["machine_opened"],
+        clicks=counts["clicked"],
+        machine_clicks=counts["machine_clicked"],
+        inactive=counts["inactive"],
+    )
+
+
 def delivery_figures(*, campaign: Campaign, probe_only: bool) -> ProbeFigures:
     """The figures the verdict reads, over the deliveries handed to the backend."""
-    deliveries = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT)
+    deliveries = Delivery.objects.filter(campaign=campaign)
     if probe_only:
         deliveries = deliveries.filter(is_probe=True)
-    totals = deliveries.aggregate(
-        sent=Count("id"),
-        hard_bounces=Count("id", filter=Q(hard_bounced_at__isnull=False)),
-        soft_bounces=Count("id", filter=Q(soft_bounced_at__isnull=False)),
-        complaints=Count("id", filter=Q(complained_at__isnull=False)),
-        unsubscribes=Count("id", filter=Q(unsubscribed_at__isnull=False)),
-        opens=Count("id", filter=Q(opened_at__isnull=False)),
-        machine_opens=Count("id", filter=Q(machine_opens__gt=0, opened_at__isnull=True)),
-        clicks=Count("id", filter=Q(clicked_at__isnull=False)),
-        machine_clicks=Count("id", filter=Q(machine_clicks__gt=0, clicked_at__isnull=True)),
-        inactive=Count("id", filter=Q(opened_at__isnull=True, clicked_at__isnull=True)),
+    counts = deliveries.aggregate(
+        **{name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()}
     )
-    return ProbeFigures(**{name: value or 0 for name, value in totals.items()})
+    return probe_figures(counts)

@@ -21,16 +21,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import CharField, Count, Max, Min, Q, QuerySet, Value
+from django.db.models import CharField, Count, Max, Min, QuerySet, Value
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from campaigns import selectors
-from campaigns.models import Campaign, Delivery, DeliveryStatus
+from campaigns.models import Campaign, Delivery
+from campaigns.selectors import DELIVERY_COUNTERS, SENT, probe_figures
 from campaigns.states import CampaignStatus
-from campaigns.verdict import ProbeFigures, Thresholds, judge
+from campaigns.verdict import Thresholds, judge
 
-SENT = Q(status=DeliveryStatus.SENT)
 # Statuses in which more is still to come (the timeline runs to now).
 UNDER_WAY = frozenset(
     {
@@ -41,28 +41,7 @@ UNDER_WAY = frozenset(
     }
 )
 
-# Every figure of a part of the send (the probe, the whole), as a count of deliveries.
-_COUNTERS: dict[str, Q] = {
-    "recipients": Q(),
-    "sent": SENT,
-    "delivered": SENT
-    & Q(hard_bounced_at__isnull=True)
-    & (Q(soft_bounced_at__isnull=True) | Q(delivered_at__isnull=False)),
-    "opened": SENT & Q(opened_at__isnull=False),
-    "clicked": SENT & Q(clicked_at__isnull=False),
-    "hard_bounced": SENT & Q(hard_bounced_at__isnull=False),
-    "soft_bounced": SENT & Q(soft_bounced_at__isnull=False),
-    "unsubscribed": SENT & Q(unsubscribed_at__isnull=False),
-    "complained": SENT & Q(complained_at__isnull=False),
-    "failed": Q(status=DeliveryStatus.FAILED),
-    "pending": Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
-    "possibly_duplicated": Q(possibly_duplicated=True),
-    "machine_opened": SENT & Q(machine_opens__gt=0, opened_at__isnull=True),
-    "machine_clicked": SENT & Q(machine_clicks__gt=0, clicked_at__isnull=True),
-    # Only for the verdict's inactive rate; not shown.
-    "inactive": SENT & Q(opened_at__isnull=True, clicked_at__isnull=True),
-}
-FIGURES = [name for name in _COUNTERS if name != "inactive"] + ["probe_size"]
+FIGURES = [name for name in DELIVERY_COUNTERS if name != "inactive"] + ["probe_size"]
 # The verdict's rates (campaigns.verdict.judge), and those it gives intervals for.
 RATE_NAMES = (
     "complaint_rate",
@@ -103,15 +82,17 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         Delivery.objects.filter(campaign=campaign)
         .values("is_probe")
         .annotate(
-            **{name: Count("id", filter=condition) for name, condition in _COUNTERS.items()},
+            **{
+                name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()
+            },
             first_sent=Min("sent_at", filter=SENT),
             **{f"last_{field}": Max(field, filter=SENT) for field in _SERIES_FIELDS},
         )
         .order_by()
     )
     probe_row = next((row for row in rows if row["is_probe"]), {})
-    whole = {name: sum(row[name] for row in rows) for name in _COUNTERS}
-    probe = {name: probe_row.get(name, 0) for name in _COUNTERS}
+    whole = {name: sum(row[name] for row in rows) for name in DELIVERY_COUNTERS}
+    probe = {name: probe_row.get(name, 0) for name in DELIVERY_COUNTERS}
 
     whole["recipients"] = (
         campaign.recipients_at_approval
@@ -152,21 +133,7 @@ def _rates(campaign: Campaign, probe: dict[str, int]) -> dict[str, Any]:
         intervals = dict(campaign.verdict.get("intervals", {}))
     else:
         basis = "live"
-        verdict = judge(
-            ProbeFigures(
-                sent=probe["sent"],
-                hard_bounces=probe["hard_bounced"],
-                soft_bounces=probe["soft_bounced"],
-                complaints=probe["complained"],
-                unsubscribes=probe["unsubscribed"],
-                opens=probe["opened"],
-                machine_opens=probe["machine_opened"],
-                clicks=probe["clicked"],
-                machine_clicks=probe["machine_clicked"],
-                inactive=probe["inactive"],
-            ),
-            Thresholds.from_settings(),
-        ).as_dict()
+        verdict = judge(probe_figures(probe), Thresholds.from_settings()).as_dict()
         rates, intervals = verdict["rates"], verdict["intervals"]
     return {
         "basis": basis,
