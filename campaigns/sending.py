@@ -24,7 +24,7 @@ from accounts.models import User
 from campaigns import selectors
 from campaigns.models import Campaign, Delivery
 from campaigns.sampling import allocation, probe_size, stratified_sample
-from campaigns.services import _record_change, skip_unsent
+from campaigns.services import record_status_change, skip_unsent
 from campaigns.states import CampaignStatus, ensure_transition
 from campaigns.verdict import Thresholds, Tier, Verdict, judge
 from config.errors import NotFound
@@ -81,7 +81,7 @@ def campaign_approve(*, campaign_id: int, actor: User | None, reason: str = "") 
         if campaign.approved_at is not None and campaign.status in AFTER_APPROVAL:
             return campaign  # approved before (a second click): already on its way
         ensure_transition(campaign.status, S.APPROVED)
-        _record_change(campaign, S.APPROVED, actor=actor, reason=reason)
+        record_status_change(campaign, S.APPROVED, actor=actor, reason=reason)
         campaign.approved_at = timezone.now()
         campaign.moderation_note = ""
         campaign.save(update_fields=["status", "approved_at", "moderation_note", "updated_at"])
@@ -97,7 +97,7 @@ def campaign_reject(*, campaign_id: int, actor: User | None, reason: str) -> Cam
         if campaign.status == S.REJECTED:
             return campaign
         ensure_transition(campaign.status, S.REJECTED)
-        _record_change(campaign, S.REJECTED, actor=actor, reason=reason)
+        record_status_change(campaign, S.REJECTED, actor=actor, reason=reason)
         campaign.moderation_note = reason
         campaign.save(update_fields=["status", "moderation_note", "updated_at"])
     return campaign
@@ -122,7 +122,7 @@ def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campai
         _create_deliveries(
             campaign, [member for member in audience if member.subscriber_id in chosen], probe=True
         )
-        _record_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
+        record_status_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
         campaign.recipients_at_approval = len(audience)
         campaign.probe_size = size
         campaign.probe_seed = seed
@@ -156,7 +156,7 @@ def campaign_begin_hold(*, campaign_id: int) -> Campaign:
         if campaign.status != S.PROBING:
             return campaign
         now = timezone.now()
-        _record_change(campaign, S.HOLDING, actor=None, reason="probe handed over")
+        record_status_change(campaign, S.HOLDING, actor=None, reason="probe handed over")
         campaign.probe_sent_at = now
         campaign.hold_until = now + timedelta(seconds=settings.HOLD_SECONDS)
         campaign.save(update_fields=["status", "probe_sent_at", "hold_until", "updated_at"])
@@ -183,7 +183,7 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
         campaign.save(update_fields=["verdict", "judged_at", "updated_at"])
         summary = f"probe verdict: {verdict.tier} ({verdict.rule})"
         if verdict.tier == Tier.REVIEW:
-            _record_change(campaign, S.REVIEW, actor=None, reason=summary)
+            record_status_change(campaign, S.REVIEW, actor=None, reason=summary)
             campaign.save(update_fields=["status", "updated_at"])
         else:
             if verdict.tier == Tier.AMBER:
@@ -208,7 +208,7 @@ def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") 
 def _release(campaign: Campaign, *, actor: User | None, reason: str) -> None:
     ensure_transition(campaign.status, S.RELEASING)
     _create_deliveries(campaign, selectors.campaign_audience(campaign=campaign), probe=False)
-    _record_change(campaign, S.RELEASING, actor=actor, reason=reason)
+    record_status_change(campaign, S.RELEASING, actor=actor, reason=reason)
     campaign.released_at = timezone.now()
     campaign.save(update_fields=["status", "released_at", "updated_at"])
     _enqueue_sending(campaign.pk)
@@ -220,7 +220,7 @@ def campaign_finish(*, campaign_id: int) -> Campaign:
         campaign = _locked(campaign_id)
         if campaign.status != S.RELEASING:
             return campaign
-        _record_change(campaign, S.SENT, actor=None)
+        record_status_change(campaign, S.SENT, actor=None)
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
     return campaign
@@ -234,7 +234,7 @@ def campaign_decline(*, campaign_id: int, actor: User | None, reason: str) -> Ca
         if campaign.status == S.DECLINED:
             return campaign
         ensure_transition(campaign.status, S.DECLINED)
-        _record_change(campaign, S.DECLINED, actor=actor, reason=reason)
+        record_status_change(campaign, S.DECLINED, actor=actor, reason=reason)
         campaign.moderation_note = reason
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["status", "moderation_note", "finished_at", "updated_at"])
@@ -244,7 +244,7 @@ def campaign_decline(*, campaign_id: int, actor: User | None, reason: str) -> Ca
 
 def _pause(campaign: Campaign, *, reason: str) -> None:
     campaign.resume_status = campaign.status
-    _record_change(campaign, S.PAUSED, actor=None, reason=reason)
+    record_status_change(campaign, S.PAUSED, actor=None, reason=reason)
     campaign.save(update_fields=["status", "resume_status", "updated_at"])
 
 
@@ -268,7 +268,7 @@ def campaign_resume(*, campaign_id: int, actor: User | None = None) -> Campaign:
             return campaign
         target = campaign.resume_status or S.APPROVED
         ensure_transition(campaign.status, target)
-        _record_change(campaign, target, actor=actor, reason="resumed")
+        record_status_change(campaign, target, actor=actor, reason="resumed")
         campaign.resume_status = ""
         campaign.save(update_fields=["status", "resume_status", "updated_at"])
         if target in SENDING_STATUSES:

@@ -190,9 +190,11 @@ def _locked(account: Account, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _record_change(
+def record_status_change(
     campaign: Campaign, new_status: str, *, actor: User | None, reason: str = ""
 ) -> None:
+    """Write the CampaignStatusChange (and its webhook event) and set `status`; the caller has
+    locked the row, checked the transition and saves the campaign."""
     CampaignStatusChange.objects.create(
         campaign=campaign,
         old_status=campaign.status,
@@ -239,7 +241,7 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
                 + " ".join(finding["reason"] for finding in blocking),
                 extra={"findings": findings},
             )
-        _record_change(campaign, CampaignStatus.SUBMITTED, actor=actor)
+        record_status_change(campaign, CampaignStatus.SUBMITTED, actor=actor)
         campaign.findings = findings
         campaign.submitted_at = timezone.now()
         campaign.save(update_fields=["status", "findings", "submitted_at", "updated_at"])
@@ -257,7 +259,7 @@ def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None)
                 "Only a campaign waiting for moderation can be withdrawn.",
                 extra={"status": campaign.status},
             )
-        _record_change(campaign, CampaignStatus.DRAFT, actor=actor, reason="withdrawn")
+        record_status_change(campaign, CampaignStatus.DRAFT, actor=actor, reason="withdrawn")
         campaign.save(update_fields=["status", "updated_at"])
     return campaign
 
@@ -272,7 +274,7 @@ def campaign_cancel(
         if campaign.status == CampaignStatus.CANCELLED:
             return campaign
         ensure_transition(campaign.status, CampaignStatus.CANCELLED)
-        _record_change(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
+        record_status_change(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
         campaign.save(update_fields=["status", "updated_at"])
         skip_unsent(campaign, reason="cancelled")
     return campaign
