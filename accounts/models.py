@@ -10,6 +10,8 @@ class AccountState(models.TextChoices):
     WARNED = "warned", "Warned"
     FROZEN = "frozen", "Frozen"
     SCHEDULED_FOR_DELETION = "scheduled_for_deletion", "Scheduled for deletion"
+    # Its data is gone; the row stays (anonymised) for the hashed suppressions and the audit log.
+    DELETED = "deleted", "Deleted"
 
 
 class Account(models.Model):
@@ -25,6 +27,8 @@ class Account(models.Model):
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     state_reason = models.TextField(blank=True)
+    # Set when an unappealed freeze schedules the account for deletion.
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

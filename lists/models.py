@@ -280,6 +280,24 @@ class Suppression(models.Model):
         return self.email or f"(erased) {self.email_hash[:12]}…"
 
 
+class PlatformSuppression(models.Model):
+    """An address that hard-bounced for some account: skipped for every account, since a mailbox
+    that does not exist does not exist for anyone. Only a keyed hash is kept (no account, no
+    address), so it outlives the account and reveals nothing. Complaints and unsubscribes stay
+    per account (`Suppression`)."""
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(
+        max_length=16, choices=SuppressionReason.choices, default=SuppressionReason.HARD_BOUNCE
+    )
+    # What reported it (an ESP name, "dsn"): for operators investigating a wrong suppression.
+    source = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"
+
+
 class ImportStatus(models.TextChoices):
     # Uploaded in the browser, waiting for the sender to map the columns.
     PENDING = "pending", "Waiting for column mapping"

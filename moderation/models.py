@@ -16,6 +16,17 @@ class AuditAction(models.TextChoices):
     ACCOUNT_FLAGGED = "account_flagged", "Flagged an account"
     PAUSED = "paused", "Paused a campaign"
     RESUMED = "resumed", "Resumed a campaign"
+    HEALTH_WARNING = "health_warning", "Warned an account over its health"
+    WARNED = "warned", "Warned an account"
+    FROZEN = "frozen", "Froze an account"
+    UNFROZEN = "unfrozen", "Unfroze an account"
+    APPEALED = "appealed", "An account appealed"
+    APPEAL_REJECTED = "appeal_rejected", "Rejected an appeal"
+    DELETION_SCHEDULED = "deletion_scheduled", "Scheduled an account for deletion"
+    ACCOUNT_DELETED = "account_deleted", "Deleted an account's data"
+    ABUSE_UPHELD = "abuse_upheld", "Upheld an abuse report"
+    ABUSE_DISMISSED = "abuse_dismissed", "Dismissed an abuse report"
+    PURGED = "purged", "Purged expired data"
 
 
 class AuditEntry(models.Model):
@@ -67,3 +78,45 @@ class AccountFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.reason[:60]}"
+
+
+class AppealStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a moderator"
+    GRANTED = "granted", "Granted (unfrozen)"
+    REJECTED = "rejected", "Rejected"
+
+
+class Appeal(models.Model):
+    """A frozen account's one appeal, filed within APPEAL_HOURS of the freeze; while it waits
+    the account is not scheduled for deletion."""
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="appeals"
+    )
+    # The freeze it answers: one appeal per freeze.
+    frozen_at = models.DateTimeField()
+    text = models.TextField()
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filed_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=AppealStatus.choices, default=AppealStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-filed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "frozen_at"], name="one_appeal_per_freeze"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AppealStatus.values), name="appeal_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"appeal of account {self.account_id} ({self.status})"

@@ -295,6 +295,45 @@ BULK_UPSERT_CHUNK_SIZE = env.int("BULK_UPSERT_CHUNK_SIZE", default=2_500)
 IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=24 * 3600)
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=300)
 
+# --- Complaints, bounces and enforcement --------------------------------------------------------
+# Account health: rolling rates over the messages sent in this window, judged only once at
+# least HEALTH_MIN_SENT messages were sent (a handful of sends says nothing).
+HEALTH_WINDOW_DAYS = env.int("HEALTH_WINDOW_DAYS", default=30)
+HEALTH_MIN_SENT = env.int("HEALTH_MIN_SENT", default=200)
+# Upheld abuse reports within the window that warn the account.
+ABUSE_UPHELD_WARN = env.int("ABUSE_UPHELD_WARN", default=1)
+# After an unappealed freeze the account is scheduled for deletion; its data goes this much later.
+DELETION_GRACE_DAYS = env.int("DELETION_GRACE_DAYS", default=30)
+# Public abuse form posts allowed per client address per hour.
+ABUSE_REPORTS_PER_HOUR = env.int("ABUSE_REPORTS_PER_HOUR", default=5)
+ABUSE_REPORT_MAX_BYTES = env.int("ABUSE_REPORT_MAX_BYTES", default=64 * 1024)
+# Amazon SNS: the hosts a signing certificate may come from (SigningCertURL).
+SNS_CERT_HOST_PATTERN = env(
+    "SNS_CERT_HOST_PATTERN", default=r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+)
+# The mailbox process_feedback reads on a schedule: an mbox or Maildir path, or
+# imaps://user:password@host/folder. Empty: only the command reads feedback.
+FEEDBACK_MAILBOX = env("FEEDBACK_MAILBOX", default="")
+# Retention (rule 9), in days: uploaded import files, tracking events (opens and clicks),
+# recipients' feedback events, outgoing webhook deliveries, read notifications, sign-ups never
+# confirmed; and, in months, accounts without a login whose stored preferences are purged.
+RETENTION_IMPORT_FILE_DAYS = env.int("RETENTION_IMPORT_FILE_DAYS", default=30)
+RETENTION_TRACKING_DAYS = env.int("RETENTION_TRACKING_DAYS", default=180)
+RETENTION_FEEDBACK_DAYS = env.int("RETENTION_FEEDBACK_DAYS", default=365)
+RETENTION_WEBHOOK_DELIVERY_DAYS = env.int("RETENTION_WEBHOOK_DELIVERY_DAYS", default=30)
+RETENTION_NOTIFICATION_DAYS = env.int("RETENTION_NOTIFICATION_DAYS", default=180)
+RETENTION_UNCONFIRMED_DAYS = env.int("RETENTION_UNCONFIRMED_DAYS", default=30)
+RETENTION_INACTIVE_ACCOUNT_MONTHS = env.int("RETENTION_INACTIVE_ACCOUNT_MONTHS", default=18)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "check-account-health": {"task": "moderation.check_account_health", "schedule": 300.0},
+        "expire-appeals": {"task": "moderation.expire_appeal_windows", "schedule": 300.0},
+        "delete-scheduled-accounts": {"task": "moderation.delete_due_accounts", "schedule": 3600.0},
+        "purge-expired": {"task": "moderation.purge_expired", "schedule": 24 * 3600.0},
+        "read-feedback-mailbox": {"task": "complaints.read_feedback_mailbox", "schedule": 300.0},
+    }
+)
+
 # --- Outgoing webhooks ---------------------------------------------------------------------------
 # Deliveries to private, loopback, link-local and other non-public addresses are refused unless
 # this is set (tests and local development with a receiver on the same machine).

@@ -1,0 +1,148 @@
+"""What recipients and mailbox providers tell us about the mail we sent: unsubscribes, spam
+complaints, bounces and deliveries (one `FeedbackEvent` each, whatever channel brought it), and
+the public abuse reports that moderators resolve."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class FeedbackKind(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINED = "complained", "Spam complaint"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class FeedbackSource(models.TextChoices):
+    UNSUBSCRIBE_PAGE = "unsubscribe_page", "Unsubscribe page"
+    ONE_CLICK = "one_click", "One-click unsubscribe (RFC 8058)"
+    REPORT_PAGE = "report_page", "Report-spam link"
+    DSN = "dsn", "Bounce report (DSN)"
+    ARF = "arf", "Feedback loop (ARF)"
+    AMAZON_SES = "amazon_ses", "Amazon SES"
+    MAILGUN = "mailgun", "Mailgun"
+    SENDGRID = "sendgrid", "SendGrid"
+    POSTMARK = "postmark", "Postmark"
+    ESP = "esp", "Other ESP"
+
+
+class FeedbackOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    # A test send's links and reports: shown, never acted on.
+    TEST = "test", "Test message (ignored)"
+    # No delivery of ours matched the message reference or provider id.
+    UNMATCHED = "unmatched", "Not matched to a message"
+
+
+class FeedbackEvent(models.Model):
+    """One event about one message we sent, applied once: (`source`, `event_id`) is unique, so a
+    webhook delivered twice or a mailbox read again changes nothing the second time."""
+
+    source = models.CharField(max_length=32, choices=FeedbackSource.choices)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
+    outcome = models.CharField(
+        max_length=16, choices=FeedbackOutcome.choices, default=FeedbackOutcome.APPLIED
+    )
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    delivery = models.ForeignKey(
+        "campaigns.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_probe = models.BooleanField(default=False)
+    # The address as it was at the time; blanked when the subscriber is erased or data expires.
+    recipient = models.CharField(max_length=254, blank=True)
+    # SMTP status ("5.1.1"), the provider's bounce type, the complaint's feedback type.
+    code = models.CharField(max_length=64, blank=True)
+    detail = models.TextField(blank=True)
+    # The recipient's own words (report-spam comment).
+    comment = models.TextField(blank=True)
+    # When it happened (as the report says), when it reached us, and when the address was
+    # suppressed: for unsubscribes, suppressed_at - occurred_at is what mailbox providers bound.
+    occurred_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    suppressed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="feedback_event_once"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=FeedbackKind.values), name="feedback_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "kind", "-occurred_at"], name="feedback_account_kind"),
+            models.Index(fields=["received_at"], name="feedback_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} via {self.source} ({self.outcome})"
+
+    @property
+    def suppression_seconds(self) -> float | None:
+        """How long from the event to the address being suppressed (None: not suppressing)."""
+        if self.suppressed_at is None:
+            return None
+        return max(0.0, (self.suppressed_at - self.occurred_at).total_seconds())
+
+
+class AbuseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    UPHELD = "upheld", "Upheld"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class AbuseReport(models.Model):
+    """A report from the public /abuse/ form: anyone may say spam came through us. Matched to an
+    account and campaign when the pasted headers allow; a moderator upholds or dismisses it."""
+
+    reporter_email = models.EmailField(max_length=254)
+    message_text = models.TextField(blank=True)
+    comment = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="abuse_reports",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Which header matched it: "message_ref", "feedback_id", "message_id", or "" (unmatched).
+    matched_by = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=AbuseStatus.choices, default=AbuseStatus.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=AbuseStatus.values), name="abuse_status_valid"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="abuse_queue"),
+            models.Index(fields=["account", "status"], name="abuse_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"abuse report {self.pk} ({self.status})"
