@@ -37,11 +37,14 @@ from campaigns.rendering import RenderedMessage
 from campaigns.services import skip_unsent
 from campaigns.throttle import SendThrottle
 from lists.models import Subscriber, SubscriberStatus
+from lists.services.suppression import PLATFORM_HARD_BOUNCE
 
 logger = logging.getLogger(__name__)
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 HEARTBEAT_SHARE = 0.25  # of the lease: how often a live batch says so
+# The delivery log's word for why a message was skipped, where plain "suppressed" says too little.
+SKIP_REASONS = {PLATFORM_HARD_BOUNCE: "suppressed: hard-bounced for another sender"}
 
 
 class TransientError(Exception):
@@ -359,8 +362,9 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
             if recipient is None:
                 recorder.skipped(delivery_id, "no longer subscribed")
                 continue
-            if recipient.email.lower() in suppressed:
-                recorder.skipped(delivery_id, "suppressed")
+            suppressed_for = suppressed.get(recipient.email.lower())
+            if suppressed_for is not None:
+                recorder.skipped(delivery_id, SKIP_REASONS.get(suppressed_for, "suppressed"))
                 continue
             if not throttle.take_provider(provider):
                 recorder.later(

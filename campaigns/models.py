@@ -210,8 +210,16 @@ class Delivery(models.Model):
                 name="delivery_status_valid",
             ),
         ]
-        # Workers claim a campaign's pending rows in id order.
-        indexes = [models.Index(fields=["campaign", "status", "id"], name="delivery_claim")]
+        indexes = [
+            # Workers claim a campaign's pending rows in id order.
+            models.Index(fields=["campaign", "status", "id"], name="delivery_claim"),
+            # ESP events that lost our metadata are matched on the provider's message id.
+            models.Index(
+                fields=["provider_message_id"],
+                name="delivery_provider_message",
+                condition=~models.Q(provider_message_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"campaign {self.campaign_id} -> subscriber {self.subscriber_id} ({self.status})"

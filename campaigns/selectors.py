@@ -297,14 +297,17 @@ def campaign_audience(*, campaign: Campaign) -> list[AudienceMember]:
     ]
 
 
-def suppressed_addresses(*, account_id: int, emails: list[str], chunk: int = 20_000) -> set[str]:
-    """Those of `emails` (lower-case) the account suppressed."""
+def suppressed_addresses(
+    *, account_id: int, emails: list[str], chunk: int = 20_000
+) -> dict[str, str]:
+    """{email: reason} for those of `emails` (lower-case) the account suppressed, or that
+    hard-bounced for any account (reason PLATFORM_HARD_BOUNCE)."""
     digest = address_hasher(account_id)
     view = SuppressionView(account_id=account_id)
-    out: set[str] = set()
+    out: dict[str, str] = {}
     for start in range(0, len(emails), chunk):
         hashed = {digest(email): email for email in emails[start : start + chunk]}
-        out.update(hashed[found] for found in view.reasons(list(hashed)))
+        out.update((hashed[found], reason) for found, reason in view.reasons(hashed).items())
     return out
 
 

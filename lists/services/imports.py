@@ -515,7 +515,7 @@ def candidates_write(
     """
     candidates = dict(candidates)
     by_digest = {candidate.digest: email for email, candidate in candidates.items()}
-    suppressed = suppressions.reasons(list(by_digest))
+    suppressed = suppressions.reasons(by_digest)
     for digest, reason in suppressed.items():
         email = by_digest[digest]
         issue(candidates.pop(email).row, email, suppression_message(reason))

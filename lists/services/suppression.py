@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Account
-from lists.addresses import address_hash
+from lists.addresses import address_hash, address_hasher
 from lists.bulk import lookup_in
-from lists.models import Suppression, SuppressionReason
+from lists.models import PlatformSuppression, Suppression, SuppressionReason
 from lists.selectors import suppression_of_address
 
 
@@ -24,6 +24,40 @@ def suppression_add(
         defaults={"email": email if keep_address else "", "reason": reason},
     )
     return suppression
+
+
+# The hash key of platform-wide suppressions: no account has id 0.
+PLATFORM_HASH_ID = 0
+# The reason an address is skipped when another account's mail to it hard-bounced.
+PLATFORM_HARD_BOUNCE = "platform_hard_bounce"
+
+
+def platform_address_hash(email: str) -> str:
+    """The keyed hash platform-wide suppressions are matched on (not any account's hash)."""
+    return address_hash(PLATFORM_HASH_ID, email)
+
+
+def platform_suppression_add(*, email: str, source: str = "") -> PlatformSuppression:
+    """Skip `email` for every account from now on (it hard-bounced). Keeps only the keyed hash.
+    Idempotent."""
+    suppression, _ = PlatformSuppression.objects.get_or_create(
+        email_hash=platform_address_hash(email),
+        defaults={"reason": SuppressionReason.HARD_BOUNCE, "source": source[:32]},
+    )
+    return suppression
+
+
+def platform_suppressed(emails_by_digest: dict[str, str]) -> dict[str, str]:
+    """{digest: PLATFORM_HARD_BOUNCE} for those of the addresses (keyed by any digest the
+    caller uses) that hard-bounced for some account."""
+    if not emails_by_digest:
+        return {}
+    platform = address_hasher(PLATFORM_HASH_ID)
+    by_platform = {platform(email): digest for digest, email in emails_by_digest.items()}
+    found = lookup_in(
+        PlatformSuppression, key="email_hash", values=list(by_platform), result="reason"
+    )
+    return {by_platform[hashed]: PLATFORM_HARD_BOUNCE for hashed in found}
 
 
 def suppression_keep_hash_only(*, account: Account, email: str) -> Suppression:
@@ -61,8 +95,16 @@ class SuppressionView:
                 )
             )
 
-    def reasons(self, digests: list[str]) -> dict[str, str]:
-        """{digest: reason} for the suppressed ones among `digests`."""
+    def reasons(self, emails_by_digest: dict[str, str]) -> dict[str, str]:
+        """{digest: reason} for the suppressed ones among the addresses (keyed by this
+        account's digest): the account's own suppressions, then the platform-wide hard
+        bounces (reason PLATFORM_HARD_BOUNCE)."""
+        found = self._account_reasons(list(emails_by_digest))
+        rest = {d: email for d, email in emails_by_digest.items() if d not in found}
+        found.update(platform_suppressed(rest))
+        return found
+
+    def _account_reasons(self, digests: list[str]) -> dict[str, str]:
         if self._reasons is None:
             return lookup_in(
                 Suppression,
@@ -81,12 +123,19 @@ class SuppressionView:
 
 
 def suppression_reason(*, account: Account, email: str) -> str | None:
-    """Why the account suppresses `email` (normalised), or None."""
-    return (
+    """Why the account suppresses `email` (normalised), or None: its own suppressions first,
+    then the platform-wide hard bounces."""
+    reason = (
         suppression_of_address(account=account, email=email)
         .values_list("reason", flat=True)
         .first()
     )
+    if (
+        reason is None
+        and PlatformSuppression.objects.filter(email_hash=platform_address_hash(email)).exists()
+    ):
+        return PLATFORM_HARD_BOUNCE
+    return reason
 
 
 def suppression_lift(*, account: Account, email: str) -> bool:
@@ -100,6 +149,8 @@ SUPPRESSION_MESSAGES = {
     SuppressionReason.HARD_BOUNCE: "This address bounced permanently.",
     SuppressionReason.COMPLAINED: "This address reported your mail as spam.",
     SuppressionReason.ERASED: "This address asked to be erased.",
+    PLATFORM_HARD_BOUNCE: "This address does not exist: mail to it bounced permanently "
+    "(known across the service, whoever sent it).",
 }
 
 
