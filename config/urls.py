@@ -23,6 +23,8 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("moderation.urls")),
     path("", include("campaigns.public_urls")),
+    path("", include("complaints.urls")),
+    path("webhooks/", include("complaints.webhook_urls")),
 ]
 
 if settings.DEBUG:

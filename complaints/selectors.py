@@ -1,0 +1,190 @@
+"""Reads of what recipients reported: an account's feedback, its health across campaigns, and the
+abuse reports that name it. Every selector is scoped to the account it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Account
+from campaigns.models import Delivery, DeliveryStatus
+from complaints.models import (
+    AbuseReport,
+    AbuseStatus,
+    FeedbackEvent,
+    FeedbackKind,
+    FeedbackOutcome,
+)
+
+
+def feedback_for(*, account: Account, kind: str = "") -> QuerySet[FeedbackEvent]:
+    """The account's applied feedback events, newest first, optionally of one kind."""
+    events = FeedbackEvent.objects.filter(
+        account=account, outcome=FeedbackOutcome.APPLIED
+    ).select_related("campaign")
+    if kind:
+        events = events.filter(kind=kind)
+    return events
+
+
+def abuse_reports_for(*, account: Account) -> QuerySet[AbuseReport]:
+    """Abuse reports matched to the account, newest first."""
+    return AbuseReport.objects.filter(account=account).select_related("campaign")
+
+
+@dataclass(frozen=True)
+class SuppressionLatency:
+    """How fast unsubscribes took effect: from the request (or the provider's report) to the
+    address being suppressed. Mailbox providers require under two days."""
+
+    count: int
+    median_seconds: float | None
+    worst_seconds: float | None
+
+
+def unsubscribe_latency(*, account: Account, since: datetime | None = None) -> SuppressionLatency:
+    """Median and worst time to suppression of the account's unsubscribes (since `since`)."""
+    events = feedback_for(account=account, kind=FeedbackKind.UNSUBSCRIBED).filter(
+        suppressed_at__isnull=False
+    )
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    # Bounded: the figure is a summary, the last 10,000 say all it needs to.
+    pairs = list(events.values_list("occurred_at", "suppressed_at")[:10_000])
+    seconds = sorted(max(0.0, (done - at).total_seconds()) for at, done in pairs)
+    if not seconds:
+        return SuppressionLatency(count=0, median_seconds=None, worst_seconds=None)
+    middle = len(seconds) // 2
+    median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
+    return SuppressionLatency(count=len(seconds), median_seconds=median, worst_seconds=seconds[-1])
+
+
+class HealthStatus:
+    GOOD = "good"
+    NOT_ENOUGH_DATA = "not_enough_data"
+    WARNING = "warning"
+    OVER_LIMIT = "over_limit"
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    """An account's rolling figures across all its campaigns, and what they amount to.
+
+    `status`: over_limit (the policy's limits, HARD_BOUNCE_LIMIT / COMPLAINT_LIMIT, or
+    ABUSE_UPHELD_WARN upheld abuse reports: the account is warned and flagged), warning (over the
+    stricter HARD_BOUNCE_WARN / COMPLAINT_WARN), good, or not_enough_data (fewer than
+    HEALTH_MIN_SENT messages sent in the window: rates of a handful say nothing).
+    """
+
+    window_days: int
+    since: datetime
+    sent: int
+    hard_bounces: int
+    complaints: int
+    unsubscribes: int
+    upheld_abuse_reports: int
+    open_abuse_reports: int
+    status: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def hard_bounce_rate(self) -> float:
+        return self.hard_bounces / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complaints / self.sent if self.sent else 0.0
+
+    @property
+    def unsubscribe_rate(self) -> float:
+        return self.unsubscribes / self.sent if self.sent else 0.0
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.2f}%"
+
+
+def account_health(*, account: Account, now: datetime | None = None) -> AccountHealth:
+    """The account's health over the last HEALTH_WINDOW_DAYS (two aggregate queries)."""
+    now = now or timezone.now()
+    window = settings.HEALTH_WINDOW_DAYS
+    since = now - timedelta(days=window)
+    counts = Delivery.objects.filter(
+        campaign__account=account, status=DeliveryStatus.SENT, sent_at__gte=since
+    ).aggregate(
+        sent=Count("id"),
+        hard_bounces=Count("id", filter=Q(hard_bounced_at__isnull=False)),
+        complaints=Count("id", filter=Q(complained_at__isnull=False)),
+        unsubscribes=Count("id", filter=Q(unsubscribed_at__isnull=False)),
+    )
+    abuse = AbuseReport.objects.filter(account=account).aggregate(
+        upheld=Count("id", filter=Q(status=AbuseStatus.UPHELD, resolved_at__gte=since)),
+        open=Count("id", filter=Q(status=AbuseStatus.OPEN)),
+    )
+    sent = counts["sent"]
+    bounce_rate = counts["hard_bounces"] / sent if sent else 0.0
+    complaint_rate = counts["complaints"] / sent if sent else 0.0
+    enough = sent >= settings.HEALTH_MIN_SENT
+    over, warn = [], []
+    if enough:
+        if complaint_rate >= settings.COMPLAINT_LIMIT:
+            over.append(
+                f"Spam complaints at {_percent(complaint_rate)} of {sent} messages, at or over "
+                f"the limit of {_percent(settings.COMPLAINT_LIMIT)}."
+            )
+        elif complaint_rate >= settings.COMPLAINT_WARN:
+            warn.append(
+                f"Spam complaints at {_percent(complaint_rate)} of {sent} messages, over "
+                f"{_percent(settings.COMPLAINT_WARN)}."
+            )
+        if bounce_rate >= settings.HARD_BOUNCE_LIMIT:
+            over.append(
+                f"Hard bounces at {_percent(bounce_rate)} of {sent} messages, at or over the "
+                f"limit of {_percent(settings.HARD_BOUNCE_LIMIT)}."
+            )
+        elif bounce_rate >= settings.HARD_BOUNCE_WARN:
+            warn.append(
+                f"Hard bounces at {_percent(bounce_rate)} of {sent} messages, over "
+                f"{_percent(settings.HARD_BOUNCE_WARN)}."
+            )
+    if abuse["upheld"] >= settings.ABUSE_UPHELD_WARN:
+        over.append(f"{abuse['upheld']} abuse report(s) upheld in the last {window} days.")
+    if over:
+        status = HealthStatus.OVER_LIMIT
+    elif warn:
+        status = HealthStatus.WARNING
+    elif not enough:
+        status = HealthStatus.NOT_ENOUGH_DATA
+    else:
+        status = HealthStatus.GOOD
+    return AccountHealth(
+        window_days=window,
+        since=since,
+        sent=sent,
+        hard_bounces=counts["hard_bounces"],
+        complaints=counts["complaints"],
+        unsubscribes=counts["unsubscribes"],
+        upheld_abuse_reports=abuse["upheld"],
+        open_abuse_reports=abuse["open"],
+        status=status,
+        reasons=over + warn,
+    )
+
+
+def accounts_with_recent_feedback(*, since: datetime) -> list[int]:
+    """Ids of accounts that received a bounce or complaint, or had an abuse report resolved,
+    since `since`: the ones whose health may have changed."""
+    from_feedback = FeedbackEvent.objects.filter(
+        received_at__gte=since,
+        outcome=FeedbackOutcome.APPLIED,
+        kind__in=[FeedbackKind.HARD_BOUNCE, FeedbackKind.COMPLAINED],
+        account__isnull=False,
+    ).values_list("account_id", flat=True)
+    from_abuse = AbuseReport.objects.filter(
+        resolved_at__gte=since, account__isnull=False
+    ).values_list("account_id", flat=True)
+    return sorted(set(from_feedback) | set(from_abuse))

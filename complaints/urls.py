@@ -1,0 +1,3 @@
+"""Public recipient pages: unsubscribe, report spam, the abuse form."""
+
+urlpatterns: list = []

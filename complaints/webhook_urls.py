@@ -1,0 +1,3 @@
+"""ESP tracking webhooks (django-anymail), under /webhooks/."""
+
+urlpatterns: list = []
