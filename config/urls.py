@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("lists.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("moderation.api.urls")),
+    path("", include("complaints.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include("moderation.urls")),
     path("", include("campaigns.public_urls")),
     path("", include("complaints.urls")),
+    path("", include("complaints.account_urls")),
     path("webhooks/", include("complaints.webhook_urls")),
 ]
 

@@ -1,0 +1,3 @@
+"""The sender's pages about what recipients reported (unsubscribes, complaints, bounces)."""
+
+urlpatterns: list = []
