@@ -188,3 +188,135 @@ def accounts_with_recent_feedback(*, since: datetime) -> list[int]:
         resolved_at__gte=since, account__isnull=False
     ).values_list("account_id", flat=True)
     return sorted(set(from_feedback) | set(from_abuse))
+
+
+# --- the sender's feedback page and GET /api/v1/complaints/ -------------------------------------
+
+# Imported here, not at the top, so that this section is a pure addition to the module.
+from django.db.models import CharField, F, TextField, Value  # noqa: E402
+from django.db.models.functions import NullIf  # noqa: E402
+
+
+def feedback_of_kinds_for(
+    *, account: Account, kinds: list[str], campaign_id: int | None = None
+) -> QuerySet[FeedbackEvent]:
+    """The account's applied events of `kinds` (optionally of one campaign: another account's
+    campaign id matches nothing), newest first, each annotated with `list_name`: the list of the
+    subscriber it was about ("" once the subscriber is erased)."""
+    events = (
+        FeedbackEvent.objects.filter(
+            account=account, outcome=FeedbackOutcome.APPLIED, kind__in=kinds
+        )
+        .select_related("campaign")
+        # Every join after the nullable delivery is a LEFT JOIN: an event whose delivery or
+        # subscriber is gone still shows, without a list.
+        .annotate(list_name=F("delivery__subscriber__mailing_list__name"))
+        .order_by("-occurred_at", "-id")
+    )
+    if campaign_id is not None:
+        events = events.filter(campaign_id=campaign_id)
+    return events
+
+
+def abuse_reports_about(
+    *, account: Account, campaign_id: int | None = None
+) -> QuerySet[AbuseReport]:
+    """Abuse reports matched to the account (optionally to one of its campaigns), newest
+    first. Callers show the sender the status and the moderator's note, never the reporter."""
+    reports = abuse_reports_for(account=account).order_by("-created_at", "-id")
+    if campaign_id is not None:
+        reports = reports.filter(campaign_id=campaign_id)
+    return reports
+
+
+class ComplaintItemType:
+    COMPLAINT = "complaint"
+    ABUSE_REPORT = "abuse_report"
+    CHOICES = [(COMPLAINT, "Spam complaint"), (ABUSE_REPORT, "Abuse report")]
+
+
+# The columns both halves of the merged listing select, in this order: a UNION pairs columns by
+# position, so each half names every column as an annotation (never a model field, whose place
+# in the SELECT Django chooses) and asks for them in this order.
+COMPLAINT_ITEM_COLUMNS = (
+    "item_type",
+    "item_id",
+    "item_campaign",
+    "item_campaign_name",
+    "item_email",
+    "item_source",
+    "item_comment",
+    "item_status",
+    "item_resolution_note",
+    "item_created_at",
+)
+# The public /abuse/ form: what an abuse report's `source` reads.
+ABUSE_FORM_SOURCE = "abuse_form"
+
+
+def _complaint_items(account: Account) -> QuerySet:
+    return FeedbackEvent.objects.filter(
+        account=account, outcome=FeedbackOutcome.APPLIED, kind=FeedbackKind.COMPLAINED
+    ).annotate(
+        item_type=Value(ComplaintItemType.COMPLAINT, output_field=CharField()),
+        item_id=F("id"),
+        item_campaign=F("campaign_id"),
+        item_campaign_name=F("campaign__name"),
+        # Blank once the subscriber is erased: null, as for an abuse report.
+        item_email=NullIf(F("recipient"), Value("")),
+        item_source=F("source"),
+        item_comment=F("comment"),
+        item_status=Value("recorded", output_field=CharField()),
+        item_resolution_note=Value("", output_field=TextField()),
+        item_created_at=F("occurred_at"),
+    )
+
+
+def _abuse_items(account: Account) -> QuerySet:
+    # The reporter's address, IP and own words stay with the moderators: the sender could
+    # otherwise find out who reported them.
+    return AbuseReport.objects.filter(account=account).annotate(
+        item_type=Value(ComplaintItemType.ABUSE_REPORT, output_field=CharField()),
+        item_id=F("id"),
+        item_campaign=F("campaign_id"),
+        item_campaign_name=F("campaign__name"),
+        item_email=Value(None, output_field=CharField()),
+        item_source=Value(ABUSE_FORM_SOURCE, output_field=CharField()),
+        item_comment=Value(None, output_field=TextField()),
+        item_status=F("status"),
+        item_resolution_note=F("resolution_note"),
+        item_created_at=F("created_at"),
+    )
+
+
+def complaint_items_for(
+    *,
+    account: Account,
+    item_type: str = "",
+    campaign_id: int | None = None,
+    since: datetime | None = None,
+) -> QuerySet:
+    """The account's spam complaints (applied, from any channel) and the abuse reports matched
+    to it, as one listing of dicts keyed by COMPLAINT_ITEM_COLUMNS, newest first.
+
+    One query (a UNION ALL of the two tables, each filtered by the account and its indexes)
+    ordered by (time, type, id): a total order, so LIMIT/OFFSET pages neither skip nor repeat
+    an item however the two kinds interleave. `item_email` and `item_comment` are None for abuse
+    reports (the reporter's privacy)."""
+    halves = []
+    for kind, make in (
+        (ComplaintItemType.COMPLAINT, _complaint_items),
+        (ComplaintItemType.ABUSE_REPORT, _abuse_items),
+    ):
+        if item_type and item_type != kind:
+            continue
+        half = make(account)
+        if campaign_id is not None:
+            half = half.filter(item_campaign=campaign_id)
+        if since is not None:
+            half = half.filter(item_created_at__gte=since)
+        halves.append(half.order_by().values(*COMPLAINT_ITEM_COLUMNS))
+    if not halves:
+        return FeedbackEvent.objects.none().values(*COMPLAINT_ITEM_COLUMNS)
+    items = halves[0].union(*halves[1:], all=True) if len(halves) > 1 else halves[0]
+    return items.order_by("-item_created_at", "-item_type", "-item_id")

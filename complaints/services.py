@@ -25,7 +25,7 @@ from accounts.models import Account
 from campaigns import tracking
 from campaigns.models import Campaign, Delivery
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
-from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome
+from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
 from lists.models import Subscriber, SubscriberStatus, SuppressionReason
 from lists.services.subscribers import subscriber_unsubscribe
 from lists.services.suppression import platform_suppression_add, suppression_add
@@ -187,7 +187,11 @@ def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
         if field and getattr(delivery, field) is None:
             setattr(delivery, field, event.occurred_at)
             delivery.save(update_fields=[field])
-    if not event.recipient and subscriber is not None:
+    if subscriber is not None:
+        if event.recipient and event.recipient.lower() != subscriber.email.lower():
+            # A report naming someone else than the message's recipient: one genuine reference
+            # must not let a forged bounce suppress a stranger platform-wide.
+            event.detail = f"Reported recipient: {event.recipient}\n{event.detail}"[:_TEXT_MAX]
         event.recipient = subscriber.email
     status = _ENDS_SUBSCRIPTION.get(feedback.kind)
     if status is not None:
@@ -229,3 +233,53 @@ def _track(feedback: Feedback, match: _Match) -> None:
             )
     except Exception:  # an engagement count must never undo the report that was recorded
         logger.exception("Could not record the ESP's %s", feedback.kind)
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What a recipient's click on an unsubscribe or report link did."""
+
+    event: FeedbackEvent | None
+    # Already off the list before this request (a second click, a scanner's POST).
+    already: bool = False
+
+
+def _link_feedback(
+    *, token: TokenData, kind: FeedbackKind, source: str, comment: str = ""
+) -> LinkOutcome:
+    subscriber_status = (
+        Subscriber.objects.filter(pk=token.subscriber_id).values_list("status", flat=True).first()
+    )
+    strength = _STRENGTH.get(subscriber_status, 0) if subscriber_status else 0
+    # Gone (erased: only a hashed suppression is left) or already as far off the list.
+    done = subscriber_status is None or strength >= _STRENGTH[_ENDS_SUBSCRIPTION[kind]]
+    if done and not token.is_test:
+        return LinkOutcome(event=None, already=True)
+    event = feedback_apply(
+        Feedback(
+            source=source,
+            # One per message and channel: a second click changes nothing.
+            event_id=f"{token.campaign_id}:{token.subscriber_id}",
+            kind=kind,
+            token=token,
+            comment=comment,
+        )
+    )
+    return LinkOutcome(event=event, already=event is None)
+
+
+def unsubscribe_link_apply(*, token: TokenData, one_click: bool) -> LinkOutcome:
+    """Unsubscribe the recipient an unsubscribe link names, at once: the subscription ends, the
+    address is suppressed account-wide, a consent record is written. Idempotent; a test
+    message's link changes nothing."""
+    source = FeedbackSource.ONE_CLICK if one_click else FeedbackSource.UNSUBSCRIBE_PAGE
+    return _link_feedback(token=token, kind=K.UNSUBSCRIBED, source=source)
+
+
+def report_link_apply(*, token: TokenData, comment: str = "") -> LinkOutcome:
+    """Record a spam report from the message's report link: a complaint against the campaign
+    (counted in the probe's figures) and the account; the address is unsubscribed and
+    suppressed. Idempotent; a test message's link changes nothing."""
+    return _link_feedback(
+        token=token, kind=K.COMPLAINED, source=FeedbackSource.REPORT_PAGE, comment=comment
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from complaints.models import AbuseStatus
+from moderation.enforcement import APPEAL_TEXT_MAX
 from moderation.models import AuditAction
 from moderation.services import REASON_MAX
 
@@ -57,4 +59,50 @@ class AuditFilterForm(forms.Form):
     campaign = forms.IntegerField(label="Campaign id", required=False, min_value=1)
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices]
+    )
+
+
+# --- accounts: enforcement ------------------------------------------------------------------------
+
+
+class AccountReasonForm(forms.Form):
+    """Warn, freeze or unfreeze: the reason goes to the account's users and the audit log."""
+
+    reason = _reason_field(
+        label="Reason", required=True, help_text="Required. The account's users see it."
+    )
+
+
+class AppealDecisionForm(forms.Form):
+    note = _reason_field(
+        label="Note to the sender", required=True, help_text="Required. The sender sees it."
+    )
+
+
+class AbuseResolveForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="Decision",
+        choices=[
+            (AbuseStatus.UPHELD, "Upheld: the account sent unwanted mail"),
+            (AbuseStatus.DISMISSED, "Dismissed: it did not"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = _reason_field(
+        label="Note",
+        required=True,
+        help_text="Required. Kept with the report; the sender sees it, never the reporter.",
+    )
+
+
+class AppealForm(forms.Form):
+    """The sender's appeal against a freeze."""
+
+    text = forms.CharField(
+        label="Your appeal",
+        max_length=APPEAL_TEXT_MAX,
+        strip=True,
+        help_text="Say what happened and what you changed: where the addresses came from, how "
+        "consent was given, what you removed.",
+        widget=forms.Textarea(attrs={"rows": 8}),
     )

@@ -1,4 +1,5 @@
-"""Reads for moderators: the queue, one campaign's dossier and the audit log.
+"""Reads for moderators: the queue, one campaign's dossier, the audit log, accounts' enforcement
+records and the abuse reports.
 
 Moderators see every account, so these are not scoped to one; the API and the pages that call
 them are for staff only (moderation.permissions)."""
@@ -8,28 +9,33 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
 from django.db.models.functions import Mod
+from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, AccountState
 from campaigns.models import Campaign
 from campaigns.selectors import Preview, campaign_preview, delivery_figures, recipient_count
 from campaigns.sending import UNDER_WAY
 from campaigns.states import CampaignStatus
 from campaigns.verdict import ProbeFigures
+from complaints.models import AbuseReport, AbuseStatus
+from complaints.selectors import AccountHealth, account_health
 from config.errors import ApplicationError
 from lists.models import (
     ConsentEvent,
@@ -40,7 +46,7 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.selectors import role_address_share, status_counts
-from moderation.models import AccountFlag, AuditEntry
+from moderation.models import AccountFlag, Appeal, AppealStatus, AuditEntry
 
 S = CampaignStatus
 # What a moderator may still stop, paused campaigns (a frozen account's) included.
@@ -366,3 +372,184 @@ def audit_log(
     if action:
         entries = entries.filter(action=action)
     return entries.order_by("-at", "-id")
+
+
+# --- accounts: enforcement ------------------------------------------------------------------------
+
+# How many of an account's abuse reports and appeals its page shows.
+ACCOUNT_PAGE_REPORTS = 20
+ACCOUNT_PAGE_APPEALS = 10
+# The accounts list: what needs a moderator first (a pending appeal or an open flag), then by
+# state, the most severe first.
+_STATE_ORDER = {
+    AccountState.FROZEN: 1,
+    AccountState.SCHEDULED_FOR_DELETION: 2,
+    AccountState.WARNED: 3,
+    AccountState.ACTIVE: 4,
+    AccountState.DELETED: 5,
+}
+
+
+def appeal_deadline(account: Account) -> datetime | None:
+    """Until when a frozen account may appeal its freeze: APPEAL_HOURS after it (None unless
+    frozen)."""
+    if account.state != AccountState.FROZEN or account.state_changed_at is None:
+        return None
+    return account.state_changed_at + timedelta(hours=settings.APPEAL_HOURS)
+
+
+def _with_enforcement_figures(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    pending = Appeal.objects.filter(account=OuterRef("pk"), status=AppealStatus.PENDING)
+    open_flags = (
+        AccountFlag.objects.filter(account=OuterRef("pk"), resolved_at__isnull=True)
+        .order_by()
+        .values("account")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return accounts.annotate(
+        has_pending_appeal=Exists(pending),
+        open_flag_count=Subquery(open_flags, output_field=IntegerField()),
+    )
+
+
+def accounts_for_moderation(*, state: str = "", flagged: bool = False) -> QuerySet[Account]:
+    """Sender accounts for moderators, optionally of one state or only those flagged (an open
+    flag or a pending appeal): those waiting for a moderator first, then frozen, scheduled for
+    deletion, warned, active and deleted ones, each by company name. Each is annotated with
+    `has_pending_appeal` and `open_flag_count` (None for none)."""
+    accounts = _with_enforcement_figures(Account.objects.all())
+    if state:
+        accounts = accounts.filter(state=state)
+    if flagged:
+        accounts = accounts.filter(Q(has_pending_appeal=True) | Q(open_flag_count__gt=0))
+    urgency = Case(
+        When(Q(has_pending_appeal=True) | Q(open_flag_count__gt=0), then=Value(0)),
+        *[When(state=key, then=Value(rank)) for key, rank in _STATE_ORDER.items()],
+        default=Value(9),
+        output_field=IntegerField(),
+    )
+    return accounts.annotate(urgency=urgency).order_by("urgency", "company_name", "id")
+
+
+def account_for_moderation(*, account_id: int) -> Account | None:
+    """One account of any state, with its enforcement figures (see accounts_for_moderation)."""
+    return _with_enforcement_figures(Account.objects.filter(pk=account_id)).first()
+
+
+def account_current_appeal(*, account: Account) -> Appeal | None:
+    """The appeal of the account's current freeze, or, when it is no longer frozen, its latest
+    appeal (None when there is none)."""
+    appeals = Appeal.objects.filter(account=account)
+    if account.state == AccountState.FROZEN:
+        appeals = appeals.filter(frozen_at=account.state_changed_at)
+    return appeals.order_by("-filed_at", "-id").first()
+
+
+@dataclass(frozen=True)
+class AppealState:
+    """Where an account stands with its appeal: what the sender's banner and appeal page say."""
+
+    deadline: datetime | None
+    appeal: Appeal | None
+    # A frozen account, within the window, that has not appealed this freeze yet.
+    can_appeal: bool
+    # Frozen past the window without an appeal, or already scheduled for deletion.
+    window_passed: bool
+
+    @property
+    def pending(self) -> bool:
+        return self.appeal is not None and self.appeal.status == AppealStatus.PENDING
+
+
+def appeal_state_for(*, account: Account, now: datetime | None = None) -> AppealState:
+    """The account's appeal: its deadline, the appeal of this freeze and whether one may be
+    filed now."""
+    now = now or timezone.now()
+    deadline = appeal_deadline(account)
+    appeal = account_current_appeal(account=account)
+    if account.state == AccountState.FROZEN:
+        filed = appeal is not None
+        passed = deadline is None or now > deadline
+        return AppealState(
+            deadline=deadline,
+            appeal=appeal,
+            can_appeal=not filed and not passed,
+            window_passed=passed and not filed,
+        )
+    closing = account.state == AccountState.SCHEDULED_FOR_DELETION
+    return AppealState(deadline=None, appeal=appeal, can_appeal=False, window_passed=closing)
+
+
+@dataclass(frozen=True)
+class AccountEnforcement:
+    """Everything a moderator weighs about one account."""
+
+    account: Account
+    health: AccountHealth
+    appeal: AppealState
+    open_flags: list[AccountFlag]
+    appeals: list[Appeal]
+    abuse_reports: list[AbuseReport]
+    history: AccountHistory
+
+    @property
+    def pending_appeal(self) -> Appeal | None:
+        return next((a for a in self.appeals if a.status == AppealStatus.PENDING), None)
+
+
+def account_enforcement(*, account_id: int) -> AccountEnforcement | None:
+    """One account's enforcement record: state, health across campaigns, flags, appeals, abuse
+    reports, campaigns and audit entries. None for an unknown account."""
+    account = account_for_moderation(account_id=account_id)
+    if account is None:
+        return None
+    history = account_history(account=account)
+    return AccountEnforcement(
+        account=account,
+        health=account_health(account=account),
+        appeal=appeal_state_for(account=account),
+        open_flags=history.open_flags,
+        appeals=list(
+            Appeal.objects.filter(account=account)
+            .select_related("filed_by", "decided_by")
+            .order_by("-filed_at", "-id")[:ACCOUNT_PAGE_APPEALS]
+        ),
+        abuse_reports=list(
+            AbuseReport.objects.filter(account=account)
+            .select_related("campaign")
+            .order_by("-created_at", "-id")[:ACCOUNT_PAGE_REPORTS]
+        ),
+        history=history,
+    )
+
+
+def appeal_for_moderation(*, appeal_id: int) -> Appeal | None:
+    """One appeal of any account, with its account."""
+    return Appeal.objects.select_related("account").filter(pk=appeal_id).first()
+
+
+# --- abuse reports --------------------------------------------------------------------------------
+
+
+def abuse_reports_for_moderation(*, status: str = "") -> QuerySet[AbuseReport]:
+    """Abuse reports of every account (and unmatched ones), optionally of one status: open ones
+    first, each newest first, with the matched account and campaign."""
+    reports = AbuseReport.objects.select_related("account", "campaign", "resolved_by")
+    if status:
+        reports = reports.filter(status=status)
+    urgency = Case(
+        When(status=AbuseStatus.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return reports.annotate(urgency=urgency).order_by("urgency", "-created_at", "-id")
+
+
+def abuse_report_for_moderation(*, report_id: int) -> AbuseReport | None:
+    """One abuse report, with its account and campaign."""
+    return abuse_reports_for_moderation().filter(pk=report_id).first()
+
+
+def abuse_report_counts() -> dict[str, int]:
+    """How many abuse reports there are of each status, in one grouped query."""
+    per_status = dict(AbuseReport.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return {status: per_status.get(status, 0) for status in AbuseStatus.values}

@@ -1,5 +1,6 @@
-"""Browser pages for moderators: the queue, a campaign's review page with the decisions, and the
-audit log. Staff only: to anyone else these pages do not exist (404)."""
+"""Browser pages for moderators: the queue, a campaign's review page with the decisions, the
+audit log, the accounts with their enforcement decisions and the abuse reports. Staff only: to
+anyone else these pages do not exist (404). Also the sender's appeal page."""
 
 from __future__ import annotations
 
@@ -9,18 +10,33 @@ from dataclasses import dataclass
 from email.utils import formataddr
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.models import AccountState
 from campaigns.models import Campaign
 from campaigns.states import CampaignStatus, can_transition
+from complaints.models import AbuseStatus
+from complaints.selectors import HealthStatus, account_health
 from config.errors import ApplicationError
-from moderation import selectors, services
-from moderation.forms import ApproveForm, AuditFilterForm, DeclineForm, RejectForm, ReleaseForm
+from moderation import enforcement, selectors, services
+from moderation.forms import (
+    AbuseResolveForm,
+    AccountReasonForm,
+    AppealDecisionForm,
+    AppealForm,
+    ApproveForm,
+    AuditFilterForm,
+    DeclineForm,
+    RejectForm,
+    ReleaseForm,
+)
 from moderation.models import AuditAction
 from moderation.permissions import staff_required
 
@@ -244,4 +260,325 @@ def audit(request: HttpRequest) -> HttpResponse:
             "filtered": any(value for value in filters.values()),
             "actions": dict(AuditAction.choices),
         },
+    )
+
+
+# --- accounts: enforcement ------------------------------------------------------------------------
+
+A = AccountState
+# The accounts list's filters, as (key, label, state or "" for all); "flagged" is special.
+ACCOUNT_FILTERS: tuple[tuple[str, str], ...] = (
+    ("", "All"),
+    ("flagged", "Waiting for a moderator"),
+    (A.FROZEN, "Frozen"),
+    (A.SCHEDULED_FOR_DELETION, "Scheduled for deletion"),
+    (A.WARNED, "Warned"),
+    (A.ACTIVE, "Active"),
+    (A.DELETED, "Deleted"),
+)
+HEALTH_BADGES = {
+    HealthStatus.GOOD: ("ok", "Good"),
+    HealthStatus.NOT_ENOUGH_DATA: ("", "Not enough data"),
+    HealthStatus.WARNING: ("warning", "Warning"),
+    HealthStatus.OVER_LIMIT: ("error", "Over the limits"),
+}
+
+
+@dataclass(frozen=True)
+class AccountAction:
+    call: Callable[..., object]
+    # Whether an account in this state can take the action (the page shows only those).
+    allowed: frozenset[str]
+    title: str
+    explained: str
+    button: str
+    done: str
+
+
+ACCOUNT_ACTIONS: dict[str, AccountAction] = {
+    "warn": AccountAction(
+        call=enforcement.account_warn,
+        allowed=frozenset({A.ACTIVE}),
+        title="Warn",
+        explained="The account may still send; its users see your reason. Next time, freeze.",
+        button="Warn the account",
+        done="Warned {name}. Its users were told why.",
+    ),
+    "freeze": AccountAction(
+        call=enforcement.account_freeze,
+        allowed=frozenset({A.ACTIVE, A.WARNED}),
+        title="Freeze",
+        explained="No new campaigns; those under way pause at their next batch. Its users see "
+        "your reason and may appeal once within the appeal window; without an appeal the "
+        "account is scheduled for deletion.",
+        button="Freeze the account",
+        done="Froze {name}. Its campaigns under way are paused; its users were told why.",
+    ),
+    "unfreeze": AccountAction(
+        call=enforcement.account_unfreeze,
+        allowed=frozenset({A.FROZEN, A.SCHEDULED_FOR_DELETION}),
+        title="Unfreeze",
+        explained="The account may send again and its paused campaigns carry on; a pending "
+        "appeal is granted, a scheduled deletion cancelled.",
+        button="Unfreeze the account",
+        done="Unfroze {name}. Its paused campaigns carry on.",
+    ),
+}
+
+
+def _health_badge(health) -> dict:
+    css, label = HEALTH_BADGES.get(health.status, ("", health.status))
+    return {"css": css, "label": label}
+
+
+@staff_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    chosen = request.GET.get("state", "")
+    if chosen not in {key for key, _ in ACCOUNT_FILTERS}:
+        chosen = ""
+    rows = selectors.accounts_for_moderation(
+        state="" if chosen == "flagged" else chosen, flagged=chosen == "flagged"
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for account in page.object_list:
+        account.health = account_health(account=account)
+        account.health_badge = _health_badge(account.health)
+        account.appeal_deadline = selectors.appeal_deadline(account)
+    return render(
+        request,
+        "moderation/accounts.html",
+        {
+            "page": page,
+            "page_query": f"state={chosen}" if chosen else "",
+            "filters": ACCOUNT_FILTERS,
+            "chosen": chosen,
+        },
+    )
+
+
+def _account_page(
+    request: HttpRequest,
+    account_id: int,
+    *,
+    bound: tuple[str, forms.Form] | None = None,
+) -> HttpResponse:
+    record = selectors.account_enforcement(account_id=account_id)
+    if record is None:
+        raise Http404("No such account.")
+    account = record.account
+    actions = []
+    for key, action in ACCOUNT_ACTIONS.items():
+        if account.state not in action.allowed:
+            continue
+        form = bound[1] if bound and bound[0] == key else AccountReasonForm(prefix=key)
+        actions.append(
+            {
+                "key": key,
+                "action": action,
+                "form": form,
+                "url": reverse(f"moderation_account_{key}", args=[account.pk]),
+            }
+        )
+    pending = record.pending_appeal
+    appeal_forms = {}
+    if pending is not None:
+        for key in ("grant", "reject"):
+            form_key = f"appeal-{key}"
+            form = (
+                bound[1] if bound and bound[0] == form_key else AppealDecisionForm(prefix=form_key)
+            )
+            appeal_forms[key] = {
+                "form": form,
+                "url": reverse(f"moderation_appeal_{key}", args=[pending.pk]),
+            }
+    return render(
+        request,
+        "moderation/account.html",
+        {
+            "record": record,
+            "account": account,
+            "health": record.health,
+            "health_badge": _health_badge(record.health),
+            "history": record.history,
+            "actions": actions,
+            "pending_appeal": pending,
+            "appeal_forms": appeal_forms,
+            "limits": {
+                "bounce_warn": settings.HARD_BOUNCE_WARN,
+                "bounce_limit": settings.HARD_BOUNCE_LIMIT,
+                "complaint_warn": settings.COMPLAINT_WARN,
+                "complaint_limit": settings.COMPLAINT_LIMIT,
+                "abuse_upheld": settings.ABUSE_UPHELD_WARN,
+                "min_sent": settings.HEALTH_MIN_SENT,
+            },
+        },
+        status=400 if bound else 200,
+    )
+
+
+@staff_required
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    return _account_page(request, account_id)
+
+
+@staff_required
+@require_POST
+def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpResponse:
+    """Warn, freeze or unfreeze: the reason is checked on the form (the page comes back with
+    the error), the rest by the service (an illegal move is a message)."""
+    chosen = ACCOUNT_ACTIONS.get(action)
+    account = selectors.account_for_moderation(account_id=account_id)
+    if chosen is None or account is None:
+        raise Http404("No such account.")
+    form = AccountReasonForm(request.POST, prefix=action)
+    if not form.is_valid():
+        return _account_page(request, account_id, bound=(action, form))
+    try:
+        chosen.call(
+            account_id=account.pk, moderator=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as exc:
+        if exc.field and exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+            return _account_page(request, account_id, bound=(action, form))
+        messages.error(request, exc.message)
+        return redirect("moderation_account", account_id=account.pk)
+    messages.success(request, chosen.done.format(name=account.company_name))
+    return redirect("moderation_account", account_id=account.pk)
+
+
+@staff_required
+@require_POST
+def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpResponse:
+    """Grant (the account is unfrozen) or reject (it is scheduled for deletion) an appeal."""
+    appeal = selectors.appeal_for_moderation(appeal_id=appeal_id)
+    if appeal is None or decision not in ("grant", "reject"):
+        raise Http404("No such appeal.")
+    form_key = f"appeal-{decision}"
+    form = AppealDecisionForm(request.POST, prefix=form_key)
+    if not form.is_valid():
+        return _account_page(request, appeal.account_id, bound=(form_key, form))
+    call = enforcement.appeal_grant if decision == "grant" else enforcement.appeal_reject
+    try:
+        call(appeal_id=appeal.pk, moderator=request.user, note=form.cleaned_data["note"])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("moderation_account", account_id=appeal.account_id)
+    if decision == "grant":
+        messages.success(request, "Granted the appeal: the account is unfrozen.")
+    else:
+        messages.success(
+            request,
+            "Rejected the appeal: the account is scheduled for deletion in "
+            f"{settings.DELETION_GRACE_DAYS} days.",
+        )
+    return redirect("moderation_account", account_id=appeal.account_id)
+
+
+# --- abuse reports --------------------------------------------------------------------------------
+
+ABUSE_TABS: tuple[tuple[str, str], ...] = (
+    (AbuseStatus.OPEN, "Open"),
+    (AbuseStatus.UPHELD, "Upheld"),
+    (AbuseStatus.DISMISSED, "Dismissed"),
+    ("all", "All"),
+)
+
+
+def _abuse_page(
+    request: HttpRequest, *, bound: tuple[int, forms.Form] | None = None
+) -> HttpResponse:
+    tab = request.GET.get("status", AbuseStatus.OPEN)
+    if tab not in {key for key, _ in ABUSE_TABS}:
+        tab = AbuseStatus.OPEN
+    reports = selectors.abuse_reports_for_moderation(status="" if tab == "all" else tab)
+    page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
+    for report in page.object_list:
+        if report.status == AbuseStatus.OPEN:
+            report.form = (
+                bound[1]
+                if bound and bound[0] == report.pk
+                else AbuseResolveForm(prefix=f"report-{report.pk}")
+            )
+    counts = selectors.abuse_report_counts()
+    counts["all"] = sum(counts.values())
+    return render(
+        request,
+        "moderation/abuse.html",
+        {
+            "page": page,
+            "page_query": f"status={tab}",
+            "tab": tab,
+            "tabs": [(key, label, counts.get(key, 0)) for key, label in ABUSE_TABS],
+        },
+        status=400 if bound else 200,
+    )
+
+
+@staff_required
+def abuse_queue(request: HttpRequest) -> HttpResponse:
+    return _abuse_page(request)
+
+
+@staff_required
+@require_POST
+def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
+    """Uphold or dismiss an abuse report with a note; back to the open reports."""
+    report = selectors.abuse_report_for_moderation(report_id=report_id)
+    if report is None:
+        raise Http404("No such abuse report.")
+    form = AbuseResolveForm(request.POST, prefix=f"report-{report.pk}")
+    if not form.is_valid():
+        return _abuse_page(request, bound=(report.pk, form))
+    try:
+        enforcement.abuse_report_resolve(
+            report_id=report.pk,
+            moderator=request.user,
+            decision=form.cleaned_data["decision"],
+            note=form.cleaned_data["note"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("moderation_abuse")
+    decision = AbuseStatus(form.cleaned_data["decision"]).label.lower()
+    messages.success(request, f"Abuse report {report.pk} {decision}.")
+    return redirect("moderation_abuse")
+
+
+# --- the sender's appeal --------------------------------------------------------------------------
+
+
+@login_required
+def account_appeal(request: HttpRequest) -> HttpResponse:
+    """The sender's side: appeal a freeze once, within the window; then see the appeal's
+    status."""
+    account = request.user.account
+    if account is None:
+        raise Http404("No such page.")
+    form = AppealForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            enforcement.appeal_file(
+                account=account, user=request.user, text=form.cleaned_data["text"]
+            )
+        except ApplicationError as exc:
+            if not (exc.field and exc.field in form.fields):
+                messages.error(request, exc.message)
+                return redirect("account_appeal")
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, "Your appeal was sent. A moderator will answer.")
+            return redirect("account_appeal")
+    account.refresh_from_db()
+    return render(
+        request,
+        "moderation/appeal.html",
+        {
+            "account": account,
+            "appeal": selectors.appeal_state_for(account=account),
+            "form": form,
+            "grace_days": settings.DELETION_GRACE_DAYS,
+            "appeal_hours": settings.APPEAL_HOURS,
+        },
+        status=400 if form.is_bound and form.errors else 200,
     )

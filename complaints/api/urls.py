@@ -1,3 +1,9 @@
 """The account's complaints and abuse reports (GET /api/v1/complaints/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from complaints.api import views
+
+urlpatterns = [
+    path("complaints/", views.ComplaintListView.as_view(), name="api-complaints"),
+]

@@ -311,6 +311,13 @@ ABUSE_REPORT_MAX_BYTES = env.int("ABUSE_REPORT_MAX_BYTES", default=64 * 1024)
 SNS_CERT_HOST_PATTERN = env(
     "SNS_CERT_HOST_PATTERN", default=r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
 )
+# Topics SES events may come from (empty: any topic whose messages carry a valid signature).
+SNS_TOPIC_ARNS = env.list("SNS_TOPIC_ARNS", default=[])
+# Mailgun signs a timestamp; older signed posts are refused (replays). Mailgun retries for ~8 h.
+MAILGUN_WEBHOOK_MAX_AGE_SECONDS = env.int("MAILGUN_WEBHOOK_MAX_AGE_SECONDS", default=24 * 3600)
+# process_feedback: a larger message is counted as unparsed; messages read per task run.
+FEEDBACK_MAX_MESSAGE_BYTES = env.int("FEEDBACK_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)
+FEEDBACK_MAILBOX_BATCH = env.int("FEEDBACK_MAILBOX_BATCH", default=1000)
 # The mailbox process_feedback reads on a schedule: an mbox or Maildir path, or
 # imaps://user:password@host/folder. Empty: only the command reads feedback.
 FEEDBACK_MAILBOX = env("FEEDBACK_MAILBOX", default="")

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import Account, AccountState
 from campaigns.api.serializers import FindingOutput
 from campaigns.models import Campaign
 from campaigns.states import CampaignStatus
-from moderation.models import AuditAction, AuditEntry
+from complaints.models import AbuseReport, AbuseStatus
+from complaints.selectors import account_health
+from moderation.enforcement import APPEAL_TEXT_MAX
+from moderation.models import Appeal, AppealStatus, AuditAction, AuditEntry
+from moderation.selectors import account_current_appeal, appeal_deadline
 from moderation.services import REASON_MAX
 
 
@@ -129,3 +135,191 @@ class AuditEntryOutput(serializers.ModelSerializer):
             "details",
         ]
         read_only_fields = fields
+
+
+# --- accounts: enforcement ------------------------------------------------------------------------
+
+
+class AccountFilter(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=AccountState.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Only accounts in this state.",
+    )
+    flagged = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Only accounts waiting for a moderator: an open flag or a pending appeal.",
+    )
+
+
+class HealthOutput(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["good", "not_enough_data", "warning", "over_limit"],
+        help_text="over_limit: at or over the policy's limits (the account is warned and "
+        "flagged); warning: over the stricter levels mailbox providers apply.",
+    )
+    reasons = serializers.ListField(child=serializers.CharField())
+    window_days = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    sent = serializers.IntegerField()
+    hard_bounces = serializers.IntegerField()
+    complaints = serializers.IntegerField()
+    unsubscribes = serializers.IntegerField()
+    hard_bounce_rate = serializers.FloatField()
+    complaint_rate = serializers.FloatField()
+    upheld_abuse_reports = serializers.IntegerField()
+    open_abuse_reports = serializers.IntegerField()
+    hard_bounce_limit = serializers.FloatField()
+    complaint_limit = serializers.FloatField()
+
+
+class AppealOutput(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=AppealStatus.choices)
+
+    class Meta:
+        model = Appeal
+        fields = ["id", "status", "text", "frozen_at", "filed_at", "decided_at", "decision_note"]
+        read_only_fields = fields
+
+
+class ModerationAccountOutput(serializers.Serializer):
+    """An account as moderators list it (from moderation.selectors.accounts_for_moderation)."""
+
+    id = serializers.IntegerField()
+    company_name = serializers.CharField()
+    state = serializers.ChoiceField(choices=AccountState.choices)
+    state_reason = serializers.CharField(help_text="The reason its users were given.")
+    state_changed_at = serializers.DateTimeField(allow_null=True)
+    appeal_deadline = serializers.SerializerMethodField(
+        help_text="Frozen accounts: until when they may appeal; else null."
+    )
+    deletion_due_at = serializers.DateTimeField(
+        allow_null=True, help_text="Scheduled for deletion: when its data is deleted."
+    )
+    open_flags = serializers.SerializerMethodField(help_text="Flags no moderator answered yet.")
+    pending_appeal = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_appeal_deadline(self, account: Account) -> str | None:
+        deadline = appeal_deadline(account)
+        return serializers.DateTimeField().to_representation(deadline) if deadline else None
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_open_flags(self, account: Account) -> int:
+        return getattr(account, "open_flag_count", None) or 0
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_pending_appeal(self, account: Account) -> bool:
+        return bool(getattr(account, "has_pending_appeal", False))
+
+
+class AccountEnforcementOutput(ModerationAccountOutput):
+    """One account's enforcement view: the above, its health and its appeal."""
+
+    health = serializers.SerializerMethodField(
+        help_text="Rolling figures across the account's campaigns."
+    )
+    appeal = serializers.SerializerMethodField(
+        help_text="The appeal of the current freeze (or the latest one), else null."
+    )
+
+    @extend_schema_field(HealthOutput)
+    def get_health(self, account: Account) -> dict:
+        health = account_health(account=account)
+        return HealthOutput(
+            {
+                **vars(health),
+                "hard_bounce_rate": health.hard_bounce_rate,
+                "complaint_rate": health.complaint_rate,
+                "hard_bounce_limit": settings.HARD_BOUNCE_LIMIT,
+                "complaint_limit": settings.COMPLAINT_LIMIT,
+            }
+        ).data
+
+    @extend_schema_field(AppealOutput(allow_null=True))
+    def get_appeal(self, account: Account) -> dict | None:
+        appeal = account_current_appeal(account=account)
+        return AppealOutput(appeal).data if appeal else None
+
+
+class AccountReasonInput(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=REASON_MAX, help_text="Required; the account's users see it."
+    )
+
+
+# --- abuse reports --------------------------------------------------------------------------------
+
+
+class AbuseFilter(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=AbuseStatus.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Only reports of this status; by default all, open ones first.",
+    )
+
+
+class CampaignSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AbuseReportOutput(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=AbuseStatus.choices)
+    account = AccountSummary(allow_null=True, help_text="The matched account, if any.")
+    campaign = CampaignSummary(allow_null=True, help_text="The matched campaign, if any.")
+    resolved_by = serializers.IntegerField(source="resolved_by_id", allow_null=True)
+
+    class Meta:
+        model = AbuseReport
+        fields = [
+            "id",
+            "created_at",
+            "status",
+            "reporter_email",
+            "message_text",
+            "comment",
+            "ip",
+            "account",
+            "campaign",
+            "matched_by",
+            "resolved_at",
+            "resolved_by",
+            "resolution_note",
+        ]
+        read_only_fields = fields
+
+
+class AbuseResolveInput(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=[AbuseStatus.UPHELD, AbuseStatus.DISMISSED],
+        help_text="upheld: the account sent unwanted mail (counts towards a warning); "
+        "dismissed: it did not.",
+    )
+    note = serializers.CharField(
+        max_length=REASON_MAX, help_text="Required; kept with the report, the sender sees it."
+    )
+
+
+# --- the sender's appeal --------------------------------------------------------------------------
+
+
+class AppealInput(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=APPEAL_TEXT_MAX,
+        help_text="Why the account should be unfrozen: what went wrong and what changed.",
+    )
+
+
+class AppealStateOutput(serializers.Serializer):
+    state = serializers.ChoiceField(choices=AccountState.choices)
+    state_reason = serializers.CharField()
+    appeal_deadline = serializers.DateTimeField(allow_null=True)
+    can_appeal = serializers.BooleanField()
+    window_passed = serializers.BooleanField()
+    deletion_due_at = serializers.DateTimeField(allow_null=True)
+    appeal = AppealOutput(allow_null=True)

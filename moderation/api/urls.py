@@ -25,4 +25,40 @@ urlpatterns = [
         name="api-moderation-decline",
     ),
     path("moderation/audit/", views.AuditLogView.as_view(), name="api-moderation-audit"),
+    path(
+        "moderation/accounts/",
+        views.ModerationAccountsView.as_view(),
+        name="api-moderation-accounts",
+    ),
+    path(
+        "moderation/accounts/<int:account_id>/",
+        views.ModerationAccountView.as_view(),
+        name="api-moderation-account",
+    ),
+    path(
+        "moderation/accounts/<int:account_id>/warn/",
+        views.AccountWarnView.as_view(),
+        name="api-moderation-account-warn",
+    ),
+    path(
+        "moderation/accounts/<int:account_id>/freeze/",
+        views.AccountFreezeView.as_view(),
+        name="api-moderation-account-freeze",
+    ),
+    path(
+        "moderation/accounts/<int:account_id>/unfreeze/",
+        views.AccountUnfreezeView.as_view(),
+        name="api-moderation-account-unfreeze",
+    ),
+    path(
+        "moderation/abuse-reports/",
+        views.AbuseReportsView.as_view(),
+        name="api-moderation-abuse-reports",
+    ),
+    path(
+        "moderation/abuse-reports/<int:report_id>/resolve/",
+        views.AbuseReportResolveView.as_view(),
+        name="api-moderation-abuse-resolve",
+    ),
+    path("account/appeal/", views.AccountAppealView.as_view(), name="api-account-appeal"),
 ]

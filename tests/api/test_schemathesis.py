@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services import api_token_create
 from campaigns import services as campaign_services
+from complaints.models import AbuseReport
 from lists.models import ImportJob
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import SenderDomainFactory, UserFactory
@@ -108,6 +109,9 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
     # Moderators are staff; this one has an account of its own only so that it can hold a token.
     staff = UserFactory(email="mo@consentmail.example", is_staff=True)
     _, staff_key = api_token_create(user=staff, name="fuzz (staff)")
+    report = AbuseReport.objects.create(
+        reporter_email="kim@example.net", comment="Never signed up.", account=account
+    )
     return World(
         sender_auth=f"Token {sender_key}",
         staff_auth=f"Token {staff_key}",
@@ -119,6 +123,8 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
             "domain_id": domain.pk,
             "token_id": spare.pk,
             "moderation_campaign_id": submitted.pk,
+            "account_id": account.pk,
+            "report_id": report.pk,
         },
     )
 

@@ -118,6 +118,14 @@ def _account(tenant: Tenant) -> int:
     return tenant.account.pk
 
 
+def _abuse_report(tenant: Tenant) -> int:
+    from complaints.models import AbuseReport
+
+    return AbuseReport.objects.create(
+        reporter_email="kim@example.net", comment="Never signed up.", account=tenant.account
+    ).pk
+
+
 # Path parameter name -> makes an object of the tenant's and returns its id. A route whose ids
 # depend on each other (a subscriber of the list in the path) asks the tenant for the other id.
 FACTORIES: dict[str, Callable[[Tenant], int]] = {
@@ -129,6 +137,7 @@ FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "token_id": _token,
     "webhook_id": _webhook,
     "account_id": _account,
+    "report_id": _abuse_report,
 }
 
 

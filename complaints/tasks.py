@@ -1,0 +1,30 @@
+"""Thin Celery tasks for complaints."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAILBOX_BATCH = 1000
+
+
+@shared_task(name="complaints.read_feedback_mailbox")
+def read_feedback_mailbox() -> dict:
+    """Beat, every 5 minutes: apply the bounces, complaints and mailto: unsubscribes waiting in
+    settings.FEEDBACK_MAILBOX (nothing when it is empty), at most FEEDBACK_MAILBOX_BATCH
+    messages a run. Safe to run twice: a report already applied is not applied again."""
+    from django.conf import settings
+
+    from complaints.mailboxes import MailboxError, describe_location, mailbox_process
+
+    location = settings.FEEDBACK_MAILBOX
+    if not location:
+        return {}
+    limit = getattr(settings, "FEEDBACK_MAILBOX_BATCH", DEFAULT_MAILBOX_BATCH)
+    try:
+        return mailbox_process(location=location, limit=limit).as_dict()
+    except MailboxError as exc:
+        # A configuration problem: retrying cannot heal it, the next beat run tries again.
+        logger.error("feedback mailbox %s: %s", describe_location(location), exc)
+        return {"error": str(exc)}

@@ -1,0 +1,208 @@
+"""django-anymail's tracking webhook views, with what we add before trusting them.
+
+All four answer alike:
+- 401 (with a Basic challenge) when ANYMAIL["WEBHOOK_SECRET"] is set and the request sends no
+  credentials, 403 when it sends wrong ones, before anything is parsed;
+- 403 when the ESP's signature does not verify (anymail's checks, plus ours for SNS and
+  Mailgun's timestamp), 400 for a body that cannot be parsed, and in every refused case nothing
+  is applied;
+- 503 when the webhook is not configured to authenticate anything at all: an open webhook would
+  let anyone suppress addresses, and a 5xx makes the ESP retry once it is configured.
+
+anymail then sends its `tracking` signal per event, and complaints.esp applies each one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailConfigurationError,
+    AnymailWebhookValidationFailure,
+)
+from anymail.utils import get_anymail_setting, get_request_basic_auth
+from anymail.webhooks.amazon_ses import AmazonSESBaseWebhookView, AmazonSESTrackingWebhookView
+from anymail.webhooks.mailgun import MailgunBaseWebhookView, MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.crypto import constant_time_compare
+
+from complaints import sns
+
+logger = logging.getLogger(__name__)
+
+# Mailgun signs a timestamp with every post; a genuine post older than this is refused. Replays
+# within it are harmless anyway: the signature token is the event id feedback_apply dedups on.
+# A day, not minutes: Mailgun retries a failed post for about 8 hours.
+MAILGUN_WEBHOOK_MAX_AGE_SECONDS = 24 * 3600
+# How far in the future a signed timestamp may be (clock skew).
+_MAX_CLOCK_SKEW_SECONDS = 15 * 60
+
+
+class _BadPayload(Exception):
+    pass
+
+
+class _WebhookGuard:
+    """What every view here adds to anymail's: HTTP-correct basic auth, refusals that change
+    nothing, and no 500 for a malformed body."""
+
+    def configuration_error(self) -> str:
+        """What is missing for posts to be authenticated at all ("" when nothing is). Basic
+        auth is the only proof most ESPs offer."""
+        return "" if self.basic_auth else "ANYMAIL['WEBHOOK_SECRET']"
+
+    def post(self, request, *args, **kwargs):
+        missing = self.configuration_error()
+        if missing:
+            logger.error("%s webhook refused: set %s", self.esp_name, missing)
+            return HttpResponse("Webhook not configured.\n", status=503)
+        if self.basic_auth:
+            given = get_request_basic_auth(request)
+            if given is None:
+                response = HttpResponse("Authentication required.\n", status=401)
+                response["WWW-Authenticate"] = 'Basic realm="webhooks"'
+                return response
+            if not any(constant_time_compare(given, allowed) for allowed in self.basic_auth):
+                logger.warning("%s webhook: wrong basic auth", self.esp_name)
+                return HttpResponse("Forbidden.\n", status=403)
+        try:
+            return super().post(request, *args, **kwargs)
+        except AnymailWebhookValidationFailure as exc:
+            logger.warning("%s webhook refused: %s", self.esp_name, exc)
+            return HttpResponse("Forbidden.\n", status=403)
+        except _BadPayload as exc:
+            logger.warning("%s webhook: unparsable payload: %s", self.esp_name, exc)
+            return HttpResponse("Bad request.\n", status=400)
+        except sns.SnsFetchError as exc:
+            logger.error("%s webhook: Amazon unreachable: %s", self.esp_name, exc)
+            return HttpResponse("Try again later.\n", status=503)
+
+    def parse_events(self, request):
+        # Only parsing is guarded: an error while applying an event (the database) stays a
+        # 500, so the ESP retries and nothing is lost.
+        try:
+            return super().parse_events(request)
+        except (ValueError, KeyError, TypeError, AttributeError, AnymailAPIError) as exc:
+            raise _BadPayload(str(exc)) from exc
+
+
+class AmazonSESTrackingView(_WebhookGuard, AmazonSESTrackingWebhookView):
+    """SES events through SNS, trusted only once the SNS signature verifies (complaints.sns),
+    the topic is allowed (SNS_TOPIC_ARNS) and the basic auth matches."""
+
+    def __init__(self, **kwargs):
+        # anymail's SES view builds boto3 parameters for its own subscription confirming; we
+        # confirm by visiting the signed SubscribeURL instead and need no boto3.
+        self.auto_confirm_enabled = get_anymail_setting(
+            "auto_confirm_sns_subscriptions", esp_name=self.esp_name, kwargs=kwargs, default=True
+        )
+        self.session_params, self.client_params = {}, {}
+        super(AmazonSESBaseWebhookView, self).__init__(**kwargs)
+
+    def configuration_error(self) -> str:
+        # A valid SNS signature proves only that some topic sent it; our secret in the URL, or
+        # an allow-list of our topics, proves it is one of ours.
+        if self.basic_auth or getattr(settings, "SNS_TOPIC_ARNS", None):
+            return ""
+        return "ANYMAIL['WEBHOOK_SECRET'] or SNS_TOPIC_ARNS"
+
+    def validate_request(self, request):
+        # Runs before anymail's own validators (MRO order), after basic auth (in post()).
+        try:
+            message = json.loads(request.body.decode(request.encoding or "utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AnymailWebhookValidationFailure("SNS body is not JSON") from exc
+        if not isinstance(message, dict):
+            raise AnymailWebhookValidationFailure("SNS body is not a JSON object")
+        try:
+            sns.verify_sns_message(message)
+        except sns.SnsVerificationError as exc:
+            raise AnymailWebhookValidationFailure(f"SNS message not verified: {exc}") from exc
+        request._sns_message = message  # anymail's parse cache: parsed once, verified
+
+    def auto_confirm_sns_subscription(self, sns_message):
+        topic = sns_message.get("TopicArn")
+        if not self.auto_confirm_enabled:
+            logger.warning(
+                "SNS subscription to %s not confirmed (auto-confirm is off): confirm it in the "
+                "SNS console with token %s",
+                topic,
+                sns_message.get("Token"),
+            )
+            return
+        if not self.basic_auth and not getattr(settings, "SNS_TOPIC_ARNS", None):
+            # Only our secret in the URL (or the topic on our allow-list, checked with the
+            # signature) says that we asked for this subscription.
+            raise AnymailWebhookValidationFailure(
+                f"unexpected SNS SubscriptionConfirmation for {topic}: set WEBHOOK_SECRET"
+            )
+        try:
+            sns.confirm_subscription(sns_message)
+        except sns.SnsVerificationError as exc:
+            raise AnymailWebhookValidationFailure(str(exc)) from exc
+
+    def parse_events(self, request):
+        if request._sns_message.get("Type") == "UnsubscribeConfirmation":
+            logger.warning(
+                "SNS unsubscribed this endpoint from %s", request._sns_message.get("TopicArn")
+            )
+        return super().parse_events(request)
+
+
+class MailgunTrackingView(_WebhookGuard, MailgunTrackingWebhookView):
+    """Mailgun events, HMAC-checked by anymail (MAILGUN_WEBHOOK_SIGNING_KEY); we also refuse a
+    signed timestamp older than MAILGUN_WEBHOOK_MAX_AGE_SECONDS."""
+
+    def __init__(self, **kwargs):
+        try:
+            super().__init__(**kwargs)
+        except AnymailConfigurationError:
+            # No signing key: answered 503 by post() rather than a 500 from here.
+            self.webhook_signing_key = b""
+            super(MailgunBaseWebhookView, self).__init__(**kwargs)
+
+    def configuration_error(self) -> str:
+        # The HMAC is Mailgun's proof; basic auth is optional on top of it.
+        return "" if self.webhook_signing_key else "ANYMAIL['MAILGUN_WEBHOOK_SIGNING_KEY']"
+
+    def validate_request(self, request):
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(request.body.decode("utf-8"))
+                timestamp = body["signature"]["timestamp"]
+            except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                raise AnymailWebhookValidationFailure(
+                    "Mailgun payload without a signature"
+                ) from exc
+        else:
+            timestamp = request.POST.get("timestamp")
+        try:
+            age = time.time() - float(timestamp)
+        except (TypeError, ValueError) as exc:
+            raise AnymailWebhookValidationFailure("Mailgun signature timestamp invalid") from exc
+        max_age = getattr(
+            settings, "MAILGUN_WEBHOOK_MAX_AGE_SECONDS", MAILGUN_WEBHOOK_MAX_AGE_SECONDS
+        )
+        if age > max_age or age < -_MAX_CLOCK_SKEW_SECONDS:
+            # Checked before the signature (MRO order) but refused all the same either way.
+            raise AnymailWebhookValidationFailure(f"Mailgun signature timestamp {age:.0f}s old")
+
+
+class SendGridTrackingView(_WebhookGuard, SendGridTrackingWebhookView):
+    """SendGrid events: basic auth, and SendGrid's ECDSA signature when
+    SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY is set (anymail checks it)."""
+
+    def configuration_error(self) -> str:
+        if self.basic_auth or self.webhook_verification_key is not None:
+            return ""
+        return "ANYMAIL['WEBHOOK_SECRET'] or SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY"
+
+
+class PostmarkTrackingView(_WebhookGuard, PostmarkTrackingWebhookView):
+    """Postmark events: Postmark signs nothing, so basic auth is required."""
