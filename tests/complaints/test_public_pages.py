@@ -198,3 +198,21 @@ def test_an_oversized_report_is_refused(client, settings):
 
     assert response.status_code == 400 and "too large" in response.content.decode()
     assert not AbuseReport.objects.exists()
+
+
+def test_no_later_campaign_of_the_account_reaches_an_unsubscribed_address(
+    client, tokens, subscriber, mailing_list, account
+):
+    from campaigns.selectors import campaign_audience
+    from tests.campaigns.factories import CampaignFactory
+    from tests.lists.factories import MailingListFactory, SubscriberFactory
+
+    client.post(f"/u/{tokens.unsubscribe()}/")
+    # The same address on another list of the account, still marked subscribed there.
+    other_list = MailingListFactory(account=account, name="Offers")
+    SubscriberFactory(mailing_list=other_list, email=subscriber.email)
+    SubscriberFactory(mailing_list=other_list, email="bob.ray@example.org")
+    later = CampaignFactory(account=account, lists=[mailing_list, other_list])
+
+    audience = {member.email for member in campaign_audience(campaign=later)}
+    assert audience == {"bob.ray@example.org"}
