@@ -118,6 +118,24 @@ def test_an_address_suppressed_after_the_probe_was_chosen_is_skipped(smtp_server
     assert "r4@gmail.com" not in smtp_server.accepted
 
 
+def test_an_address_that_hard_bounced_for_another_account_is_skipped_and_said_so(
+    smtp_server, probing
+):
+    from lists.services.suppression import platform_suppression_add
+
+    platform_suppression_add(email="R3@gmail.com", source="dsn")
+    transport = delivery.open_transport()
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    skipped = by_email(probing)["r3@gmail.com"]
+    assert (skipped.status, skipped.error) == (
+        "skipped",
+        "suppressed: hard-bounced for another sender",
+    )
+    assert "r3@gmail.com" not in smtp_server.accepted
+
+
 def test_a_provider_over_its_rate_is_set_aside_not_waited_for(smtp_server, probing, settings):
     settings.SEND_RATE_PER_PROVIDER = {"gmail": 2}
     transport = delivery.open_transport()

@@ -173,6 +173,21 @@ def test_reimport_never_resubscribes_a_suppressed_address(token_client, mailing_
     assert not other_list.subscribers.exists()
 
 
+def test_an_address_that_hard_bounced_for_another_account_is_skipped_and_said_so(
+    token_client, mailing_list
+):
+    from lists.services.suppression import platform_suppression_add
+
+    platform_suppression_add(email="gone@example.com", source="dsn")
+    body = _run(
+        token_client, mailing_list, "gone.csv", b"email\ngone@example.com\nann@example.com\n"
+    )
+
+    assert (body["imported"], body["skipped"]) == (1, 1)
+    assert "bounced permanently (known across the service" in body["errors"][0]["reason"]
+    assert set(mailing_list.subscribers.values_list("email", flat=True)) == {"ann@example.com"}
+
+
 def test_reimport_updates_existing_subscribers(token_client, mailing_list):
     SubscriberFactory(
         mailing_list=mailing_list, email="ann@example.com", name="Ann", attributes={"plan": "pro"}

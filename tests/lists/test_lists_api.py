@@ -99,6 +99,21 @@ def test_a_suppressed_address_is_refused_with_the_reason(token_client, mailing_l
     assert not Subscriber.objects.exists()
 
 
+def test_a_platform_wide_hard_bounce_is_refused_with_the_reason(token_client, mailing_list):
+    from lists.services.suppression import platform_suppression_add
+
+    platform_suppression_add(email="gone@example.org", source="amazon_ses")
+    response = token_client.post(
+        f"/api/v1/lists/{mailing_list.pk}/subscribers/",
+        {"email": "Gone@example.org", "consent": CONSENT},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "bounced permanently (known across the service" in response.json()["email"][0]
+    assert not Subscriber.objects.exists()
+
+
 def test_an_address_already_on_the_list_is_refused(token_client, mailing_list):
     SubscriberFactory(mailing_list=mailing_list, email="jane@example.org")
     response = token_client.post(
