@@ -571,7 +571,7 @@ def test_the_dashboard_shows_the_compact_health_panel(client, user, small_window
 def test_the_nav_marks_the_page_current(sender):
     text = _text(sender.get(URL))
 
-    assert '<a href="/feedback/" aria-current="page">Unsubscribes &amp; complaints</a>' in text
+    assert '<a href="/feedback/" aria-current="page">Complaints</a>' in text
 
 
 # --- formats -------------------------------------------------------------------------------------
