@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
 from complaints.models import FeedbackKind, FeedbackSource
-from complaints.services import Feedback, feedback_apply, message_ref_data
+from complaints.services import Feedback, feedback_apply, message_ref_data, status_is_hard_bounce
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ _EVENT_ID_MAX = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _REPLY_CODE = re.compile(r"(?:^|[\s;:(\[])([245]\d\d)(?=[\s\-;:)\]]|$)")
 # Permanent statuses about the message or our reputation, not the address.
-_SOFT_PERMANENT = {(2, 2), (3, 4)}
 _HARD_REPLY_CODES = {"550", "551", "553"}
 
 
@@ -204,10 +203,10 @@ def _smtp_verdict(texts: Iterable[str]) -> bool | None:
     if not status:
         return None
     if "." in status:
-        klass, subject, detail = (int(part) for part in status.split("."))
-        if klass != 5:
-            return False if klass == 4 else None
-        return not (subject == 7 or (subject, detail) in _SOFT_PERMANENT)
+        klass = status[:1]
+        if klass != "5":
+            return False if klass == "4" else None
+        return status_is_hard_bounce(status)
     if status.startswith("2"):
         return None
     return status in _HARD_REPLY_CODES

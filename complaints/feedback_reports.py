@@ -32,7 +32,7 @@ from django.conf import settings
 
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackKind, FeedbackSource
-from complaints.services import Feedback, message_ref_data
+from complaints.services import Feedback, message_ref_data, status_is_hard_bounce
 from lists.models import Subscriber
 
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -212,7 +212,8 @@ def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
 
 
 def _dsn_kind(action: str, status: str) -> FeedbackKind | None:
-    """Failed with a 5.x.x status: a hard bounce; failed otherwise (a 4.x.x given up on, or no
+    """Failed with a 5.x.x status that is about the address (status_is_hard_bounce; 5.2.2,
+    5.3.4 and 5.7.x are not): a hard bounce; failed otherwise (a 4.x.x given up on, or no
     status at all: the weaker reading) or delayed: a soft bounce; delivered or relayed with a
     2.x.x status: delivered. "expanded" (to a mailing list) and contradictions say nothing."""
     action = action.split(" ", 1)[0].strip().lower()
@@ -220,14 +221,18 @@ def _dsn_kind(action: str, status: str) -> FeedbackKind | None:
     if action == "delayed":
         return FeedbackKind.SOFT_BOUNCE
     if action == "failed":
-        return FeedbackKind.HARD_BOUNCE if status_class == "5" else FeedbackKind.SOFT_BOUNCE
+        return (
+            FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(status) else FeedbackKind.SOFT_BOUNCE
+        )
     if action in ("delivered", "relayed"):
         return FeedbackKind.DELIVERED if status_class in ("2", "") else None
     if action == "expanded":
         return None
     # No action, or one RFC 3464 does not define: go by the status alone.
     if status_class == "5":
-        return FeedbackKind.HARD_BOUNCE
+        return (
+            FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(status) else FeedbackKind.SOFT_BOUNCE
+        )
     if status_class == "4":
         return FeedbackKind.SOFT_BOUNCE
     return None
@@ -345,8 +350,8 @@ def _plain_bounce(message: Message, raw: bytes, parts: list[Message]) -> ParsedR
     """A bounce that is not a DSN: sent to our VERP address, with an SMTP status in its text.
     A reply code with an enhanced status ("550 5.1.1") is enough; an enhanced status alone
     or a bare reply code ("550 ...") only from a bounce-like sender or subject, so that an
-    auto-reply to the return path is not taken for a bounce. 5.x.x is hard, anything else
-    soft."""
+    auto-reply to the return path is not taken for a bounce. Hard by status_is_hard_bounce
+    (the webhooks' rule), anything else soft."""
     refs = _matches(_VERP, _envelope_addresses(message))
     if not refs:
         return ParsedReport(NOT_A_REPORT, note="not a report and not sent to a bounce address")
@@ -365,7 +370,7 @@ def _plain_bounce(message: Message, raw: bytes, parts: list[Message]) -> ParsedR
     bounce = Feedback(
         source=FeedbackSource.DSN,
         event_id=_event_id(_report_id(message, raw)),
-        kind=FeedbackKind.HARD_BOUNCE if code.startswith("5.") else FeedbackKind.SOFT_BOUNCE,
+        kind=FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(code) else FeedbackKind.SOFT_BOUNCE,
         message_ref=_pick_ref([*refs, *inline_refs]),
         occurred_at=_date(_header(message, "Date")),
         code=code,

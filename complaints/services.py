@@ -64,6 +64,22 @@ _DELIVERY_FIELD = {
 _TEXT_MAX = 4000
 
 
+# Permanent failures that say nothing about the address itself: 5.2.2 mailbox full, 5.3.4
+# message too big, and every 5.7.x (policy and reputation blocks of the message). A hard bounce
+# suppresses the address for every account, so these are soft.
+_NOT_ABOUT_THE_ADDRESS = frozenset({(2, 2), (3, 4)})
+
+
+def status_is_hard_bounce(status: str) -> bool:
+    """Whether an SMTP status says the address itself is permanently bad: an enhanced 5.x.x
+    ("5.1.1") other than the ones above. Webhooks and mailbox reports decide by this alike."""
+    parts = status.strip().split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return False
+    klass, subject, detail = (int(part) for part in parts)
+    return klass == 5 and subject != 7 and (subject, detail) not in _NOT_ABOUT_THE_ADDRESS
+
+
 @dataclass(frozen=True)
 class Feedback:
     """One report about one message, as a channel received it.

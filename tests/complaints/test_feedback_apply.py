@@ -162,3 +162,25 @@ def test_an_esp_open_counts_like_the_pixel(tokens, delivery):
 
     delivery.refresh_from_db()
     assert (delivery.opens, delivery.opened_at is not None) == (1, True)
+
+
+@pytest.mark.parametrize(
+    ("status", "hard"),
+    [
+        ("5.1.1", True),
+        ("5.1.10", True),
+        ("5.4.4", True),
+        ("5.2.2", False),
+        ("5.3.4", False),
+        ("5.7.1", False),
+        ("5.7.26", False),
+        ("4.2.2", False),
+        ("550", False),
+        ("5.x.1", False),
+        ("", False),
+    ],
+)
+def test_only_a_permanent_status_about_the_address_is_a_hard_bounce(status, hard):
+    from complaints.services import status_is_hard_bounce
+
+    assert status_is_hard_bounce(status) is hard

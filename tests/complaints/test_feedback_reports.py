@@ -79,7 +79,9 @@ def test_a_dsn_with_several_recipients_gives_one_report_each(message):
 @pytest.mark.parametrize(
     ("action", "status", "kind"),
     [
-        ("failed", "5.7.1", "hard_bounce"),
+        ("failed", "5.7.1", "soft_bounce"),  # a policy block of the message, not of the address
+        ("failed", "5.2.2", "soft_bounce"),  # mailbox full
+        ("failed", "5.1.1", "hard_bounce"),
         ("failed", "4.4.7", "soft_bounce"),  # given up on after retries: not proof of no mailbox
         ("failed", "", "soft_bounce"),
         ("delayed", "5.0.0", "soft_bounce"),
