@@ -100,7 +100,7 @@ class Tab:
 
 
 def _events(*kinds: str) -> Callable[[Account, int | None], QuerySet]:
-    return lambda account, campaign_id: selectors.feedback_of_kinds_for(
+    return lambda account, campaign_id: selectors.feedback_for(
         account=account, kinds=list(kinds), campaign_id=campaign_id
     )
 
@@ -132,7 +132,7 @@ TABS = {
         Tab(
             "abuse",
             "Abuse reports",
-            lambda account, campaign_id: selectors.abuse_reports_about(
+            lambda account, campaign_id: selectors.abuse_reports_for(
                 account=account, campaign_id=campaign_id
             ),
             ["date", "campaign", "status", "resolved_at", "moderator_note"],

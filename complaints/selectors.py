@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, F, Q, QuerySet, TextField, Value
+from django.db.models.functions import NullIf
 from django.utils import timezone
 
 from accounts.models import Account
@@ -21,19 +22,38 @@ from complaints.models import (
 )
 
 
-def feedback_for(*, account: Account, kind: str = "") -> QuerySet[FeedbackEvent]:
-    """The account's applied feedback events, newest first, optionally of one kind."""
-    events = FeedbackEvent.objects.filter(
-        account=account, outcome=FeedbackOutcome.APPLIED
-    ).select_related("campaign")
-    if kind:
-        events = events.filter(kind=kind)
+def feedback_for(
+    *, account: Account, kinds: list[str] | tuple[str, ...] = (), campaign_id: int | None = None
+) -> QuerySet[FeedbackEvent]:
+    """The account's applied feedback events (of `kinds`, and of one campaign: another account's
+    campaign id matches nothing), newest first, each annotated with `list_name`: the list of
+    the subscriber it was about ("" once the subscriber is erased)."""
+    events = (
+        FeedbackEvent.objects.filter(account=account, outcome=FeedbackOutcome.APPLIED)
+        .select_related("campaign")
+        # Every join after the nullable delivery is a LEFT JOIN: an event whose delivery or
+        # subscriber is gone still shows, without a list.
+        .annotate(list_name=F("delivery__subscriber__mailing_list__name"))
+        .order_by("-occurred_at", "-id")
+    )
+    if kinds:
+        events = events.filter(kind__in=kinds)
+    if campaign_id is not None:
+        events = events.filter(campaign_id=campaign_id)
     return events
 
 
-def abuse_reports_for(*, account: Account) -> QuerySet[AbuseReport]:
-    """Abuse reports matched to the account, newest first."""
-    return AbuseReport.objects.filter(account=account).select_related("campaign")
+def abuse_reports_for(*, account: Account, campaign_id: int | None = None) -> QuerySet[AbuseReport]:
+    """Abuse reports matched to the account (optionally to one of its campaigns), newest
+    first. Callers show the sender the status and the moderator's note, never the reporter."""
+    reports = (
+        AbuseReport.objects.filter(account=account)
+        .select_related("campaign")
+        .order_by("-created_at", "-id")
+    )
+    if campaign_id is not None:
+        reports = reports.filter(campaign_id=campaign_id)
+    return reports
 
 
 @dataclass(frozen=True)
@@ -48,9 +68,12 @@ class SuppressionLatency:
 
 def unsubscribe_latency(*, account: Account, since: datetime | None = None) -> SuppressionLatency:
     """Median and worst time to suppression of the account's unsubscribes (since `since`)."""
-    events = feedback_for(account=account, kind=FeedbackKind.UNSUBSCRIBED).filter(
-        suppressed_at__isnull=False
-    )
+    events = FeedbackEvent.objects.filter(
+        account=account,
+        outcome=FeedbackOutcome.APPLIED,
+        kind=FeedbackKind.UNSUBSCRIBED,
+        suppressed_at__isnull=False,
+    ).order_by("-occurred_at")
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     # Bounded: the figure is a summary, the last 10,000 say all it needs to.
@@ -191,42 +214,6 @@ def accounts_with_recent_feedback(*, since: datetime) -> list[int]:
 
 
 # --- the sender's feedback page and GET /api/v1/complaints/ -------------------------------------
-
-# Imported here, not at the top, so that this section is a pure addition to the module.
-from django.db.models import CharField, F, TextField, Value  # noqa: E402
-from django.db.models.functions import NullIf  # noqa: E402
-
-
-def feedback_of_kinds_for(
-    *, account: Account, kinds: list[str], campaign_id: int | None = None
-) -> QuerySet[FeedbackEvent]:
-    """The account's applied events of `kinds` (optionally of one campaign: another account's
-    campaign id matches nothing), newest first, each annotated with `list_name`: the list of the
-    subscriber it was about ("" once the subscriber is erased)."""
-    events = (
-        FeedbackEvent.objects.filter(
-            account=account, outcome=FeedbackOutcome.APPLIED, kind__in=kinds
-        )
-        .select_related("campaign")
-        # Every join after the nullable delivery is a LEFT JOIN: an event whose delivery or
-        # subscriber is gone still shows, without a list.
-        .annotate(list_name=F("delivery__subscriber__mailing_list__name"))
-        .order_by("-occurred_at", "-id")
-    )
-    if campaign_id is not None:
-        events = events.filter(campaign_id=campaign_id)
-    return events
-
-
-def abuse_reports_about(
-    *, account: Account, campaign_id: int | None = None
-) -> QuerySet[AbuseReport]:
-    """Abuse reports matched to the account (optionally to one of its campaigns), newest
-    first. Callers show the sender the status and the moderator's note, never the reporter."""
-    reports = abuse_reports_for(account=account).order_by("-created_at", "-id")
-    if campaign_id is not None:
-        reports = reports.filter(campaign_id=campaign_id)
-    return reports
 
 
 class ComplaintItemType:
