@@ -23,7 +23,7 @@ from accounts.models import AccountState
 from campaigns.models import Campaign
 from campaigns.states import CampaignStatus, can_transition
 from complaints.models import AbuseStatus
-from complaints.selectors import HealthStatus, account_health
+from complaints.selectors import HealthStatus, accounts_health
 from config.errors import ApplicationError
 from moderation import enforcement, selectors, services
 from moderation.forms import (
@@ -340,8 +340,9 @@ def accounts(request: HttpRequest) -> HttpResponse:
         state="" if chosen == "flagged" else chosen, flagged=chosen == "flagged"
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    healths = accounts_health(accounts=list(page.object_list))
     for account in page.object_list:
-        account.health = account_health(account=account)
+        account.health = healths[account.pk]
         account.health_badge = _health_badge(account.health)
         account.appeal_deadline = selectors.appeal_deadline(account)
     return render(

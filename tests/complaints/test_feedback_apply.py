@@ -184,3 +184,20 @@ def test_only_a_permanent_status_about_the_address_is_a_hard_bounce(status, hard
     from complaints.services import status_is_hard_bounce
 
     assert status_is_hard_bounce(status) is hard
+
+
+def test_the_health_of_many_accounts_is_each_ones_own(tokens, delivery, account, settings):
+    from complaints.selectors import account_health, accounts_health
+
+    settings.HEALTH_MIN_SENT = 1
+    feedback_apply(_feedback(tokens, FeedbackKind.COMPLAINED))
+    quiet = AccountFactory()
+
+    many = accounts_health(accounts=[account, quiet])
+
+    assert (many[account.pk].sent, many[account.pk].complaints) == (1, 1)
+    assert many[account.pk].status == "over_limit"
+    assert (many[quiet.pk].sent, many[quiet.pk].status) == (0, "not_enough_data")
+    assert many[account.pk] == account_health(
+        account=account, now=many[account.pk].since + timedelta(days=settings.HEALTH_WINDOW_DAYS)
+    )
