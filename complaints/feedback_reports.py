@@ -9,7 +9,7 @@ and bounded (a size limit, capped field lengths and counts); a report we cannot 
 our signed per-message reference, found in the VERP address the bounce was sent to
 (`bounce+{ref}@BOUNCE_DOMAIN`), the returned message's X-Message-Ref, Message-ID or Return-Path,
 or an ARF report's Original-Mail-From; and the address a report names is kept only when it is
-the address that message went to (`confine_recipient`).
+the address that message went to (`complaints.services.feedback_apply` sees to that).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import hashlib
 import quopri
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
@@ -33,7 +33,6 @@ from django.conf import settings
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackKind, FeedbackSource
 from complaints.services import Feedback, message_ref_data, status_is_hard_bounce
-from lists.models import Subscriber
 
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
@@ -131,29 +130,6 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
     if unsubscribe_tokens:
         return _mailto_unsubscribe(message, raw, unsubscribe_tokens)
     return _plain_bounce(message, raw, parts)
-
-
-def confine_recipient(feedback: Feedback) -> Feedback:
-    """`feedback` naming no address but the one its message went to: a report's recipient
-    field is whatever its sender wrote, and a hard bounce suppresses the address it names for
-    every account, so a forged report with a real reference must not suppress a stranger. An
-    address that is not the subscriber's (an alias the message was forwarded to, a redacted
-    FBL address, a forgery) is dropped, so `feedback_apply` uses the subscriber's own, and kept
-    in `detail` for the record. Unmatched and test reports change nothing and keep theirs.
-    One read query."""
-    if not feedback.recipient:
-        return feedback
-    data = feedback.token or (
-        message_ref_data(feedback.message_ref) if feedback.message_ref else None
-    )
-    if data is None or data.is_test:
-        return feedback
-    email = Subscriber.objects.filter(pk=data.subscriber_id).values_list("email", flat=True).first()
-    if email and email.strip().lower() == feedback.recipient.strip().lower():
-        return feedback
-    note = f"reported recipient {feedback.recipient} is not the address the message went to"
-    detail = f"{feedback.detail}; {note}" if feedback.detail else note
-    return replace(feedback, recipient="", detail=detail)
 
 
 # --- DSN (RFC 3464) ---------------------------------------------------------------------------

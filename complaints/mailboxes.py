@@ -26,7 +26,6 @@ from urllib.parse import unquote, urlsplit
 from complaints.feedback_reports import (
     ParsedReport,
     UnparsableReport,
-    confine_recipient,
     describe_feedback,
     max_message_bytes,
     parse_report,
@@ -139,7 +138,6 @@ def mailbox_process(
                 run.ignored += 1
             else:
                 for feedback in parsed.feedback:
-                    feedback = confine_recipient(feedback)
                     if dry_run:
                         run.record(_predicted_outcome(feedback), feedback)
                     else:

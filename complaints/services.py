@@ -207,7 +207,8 @@ def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
         if event.recipient and event.recipient.lower() != subscriber.email.lower():
             # A report naming someone else than the message's recipient: one genuine reference
             # must not let a forged bounce suppress a stranger platform-wide.
-            event.detail = f"Reported recipient: {event.recipient}\n{event.detail}"[:_TEXT_MAX]
+            note = f"reported recipient {event.recipient} is not the address the message went to"
+            event.detail = (f"{event.detail}; {note}" if event.detail else note)[:_TEXT_MAX]
         event.recipient = subscriber.email
     status = _ENDS_SUBSCRIPTION.get(feedback.kind)
     if status is not None:

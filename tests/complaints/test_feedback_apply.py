@@ -201,3 +201,29 @@ def test_the_health_of_many_accounts_is_each_ones_own(tokens, delivery, account,
     assert many[account.pk] == account_health(
         account=account, now=many[account.pk].since + timedelta(days=settings.HEALTH_WINDOW_DAYS)
     )
+
+
+def test_a_report_naming_another_address_only_reaches_the_messages_recipient(
+    tokens, delivery, subscriber, account
+):
+    event = feedback_apply(
+        _feedback(
+            tokens, FeedbackKind.HARD_BOUNCE, recipient="victim@example.com", detail="550 5.1.1"
+        )
+    )
+
+    assert event.recipient == "ann.lee@example.org"
+    assert event.detail == (
+        "550 5.1.1; reported recipient victim@example.com is not the address the message went to"
+    )
+    other = AccountFactory()
+    assert suppression_reason(account=other, email="victim@example.com") is None
+    assert suppression_reason(account=other, email="ann.lee@example.org") == PLATFORM_HARD_BOUNCE
+
+
+def test_a_report_naming_the_recipient_in_other_case_keeps_its_detail(tokens, delivery):
+    event = feedback_apply(
+        _feedback(tokens, FeedbackKind.HARD_BOUNCE, recipient="ANN.LEE@example.org", detail="x")
+    )
+
+    assert (event.recipient, event.detail) == ("ann.lee@example.org", "x")

@@ -15,7 +15,6 @@ from complaints.feedback_reports import (
     PLAIN_BOUNCE,
     ParsedReport,
     UnparsableReport,
-    confine_recipient,
     parse_report,
 )
 from complaints.services import Feedback, message_ref_data
@@ -383,53 +382,5 @@ def test_truncated_or_mangled_reports_never_raise_anything_else(message, name):
         assert all(isinstance(feedback, Feedback) for feedback in report.feedback)
 
 
-@pytest.mark.django_db
-def test_confining_keeps_the_address_the_message_went_to(tokens, subscriber):
-    ref = tokens.message_ref()
-    same = Feedback(source="dsn", event_id="e", kind="hard_bounce", message_ref=ref)
-
-    assert confine_recipient(same) == same
-    matching = Feedback(
-        source="dsn",
-        event_id="e",
-        kind="hard_bounce",
-        message_ref=ref,
-        recipient="ANN.LEE@example.org",
-    )
-    assert confine_recipient(matching) == matching
-
-
-@pytest.mark.django_db
-def test_confining_drops_an_address_the_message_did_not_go_to(tokens, subscriber):
-    forged = Feedback(
-        source="dsn",
-        event_id="e",
-        kind="hard_bounce",
-        message_ref=tokens.message_ref(),
-        recipient="victim@example.com",
-        detail="smtp; 550 5.1.1",
-    )
-
-    confined = confine_recipient(forged)
-
-    assert confined.recipient == ""
-    assert confined.detail == (
-        "smtp; 550 5.1.1; reported recipient victim@example.com is not the address the "
-        "message went to"
-    )
-
-
-@pytest.mark.django_db
-def test_unmatched_and_test_reports_keep_their_address(tokens, delivery):
-    unmatched = Feedback(
-        source="dsn", event_id="e", kind="hard_bounce", message_ref="x" * 36, recipient="v@x.org"
-    )
-    test_ref = MessageTokens(
-        campaign_id=delivery.campaign_id, subscriber_id=delivery.subscriber_id, is_test=True
-    ).message_ref()
-    test = Feedback(
-        source="dsn", event_id="e", kind="hard_bounce", message_ref=test_ref, recipient="v@x.org"
-    )
-
-    assert confine_recipient(unmatched) == unmatched
-    assert confine_recipient(test) == test
+# A report's recipient field is whatever its sender wrote: feedback_apply keeps the address the
+# message went to (complaints/services.py), for every channel; see test_feedback_apply.py.
