@@ -54,7 +54,8 @@ _KINDS: dict[str, FeedbackKind] = {
 _EVENT_ID_MAX = 200
 _ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _REPLY_CODE = re.compile(r"(?:^|[\s;:(\[])([245]\d\d)(?=[\s\-;:)\]]|$)")
-# Permanent statuses about the message or our reputation, not the address.
+# Bare reply codes (no enhanced status) that refuse the address itself: mailbox unavailable,
+# user not local, mailbox name not allowed. Enhanced statuses go by status_is_hard_bounce.
 _HARD_REPLY_CODES = {"550", "551", "553"}
 
 
