@@ -14,8 +14,10 @@ COPY complaints ./complaints
 COPY outbox ./outbox
 COPY templates ./templates
 COPY static ./static
+COPY locale/parts ./locale/parts
+COPY bin/translations ./bin/translations
 COPY manage.py ./
-RUN pip install . && mkdir -p /app/var /app/staticfiles && chown -R app /app/var /app/staticfiles
+RUN pip install . && python bin/translations build && mkdir -p /app/var /app/staticfiles && chown -R app /app/var /app/staticfiles
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \

@@ -80,6 +80,8 @@ class User(AbstractUser):
         Account, on_delete=models.CASCADE, related_name="users", null=True, blank=True
     )
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # The interface language the user picked (settings.LANGUAGES); blank: the browser's.
+    language = models.CharField(max_length=8, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

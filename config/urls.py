@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from config.i18n import choose_language
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -17,6 +18,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    path("language/", choose_language, name="choose_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("accounts.urls")),
