@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.models import AccountState
 from complaints.models import AbuseStatus
 from moderation.enforcement import APPEAL_TEXT_MAX
 from moderation.models import AuditAction
@@ -29,12 +30,79 @@ class ApproveForm(forms.Form):
     )
 
 
-class RejectForm(forms.Form):
-    reason = _reason_field(
-        label="Reason for rejecting",
-        required=True,
-        help_text="Required. The sender sees it, so say what to change.",
-    )
+# Reasons moderators give again and again, one click each; the text box adds to them.
+REJECT_PRESETS = (
+    (
+        "consent",
+        "How these people gave consent is unclear: say where and when they signed up, and "
+        "record it on the list.",
+    ),
+    (
+        "identity",
+        "The message must say who sends it: your company's name and postal address in the footer.",
+    ),
+    ("subject", "The subject line promises something the message does not say: make them match."),
+    (
+        "links",
+        "Links hide where they lead (shorteners, redirects): link to the pages themselves.",
+    ),
+)
+DECLINE_PRESETS = (
+    (
+        "bought",
+        "The addresses were bought, rented or collected without consent: these people never "
+        "asked for this mail.",
+    ),
+    ("deceptive", "The message is deceptive (phishing, false claims or a disguised sender)."),
+    ("prohibited", "The content is not allowed under the acceptable use policy."),
+    (
+        "complaints",
+        "The probe's complaints show the recipients did not ask for this mail.",
+    ),
+)
+
+
+class PresetReasonForm(forms.Form):
+    """A reason made of a common one picked with one click, the moderator's own words, or both.
+
+    Subclasses set `presets` and the reason's label and help."""
+
+    presets: tuple[tuple[str, str], ...] = ()
+    reason_label = "Reason"
+    reason_help = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["preset"] = forms.ChoiceField(
+            label="Common reasons",
+            required=False,
+            choices=[("", "None: I write my own"), *self.presets],
+            widget=forms.RadioSelect,
+        )
+        self.fields["reason"] = _reason_field(
+            label=self.reason_label, required=False, help_text=self.reason_help
+        )
+        self.order_fields(["preset", "reason"])
+
+    def clean(self):
+        data = super().clean()
+        preset = dict(self.presets).get(data.get("preset") or "", "")
+        own_words = data.get("reason", "")
+        if not preset and not own_words:
+            self.add_error("reason", forms.Field.default_error_messages["required"])
+            return data
+        data["reason"] = "\n\n".join(part for part in (preset, own_words) if part)
+        if len(data["reason"]) > REASON_MAX:
+            self.add_error(
+                "reason", f"Keep it under {REASON_MAX} characters with the common reason."
+            )
+        return data
+
+
+class RejectForm(PresetReasonForm):
+    presets = REJECT_PRESETS
+    reason_label = "Reason for rejecting"
+    reason_help = "Pick a common reason, write your own, or both. The sender sees it."
 
 
 class ReleaseForm(forms.Form):
@@ -43,14 +111,29 @@ class ReleaseForm(forms.Form):
     )
 
 
-class DeclineForm(forms.Form):
-    reason = _reason_field(
-        label="Reason for declining", required=True, help_text="Required. The sender sees it."
-    )
+class DeclineForm(PresetReasonForm):
+    presets = DECLINE_PRESETS
+    reason_label = "Reason for declining"
+    reason_help = "Pick a common reason, write your own, or both. The sender sees it."
     confirm = forms.BooleanField(
         label="Stop this campaign for good: nothing more of it is sent",
         required=True,
         error_messages={"required": "Tick the box to confirm: declining cannot be undone."},
+    )
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="Campaign name or subject, company, or an account or campaign id.",
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    account_state = forms.ChoiceField(
+        label="Account state",
+        required=False,
+        choices=[("", "Any state"), *AccountState.choices],
     )
 
 

@@ -70,15 +70,32 @@ NO_CONSENT = "none"
 
 
 def campaigns_for_moderation(
-    *, status: str = "", statuses: Collection[str] | None = None
+    *,
+    status: str = "",
+    statuses: Collection[str] | None = None,
+    search: str = "",
+    account_state: str = "",
 ) -> QuerySet[Campaign]:
     """Campaigns for moderators: of one status (or of `statuses`), by default every campaign
     still under way; submitted first, then those in review, then the rest, each oldest
-    submission first."""
+    submission first. `search` matches the campaign's name or subject, the account's company
+    name, or an account or campaign id; `account_state` keeps one state of account."""
     if status:
         statuses = [status]
     elif statuses is None:
         statuses = QUEUE_UNDER_WAY
+    matching = Q()
+    search = search.strip()
+    if search:
+        matching = (
+            Q(name__icontains=search)
+            | Q(subject__icontains=search)
+            | Q(account__company_name__icontains=search)
+        )
+        if search.isdigit():
+            matching |= Q(pk=int(search)) | Q(account_id=int(search))
+    if account_state:
+        matching &= Q(account__state=account_state)
     urgency = Case(
         When(status=S.SUBMITTED, then=Value(0)),
         When(status=S.REVIEW, then=Value(1)),
@@ -86,7 +103,7 @@ def campaigns_for_moderation(
         output_field=IntegerField(),
     )
     return (
-        Campaign.objects.filter(status__in=list(statuses))
+        Campaign.objects.filter(matching, status__in=list(statuses))
         .select_related("account")
         .prefetch_related("lists")
         .annotate(urgency=urgency)

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formataddr
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -34,6 +35,7 @@ from moderation.forms import (
     ApproveForm,
     AuditFilterForm,
     DeclineForm,
+    QueueFilterForm,
     RejectForm,
     ReleaseForm,
 )
@@ -122,7 +124,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     statuses = selectors.queue_tab_statuses(tab)
     if statuses is None:
         tab, statuses = "submitted", selectors.queue_tab_statuses("submitted")
-    campaigns = selectors.campaigns_for_moderation(statuses=statuses)
+    filters = QueueFilterForm(request.GET)
+    wanted = filters.cleaned_data if filters.is_valid() else {}
+    campaigns = selectors.campaigns_for_moderation(
+        statuses=statuses,
+        search=wanted.get("q", ""),
+        account_state=wanted.get("account_state", ""),
+    )
+    chosen_filters = {key: value for key, value in wanted.items() if value}
     page = Paginator(campaigns, PAGE_SIZE).get_page(request.GET.get("page"))
     for campaign in page.object_list:
         severities = Counter(finding.get("severity") for finding in campaign.findings or [])
@@ -132,7 +141,15 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "moderation/queue.html",
-        {"page": page, "page_query": f"tab={tab}", "tab": tab, "tabs": tabs},
+        {
+            "page": page,
+            "page_query": urlencode({"tab": tab, **chosen_filters}),
+            "filter_query": urlencode(chosen_filters),
+            "tab": tab,
+            "tabs": tabs,
+            "filters": filters,
+            "filtered": bool(chosen_filters),
+        },
     )
 
 

@@ -64,8 +64,18 @@ def test_a_moderator_rejects_a_campaign_and_the_sender_reads_why(page, site, scr
     expect(row).to_contain_text("to review")
     screenshot(page, "moderation-queue")
 
+    # The keyboard walks the queue: "?" lists the shortcuts, "j" reaches the campaign, Enter
+    # opens it.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("j")
+    expect(row.get_by_role("link", name="Spring course")).to_be_focused()
+    page.keyboard.press("Enter")
+
     # The campaign: findings, the message, the consent make-up, the account's history.
-    row.get_by_role("link", name="Spring course").click()
     expect(page).to_have_url(f"{site.url}/moderation/campaigns/{campaign.pk}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Spring course")
     expect(page.locator("#campaign-status")).to_have_text("Submitted for moderation")
@@ -88,10 +98,14 @@ def test_a_moderator_rejects_a_campaign_and_the_sender_reads_why(page, site, scr
     expect(page.locator("#account-state")).to_have_text("Active")
     screenshot(page, "moderation-review")
 
-    # A rejection needs a reason: the browser will not send the form without one.
+    # "r" goes to the rejection's common reasons. A rejection needs a reason: without one the
+    # page comes back with the error and nothing changed.
+    page.keyboard.press("r")
     reject = page.locator("#decision-reject")
+    expect(reject.get_by_role("radio").first).to_be_focused()
     reject.get_by_role("button", name="Reject").click()
-    expect(page).to_have_url(f"{site.url}/moderation/campaigns/{campaign.pk}/")
+    reject = page.locator("#decision-reject")
+    expect(reject.locator(".errorlist")).to_contain_text("This field is required.")
     campaign.refresh_from_db()
     assert campaign.status == "submitted"
 
