@@ -68,18 +68,24 @@ _cleaner = nh3.Cleaner(
 _STYLE_ATTRIBUTE = re.compile(r'(\sstyle=")([^"]*)(")')
 # A negative margin pulls what follows (the footer) up under the author's content.
 _NEGATIVE_MARGIN = re.compile(r"^\s*margin[\w-]*\s*:[^;]*-\s*\.?\d", re.IGNORECASE)
+# nh3 keeps an allowed property whatever function its value calls: `width: expression(...)` is
+# script to old Internet Explorer (and Outlook, which renders with it). nh3 has already decoded
+# CSS escapes and dropped comments, so the plain words are what is left to find.
+_SCRIPT_IN_CSS = re.compile(r"expression\s*\(|javascript:|vbscript:", re.IGNORECASE)
 
 
-def _without_negative_margins(match: re.Match) -> str:
+def _without_unsafe_declarations(match: re.Match) -> str:
     declarations = [d for d in match.group(2).split(";") if d.strip()]
-    kept = [d for d in declarations if not _NEGATIVE_MARGIN.match(d)]
+    kept = [
+        d for d in declarations if not _NEGATIVE_MARGIN.match(d) and not _SCRIPT_IN_CSS.search(d)
+    ]
     return match.group(1) + ";".join(kept) + match.group(3)
 
 
 def sanitise_html(source: str, *, field: str = "html_body") -> str:
     """The author's HTML with its CSS inlined and everything unsafe for mail removed: scripts,
     forms, comments, <style> blocks (so no rule can reach the footer), event handlers, unsafe URL
-    schemes and positioning CSS. Unclosed tags come back closed."""
+    schemes, positioning CSS and CSS that runs script. Unclosed tags come back closed."""
     try:
         inlined = _inliner.inline(source)
     except (css_inline.InlineError, ValueError) as exc:
@@ -87,7 +93,7 @@ def sanitise_html(source: str, *, field: str = "html_body") -> str:
             f"The HTML's CSS could not be read: {exc}. Check the <style> blocks.", field=field
         ) from exc
     cleaned = _cleaner.clean(inlined)
-    return _STYLE_ATTRIBUTE.sub(_without_negative_margins, cleaned)
+    return _STYLE_ATTRIBUTE.sub(_without_unsafe_declarations, cleaned)
 
 
 _BLOCK_TAGS = frozenset(

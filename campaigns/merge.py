@@ -39,8 +39,25 @@ class MergeTagError(ApplicationError):
     """A merge tag outside what the sandbox accepts; names the tag and the field it is in."""
 
 
+class _DataOnlyEnvironment(SandboxedEnvironment):
+    """Lookups reach the context's data and nothing of the Python objects holding it: `a.b` and
+    `a["b"]` are keys of a dict (or a position in a text or list), so `subscriber.items` or
+    `list.name.upper` are missing values, not "<built-in method items of dict object at
+    0x7f...>" in every recipient's message, and an attribute named `items` is found."""
+
+    def getattr(self, obj, attribute):
+        return self.getitem(obj, attribute)
+
+    def getitem(self, obj, argument):
+        if isinstance(obj, dict) and isinstance(argument, str | int) and argument in obj:
+            return obj[argument]
+        if isinstance(obj, str | list) and type(argument) is int and 0 <= argument < len(obj):
+            return obj[argument]
+        return self.undefined(obj=obj, name=argument)
+
+
 # Missing values (an attribute one subscriber lacks) are empty, or what `default` gives.
-_environment = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+_environment = _DataOnlyEnvironment(autoescape=False, undefined=ChainableUndefined)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ SNIFF_BYTES = 64 * 1024
 ENCODING_PROBE_BYTES = 1 * MB
 # The longest cell or physical line a CSV or TXT row may have.
 MAX_CELL_CHARS = 1 * MB
+# The widest row a file may have. Far more than any real export of contacts; the mapping step
+# shows a control per column, and 10,000 columns (an 80 KB file) kept that page busy for minutes.
+MAX_COLUMNS = 500
 # Zip-bomb limits for .xlsx, checked against the zip directory before anything is unpacked.
 MAX_XLSX_UNCOMPRESSED_BYTES = 500 * MB
 MAX_XLSX_MEMBERS = 10_000
@@ -145,7 +148,7 @@ def open_table(*, path: Path, fmt: str) -> Iterator[Table]:
     """Open the file and yield a Table that streams its rows; closes the file on exit.
 
     Raises ImportFileError when the file has no non-blank row, and from `rows` when the file turns
-    out to be unreadable part-way.
+    out to be unreadable part-way or has a row of more than MAX_COLUMNS cells.
     """
     with ExitStack() as stack:
         if fmt == "txt":
@@ -160,6 +163,7 @@ def open_table(*, path: Path, fmt: str) -> Iterator[Table]:
         else:
             raise ValueError(f"unknown format {fmt!r}")
 
+        records = _width_checked(records)
         first = next(records, None)
         if first is None:
             raise ImportFileError(NO_DATA)
@@ -172,6 +176,18 @@ def open_table(*, path: Path, fmt: str) -> Iterator[Table]:
         else:
             header = [f"column {number}" for number in range(1, len(first[1]) + 1)]
             yield Table(header=header, header_in_file=False, rows=chain([first], records))
+
+
+def _width_checked(
+    records: Iterator[tuple[int, list[str]]],
+) -> Iterator[tuple[int, list[str]]]:
+    for row_number, cells in records:
+        if len(cells) > MAX_COLUMNS:
+            raise ImportFileError(
+                f"Row {row_number} has {len(cells)} columns; a file of subscribers may have "
+                f"at most {MAX_COLUMNS}."
+            )
+        yield row_number, cells
 
 
 def count_rows(*, path: Path, fmt: str) -> int:
@@ -384,7 +400,9 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        # A NUL can hide in a cell (.xls text is UTF-16) and PostgreSQL cannot store one: the
+        # import would stop on a database error at the first such row.
+        return value.replace("\x00", "").strip()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):

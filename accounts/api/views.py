@@ -3,13 +3,14 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import lockout, selectors, services
 from accounts.api import serializers as s
 from accounts.api.schema import error_responses
 from accounts.permissions import HasAccount, TokenScope
@@ -149,11 +150,11 @@ class TokenObtainView(APIView):
     def post(self, request):
         data = s.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=data.validated_data["email"].lower(),
-            password=data.validated_data["password"],
-        )
+        email = data.validated_data["email"].lower()
+        # Checked before the password, so that a locked-out client learns nothing from it.
+        if lockout.login_refused(request, username=email):
+            raise Throttled(wait=lockout.cooloff_seconds(), detail=lockout.locked_message())
+        user = authenticate(request, username=email, password=data.validated_data["password"])
         if user is None:
             raise ApplicationError("Unable to log in with the provided credentials.")
         _, key = services.api_token_create(user=user, name="Issued by POST /auth/token/")

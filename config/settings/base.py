@@ -1,5 +1,7 @@
 """Settings shared by every environment. Values come from the environment via config.env."""
 
+from datetime import timedelta
+
 from config.env import BASE_DIR, VAR_DIR, env
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
@@ -22,6 +24,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "anymail",
+    "axes",
+    "csp",
     "accounts",
     "lists",
     "campaigns",
@@ -32,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The browser's Accept-Language for everyone; config.i18n below overrides it with a choice.
@@ -42,6 +47,8 @@ MIDDLEWARE = [
     "config.i18n.ChosenLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -83,7 +90,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses a locked-out (address, client) pair before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -105,6 +116,45 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 CSRF_COOKIE_SAMESITE = "Lax"
 # The messages framework would otherwise set a "messages" cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Password guessing (django-axes): AXES_FAILURE_LIMIT wrong passwords for one address from one
+# client address lock that pair out for AXES_COOLOFF_MINUTES (a try on the login page restarts
+# it; the API refuses without counting). The
+# same address from elsewhere, and other addresses from the same client, still log in. It covers
+# the login page, the admin's login and POST /api/v1/auth/token/ (accounts/lockout.py).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+# Logins match addresses case-insensitively, so the lock must too, or "A@x" would dodge "a@x".
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"
+# The address TRUSTED_PROXY_COUNT allows, never one the client chose (X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "config.http.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Privacy rule 9: successful logins are not logged; failed attempts go once their cool-off ends.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Content-Security-Policy (django-csp): scripts, styles and images from our own origin only, no
+# inline script or style, never framed. Pages showing a campaign's HTML in the sandboxed srcdoc
+# frame (which inherits this policy) widen it for the mail's inline styles and remote images:
+# config/security.py. Referrer, nosniff and framing headers come from Django's middlewares.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
@@ -162,7 +212,9 @@ elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # (the hold is read from the database), so an hour never re-delivers a task still running.
     # Redis itself must run with maxmemory-policy noeviction (docker-compose.yml): evicting a
     # queue's key loses tasks silently.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
@@ -179,7 +231,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "resume-stalled-imports": {"task": "lists.resume_stalled_imports", "schedule": 300.0},
     # The hold's end is read from the database, never scheduled as an ETA (see sending.py).
     "evaluate-holds": {"task": "moderation.evaluate_holds", "schedule": 60.0},
-    "sweep-sending": {"task": "campaigns.sweep_sending", "schedule": 15.0},
+    # Dead batches are found within a lease plus this; the fault harness lowers both.
+    "sweep-sending": {
+        "task": "campaigns.sweep_sending",
+        "schedule": env.float("SEND_SWEEP_SECONDS", default=15.0),
+    },
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -194,6 +250,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, with a JSON parser that refuses what DRF's lets through to a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Counted in the cache (CACHE_URL). The last one never throttles: it makes POSTs honour the
     # Idempotency-Key header (config/idempotency.py), so a view setting its own list needs it too.
     "DEFAULT_THROTTLE_CLASSES": [
@@ -232,6 +294,8 @@ EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 2
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
 DOMAIN_VERIFICATION_PREFIX = "consentmail-verification="
+# The sender's logo on recipient pages (PNG, JPEG, GIF or WebP; never SVG, which can carry script).
+BRAND_LOGO_MAX_BYTES = env.int("BRAND_LOGO_MAX_BYTES", default=200 * 1024)
 
 PROBE_SHARE = env.float("PROBE_SHARE", default=0.10)
 PROBE_CAP = env.int("PROBE_CAP", default=1000)

@@ -5,6 +5,7 @@ import json
 from rest_framework import serializers
 
 from config.errors import ApplicationError
+from config.parsers import holds_lone_surrogate
 from lists.models import ImportJob, MailingList, Subscriber, SubscriberStatus
 from lists.services.consent import consent_source_check
 
@@ -140,8 +141,11 @@ class ImportInput(serializers.Serializer):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise serializers.ValidationError("Not valid JSON.") from exc
+        # A form field's JSON is parsed by DRF, not by the API's JSON parser that refuses these.
+        if holds_lone_surrogate(value):
+            raise serializers.ValidationError("Not valid JSON: a lone surrogate is not text.")
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be an object.")
         return value

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
@@ -37,6 +39,37 @@ _WEBHOOK_EVENTS = {
 }
 
 
+# PostgreSQL stores neither a NUL (in text or jsonb) nor a lone surrogate (not UTF-8 at all):
+# either one in a value would be a database error, not a message.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored, in DRF's words, or None when it can."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "Null characters are not allowed."
+    return f"Surrogate characters are not allowed: U+{ord(found.group()):X}."
+
+
+def attribute_values_problem(attributes: dict) -> str | None:
+    """Why the text in `attributes` (values and nested names, at any depth) cannot be stored, or
+    None. Iterative: a deeply nested value must not exhaust the stack."""
+    pending: list[object] = [attributes]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and (problem := text_problem(value)):
+            return problem
+    return None
+
+
 def _clean_attributes(attributes: object) -> dict:
     if attributes in (None, ""):
         return {}
@@ -51,6 +84,8 @@ def _clean_attributes(attributes: object) -> dict:
                 "not starting with a digit (it is used as a merge tag).",
                 field="attributes",
             )
+    if problem := attribute_values_problem(attributes):
+        raise ApplicationError(problem, field="attributes")
     return attributes
 
 
@@ -62,6 +97,7 @@ def subscriber_create(
     name: str = "",
     phone: str = "",
     attributes: dict | None = None,
+    language: str = "",
 ) -> Subscriber:
     """Insert one subscriber row (a normalised address), `subscribed` if `confirmed`, else
     `unconfirmed`. The callers record the consent; IntegrityError if the address is there.
@@ -72,6 +108,7 @@ def subscriber_create(
         name=(name or "").strip()[:200],
         phone=(phone or "").strip()[:40],
         attributes=attributes or {},
+        language=language,
         is_role_address=is_role_address(email),
         status=SubscriberStatus.SUBSCRIBED if confirmed else SubscriberStatus.UNCONFIRMED,
         subscribed_at=timezone.now() if confirmed else None,
@@ -136,7 +173,7 @@ def subscriber_add(
         raise ApplicationError(suppression_message(reason), field="email")
     obtained_at: datetime = consent.get("obtained_at") or timezone.now()
     if obtained_at > timezone.now():
-        raise ApplicationError("Consent cannot be obtained in the future.", field="obtained_at")
+        raise ApplicationError(_("Consent cannot be obtained in the future."), field="obtained_at")
     confirm = mailing_list.double_opt_in if double_opt_in is None else double_opt_in
     try:
         with transaction.atomic():
@@ -164,7 +201,7 @@ def subscriber_add(
             if confirm:
                 subscriber_request_confirmation(subscriber=subscriber)
     except IntegrityError as exc:
-        raise ApplicationError("This address is already on the list.", field="email") from exc
+        raise ApplicationError(_("This address is already on the list."), field="email") from exc
     return subscriber
 
 

@@ -1,0 +1,20 @@
+"""Where a page needs more than the site-wide Content-Security-Policy (settings.CONTENT_SECURITY_
+POLICY), and why. Each widening is a django-csp decorator for the few views that need it."""
+
+from csp.decorators import csp_update
+
+# A campaign's HTML is shown in a sandboxed `srcdoc` frame (templates/campaigns/
+# _preview_panes.html), and a srcdoc document inherits the page's policy. Mail carries its CSS in
+# style attributes (the renderer inlines it) and may show remote images, so those pages allow
+# inline style *attributes* (never <style> elements or scripts: style-src stays 'self') and
+# http(s) images. The frame itself runs no script (sandbox="") and cannot reach the page.
+MAIL_PREVIEW_POLICY = {
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["https:", "http:"],
+}
+allows_mail_preview = csp_update(MAIL_PREVIEW_POLICY)
+
+# drf-spectacular's Swagger UI page has a small <style> block of its own; its script is served
+# as a file (SpectacularSwaggerSplitView), so only styles are widened.
+API_DOCS_POLICY = {"style-src": ["'unsafe-inline'"]}
+allows_api_docs = csp_update(API_DOCS_POLICY)

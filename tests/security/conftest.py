@@ -1,0 +1,23 @@
+"""Hostile input: what the security tests share."""
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# The real-browser fixtures (Chromium, the live server with its mail sink) of tests/browser.
+from tests.browser.conftest import chromium, page, site  # noqa: F401
+
+# Modest example counts keep the suite fast; no example database is written into the tree.
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# For examples that each go through a view and the database.
+FUZZ_VIEWS = settings(FUZZ, max_examples=25)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    """Uploaded files go to a temporary folder, not var/media."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")

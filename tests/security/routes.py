@@ -1,0 +1,315 @@
+"""What the security tests share: every URL pattern the resolver knows (walking every include),
+a world with one object of every kind in account A, another account B, and a staff user, and the
+values that fill each path parameter with A's objects.
+
+A path parameter without a filler in FILLERS fails the tests that meet it, saying what to add.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from tests.factories import SenderDomainFactory, UserFactory
+
+PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
+REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+API_PREFIX = "api/v1/"
+API_STAFF_PREFIX = "api/v1/moderation/"
+ADMIN_PREFIX = "admin/"
+
+
+# --- the world the requests are made in ----------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Account A (the owner) with one object of every kind, account B, a sender who is not
+    staff (A's owner), and a staff user with no account."""
+
+    owner: object
+    other: object
+    staff: object
+    objects: dict[str, object] = field(default_factory=dict)
+    marker: str = ""  # a string that appears only in A's data
+
+    def client(self, user=None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+
+def build_world(settings, tmp_path) -> World:
+    """Account A's owner with one object of every kind, account B's user, and a staff user
+    without an account (the database must be available)."""
+    from accounts.models import Notification, WebhookEndpoint
+    from accounts.services import api_token_create
+    from complaints.models import AbuseReport
+    from lists.models import ConsentRecord, ImportJob
+    from moderation.models import Appeal
+    from tests.campaigns.factories import CampaignFactory, submitted_campaign
+    from tests.lists.factories import MailingListFactory, SubscriberFactory
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    marker = "Zanzibar-Owner-Marker"
+    owner = UserFactory(email="owner@example.com", account__company_name=f"{marker} Ltd")
+    other = UserFactory(email="other@example.com")
+    staff = UserFactory(email="moderator@example.com", account=None, is_staff=True)
+    account = owner.account
+
+    mailing_list = MailingListFactory(account=account, name=f"{marker} list")
+    subscriber = SubscriberFactory(mailing_list=mailing_list, email="reader@example.org")
+    record = ConsentRecord(
+        subscriber=subscriber,
+        event="granted",
+        source="paper_form",
+        obtained_at=timezone.now(),
+        purpose_text=mailing_list.purpose,
+    )
+    record.proof_file.save("proof.pdf", ContentFile(b"%PDF-1.4 signed form"), save=False)
+    record.save()
+    unconfirmed = SubscriberFactory(mailing_list=mailing_list, status="unconfirmed")
+    draft = CampaignFactory(account=account, lists=[mailing_list], name=f"{marker} draft")
+    submitted = submitted_campaign(mailing_list, name=f"{marker} submitted")
+    import_job = ImportJob.objects.create(
+        account=account,
+        mailing_list=mailing_list,
+        created_by=owner,
+        original_filename="people.csv",
+        file_format="csv",
+        consent_source="paper_form",
+        column_map={"email": 0},
+    )
+    token, _ = api_token_create(user=owner, name=f"{marker} token")
+    webhook = WebhookEndpoint.objects.create(
+        account=account,
+        url="https://hooks.example.com/consentmail",
+        events=["subscriber.subscribed"],
+        secret="whsec-access-matrix",
+    )
+    Notification.objects.create(account=account, subject=f"{marker} notice")
+    appeal = Appeal.objects.create(
+        account=account, frozen_at=timezone.now(), text="We fixed it.", filed_by=owner
+    )
+    report = AbuseReport.objects.create(
+        reporter_email="kim@example.net", comment="Never signed up.", account=account
+    )
+    world = World(owner=owner, other=other, staff=staff, marker=marker)
+    world.objects = {
+        "list": mailing_list,
+        "subscriber": subscriber,
+        "unconfirmed": unconfirmed,
+        "record": record,
+        "draft": draft,
+        "submitted": submitted,
+        "import": import_job,
+        "token": token,
+        "domain": SenderDomainFactory(account=account),
+        "webhook": webhook,
+        "appeal": appeal,
+        "report": report,
+    }
+    return world
+
+
+def _message_tokens(world: World):
+    from campaigns.tokens import MessageTokens
+
+    return MessageTokens(
+        campaign_id=world.objects["draft"].pk, subscriber_id=world.objects["subscriber"].pk
+    )
+
+
+def _token(world: World, route: Route) -> str:
+    from accounts.services import email_verification_token
+    from lists.services.optin import subscription_confirm_token
+
+    makers: dict[str, Callable[[], str]] = {
+        "verify_email": lambda: email_verification_token(world.owner),
+        "password_reset_confirm": lambda: default_token_generator.make_token(world.owner),
+        "subscribe_confirm": lambda: subscription_confirm_token(world.objects["unconfirmed"]),
+        "track_click": lambda: _message_tokens(world).click(0),
+        "track_open": lambda: _message_tokens(world).open(),
+        "unsubscribe": lambda: _message_tokens(world).unsubscribe(),
+        "report_spam": lambda: _message_tokens(world).report(),
+    }
+    if route.name not in makers:
+        pytest.fail(f"{route}: no way to make its <token>; add one to _token() in {__file__}")
+    return makers[route.name]()
+
+
+def _campaign_id(world: World, route: Route) -> int:
+    # Moderators work on submitted campaigns; senders edit drafts.
+    key = "submitted" if route.name.startswith(("moderation", "api-moderation")) else "draft"
+    return world.objects[key].pk
+
+
+# Path parameter -> its value for account A's objects. A new parameter fails the test until it
+# has one here.
+FILLERS: dict[str, Callable[[World, Route], object]] = {
+    "list_id": lambda w, r: w.objects["list"].pk,
+    "subscriber_id": lambda w, r: w.objects["subscriber"].pk,
+    "record_id": lambda w, r: w.objects["record"].pk,
+    "import_id": lambda w, r: w.objects["import"].pk,
+    "campaign_id": _campaign_id,
+    "domain_id": lambda w, r: w.objects["domain"].pk,
+    "token_id": lambda w, r: w.objects["token"].pk,
+    "webhook_id": lambda w, r: w.objects["webhook"].pk,
+    "account_id": lambda w, r: w.owner.account.pk,
+    "appeal_id": lambda w, r: w.objects["appeal"].pk,
+    "report_id": lambda w, r: w.objects["report"].pk,
+    "public_id": lambda w, r: w.objects["list"].public_id,
+    "token": _token,
+    "uidb64": lambda w, r: urlsafe_base64_encode(force_bytes(w.owner.pk)),
+    "key": lambda w, r: "no-such-logo-key",
+    "color": lambda w, r: "1a73e8",
+    # The admin checks staff before it reads any object, so any value shows the gate.
+    "object_id": lambda w, r: w.owner.pk,
+    "id": lambda w, r: w.owner.pk,
+    "content_type_id": lambda w, r: 1,
+    "app_label": lambda w, r: "accounts",
+    "url": lambda w, r: "no-such-admin-page/",
+}
+# Parameters that name an object of the account (another account must get a 404 for them).
+OBJECT_PARAMETERS = {
+    "list_id",
+    "subscriber_id",
+    "record_id",
+    "import_id",
+    "campaign_id",
+    "domain_id",
+    "token_id",
+    "webhook_id",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str  # as the resolver spells it: "lists/<int:list_id>/"
+    name: str | None
+    callback: Callable
+    is_regex: bool
+
+    @property
+    def parameters(self) -> list[str]:
+        if self.is_regex:
+            return list(re.compile(self.path).groupindex)
+        return [m["name"] for m in PARAMETER.finditer(self.path)]
+
+    @property
+    def is_api(self) -> bool:
+        return self.path.startswith(API_PREFIX)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.path.startswith(ADMIN_PREFIX)
+
+    @property
+    def names_objects(self) -> bool:
+        return bool(OBJECT_PARAMETERS & set(self.parameters))
+
+    def url(self, world: World) -> str:
+        values = {}
+        for name in self.parameters:
+            if name not in FILLERS:
+                pytest.fail(unknown_parameters_message([name]))
+            values[name] = FILLERS[name](world, self)
+        if self.is_regex:
+            # The admin's: "admin/^(?P<app_label>accounts|lists)/$", "admin/(?P<url>.*)$".
+            path = REGEX_GROUP.sub(lambda m: str(values[m[1]]), self.path)
+            return "/" + path.replace("^", "").replace("$", "")
+        return "/" + PARAMETER.sub(lambda m: str(values[m["name"]]), self.path)
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.name or 'unnamed'})"
+
+
+def _walk(patterns, prefix: str = "", namespace: str | None = None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace
+            if pattern.namespace:
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name and (f"{namespace}:{pattern.name}" if namespace else pattern.name)
+            yield Route(
+                path=prefix + str(pattern.pattern),
+                name=name,
+                callback=pattern.callback,
+                is_regex=isinstance(pattern.pattern, RegexPattern),
+            )
+
+
+def all_routes() -> list[Route]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+ROUTES = all_routes()
+BROWSER_ROUTES = [r for r in ROUTES if not r.is_api and not r.is_admin]
+API_ROUTES = [r for r in ROUTES if r.is_api]
+ADMIN_ROUTES = [r for r in ROUTES if r.is_admin]
+
+
+def unknown_parameters_message(names) -> str:
+    return (
+        f"URL parameter(s) {sorted(names)} have no filler in {__file__} FILLERS: add one that "
+        "returns the value for account A's object, so that the new page is checked for who may "
+        "open it."
+    )
+
+
+# --- what the answers must be ---------------------------------------------------------------------
+
+
+def is_login_redirect(response, url: str, *, login: str = "/login/") -> bool:
+    if response.status_code != 302:
+        return False
+    location = urlsplit(response["Location"])
+    return location.path == login and f"next={url.split('?')[0]}" in unquote(location.query)
+
+
+def describe(response) -> str:
+    location = response.get("Location", "")
+    return f"{response.status_code}{' -> ' + location if location else ''}"
+
+
+class _PostForms(HTMLParser):
+    """The POST forms of a page: (action, has a CSRF token)."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[list] = []
+        self._open = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("method") or "").lower() == "post":
+            self.forms.append([attrs.get("action") or "", False])
+            self._open = True
+        elif tag == "input" and self._open and attrs.get("name") == "csrfmiddlewaretoken":
+            self.forms[-1][1] = bool(attrs.get("value"))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._open = False
+
+
+def post_forms_without_token(html: str) -> list[str]:
+    parser = _PostForms()
+    parser.feed(html)
+    return [action or "(this page)" for action, has_token in parser.forms if not has_token]
