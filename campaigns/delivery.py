@@ -6,6 +6,8 @@ commit, right after the backend accepted it and before the next message goes. So
 dies, each of its batches holds at most one message that was handed over but not recorded (the
 one in flight on its connection). The sweeper gives a dead batch's unsent rows back to pending,
 counts that one possible duplicate on the batch and flags its row; no recipient is lost.
+A connection lost after the whole message went but before the server answered is the same
+doubt without a crash: the delivery is retried later and flagged the same way.
 Those commits do not wait for the WAL flush on PostgreSQL: a worker crash cannot lose them (the
 server has them); only a database crash could, and then a few messages go twice.
 """
@@ -48,11 +50,14 @@ SKIP_REASONS = {PLATFORM_HARD_BOUNCE: "suppressed: hard-bounced for another send
 
 
 class TransientError(Exception):
-    """Not delivered now, may be later: a 4xx answer (a deferral) or a lost connection."""
+    """Not delivered now, may be later: a 4xx answer (a deferral) or a lost connection.
+    `maybe_delivered`: the connection was lost after the whole message had gone, before the
+    server's answer; the server may have kept it, so the retry may deliver it a second time."""
 
-    def __init__(self, message: str, *, deferral: bool):
+    def __init__(self, message: str, *, deferral: bool, maybe_delivered: bool = False):
         super().__init__(message)
         self.deferral = deferral
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentError(Exception):
@@ -74,6 +79,7 @@ class SmtpTransport:
 
     def __init__(self) -> None:
         self.backend = get_connection(SMTP_BACKEND)
+        self._handed_over = False  # the current message's final dot has been sent
 
     def _smtp(self) -> smtplib.SMTP:
         if self.backend.connection is None:
@@ -87,6 +93,7 @@ class SmtpTransport:
         self.backend.connection = None
 
     def send(self, rendered: RenderedMessage) -> str:
+        self._handed_over = False
         try:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
@@ -113,15 +120,16 @@ class SmtpTransport:
             raise PermanentError("the address needs SMTPUTF8, which is not supported") from exc
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             self._drop()
-            raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
+            raise TransientError(
+                f"connection: {exc}"[:300], deferral=False, maybe_delivered=self._handed_over
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
         if code != 250:
             raise _smtp_error(code, response)
         return response.decode(errors="replace")[:255]
 
-    @staticmethod
-    def _data(smtp: smtplib.SMTP, raw: bytes, replies: list) -> tuple[int, bytes]:
+    def _data(self, smtp: smtplib.SMTP, raw: bytes, replies: list) -> tuple[int, bytes]:
         """Send the message after MAIL/RCPT/DATA's `replies`, or abandon the transaction at
         the first refusal (and return it)."""
         accepted = [250, 250, 354]
@@ -144,6 +152,7 @@ class SmtpTransport:
         if body.startswith(b"."):
             body = b"." + body
         smtp.send(body + b".\r\n")
+        self._handed_over = True
         return smtp.getreply()
 
     def close(self) -> None:
@@ -275,13 +284,22 @@ class _Recorder:
             delivery_id, "status = %s, error = %s", [DeliveryStatus.SKIPPED, reason[:300]]
         )
 
-    def later(self, delivery_id: int, *, at, error: str = "", attempted: bool) -> bool:
+    def later(
+        self,
+        delivery_id: int,
+        *,
+        at,
+        error: str = "",
+        attempted: bool,
+        maybe_delivered: bool = False,
+    ) -> bool:
         self.batch.deferred += 1
         return self._update(
             delivery_id,
             "status = %s, next_attempt_at = %s, batch_id = NULL, error = %s"
-            + (", attempts = attempts + 1" if attempted else ""),
-            [DeliveryStatus.PENDING, at, error[:300]],
+            + (", attempts = attempts + 1" if attempted else "")
+            + (", possibly_duplicated = %s" if maybe_delivered else ""),
+            [DeliveryStatus.PENDING, at, error[:300], *([True] if maybe_delivered else [])],
         )
 
 
@@ -389,6 +407,7 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
                         at=timezone.now() + retry_delay(attempts + 1),
                         error=str(exc),
                         attempted=True,
+                        maybe_delivered=exc.maybe_delivered,
                     )
                 continue
             if not recorder.sent(delivery_id, provider_message_id):

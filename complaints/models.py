@@ -7,29 +7,30 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class FeedbackKind(models.TextChoices):
-    DELIVERED = "delivered", "Delivered"
-    OPENED = "opened", "Opened"
-    CLICKED = "clicked", "Clicked"
-    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
-    HARD_BOUNCE = "hard_bounce", "Hard bounce"
-    COMPLAINED = "complained", "Spam complaint"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    DELIVERED = "delivered", _("Delivered")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+    SOFT_BOUNCE = "soft_bounce", _("Soft bounce")
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    COMPLAINED = "complained", _("Spam complaint")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
 
 class FeedbackSource(models.TextChoices):
-    UNSUBSCRIBE_PAGE = "unsubscribe_page", "Unsubscribe page"
-    ONE_CLICK = "one_click", "One-click unsubscribe (RFC 8058)"
-    REPORT_PAGE = "report_page", "Report-spam link"
-    DSN = "dsn", "Bounce report (DSN)"
-    ARF = "arf", "Feedback loop (ARF)"
+    UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
+    ONE_CLICK = "one_click", _("One-click unsubscribe (RFC 8058)")
+    REPORT_PAGE = "report_page", _("Report-spam link")
+    DSN = "dsn", _("Bounce report (DSN)")
+    ARF = "arf", _("Feedback loop (ARF)")
     AMAZON_SES = "amazon_ses", "Amazon SES"
     MAILGUN = "mailgun", "Mailgun"
     SENDGRID = "sendgrid", "SendGrid"
     POSTMARK = "postmark", "Postmark"
-    ESP = "esp", "Other ESP"
+    ESP = "esp", _("Other ESP")
 
 
 class FeedbackOutcome(models.TextChoices):
@@ -38,6 +39,10 @@ class FeedbackOutcome(models.TextChoices):
     TEST = "test", "Test message (ignored)"
     # No delivery of ours matched the message reference or provider id.
     UNMATCHED = "unmatched", "Not matched to a message"
+    # The message's unsubscribe, hard bounce or complaint had already been reported (through
+    # another channel: the one-click header and the ESP, a feedback loop and the ESP's webhook;
+    # or in a second report): kept as evidence, not listed or counted a second time.
+    DUPLICATE = "duplicate", "Already reported for this message"
 
 
 class FeedbackEvent(models.Model):
@@ -98,9 +103,9 @@ class FeedbackEvent(models.Model):
 
 
 class AbuseStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    UPHELD = "upheld", "Upheld"
-    DISMISSED = "dismissed", "Dismissed"
+    OPEN = "open", _("Open")
+    UPHELD = "upheld", _("Upheld")
+    DISMISSED = "dismissed", _("Dismissed")
 
 
 class AbuseReport(models.Model):

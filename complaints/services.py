@@ -141,8 +141,10 @@ def _match(feedback: Feedback) -> _Match | None:
 def feedback_apply(feedback: Feedback) -> FeedbackEvent | None:
     """Apply one report: record it, then update the delivery, end the subscription and suppress
     the address as its kind requires (a hard bounce also platform-wide). Idempotent: a report
-    already applied (same source and event id) returns None and changes nothing. Locks the
-    delivery and the subscriber rows."""
+    already applied (same source and event id) returns None and changes nothing; the same
+    message's unsubscribe, bounce or complaint reported again (another channel, another report)
+    is recorded as a `duplicate`, which the sender's listings do not show. Locks the delivery and
+    the subscriber rows."""
     received = timezone.now()
     match = _match(feedback)
     outcome = FeedbackOutcome.APPLIED
@@ -203,6 +205,10 @@ def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
         if field and getattr(delivery, field) is None:
             setattr(delivery, field, event.occurred_at)
             delivery.save(update_fields=[field])
+        elif field and feedback.kind in _ENDS_SUBSCRIPTION:
+            # The same message's unsubscribe (bounce, complaint) was reported before, through
+            # another channel or in another report; the delivery's row lock orders two at once.
+            event.outcome = FeedbackOutcome.DUPLICATE
     if subscriber is not None:
         if event.recipient and event.recipient.lower() != subscriber.email.lower():
             # A report naming someone else than the message's recipient: one genuine reference

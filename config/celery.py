@@ -22,6 +22,15 @@ def warn_unless_redis_keeps_tasks(sender=None, **kwargs) -> None:
     url = app.conf.broker_url or ""
     if not url.startswith(("redis://", "rediss://")):
         return
+    if type(getattr(sender, "pool", None)).__module__ == "celery.concurrency.thread":
+        # Seen in tests/reliability/fault_harness.py (redis-restart --pool threads): when Redis
+        # restarts under running acks_late tasks, this pool's worker fails ("Unrecoverable
+        # error" in kombu's restore of unacknowledged messages) and exits with status 1; only a
+        # supervisor that restarts it brings it back. The prefork pool reconnects and goes on.
+        logger.error(
+            "With the threads pool a worker exits when Redis restarts under running tasks; "
+            "run workers on a Redis broker with the prefork pool (the default), or restart them."
+        )
     import redis
 
     try:

@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 
@@ -105,11 +106,11 @@ class MailingList(models.Model):
 
 
 class SubscriberStatus(models.TextChoices):
-    UNCONFIRMED = "unconfirmed", "Unconfirmed"
-    SUBSCRIBED = "subscribed", "Subscribed"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-    BOUNCED = "bounced", "Bounced"
-    COMPLAINED = "complained", "Complained"
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
 
 
 class Subscriber(models.Model):
@@ -131,6 +132,9 @@ class Subscriber(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # Limits how often one address gets a confirmation e-mail, however often the form is sent.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # The language of the page the person signed up on (settings.LANGUAGES): their double opt-in
+    # e-mail is written in it. Blank when unknown (added by the sender, imported, the API).
+    language = models.CharField(max_length=8, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -155,12 +159,19 @@ class Subscriber(models.Model):
         return self.email
 
 
+# Each list's counters are split over this many rows per status (by subscriber id), so that
+# concurrent status changes (one-click unsubscribes, bounce webhooks) rarely wait for one another.
+SUBSCRIBER_COUNT_SHARDS = 16
+
+
 class SubscriberCount(models.Model):
     """How many subscribers a list has per status (and how many of them are role addresses).
 
-    Kept by database triggers on the subscriber table (migration 0002), so every write, bulk
-    COPY and raw DELETE included, keeps it exact; pages read it instead of counting millions of
-    rows. Never written by Python code.
+    Kept by database triggers on the subscriber table (migrations 0002 and 0005), so every write,
+    bulk COPY and raw DELETE included, keeps it exact; pages read it instead of counting
+    millions of rows. Never written by Python code. A count is the sum over its `shard` rows:
+    a subscriber is counted in shard id % SUBSCRIBER_COUNT_SHARDS, because a single row per
+    status would be locked by every unsubscribe of the list until it commits, one at a time.
     """
 
     mailing_list = models.ForeignKey(
@@ -168,33 +179,38 @@ class SubscriberCount(models.Model):
     )
     status = models.CharField(max_length=16, choices=SubscriberStatus.choices)
     is_role_address = models.BooleanField()
+    shard = models.PositiveSmallIntegerField(default=0)
     n = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["mailing_list", "status", "is_role_address"], name="subscriber_count_key"
+                fields=["mailing_list", "status", "is_role_address", "shard"],
+                name="subscriber_count_shard_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.mailing_list_id} {self.status} role={self.is_role_address}: {self.n}"
+        return (
+            f"{self.mailing_list_id} {self.status} role={self.is_role_address} "
+            f"shard={self.shard}: {self.n}"
+        )
 
 
 class ConsentSource(models.TextChoices):
     """The sources of consent the policy accepts (rule 1)."""
 
-    WEB_FORM = "web_form", "Web form (our hosted or embedded form)"
-    FORM_CHECKBOX = "form_checkbox", "Another form with a separate consent checkbox"
-    PAPER_FORM = "paper_form", "Hand-filled paper form with a consent checkbox"
-    CLIENT_RECONFIRMED = "client_reconfirmed", "Existing client who answered a consent request"
-    API = "api", "Submitted through the API, with proof"
+    WEB_FORM = "web_form", _("Web form (our hosted or embedded form)")
+    FORM_CHECKBOX = "form_checkbox", _("Another form with a separate consent checkbox")
+    PAPER_FORM = "paper_form", _("Hand-filled paper form with a consent checkbox")
+    CLIENT_RECONFIRMED = "client_reconfirmed", _("Existing client who answered a consent request")
+    API = "api", _("Submitted through the API, with proof")
 
 
 class ConsentEvent(models.TextChoices):
-    GRANTED = "granted", "Consent given"
-    CONFIRMED = "confirmed", "Confirmed by e-mail (double opt-in)"
-    WITHDRAWN = "withdrawn", "Withdrawn (unsubscribed)"
+    GRANTED = "granted", _("Consent given")
+    CONFIRMED = "confirmed", _("Confirmed by e-mail (double opt-in)")
+    WITHDRAWN = "withdrawn", _("Withdrawn (unsubscribed)")
 
 
 class ConsentRecord(models.Model):
@@ -251,10 +267,10 @@ class ConsentRecord(models.Model):
 
 
 class SuppressionReason(models.TextChoices):
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-    HARD_BOUNCE = "hard_bounce", "Hard bounce"
-    COMPLAINED = "complained", "Spam complaint"
-    ERASED = "erased", "Erased on request"
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    COMPLAINED = "complained", _("Spam complaint")
+    ERASED = "erased", _("Erased on request")
 
 
 class Suppression(models.Model):
@@ -300,11 +316,11 @@ class PlatformSuppression(models.Model):
 
 class ImportStatus(models.TextChoices):
     # Uploaded in the browser, waiting for the sender to map the columns.
-    PENDING = "pending", "Waiting for column mapping"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Waiting for column mapping")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 class ImportJob(models.Model):

@@ -235,8 +235,10 @@ def import_run(*, import_id: int) -> str:
 
     Safe to run twice and after a crash: each batch commits with the job's progress in one
     transaction, so a redelivered task resumes after the last committed batch and never writes
-    half a batch. The whole file is read once first (counting rows), so a damaged file fails
-    before anything is imported. The uploaded file is deleted when the import ends.
+    half a batch; of two runs at once, only the one that committed the last batch finishes the
+    import (one status, one `import.finished` event). The whole file is read once first
+    (counting rows), so a damaged file fails before anything is imported. The uploaded file is
+    deleted when the import ends; if it is gone before that, the import fails saying so.
     """
     claimed = ImportJob.objects.filter(
         pk=import_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
@@ -248,11 +250,15 @@ def import_run(*, import_id: int) -> str:
         job.started_at = timezone.now()
         job.save(update_fields=["started_at"])
     try:
-        if job.total_rows is None:
-            job.total_rows = parsers.count_rows(path=Path(job.file.path), fmt=job.file_format)
-            job.progress_at = timezone.now()
-            job.save(update_fields=["total_rows", "progress_at"])
-        _import_rows(job)
+        # Every row in already: a run died while ending the import, and only the ending is left.
+        if job.total_rows is None or job.processed < job.total_rows:
+            if not (job.file and job.file.storage.exists(job.file.name)):
+                raise ApplicationError(_file_gone_reason(job))
+            if job.total_rows is None:
+                job.total_rows = parsers.count_rows(path=Path(job.file.path), fmt=job.file_format)
+                job.progress_at = timezone.now()
+                job.save(update_fields=["total_rows", "progress_at"])
+            _import_rows(job)
     except _ClaimLost:
         job.refresh_from_db()
         return job.status
@@ -260,13 +266,26 @@ def import_run(*, import_id: int) -> str:
         _finish(job, ImportStatus.FAILED, reason=exc.message)
     except Exception:
         logger.exception("Import %s failed", import_id)
-        _finish(job, ImportStatus.FAILED, reason="The import stopped on an unexpected error.")
+        reason = "The import stopped on an unexpected error."
+        if not _finish(job, ImportStatus.FAILED, reason=reason):
+            return job.status  # another run ended it meanwhile: this one's error is moot
         raise
     else:
-        _finish(job, ImportStatus.DONE)
-        if job.imported >= ANALYZE_AFTER_ROWS:
+        if _finish(job, ImportStatus.DONE) and job.imported >= ANALYZE_AFTER_ROWS:
             _refresh_planner_statistics()
     return job.status
+
+
+def _file_gone_reason(job: ImportJob) -> str:
+    done = (
+        f"The first {job.processed} rows were imported; the rest were not."
+        if job.processed
+        else "Nothing was imported."
+    )
+    return (
+        f"The uploaded file is no longer available, so the import could not go on. {done} "
+        "Upload the file again to import the rest: rows already imported are not added twice."
+    )
 
 
 # After this many new rows the planner's idea of a list's size is too stale to wait for
@@ -280,27 +299,40 @@ def _refresh_planner_statistics() -> None:
             cursor.execute("ANALYZE lists_subscriber, lists_consentrecord")
 
 
-def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> None:
-    if job.file:
-        job.file.delete(save=False)
-    job.status = status
-    job.failure_reason = reason
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "failure_reason", "finished_at", "file"])
-    emit_event(
-        job.account_id,
-        WebhookEvent.IMPORT_FINISHED,
-        {
-            "import_id": job.pk,
-            "list_id": job.mailing_list_id,
-            "status": str(status),
-            "total_rows": job.total_rows,
-            "imported": job.imported,
-            "updated": job.updated,
-            "skipped": job.skipped,
-            "failure_reason": reason,
-        },
-    )
+def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> bool:
+    """End the import as `status`, if this run still owns it: it is running and its committed
+    progress is this run's. Otherwise (another run got further, or already ended it) change
+    nothing, reload `job` and return False. Only the owner deletes the uploaded file and
+    announces the end; the file goes first, so an import seen ended has no file left (a crash
+    right after deleting it leaves a running import with every row in, which a rerun ends)."""
+    with transaction.atomic():
+        owned = bool(
+            ImportJob.objects.select_for_update()
+            .filter(pk=job.pk, status=ImportStatus.RUNNING, processed=job.processed)
+            .values_list("pk", flat=True)
+        )
+        if owned:
+            if job.file:
+                job.file.delete(save=False)
+            job.status, job.failure_reason, job.finished_at = status, reason, timezone.now()
+            job.save(update_fields=["status", "failure_reason", "finished_at", "file"])
+            emit_event(
+                job.account_id,
+                WebhookEvent.IMPORT_FINISHED,
+                {
+                    "import_id": job.pk,
+                    "list_id": job.mailing_list_id,
+                    "status": str(status),
+                    "total_rows": job.total_rows,
+                    "imported": job.imported,
+                    "updated": job.updated,
+                    "skipped": job.skipped,
+                    "failure_reason": reason,
+                },
+            )
+    if not owned:
+        job.refresh_from_db()
+    return owned
 
 
 def _import_rows(job: ImportJob) -> None:
