@@ -1,7 +1,19 @@
+import operator
+
 from django.conf import settings
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, new_method_proxy
 
 from accounts.selectors import unread_notification_count
+
+
+class LazyCount(SimpleLazyObject):
+    """A number worked out on first use. Also takes part in arithmetic, because a plural in a
+    template ({% blocktranslate count %}) hands it to gettext's plural formula, and Russian's
+    takes n % 10 of it: a plain SimpleLazyObject made such a page fail."""
+
+    __mod__ = new_method_proxy(operator.mod)
+    __int__ = new_method_proxy(int)
+    __index__ = new_method_proxy(operator.index)
 
 
 def _unread_notifications(request) -> int:
@@ -17,5 +29,5 @@ def site(request):
     return {
         "service_name": settings.SERVICE_NAME,
         "debug": settings.DEBUG,
-        "unread_notifications": SimpleLazyObject(lambda: _unread_notifications(request)),
+        "unread_notifications": LazyCount(lambda: _unread_notifications(request)),
     }

@@ -13,6 +13,7 @@ import dns.name
 import dns.nameserver
 import dns.resolver
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 @dataclass
@@ -208,20 +209,20 @@ def normalise_domain(value: str) -> str:
     """Lower-case, IDNA-encode and syntax-check a domain name; raises ValueError."""
     candidate = value.strip().rstrip(".").lower()
     if candidate.startswith(("http://", "https://")) or "@" in candidate or "/" in candidate:
-        raise ValueError("Enter a bare domain name such as example.com.")
+        raise ValueError(_("Enter a bare domain name such as example.com."))
     try:
         ascii_name = candidate.encode("idna").decode("ascii")
         dns.name.from_text(ascii_name)
     except (UnicodeError, dns.exception.DNSException) as exc:
-        raise ValueError("This is not a valid domain name.") from exc
+        raise ValueError(_("This is not a valid domain name.")) from exc
     labels = ascii_name.split(".")
     if len(labels) < 2 or any(not label for label in labels) or len(ascii_name) > 253:
-        raise ValueError("Enter a full domain name such as example.com.")
+        raise ValueError(_("Enter a full domain name such as example.com."))
     if labels[-1].isdigit():
-        raise ValueError("Enter a domain name, not an IP address.")
+        raise ValueError(_("Enter a domain name, not an IP address."))
     for label in labels:
         if len(label) > 63 or label.startswith("-") or label.endswith("-"):
-            raise ValueError("This is not a valid domain name.")
+            raise ValueError(_("This is not a valid domain name."))
         if not all(ch.isalnum() or ch == "-" for ch in label):
-            raise ValueError("This is not a valid domain name.")
+            raise ValueError(_("This is not a valid domain name."))
     return ascii_name

@@ -1,67 +1,133 @@
 """Browser forms for accounts; they only parse input, the services decide."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 
 class SignUpForm(forms.Form):
-    company_name = forms.CharField(label="Company or brand name", max_length=200)
-    contact_name = forms.CharField(label="Contact person", max_length=200)
-    email = forms.EmailField(label="E-mail address", help_text="We will send a link to verify it.")
-    phone = forms.CharField(label="Phone", max_length=40)
+    company_name = forms.CharField(label=_("Company or brand name"), max_length=200)
+    contact_name = forms.CharField(label=_("Contact person"), max_length=200)
+    email = forms.EmailField(
+        label=_("E-mail address"), help_text=_("We will send a link to verify it.")
+    )
+    phone = forms.CharField(label=_("Phone"), max_length=40)
     postal_address = forms.CharField(
-        label="Postal address",
+        label=_("Postal address"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown in the footer of every message you send, as the law requires.",
+        help_text=_("Shown in the footer of every message you send, as the law requires."),
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters, not a common password.",
+        help_text=_("At least 10 characters, not a common password."),
     )
     accept_terms = forms.BooleanField(
-        label="I accept the terms of service, including the anti-spam policy", required=False
+        label=_("I accept the terms of service, including the anti-spam policy"), required=False
     )
-    accept_privacy = forms.BooleanField(label="I accept the privacy policy", required=False)
+    accept_privacy = forms.BooleanField(label=_("I accept the privacy policy"), required=False)
 
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(
-        label="E-mail address",
+        label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 
 
+class UserLanguagePasswordResetForm(PasswordResetForm):
+    """Django's password reset form, whose e-mail is written in the user's language (their
+    choice, else the language of the page that asked for it)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        from accounts.services import user_language
+
+        with translation.override(user_language(context["user"], translation.get_language())):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+
+
 class ProfileForm(forms.Form):
-    company_name = forms.CharField(label="Company or brand name", max_length=200)
-    contact_name = forms.CharField(label="Contact person", max_length=200)
-    phone = forms.CharField(label="Phone", max_length=40)
+    company_name = forms.CharField(label=_("Company or brand name"), max_length=200)
+    contact_name = forms.CharField(label=_("Contact person"), max_length=200)
+    phone = forms.CharField(label=_("Phone"), max_length=40)
     postal_address = forms.CharField(
-        label="Postal address", widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Postal address"), widget=forms.Textarea(attrs={"rows": 3})
     )
-    website = forms.URLField(label="Website", required=False, assume_scheme="https")
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+
+
+class LanguageForm(forms.Form):
+    """The user's language for the pages and the e-mails we send them (User.language); posted
+    to the site's language switch (config.i18n.choose_language), which saves it."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("Of these pages and of the e-mails we send you."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [
+            ("", _("The one your browser asks for")),
+            *settings.LANGUAGES,
+        ]
 
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
-        label="Token name", max_length=100, help_text="Say what uses it, e.g. “CRM sync”."
+        label=_("Token name"), max_length=100, help_text=_("Say what uses it, e.g. “CRM sync”.")
     )
-    read_only = forms.BooleanField(label="Read-only", required=False)
+    read_only = forms.BooleanField(label=_("Read-only"), required=False)
 
 
 class SenderDomainForm(forms.Form):
     domain = forms.CharField(
-        label="Domain",
+        label=_("Domain"),
         max_length=253,
         widget=forms.TextInput(attrs={"placeholder": "news.example.com"}),
     )
     dkim_selector = forms.CharField(
-        label="DKIM selector (optional)",
+        label=_("DKIM selector (optional)"),
         max_length=63,
         required=False,
-        help_text="The selector your mail provider signs with, e.g. “s1” or “mail”.",
+        help_text=_("The selector your mail provider signs with, e.g. “s1” or “mail”."),
     )
 
 
 class DkimSelectorForm(forms.Form):
-    dkim_selector = forms.CharField(label="DKIM selector", max_length=63, required=False)
+    dkim_selector = forms.CharField(label=_("DKIM selector"), max_length=63, required=False)
+
+
+class BrandForm(forms.Form):
+    """The logo and colour recipient pages show; the service checks the file's bytes."""
+
+    logo = forms.FileField(
+        label=_("Logo"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+    brand_color = forms.CharField(
+        label=_("Brand colour"),
+        required=False,
+        max_length=7,
+        widget=forms.TextInput(attrs={"placeholder": "#1f6feb", "autocomplete": "off"}),
+        help_text=_(
+            "Six hexadecimal digits, e.g. #1f6feb. Buttons on your recipient pages take "
+            "this colour; leave it empty for the standard blue."
+        ),
+    )
+
+    def __init__(self, *args, has_logo: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not has_logo:
+            del self.fields["remove_logo"]
+        self.fields["logo"].help_text = _(
+            "PNG, JPEG, GIF or WebP, at most %(size)s KB. Shown at the top of your sign-up, "
+            "confirmation and unsubscribe pages."
+        ) % {"size": settings.BRAND_LOGO_MAX_BYTES // 1024}

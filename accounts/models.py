@@ -3,15 +3,17 @@
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AccountState(models.TextChoices):
-    ACTIVE = "active", "Active"
-    WARNED = "warned", "Warned"
-    FROZEN = "frozen", "Frozen"
-    SCHEDULED_FOR_DELETION = "scheduled_for_deletion", "Scheduled for deletion"
+    ACTIVE = "active", _("Active")
+    WARNED = "warned", _("Warned")
+    FROZEN = "frozen", _("Frozen")
+    SCHEDULED_FOR_DELETION = "scheduled_for_deletion", _("Scheduled for deletion")
     # Its data is gone; the row stays (anonymised) for the hashed suppressions and the audit log.
-    DELETED = "deleted", "Deleted"
+    DELETED = "deleted", _("Deleted")
 
 
 class Account(models.Model):
@@ -30,6 +32,11 @@ class Account(models.Model):
     # Set when an unappealed freeze schedules the account for deletion.
     deletion_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The sender's branding on recipient pages: a logo stored as "brand/<random key>" (a new
+    # key per upload, so its public URL can be cached for good) and an optional "#rrggbb".
+    logo = models.FileField(upload_to="brand/", blank=True, db_index=True)
+    logo_content_type = models.CharField(max_length=16, blank=True)
+    brand_color = models.CharField(max_length=7, blank=True)
 
     class Meta:
         constraints = [
@@ -44,6 +51,24 @@ class Account(models.Model):
     @property
     def can_send(self) -> bool:
         return self.state in (AccountState.ACTIVE, AccountState.WARNED)
+
+    @property
+    def logo_url(self) -> str:
+        """The logo's public address, or "" without a logo."""
+        from django.urls import reverse
+
+        if not self.logo:
+            return ""
+        return reverse("brand_logo", kwargs={"key": self.logo.name.rsplit("/", 1)[-1]})
+
+    @property
+    def brand_css_url(self) -> str:
+        """A stylesheet setting the brand colour on recipient pages, or "" without one."""
+        from django.urls import reverse
+
+        if not self.brand_color:
+            return ""
+        return reverse("brand_css", kwargs={"color": self.brand_color.lstrip("#")})
 
 
 class UserManager(BaseUserManager):
@@ -201,12 +226,12 @@ class WebhookEvent(models.TextChoices):
     """Events an account can receive at its webhook endpoints (`webhook.test` is only ever sent
     by the "send test event" button, to one endpoint)."""
 
-    SUBSCRIBER_SUBSCRIBED = "subscriber.subscribed", "A subscriber subscribed"
-    SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed", "A subscriber unsubscribed"
-    SUBSCRIBER_BOUNCED = "subscriber.bounced", "A subscriber's address hard-bounced"
-    SUBSCRIBER_COMPLAINED = "subscriber.complained", "A subscriber complained (spam report)"
-    CAMPAIGN_STATUS_CHANGED = "campaign.status_changed", "A campaign changed status"
-    IMPORT_FINISHED = "import.finished", "An import finished"
+    SUBSCRIBER_SUBSCRIBED = "subscriber.subscribed", _("A subscriber subscribed")
+    SUBSCRIBER_UNSUBSCRIBED = "subscriber.unsubscribed", _("A subscriber unsubscribed")
+    SUBSCRIBER_BOUNCED = "subscriber.bounced", _("A subscriber's address hard-bounced")
+    SUBSCRIBER_COMPLAINED = "subscriber.complained", _("A subscriber complained (spam report)")
+    CAMPAIGN_STATUS_CHANGED = "campaign.status_changed", _("A campaign changed status")
+    IMPORT_FINISHED = "import.finished", _("An import finished")
 
 
 WEBHOOK_TEST_EVENT = "webhook.test"
@@ -236,9 +261,9 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookDeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", pgettext_lazy("webhook delivery", "Pending")
+    SUCCEEDED = "succeeded", pgettext_lazy("webhook delivery", "Succeeded")
+    FAILED = "failed", pgettext_lazy("webhook delivery", "Failed")
 
 
 class WebhookDelivery(models.Model):

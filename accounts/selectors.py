@@ -39,3 +39,12 @@ def notifications_for(*, account: Account) -> QuerySet[Notification]:
 
 def unread_notification_count(*, account_id: int) -> int:
     return Notification.objects.filter(account_id=account_id, read_at__isnull=True).count()
+
+
+def account_by_logo(*, name: str) -> Account | None:
+    """The account whose logo is stored under `name` (a random, unguessable key), if any.
+
+    Not scoped to an account: the logo is public, shown on the account's recipient pages."""
+    if not name:
+        return None
+    return Account.objects.filter(logo=name).first()

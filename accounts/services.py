@@ -10,12 +10,16 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from accounts import branding
 from accounts import dns as sender_dns
 from accounts.addresses import normalise_address
 from accounts.models import (
@@ -51,17 +55,20 @@ def account_sign_up(
     accepted_privacy: bool,
     ip: str | None = None,
     user_agent: str = "",
+    language: str = "",
 ) -> User:
     """Create an account and its owner, record the terms acceptance, e-mail a verification link.
 
     Refuses (ApplicationError naming the field) without explicit acceptance of both the terms and
     the privacy policy, with an address in use, or with a weak password; nothing is written then.
-    The verification e-mail is enqueued after commit.
+    `language` (one of settings.LANGUAGES: the sign-up page's) becomes the user's language, so the
+    verification link and later notifications arrive in it. The verification e-mail is enqueued
+    after commit.
     """
     if not accepted_terms:
-        raise ApplicationError("You must accept the terms of service.", field="accept_terms")
+        raise ApplicationError(_("You must accept the terms of service."), field="accept_terms")
     if not accepted_privacy:
-        raise ApplicationError("You must accept the privacy policy.", field="accept_privacy")
+        raise ApplicationError(_("You must accept the privacy policy."), field="accept_privacy")
     required = {
         "company_name": company_name,
         "contact_name": contact_name,
@@ -70,10 +77,12 @@ def account_sign_up(
     }
     for name, value in required.items():
         if not (value or "").strip():
-            raise ApplicationError("This field is required.", field=name)
+            raise ApplicationError(_("This field is required."), field=name)
     email = normalise_address(email)
     if User.objects.filter(email__iexact=email).exists():
-        raise ApplicationError("An account with this e-mail address already exists.", field="email")
+        raise ApplicationError(
+            _("An account with this e-mail address already exists."), field="email"
+        )
     _validate_password(password, user=User(email=email, first_name=contact_name))
 
     account = Account.objects.create(
@@ -84,11 +93,15 @@ def account_sign_up(
     )
     try:
         user = User.objects.create_user(
-            email=email, password=password, account=account, first_name=contact_name.strip()[:150]
+            email=email,
+            password=password,
+            account=account,
+            first_name=contact_name.strip()[:150],
+            language=language if language in dict(settings.LANGUAGES) else "",
         )
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise ApplicationError(
-            "An account with this e-mail address already exists.", field="email"
+            _("An account with this e-mail address already exists."), field="email"
         ) from exc
     TermsAcceptance.objects.create(
         user=user,
@@ -102,12 +115,13 @@ def account_sign_up(
     return user
 
 
-def user_request_email_verification(*, user: User) -> None:
-    """Enqueue (after commit) an e-mail with a signed link that verifies the user's address."""
+def user_request_email_verification(*, user: User, language: str = "") -> None:
+    """Enqueue (after commit) an e-mail with a signed link that verifies the user's address, in
+    the user's language, else in `language` (the page's that asked)."""
     from accounts.tasks import send_verification_email
 
     user_id = user.pk
-    transaction.on_commit(lambda: send_verification_email.delay(user_id))
+    transaction.on_commit(lambda: send_verification_email.delay(user_id, language))
 
 
 def email_verification_token(user: User) -> str:
@@ -115,8 +129,18 @@ def email_verification_token(user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email}, salt=EMAIL_VERIFICATION_SALT)
 
 
-def user_send_verification_email(*, user_id: int) -> bool:
-    """Send the verification link. Quietly does nothing for a gone or already verified user."""
+def user_language(user: User, fallback: str = "") -> str:
+    """The language to write to `user` in: their own choice, else `fallback` (the language of the
+    page that led to the message) when it is one of settings.LANGUAGES, else the default."""
+    for language in (user.language, fallback):
+        if language in dict(settings.LANGUAGES):
+            return language
+    return settings.LANGUAGE_CODE
+
+
+def user_send_verification_email(*, user_id: int, language: str = "") -> bool:
+    """Send the verification link, in the user's language (`user_language`). Quietly does
+    nothing for a gone or already verified user."""
     user = User.objects.filter(pk=user_id).first()
     if user is None or user.is_email_verified:
         return False
@@ -124,12 +148,18 @@ def user_send_verification_email(*, user_id: int) -> bool:
         "verify_email", kwargs={"token": email_verification_token(user)}
     )
     context = {"user": user, "link": link, "service_name": settings.SERVICE_NAME}
+    with translation.override(user_language(user, language)):
+        subject = _("Confirm your e-mail address for %(service)s") % {
+            "service": settings.SERVICE_NAME
+        }
+        text = render_to_string("accounts/email/verify_email.txt", context)
+        html = render_to_string("accounts/email/verify_email.html", context)
     send_mail(
-        subject=f"Confirm your e-mail address for {settings.SERVICE_NAME}",
-        message=render_to_string("accounts/email/verify_email.txt", context),
+        subject=subject,
+        message=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[user.email],
-        html_message=render_to_string("accounts/email/verify_email.html", context),
+        html_message=html,
     )
     return True
 
@@ -141,10 +171,10 @@ def user_verify_email(*, token: str) -> User:
             token, salt=EMAIL_VERIFICATION_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE
         )
     except signing.BadSignature as exc:  # includes SignatureExpired
-        raise NotFound("This verification link is invalid or has expired.") from exc
+        raise NotFound(_("This verification link is invalid or has expired.")) from exc
     user = User.objects.filter(pk=payload.get("u"), email=payload.get("e")).first()
     if user is None:
-        raise NotFound("This verification link is invalid or has expired.")
+        raise NotFound(_("This verification link is invalid or has expired."))
     if not user.is_email_verified:
         User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
             email_verified_at=timezone.now()
@@ -172,7 +202,7 @@ def account_profile_update(
     }
     for name, value in values.items():
         if not (value or "").strip():
-            raise ApplicationError("This field is required.", field=name)
+            raise ApplicationError(_("This field is required."), field=name)
     account = Account.objects.select_for_update().get(pk=account.pk)
     for name, value in values.items():
         setattr(account, name, value.strip())
@@ -229,10 +259,10 @@ def _token_digest(key: str) -> str:
 def api_token_create(*, user: User, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
     """Make a named API token for the user's account; returns the row and the key (shown once)."""
     if user.account_id is None:
-        raise ApplicationError("Only users of a sender account can have API tokens.")
+        raise ApplicationError(_("Only users of a sender account can have API tokens."))
     name = (name or "").strip()
     if not name:
-        raise ApplicationError("Give the token a name.", field="name")
+        raise ApplicationError(_("Give the token a name."), field="name")
     key = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         account_id=user.account_id,
@@ -280,7 +310,7 @@ def _clean_dkim_selector(value: str) -> str:
         for label in labels
     ):
         raise ApplicationError(
-            "A DKIM selector is labels of letters, digits, '-' and '_', separated by dots.",
+            _("A DKIM selector is labels of letters, digits, '-' and '_', separated by dots."),
             field="dkim_selector",
         )
     return selector
@@ -303,7 +333,8 @@ def sender_domain_add(*, account: Account, domain: str, dkim_selector: str = "")
             )
     except IntegrityError as exc:
         raise ApplicationError(
-            f"{name} is already one of your sender domains.", field="domain"
+            _("%(domain)s is already one of your sender domains.") % {"domain": name},
+            field="domain",
         ) from exc
 
 
@@ -328,7 +359,9 @@ def _sender_domain_check(sender_domain: SenderDomain) -> SenderDomain:
             dkim_selector=sender_domain.dkim_selector,
         )
     except sender_dns.LookupFailed as exc:
-        raise ApplicationError(f"The DNS check could not be completed: {exc}. Try again.") from exc
+        raise ApplicationError(
+            _("The DNS check could not be completed: %(error)s. Try again.") % {"error": exc}
+        ) from exc
     now = timezone.now()
     sender_domain.findings = findings.as_dict()
     sender_domain.last_checked_at = now
@@ -392,8 +425,9 @@ def notify_account(
 
 
 def notification_send_email(*, notification_id: int) -> int:
-    """E-mail a notification to the account's active users with a verified address; safe to
-    run twice (sends once). Returns how many were e-mailed."""
+    """E-mail a notification to the account's active users with a verified address, each in
+    their language (its frame: the subject and body are the notifier's words); safe to run twice
+    (sends once). Returns how many were e-mailed."""
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update()
@@ -403,27 +437,29 @@ def notification_send_email(*, notification_id: int) -> int:
         )
         if notification is None:
             return 0
-        recipients = [
-            user.email
-            for user in notification.account.users.filter(is_active=True)
-            if user.is_email_verified
-        ]
+        # One message per language, each to the users who read that one.
+        by_language: dict[str, list[str]] = {}
+        for user in notification.account.users.filter(is_active=True).order_by("pk"):
+            if user.is_email_verified:
+                by_language.setdefault(user_language(user), []).append(user.email)
         notification.emailed_at = timezone.now()
         notification.save(update_fields=["emailed_at"])
-    if not recipients:
-        return 0
     context = {
         "notification": notification,
         "link": settings.SITE_URL + notification.link if notification.link else "",
+        "notifications_link": settings.SITE_URL + reverse("notifications"),
         "service_name": settings.SERVICE_NAME,
     }
-    send_mail(
-        subject=f"[{settings.SERVICE_NAME}] {notification.subject}",
-        message=render_to_string("accounts/email/notification.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=recipients,
-    )
-    return len(recipients)
+    for language, recipients in by_language.items():
+        with translation.override(language):
+            message = render_to_string("accounts/email/notification.txt", context)
+        send_mail(
+            subject=f"[{settings.SERVICE_NAME}] {notification.subject}",
+            message=message,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
+    return sum(len(recipients) for recipients in by_language.values())
 
 
 def notification_mark_read(*, account: Account, notification_id: int | None = None) -> int:
@@ -432,3 +468,53 @@ def notification_mark_read(*, account: Account, notification_id: int | None = No
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
     return unread.update(read_at=timezone.now())
+
+
+def account_brand_update(
+    *,
+    account: Account,
+    logo: UploadedFile | None = None,
+    remove_logo: bool = False,
+    brand_color: str = "",
+) -> Account:
+    """Set the branding recipient pages show: a new logo (PNG, JPEG, GIF or WebP, recognised by
+    its first bytes, at most BRAND_LOGO_MAX_BYTES), or none, and the brand colour. Refused
+    input changes nothing. The new logo gets a new random name (its URL is cached for good);
+    the old file is deleted after commit. Locks the account row."""
+    color = branding.normalise_color(brand_color)
+    if color is None:
+        raise ApplicationError(
+            _("Give the colour as six hexadecimal digits, e.g. #1f6feb."), field="brand_color"
+        )
+    content = content_type = None
+    if logo is not None:
+        limit = settings.BRAND_LOGO_MAX_BYTES
+        content = logo.read(limit + 1)
+        if len(content) > limit:
+            raise ApplicationError(
+                _("The logo may be at most %(size)s KB; make it smaller and try again.")
+                % {"size": limit // 1024},
+                field="logo",
+            )
+        content_type = branding.image_type(content[:12])
+        if content_type is None:
+            raise ApplicationError(
+                _("Upload a PNG, JPEG, GIF or WebP image. SVG and other files are not accepted."),
+                field="logo",
+            )
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        old_name = account.logo.name if account.logo else ""
+        if content is not None:
+            account.logo.save(secrets.token_hex(16), ContentFile(content), save=False)
+            account.logo_content_type = content_type
+        elif remove_logo:
+            account.logo = ""
+            account.logo_content_type = ""
+        account.brand_color = color
+        account.save(update_fields=["logo", "logo_content_type", "brand_color"])
+        new_name = account.logo.name if account.logo else ""
+        if old_name and old_name != new_name:
+            storage = Account._meta.get_field("logo").storage
+            transaction.on_commit(lambda: storage.delete(old_name))
+    return account

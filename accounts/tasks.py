@@ -11,11 +11,12 @@ from celery import shared_task
     retry_backoff=True,
     max_retries=5,
 )
-def send_verification_email(user_id: int) -> bool:
-    """E-mail the verification link; a no-op for a gone or already verified user."""
+def send_verification_email(user_id: int, language: str = "") -> bool:
+    """E-mail the verification link (in the user's language, else `language`: the page's that
+    asked); a no-op for a gone or already verified user."""
     from accounts.services import user_send_verification_email
 
-    return user_send_verification_email(user_id=user_id)
+    return user_send_verification_email(user_id=user_id, language=language)
 
 
 @shared_task(name="accounts.recheck_sender_domains")

@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import brand_views, views
+from accounts.forms import UserLanguagePasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=UserLanguagePasswordResetForm,
             template_name="accounts/password_reset.html",
             email_template_name="accounts/email/password_reset.txt",
             subject_template_name="accounts/email/password_reset_subject.txt",
@@ -52,6 +54,10 @@ urlpatterns = [
     path("verify/<str:token>/", views.verify_email, name="verify_email"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("account/profile/", views.profile, name="profile"),
+    path("account/profile/brand/", brand_views.profile_brand, name="profile_brand"),
+    # Public: the sender's logo and brand colours on recipient pages.
+    path("brand/<str:key>/logo/", brand_views.brand_logo, name="brand_logo"),
+    path("brand/colour/<str:color>.css", brand_views.brand_css, name="brand_css"),
     path("account/tokens/", views.api_tokens, name="api_tokens"),
     path("account/tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("account/domains/", views.sender_domains, name="sender_domains"),

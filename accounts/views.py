@@ -9,13 +9,17 @@ from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services, webhooks
 from accounts.forms import (
     ApiTokenForm,
+    BrandForm,
     DkimSelectorForm,
     EmailAuthenticationForm,
+    LanguageForm,
     ProfileForm,
     SenderDomainForm,
     SignUpForm,
@@ -36,7 +40,7 @@ def account_required(view):
     @login_required
     def wrapper(request, *args, **kwargs):
         if request.user.account_id is None:
-            messages.info(request, "Staff users have no sender account.")
+            messages.info(request, _("Staff users have no sender account."))
             return redirect("home")
         return view(request, *args, **kwargs)
 
@@ -64,12 +68,16 @@ def signup(request: HttpRequest) -> HttpResponse:
                 **data,
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                language=getattr(request, "LANGUAGE_CODE", ""),
             )
         except ApplicationError as exc:
             form_error(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome! We sent a verification link to {user.email}.")
+            messages.success(
+                request,
+                _("Welcome! We sent a verification link to %(email)s.") % {"email": user.email},
+            )
             return redirect("dashboard")
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -92,28 +100,44 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def resend_verification(request: HttpRequest) -> HttpResponse:
     if request.user.is_email_verified:
-        messages.info(request, "Your address is already verified.")
+        messages.info(request, _("Your address is already verified."))
     else:
-        services.user_request_email_verification(user=request.user)
-        messages.success(request, f"We sent a new verification link to {request.user.email}.")
+        services.user_request_email_verification(
+            user=request.user, language=getattr(request, "LANGUAGE_CODE", "")
+        )
+        messages.success(
+            request,
+            _("We sent a new verification link to %(email)s.") % {"email": request.user.email},
+        )
     return redirect("dashboard")
+
+
+# The dashboard's list growth: the last 30 days per day, or (?growth=90) 90 days per week.
+GROWTH_DAYS = (30, 90)
 
 
 @account_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The sender's overview: getting started, lists and their growth, campaigns by status, the
+    account's health, recent unsubscribes and complaints. The panels of other apps come from
+    their template tags (accounts imports none of them); the queries stay a fixed few."""
     account = request.user.account
-    domains = selectors.sender_domains_for(account=account)
+    domains = list(selectors.sender_domains_for(account=account))
     steps = [
-        ("Verify your e-mail address", request.user.is_email_verified, None),
+        (_("Verify your e-mail address"), request.user.is_email_verified, None),
         (
-            "Complete your company identity",
+            _("Complete your company identity"),
             bool(account.postal_address and account.phone),
             "profile",
         ),
-        ("Verify a sender domain", any(d.is_verified for d in domains), "sender_domains"),
+        (_("Verify a sender domain"), any(d.is_verified for d in domains), "sender_domains"),
     ]
+    growth = request.GET.get("growth", "")
+    growth_days = int(growth) if growth in {str(days) for days in GROWTH_DAYS} else GROWTH_DAYS[0]
     return render(
-        request, "accounts/dashboard.html", {"account": account, "domains": domains, "steps": steps}
+        request,
+        "accounts/dashboard.html",
+        {"account": account, "domains": domains, "steps": steps, "growth_days": growth_days},
     )
 
 
@@ -128,13 +152,21 @@ def profile(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            messages.success(request, "Your company identity is saved.")
+            messages.success(request, _("Your company identity is saved."))
             return redirect("profile")
     acceptances = request.user.terms_acceptances.all()[:5]
     return render(
         request,
         "accounts/profile.html",
-        {"form": form, "account": account, "acceptances": acceptances},
+        {
+            "form": form,
+            "account": account,
+            "acceptances": acceptances,
+            "brand_form": BrandForm(
+                initial={"brand_color": account.brand_color}, has_logo=bool(account.logo)
+            ),
+            "language_form": LanguageForm(initial={"language": request.user.language}),
+        },
     )
 
 
@@ -149,7 +181,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             form_error(form, exc)
         else:
             messages.success(
-                request, f"Token “{token.name}” created. Copy it now: it will not be shown again."
+                request,
+                _("Token “%(name)s” created. Copy it now: it will not be shown again.")
+                % {"name": token.name},
             )
             form = ApiTokenForm()
     tokens = selectors.api_tokens_for(account=request.user.account)
@@ -165,7 +199,7 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         token = services.api_token_revoke(account=request.user.account, token_id=token_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, f"Token “{token.name}” revoked.")
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("api_tokens")
 
 
@@ -179,7 +213,9 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
             form_error(form, exc)
         else:
             messages.success(
-                request, f"{domain.domain} added. Publish the TXT record, then verify."
+                request,
+                _("%(domain)s added. Publish the TXT record, then verify.")
+                % {"domain": domain.domain},
             )
             return redirect("sender_domain", domain_id=domain.pk)
     domains = selectors.sender_domains_for(account=request.user.account)
@@ -193,7 +229,7 @@ def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
         raise Http404("No such sender domain.")
     selector_form = DkimSelectorForm(initial={"dkim_selector": domain.dkim_selector})
     checks = [
-        ("Ownership (TXT token)", domain.findings.get("verification")),
+        (_("Ownership (TXT token)"), domain.findings.get("verification")),
         ("SPF", domain.findings.get("spf")),
         ("DMARC", domain.findings.get("dmarc")),
         ("DKIM", domain.findings.get("dkim")),
@@ -216,10 +252,13 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         if domain.is_verified:
-            messages.success(request, f"{domain.domain} is verified.")
+            messages.success(request, _("%(domain)s is verified.") % {"domain": domain.domain})
         else:
             found = domain.findings.get("verification", {}).get("messages", [])
-            messages.error(request, " ".join(found) or f"{domain.domain} is not verified yet.")
+            messages.error(
+                request,
+                " ".join(found) or _("%(domain)s is not verified yet.") % {"domain": domain.domain},
+            )
     return redirect("sender_domain", domain_id=domain_id)
 
 
@@ -237,7 +276,7 @@ def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "DKIM selector saved; verify again to check it.")
+            messages.success(request, _("DKIM selector saved; verify again to check it."))
     return redirect("sender_domain", domain_id=domain_id)
 
 
@@ -248,7 +287,7 @@ def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
         services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, "Sender domain removed.")
+    messages.success(request, _("Sender domain removed."))
     return redirect("sender_domains")
 
 
@@ -280,7 +319,13 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
         marked = services.notification_mark_read(account=request.user.account)
         if marked:
             messages.success(
-                request, f"{marked} notification{'s' if marked != 1 else ''} marked read."
+                request,
+                ngettext(
+                    "%(count)d notification marked read.",
+                    "%(count)d notifications marked read.",
+                    marked,
+                )
+                % {"count": marked},
             )
     return redirect("notifications")
 
@@ -299,18 +344,20 @@ class WebhookEndpointForm(forms.Form):
         label="URL",
         max_length=2000,
         widget=forms.URLInput(attrs={"placeholder": "https://crm.example.com/hooks/consentmail"}),
-        help_text="A public http(s) address. Redirects are not followed.",
+        help_text=gettext_lazy("A public http(s) address. Redirects are not followed."),
     )
     events = forms.MultipleChoiceField(
-        label="Events",
+        label=gettext_lazy("Events"),
         choices=WebhookEvent.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    description = forms.CharField(label="Description (optional)", max_length=200, required=False)
+    description = forms.CharField(
+        label=gettext_lazy("Description (optional)"), max_length=200, required=False
+    )
 
 
 class WebhookEndpointEditForm(WebhookEndpointForm):
-    is_active = forms.BooleanField(label="Active", required=False)
+    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
 
 
 WEBHOOK_DELIVERIES_PAGE_SIZE = 30
@@ -335,7 +382,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form_error(form, exc)
         else:
-            messages.success(request, "Webhook added. Copy its signing secret now.")
+            messages.success(request, _("Webhook added. Copy its signing secret now."))
             return _webhook_page(request, endpoint, new_secret=secret)
     endpoints = webhooks.webhook_endpoints_for(account=request.user.account)
     return render(
@@ -387,7 +434,7 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
             except ApplicationError as exc:
                 form_error(form, exc)
             else:
-                messages.success(request, "Webhook saved.")
+                messages.success(request, _("Webhook saved."))
                 return redirect("webhook", webhook_id=endpoint.pk)
     return _webhook_page(request, endpoint, form=form)
 
@@ -400,7 +447,7 @@ def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
         webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, "Test event sent; its result is at the top of the log.")
+    messages.success(request, _("Test event sent; its result is at the top of the log."))
     return redirect("webhook", webhook_id=webhook_id)
 
 
@@ -414,7 +461,7 @@ def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse
         )
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, "New signing secret made. The old one no longer verifies.")
+    messages.success(request, _("New signing secret made. The old one no longer verifies."))
     return _webhook_page(request, endpoint, new_secret=secret)
 
 
@@ -425,5 +472,5 @@ def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
         webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, "Webhook deleted.")
+    messages.success(request, _("Webhook deleted."))
     return redirect("webhooks")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from campaigns.merge import HELP as MERGE_TAG_HELP
 from campaigns.services import CONTENT_FIELDS
 
 FROM_DOMAINS_ID = "from-domains"
+# campaigns.merge.HELP, translated (a test keeps the English the same).
+MERGE_TAG_HELP_TEXT = gettext_lazy(
+    "Use {{ subscriber.name }}, {{ subscriber.first_name }}, {{ subscriber.email }}, "
+    '{{ subscriber.attributes.city | default("there") }}, {{ list.name }} or {{ company.name }}.'
+)
 
 
 class CampaignForm(forms.Form):
@@ -15,43 +20,43 @@ class CampaignForm(forms.Form):
     `from_domains` names the verified sender domains for the From address's hint."""
 
     name = forms.CharField(
-        label="Campaign name",
+        label=gettext_lazy("Campaign name"),
         max_length=200,
-        help_text="For you and the moderators; recipients do not see it.",
+        help_text=gettext_lazy("For you and the moderators; recipients do not see it."),
     )
     lists = forms.TypedMultipleChoiceField(
-        label="Send to",
+        label=gettext_lazy("Send to"),
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one list."},
-        help_text="Someone on several of these lists gets one message.",
+        error_messages={"required": gettext_lazy("Choose at least one list.")},
+        help_text=gettext_lazy("Someone on several of these lists gets one message."),
     )
-    subject = forms.CharField(label="Subject", max_length=300)
-    from_name = forms.CharField(label="From name", max_length=100)
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=300)
+    from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
     from_email = forms.CharField(
-        label="From address",
+        label=gettext_lazy("From address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"list": FROM_DOMAINS_ID, "autocomplete": "off"}),
     )
     reply_to = forms.CharField(
-        label="Reply-to address",
+        label=gettext_lazy("Reply-to address"),
         max_length=254,
         required=False,
         widget=forms.EmailInput(),
-        help_text="Where replies go, if not to the From address.",
+        help_text=gettext_lazy("Where replies go, if not to the From address."),
     )
     html_body = forms.CharField(
-        label="HTML body",
+        label=gettext_lazy("HTML body"),
         strip=False,
         widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "true", "class": "code"}),
-        help_text=MERGE_TAG_HELP,
+        help_text=MERGE_TAG_HELP_TEXT,
     )
     text_body = forms.CharField(
-        label="Text body",
+        label=gettext_lazy("Text body"),
         strip=False,
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
-        help_text="Left empty, it is made from the HTML. Merge tags work here too.",
+        help_text=gettext_lazy("Left empty, it is made from the HTML. Merge tags work here too."),
     )
 
     def __init__(self, *args, lists=(), from_domains=(), **kwargs):
@@ -61,15 +66,13 @@ class CampaignForm(forms.Form):
         ]
         self.from_domains = list(from_domains)
         if self.from_domains:
-            self.fields["from_email"].help_text = (
-                "Must be on a verified sender domain of your account: "
-                + ", ".join(self.from_domains)
-                + "."
-            )
+            self.fields["from_email"].help_text = gettext(
+                "Must be on a verified sender domain of your account: %(domains)s."
+            ) % {"domains": ", ".join(self.from_domains)}
         else:
-            self.fields[
-                "from_email"
-            ].help_text = "Must be on a verified sender domain of your account; you have none yet."
+            self.fields["from_email"].help_text = gettext(
+                "Must be on a verified sender domain of your account; you have none yet."
+            )
 
     def service_fields(self) -> dict:
         """The cleaned data as campaign_create / campaign_update take it."""
@@ -82,14 +85,17 @@ def _list_label(mailing_list) -> str:
     count = getattr(mailing_list, "subscriber_count", None)
     if count is None:
         return mailing_list.name
-    return f"{mailing_list.name} ({count} subscribed)"
+    return ngettext("%(name)s (%(count)s subscribed)", "%(name)s (%(count)s subscribed)", count) % {
+        "name": mailing_list.name,
+        "count": count,
+    }
 
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional)",
+        label=gettext_lazy("Reason (optional)"),
         max_length=500,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Kept in the campaign's history.",
+        help_text=gettext_lazy("Kept in the campaign's history."),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from campaigns.states import DELETABLE, EDITABLE, CampaignStatus
@@ -124,13 +125,13 @@ class CampaignTestSend(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
+    PENDING = "pending", pgettext_lazy("delivery status", "Waiting to be sent")
     # Claimed by a worker's batch; handed to the backend one by one.
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    SENDING = "sending", pgettext_lazy("delivery status", "Sending")
+    SENT = "sent", pgettext_lazy("delivery status", "Sent")
+    FAILED = "failed", pgettext_lazy("delivery status", "Failed")
     # Unsubscribed, bounced or complained between being chosen and being sent.
-    SKIPPED = "skipped", "Skipped"
+    SKIPPED = "skipped", pgettext_lazy("delivery status", "Skipped")
 
 
 class SendBatch(models.Model):

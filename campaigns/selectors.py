@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -10,7 +11,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Account
-from campaigns.models import Campaign, CampaignTestSend, Delivery, DeliveryStatus
+from campaigns.models import (
+    Campaign,
+    CampaignTestSend,
+    Delivery,
+    DeliveryStatus,
+    TrackingEvent,
+)
 from campaigns.providers import provider_of
 from campaigns.rendering import (
     CampaignContent,
@@ -19,7 +26,7 @@ from campaigns.rendering import (
     RenderedMessage,
     compile_campaign,
 )
-from campaigns.states import CampaignStatus
+from campaigns.states import FINAL, CampaignStatus
 from campaigns.verdict import ProbeFigures
 from lists.addresses import address_hasher
 from lists.models import (
@@ -40,6 +47,20 @@ def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
+
+
+def campaign_status_counts(*, account: Account) -> dict[str, int]:
+    """How many of the account's campaigns are in each status: every status, zero when none.
+    One grouped query."""
+    counts = dict.fromkeys(CampaignStatus.values, 0)
+    rows = (
+        Campaign.objects.filter(account=account)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts.update(dict(rows))
+    return counts
 
 
 def campaign_get(*, account: Account, campaign_id: int) -> Campaign | None:
@@ -372,3 +393,197 @@ def delivery_figures(*, campaign: Campaign, probe_only: bool) -> ProbeFigures:
         **{name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()}
     )
     return probe_figures(counts)
+
+
+# --- the send's progress and its links, for the campaign page ----------------------------------
+
+# The staged send as the sender follows it (DESIGN.md rule 7), in order.
+PROGRESS_STEPS = ("submitted", "approved", "probe", "hold", "verdict", "release", "done")
+# The step a campaign in each status is at: the one under way, or (submitted) the one awaited.
+_STEP_OF_STATUS = {
+    CampaignStatus.SUBMITTED: "approved",
+    CampaignStatus.APPROVED: "probe",
+    CampaignStatus.PROBING: "probe",
+    CampaignStatus.HOLDING: "hold",
+    CampaignStatus.REVIEW: "verdict",
+    CampaignStatus.RELEASING: "release",
+    CampaignStatus.SENT: "done",
+}
+_STOPPED = frozenset({CampaignStatus.DECLINED, CampaignStatus.CANCELLED})
+# The steps at which messages go out, or (done) are tallied: only they count deliveries.
+_COUNTED_STEPS = frozenset({"probe", "release", "done"})
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    """One step of the send: `state` is done, current, pending, paused (where a paused campaign
+    stopped), stopped (where it was declined or cancelled) or skipped (after a stop)."""
+
+    key: str
+    state: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """Where a submitted campaign's staged send stands, with the figures each step shows."""
+
+    status: str
+    steps: tuple[ProgressStep, ...]
+    current: str
+    is_final: bool
+    recipients: int | None
+    probe_size: int | None
+    probe_sent: int
+    probe_handled: int
+    total: int
+    sent: int
+    handled: int
+    hold_until: datetime | None
+    hold_over: bool
+    verdict: dict
+    stop_reason: str = ""
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.handled
+
+    def step(self, key: str) -> ProgressStep:
+        return next(step for step in self.steps if step.key == key)
+
+
+def send_progress(*, campaign: Campaign, now: datetime | None = None) -> SendProgress | None:
+    """The campaign's staged send step by step (None for a draft or a rejected campaign, which
+    has none under way). At most two queries, whatever the campaign's size: its deliveries
+    counted by status while the probe or the rest goes out and once it is done (never during
+    the hold or a review), and for a declined or cancelled campaign the change that stopped it.
+    After the release, the probe's figures are its size: all of it was handed over."""
+    status = campaign.status
+    now = now or timezone.now()
+    stop_reason = ""
+    stopped_at = None
+    if status in _STOPPED:
+        change = (
+            campaign.changes.filter(new_status=status)
+            .order_by("-at", "-id")
+            .only("old_status", "reason", "at")
+        ).first()
+        was = change.old_status if change else CampaignStatus.SUBMITTED
+        if was == CampaignStatus.PAUSED:
+            was = campaign.resume_status or CampaignStatus.APPROVED
+        stop_reason, stopped_at = (change.reason, change.at) if change else ("", None)
+        at_step, state = _STEP_OF_STATUS.get(was, "approved"), "stopped"
+    elif status == CampaignStatus.PAUSED:
+        at_step = _STEP_OF_STATUS.get(campaign.resume_status, "probe")
+        state = "paused"
+    elif status in _STEP_OF_STATUS:
+        at_step, state = _STEP_OF_STATUS[status], "current"
+    else:
+        return None
+    hold_over = campaign.hold_until is not None and campaign.hold_until <= now
+    if at_step == "hold" and hold_over and state == "current":
+        # The hold has ended; beat's check judges the probe within a minute.
+        at_step = "verdict"
+    if status == CampaignStatus.SENT:
+        state = "done"
+
+    times = {
+        "submitted": campaign.submitted_at,
+        "approved": campaign.approved_at,
+        "probe": campaign.probe_sent_at,
+        "hold": campaign.hold_until,
+        "verdict": campaign.judged_at,
+        "release": campaign.released_at,
+        "done": campaign.finished_at,
+    }
+    position = PROGRESS_STEPS.index(at_step)
+    steps = []
+    for index, key in enumerate(PROGRESS_STEPS):
+        if index < position:
+            step_state, at = "done", times[key]
+        elif index == position:
+            step_state, at = state, stopped_at if state == "stopped" else times[key]
+        else:
+            step_state, at = ("skipped" if state == "stopped" else "pending"), None
+        steps.append(ProgressStep(key=key, state=step_state, at=at))
+
+    total = sent = unsent = 0
+    if campaign.probe_size is not None and at_step in _COUNTED_STEPS:
+        # Grouped by status alone, the count reads the (campaign, status, id) index the workers
+        # claim by; during the hold or a review nothing goes out, and nothing is counted.
+        by_status = dict(
+            Delivery.objects.filter(campaign=campaign)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        total = sum(by_status.values())
+        sent = by_status.get(DeliveryStatus.SENT, 0)
+        unsent = by_status.get(DeliveryStatus.PENDING, 0) + by_status.get(DeliveryStatus.SENDING, 0)
+    if at_step == "probe" and campaign.released_at is None:
+        # While the probe goes out, every delivery is the probe's.
+        probe_sent, probe_handled = sent, total - unsent
+    else:
+        probe_sent = probe_handled = campaign.probe_size or 0
+    return SendProgress(
+        status=status,
+        steps=tuple(steps),
+        current=at_step,
+        is_final=status in FINAL,
+        recipients=campaign.recipients_at_approval,
+        probe_size=campaign.probe_size,
+        hold_until=campaign.hold_until,
+        hold_over=hold_over,
+        verdict=campaign.verdict or {},
+        stop_reason=stop_reason,
+        total=total,
+        sent=sent,
+        handled=total - unsent,
+        probe_sent=probe_sent,
+        probe_handled=probe_handled,
+    )
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    """One tracked link of a campaign: the recipients who clicked it and their clicks (people
+    only), and the clicks set apart as machines' (link scanners, previews)."""
+
+    index: int
+    url: str
+    people: int
+    clicks: int
+    machine_clicks: int
+
+
+def link_clicks(*, campaign: Campaign) -> list[LinkClicks]:
+    """Every tracked link of the campaign in the message's order, with its clicks: one grouped
+    query over the click events (a recipient's repeated clicks on a link count once in
+    `people`; machines' never count there)."""
+    links = compiled_campaign(campaign).links
+    person = Q(machine_reason="")
+    rows = {
+        row["link_index"]: row
+        for row in TrackingEvent.objects.filter(
+            delivery__campaign_id=campaign.pk,
+            kind=TrackingEvent.Kind.CLICK,
+            link_index__isnull=False,
+        )
+        .values("link_index")
+        .annotate(
+            people=Count("delivery_id", filter=person, distinct=True),
+            clicks=Count("id", filter=person),
+            machine_clicks=Count("id", filter=~person),
+        )
+        .order_by()
+    }
+    return [
+        LinkClicks(
+            index=index,
+            url=url,
+            people=rows.get(index, {}).get("people", 0),
+            clicks=rows.get(index, {}).get("clicks", 0),
+            machine_clicks=rows.get(index, {}).get("machine_clicks", 0),
+        )
+        for index, url in enumerate(links)
+    ]

@@ -1,23 +1,24 @@
 """The campaign state machine as data: the statuses and which changes are allowed. Pure."""
 
 from django.db import models
+from django.utils.translation import gettext, pgettext_lazy
 
 from config.errors import InvalidTransition
 
 
 class CampaignStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted for moderation"
-    REJECTED = "rejected", "Rejected"
-    APPROVED = "approved", "Approved"
-    PROBING = "probing", "Probe sending"
-    HOLDING = "holding", "Holding"
-    REVIEW = "review", "In review"
-    RELEASING = "releasing", "Releasing"
-    SENT = "sent", "Sent"
-    DECLINED = "declined", "Declined"
-    PAUSED = "paused", "Paused"
-    CANCELLED = "cancelled", "Cancelled"
+    DRAFT = "draft", pgettext_lazy("campaign status", "Draft")
+    SUBMITTED = "submitted", pgettext_lazy("campaign status", "Submitted for moderation")
+    REJECTED = "rejected", pgettext_lazy("campaign status", "Rejected")
+    APPROVED = "approved", pgettext_lazy("campaign status", "Approved")
+    PROBING = "probing", pgettext_lazy("campaign status", "Probe sending")
+    HOLDING = "holding", pgettext_lazy("campaign status", "Holding")
+    REVIEW = "review", pgettext_lazy("campaign status", "In review")
+    RELEASING = "releasing", pgettext_lazy("campaign status", "Releasing")
+    SENT = "sent", pgettext_lazy("campaign status", "Sent")
+    DECLINED = "declined", pgettext_lazy("campaign status", "Declined")
+    PAUSED = "paused", pgettext_lazy("campaign status", "Paused")
+    CANCELLED = "cancelled", pgettext_lazy("campaign status", "Cancelled")
 
 
 S = CampaignStatus
@@ -57,7 +58,10 @@ def ensure_transition(current: str, target: str) -> None:
     """Raise InvalidTransition (a 409 in the API) unless `current -> target` is in the table."""
     if not can_transition(current, target):
         raise InvalidTransition(
-            f"A campaign that is {CampaignStatus(current).label.lower()} cannot become "
-            f"{CampaignStatus(target).label.lower()}.",
+            gettext("A campaign that is %(current)s cannot become %(target)s.")
+            % {
+                "current": CampaignStatus(current).label.lower(),
+                "target": CampaignStatus(target).label.lower(),
+            },
             extra={"status": current},
         )

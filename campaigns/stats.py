@@ -13,7 +13,8 @@ verdict does):
   whose only opens or clicks were machines' (privacy proxies, security scanners).
 * hard_bounced, soft_bounced, complained, unsubscribed: as reported after sending.
 * failed: refused for good by the backend. pending: not handed over yet (waiting or under way).
-  possibly_duplicated: handed over when a worker died, then sent again: may have arrived twice.
+  possibly_duplicated: handed over when a worker died, or when the connection was lost before the
+  server answered, then sent again: may have arrived twice.
 """
 
 from __future__ import annotations

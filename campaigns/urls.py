@@ -3,13 +3,27 @@
 from django.urls import path
 
 from campaigns import views
+from config.security import allows_mail_preview
 
+# The editor and the campaign's page show the message in the preview frame, which needs a wider
+# Content-Security-Policy (config/security.py).
 urlpatterns = [
     path("campaigns/", views.campaign_index, name="campaigns"),
-    path("campaigns/new/", views.campaign_create, name="campaign_create"),
+    path("campaigns/new/", allows_mail_preview(views.campaign_create), name="campaign_create"),
     path("campaigns/preview/", views.campaign_preview_new, name="campaign_preview_new"),
-    path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
-    path("campaigns/<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
+    path(
+        "campaigns/<int:campaign_id>/",
+        allows_mail_preview(views.campaign_detail),
+        name="campaign_detail",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/edit/",
+        allows_mail_preview(views.campaign_edit),
+        name="campaign_edit",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/progress/", views.campaign_progress, name="campaign_progress"
+    ),
     path("campaigns/<int:campaign_id>/preview/", views.campaign_preview, name="campaign_preview"),
     path("campaigns/<int:campaign_id>/test/", views.campaign_test_send, name="campaign_test_send"),
     path("campaigns/<int:campaign_id>/submit/", views.campaign_submit, name="campaign_submit"),

@@ -11,7 +11,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -23,6 +25,7 @@ from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import CampaignStatus, can_transition
 from campaigns.verdict import Thresholds
+from config import charts
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists import selectors as list_selectors
 from lists.models import MailingList
@@ -33,22 +36,30 @@ RECENT_TEST_SENDS = 5
 # Severity -> (heading, what it means for the sender).
 FINDING_GROUPS = {
     "block": (
-        "Must be fixed before submitting",
-        "The campaign cannot be submitted while any of these remain.",
+        gettext_lazy("Must be fixed before submitting"),
+        gettext_lazy("The campaign cannot be submitted while any of these remain."),
     ),
     "review": (
-        "A moderator will look at these",
-        "You can submit; a moderator decides whether the campaign may go out.",
+        gettext_lazy("A moderator will look at these"),
+        gettext_lazy("You can submit; a moderator decides whether the campaign may go out."),
     ),
-    "info": ("For your information", "These do not stop the campaign."),
+    "info": (gettext_lazy("For your information"), gettext_lazy("These do not stop the campaign.")),
+}
+# Where in the campaign the content analyser found something (its `where` codes).
+FINDING_PLACES = {
+    "subject": gettext_lazy("In the subject"),
+    "body": gettext_lazy("In the body"),
+    "sender": gettext_lazy("In the sender's identity"),
+    "links": gettext_lazy("In the links"),
+    "lists": gettext_lazy("In the lists"),
 }
 # Status filters on the campaign list, as (value, label).
 STATUS_FILTERS = [
-    ("", "All"),
-    (CampaignStatus.DRAFT, "Drafts"),
-    (CampaignStatus.SUBMITTED, "In moderation"),
-    (CampaignStatus.REJECTED, "Rejected"),
-    (CampaignStatus.SENT, "Sent"),
+    ("", gettext_lazy("All")),
+    (CampaignStatus.DRAFT, gettext_lazy("Drafts")),
+    (CampaignStatus.SUBMITTED, gettext_lazy("In moderation")),
+    (CampaignStatus.REJECTED, pgettext_lazy("campaign filter", "Rejected")),
+    (CampaignStatus.SENT, pgettext_lazy("campaign filter", "Sent")),
 ]
 
 
@@ -132,7 +143,7 @@ def _live_preview(
         )
         if preview is None:
             errors["subscriber_id"] = [
-                "That subscriber is not on the chosen lists; showing the first one instead."
+                _("That subscriber is not on the chosen lists; showing the first one instead.")
             ]
             preview = selectors.content_preview(account=account, content=content, lists=lists)
     except ApplicationError as exc:
@@ -152,9 +163,9 @@ def _editor_values(source, *, lists_key: str = "lists") -> tuple[dict, list, str
 def _labelled_errors(form: CampaignForm, errors: dict[str, list[str]]) -> list[tuple[str, str]]:
     """The preview's errors as (field label, message), for the page without JavaScript."""
     labels = {name: str(field.label) for name, field in form.fields.items()}
-    labels["subscriber_id"] = "Preview as"
+    labels["subscriber_id"] = _("Preview as")
     return [
-        (labels.get(name, "Content"), message)
+        (labels.get(name, _("Content")), message)
         for name, messages_of_field in errors.items()
         for message in messages_of_field
     ]
@@ -163,12 +174,22 @@ def _labelled_errors(form: CampaignForm, errors: dict[str, list[str]]) -> list[t
 def _group_findings(findings: list[dict]) -> list[dict]:
     groups = []
     for severity, (title, meaning) in FINDING_GROUPS.items():
-        items = [finding for finding in findings if finding.get("severity") == severity]
+        items = [
+            {**finding, "place": _finding_place(finding.get("where", ""))}
+            for finding in findings
+            if finding.get("severity") == severity
+        ]
         if items:
             groups.append(
                 {"severity": severity, "title": title, "meaning": meaning, "items": items}
             )
     return groups
+
+
+def _finding_place(where: str) -> str:
+    if not where:
+        return ""
+    return FINDING_PLACES.get(where) or _("In the %(place)s") % {"place": where}
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -215,8 +236,8 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if not campaign.is_editable:
         messages.info(
             request,
-            f"This campaign is {campaign.get_status_display().lower()}: only draft or rejected "
-            "campaigns can be edited.",
+            _("This campaign is %(status)s: only draft or rejected campaigns can be edited.")
+            % {"status": campaign.get_status_display().lower()},
         )
         return redirect("campaign_detail", campaign_id=campaign.pk)
     return _editor(request, campaign=campaign)
@@ -311,7 +332,8 @@ def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
         return None
     messages.success(
         request,
-        f"Draft “{saved.name}” saved. Send yourself a test, then submit it for moderation.",
+        _("Draft “%(name)s” saved. Send yourself a test, then submit it for moderation.")
+        % {"name": saved.name},
     )
     return redirect("campaign_detail", campaign_id=saved.pk)
 
@@ -348,45 +370,66 @@ def _preview_json(request: HttpRequest, *, campaign_id: int) -> JsonResponse:
 
 # The figures table's rows: (key in campaigns.stats, label, shown as a share of the sent too).
 FIGURE_ROWS = [
-    ("recipients", "Recipients", False),
-    ("sent", "Sent", False),
-    ("delivered", "Delivered", True),
-    ("opened", "Opened", True),
-    ("clicked", "Clicked", True),
-    ("hard_bounced", "Hard bounces", True),
-    ("soft_bounced", "Soft bounces", True),
-    ("complained", "Spam complaints", True),
-    ("unsubscribed", "Unsubscribed", True),
-    ("machine_opened", "Opened by machines only", True),
-    ("machine_clicked", "Clicked by machines only", True),
-    ("pending", "Not sent yet", False),
-    ("failed", "Refused by the mail server", False),
+    ("recipients", gettext_lazy("Recipients"), False),
+    ("sent", pgettext_lazy("figure", "Sent"), False),
+    ("delivered", pgettext_lazy("figure", "Delivered"), True),
+    ("opened", pgettext_lazy("figure", "Opened"), True),
+    ("clicked", pgettext_lazy("figure", "Clicked"), True),
+    ("hard_bounced", gettext_lazy("Hard bounces"), True),
+    ("soft_bounced", gettext_lazy("Soft bounces"), True),
+    ("complained", gettext_lazy("Spam complaints"), True),
+    ("unsubscribed", pgettext_lazy("figure", "Unsubscribed"), True),
+    ("machine_opened", gettext_lazy("Opened by machines only"), True),
+    ("machine_clicked", gettext_lazy("Clicked by machines only"), True),
+    ("pending", gettext_lazy("Not sent yet"), False),
+    ("failed", gettext_lazy("Refused by the mail server"), False),
 ]
 # Verdict tier -> (label, badge class, what it meant for the campaign).
 TIERS = {
-    "green": ("Green", "ok", "Within every threshold: the rest was released."),
-    "amber": ("Amber", "warning", "Near a threshold: the rest was released with a warning."),
-    "review": ("Review", "error", "Over a threshold: a moderator decides whether the rest goes."),
+    "green": (
+        pgettext_lazy("verdict tier", "Green"),
+        "ok",
+        gettext_lazy("Within every threshold: the rest was released."),
+    ),
+    "amber": (
+        pgettext_lazy("verdict tier", "Amber"),
+        "warning",
+        gettext_lazy("Near a threshold: the rest was released with a warning."),
+    ),
+    "review": (
+        pgettext_lazy("verdict tier", "Review"),
+        "error",
+        gettext_lazy("Over a threshold: a moderator decides whether the rest goes."),
+    ),
 }
 RULES = {
-    "green": "under the warning thresholds",
-    "empty_probe": "nothing was measured",
-    "complaints_amber": "complaints at the warning level",
-    "complaints_review": "complaints over the review threshold",
-    "complaints_limit": "complaints over the policy's limit",
-    "bounces_amber": "hard bounces at the warning level",
-    "bounces_review": "hard bounces over the review threshold",
-    "bounces_limit": "hard bounces over the policy's limit",
+    "green": gettext_lazy("under the warning thresholds"),
+    "empty_probe": gettext_lazy("nothing was measured"),
+    "complaints_amber": gettext_lazy("complaints at the warning level"),
+    "complaints_review": gettext_lazy("complaints over the review threshold"),
+    "complaints_limit": gettext_lazy("complaints over the policy's limit"),
+    "bounces_amber": gettext_lazy("hard bounces at the warning level"),
+    "bounces_review": gettext_lazy("hard bounces over the review threshold"),
+    "bounces_limit": gettext_lazy("hard bounces over the policy's limit"),
 }
-INTERVAL_LABELS = {"complaint_rate": "Spam complaints", "hard_bounce_rate": "Hard bounces"}
+INTERVAL_LABELS = {
+    "complaint_rate": gettext_lazy("Spam complaints"),
+    "hard_bounce_rate": gettext_lazy("Hard bounces"),
+}
 # The chart's series: (key in a timeline bucket, label, colour); "sent" is drawn as bars.
 CHART_SERIES = [
-    ("sent", "Sent", "#9db4ee"),
-    ("opened", "Opened", "#1f7a4a"),
-    ("clicked", "Clicked", "#7a3fd6"),
-    ("bounced", "Bounced", "#d99a00"),
-    ("complained", "Complaints", "#b42318"),
+    ("sent", pgettext_lazy("figure", "Sent"), "#9db4ee"),
+    ("opened", pgettext_lazy("figure", "Opened"), "#1f7a4a"),
+    ("clicked", pgettext_lazy("figure", "Clicked"), "#7a3fd6"),
+    ("bounced", pgettext_lazy("figure", "Bounced"), "#d99a00"),
+    ("complained", gettext_lazy("Complaints"), "#b42318"),
 ]
+# The chart's bucket sizes, as its captions name them.
+CHART_UNITS = {
+    "minute": gettext_lazy("per minute"),
+    "hour": gettext_lazy("per hour"),
+    "day": gettext_lazy("per day"),
+}
 # The chart's geometry, in SVG user units (it scales to the page's width).
 CHART_WIDTH, CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 1000, 56, 16, 24, 28
 CHART_SENT_HEIGHT, CHART_PANEL_GAP, CHART_EVENTS_HEIGHT, CHART_BAR_MAX = 70, 40, 150, 40
@@ -424,15 +467,24 @@ def _figure_rows(stats: dict) -> list[dict]:
     ]
 
 
+def _thresholds() -> dict[str, str]:
+    """What the verdict compares each judged rate with, in words (from settings)."""
+    limits = Thresholds.from_settings()
+    return {
+        "complaint_rate": _("warning from %(warn)s, review over %(review)s, policy limit %(limit)s")
+        % {
+            "warn": _percent(limits.complaint_warn),
+            "review": _percent(limits.complaint_review),
+            "limit": _percent(limits.complaint_limit),
+        },
+        "hard_bounce_rate": _("warning from %(warn)s, review over %(review)s (the policy limit)")
+        % {"warn": _percent(limits.bounce_warn), "review": _percent(limits.bounce_limit)},
+    }
+
+
 def _intervals(rates: dict) -> list[dict]:
     """The rates the verdict judges, with their 95% intervals and the thresholds they meet."""
-    limits = Thresholds.from_settings()
-    thresholds = {
-        "complaint_rate": f"warning from {_percent(limits.complaint_warn)}, review over "
-        f"{_percent(limits.complaint_review)}, policy limit {_percent(limits.complaint_limit)}",
-        "hard_bounce_rate": f"warning from {_percent(limits.bounce_warn)}, review over "
-        f"{_percent(limits.bounce_limit)} (the policy limit)",
-    }
+    thresholds = _thresholds()
     return [
         {
             "key": name,
@@ -449,7 +501,7 @@ def _intervals(rates: dict) -> list[dict]:
 def _verdict_display(verdict: dict | None) -> dict | None:
     if not verdict:
         return None
-    label, badge, meaning = TIERS.get(verdict.get("tier", ""), ("Unknown", "", ""))
+    label, badge, meaning = TIERS.get(verdict.get("tier", ""), (_("Unknown"), "", ""))
     rule = verdict.get("rule", "")
     return {
         "tier": verdict.get("tier", ""),
@@ -463,19 +515,9 @@ def _verdict_display(verdict: dict | None) -> dict | None:
     }
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten at or above `value` (at least 1)."""
-    scale = 1
-    while True:
-        for step in (1, 2, 5):
-            if step * scale >= value:
-                return step * scale
-        scale *= 10
-
-
 def _chart_panel(timeline: list[dict], keys: list[str], *, top: float, height: float) -> dict:
     """One panel's vertical scale: its peak rounded up, its ticks, and a value -> y function."""
-    peak = _nice_ceiling(max(bucket[key] for bucket in timeline for key in keys))
+    peak = charts.nice_ceiling(max(bucket[key] for bucket in timeline for key in keys))
     baseline = top + height
 
     def y_of(value: int) -> float:
@@ -525,7 +567,8 @@ def _timeline_chart(timeline: list[dict]) -> dict | None:
             "y": f"{sent['y_of'](bucket[sent_key]):.1f}",
             "width": f"{max(bar_width, 1):.1f}",
             "height": f"{sent['baseline'] - sent['y_of'](bucket[sent_key]):.1f}",
-            "title": f"{starts[index]:%Y-%m-%d %H:%M}: {bucket[sent_key]:,} sent",
+            "title": _("%(time)s: %(count)s sent")
+            % {"time": f"{starts[index]:%Y-%m-%d %H:%M}", "count": f"{bucket[sent_key]:,}"},
         }
         for index, bucket in enumerate(timeline)
         if bucket[sent_key]
@@ -537,7 +580,7 @@ def _timeline_chart(timeline: list[dict]) -> dict | None:
             {
                 "x": f"{x:.1f}",
                 "y": f"{y:.1f}",
-                "title": f"{starts[i]:%Y-%m-%d %H:%M}: {timeline[i][key]:,} {label.lower()}",
+                "title": f"{starts[i]:%Y-%m-%d %H:%M}: {timeline[i][key]:,} {str(label).lower()}",
             }
             for i, (x, y) in enumerate(points)
             if timeline[i][key]
@@ -561,6 +604,7 @@ def _timeline_chart(timeline: list[dict]) -> dict | None:
         "label_x": CHART_LEFT - 8,
         "right": CHART_WIDTH - CHART_RIGHT,
         "unit": unit,
+        "per_unit": CHART_UNITS[unit],
         "sent": sent,
         "events": events,
         "panels": [sent, events],
@@ -606,11 +650,140 @@ def _sending_context(campaign: Campaign) -> dict:
                 {**share, "label": PROVIDER_LABELS.get(share["provider"], share["provider"])}
                 for share in figures["providers"]
             ],
-            "is_holding": campaign.status == CampaignStatus.HOLDING
-            and campaign.hold_until is not None,
-            "hold_ahead": campaign.hold_until is not None and campaign.hold_until > timezone.now(),
+            "links": _link_rows(campaign, sent=figures["sent"]),
         }
     }
+
+
+def _link_rows(campaign: Campaign, *, sent: int) -> list[dict]:
+    """The clicks table: each link with its people, their clicks, the share of the messages
+    sent whose recipient clicked it, and the machines' clicks apart."""
+    return [
+        {
+            "index": link.index,
+            "url": link.url,
+            "people": link.people,
+            "clicks": link.clicks,
+            "share": _percent(link.people / sent) if sent else "",
+            "machine_clicks": link.machine_clicks,
+        }
+        for link in selectors.link_clicks(campaign=campaign)
+    ]
+
+
+# --- the send's progress: the timeline the campaign page polls -----------------------------------
+
+# How often the campaign page asks for the timeline again while the send is under way.
+PROGRESS_POLL_SECONDS = 5
+STEP_NAMES = {
+    "submitted": pgettext_lazy("send step", "Submitted"),
+    "approved": pgettext_lazy("send step", "Approved"),
+    "probe": pgettext_lazy("send step", "Probe sent"),
+    "hold": pgettext_lazy("send step", "Hold"),
+    "verdict": pgettext_lazy("send step", "Verdict"),
+    "release": pgettext_lazy("send step", "Release"),
+    "done": pgettext_lazy("send step", "Done"),
+}
+# A step's state in words, for those who cannot see its marker ("stopped" says the status).
+STEP_STATES = {
+    "done": pgettext_lazy("send step", "done"),
+    "current": pgettext_lazy("send step", "now"),
+    "pending": pgettext_lazy("send step", "to come"),
+    "paused": pgettext_lazy("send step", "paused"),
+    "skipped": pgettext_lazy("send step", "will not happen"),
+}
+# The states whose words are shown; the others' only to screen readers.
+SHOWN_STATES = frozenset({"current", "paused", "stopped"})
+
+
+def _step_facts(key: str, progress: selectors.SendProgress) -> tuple:
+    """What a step shows besides its state and time: when any of it changes, the page swaps
+    the step in (and a screen reader hears it)."""
+    if key == "probe":
+        return (progress.probe_size, progress.probe_sent, progress.probe_handled)
+    if key == "hold":
+        return (progress.hold_until and progress.hold_until.isoformat(), progress.hold_over)
+    if key == "verdict":
+        return (progress.verdict.get("tier", ""), progress.status)
+    if key == "release":
+        return (progress.sent, progress.handled, progress.total)
+    return ()
+
+
+def _verdict_outcome(progress: selectors.SendProgress) -> str:
+    tier = progress.verdict.get("tier", "")
+    if tier == "review" and progress.status in (CampaignStatus.RELEASING, CampaignStatus.SENT):
+        return _("Over a threshold: a moderator reviewed the probe and released the rest.")
+    return str(TIERS.get(tier, ("", "", ""))[2])
+
+
+def _progress_context(campaign: Campaign) -> dict | None:
+    """The timeline of the send as the template shows it (None before submission)."""
+    progress = selectors.send_progress(campaign=campaign)
+    if progress is None:
+        return None
+    status_label = campaign.get_status_display()
+    steps = []
+    for step in progress.steps:
+        facts = (step.state, step.at and step.at.isoformat(), *_step_facts(step.key, progress))
+        if step.state == "stopped":
+            facts += (progress.stop_reason,)
+        steps.append(
+            {
+                "key": step.key,
+                "name": STEP_NAMES[step.key],
+                "state": step.state,
+                "state_label": status_label if step.state == "stopped" else STEP_STATES[step.state],
+                "state_shown": step.state in SHOWN_STATES,
+                "at": step.at,
+                "is_current": step.key == progress.current,
+                "sig": "|".join(str(fact) for fact in facts),
+            }
+        )
+    verdict = _verdict_display(progress.verdict)
+    if verdict:
+        rates, thresholds = progress.verdict.get("rates", {}), _thresholds()
+        verdict["outcome"] = _verdict_outcome(progress)
+        verdict["rates"] = [
+            {
+                "key": name,
+                "label": label,
+                "rate": _percent(float(rates.get(name, 0.0))),
+                "thresholds": thresholds[name],
+            }
+            for name, label in INTERVAL_LABELS.items()
+        ]
+    return {
+        "status": progress.status,
+        "status_label": status_label,
+        "is_final": progress.is_final,
+        "steps": steps,
+        "recipients": progress.recipients,
+        "probe_size": progress.probe_size,
+        "probe_sent": progress.probe_sent,
+        "probe_handled": progress.probe_handled,
+        "total": progress.total,
+        "sent": progress.sent,
+        "handled": progress.handled,
+        "pending": progress.pending,
+        "hold_until": progress.hold_until,
+        "hold_ahead": progress.hold_until is not None and not progress.hold_over,
+        "verdict": verdict,
+        "stop_reason": progress.stop_reason,
+    }
+
+
+@never_cache
+@account_required
+def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The campaign page's timeline alone, as an HTML fragment, which the page polls while the
+    send is under way. Another account's campaign is a 404; a few queries whatever its size."""
+    campaign = _campaign_or_404(request, campaign_id)
+    return render(
+        request,
+        "campaigns/_send_progress.html",
+        {"campaign": campaign, "progress": _progress_context(campaign)},
+    )
 
 
 # --- one campaign --------------------------------------------------------------------------------
@@ -628,7 +801,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             account=account, campaign=campaign, subscriber_id=subscriber_id
         )
         if preview is None:
-            preview_error = "That subscriber is not on the campaign's lists."
+            preview_error = _("That subscriber is not on the campaign's lists.")
             subscriber_id = None
             preview = selectors.campaign_preview(account=account, campaign=campaign)
     except ApplicationError as exc:
@@ -665,6 +838,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "can_submit": can_transition(status, CampaignStatus.SUBMITTED),
             "can_withdraw": status == CampaignStatus.SUBMITTED,
             "can_cancel": can_transition(status, CampaignStatus.CANCELLED),
+            "progress": _progress_context(campaign),
+            "progress_poll_seconds": PROGRESS_POLL_SECONDS,
             **_sending_context(campaign),
         },
     )
@@ -700,12 +875,12 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except ApplicationError as exc:
-        messages.error(request, f"The test was not sent. {exc.message}")
+        messages.error(request, _("The test was not sent. %(why)s") % {"why": exc.message})
     else:
         messages.success(
             request,
-            f"Test sent to {sent.to_email}. Its links are test links: following them changes "
-            "nothing.",
+            _("Test sent to %(address)s. Its links are test links: following them changes nothing.")
+            % {"address": sent.to_email},
         )
     return _back_to_detail(campaign.pk, subscriber_id)
 
@@ -726,8 +901,10 @@ def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            "Submitted for moderation. A moderator reviews it before anything is sent; "
-            "you can withdraw it until then.",
+            _(
+                "Submitted for moderation. A moderator reviews it before anything is sent; "
+                "you can withdraw it until then."
+            ),
         )
     return _back_to_detail(campaign.pk)
 
@@ -745,7 +922,7 @@ def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Withdrawn from moderation: the campaign is a draft again.")
+        messages.success(request, _("Withdrawn from moderation: the campaign is a draft again."))
     return _back_to_detail(campaign.pk)
 
 
@@ -756,7 +933,8 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
         if campaign.status != CampaignStatus.CANCELLED:
             messages.error(
                 request,
-                f"A campaign that is {campaign.get_status_display().lower()} cannot be cancelled.",
+                _("A campaign that is %(status)s cannot be cancelled.")
+                % {"status": campaign.get_status_display().lower()},
             )
         return _back_to_detail(campaign.pk)
     form = CancelForm(request.POST or None)
@@ -773,7 +951,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Campaign “{campaign.name}” cancelled.")
+            messages.success(request, _("Campaign “%(name)s” cancelled.") % {"name": campaign.name})
         return _back_to_detail(campaign.pk)
     return render(
         request,
@@ -786,7 +964,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not campaign.is_deletable:
-        messages.error(request, "Only draft, rejected or cancelled campaigns can be deleted.")
+        messages.error(request, _("Only draft, rejected or cancelled campaigns can be deleted."))
         return _back_to_detail(campaign.pk)
     if request.method == "POST":
         try:
@@ -796,7 +974,7 @@ def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return _back_to_detail(campaign.pk)
-        messages.success(request, f"Campaign “{campaign.name}” deleted.")
+        messages.success(request, _("Campaign “%(name)s” deleted.") % {"name": campaign.name})
         return redirect("campaigns")
     return render(
         request,

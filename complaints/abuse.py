@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
 from campaigns.tokens import BadToken, TokenKind, unpack
@@ -81,12 +82,13 @@ def abuse_report_submit(
     limit = settings.ABUSE_REPORT_MAX_BYTES
     if len(message_text.encode()) + len(comment.encode()) > limit:
         raise ApplicationError(
-            f"The report is too large: at most {limit // 1024} KB. The headers are enough.",
+            _("The report is too large: at most %(size)s KB. The headers are enough.")
+            % {"size": limit // 1024},
             field="message_text",
         )
     if not message_text.strip() and not comment:
         raise ApplicationError(
-            "Paste the message's headers or text, or describe what you received.",
+            _("Paste the message's headers or text, or describe what you received."),
             field="message_text",
         )
     match = abuse_match(message_text + "\n" + comment)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from accounts.views import account_required
@@ -110,28 +111,28 @@ TABS = {
     for tab in (
         Tab(
             "unsubscribes",
-            "Unsubscribes",
+            _("Unsubscribes"),
             _events(FeedbackKind.UNSUBSCRIBED),
             ["when", "email", "list", "campaign", "channel", "suppressed_at", "seconds"],
             _unsubscribe_cells,
         ),
         Tab(
             "complaints",
-            "Complaints",
+            _("Complaints"),
             _events(FeedbackKind.COMPLAINED),
             ["when", "email", "campaign", "channel", "comment"],
             _complaint_cells,
         ),
         Tab(
             "bounces",
-            "Bounces",
+            _("Bounces"),
             _events(FeedbackKind.HARD_BOUNCE, FeedbackKind.SOFT_BOUNCE),
             ["when", "type", "email", "campaign", "code", "detail"],
             _bounce_cells,
         ),
         Tab(
             "abuse",
-            "Abuse reports",
+            _("Abuse reports"),
             lambda account, campaign_id: selectors.abuse_reports_for(
                 account=account, campaign_id=campaign_id
             ),

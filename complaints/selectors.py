@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import CharField, Count, F, Q, QuerySet, TextField, Value
 from django.db.models.functions import NullIf
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import Account
 from campaigns.models import Delivery, DeliveryStatus
@@ -41,6 +42,23 @@ def feedback_for(
     if campaign_id is not None:
         events = events.filter(campaign_id=campaign_id)
     return events
+
+
+def feedback_latest(
+    *, account: Account, kinds: list[str] | tuple[str, ...], limit: int
+) -> list[FeedbackEvent]:
+    """The account's `limit` latest applied feedback events of `kinds`, newest first, as
+    `feedback_for` gives them (with `list_name`). The rows are picked from the events table
+    alone before the joins, so the cost follows the limit, not the account's history (joined
+    first, every event met every delivery). One query."""
+    latest = (
+        FeedbackEvent.objects.filter(
+            account=account, outcome=FeedbackOutcome.APPLIED, kind__in=kinds
+        )
+        .order_by("-occurred_at", "-id")
+        .values("pk")[:limit]
+    )
+    return list(feedback_for(account=account, kinds=kinds).filter(pk__in=latest))
 
 
 def abuse_reports_for(*, account: Account, campaign_id: int | None = None) -> QuerySet[AbuseReport]:
@@ -131,6 +149,27 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.2f}%"
 
 
+class HealthReason(str):
+    """One reason for a health verdict: the English text (what flags, state reasons and logs
+    keep), which can also say itself in the active language for a page (`translated`)."""
+
+    def __new__(cls, template: str, **params):
+        self = super().__new__(cls, template % params)
+        self.template, self.params = template, params
+        return self
+
+    def __getnewargs_ex__(self):  # copies and pickles rebuild it from its parts
+        return (self.template,), self.params
+
+    def translated(self) -> str:
+        separator = formats.get_format("DECIMAL_SEPARATOR")
+        params = {
+            name: value.replace(".", separator) if isinstance(value, str) else value
+            for name, value in self.params.items()
+        }
+        return gettext(self.template) % params
+
+
 _HEALTH_COUNTS = {
     "sent": Count("id"),
     "hard_bounces": Count("id", filter=Q(hard_bounced_at__isnull=False)),
@@ -196,26 +235,56 @@ def _judge(*, since: datetime, counts: dict, abuse: dict) -> AccountHealth:
     if enough:
         if complaint_rate >= settings.COMPLAINT_LIMIT:
             over.append(
-                f"Spam complaints at {_percent(complaint_rate)} of {sent} messages, at or over "
-                f"the limit of {_percent(settings.COMPLAINT_LIMIT)}."
+                HealthReason(
+                    gettext_noop(
+                        "Spam complaints at %(rate)s of %(sent)s messages, at or over the limit "
+                        "of %(limit)s."
+                    ),
+                    rate=_percent(complaint_rate),
+                    sent=sent,
+                    limit=_percent(settings.COMPLAINT_LIMIT),
+                )
             )
         elif complaint_rate >= settings.COMPLAINT_WARN:
             warn.append(
-                f"Spam complaints at {_percent(complaint_rate)} of {sent} messages, over "
-                f"{_percent(settings.COMPLAINT_WARN)}."
+                HealthReason(
+                    gettext_noop(
+                        "Spam complaints at %(rate)s of %(sent)s messages, over %(warn)s."
+                    ),
+                    rate=_percent(complaint_rate),
+                    sent=sent,
+                    warn=_percent(settings.COMPLAINT_WARN),
+                )
             )
         if bounce_rate >= settings.HARD_BOUNCE_LIMIT:
             over.append(
-                f"Hard bounces at {_percent(bounce_rate)} of {sent} messages, at or over the "
-                f"limit of {_percent(settings.HARD_BOUNCE_LIMIT)}."
+                HealthReason(
+                    gettext_noop(
+                        "Hard bounces at %(rate)s of %(sent)s messages, at or over the limit of "
+                        "%(limit)s."
+                    ),
+                    rate=_percent(bounce_rate),
+                    sent=sent,
+                    limit=_percent(settings.HARD_BOUNCE_LIMIT),
+                )
             )
         elif bounce_rate >= settings.HARD_BOUNCE_WARN:
             warn.append(
-                f"Hard bounces at {_percent(bounce_rate)} of {sent} messages, over "
-                f"{_percent(settings.HARD_BOUNCE_WARN)}."
+                HealthReason(
+                    gettext_noop("Hard bounces at %(rate)s of %(sent)s messages, over %(warn)s."),
+                    rate=_percent(bounce_rate),
+                    sent=sent,
+                    warn=_percent(settings.HARD_BOUNCE_WARN),
+                )
             )
     if abuse["upheld"] >= settings.ABUSE_UPHELD_WARN:
-        over.append(f"{abuse['upheld']} abuse report(s) upheld in the last {window} days.")
+        over.append(
+            HealthReason(
+                gettext_noop("%(count)s abuse report(s) upheld in the last %(days)s days."),
+                count=abuse["upheld"],
+                days=window,
+            )
+        )
     if over:
         status = HealthStatus.OVER_LIMIT
     elif warn:

@@ -6,14 +6,18 @@ from datetime import datetime, time
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from lists.models import ConsentSource, SubscriberStatus
 
-PURPOSE_REQUIRED = "Say what subscribers will receive: it is shown on the subscription form."
+PURPOSE_REQUIRED = gettext_lazy(
+    "Say what subscribers will receive: it is shown on the subscription form."
+)
 
 # Only the sources the policy accepts are offered; a forged value still reaches the service,
 # which refuses it with the policy's reason (purchased, leased, verbal...).
-SOURCE_CHOICES = [("", "Choose how you got their consent…"), *ConsentSource.choices]
+SOURCE_CHOICES = [("", gettext_lazy("Choose how you got their consent…")), *ConsentSource.choices]
 
 
 def _source_field(label: str) -> forms.CharField:
@@ -21,104 +25,122 @@ def _source_field(label: str) -> forms.CharField:
         label=label,
         max_length=64,
         widget=forms.Select(choices=SOURCE_CHOICES),
-        error_messages={"required": "Choose how the consent was obtained."},
+        error_messages={"required": gettext_lazy("Choose how the consent was obtained.")},
     )
 
 
 class ListForm(forms.Form):
-    name = forms.CharField(label="List name", max_length=200)
+    name = forms.CharField(label=gettext_lazy("List name"), max_length=200)
     purpose = forms.CharField(
-        label="Purpose",
+        label=gettext_lazy("Purpose"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="What subscribers will receive; shown on the form.",
+        help_text=gettext_lazy("What subscribers will receive; shown on the form."),
         error_messages={"required": PURPOSE_REQUIRED},
     )
     adult_content = forms.BooleanField(
-        label="Adult content (sign-up asks subscribers to confirm they are 18 or older)",
+        label=gettext_lazy(
+            "Adult content (sign-up asks subscribers to confirm they are 18 or older)"
+        ),
         required=False,
     )
     double_opt_in = forms.BooleanField(
-        label="Double opt-in: new subscribers confirm by clicking an e-mailed link",
+        label=gettext_lazy("Double opt-in: new subscribers confirm by clicking an e-mailed link"),
         required=False,
         initial=True,
     )
-    track_opens = forms.BooleanField(label="Track opens", required=False, initial=True)
-    track_clicks = forms.BooleanField(label="Track clicks", required=False, initial=True)
+    track_opens = forms.BooleanField(
+        label=gettext_lazy("Track opens"), required=False, initial=True
+    )
+    track_clicks = forms.BooleanField(
+        label=gettext_lazy("Track clicks"), required=False, initial=True
+    )
 
 
 class FormBuilderForm(forms.Form):
-    form_collect_name = forms.BooleanField(label="Ask for a name", required=False)
-    form_collect_phone = forms.BooleanField(label="Ask for a phone number", required=False)
+    form_collect_name = forms.BooleanField(label=gettext_lazy("Ask for a name"), required=False)
+    form_collect_phone = forms.BooleanField(
+        label=gettext_lazy("Ask for a phone number"), required=False
+    )
     form_intro = forms.CharField(
-        label="Introduction",
+        label=gettext_lazy("Introduction"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown above the fields, under the list's purpose.",
+        help_text=gettext_lazy("Shown above the fields, under the list's purpose."),
     )
     form_thank_you = forms.CharField(
-        label="Thank-you message",
+        label=gettext_lazy("Thank-you message"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown after signing up to a list without double opt-in.",
+        help_text=gettext_lazy("Shown after signing up to a list without double opt-in."),
     )
 
 
 class SubscriberAddForm(forms.Form):
     email = forms.CharField(
-        label="E-mail address",
+        label=gettext_lazy("E-mail address"),
         max_length=320,
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
-    name = forms.CharField(label="Name", max_length=200, required=False)
-    phone = forms.CharField(label="Phone", max_length=40, required=False)
-    source = _source_field("Consent source")
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
+    source = _source_field(gettext_lazy("Consent source"))
     obtained_at = forms.DateTimeField(
-        label="Consent obtained on",
+        label=gettext_lazy("Consent obtained on"),
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty for now.",
+        help_text=gettext_lazy("Leave empty for now."),
     )
     proof = forms.CharField(
-        label="Proof of consent",
+        label=gettext_lazy("Proof of consent"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Where the signed form is kept, or the consent request and its answer.",
+        help_text=gettext_lazy(
+            "Where the signed form is kept, or the consent request and its answer."
+        ),
     )
     proof_file = forms.FileField(
-        label="Proof file (optional)",
+        label=gettext_lazy("Proof file (optional)"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),
-        help_text="A scan or photo of the signed form, or the consent e-mail saved as PDF.",
+        help_text=gettext_lazy(
+            "A scan or photo of the signed form, or the consent e-mail saved as PDF."
+        ),
     )
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label="File",
+        label=gettext_lazy("File"),
         widget=forms.ClearableFileInput(attrs={"accept": ".txt,.csv,.xls,.xlsx"}),
-        help_text="A .txt (one address per line), .csv, .xls or .xlsx file.",
-        error_messages={"required": "Choose a file to import."},
+        help_text=gettext_lazy("A .txt (one address per line), .csv, .xls or .xlsx file."),
+        error_messages={"required": gettext_lazy("Choose a file to import.")},
     )
-    consent_source = _source_field("How did these people consent?")
+    consent_source = _source_field(gettext_lazy("How did these people consent?"))
     consent_obtained_at = forms.DateField(
-        label="Consent obtained on",
+        label=gettext_lazy("Consent obtained on"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="Leave empty if it differs per person; the upload date is recorded.",
+        help_text=gettext_lazy(
+            "Leave empty if it differs per person; the upload date is recorded."
+        ),
     )
     proof = forms.CharField(
-        label="Proof of consent",
+        label=gettext_lazy("Proof of consent"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="For example: where the signed paper forms are kept, or the consent request "
-        "you sent and how people answered.",
+        help_text=gettext_lazy(
+            "For example: where the signed paper forms are kept, or the consent request "
+            "you sent and how people answered."
+        ),
     )
     proof_file = forms.FileField(
-        label="Proof file (optional)",
+        label=gettext_lazy("Proof file (optional)"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),
-        help_text="A scan of the signed forms or the consent request, as PDF or an image.",
+        help_text=gettext_lazy(
+            "A scan of the signed forms or the consent request, as PDF or an image."
+        ),
     )
 
     def consent_obtained_datetime(self) -> datetime | None:
@@ -131,12 +153,19 @@ class ImportUploadForm(forms.Form):
 # Targets a column can be mapped to in the import wizard.
 IGNORE, EMAIL, NAME, PHONE, ATTRIBUTE = "", "email", "name", "phone", "attribute"
 TARGET_CHOICES = [
-    (IGNORE, "Ignore"),
-    (EMAIL, "E-mail address"),
-    (NAME, "Name"),
-    (PHONE, "Phone"),
-    (ATTRIBUTE, "Attribute…"),
+    (IGNORE, gettext_lazy("Ignore")),
+    (EMAIL, gettext_lazy("E-mail address")),
+    (NAME, gettext_lazy("Name")),
+    (PHONE, gettext_lazy("Phone")),
+    (ATTRIBUTE, gettext_lazy("Attribute…")),
 ]
+
+# Whole sentences per target, so that each reads right in every language.
+ONLY_ONE_COLUMN = {
+    EMAIL: gettext_lazy("Only one column can be the e-mail address."),
+    NAME: gettext_lazy("Only one column can be the name."),
+    PHONE: gettext_lazy("Only one column can be the phone."),
+}
 
 
 class ColumnMapForm(forms.Form):
@@ -149,16 +178,18 @@ class ColumnMapForm(forms.Form):
         by_column = {index: target for target, index in guess.items() if isinstance(index, int)}
         for index, title in enumerate(header):
             self.fields[f"column_{index}"] = forms.ChoiceField(
-                label=f"Column {index + 1} ({title})" if title else f"Column {index + 1}",
+                label=_("Column %(number)s (%(title)s)") % {"number": index + 1, "title": title}
+                if title
+                else _("Column %(number)s") % {"number": index + 1},
                 choices=TARGET_CHOICES,
                 required=False,
                 initial=by_column.get(index, IGNORE),
             )
             self.fields[f"attribute_{index}"] = forms.CharField(
-                label=f"Attribute name for column {index + 1}",
+                label=_("Attribute name for column %(number)s") % {"number": index + 1},
                 max_length=64,
                 required=False,
-                widget=forms.TextInput(attrs={"placeholder": "e.g. city"}),
+                widget=forms.TextInput(attrs={"placeholder": _("e.g. city")}),
             )
 
     def columns(self):
@@ -175,39 +206,43 @@ class ColumnMapForm(forms.Form):
                 if target in column_map:
                     self.add_error(
                         f"column_{index}",
-                        f"Only one column can be the {dict(TARGET_CHOICES)[target].lower()}.",
+                        ONLY_ONE_COLUMN[target],
                     )
                 column_map[target] = index
             elif target == ATTRIBUTE:
                 name = (cleaned.get(f"attribute_{index}") or "").strip()
                 if not name:
-                    self.add_error(f"attribute_{index}", "Name the attribute, e.g. city.")
+                    self.add_error(f"attribute_{index}", _("Name the attribute, e.g. city."))
                 elif name in column_map["attributes"]:
-                    self.add_error(f"attribute_{index}", f"“{name}” is used twice.")
+                    self.add_error(
+                        f"attribute_{index}", _("“%(name)s” is used twice.") % {"name": name}
+                    )
                 column_map["attributes"][name] = index
         if EMAIL not in column_map:
-            raise forms.ValidationError("Choose the column that holds the e-mail address.")
+            raise forms.ValidationError(_("Choose the column that holds the e-mail address."))
         cleaned["column_map"] = column_map
         return cleaned
 
 
 class SubscriberFilterForm(forms.Form):
     q = forms.CharField(
-        label="Search",
+        label=gettext_lazy("Search"),
         required=False,
         max_length=254,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Address or name starts with…"}
+            attrs={"type": "search", "placeholder": gettext_lazy("Address or name starts with…")}
         ),
     )
     status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "All"), *SubscriberStatus.choices]
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[("", gettext_lazy("All")), *SubscriberStatus.choices],
     )
 
 
 class PrivacyRequestForm(forms.Form):
     email = forms.CharField(
-        label="The person's e-mail address",
+        label=gettext_lazy("The person's e-mail address"),
         max_length=320,
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )

@@ -11,6 +11,9 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 
 from config.errors import ApplicationError, NotFound
@@ -22,20 +25,23 @@ HONEYPOT_FIELD = "website"
 
 
 class SubscribeForm(forms.Form):
-    email = forms.CharField(label="E-mail address", max_length=320)
-    name = forms.CharField(label="Name", max_length=200, required=False)
-    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    email = forms.CharField(label=gettext_lazy("E-mail address"), max_length=320)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
     consent = forms.BooleanField(required=False)
-    adult = forms.BooleanField(label="I confirm I am 18 or older.", required=False)
+    adult = forms.BooleanField(label=gettext_lazy("I confirm I am 18 or older."), required=False)
 
     def __init__(self, *args, mailing_list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].widget.attrs.update(autocomplete="email", inputmode="email")
-        self.fields[
-            "consent"
-        ].label = (
-            f"I agree to receive “{mailing_list.name}” from {mailing_list.account.company_name}."
-        )
+        if "name" in self.fields:
+            self.fields["name"].widget.attrs.update(autocomplete="name")
+        if "phone" in self.fields:
+            self.fields["phone"].widget.attrs.update(autocomplete="tel", inputmode="tel")
+        self.fields["consent"].label = _("I agree to receive “%(list)s” from %(company)s.") % {
+            "list": mailing_list.name,
+            "company": mailing_list.account.company_name,
+        }
         if not mailing_list.form_collect_name:
             del self.fields["name"]
         if not mailing_list.form_collect_phone:
@@ -59,7 +65,7 @@ def _rate_limited(request: HttpRequest) -> bool:
 def _list_or_404(public_id: str):
     mailing_list = selectors.list_by_public_id(public_id=public_id)
     if mailing_list is None:
-        raise Http404("No such subscription form.")
+        raise Http404(_("No such subscription form."))
     return mailing_list
 
 
@@ -93,6 +99,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 form_url=request.META.get("HTTP_REFERER", "") or mailing_list.form_url,
+                language=translation.get_language() or "",
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Count, DateField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower, Trunc
 
 from accounts.models import Account
 from lists.addresses import address_hash
@@ -34,6 +36,32 @@ def lists_for(*, account: Account) -> QuerySet[MailingList]:
         .annotate(subscriber_count=Coalesce(Subquery(subscribed), 0))
         .order_by("name")
     )
+
+
+def list_growth(
+    *, account: Account, list_ids: list[int], since: datetime, per: str = "day"
+) -> dict[int, dict[date, int]]:
+    """New subscribers of the account's lists `list_ids` since `since`, counted by when each
+    subscription took effect (`subscribed_at`: the double opt-in confirmation, the import or the
+    API call; UTC), per "day" or per "week" (from Monday): {list id: {first day: count}}, only
+    the days or weeks with any. Whoever left since still counts: it is the list's intake. One
+    grouped query."""
+    if per not in ("day", "week"):
+        raise ValueError(f"per must be 'day' or 'week', not {per!r}")
+    rows = (
+        Subscriber.objects.filter(
+            mailing_list__account=account, mailing_list_id__in=list_ids, subscribed_at__gte=since
+        )
+        .annotate(bucket=Trunc("subscribed_at", per, output_field=DateField()))
+        .values_list("mailing_list_id", "bucket")
+        # count(*), not count(id): an index on (mailing_list, subscribed_at) then answers alone.
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    growth: dict[int, dict[date, int]] = {list_id: {} for list_id in list_ids}
+    for list_id, bucket, count in rows:
+        growth[list_id][bucket] = count
+    return growth
 
 
 def list_get(*, account: Account, list_id: int) -> MailingList | None:
@@ -155,6 +183,7 @@ def subscriber_export(*, account: Account, email: str) -> dict:
                 "name": s.name,
                 "phone": s.phone,
                 "attributes": s.attributes,
+                "language": s.language,
                 "status": s.status,
                 "created_at": s.created_at.isoformat(),
                 "subscribed_at": s.subscribed_at.isoformat() if s.subscribed_at else None,

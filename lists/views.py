@@ -10,6 +10,8 @@ from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.addresses import normalise_address
@@ -39,7 +41,7 @@ RECENT_IMPORTS = 5
 def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:
     mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
     if mailing_list is None:
-        raise Http404("No such list.")
+        raise Http404(_("No such list."))
     return mailing_list
 
 
@@ -48,14 +50,14 @@ def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
     if subscriber is None:
-        raise Http404("No such subscriber.")
+        raise Http404(_("No such subscriber."))
     return subscriber
 
 
 def _import_or_404(request: HttpRequest, import_id: int) -> ImportJob:
     job = selectors.import_get(account=request.user.account, import_id=import_id)
     if job is None:
-        raise Http404("No such import.")
+        raise Http404(_("No such import."))
     return job
 
 
@@ -90,8 +92,8 @@ def list_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"List “{mailing_list.name}” created. Add subscribers, import a file, "
-                "or share its form.",
+                _("List “%(name)s” created. Add subscribers, import a file, or share its form.")
+                % {"name": mailing_list.name},
             )
             return redirect("list_detail", list_id=mailing_list.pk)
     return render(request, "lists/list_form.html", {"form": form, "list": None})
@@ -102,7 +104,7 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, ListForm)
     if saved:
-        messages.success(request, "List settings saved.")
+        messages.success(request, _("List settings saved."))
         return redirect("list_detail", list_id=mailing_list.pk)
     return render(request, "lists/list_form.html", {"form": form, "list": mailing_list})
 
@@ -179,8 +181,14 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
         list_services.list_delete(mailing_list=mailing_list)
         messages.success(
             request,
-            f"List “{name}” deleted, with its {total} subscriber{'s' if total != 1 else ''} "
-            "and their consent records. Your suppression list is kept.",
+            ngettext(
+                "List “%(name)s” deleted, with its %(count)s subscriber and their consent "
+                "records. Your suppression list is kept.",
+                "List “%(name)s” deleted, with its %(count)s subscribers and their consent "
+                "records. Your suppression list is kept.",
+                total,
+            )
+            % {"name": name, "count": total},
         )
         return redirect("lists")
     return render(request, "lists/list_delete.html", {"list": mailing_list, "total": total})
@@ -216,11 +224,16 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
             if subscriber.status == SubscriberStatus.UNCONFIRMED:
                 messages.success(
                     request,
-                    f"{subscriber.email} added. We e-mailed them a link to confirm the "
-                    "subscription; until they click it they receive nothing else.",
+                    _(
+                        "%(email)s added. We e-mailed them a link to confirm the subscription; "
+                        "until they click it they receive nothing else."
+                    )
+                    % {"email": subscriber.email},
                 )
             else:
-                messages.success(request, f"{subscriber.email} added and subscribed.")
+                messages.success(
+                    request, _("%(email)s added and subscribed.") % {"email": subscriber.email}
+                )
             return redirect("list_detail", list_id=mailing_list.pk)
     return render(request, "lists/subscriber_add.html", {"form": form, "list": mailing_list})
 
@@ -247,7 +260,7 @@ def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
     """The proof file of one of the account's consent records, as a download."""
     record = selectors.consent_record_get(account=request.user.account, record_id=record_id)
     if record is None or not record.proof_file:
-        raise Http404("No such proof file.")
+        raise Http404(_("No such proof file."))
     name = record.proof_file.name.rsplit("/", 1)[-1]
     return FileResponse(record.proof_file.open("rb"), as_attachment=True, filename=name)
 
@@ -261,8 +274,8 @@ def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: in
     )
     messages.success(
         request,
-        f"{subscriber.email} is unsubscribed and suppressed: "
-        "none of your lists will mail it again.",
+        _("%(email)s is unsubscribed and suppressed: none of your lists will mail it again.")
+        % {"email": subscriber.email},
     )
     return redirect("subscriber_detail", list_id=list_id, subscriber_id=subscriber_id)
 
@@ -307,7 +320,10 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
         return redirect("import_progress", import_id=job.pk)
     if request.method == "POST" and request.POST.get("action") == "cancel":
         imports.import_cancel_pending(job=job)
-        messages.success(request, f"Import of {job.original_filename} cancelled; the file is gone.")
+        messages.success(
+            request,
+            _("Import of %(file)s cancelled; the file is gone.") % {"file": job.original_filename},
+        )
         return redirect("list_detail", list_id=job.mailing_list_id)
     try:
         header, sample = imports.import_header(job=job)
@@ -368,7 +384,7 @@ def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, FormBuilderForm)
     if saved:
-        messages.success(request, "Form saved. The hosted form and the snippet below match it.")
+        messages.success(request, _("Form saved. The hosted form and the snippet below match it."))
         return redirect("list_form_builder", list_id=mailing_list.pk)
     return render(
         request,
@@ -403,9 +419,14 @@ def _privacy_action(request: HttpRequest, account, email: str, action: str) -> H
         count = privacy.subscriber_erase(account=account, email=email)["subscribers_erased"]
         messages.success(
             request,
-            f"Erased: {count} subscription{'s' if count != 1 else ''} with "
-            "their consent history. Only a hashed suppression remains, so the address "
-            "is never mailed or imported again.",
+            ngettext(
+                "Erased: %(count)s subscription with its consent history. Only a hashed "
+                "suppression remains, so the address is never mailed or imported again.",
+                "Erased: %(count)s subscriptions with their consent history. Only a hashed "
+                "suppression remains, so the address is never mailed or imported again.",
+                count,
+            )
+            % {"count": count},
         )
         return redirect("privacy_requests")
     if action not in ("export", "erase"):
@@ -419,7 +440,7 @@ def _privacy_action(request: HttpRequest, account, email: str, action: str) -> H
         )
     if _holds_anything(data):
         return _export_response(email, data)
-    messages.info(request, f"You hold no data about {email}.")
+    messages.info(request, _("You hold no data about %(email)s.") % {"email": email})
     return redirect("privacy_requests")
 
 
@@ -440,7 +461,7 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
             response = _privacy_action(request, account, email, request.POST.get("action", ""))
             if response is not None:
                 return response
-            form.add_error(None, "Choose Export or Erase.")
+            form.add_error(None, _("Choose Export or Erase."))
     return render(request, "lists/privacy_requests.html", {"form": form})
 
 

@@ -17,7 +17,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import (
     Account,
@@ -30,7 +32,7 @@ from accounts.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from accounts.services import notify_account
+from accounts.services import notify_account, user_language
 from campaigns import sending
 from campaigns.models import (
     Campaign,
@@ -83,9 +85,9 @@ def _clean_note(note: str, *, field: str = "note") -> str:
     """A moderator's note the sender sees: required, at most REASON_MAX characters."""
     note = (note or "").strip()
     if not note:
-        raise ApplicationError("Give a note: the sender sees it.", field=field)
+        raise ApplicationError(_("Give a note: the sender sees it."), field=field)
     if len(note) > REASON_MAX:
-        raise ApplicationError(f"At most {REASON_MAX} characters.", field=field)
+        raise ApplicationError(_("At most %(max)s characters.") % {"max": REASON_MAX}, field=field)
     return note
 
 
@@ -119,6 +121,34 @@ def _when(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _account_language(account: Account) -> str:
+    """The language to tell the account's users something in. A notification is stored once
+    per account, so it is written in its first active user's language (the owner's, normally)."""
+    user = account.users.filter(is_active=True).order_by("pk").first()
+    return user_language(user) if user is not None else settings.LANGUAGE_CODE
+
+
+def _notify(
+    account: Account,
+    *,
+    subject: str,
+    body: str,
+    values: dict | None = None,
+    link: str = "",
+    level: str = "info",
+) -> None:
+    """notify_account with `subject` and `body` (lazy translations; `body` %-formatted with
+    `values`) written in the account's users' language (_account_language)."""
+    with translation.override(_account_language(account)):
+        notify_account(
+            account=account,
+            subject=str(subject),
+            body=str(body) % (values or {}),
+            link=link,
+            level=level,
+        )
+
+
 # --- moderators' decisions ------------------------------------------------------------------------
 
 
@@ -134,19 +164,22 @@ def account_warn(*, account_id: int, moderator: User, reason: str) -> Account:
             return account
         if account.state != State.ACTIVE:
             raise InvalidTransition(
-                f"The account is {_state_label(account.state)}: only an active account can be "
-                "warned.",
+                _("The account is %(state)s: only an active account can be warned.")
+                % {"state": _state_label(account.state)},
                 extra={"state": account.state},
             )
         now = timezone.now()
         _set_state(account, State.WARNED, reason=reason, now=now)
         _resolve_open_flags(account, moderator=moderator, now=now)
         audit(actor=moderator, action=AuditAction.WARNED, account=account, reason=reason)
-        notify_account(
-            account=account,
-            subject="A warning about your account",
-            body=f"The moderator's reason: {reason}\nIf it goes on, the account is frozen: "
-            "it can no longer send.",
+        _notify(
+            account,
+            subject=gettext_lazy("A warning about your account"),
+            body=gettext_lazy(
+                "The moderator's reason: %(reason)s\nIf it goes on, the account is frozen: "
+                "it can no longer send."
+            ),
+            values={"reason": reason},
             link=reverse("dashboard"),
             level="warning",
         )
@@ -169,8 +202,8 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
             return account
         if account.state not in ENFORCEABLE:
             raise InvalidTransition(
-                f"The account is {_state_label(account.state)}: only an active or warned "
-                "account can be frozen.",
+                _("The account is %(state)s: only an active or warned account can be frozen.")
+                % {"state": _state_label(account.state)},
                 extra={"state": account.state},
             )
         now = timezone.now()
@@ -185,13 +218,20 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
             reason=reason,
             details={"campaigns_under_way": under_way, "appeal_deadline": deadline.isoformat()},
         )
-        notify_account(
-            account=account,
-            subject="Your account is frozen",
-            body=f"The moderator's reason: {reason}\nThe account cannot send: campaigns cannot "
-            "be created, tested or submitted, and those under way are paused. You may appeal "
-            f"once, until {_when(deadline)}; without an appeal the account is scheduled for "
-            f"deletion, and its data is deleted {settings.DELETION_GRACE_DAYS} days later.",
+        _notify(
+            account,
+            subject=gettext_lazy("Your account is frozen"),
+            body=gettext_lazy(
+                "The moderator's reason: %(reason)s\nThe account cannot send: campaigns cannot "
+                "be created, tested or submitted, and those under way are paused. You may appeal "
+                "once, until %(deadline)s; without an appeal the account is scheduled for "
+                "deletion, and its data is deleted %(days)s days later."
+            ),
+            values={
+                "reason": reason,
+                "deadline": _when(deadline),
+                "days": settings.DELETION_GRACE_DAYS,
+            },
             link=_appeal_link(),
             level="error",
         )
@@ -241,7 +281,8 @@ def account_unfreeze(*, account_id: int, moderator: User, reason: str) -> Accoun
             return account
         if account.state not in UNFREEZABLE:
             raise InvalidTransition(
-                f"The account is {_state_label(account.state)}: it cannot be unfrozen.",
+                _("The account is %(state)s: it cannot be unfrozen.")
+                % {"state": _state_label(account.state)},
                 extra={"state": account.state},
             )
         now = timezone.now()
@@ -258,11 +299,14 @@ def account_unfreeze(*, account_id: int, moderator: User, reason: str) -> Accoun
             reason=reason,
             details={"from_state": before, "appeal_granted": bool(granted)},
         )
-        notify_account(
-            account=account,
-            subject="Your account is unfrozen",
-            body=f"The moderator's note: {reason}\nThe account can send again; paused "
-            "campaigns carry on where they stopped.",
+        _notify(
+            account,
+            subject=gettext_lazy("Your account is unfrozen"),
+            body=gettext_lazy(
+                "The moderator's note: %(note)s\nThe account can send again; paused "
+                "campaigns carry on where they stopped."
+            ),
+            values={"note": reason},
             link=reverse("campaigns"),
             level="info",
         )
@@ -281,25 +325,29 @@ def appeal_file(*, account: Account, user: User | None, text: str) -> Appeal:
     expiry cannot both happen."""
     text = (text or "").strip()
     if not text:
-        raise ApplicationError("Say why the account should be unfrozen.", field="text")
+        raise ApplicationError(_("Say why the account should be unfrozen."), field="text")
     if len(text) > APPEAL_TEXT_MAX:
-        raise ApplicationError(f"At most {APPEAL_TEXT_MAX} characters.", field="text")
+        raise ApplicationError(
+            _("At most %(max)s characters.") % {"max": APPEAL_TEXT_MAX}, field="text"
+        )
     with transaction.atomic():
         locked = _locked_account(account.pk)
         if locked.state != State.FROZEN or locked.state_changed_at is None:
             raise InvalidTransition(
-                f"Only a frozen account can appeal; this one is {_state_label(locked.state)}.",
+                _("Only a frozen account can appeal; this one is %(state)s.")
+                % {"state": _state_label(locked.state)},
                 extra={"state": locked.state},
             )
         if Appeal.objects.filter(account=locked, frozen_at=locked.state_changed_at).exists():
             raise InvalidTransition(
-                "This freeze was already appealed: a moderator will answer.",
+                _("This freeze was already appealed: a moderator will answer."),
                 extra={"state": locked.state},
             )
         deadline = appeal_deadline(locked)
         if timezone.now() > deadline:
             raise InvalidTransition(
-                f"The time to appeal ended at {_when(deadline)}.", extra={"state": locked.state}
+                _("The time to appeal ended at %(when)s.") % {"when": _when(deadline)},
+                extra={"state": locked.state},
             )
         appeal = Appeal.objects.create(
             account=locked, frozen_at=locked.state_changed_at, text=text, filed_by=user
@@ -311,11 +359,13 @@ def appeal_file(*, account: Account, user: User | None, text: str) -> Appeal:
             reason=text,
             details={"appeal": appeal.pk},
         )
-        notify_account(
-            account=locked,
-            subject="Your appeal was received",
-            body="A moderator will read it and answer. While it waits, the account stays "
-            "frozen and is not scheduled for deletion.",
+        _notify(
+            locked,
+            subject=gettext_lazy("Your appeal was received"),
+            body=gettext_lazy(
+                "A moderator will read it and answer. While it waits, the account stays "
+                "frozen and is not scheduled for deletion."
+            ),
             link=_appeal_link(),
         )
     return appeal
@@ -368,11 +418,14 @@ def appeal_reject(*, appeal_id: int, moderator: User, note: str) -> Appeal:
             reason="The appeal was rejected.",
             details={"deletion_due_at": due.isoformat()},
         )
-        notify_account(
-            account=account,
-            subject="Your appeal was rejected",
-            body=f"The moderator's note: {note}\nThe account stays frozen and its data is "
-            f"deleted on {_when(due)}. Export what you need before then.",
+        _notify(
+            account,
+            subject=gettext_lazy("Your appeal was rejected"),
+            body=gettext_lazy(
+                "The moderator's note: %(note)s\nThe account stays frozen and its data is "
+                "deleted on %(due)s. Export what you need before then."
+            ),
+            values={"note": note, "due": _when(due)},
             link=_appeal_link(),
             level="error",
         )
@@ -446,12 +499,15 @@ def appeal_windows_expire(*, now: datetime | None = None) -> list[int]:
                 reason=reason,
                 details={"deletion_due_at": due.isoformat()},
             )
-            notify_account(
-                account=account,
-                subject="Your account is scheduled for deletion",
-                body=f"The account was not appealed within {settings.APPEAL_HOURS} hours of "
-                f"its freeze. Its data is deleted on {_when(due)}; only a hashed list of the "
-                "addresses it may never mail is kept.",
+            _notify(
+                account,
+                subject=gettext_lazy("Your account is scheduled for deletion"),
+                body=gettext_lazy(
+                    "The account was not appealed within %(hours)s hours of its freeze. Its "
+                    "data is deleted on %(due)s; only a hashed list of the addresses it may "
+                    "never mail is kept."
+                ),
+                values={"hours": settings.APPEAL_HOURS, "due": _when(due)},
                 link=_appeal_link(),
                 level="error",
             )
@@ -580,6 +636,11 @@ def account_data_delete(*, account_id: int, actor: User | None = None) -> dict[s
         account.phone = ""
         account.postal_address = ""
         account.website = ""
+        if account.logo:
+            files.append((Account._meta.get_field("logo"), account.logo.name))
+        account.logo = ""
+        account.logo_content_type = ""
+        account.brand_color = ""
         account.state = State.DELETED
         account.state_changed_at = timezone.now()
         account.save()
@@ -658,11 +719,17 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
                 reason=reasons,
                 details=details,
             )
-            notify_account(
-                account=account,
-                subject="Your account is warned: its mail draws too many bounces or complaints",
-                body=f"{reasons}\nA moderator will look at the account; if it goes on, it is "
-                "frozen. Remove addresses that bounce and check how the others were collected.",
+            _notify(
+                account,
+                subject=gettext_lazy(
+                    "Your account is warned: its mail draws too many bounces or complaints"
+                ),
+                body=gettext_lazy(
+                    "%(reasons)s\nA moderator will look at the account; if it goes on, it is "
+                    "frozen. Remove addresses that bounce and check how the others were "
+                    "collected."
+                ),
+                values={"reasons": reasons},
                 link=reverse("dashboard"),
                 level="warning",
             )
@@ -741,11 +808,14 @@ def abuse_report_resolve(
             details={"abuse_report": report.pk},
         )
         if decision == AbuseStatus.UPHELD and report.account is not None:
-            notify_account(
-                account=report.account,
-                subject="An abuse report about your mail was upheld",
-                body=f"The moderator's note: {note}\nUpheld reports count towards a warning "
-                "and a freeze of the account.",
+            _notify(
+                report.account,
+                subject=gettext_lazy("An abuse report about your mail was upheld"),
+                body=gettext_lazy(
+                    "The moderator's note: %(note)s\nUpheld reports count towards a warning "
+                    "and a freeze of the account."
+                ),
+                values={"note": note},
                 link=reverse("dashboard"),
                 level="warning",
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountState
 from complaints.models import AbuseStatus
@@ -24,40 +26,61 @@ def _reason_field(*, label: str, required: bool, help_text: str) -> forms.CharFi
 
 class ApproveForm(forms.Form):
     note = _reason_field(
-        label="Note",
+        label=gettext_lazy("Note"),
         required=False,
-        help_text="Optional; kept in the audit log and the campaign's history.",
+        help_text=gettext_lazy("Optional; kept in the audit log and the campaign's history."),
     )
 
 
 # Reasons moderators give again and again, one click each; the text box adds to them.
+# The label the moderator picks is the very text stored as the reason and shown to the sender,
+# so it is stored in the moderator's language at the time of the decision (a moderator working
+# in Russian sends the Russian text; the sender's own language is not consulted). Reasons are
+# free text written by moderators anyway, so this keeps what is stored equal to what was seen.
 REJECT_PRESETS = (
     (
         "consent",
-        "How these people gave consent is unclear: say where and when they signed up, and "
-        "record it on the list.",
+        gettext_lazy(
+            "How these people gave consent is unclear: say where and when they signed up, and "
+            "record it on the list."
+        ),
     ),
     (
         "identity",
-        "The message must say who sends it: your company's name and postal address in the footer.",
+        gettext_lazy(
+            "The message must say who sends it: your company's name and postal address in the "
+            "footer."
+        ),
     ),
-    ("subject", "The subject line promises something the message does not say: make them match."),
+    (
+        "subject",
+        gettext_lazy(
+            "The subject line promises something the message does not say: make them match."
+        ),
+    ),
     (
         "links",
-        "Links hide where they lead (shorteners, redirects): link to the pages themselves.",
+        gettext_lazy(
+            "Links hide where they lead (shorteners, redirects): link to the pages themselves."
+        ),
     ),
 )
 DECLINE_PRESETS = (
     (
         "bought",
-        "The addresses were bought, rented or collected without consent: these people never "
-        "asked for this mail.",
+        gettext_lazy(
+            "The addresses were bought, rented or collected without consent: these people never "
+            "asked for this mail."
+        ),
     ),
-    ("deceptive", "The message is deceptive (phishing, false claims or a disguised sender)."),
-    ("prohibited", "The content is not allowed under the acceptable use policy."),
+    (
+        "deceptive",
+        gettext_lazy("The message is deceptive (phishing, false claims or a disguised sender)."),
+    ),
+    ("prohibited", gettext_lazy("The content is not allowed under the acceptable use policy.")),
     (
         "complaints",
-        "The probe's complaints show the recipients did not ask for this mail.",
+        gettext_lazy("The probe's complaints show the recipients did not ask for this mail."),
     ),
 )
 
@@ -68,15 +91,15 @@ class PresetReasonForm(forms.Form):
     Subclasses set `presets` and the reason's label and help."""
 
     presets: tuple[tuple[str, str], ...] = ()
-    reason_label = "Reason"
+    reason_label = gettext_lazy("Reason")
     reason_help = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["preset"] = forms.ChoiceField(
-            label="Common reasons",
+            label=gettext_lazy("Common reasons"),
             required=False,
-            choices=[("", "None: I write my own"), *self.presets],
+            choices=[("", _("None: I write my own")), *self.presets],
             widget=forms.RadioSelect,
         )
         self.fields["reason"] = _reason_field(
@@ -86,7 +109,7 @@ class PresetReasonForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        preset = dict(self.presets).get(data.get("preset") or "", "")
+        preset = str(dict(self.presets).get(data.get("preset") or "", ""))
         own_words = data.get("reason", "")
         if not preset and not own_words:
             self.add_error("reason", forms.Field.default_error_messages["required"])
@@ -94,54 +117,61 @@ class PresetReasonForm(forms.Form):
         data["reason"] = "\n\n".join(part for part in (preset, own_words) if part)
         if len(data["reason"]) > REASON_MAX:
             self.add_error(
-                "reason", f"Keep it under {REASON_MAX} characters with the common reason."
+                "reason",
+                _("Keep it under %(max)s characters with the common reason.") % {"max": REASON_MAX},
             )
         return data
 
 
 class RejectForm(PresetReasonForm):
     presets = REJECT_PRESETS
-    reason_label = "Reason for rejecting"
-    reason_help = "Pick a common reason, write your own, or both. The sender sees it."
+    reason_label = gettext_lazy("Reason for rejecting")
+    reason_help = gettext_lazy("Pick a common reason, write your own, or both. The sender sees it.")
 
 
 class ReleaseForm(forms.Form):
     reason = _reason_field(
-        label="Note to the sender", required=False, help_text="Optional; the sender sees it."
+        label=gettext_lazy("Note to the sender"),
+        required=False,
+        help_text=gettext_lazy("Optional; the sender sees it."),
     )
 
 
 class DeclineForm(PresetReasonForm):
     presets = DECLINE_PRESETS
-    reason_label = "Reason for declining"
-    reason_help = "Pick a common reason, write your own, or both. The sender sees it."
+    reason_label = gettext_lazy("Reason for declining")
+    reason_help = gettext_lazy("Pick a common reason, write your own, or both. The sender sees it.")
     confirm = forms.BooleanField(
-        label="Stop this campaign for good: nothing more of it is sent",
+        label=gettext_lazy("Stop this campaign for good: nothing more of it is sent"),
         required=True,
-        error_messages={"required": "Tick the box to confirm: declining cannot be undone."},
+        error_messages={
+            "required": gettext_lazy("Tick the box to confirm: declining cannot be undone.")
+        },
     )
 
 
 class QueueFilterForm(forms.Form):
     q = forms.CharField(
-        label="Search",
+        label=gettext_lazy("Search"),
         required=False,
         max_length=200,
-        help_text="Campaign name or subject, company, or an account or campaign id.",
+        help_text=gettext_lazy("Campaign name or subject, company, or an account or campaign id."),
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     account_state = forms.ChoiceField(
-        label="Account state",
+        label=gettext_lazy("Account state"),
         required=False,
-        choices=[("", "Any state"), *AccountState.choices],
+        choices=[("", gettext_lazy("Any state")), *AccountState.choices],
     )
 
 
 class AuditFilterForm(forms.Form):
-    account = forms.IntegerField(label="Account id", required=False, min_value=1)
-    campaign = forms.IntegerField(label="Campaign id", required=False, min_value=1)
+    account = forms.IntegerField(label=gettext_lazy("Account id"), required=False, min_value=1)
+    campaign = forms.IntegerField(label=gettext_lazy("Campaign id"), required=False, min_value=1)
     action = forms.ChoiceField(
-        label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices]
+        label=gettext_lazy("Action"),
+        required=False,
+        choices=[("", gettext_lazy("Any action")), *AuditAction.choices],
     )
 
 
@@ -152,29 +182,35 @@ class AccountReasonForm(forms.Form):
     """Warn, freeze or unfreeze: the reason goes to the account's users and the audit log."""
 
     reason = _reason_field(
-        label="Reason", required=True, help_text="Required. The account's users see it."
+        label=gettext_lazy("Reason"),
+        required=True,
+        help_text=gettext_lazy("Required. The account's users see it."),
     )
 
 
 class AppealDecisionForm(forms.Form):
     note = _reason_field(
-        label="Note to the sender", required=True, help_text="Required. The sender sees it."
+        label=gettext_lazy("Note to the sender"),
+        required=True,
+        help_text=gettext_lazy("Required. The sender sees it."),
     )
 
 
 class AbuseResolveForm(forms.Form):
     decision = forms.ChoiceField(
-        label="Decision",
+        label=gettext_lazy("Decision"),
         choices=[
-            (AbuseStatus.UPHELD, "Upheld: the account sent unwanted mail"),
-            (AbuseStatus.DISMISSED, "Dismissed: it did not"),
+            (AbuseStatus.UPHELD, gettext_lazy("Upheld: the account sent unwanted mail")),
+            (AbuseStatus.DISMISSED, gettext_lazy("Dismissed: it did not")),
         ],
         widget=forms.RadioSelect,
     )
     note = _reason_field(
-        label="Note",
+        label=gettext_lazy("Note"),
         required=True,
-        help_text="Required. Kept with the report; the sender sees it, never the reporter.",
+        help_text=gettext_lazy(
+            "Required. Kept with the report; the sender sees it, never the reporter."
+        ),
     )
 
 
@@ -182,10 +218,12 @@ class AppealForm(forms.Form):
     """The sender's appeal against a freeze."""
 
     text = forms.CharField(
-        label="Your appeal",
+        label=gettext_lazy("Your appeal"),
         max_length=APPEAL_TEXT_MAX,
         strip=True,
-        help_text="Say what happened and what you changed: where the addresses came from, how "
-        "consent was given, what you removed.",
+        help_text=gettext_lazy(
+            "Say what happened and what you changed: where the addresses came from, how "
+            "consent was given, what you removed."
+        ),
         widget=forms.Textarea(attrs={"rows": 8}),
     )

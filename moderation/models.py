@@ -5,28 +5,29 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 class AuditAction(models.TextChoices):
-    APPROVED = "approved", "Approved a campaign"
-    REJECTED = "rejected", "Rejected a campaign"
-    RELEASED = "released", "Released a campaign"
-    DECLINED = "declined", "Declined a campaign"
-    VERDICT = "verdict", "Judged a probe"
-    ACCOUNT_FLAGGED = "account_flagged", "Flagged an account"
-    PAUSED = "paused", "Paused a campaign"
-    RESUMED = "resumed", "Resumed a campaign"
-    HEALTH_WARNING = "health_warning", "Warned an account over its health"
-    WARNED = "warned", "Warned an account"
-    FROZEN = "frozen", "Froze an account"
-    UNFROZEN = "unfrozen", "Unfroze an account"
-    APPEALED = "appealed", "An account appealed"
-    APPEAL_REJECTED = "appeal_rejected", "Rejected an appeal"
-    DELETION_SCHEDULED = "deletion_scheduled", "Scheduled an account for deletion"
-    ACCOUNT_DELETED = "account_deleted", "Deleted an account's data"
-    ABUSE_UPHELD = "abuse_upheld", "Upheld an abuse report"
-    ABUSE_DISMISSED = "abuse_dismissed", "Dismissed an abuse report"
-    PURGED = "purged", "Purged expired data"
+    APPROVED = "approved", gettext_lazy("Approved a campaign")
+    REJECTED = "rejected", gettext_lazy("Rejected a campaign")
+    RELEASED = "released", gettext_lazy("Released a campaign")
+    DECLINED = "declined", gettext_lazy("Declined a campaign")
+    VERDICT = "verdict", gettext_lazy("Judged a probe")
+    ACCOUNT_FLAGGED = "account_flagged", gettext_lazy("Flagged an account")
+    PAUSED = "paused", gettext_lazy("Paused a campaign")
+    RESUMED = "resumed", gettext_lazy("Resumed a campaign")
+    HEALTH_WARNING = "health_warning", gettext_lazy("Warned an account over its health")
+    WARNED = "warned", gettext_lazy("Warned an account")
+    FROZEN = "frozen", gettext_lazy("Froze an account")
+    UNFROZEN = "unfrozen", gettext_lazy("Unfroze an account")
+    APPEALED = "appealed", gettext_lazy("An account appealed")
+    APPEAL_REJECTED = "appeal_rejected", gettext_lazy("Rejected an appeal")
+    DELETION_SCHEDULED = "deletion_scheduled", gettext_lazy("Scheduled an account for deletion")
+    ACCOUNT_DELETED = "account_deleted", gettext_lazy("Deleted an account's data")
+    ABUSE_UPHELD = "abuse_upheld", gettext_lazy("Upheld an abuse report")
+    ABUSE_DISMISSED = "abuse_dismissed", gettext_lazy("Dismissed an abuse report")
+    PURGED = "purged", gettext_lazy("Purged expired data")
 
 
 class AuditEntry(models.Model):
@@ -81,9 +82,9 @@ class AccountFlag(models.Model):
 
 
 class AppealStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for a moderator"
-    GRANTED = "granted", "Granted (unfrozen)"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", gettext_lazy("Waiting for a moderator")
+    GRANTED = "granted", gettext_lazy("Granted (unfrozen)")
+    REJECTED = "rejected", gettext_lazy("Rejected")
 
 
 class Appeal(models.Model):

@@ -27,6 +27,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Mod
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Account, AccountState
 from campaigns.models import Campaign
@@ -53,9 +54,9 @@ S = CampaignStatus
 QUEUE_UNDER_WAY = UNDER_WAY | {S.PAUSED}
 # The queue's tabs, as (key, label, statuses).
 QUEUE_TABS: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("submitted", "Submitted", frozenset({S.SUBMITTED})),
-    ("review", "In review", frozenset({S.REVIEW})),
-    ("under_way", "All under way", QUEUE_UNDER_WAY),
+    ("submitted", pgettext_lazy("queue tab", "Submitted"), frozenset({S.SUBMITTED})),
+    ("review", gettext_lazy("In review"), frozenset({S.REVIEW})),
+    ("under_way", gettext_lazy("All under way"), QUEUE_UNDER_WAY),
 )
 # Consent sources are counted over at most about this many subscribers per list: above it, a
 # systematic sample (every k-th id) stands for the list.
@@ -230,7 +231,7 @@ class Dossier:
 
 
 def _source_labels() -> dict[str, str]:
-    return {**dict(ConsentSource.choices), NO_CONSENT: "No record of consent"}
+    return {**dict(ConsentSource.choices), NO_CONSENT: gettext_lazy("No record of consent")}
 
 
 def consent_sources(*, mailing_list: MailingList, subscribed: int) -> tuple[list[SourceShare], int]:

@@ -2,35 +2,26 @@
 
 from django.urls import path
 
+from config.security import allows_mail_preview
 from moderation import views
+
+# The review page (also shown again by a decision whose form has an error) has the message in
+# the preview frame, which needs a wider Content-Security-Policy (config/security.py).
+review = allows_mail_preview(views.review)
+decide = allows_mail_preview(views.decide)
 
 urlpatterns = [
     path("moderation/", views.queue, name="moderation_queue"),
-    path("moderation/campaigns/<int:campaign_id>/", views.review, name="moderation_review"),
-    path(
-        "moderation/campaigns/<int:campaign_id>/approve/",
-        views.decide,
-        {"decision": "approve"},
-        name="moderation_approve",
-    ),
-    path(
-        "moderation/campaigns/<int:campaign_id>/reject/",
-        views.decide,
-        {"decision": "reject"},
-        name="moderation_reject",
-    ),
-    path(
-        "moderation/campaigns/<int:campaign_id>/release/",
-        views.decide,
-        {"decision": "release"},
-        name="moderation_release",
-    ),
-    path(
-        "moderation/campaigns/<int:campaign_id>/decline/",
-        views.decide,
-        {"decision": "decline"},
-        name="moderation_decline",
-    ),
+    path("moderation/campaigns/<int:campaign_id>/", review, name="moderation_review"),
+    *[
+        path(
+            f"moderation/campaigns/<int:campaign_id>/{decision}/",
+            decide,
+            {"decision": decision},
+            name=f"moderation_{decision}",
+        )
+        for decision in ("approve", "reject", "release", "decline")
+    ],
     path("moderation/audit/", views.audit, name="moderation_audit"),
     path("moderation/accounts/", views.accounts, name="moderation_accounts"),
     path("moderation/accounts/<int:account_id>/", views.account_detail, name="moderation_account"),

@@ -18,6 +18,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import AccountState
@@ -47,12 +49,20 @@ S = CampaignStatus
 # Severity -> (heading, what it means for the moderator).
 FINDING_GROUPS = {
     "block": (
-        "Blocking",
-        "These stop a sender from submitting; a campaign that has them was changed afterwards "
-        "or the rules changed since.",
+        gettext_lazy("Blocking"),
+        gettext_lazy(
+            "These stop a sender from submitting; a campaign that has them was changed "
+            "afterwards or the rules changed since."
+        ),
     ),
-    "review": ("To review", "The analyser is not sure: decide whether these are acceptable."),
-    "info": ("For information", "These do not stop the campaign on their own."),
+    "review": (
+        gettext_lazy("To review"),
+        gettext_lazy("The analyser is not sure: decide whether these are acceptable."),
+    ),
+    "info": (
+        gettext_lazy("For information"),
+        gettext_lazy("These do not stop the campaign on their own."),
+    ),
 }
 
 
@@ -63,6 +73,7 @@ class Decision:
     call: Callable[[int, object, dict], Campaign]
     # Whether a campaign of this status can take the decision (the page shows only those).
     allowed: Callable[[str], bool]
+    # Lazy (translated when shown): "{name}" is the campaign's name.
     done: str
     button: str
 
@@ -74,8 +85,8 @@ DECISIONS: dict[str, Decision] = {
             campaign_id=campaign_id, moderator=moderator, note=data["note"]
         ),
         allowed=lambda status: status == S.SUBMITTED,
-        done="Approved “{name}”: its probe goes out now.",
-        button="Approve",
+        done=gettext_lazy("Approved “{name}”: its probe goes out now."),
+        button=gettext_lazy("Approve"),
     ),
     "reject": Decision(
         form_class=RejectForm,
@@ -83,8 +94,8 @@ DECISIONS: dict[str, Decision] = {
             campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
         ),
         allowed=lambda status: status == S.SUBMITTED,
-        done="Rejected “{name}”. The sender was told why and can edit it.",
-        button="Reject",
+        done=gettext_lazy("Rejected “{name}”. The sender was told why and can edit it."),
+        button=gettext_lazy("Reject"),
     ),
     "release": Decision(
         form_class=ReleaseForm,
@@ -92,8 +103,8 @@ DECISIONS: dict[str, Decision] = {
             campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
         ),
         allowed=lambda status: status == S.REVIEW,
-        done="Released “{name}” to the rest of its recipients.",
-        button="Release",
+        done=gettext_lazy("Released “{name}” to the rest of its recipients."),
+        button=gettext_lazy("Release"),
     ),
     "decline": Decision(
         form_class=DeclineForm,
@@ -101,8 +112,10 @@ DECISIONS: dict[str, Decision] = {
             campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
         ),
         allowed=lambda status: can_transition(status, S.DECLINED),
-        done="Declined “{name}”: nothing more of it is sent. The sender was told why.",
-        button="Decline",
+        done=gettext_lazy(
+            "Declined “{name}”: nothing more of it is sent. The sender was told why."
+        ),
+        button=gettext_lazy("Decline"),
     ),
 }
 
@@ -246,7 +259,7 @@ def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpRespons
             return _review_page(request, campaign_id, bound=(decision, form))
         messages.error(request, exc.message)
         return redirect("moderation_review", campaign_id=campaign.pk)
-    messages.success(request, chosen.done.format(name=campaign.name))
+    messages.success(request, str(chosen.done).format(name=campaign.name))
     return redirect(f"{reverse('moderation_queue')}?tab={tab}")
 
 
@@ -285,19 +298,19 @@ def audit(request: HttpRequest) -> HttpResponse:
 A = AccountState
 # The accounts list's filters, as (key, label, state or "" for all); "flagged" is special.
 ACCOUNT_FILTERS: tuple[tuple[str, str], ...] = (
-    ("", "All"),
-    ("flagged", "Waiting for a moderator"),
-    (A.FROZEN, "Frozen"),
-    (A.SCHEDULED_FOR_DELETION, "Scheduled for deletion"),
-    (A.WARNED, "Warned"),
-    (A.ACTIVE, "Active"),
-    (A.DELETED, "Deleted"),
+    ("", gettext_lazy("All")),
+    ("flagged", gettext_lazy("Waiting for a moderator")),
+    (A.FROZEN, gettext_lazy("Frozen")),
+    (A.SCHEDULED_FOR_DELETION, gettext_lazy("Scheduled for deletion")),
+    (A.WARNED, gettext_lazy("Warned")),
+    (A.ACTIVE, gettext_lazy("Active")),
+    (A.DELETED, gettext_lazy("Deleted")),
 )
 HEALTH_BADGES = {
-    HealthStatus.GOOD: ("ok", "Good"),
-    HealthStatus.NOT_ENOUGH_DATA: ("", "Not enough data"),
-    HealthStatus.WARNING: ("warning", "Warning"),
-    HealthStatus.OVER_LIMIT: ("error", "Over the limits"),
+    HealthStatus.GOOD: ("ok", gettext_lazy("Good")),
+    HealthStatus.NOT_ENOUGH_DATA: ("", gettext_lazy("Not enough data")),
+    HealthStatus.WARNING: ("warning", gettext_lazy("Warning")),
+    HealthStatus.OVER_LIMIT: ("error", gettext_lazy("Over the limits")),
 }
 
 
@@ -316,29 +329,37 @@ ACCOUNT_ACTIONS: dict[str, AccountAction] = {
     "warn": AccountAction(
         call=enforcement.account_warn,
         allowed=frozenset({A.ACTIVE}),
-        title="Warn",
-        explained="The account may still send; its users see your reason. Next time, freeze.",
-        button="Warn the account",
-        done="Warned {name}. Its users were told why.",
+        title=gettext_lazy("Warn"),
+        explained=gettext_lazy(
+            "The account may still send; its users see your reason. Next time, freeze."
+        ),
+        button=gettext_lazy("Warn the account"),
+        done=gettext_lazy("Warned {name}. Its users were told why."),
     ),
     "freeze": AccountAction(
         call=enforcement.account_freeze,
         allowed=frozenset({A.ACTIVE, A.WARNED}),
-        title="Freeze",
-        explained="No new campaigns; those under way pause at their next batch. Its users see "
-        "your reason and may appeal once within the appeal window; without an appeal the "
-        "account is scheduled for deletion.",
-        button="Freeze the account",
-        done="Froze {name}. Its campaigns under way are paused; its users were told why.",
+        title=gettext_lazy("Freeze"),
+        explained=gettext_lazy(
+            "No new campaigns; those under way pause at their next batch. Its users see "
+            "your reason and may appeal once within the appeal window; without an appeal the "
+            "account is scheduled for deletion."
+        ),
+        button=gettext_lazy("Freeze the account"),
+        done=gettext_lazy(
+            "Froze {name}. Its campaigns under way are paused; its users were told why."
+        ),
     ),
     "unfreeze": AccountAction(
         call=enforcement.account_unfreeze,
         allowed=frozenset({A.FROZEN, A.SCHEDULED_FOR_DELETION}),
-        title="Unfreeze",
-        explained="The account may send again and its paused campaigns carry on; a pending "
-        "appeal is granted, a scheduled deletion cancelled.",
-        button="Unfreeze the account",
-        done="Unfroze {name}. Its paused campaigns carry on.",
+        title=gettext_lazy("Unfreeze"),
+        explained=gettext_lazy(
+            "The account may send again and its paused campaigns carry on; a pending "
+            "appeal is granted, a scheduled deletion cancelled."
+        ),
+        button=gettext_lazy("Unfreeze the account"),
+        done=gettext_lazy("Unfroze {name}. Its paused campaigns carry on."),
     ),
 }
 
@@ -461,7 +482,7 @@ def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpRe
             return _account_page(request, account_id, bound=(action, form))
         messages.error(request, exc.message)
         return redirect("moderation_account", account_id=account.pk)
-    messages.success(request, chosen.done.format(name=account.company_name))
+    messages.success(request, str(chosen.done).format(name=account.company_name))
     return redirect("moderation_account", account_id=account.pk)
 
 
@@ -483,12 +504,17 @@ def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpRe
         messages.error(request, exc.message)
         return redirect("moderation_account", account_id=appeal.account_id)
     if decision == "grant":
-        messages.success(request, "Granted the appeal: the account is unfrozen.")
+        messages.success(request, _("Granted the appeal: the account is unfrozen."))
     else:
+        days = settings.DELETION_GRACE_DAYS
         messages.success(
             request,
-            "Rejected the appeal: the account is scheduled for deletion in "
-            f"{settings.DELETION_GRACE_DAYS} days.",
+            ngettext(
+                "Rejected the appeal: the account is scheduled for deletion in %(days)s day.",
+                "Rejected the appeal: the account is scheduled for deletion in %(days)s days.",
+                days,
+            )
+            % {"days": days},
         )
     return redirect("moderation_account", account_id=appeal.account_id)
 
@@ -496,10 +522,10 @@ def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpRe
 # --- abuse reports --------------------------------------------------------------------------------
 
 ABUSE_TABS: tuple[tuple[str, str], ...] = (
-    (AbuseStatus.OPEN, "Open"),
-    (AbuseStatus.UPHELD, "Upheld"),
-    (AbuseStatus.DISMISSED, "Dismissed"),
-    ("all", "All"),
+    (AbuseStatus.OPEN, gettext_lazy("Open")),
+    (AbuseStatus.UPHELD, gettext_lazy("Upheld")),
+    (AbuseStatus.DISMISSED, gettext_lazy("Dismissed")),
+    ("all", gettext_lazy("All")),
 )
 
 
@@ -558,8 +584,11 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("moderation_abuse")
-    decision = AbuseStatus(form.cleaned_data["decision"]).label.lower()
-    messages.success(request, f"Abuse report {report.pk} {decision}.")
+    if form.cleaned_data["decision"] == AbuseStatus.UPHELD:
+        done = _("Abuse report %(id)s upheld.")
+    else:
+        done = _("Abuse report %(id)s dismissed.")
+    messages.success(request, done % {"id": report.pk})
     return redirect("moderation_abuse")
 
 
@@ -585,7 +614,7 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
                 return redirect("account_appeal")
             form.add_error(exc.field, exc.message)
         else:
-            messages.success(request, "Your appeal was sent. A moderator will answer.")
+            messages.success(request, _("Your appeal was sent. A moderator will answer."))
             return redirect("account_appeal")
     account.refresh_from_db()
     return render(

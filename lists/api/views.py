@@ -7,7 +7,7 @@ from django.http import StreamingHttpResponse
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +15,7 @@ from accounts.addresses import normalise_address
 from accounts.api.views import ACCOUNT_PERMISSIONS
 from config.api import CountedPagination, PageNumberPagination, paginated_response
 from config.errors import ApplicationError, NotFound
+from config.parsers import JSONParser
 from lists import selectors
 from lists.api import serializers as s
 from lists.exports import import_issues_csv

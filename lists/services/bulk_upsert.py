@@ -28,6 +28,7 @@ from lists.bulk import insert_rows
 from lists.models import ConsentEvent, ConsentRecord, MailingList
 from lists.services.consent import consent_proof_check, consent_source_check
 from lists.services.imports import Candidate, candidates_write
+from lists.services.subscribers import attribute_values_problem, text_problem
 from lists.services.suppression import SuppressionView
 
 CREATED, UPDATED, SKIPPED, ERROR = "created", "updated", "skipped", "error"
@@ -245,7 +246,9 @@ def _text(
         errors[key] = ["Not a valid string."]
         return ""
     value = str(value).strip()
-    if required and not value:
+    if problem := text_problem(value):
+        errors[key] = [problem]
+    elif required and not value:
         errors[key] = [_NOT_BLANK]
     elif len(value) > max_length:
         errors[key] = [f"Ensure this field has no more than {max_length} characters."]
@@ -276,6 +279,9 @@ def _item_check(item: object, consents: dict, *, now: datetime) -> tuple[str, st
                     "not starting with a digit (it is used as a merge tag)."
                 ]
                 break
+        else:
+            if problem := attribute_values_problem(attributes):
+                errors["attributes"] = [problem]
     consent = _consent_check(item, consents, now=now)
     if isinstance(consent, _ItemInvalid):
         errors["consent"] = consent.errors

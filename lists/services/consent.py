@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from config.errors import ApplicationError
@@ -18,25 +20,36 @@ from lists.models import ConsentEvent, ConsentRecord, ConsentSource, ImportJob, 
 _FORBIDDEN = [
     (
         ("purchased", "bought", "buy", "paid"),
-        "Purchased lists are not accepted: the people on them never asked you for mail.",
+        gettext_lazy(
+            "Purchased lists are not accepted: the people on them never asked you for mail."
+        ),
     ),
     (
         ("leased", "rented", "rent", "lease"),
-        "Leased or rented lists are not accepted: the people on them never asked you for mail.",
+        gettext_lazy(
+            "Leased or rented lists are not accepted: the people on them never asked you for mail."
+        ),
     ),
     (
         ("third_party", "partner", "shared", "affiliate", "co_registration", "coregistration"),
-        "Third-party lists are not accepted: consent given to someone else is not consent to you.",
+        gettext_lazy(
+            "Third-party lists are not accepted: consent given to someone else is not consent "
+            "to you."
+        ),
     ),
     (
         ("open_sources", "open_source", "public", "scraped", "web_scraping", "harvested", "found"),
-        "Addresses from open sources (websites, directories, scraping) are not accepted: "
-        "publishing an address is not consent.",
+        gettext_lazy(
+            "Addresses from open sources (websites, directories, scraping) are not accepted: "
+            "publishing an address is not consent."
+        ),
     ),
     (
         ("verbal", "phone", "telephone", "oral", "call", "phone_call"),
-        "Verbal or phone consent is not accepted: it leaves no proof. Ask for a written "
-        "confirmation (paper_form) or send a consent request (client_reconfirmed).",
+        gettext_lazy(
+            "Verbal or phone consent is not accepted: it leaves no proof. Ask for a written "
+            "confirmation (paper_form) or send a consent request (client_reconfirmed)."
+        ),
     ),
 ]
 _ALLOWED_LIST = ", ".join(ConsentSource.values)
@@ -55,9 +68,11 @@ def consent_source_check(source: str, *, field: str = "source") -> ConsentSource
     words = set(key.split("_")) | {key}
     for names, reason in _FORBIDDEN:
         if words & set(names):
-            raise ApplicationError(reason, field=field)
+            raise ApplicationError(str(reason), field=field)
     raise ApplicationError(
-        f"Unknown consent source {source!r}. Allowed sources: {_ALLOWED_LIST}.", field=field
+        _("Unknown consent source %(source)s. Allowed sources: %(allowed)s.")
+        % {"source": repr(source), "allowed": _ALLOWED_LIST},
+        field=field,
     )
 
 
@@ -81,8 +96,8 @@ def consent_proof_file_check(
     limit = settings.CONSENT_PROOF_MAX_BYTES
     if upload.size > limit:
         raise ApplicationError(
-            f"The proof file is {filesizeformat(upload.size)}; the limit is "
-            f"{filesizeformat(limit)}.",
+            _("The proof file is %(size)s; the limit is %(limit)s.")
+            % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             field=field,
         )
     upload.seek(0)
@@ -92,7 +107,7 @@ def consent_proof_file_check(
         if head.startswith(magic):
             return kind
     raise ApplicationError(
-        "The proof file must be a PDF, PNG, JPEG or GIF (a scan, photo or saved e-mail).",
+        _("The proof file must be a PDF, PNG, JPEG or GIF (a scan, photo or saved e-mail)."),
         field=field,
     )
 
@@ -121,8 +136,10 @@ def consent_proof_check(
     if source in (ConsentSource.WEB_FORM, ConsentSource.FORM_CHECKBOX) and ip:
         return
     raise ApplicationError(
-        "Describe the proof of consent (for example where the signed form is kept, or the "
-        "consent request and its answer).",
+        _(
+            "Describe the proof of consent (for example where the signed form is kept, or the "
+            "consent request and its answer)."
+        ),
         field=field,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from config.errors import ApplicationError
@@ -30,9 +31,9 @@ def _clean(values: dict) -> dict:
             cleaned[field] = (cleaned[field] or "").strip()
             if not cleaned[field]:
                 message = (
-                    "Say what subscribers will receive: it is shown on the subscription form."
+                    _("Say what subscribers will receive: it is shown on the subscription form.")
                     if field == "purpose"
-                    else "This field is required."
+                    else _("This field is required.")
                 )
                 raise ApplicationError(message, field=field)
     return cleaned
@@ -45,7 +46,7 @@ def list_create(*, account: Account, name: str, purpose: str, **options) -> Mail
         with transaction.atomic():
             return MailingList.objects.create(account=account, **values)
     except IntegrityError as exc:
-        raise ApplicationError("You already have a list with this name.", field="name") from exc
+        raise ApplicationError(_("You already have a list with this name."), field="name") from exc
 
 
 def list_update(*, mailing_list: MailingList, **changes) -> MailingList:
@@ -57,7 +58,7 @@ def list_update(*, mailing_list: MailingList, **changes) -> MailingList:
         with transaction.atomic():
             mailing_list.save()
     except IntegrityError as exc:
-        raise ApplicationError("You already have a list with this name.", field="name") from exc
+        raise ApplicationError(_("You already have a list with this name."), field="name") from exc
     return mailing_list
 
 

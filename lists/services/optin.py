@@ -12,7 +12,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.addresses import normalise_address
 from accounts.models import WebhookEvent
@@ -75,23 +77,42 @@ def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
     return True
 
 
+def confirmation_language(subscriber: Subscriber) -> str:
+    """The language of the subscriber's double opt-in e-mail: the page they signed up on, else
+    the site's default."""
+    languages = dict(settings.LANGUAGES)
+    return subscriber.language if subscriber.language in languages else settings.LANGUAGE_CODE
+
+
 def _send_confirmation(subscriber: Subscriber) -> None:
     mailing_list = subscriber.mailing_list
     account = mailing_list.account
     link = settings.SITE_URL + reverse(
         "subscribe_confirm", kwargs={"token": subscription_confirm_token(subscriber)}
     )
-    context = {"subscriber": subscriber, "list": mailing_list, "account": account, "link": link}
+    language = confirmation_language(subscriber)
+    context = {
+        "subscriber": subscriber,
+        "list": mailing_list,
+        "account": account,
+        "link": link,
+        "language": language,
+    }
     owner = account.users.order_by("pk").first()
+    with translation.override(language):
+        subject = _("Please confirm your subscription to %(list)s") % {"list": mailing_list.name}
+        text = render_to_string("lists/email/confirm.txt", context)
+        html = render_to_string("lists/email/confirm.html", context)
     message = EmailMultiAlternatives(
-        subject=f"Please confirm your subscription to {mailing_list.name}",
-        body=render_to_string("lists/email/confirm.txt", context),
+        subject=subject,
+        body=text,
         # The sender's name, our sending address (aligned for DMARC), replies to the sender.
         from_email=f'"{account.company_name}" <{_address_of(settings.DEFAULT_FROM_EMAIL)}>',
         to=[subscriber.email],
         reply_to=[owner.email] if owner else None,
+        headers={"Content-Language": language},
     )
-    message.attach_alternative(render_to_string("lists/email/confirm.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     message.send()
 
 
@@ -101,7 +122,7 @@ def _address_of(value: str) -> str:
     return parseaddr(value)[1]
 
 
-INVALID_CONFIRM_LINK = "This confirmation link is invalid or has expired."
+INVALID_CONFIRM_LINK = gettext_lazy("This confirmation link is invalid or has expired.")
 
 
 def subscriber_for_confirm_token(token: str) -> Subscriber:
@@ -175,17 +196,22 @@ def subscription_form_submit(
     ip: str | None = None,
     user_agent: str = "",
     form_url: str = "",
+    language: str = "",
 ) -> FormOutcome:
     """Take a sign-up from the hosted or embedded form.
 
     Needs the separate consent checkbox ticked, and the age confirmation for adult lists. With
     double opt-in, or when the address is suppressed, the subscriber stays unconfirmed until
     the e-mailed link is clicked. The outcome never reveals whether the address was known.
+    `language` is the page's: the confirmation e-mail is written in it.
     """
     if not consent_given:
-        raise ApplicationError("Tick the box to agree to receive these e-mails.", field="consent")
+        raise ApplicationError(
+            _("Tick the box to agree to receive these e-mails."), field="consent"
+        )
     if mailing_list.adult_content and not adult_confirmed:
-        raise ApplicationError("This list is for adults only: confirm your age.", field="adult")
+        raise ApplicationError(_("This list is for adults only: confirm your age."), field="adult")
+    language = language if language in dict(settings.LANGUAGES) else ""
     email = normalise_address(email)
     account = mailing_list.account
     needs_confirmation = mailing_list.double_opt_in or bool(
@@ -221,6 +247,7 @@ def subscription_form_submit(
                         name=name,
                         phone=phone,
                         confirmed=not needs_confirmation,
+                        language=language,
                     )
             except IntegrityError:  # a simultaneous post of the same address
                 return (
@@ -230,7 +257,8 @@ def subscription_form_submit(
             # Known but not subscribed (unconfirmed or unsubscribed): they must confirm again.
             needs_confirmation = True
             subscriber.status = SubscriberStatus.UNCONFIRMED
-            subscriber.save(update_fields=["status", "updated_at"])
+            subscriber.language = language or subscriber.language
+            subscriber.save(update_fields=["status", "language", "updated_at"])
         consent_record_add(subscriber=subscriber, **consent)
         if needs_confirmation:
             subscriber_request_confirmation(subscriber=subscriber)

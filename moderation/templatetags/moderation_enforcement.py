@@ -4,6 +4,7 @@ banner shows the deadline), and percentages for the moderators' health panel."""
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
 from moderation.selectors import AppealState, appeal_state_for
@@ -27,3 +28,36 @@ def as_percent(rate) -> str:
         return f"{float(rate) * 100:.2f}%"
     except (TypeError, ValueError):
         return ""
+
+
+# A probe's verdict tiers (campaigns.verdict.Tier) as moderators read them.
+TIER_LABELS = {
+    "green": gettext_lazy("Green"),
+    "amber": gettext_lazy("Amber"),
+    "review": gettext_lazy("Review"),
+}
+
+
+@register.filter
+def tier_label(tier) -> str:
+    """A verdict tier's label in the reader's language ("green" -> "Green")."""
+    label = TIER_LABELS.get(str(tier or ""))
+    return str(label) if label is not None else str(tier or "").capitalize()
+
+
+# Where the analyser found something (moderation.analyser's `where`), as a whole phrase so each
+# language can inflect it.
+WHERE_LABELS = {
+    "subject": gettext_lazy("In the subject"),
+    "body": gettext_lazy("In the body"),
+    "sender": gettext_lazy("In the sender"),
+    "links": gettext_lazy("In the links"),
+    "lists": gettext_lazy("In the lists"),
+}
+
+
+@register.filter
+def finding_where(where) -> str:
+    """ "subject" -> "In the subject", in the reader's language."""
+    label = WHERE_LABELS.get(str(where or ""))
+    return str(label) if label is not None else f"In the {where}"

@@ -87,6 +87,9 @@
     var sequence = 0;
     var controller = null;
 
+    // The page's words, translated, from the form's data-text-* attributes (English without them).
+    function word(name, english) { return form.getAttribute("data-text-" + name) || english; }
+
     function setState(text) { if (state) state.textContent = text; }
 
     function csrfToken() {
@@ -95,10 +98,11 @@
     }
 
     function fieldLabel(name) {
-      if (name === "subscriber_id") return "Preview as";
-      if (name === "lists") return "Send to";
+      if (name === "subscriber_id") return word("preview-as", "Preview as");
+      var legend = name === "lists" && form.querySelector("#field-lists legend");
+      if (legend) return legend.textContent.trim();
       var label = form.querySelector("label[for='id_" + name + "']");
-      return label ? label.firstChild.textContent.trim() : "Content";
+      return label ? label.firstChild.textContent.trim() : word("content", "Content");
     }
 
     function clearLiveErrors() {
@@ -171,7 +175,7 @@
       var sample = byId("preview-sample");
       if (broken && !data.html) {
         section.classList.add("stale");
-        setState("Showing the last preview that worked");
+        setState(word("last-good", "Showing the last preview that worked"));
       } else {
         section.classList.remove("stale");
         byId("preview-subject").textContent = data.subject || "—";
@@ -180,7 +184,7 @@
         byId("preview-html").srcdoc = data.html;
         byId("preview-text").textContent = data.text;
         if (sample) sample.hidden = !data.is_sample;
-        setState("Up to date");
+        setState(word("up-to-date", "Up to date"));
       }
       if (chooserChanged) refresh();
     }
@@ -190,7 +194,7 @@
       var mine = ++sequence;
       if (controller) controller.abort();
       controller = window.AbortController ? new AbortController() : null;
-      setState("Updating…");
+      setState(word("updating", "Updating…"));
       fetch(url, {
         method: "POST",
         body: new FormData(form),
@@ -212,13 +216,13 @@
         .catch(function (error) {
           if (error.name === "AbortError" || mine !== sequence) return;
           section.classList.add("stale");
-          setState("Preview unavailable: reload the page if this persists");
+          setState(word("unavailable", "Preview unavailable: reload the page if this persists"));
         });
     }
 
     function schedule() {
       window.clearTimeout(timer);
-      setState("Editing…");
+      setState(word("editing", "Editing…"));
       timer = window.setTimeout(refresh, DEBOUNCE_MS);
     }
 

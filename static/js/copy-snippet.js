@@ -1,5 +1,6 @@
 /* "Copy" buttons: copy the text of the element named by data-copy. Hidden without JavaScript,
-   where the read-only textarea can still be selected and copied by hand. */
+   where the read-only textarea can still be selected and copied by hand. The status words come
+   translated from the page (data-copied, data-copy-by-hand on #copy-status). */
 (function () {
   "use strict";
 
@@ -10,12 +11,16 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       var text = source.value !== undefined ? source.value : source.textContent;
-      var done = function () { if (status) status.textContent = "Copied."; };
+      var say = function (name, fallback) {
+        if (status) status.textContent = status.getAttribute("data-" + name) || fallback;
+      };
+      var done = function () { say("copied", "Copied."); };
       var fallback = function () {
         source.focus();
         source.select();
         var copied = document.execCommand && document.execCommand("copy");
-        if (status) status.textContent = copied ? "Copied." : "Press Ctrl+C (⌘C) to copy.";
+        if (copied) say("copied", "Copied.");
+        else say("copy-by-hand", "Press Ctrl+C (⌘C) to copy.");
       };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(text).then(done, fallback);

@@ -6,12 +6,16 @@
   var section = document.getElementById("import");
   if (!section) return;
   var url = section.getAttribute("data-status-url");
+  // The words come translated from the page (data-* attributes), English when missing.
+  function text(name, fallback) {
+    return section.getAttribute("data-" + name) || fallback;
+  }
   var LABELS = {
-    pending: "Waiting for column mapping",
-    queued: "Queued",
-    running: "Running",
-    done: "Done",
-    failed: "Failed"
+    pending: text("label-pending", "Waiting for column mapping"),
+    queued: text("label-queued", "Queued"),
+    running: text("label-running", "Running"),
+    done: text("label-done", "Done"),
+    failed: text("label-failed", "Failed")
   };
   var BADGES = { done: "ok", failed: "error" };
   var FINISHED = { done: true, failed: true };
@@ -39,7 +43,7 @@
     var percent = Math.round(progress * 100) + "%";
     bar.textContent = percent;
     setText("import-percent", percent);
-    setText("count-total", data.total_rows === null ? "counting…" : String(data.total_rows));
+    setText("count-total", data.total_rows === null ? text("counting", "counting…") : String(data.total_rows));
     setText("count-processed", String(data.processed));
     setText("count-imported", String(data.imported));
     setText("count-updated", String(data.updated));
@@ -69,7 +73,7 @@
       if (!issue.skipped) {
         var badge = document.createElement("span");
         badge.className = "badge";
-        badge.textContent = "imported";
+        badge.textContent = text("imported", "imported");
         reason.appendChild(document.createTextNode(" "));
         reason.appendChild(badge);
       }
@@ -85,7 +89,7 @@
     byId("import-running-note").hidden = true;
     if (data.status === "failed") {
       var failure = byId("import-failure");
-      failure.textContent = data.failure_reason || "The import failed.";
+      failure.textContent = data.failure_reason || text("failure", "The import failed.");
       failure.hidden = false;
     }
     showIssues(data);
