@@ -1,11 +1,11 @@
 """Open-loop load run of the busiest public endpoints against gunicorn on PostgreSQL.
 
-    .venv/bin/python bench/load_run.py [--rate 500] [--duration 60] [--deliveries 20000]
-        [--workers 4] [--threads 1] [--database-url postgres://postgres@127.0.0.1:5432/NAME]
-        [--p99-limit-ms 250] [--json results.json]
+    .venv/bin/python bench/load_run.py [--rate 50] [--duration 60] [--deliveries 20000]
+        [--workers CPUS] [--threads 1] [--database-url postgres://postgres@127.0.0.1:5432/NAME]
+        [--p99-limit-ms 250] [--mix open=50,click=30,unsubscribe=10,webhook=10] [--json FILE]
 
     # the highest rate that holds: stages at rising rates, stopping at the first that fails
-    .venv/bin/python bench/load_run.py --rate 200,300,400,500,600 --duration 30
+    .venv/bin/python bench/load_run.py --rate 30,40,50,60,70,80 --duration 20
 
 The database named by --database-url (default: consentmail_load on the PostgreSQL server of
 DATABASE_URL, or of 127.0.0.1) is dropped, created and migrated, then
@@ -29,8 +29,10 @@ request with a different recipient's signed token:
 An error is a connection error, a timeout (--timeout) or any status other than 2xx/3xx. Per
 endpoint the run prints requests, errors, the achieved rate, and p50/p95/p99/max latency; a
 stage passes with no errors and p99 under --p99-limit-ms. The generator runs in this process
-and shares the machine's cores with gunicorn and PostgreSQL: "late" is how far behind its
-schedule it dispatched a request (already included in the latencies).
+and shares the machine's cores with gunicorn and PostgreSQL: "behind schedule" is how late it
+dispatched a request (already included in the latencies). Rates and latencies depend on
+whatever else the machine runs, so the run also prints the CPU time gunicorn's workers, our
+database's PostgreSQL backends and the generator spent per request, which does not.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -563,41 +566,61 @@ def _children(pid: int) -> list[int]:
 
 
 def _backend_pids(database: str) -> list[int]:
-    """PostgreSQL's server processes for our database (readable when it runs on this host)."""
-    from django.db import connections
-
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [database],
-        )
-        pids = [row[0] for row in cursor.fetchall()]
-    connections.close_all()
-    return pids
+    """PostgreSQL's server processes for our database, by their process titles ("postgres:
+    ... user database host(port) state"); none when the server runs on another host."""
+    needle = f" {database} ".encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and needle in title.replace(b"\0", b" "):
+            found.append(int(cmdline.parent.name))
+    return found
 
 
 class CpuMeter:
     """CPU seconds spent by gunicorn's workers, our database's PostgreSQL backends and this
     generator over a stage: a cost per request that does not depend on who else shares the
-    machine (latencies and rates do). Backends that connect or quit during the stage are only
-    partly counted; with CONN_MAX_AGE > 0 they live through the stage."""
+    machine (latencies and rates do). Processes are sampled every `interval` seconds, so a
+    backend that connects during the stage (CONN_MAX_AGE renews them) is counted from its start
+    and one that quits up to its last sample."""
 
-    def __init__(self, server_pid: int, database: str):
-        self.server_pid, self.database = server_pid, database
+    def __init__(self, server_pid: int, database: str, interval: float = 2.0):
+        self.server_pid, self.database, self.interval = server_pid, database, interval
+        self._stop = threading.Event()
 
-    def snapshot(self) -> dict[str, dict[int, float]]:
+    def _sample(self) -> dict[str, dict[int, float]]:
         return {
             "gunicorn": {pid: _cpu_seconds(pid) for pid in _children(self.server_pid)},
             "postgres": {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)},
-            "generator": {os.getpid(): time.process_time()},
         }
 
-    @staticmethod
-    def spent(before: dict, after: dict) -> dict[str, float]:
-        return {
-            part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in now.items())
-            for part, now in after.items()
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for part, now in self._sample().items():
+                self._latest[part].update({pid: s for pid, s in now.items() if s})
+
+    def __enter__(self) -> CpuMeter:
+        self._base = self._sample()
+        self._latest = {part: dict(seen) for part, seen in self._base.items()}
+        self._generator = time.process_time()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        for part, now in self._sample().items():
+            self._latest[part].update({pid: s for pid, s in now.items() if s})
+        self.spent = {
+            part: sum(s - self._base[part].get(pid, 0.0) for pid, s in seen.items())
+            for part, seen in self._latest.items()
         }
+        self.spent["generator"] = time.process_time() - self._generator
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
@@ -661,12 +684,14 @@ def stop_server(server: subprocess.Popen) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--rate", default="500", help="requests per second; several (200,300,...) run in turn"
+        "--rate", default="50", help="requests per second; several (40,50,60) run in turn"
     )
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per rate")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds at half rate first")
     parser.add_argument("--deliveries", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    # One per core: the work is CPU-bound (short database round trips), and gunicorn shares the
+    # cores with PostgreSQL and this generator.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--connections", type=int, default=256, help="client connections at most")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
@@ -737,7 +762,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs shared with the generator and PostgreSQL",
         flush=True,
     )
-    meter = CpuMeter(server.pid, args.database_url.rsplit("/", 1)[1])
     results = {"config": vars(args) | {"json": str(args.json)}, "stages": []}
     passed_rates = []
     try:
@@ -755,13 +779,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
             plan = maker.plan(max(1, int(rate * args.duration)))
             print(f"\n--- {rate:g} req/s, {args.duration:g} s: {len(plan):,} requests", flush=True)
-            before = meter.snapshot()
-            outcomes, wall, late = asyncio.run(
-                run_stage(
-                    plan, rate=rate, port=port, connections=args.connections, timeout=args.timeout
+            with CpuMeter(server.pid, args.database_url.rsplit("/", 1)[1]) as meter:
+                outcomes, wall, late = asyncio.run(
+                    run_stage(
+                        plan,
+                        rate=rate,
+                        port=port,
+                        connections=args.connections,
+                        timeout=args.timeout,
+                    )
                 )
-            )
-            cpu = CpuMeter.spent(before, meter.snapshot())
+            cpu = meter.spent
             summary = summarise(outcomes, wall)
             print_summary(rate, summary, late)
             cpu_ms = {part: seconds * 1000 / len(plan) for part, seconds in cpu.items()}
