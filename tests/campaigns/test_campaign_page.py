@@ -454,9 +454,8 @@ def test_a_campaign_without_links_says_so(owner, holding_campaign):
 
 
 def _read_notifications(account):
-    # A sender with an unread notification (approval sends one) gets a 500 on every page in
-    # Russian: base.html pluralises the nav badge over a SimpleLazyObject, which Russian's plural
-    # formula (n % 10) cannot take. Not this area's code; see the xfail below.
+    # So the page's Russian is the campaign's alone (the nav's unread badge has its own test:
+    # test_a_russian_page_with_an_unread_notification_renders).
     Notification.objects.filter(account=account).update(read_at=timezone.now())
 
 
