@@ -58,6 +58,14 @@ class Campaign(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     # Where a paused campaign picks up again once its account may send.
     resume_status = models.CharField(max_length=16, blank=True)
+    # The frozen content waiting for moderation (set on submit), and the one a moderator
+    # approved: everything sent renders from `approved_version`, never from the fields above.
+    submitted_version = models.ForeignKey(
+        "CampaignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_version = models.ForeignKey(
+        "CampaignVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -79,6 +87,48 @@ class Campaign(models.Model):
     @property
     def is_deletable(self) -> bool:
         return self.status in DELETABLE
+
+
+class CampaignVersion(models.Model):
+    """What a submission froze: the content, the sender, the audience's lists and the company
+    identity every message shows, with a hash of all of it. Immutable once written; moderators
+    approve one version, and sending renders from it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=300)
+    from_name = models.CharField(max_length=100)
+    from_email = models.CharField(max_length=254)
+    reply_to = models.CharField(max_length=254, blank=True)
+    html_body = models.TextField()
+    text_body = models.TextField(blank=True)
+    # [{"id": 3, "name": "Newsletter"}, ...] as they were at submission.
+    lists = models.JSONField(default=list)
+    company_name = models.CharField(max_length=200)
+    postal_address = models.TextField(blank=True)
+    # The tracked links, in the click tracker's order: the only places /c/ redirects to.
+    links = models.JSONField(default=list)
+    # The merge tags the content uses, as written.
+    merge_tags = models.JSONField(default=list)
+    content_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["campaign", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="version_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} v{self.number} ({self.content_hash[:12]})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("A campaign version is immutable once written.")
+        super().save(*args, **kwargs)
 
 
 class CampaignStatusChange(models.Model):
@@ -125,6 +175,8 @@ class CampaignTestSend(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
+    # Fixed at approval, waiting for the release (the probe's rows start pending).
+    WAITING = "waiting", pgettext_lazy("delivery status", "Waiting for the release")
     PENDING = "pending", pgettext_lazy("delivery status", "Waiting to be sent")
     # Claimed by a worker's batch; handed to the backend one by one.
     SENDING = "sending", pgettext_lazy("delivery status", "Sending")
@@ -175,6 +227,10 @@ class Delivery(models.Model):
     )
     is_probe = models.BooleanField(default=False)
     provider = models.CharField(max_length=16)
+    # The address and merge data as they were at approval: messages render from these, so a
+    # subscriber edited after approval cannot change what goes out.
+    email = models.CharField(max_length=254, blank=True)
+    merge_data = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -198,6 +254,9 @@ class Delivery(models.Model):
     machine_clicks = models.PositiveIntegerField(default=0)
     hard_bounced_at = models.DateTimeField(null=True, blank=True)
     soft_bounced_at = models.DateTimeField(null=True, blank=True)
+    # A provider refused the content or the sender (a spam filter's block): never the
+    # recipient's fault, counted against the campaign.
+    blocked_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
