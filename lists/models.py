@@ -274,6 +274,8 @@ class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
     COMPLAINED = "complained", _("Spam complaint")
     ERASED = "erased", _("Erased on request")
+    # Three soft bounces over at least a week (complaints.services applies the rule).
+    SOFT_BOUNCES = "soft_bounces", _("Repeated soft bounces")
 
 
 class Suppression(models.Model):
