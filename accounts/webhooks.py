@@ -104,15 +104,46 @@ def _allow_private() -> bool:
     return bool(getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False))
 
 
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291, deprecated
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765
+
+
+def _ipv4_public(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses a packet to `ip` ends up at, for the IPv6 forms that carry one
+    (NAT64, IPv4-compatible, -mapped, -translated, 6to4, Teredo's server and client); None for
+    an address that carries none."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip in _NAT64_WELL_KNOWN or ip in _IPV4_COMPATIBLE or ip in _IPV4_TRANSLATED:
+        return [low32]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:  # (server, client), the client already un-obfuscated
+        return list(ip.teredo)
+    return None
+
+
 def address_is_public(address: str) -> bool:
     """True for a globally routable unicast address; False for private, loopback, link-local,
-    shared, reserved, multicast and unspecified ones (also inside IPv4-mapped IPv6)."""
+    shared, reserved, multicast and unspecified ones. An IPv6 address that carries an IPv4 one
+    (NAT64 64:ff9b::/96, IPv4-compatible ::a.b.c.d, -mapped ::ffff:a.b.c.d, -translated, 6to4
+    2002::/16, Teredo 2001::/32) is judged by the IPv4 addresses it leads to, all of which must
+    be public; the local-use NAT64 prefix 64:ff9b:1::/48 never is."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip.sixtofour is not None or ip.teredo is not None:
-            return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _ipv4_public(ip)
+    if ip in _NAT64_LOCAL_USE:
+        return False
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        return all(_ipv4_public(v4) for v4 in embedded)
     return ip.is_global and not ip.is_multicast
 
 
