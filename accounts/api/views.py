@@ -153,7 +153,8 @@ class TokenObtainView(APIView):
         email = data.validated_data["email"].lower()
         # Checked before the password, so that a locked-out client learns nothing from it.
         if lockout.login_refused(request, username=email):
-            raise Throttled(wait=lockout.cooloff_seconds(), detail=lockout.locked_message())
+            message = lockout.locked_message(client_wide=lockout.client_locked(request))
+            raise Throttled(wait=lockout.cooloff_seconds(), detail=message)
         user = authenticate(request, username=email, password=data.validated_data["password"])
         if user is None:
             raise ApplicationError("Unable to log in with the provided credentials.")

@@ -122,7 +122,12 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # it; the API refuses without counting). The
 # same address from elsewhere, and other addresses from the same client, still log in. It covers
 # the login page, the admin's login and POST /api/v1/auth/token/ (accounts/lockout.py).
+# Password spraying (one guess each for many addresses): AXES_IP_FAILURE_LIMIT wrong passwords
+# from one client address, for any addresses, within the cool-off lock that client out of every
+# address (0 switches this off). Everyone behind one NAT shares the count, hence the higher limit.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=30)
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"

@@ -205,3 +205,125 @@ def test_failed_attempts_do_not_keep_the_password(owner):
     assert attempt.username == owner.email
     assert "wrong-" not in attempt.post_data
     assert attempt.failures_since_start == 2
+
+
+# --- Password spraying: failures per client address, across addresses --------------------------
+
+IP_LIMIT = settings.AXES_IP_FAILURE_LIMIT
+
+
+def spray(client: Client, count: int, start: int = 0, **extra) -> list[int]:
+    """One wrong password each for `count` different addresses, as a sprayer does."""
+    return [
+        log_in(client, f"user{start + i}@example.com", "Winter2024!", **extra).status_code
+        for i in range(count)
+    ]
+
+
+def test_the_per_client_limit_is_what_the_issue_asks():
+    assert IP_LIMIT == 30
+    assert settings.AXES_HANDLER == "accounts.lockout.LockoutHandler"
+
+
+def test_spraying_many_addresses_from_one_client_locks_that_client(owner):
+    client = Client()
+    codes = spray(client, IP_LIMIT)
+    assert codes == [200] * (IP_LIMIT - 1) + [429]
+
+    # Locked for every address now, even one never tried and with the right password.
+    response = log_in(client, owner.email, PASSWORD)
+    assert response.status_code == 429
+    assert not is_logged_in(client)
+    page = response.content.decode()
+    assert "Too many failed log-ins" in page
+    assert "logging in from your network is paused for 15 minutes" in page
+    assert response["Retry-After"] == "900"
+
+    # Another client is not affected.
+    elsewhere = Client()
+    ok = log_in(elsewhere, owner.email, PASSWORD, REMOTE_ADDR="198.51.100.20")
+    assert ok.status_code == 302
+    assert is_logged_in(elsewhere)
+
+
+def test_fewer_failures_than_the_client_limit_lock_nobody(owner):
+    client = Client()
+    assert spray(client, IP_LIMIT - 1) == [200] * (IP_LIMIT - 1)
+    assert log_in(client, owner.email, PASSWORD).status_code == 302
+    assert is_logged_in(client)
+
+
+def test_logging_in_to_ones_own_account_does_not_clear_the_client_count(owner):
+    """A sprayer with one real account cannot wipe the count by logging in between rounds."""
+    assert spray(Client(), IP_LIMIT - 1) == [200] * (IP_LIMIT - 1)
+    assert log_in(Client(), owner.email, PASSWORD).status_code == 302
+    assert spray(Client(), 1, start=100) == [429]
+    assert log_in(Client(), owner.email, PASSWORD).status_code == 429
+
+
+def test_the_client_lock_ends_after_the_cool_off(owner):
+    spray(Client(), IP_LIMIT)
+    assert log_in(Client(), owner.email, PASSWORD).status_code == 429
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    client = Client()
+    assert log_in(client, owner.email, PASSWORD).status_code == 302
+    assert is_logged_in(client)
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_client_lock(owner):
+    client = Client()
+    codes = [
+        log_in(client, f"user{i}@example.com", "x", HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").status_code
+        for i in range(IP_LIMIT)
+    ]
+    assert codes[-1] == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+    response = log_in(client, owner.email, PASSWORD, HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert response.status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_client_lock_follows_the_proxys_hop(owner, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    spray(Client(), IP_LIMIT, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    locked = log_in(Client(), owner.email, PASSWORD, HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9")
+    assert locked.status_code == 429
+    other = log_in(Client(), owner.email, PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert other.status_code == 302
+
+
+def test_the_api_answers_a_locked_client_with_429_and_issues_no_token(owner, lenient_api_throttle):
+    api = Client()
+    url = reverse("api-token-obtain")
+    answers = [
+        api.post(url, {"email": f"user{i}@example.com", "password": "x"}).status_code
+        for i in range(IP_LIMIT)
+    ]
+    assert answers == [400] * IP_LIMIT
+
+    response = api.post(url, {"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"detail"}
+    assert body["detail"].startswith("Too many failed log-ins from your network")
+    assert int(response["Retry-After"]) == 900
+    assert ApiToken.objects.count() == 0
+
+
+def test_browser_and_api_failures_count_against_the_same_client_limit(owner, lenient_api_throttle):
+    half = IP_LIMIT // 2
+    assert spray(Client(), half) == [200] * half
+    api = Client()
+    url = reverse("api-token-obtain")
+    for i in range(IP_LIMIT - half):
+        api.post(url, {"email": f"api{i}@example.com", "password": "x"})
+    response = api.post(url, {"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert log_in(Client(), owner.email, PASSWORD).status_code == 429
+
+
+def test_the_client_limit_can_be_switched_off(owner, settings):
+    settings.AXES_IP_FAILURE_LIMIT = 0
+    assert spray(Client(), IP_LIMIT + 1) == [200] * (IP_LIMIT + 1)
+    assert log_in(Client(), owner.email, PASSWORD).status_code == 302
