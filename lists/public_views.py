@@ -75,6 +75,8 @@ def _list_or_404(public_id: str):
 # (no clickjacking of the consent box).
 @csrf_exempt
 def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The hosted form; its answer to a valid post depends on the list alone, never on whether
+    or how the address is known (optin.subscription_form_submit changes no known subscriber)."""
     mailing_list = _list_or_404(public_id)
     form = SubscribeForm(request.POST or None, mailing_list=mailing_list)
     context = {"list": mailing_list, "account": mailing_list.account, "form": form}
@@ -82,14 +84,15 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
         return render(request, "lists/public/subscribe.html", context)
     if _rate_limited(request):
         return render(request, "lists/public/slow_down.html", context, status=429)
-    thanks = reverse("subscribe_thanks", kwargs={"public_id": public_id})
+    step = "confirm" if mailing_list.double_opt_in else "done"
+    thanks = reverse("subscribe_thanks", kwargs={"public_id": public_id}) + f"?next={step}"
     if request.POST.get(HONEYPOT_FIELD):
         # Answer a bot as if it had worked, so it learns nothing.
-        return redirect(f"{thanks}?next=confirm")
+        return redirect(thanks)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            outcome = optin.subscription_form_submit(
+            optin.subscription_form_submit(
                 mailing_list=mailing_list,
                 email=data["email"],
                 name=data.get("name", ""),
@@ -104,8 +107,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            step = "confirm" if outcome is optin.FormOutcome.CONFIRMATION_SENT else "done"
-            return redirect(f"{thanks}?next={step}")
+            return redirect(thanks)
     return render(request, "lists/public/subscribe.html", context, status=400)
 
 

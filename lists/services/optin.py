@@ -1,8 +1,22 @@
-"""The subscription form and double opt-in: only the click on the e-mailed link subscribes."""
+"""The subscription form and double opt-in: only the click on the e-mailed link subscribes.
+
+The form (hosted or embedded) answers every address alike and changes no existing subscriber:
+- a new address is added, unconfirmed and asked to confirm (subscribed at once only on a single
+  opt-in list and when the account does not suppress it);
+- an address waiting for its confirmation, or one that unsubscribed (from this list or, by the
+  account-wide suppression, any other), is asked to confirm again; its status changes only when
+  the e-mailed link is followed;
+- an address already subscribed gets nothing new;
+- an address that reported spam, bounced (hard, or soft again and again), or hard-bounced for
+  another account of the service gets nothing at all: not even a confirmation request goes to a
+  mailbox that refused our mail or whose owner called it spam, and it cannot come back this way.
+Confirmation e-mails go at most once per CONFIRMATION_RESEND_SECONDS per address.
+"""
 
 from __future__ import annotations
 
 import enum
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,22 +39,51 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
+    SuppressionReason,
 )
 from lists.services.consent import consent_record_add
 from lists.services.subscribers import subscriber_create, subscriber_emit_event
-from lists.services.suppression import suppression_lift, suppression_reason
+from lists.services.suppression import (
+    PLATFORM_HARD_BOUNCE,
+    suppression_lift,
+    suppression_reason,
+)
 
 CONFIRM_SALT = "lists.subscribe-confirm"
 
 
 class FormOutcome(enum.Enum):
-    CONFIRMATION_SENT = "confirmation_sent"
+    """What a form post did; for tests and logs only: the person sees the same page for all."""
+
     SUBSCRIBED = "subscribed"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    NOTHING = "nothing"
+
+
+# Suppressions no confirmation request is ever sent to (see the module's docstring).
+NO_CONFIRMATION_REASONS = frozenset(
+    {
+        SuppressionReason.COMPLAINED,
+        SuppressionReason.HARD_BOUNCE,
+        SuppressionReason.SOFT_BOUNCES,
+        PLATFORM_HARD_BOUNCE,
+    }
+)
+# The subscribers an e-mailed link may (re)subscribe.
+CONFIRMABLE_STATUSES = frozenset({SubscriberStatus.UNCONFIRMED, SubscriberStatus.UNSUBSCRIBED})
+
+
+def confirmation_allowed(*, account, email: str) -> bool:
+    """True when the account may send `email` (normalised) a confirmation request: it is not
+    suppressed for a complaint or a bounce."""
+    return suppression_reason(account=account, email=email) not in NO_CONFIRMATION_REASONS
 
 
 def subscription_confirm_token(subscriber: Subscriber) -> str:
-    """A signed, expiring token naming the subscriber and the address it confirms."""
-    return signing.dumps({"s": subscriber.pk, "e": subscriber.email}, salt=CONFIRM_SALT)
+    """A signed, expiring token naming the subscriber, the address it confirms and when it was
+    issued (ms): a link issued before an unsubscribe never brings the person back."""
+    payload = {"s": subscriber.pk, "e": subscriber.email, "t": int(time.time() * 1000)}
+    return signing.dumps(payload, salt=CONFIRM_SALT)
 
 
 def subscriber_request_confirmation(*, subscriber: Subscriber) -> None:
@@ -53,13 +96,23 @@ def subscriber_request_confirmation(*, subscriber: Subscriber) -> None:
 
 def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
     """Send the confirmation link, at most once per CONFIRMATION_RESEND_SECONDS per address (the
-    form must not become a way to flood someone's inbox). A no-op for a gone or no longer
-    unconfirmed subscriber. Claims the send with a conditional update, so two workers never
-    both send; a failed send gives the claim back for the retry."""
+    form must not become a way to flood someone's inbox). A no-op for a gone subscriber, one
+    neither unconfirmed nor unsubscribed, or an address suppressed for a complaint or bounce.
+    Claims the send with a conditional update, so two workers never both send; a failed send
+    gives the claim back for the retry."""
+    subscriber = (
+        Subscriber.objects.select_related("mailing_list__account")
+        .filter(pk=subscriber_id, status__in=CONFIRMABLE_STATUSES)
+        .first()
+    )
+    if subscriber is None or not confirmation_allowed(
+        account=subscriber.mailing_list.account, email=subscriber.email
+    ):
+        return False
     now = timezone.now()
     recently = now - timedelta(seconds=settings.CONFIRMATION_RESEND_SECONDS)
     claimed = (
-        Subscriber.objects.filter(pk=subscriber_id, status=SubscriberStatus.UNCONFIRMED)
+        Subscriber.objects.filter(pk=subscriber_id, status__in=CONFIRMABLE_STATUSES)
         .filter(Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lt=recently))
         .update(confirmation_sent_at=now)
     )
@@ -125,20 +178,48 @@ def _address_of(value: str) -> str:
 INVALID_CONFIRM_LINK = gettext_lazy("This confirmation link is invalid or has expired.")
 
 
-def subscriber_for_confirm_token(token: str) -> Subscriber:
-    """The subscriber a confirmation token names, or NotFound (bad, expired, gone)."""
+def _confirm_payload(token: str) -> dict:
     try:
         payload = signing.loads(
             token, salt=CONFIRM_SALT, max_age=settings.SUBSCRIBE_CONFIRM_MAX_AGE
         )
     except signing.BadSignature as exc:
         raise NotFound(INVALID_CONFIRM_LINK) from exc
+    if not isinstance(payload, dict):
+        raise NotFound(INVALID_CONFIRM_LINK)
+    return payload
+
+
+def _link_may_confirm(subscriber: Subscriber, payload: dict) -> bool:
+    """Whether a link can subscribe `subscriber` now: an unconfirmed one, or one that
+    unsubscribed before the link was issued (they asked to come back); never a bounced or
+    complained one, nor an address suppressed for a complaint or bounce since."""
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        issued_ms = payload.get("t")
+        if not isinstance(issued_ms, int):
+            return False
+        left = subscriber.unsubscribed_at  # None: left before the time was recorded
+        if left is not None and issued_ms <= left.timestamp() * 1000:
+            return False
+    elif subscriber.status != SubscriberStatus.UNCONFIRMED:
+        return False
+    return confirmation_allowed(account=subscriber.mailing_list.account, email=subscriber.email)
+
+
+def subscriber_for_confirm_token(token: str) -> Subscriber:
+    """The subscriber a confirmation token names, or NotFound (bad, expired, gone, or a link
+    that can no longer subscribe them; an already subscribed one is returned)."""
+    payload = _confirm_payload(token)
     subscriber = (
         Subscriber.objects.select_related("mailing_list__account")
         .filter(pk=payload.get("s"), email=payload.get("e"))
         .first()
     )
     if subscriber is None:
+        raise NotFound(INVALID_CONFIRM_LINK)
+    if subscriber.status != SubscriberStatus.SUBSCRIBED and not _link_may_confirm(
+        subscriber, payload
+    ):
         raise NotFound(INVALID_CONFIRM_LINK)
     return subscriber
 
@@ -147,8 +228,10 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
     """Subscribe the person who clicked the e-mailed link, recording the IP and time.
 
     Idempotent (a second click changes nothing). The click is the person's own new consent, so
-    it lifts a suppression of the address. Raises NotFound for a bad, expired or stale token.
+    it lifts a suppression of the address (one for an unsubscribe or an erasure: a complaint or
+    a bounce is never lifted this way). Raises NotFound for a bad, expired or stale token.
     """
+    payload = _confirm_payload(token)
     found = subscriber_for_confirm_token(token)
     with transaction.atomic():
         subscriber = (
@@ -158,9 +241,10 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
         )
         if subscriber.status == SubscriberStatus.SUBSCRIBED:
             return subscriber
-        if subscriber.status != SubscriberStatus.UNCONFIRMED:
-            # Unsubscribed after asking: an old link must not bring them back.
+        if not _link_may_confirm(subscriber, payload):
+            # E.g. unsubscribed after this link was sent: an old link must not bring them back.
             raise NotFound(INVALID_CONFIRM_LINK)
+        previous = subscriber.status
         now = timezone.now()
         subscriber.status = SubscriberStatus.SUBSCRIBED
         subscriber.subscribed_at = now
@@ -179,7 +263,7 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
         subscriber_emit_event(
             subscriber,
             WebhookEvent.SUBSCRIBER_SUBSCRIBED,
-            previous_status=SubscriberStatus.UNCONFIRMED,
+            previous_status=previous,
             channel="confirmation_link",
         )
     return subscriber
@@ -200,10 +284,11 @@ def subscription_form_submit(
 ) -> FormOutcome:
     """Take a sign-up from the hosted or embedded form.
 
-    Needs the separate consent checkbox ticked, and the age confirmation for adult lists. With
-    double opt-in, or when the address is suppressed, the subscriber stays unconfirmed until
-    the e-mailed link is clicked. The outcome never reveals whether the address was known.
-    `language` is the page's: the confirmation e-mail is written in it.
+    Needs the separate consent checkbox ticked, and the age confirmation for adult lists. Changes
+    no existing subscriber: see the module's docstring for what each address gets. With double
+    opt-in, or when the address is suppressed, a new subscriber stays unconfirmed until the
+    e-mailed link is followed. The caller must answer every outcome alike (the outcome is for
+    tests and logs). `language` is the page's: the confirmation e-mail is written in it.
     """
     if not consent_given:
         raise ApplicationError(
@@ -214,9 +299,10 @@ def subscription_form_submit(
     language = language if language in dict(settings.LANGUAGES) else ""
     email = normalise_address(email)
     account = mailing_list.account
-    needs_confirmation = mailing_list.double_opt_in or bool(
-        suppression_reason(account=account, email=email)
-    )
+    reason = suppression_reason(account=account, email=email)
+    if reason in NO_CONFIRMATION_REASONS:
+        return FormOutcome.NOTHING
+    needs_confirmation = mailing_list.double_opt_in or bool(reason)
     consent = {
         "event": ConsentEvent.GRANTED,
         "source": ConsentSource.WEB_FORM,
@@ -231,13 +317,6 @@ def subscription_form_submit(
             .filter(mailing_list=mailing_list, email=email)
             .first()
         )
-        if subscriber is not None and subscriber.status == SubscriberStatus.SUBSCRIBED:
-            # Answer as for a new address, so the form cannot tell who is on the list.
-            return (
-                FormOutcome.CONFIRMATION_SENT
-                if mailing_list.double_opt_in
-                else FormOutcome.SUBSCRIBED
-            )
         if subscriber is None:
             try:
                 with transaction.atomic():
@@ -249,18 +328,21 @@ def subscription_form_submit(
                         confirmed=not needs_confirmation,
                         language=language,
                     )
-            except IntegrityError:  # a simultaneous post of the same address
-                return (
-                    FormOutcome.CONFIRMATION_SENT if needs_confirmation else FormOutcome.SUBSCRIBED
-                )
-        else:
-            # Known but not subscribed (unconfirmed or unsubscribed): they must confirm again.
+            except IntegrityError:  # a simultaneous post of the same address took it
+                return FormOutcome.NOTHING
+        elif subscriber.status in CONFIRMABLE_STATUSES:
+            # Known and not subscribed: asked to confirm again; its status stays as it is
+            # until the e-mailed link is followed (subscription_confirm). Only the language
+            # follows the page, so that the e-mail is written in it.
             needs_confirmation = True
-            subscriber.status = SubscriberStatus.UNCONFIRMED
-            subscriber.language = language or subscriber.language
-            subscriber.save(update_fields=["status", "language", "updated_at"])
+            if language and language != subscriber.language:
+                subscriber.language = language
+                subscriber.save(update_fields=["language", "updated_at"])
+        else:
+            # Subscribed already, or bounced or complained: nothing, as for a suppressed one.
+            return FormOutcome.NOTHING
         consent_record_add(subscriber=subscriber, **consent)
         if needs_confirmation:
             subscriber_request_confirmation(subscriber=subscriber)
-            return FormOutcome.CONFIRMATION_SENT
+            return FormOutcome.CONFIRMATION_REQUESTED
     return FormOutcome.SUBSCRIBED

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from lists.models import ConsentRecord, Subscriber, SubscriberStatus, Suppression
 from lists.services.optin import subscription_confirm_token
+from lists.services.subscribers import subscriber_unsubscribe
 from lists.services.suppression import suppression_add
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -140,8 +141,10 @@ def test_a_suppressed_address_must_confirm_even_on_a_single_opt_in_list(client, 
 
 
 def test_an_old_link_does_not_resubscribe_someone_who_left(client, smtp_to_sink):
-    subscriber = SubscriberFactory(status=SubscriberStatus.UNSUBSCRIBED)
-    response = client.post(f"/confirm/{subscription_confirm_token(subscriber)}/")
+    subscriber = SubscriberFactory(status=SubscriberStatus.UNCONFIRMED)
+    old_link = f"/confirm/{subscription_confirm_token(subscriber)}/"
+    subscriber_unsubscribe(subscriber=subscriber, channel="one_click")
+    response = client.post(old_link)
     assert response.status_code == 404
     subscriber.refresh_from_db()
     assert subscriber.status == SubscriberStatus.UNSUBSCRIBED

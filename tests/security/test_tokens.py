@@ -278,7 +278,9 @@ def test_a_confirmation_link_never_confirms_anyone_else(client, unconfirmed):
 
 def test_a_confirmation_link_does_not_resubscribe_after_an_unsubscribe(client, unconfirmed):
     url = reverse("subscribe_confirm", args=[subscription_confirm_token(unconfirmed)])
-    Subscriber.objects.filter(pk=unconfirmed.pk).update(status=SubscriberStatus.UNSUBSCRIBED)
+    Subscriber.objects.filter(pk=unconfirmed.pk).update(
+        status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+    )
 
     assert client.post(url).status_code == 404
     unconfirmed.refresh_from_db()
