@@ -344,18 +344,31 @@ def holds_due(*, now=None) -> list[int]:
 
 
 SENT = Q(status=DeliveryStatus.SENT)
+# Refused at hand-over: failed, with the server's answer read as a bounce or a block (the send
+# worker sets the time of the one it was). A failure without one (the backend never answered)
+# is no evidence about the recipient and is not counted as an attempt.
+REFUSED = Q(status=DeliveryStatus.FAILED) & (
+    Q(hard_bounced_at__isnull=False)
+    | Q(soft_bounced_at__isnull=False)
+    | Q(blocked_at__isnull=False)
+)
+# Handed over: accepted (sent) or refused. Bounces and blocks are counted over these.
+ATTEMPTED = SENT | REFUSED
 # Every figure of a part of the send (the probe, the whole), as a count of deliveries: what
 # the verdict judges and what the stats show, defined once.
 DELIVERY_COUNTERS: dict[str, Q] = {
     "recipients": Q(),
+    "attempted": ATTEMPTED,
     "sent": SENT,
+    "refused": REFUSED,
     "delivered": SENT
-    & Q(hard_bounced_at__isnull=True)
+    & Q(hard_bounced_at__isnull=True, blocked_at__isnull=True)
     & (Q(soft_bounced_at__isnull=True) | Q(delivered_at__isnull=False)),
     "opened": SENT & Q(opened_at__isnull=False),
     "clicked": SENT & Q(clicked_at__isnull=False),
-    "hard_bounced": SENT & Q(hard_bounced_at__isnull=False),
-    "soft_bounced": SENT & Q(soft_bounced_at__isnull=False),
+    "hard_bounced": ATTEMPTED & Q(hard_bounced_at__isnull=False),
+    "soft_bounced": ATTEMPTED & Q(soft_bounced_at__isnull=False),
+    "blocked": ATTEMPTED & Q(blocked_at__isnull=False),
     "unsubscribed": SENT & Q(unsubscribed_at__isnull=False),
     "complained": SENT & Q(complained_at__isnull=False),
     "failed": Q(status=DeliveryStatus.FAILED),
@@ -363,36 +376,102 @@ DELIVERY_COUNTERS: dict[str, Q] = {
     "possibly_duplicated": Q(possibly_duplicated=True),
     "machine_opened": SENT & Q(machine_opens__gt=0, opened_at__isnull=True),
     "machine_clicked": SENT & Q(machine_clicks__gt=0, clicked_at__isnull=True),
-    # Only for the verdict's inactive rate; not shown.
-    "inactive": SENT & Q(opened_at__isnull=True, clicked_at__isnull=True),
 }
 
 
-def probe_figures(counts: dict[str, int]) -> ProbeFigures:
-    """The verdict's figures from DELIVERY_COUNTERS' counts."""
+@dataclass(frozen=True)
+class RecipientHistory:
+    """What the account's last campaigns say about a probe's recipients: how many were read,
+    how many were sent one of those campaigns and engaged with none as a person (inactive), how
+    many were sent none of them, and how many earlier campaigns there were to look at."""
+
+    recipients: int = 0
+    inactive: int = 0
+    first_time: int = 0
+    earlier_campaigns: int = 0
+
+
+def probe_figures(counts: dict[str, int], history: RecipientHistory | None = None) -> ProbeFigures:
+    """The verdict's figures from DELIVERY_COUNTERS' counts (and the recipients' history)."""
+    history = history or RecipientHistory()
     return ProbeFigures(
         sent=counts["sent"],
+        refused=counts["refused"],
         hard_bounces=counts["hard_bounced"],
         soft_bounces=counts["soft_bounced"],
+        blocks=counts["blocked"],
         complaints=counts["complained"],
         unsubscribes=counts["unsubscribed"],
         opens=counts["opened"],
         machine_opens=counts["machine_opened"],
         clicks=counts["clicked"],
         machine_clicks=counts["machine_clicked"],
-        inactive=counts["inactive"],
+        recipients=history.recipients,
+        inactive=history.inactive,
+        first_time=history.first_time,
+        earlier_campaigns=history.earlier_campaigns,
     )
 
 
 def delivery_figures(*, campaign: Campaign, probe_only: bool) -> ProbeFigures:
-    """The figures the verdict reads, over the deliveries handed to the backend."""
+    """The figures the verdict reads: one aggregate over the deliveries (the probe's, or all),
+    and for the probe its recipients' history (`probe_history`)."""
     deliveries = Delivery.objects.filter(campaign=campaign)
     if probe_only:
         deliveries = deliveries.filter(is_probe=True)
     counts = deliveries.aggregate(
         **{name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()}
     )
-    return probe_figures(counts)
+    return probe_figures(counts, probe_history(campaign=campaign) if probe_only else None)
+
+
+def probe_history(*, campaign: Campaign) -> RecipientHistory:
+    """How active the probe's recipients were in the account's last INACTIVE_CAMPAIGNS
+    campaigns that sent a probe before this one. A recipient is an address: the same address
+    on another of the account's lists is the same person. Engagement is a person's open or
+    click (`opened_at` / `clicked_at`; machines' never set them). Four indexed queries, bounded
+    by the probe's size (at most PROBE_CAP addresses), whatever the campaigns' sizes."""
+    earlier = Campaign.objects.filter(account_id=campaign.account_id, probe_sent_at__isnull=False)
+    if campaign.probe_sent_at is not None:
+        earlier = earlier.filter(probe_sent_at__lt=campaign.probe_sent_at)
+    earlier_ids = list(
+        earlier.exclude(pk=campaign.pk)
+        .order_by("-probe_sent_at", "-id")
+        .values_list("pk", flat=True)[: settings.INACTIVE_CAMPAIGNS]
+    )
+    as_stored = set(
+        Subscriber.objects.filter(
+            pk__in=Delivery.objects.filter(campaign=campaign, is_probe=True).values("subscriber_id")
+        ).values_list("email", flat=True)
+    )
+    probe_emails = {email.lower() for email in as_stored}
+    if not earlier_ids or not probe_emails:
+        return RecipientHistory(
+            recipients=len(probe_emails), first_time=len(probe_emails), earlier_campaigns=0
+        )
+    # Every subscriber row of those addresses on the account's lists, by the (list, email) index
+    # (addresses are matched as stored; the comparison below ignores case).
+    email_of = dict(
+        Subscriber.objects.filter(
+            mailing_list__account_id=campaign.account_id, email__in=as_stored
+        ).values_list("pk", "email")
+    )
+    mailed: set[str] = set()
+    engaged: set[str] = set()
+    for subscriber_id, opened_at, clicked_at in Delivery.objects.filter(
+        SENT, campaign_id__in=earlier_ids, subscriber_id__in=list(email_of)
+    ).values_list("subscriber_id", "opened_at", "clicked_at"):
+        email = email_of[subscriber_id].lower()
+        mailed.add(email)
+        if opened_at is not None or clicked_at is not None:
+            engaged.add(email)
+    mailed &= probe_emails
+    return RecipientHistory(
+        recipients=len(probe_emails),
+        inactive=len(mailed - engaged),
+        first_time=len(probe_emails - mailed),
+        earlier_campaigns=len(earlier_ids),
+    )
 
 
 # --- the send's progress and its links, for the campaign page ----------------------------------

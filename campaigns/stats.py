@@ -4,15 +4,18 @@ The counters come from one grouped query over the campaign's deliveries (probe a
 summed for the whole send), the timeline from one more, bucketed by the database (Trunc), so a
 million-recipient campaign costs two index scans, not a query per figure.
 
-What the figures mean (each counts recipients, over the messages handed to the backend, as the
-verdict does):
+What the figures mean (each counts recipients, as the verdict does):
 
-* sent: handed to the backend. delivered: sent, and neither bounced hard nor (unless the provider
-  later reported it delivered) soft.
+* sent: handed to the backend and accepted. refused: handed over and refused at once (a 5xx, or
+  a 4xx retried until it gave up), with the answer read as a bounce or a block. delivered: sent,
+  and neither bounced hard, nor blocked, nor (unless the provider later reported it delivered)
+  bounced soft.
 * opened, clicked: people's; a click counts as an open too. machine_opened, machine_clicked: those
   whose only opens or clicks were machines' (privacy proxies, security scanners).
-* hard_bounced, soft_bounced, complained, unsubscribed: as reported after sending.
-* failed: refused for good by the backend. pending: not handed over yet (waiting or under way).
+* hard_bounced, soft_bounced, blocked: refused at hand-over or reported after sending (blocked: a
+  provider refused the content or the sender). complained, unsubscribed: reported after sending.
+* failed: refused for good by the backend (the refused ones, and those the backend never
+  answered). pending: not handed over yet (waiting or under way).
   possibly_duplicated: handed over when a worker died, or when the connection was lost before the
   server answered, then sent again: may have arrived twice.
 """
@@ -28,7 +31,7 @@ from django.utils import timezone
 
 from campaigns import selectors
 from campaigns.models import Campaign, Delivery
-from campaigns.selectors import DELIVERY_COUNTERS, SENT, probe_figures
+from campaigns.selectors import ATTEMPTED, DELIVERY_COUNTERS, SENT, probe_figures, probe_history
 from campaigns.states import CampaignStatus
 from campaigns.verdict import Thresholds, judge
 
@@ -42,27 +45,33 @@ UNDER_WAY = frozenset(
     }
 )
 
-FIGURES = [name for name in DELIVERY_COUNTERS if name != "inactive"] + ["probe_size"]
+# "attempted" is sent + refused: the verdict's base for bounces, not a figure of its own.
+FIGURES = [name for name in DELIVERY_COUNTERS if name != "attempted"] + ["probe_size"]
 # The verdict's rates (campaigns.verdict.judge), and those it gives intervals for.
 RATE_NAMES = (
     "complaint_rate",
     "hard_bounce_rate",
     "soft_bounce_rate",
+    "block_rate",
+    "refusal_rate",
     "unsubscribe_rate",
     "open_rate",
     "click_rate",
     "inactive_rate",
 )
-INTERVAL_NAMES = ("complaint_rate", "hard_bounce_rate")
+INTERVAL_NAMES = ("complaint_rate", "hard_bounce_rate", "block_rate", "unsubscribe_rate")
 
-# The timeline's series: each counts the sent deliveries whose time falls in the bucket.
+# The timeline's series: each counts the deliveries whose time falls in the bucket, of the sent
+# ones, or (bounces and blocks) of those handed over, refused at once included.
 _SERIES = {
     "sent": ("sent_at",),
     "opened": ("opened_at",),
     "clicked": ("clicked_at",),
     "bounced": ("hard_bounced_at", "soft_bounced_at"),
+    "blocked": ("blocked_at",),
     "complained": ("complained_at",),
 }
+_OF_ATTEMPTED = frozenset({"hard_bounced_at", "soft_bounced_at", "blocked_at"})
 _SERIES_FIELDS = [field for fields in _SERIES.values() for field in fields]
 _STEPS = {
     "minute": timedelta(minutes=1),
@@ -78,7 +87,8 @@ HOUR_BUCKETS_UP_TO = timedelta(days=4)
 def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     """The campaign's figures, the probe's apart, the rates the verdict uses (stored once
     judged, else as they stand), the verdict, a timeline and the probe's provider mix, as
-    JSON-ready values. Two queries (three before approval, to count the recipients)."""
+    JSON-ready values. Two queries once judged (three before approval, to count the recipients;
+    four more while a probe awaits its verdict, for its recipients' history)."""
     rows = list(
         Delivery.objects.filter(campaign=campaign)
         .values("is_probe")
@@ -87,7 +97,8 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
                 name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()
             },
             first_sent=Min("sent_at", filter=SENT),
-            **{f"last_{field}": Max(field, filter=SENT) for field in _SERIES_FIELDS},
+            **{f"first_{field}": Min(field, filter=ATTEMPTED) for field in _OF_ATTEMPTED},
+            **{f"last_{field}": Max(field, filter=_base(field)) for field in _SERIES_FIELDS},
         )
         .order_by()
     )
@@ -102,7 +113,9 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     )
     whole["probe_size"] = probe["probe_size"] = campaign.probe_size
 
-    first_sent = min((row["first_sent"] for row in rows if row["first_sent"]), default=None)
+    # A probe refused whole has no message sent: its timeline starts at the first refusal.
+    firsts = ["first_sent", *(f"first_{field}" for field in _OF_ATTEMPTED)]
+    first_sent = min((row[key] for row in rows for key in firsts if row[key]), default=None)
     last_event = max(
         (row[f"last_{field}"] for row in rows for field in _SERIES_FIELDS if row[f"last_{field}"]),
         default=None,
@@ -127,14 +140,16 @@ def _shown(figures: dict[str, int | None]) -> dict[str, int | None]:
 
 
 def _rates(campaign: Campaign, probe: dict[str, int]) -> dict[str, Any]:
-    """The probe's rates and Wilson intervals: the verdict's once judged, else judged now."""
+    """The probe's rates and Wilson intervals: the verdict's once judged, else judged now (with
+    the probe recipients' history once there is a probe: four more small queries)."""
     if campaign.verdict:
         basis = "verdict"
         rates = dict(campaign.verdict.get("rates", {}))
         intervals = dict(campaign.verdict.get("intervals", {}))
     else:
         basis = "live"
-        verdict = judge(probe_figures(probe), Thresholds.from_settings()).as_dict()
+        history = probe_history(campaign=campaign) if probe["recipients"] else None
+        verdict = judge(probe_figures(probe, history), Thresholds.from_settings()).as_dict()
         rates, intervals = verdict["rates"], verdict["intervals"]
     return {
         "basis": basis,
@@ -194,7 +209,7 @@ def _timeline(
 def _series_counts(campaign: Campaign, unit: str) -> QuerySet:
     """(bucket, series, n) rows for every series, in one UNION ALL query."""
     parts = [
-        Delivery.objects.filter(SENT, campaign=campaign, **{f"{field}__isnull": False})
+        Delivery.objects.filter(_base(field), campaign=campaign, **{f"{field}__isnull": False})
         .annotate(
             bucket=Trunc(field, unit, tzinfo=UTC),
             series=Value(series, output_field=CharField()),
@@ -206,6 +221,12 @@ def _series_counts(campaign: Campaign, unit: str) -> QuerySet:
         for field in fields
     ]
     return parts[0].union(*parts[1:], all=True)
+
+
+def _base(field: str):
+    """The deliveries a timeline field counts: bounces and blocks of those handed over (refused
+    at once included), everything else of those sent."""
+    return ATTEMPTED if field in _OF_ATTEMPTED else SENT
 
 
 def _providers(plan: dict[str, Any]) -> list[dict[str, Any]]:

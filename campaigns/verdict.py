@@ -1,20 +1,36 @@
 """Judging a probe: green (release), amber (release with a warning) or review (a moderator decides).
 
-DESIGN.md rule 7. Complaints and hard bounces are judged separately, each against three thresholds
-from settings; the worse tier wins and the rule code names the metric and tier that decided it
-("complaints_review", "bounces_amber", ...; "green"; "empty_probe" when nothing was sent).
+DESIGN.md rule 7. Everything the policy names is judged, each metric against its own thresholds
+from settings (`Thresholds`, the one place they live: account health reads them too):
+
+* hard bounces and provider blocks, over the messages *handed over* (accepted, or refused at
+  once: a refusal at hand-over is a bounce like any other);
+* spam complaints and unsubscribes, over the messages *accepted* (only those can draw them).
+
+The worst metric decides; the rule code names it and its tier ("complaints_review",
+"bounces_amber", "blocks_review", "unsubscribes_amber", ...; "green"). Two rules stand apart:
+
+* "empty_probe": no probe message was handed over at all (every one skipped, or failed without a
+  server's answer). Nothing was measured, and releasing 90% of a campaign on no evidence is what
+  the probe exists to prevent: review, a moderator decides.
+* "none_accepted": messages were handed over but the server accepted none. Never green: review
+  (unless a metric's proven breach of the policy names a more specific rule, "bounces_limit").
+
+The share of probe recipients who were *inactive* (sent one of the account's last campaigns and
+opened or clicked none of them as a person) is measured and shown; it informs, it never decides.
 
 A probe is a sample, so a rate "is above" a threshold only with evidence beyond sampling noise. We
 use the Wilson score interval (95%), which stays honest for rare events and small samples where
 the normal approximation gives nonsense such as negative lower bounds:
 
-* limit  (flag the account, tier review): the interval's lower bound is at or above the policy's
-  complaint limit (0.5%), or strictly above its hard-bounce limit (5%). Only then is the account
-  accused: even the most favourable reading of the sample breaks the policy.
-* review: the point rate is above the review threshold (complaints over 0.3%; hard bounces over
-  5%, where the amber band ends) and the lower bound is above the warning threshold (0.1%, 2%),
-  so one unlucky event in a tiny probe is not enough on its own.
-* amber: the point rate is at or above the warning threshold (0.1%, 2%) and the rate is not review.
+* limit  (flag the account, tier review; complaints and hard bounces only, the metrics with a
+  policy limit): the interval's lower bound is at or above the policy's complaint limit (0.5%),
+  or strictly above its hard-bounce limit (5%). Only then is the account accused: even the most
+  favourable reading of the sample breaks the policy.
+* review: the point rate is above the review threshold (complaints over 0.3%; hard bounces and
+  blocks over 5%; unsubscribes over 2%) and the lower bound is above the warning threshold (0.1%,
+  2%, 2%, 1%), so one unlucky event in a tiny probe is not enough on its own.
+* amber: the point rate is at or above the warning threshold and the rate is not review.
 * green: otherwise.
 
 Worked examples with the default thresholds (complaints):
@@ -27,17 +43,26 @@ Worked examples with the default thresholds (complaints):
 * 1 in 200: 0.5%, but the interval's low end is 0.09%, under 0.1%: amber, not review.
 * 10 in 1,000: 1.0%, interval 0.54%-1.8%: flagged.
 
+And unsubscribes: 30 in 100 is 30%, interval 21.9%-39.6%: review. 1 in 20 is 5%, but the interval
+starts at 0.89%, under 1%: amber.
+
 Point rates are compared with the thresholds exactly (as fractions of the decimal setting), so 2
 hard bounces in 100 is 2% and amber, whatever float rounding would say. Machine opens and scanner
 clicks never affect the tier; the reasons say how many were set apart.
+
+Account health judges the account's own sends in its window with the same thresholds and the same
+`judge_rate`, but as a population, not a sample (`sample=False`): they are every message the
+account sent, so the policy's limit applies to the rate itself; its small-sample care is
+HEALTH_MIN_SENT (fewer messages are not judged at all).
 """
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
+
+from config.numbers import percent as _localized_percent
 
 
 class Tier(StrEnum):
@@ -64,70 +89,185 @@ def wilson_interval(successes: int, trials: int, z: float = _CONFIDENCE_Z) -> tu
     return (max(0.0, centre - half_width), min(1.0, centre + half_width))
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Rates (fractions, 0.001 is 0.1%) that separate green, amber, review and a flagged account."""
+def _exact(threshold: float) -> Fraction:
+    # str() is the shortest decimal that round-trips: the value as written in the settings.
+    return Fraction(str(threshold))
 
-    complaint_warn: float
-    complaint_review: float
-    complaint_limit: float
-    bounce_warn: float
-    bounce_limit: float
+
+@dataclass(frozen=True)
+class Levels:
+    """One metric's thresholds (fractions: 0.001 is 0.1%): amber from `warn`, review above
+    `review`, and the policy's `limit` that flags the account once proven (None: the policy
+    names no figure). `limit_inclusive`: the limit is reached at the figure itself (complaints,
+    "0.5% or more"), else only above it (hard bounces, "more than 5%")."""
+
+    warn: float
+    review: float
+    limit: float | None = None
+    limit_inclusive: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 < self.complaint_warn <= self.complaint_review <= self.complaint_limit < 1:
-            raise ValueError("complaint thresholds must satisfy 0 < warn <= review <= limit < 1")
-        if not 0 < self.bounce_warn <= self.bounce_limit < 1:
-            raise ValueError("bounce thresholds must satisfy 0 < warn <= limit < 1")
+        if not 0 < self.warn <= self.review < 1:
+            raise ValueError("thresholds must satisfy 0 < warn <= review < 1")
+        if self.limit is not None and not self.review <= self.limit < 1:
+            raise ValueError("thresholds must satisfy review <= limit < 1")
+
+    def limit_reached(self, rate: float | Fraction) -> bool:
+        """Whether `rate` breaks the policy's limit (never, for a metric without one)."""
+        if self.limit is None:
+            return False
+        limit = _exact(self.limit) if isinstance(rate, Fraction) else self.limit
+        return rate >= limit if self.limit_inclusive else rate > limit
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every metric's levels, from settings (`from_settings`): the probe's verdict and account
+    health both judge with these."""
+
+    complaints: Levels
+    hard_bounces: Levels
+    blocks: Levels
+    unsubscribes: Levels
 
     @classmethod
     def from_settings(cls) -> "Thresholds":
-        """The thresholds configured in settings (COMPLAINT_*, HARD_BOUNCE_*)."""
+        """The thresholds configured in settings (COMPLAINT_*, HARD_BOUNCE_*, BLOCK_*,
+        UNSUBSCRIBE_*). Hard bounces go to review where their amber band ends, at the policy's
+        limit (DESIGN.md: amber up to 5%, review above)."""
         from django.conf import settings
 
         return cls(
-            complaint_warn=settings.COMPLAINT_WARN,
-            complaint_review=settings.COMPLAINT_REVIEW,
-            complaint_limit=settings.COMPLAINT_LIMIT,
-            bounce_warn=settings.HARD_BOUNCE_WARN,
-            bounce_limit=settings.HARD_BOUNCE_LIMIT,
+            complaints=Levels(
+                warn=settings.COMPLAINT_WARN,
+                review=settings.COMPLAINT_REVIEW,
+                limit=settings.COMPLAINT_LIMIT,
+                limit_inclusive=True,
+            ),
+            hard_bounces=Levels(
+                warn=settings.HARD_BOUNCE_WARN,
+                review=settings.HARD_BOUNCE_LIMIT,
+                limit=settings.HARD_BOUNCE_LIMIT,
+            ),
+            blocks=Levels(warn=settings.BLOCK_WARN, review=settings.BLOCK_REVIEW),
+            unsubscribes=Levels(warn=settings.UNSUBSCRIBE_WARN, review=settings.UNSUBSCRIBE_REVIEW),
         )
+
+    # The names the campaign page and older callers read.
+    @property
+    def complaint_warn(self) -> float:
+        return self.complaints.warn
+
+    @property
+    def complaint_review(self) -> float:
+        return self.complaints.review
+
+    @property
+    def complaint_limit(self) -> float:
+        return self.complaints.limit or 0.0
+
+    @property
+    def bounce_warn(self) -> float:
+        return self.hard_bounces.warn
+
+    @property
+    def bounce_limit(self) -> float:
+        return self.hard_bounces.limit or 0.0
+
+
+@dataclass(frozen=True)
+class RateJudgement:
+    """Where one rate stands against its levels: the tier, whether it proves the policy's limit
+    broken, and (for a sample) its 95% interval."""
+
+    tier: Tier
+    flagged: bool
+    events: int
+    trials: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.trials if self.trials else 0.0
+
+
+def judge_rate(events: int, trials: int, levels: Levels, *, sample: bool = True) -> RateJudgement:
+    """Judge events/trials against `levels`. A `sample` (a probe) is judged with its Wilson
+    interval as the module docstring says; a population (an account's own sends) by its rate
+    alone: flagged at the limit, review above `review`, amber from `warn`. No trials: green."""
+    low, high = wilson_interval(events, trials)
+    if trials == 0:
+        return RateJudgement(Tier.GREEN, False, events, trials, low, high)
+    point = Fraction(events, trials)
+    if sample:
+        flagged = levels.limit_reached(low)
+        if flagged or (point > _exact(levels.review) and low > levels.warn):
+            tier = Tier.REVIEW
+        elif point >= _exact(levels.warn):
+            tier = Tier.AMBER
+        else:
+            tier = Tier.GREEN
+    else:
+        flagged = levels.limit_reached(point)
+        if flagged or point > _exact(levels.review):
+            tier = Tier.REVIEW
+        elif point >= _exact(levels.warn):
+            tier = Tier.AMBER
+        else:
+            tier = Tier.GREEN
+    return RateJudgement(tier, flagged, events, trials, low, high)
 
 
 @dataclass(frozen=True)
 class ProbeFigures:
-    """What the probe measured. opens and clicks are people's; inactive is sent with neither."""
+    """What the probe measured, in recipients.
+
+    `sent`: accepted when handed over; `refused`: refused at hand-over with a bounce or block.
+    Hard and soft bounces and blocks count both (at most `attempted`); complaints, unsubscribes,
+    opens and clicks only accepted messages (at most `sent`). Opens and clicks are people's (a
+    click counts as an open). `recipients`: the probe recipients whose history was read; of
+    them `inactive` were sent one of the account's `earlier_campaigns` last campaigns and engaged
+    with none as a person, `first_time` were sent none of them."""
 
     sent: int
+    refused: int = 0
     hard_bounces: int = 0
     soft_bounces: int = 0
+    blocks: int = 0
     complaints: int = 0
     unsubscribes: int = 0
     opens: int = 0
     machine_opens: int = 0
     clicks: int = 0
     machine_clicks: int = 0
+    recipients: int = 0
     inactive: int = 0
+    first_time: int = 0
+    earlier_campaigns: int = 0
 
     def __post_init__(self) -> None:
         for field in fields(self):
             if getattr(self, field.name) < 0:
                 raise ValueError(f"{field.name} must not be negative")
-        # These are counts of recipients, reported as rates over `sent`.
-        for name in _PER_RECIPIENT:
-            if getattr(self, name) > self.sent:
-                raise ValueError(f"{name} ({getattr(self, name)}) exceeds sent ({self.sent})")
+        for names, bound, label in (
+            (_PER_ATTEMPT, self.attempted, "attempted"),
+            (_PER_ACCEPTED, self.sent, "sent"),
+        ):
+            for name in names:
+                if getattr(self, name) > bound:
+                    raise ValueError(f"{name} ({getattr(self, name)}) exceeds {label} ({bound})")
+        if self.inactive + self.first_time > self.recipients:
+            raise ValueError("inactive and first-time recipients exceed the recipients read")
+
+    @property
+    def attempted(self) -> int:
+        """Handed over: accepted or refused."""
+        return self.sent + self.refused
 
 
-_PER_RECIPIENT = (
-    "hard_bounces",
-    "soft_bounces",
-    "complaints",
-    "unsubscribes",
-    "opens",
-    "clicks",
-    "inactive",
-)
+_PER_ATTEMPT = ("hard_bounces", "soft_bounces", "blocks")
+_PER_ACCEPTED = ("complaints", "unsubscribes", "opens", "clicks")
 
 
 @dataclass(frozen=True)
@@ -140,6 +280,7 @@ class Verdict:
     reasons: list[str]
     rates: dict[str, float]
     intervals: dict[str, tuple[float, float]]
+    inactive: dict[str, float | int]
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy, for storing on the campaign and showing to a moderator."""
@@ -150,74 +291,100 @@ class Verdict:
             "reasons": list(self.reasons),
             "rates": dict(self.rates),
             "intervals": {name: [low, high] for name, (low, high) in self.intervals.items()},
+            "inactive": dict(self.inactive),
         }
 
 
-@dataclass(frozen=True)
-class _MetricJudgement:
-    tier: Tier
-    flagged: bool
-    reason: str
+# The judged metrics: (rule prefix, rate name, figure and thresholds' field, base, nouns). On a
+# tie the earlier decides: complaints are the strongest signal of unwanted mail, unsubscribes the
+# mildest.
+_METRICS = (
+    ("complaints", "complaint_rate", "complaints", "sent", ("complaint", "complaints")),
+    ("bounces", "hard_bounce_rate", "hard_bounces", "attempted", ("hard bounce", "hard bounces")),
+    ("blocks", "block_rate", "blocks", "attempted", ("provider block", "provider blocks")),
+    ("unsubscribes", "unsubscribe_rate", "unsubscribes", "sent", ("unsubscribe", "unsubscribes")),
+)
 
 
 def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
     """Judge a probe's figures against the thresholds; see the module docstring for the rule."""
-    sent = figures.sent
+    sent, attempted = figures.sent, figures.attempted
     rates = {
         "complaint_rate": _rate(figures.complaints, sent),
-        "hard_bounce_rate": _rate(figures.hard_bounces, sent),
-        "soft_bounce_rate": _rate(figures.soft_bounces, sent),
+        "hard_bounce_rate": _rate(figures.hard_bounces, attempted),
+        "soft_bounce_rate": _rate(figures.soft_bounces, attempted),
+        "block_rate": _rate(figures.blocks, attempted),
+        "refusal_rate": _rate(figures.refused, attempted),
         "unsubscribe_rate": _rate(figures.unsubscribes, sent),
         "open_rate": _rate(figures.opens, sent),
         "click_rate": _rate(figures.clicks, sent),
-        "inactive_rate": _rate(figures.inactive, sent),
+        "inactive_rate": _rate(figures.inactive, figures.recipients),
+    }
+    inactive = {
+        "recipients": figures.recipients,
+        "inactive": figures.inactive,
+        "first_time": figures.first_time,
+        "campaigns": figures.earlier_campaigns,
+        "share": rates["inactive_rate"],
+    }
+    judgements = {
+        metric: (
+            judge_rate(getattr(figures, name), getattr(figures, base), getattr(thresholds, name)),
+            getattr(thresholds, name),
+            nouns,
+        )
+        for metric, _rate_name, name, base, nouns in _METRICS
     }
     intervals = {
-        "complaint_rate": wilson_interval(figures.complaints, sent),
-        "hard_bounce_rate": wilson_interval(figures.hard_bounces, sent),
+        rate_name: (judgements[metric][0].low, judgements[metric][0].high)
+        for metric, rate_name, *_ in _METRICS
     }
-    if sent == 0:
+    if attempted == 0:
         return Verdict(
-            tier=Tier.GREEN,
+            tier=Tier.REVIEW,
             flag_account=False,
             rule="empty_probe",
-            reasons=["No probe messages were sent, so nothing was measured."],
+            reasons=[
+                "No probe message was handed to the mail server, so nothing was measured: a "
+                "moderator decides whether the rest goes."
+            ],
             rates=rates,
             intervals=intervals,
+            inactive=inactive,
         )
 
-    complaints = _judge_metric(
-        events=figures.complaints,
-        sent=sent,
-        noun=("complaint", "complaints"),
-        warn=thresholds.complaint_warn,
-        review=thresholds.complaint_review,
-        limit=thresholds.complaint_limit,
-        # The policy's complaint limit is "0.5% or more", its bounce limit "more than 5%".
-        limit_reached=lambda low: low >= thresholds.complaint_limit,
-    )
-    bounces = _judge_metric(
-        events=figures.hard_bounces,
-        sent=sent,
-        noun=("hard bounce", "hard bounces"),
-        warn=thresholds.bounce_warn,
-        review=thresholds.bounce_limit,
-        limit=thresholds.bounce_limit,
-        limit_reached=lambda low: low > thresholds.bounce_limit,
-    )
-    # Worse wins; on a tie the complaints decide, as the stronger signal of unwanted mail.
-    metric, decider = max(
-        [("bounces", bounces), ("complaints", complaints)],
-        key=lambda pair: (pair[1].flagged, _TIER_RANK[pair[1].tier], pair[0] == "complaints"),
-    )
-    if decider.flagged:
-        rule = f"{metric}_limit"
-    elif decider.tier is Tier.GREEN:
-        rule = "green"
+    order = [metric for metric, *_ in _METRICS]
+    flagged = [metric for metric in order if judgements[metric][0].flagged]
+    if flagged:
+        metric = flagged[0]
+        tier, rule = Tier.REVIEW, f"{metric}_limit"
+    elif sent == 0:
+        tier, rule = Tier.REVIEW, "none_accepted"
     else:
-        rule = f"{metric}_{decider.tier}"
+        metric = max(
+            order, key=lambda name: (_TIER_RANK[judgements[name][0].tier], -order.index(name))
+        )
+        tier = judgements[metric][0].tier
+        rule = "green" if tier is Tier.GREEN else f"{metric}_{tier}"
 
-    reasons = [complaints.reason, bounces.reason, _engagement_reason(figures)]
+    reasons = []
+    if sent == 0:
+        handed = _count(attempted, "probe message", "probe messages")
+        reasons.append(
+            f"The mail server accepted none of the {handed} handed to it: a probe with no "
+            "accepted message is never released on its own."
+        )
+    reasons.extend(
+        _metric_reason(judgement, levels, nouns) for judgement, levels, nouns in judgements.values()
+    )
+    if figures.refused:
+        reasons.append(
+            f"{_count(figures.refused, 'message was', 'messages were')} refused when handed over "
+            f"({_percent(rates['refusal_rate'])} of {attempted:,}), counted as bounces or blocks."
+        )
+    if sent:
+        reasons.append(_engagement_reason(figures))
+    reasons.append(_inactive_reason(figures))
     if figures.machine_opens or figures.machine_clicks:
         reasons.append(
             f"{_count(figures.machine_opens, 'machine open', 'machine opens')} and "
@@ -225,85 +392,78 @@ def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
             "(privacy proxies, security scanners) were set apart and not counted as engagement."
         )
     return Verdict(
-        tier=Tier.REVIEW if decider.flagged else decider.tier,
-        flag_account=complaints.flagged or bounces.flagged,
+        tier=tier,
+        flag_account=bool(flagged),
         rule=rule,
         reasons=reasons,
         rates=rates,
         intervals=intervals,
+        inactive=inactive,
     )
 
 
-def _judge_metric(
-    *,
-    events: int,
-    sent: int,
-    noun: tuple[str, str],
-    warn: float,
-    review: float,
-    limit: float,
-    limit_reached: Callable[[float], bool],
-) -> _MetricJudgement:
-    point = Fraction(events, sent)
-    low, high = wilson_interval(events, sent)
+def _metric_reason(judgement: RateJudgement, levels: Levels, nouns: tuple[str, str]) -> str:
+    events, trials, low, high = judgement.events, judgement.trials, judgement.low, judgement.high
+    noun, plural = nouns
+    if trials == 0:
+        return f"No {plural}: no message was accepted to draw any."
     figure = (
-        f"{_count(events, *noun)} in {_count(sent, 'message', 'messages')}: "
-        f"{_percent(events / sent)} (95% interval {_percent(low)}–{_percent(high)})"
+        f"{_count(events, noun, plural)} in {_count(trials, 'message', 'messages')}: "
+        f"{_percent(events / trials)} (95% interval {_percent(low)}–{_percent(high)})"
     )
-    if limit_reached(low):
-        return _MetricJudgement(
-            Tier.REVIEW,
-            True,
-            f"{figure}; even the interval's low end breaks the policy limit of {_percent(limit)}, "
-            "so the account is flagged.",
+    warn, review = _percent(levels.warn), _percent(levels.review)
+    if judgement.flagged:
+        return (
+            f"{figure}; even the interval's low end breaks the policy limit of "
+            f"{_percent(levels.limit or 0.0)}, so the account is flagged."
         )
-    above_review = point > _exact(review)
-    if above_review and low > warn:
-        return _MetricJudgement(
-            Tier.REVIEW,
-            False,
-            f"{figure}; above the review threshold of {_percent(review)}, and the interval's low "
-            f"end clears the warning threshold of {_percent(warn)}, so it is not sampling noise: "
-            "a moderator decides.",
+    above_review = Fraction(events, trials) > _exact(levels.review)
+    if judgement.tier is Tier.REVIEW:
+        return (
+            f"{figure}; above the review threshold of {review}, and the interval's low end "
+            f"clears the warning threshold of {warn}, so it is not sampling noise: a moderator "
+            "decides."
         )
     if above_review:
-        return _MetricJudgement(
-            Tier.AMBER,
-            False,
-            f"{figure}; above the review threshold of {_percent(review)}, but too few messages to "
-            f"tell it from noise (the interval's low end is under {_percent(warn)}): released "
-            "with a warning.",
+        return (
+            f"{figure}; above the review threshold of {review}, but too few messages to tell it "
+            f"from noise (the interval's low end is under {warn}): released with a warning."
         )
-    if point >= _exact(warn):
-        return _MetricJudgement(
-            Tier.AMBER,
-            False,
-            f"{figure}; at or above the warning threshold of {_percent(warn)}: released with a "
-            "warning.",
-        )
-    return _MetricJudgement(
-        Tier.GREEN, False, f"{figure}; under the warning threshold of {_percent(warn)}."
-    )
+    if judgement.tier is Tier.AMBER:
+        return f"{figure}; at or above the warning threshold of {warn}: released with a warning."
+    return f"{figure}; under the warning threshold of {warn}."
 
 
 def _engagement_reason(figures: ProbeFigures) -> str:
     sent = figures.sent
+    # A person's click counts as an open, so those who did neither are the rest.
+    neither = sent - figures.opens
     return (
         f"People opened {figures.opens} ({_percent(figures.opens / sent)}) and clicked "
-        f"{figures.clicks} ({_percent(figures.clicks / sent)}); {figures.inactive} "
-        f"({_percent(figures.inactive / sent)}) did neither; "
-        f"{_count(figures.soft_bounces, 'soft bounce', 'soft bounces')}, "
-        f"{_count(figures.unsubscribes, 'unsubscribe', 'unsubscribes')}."
+        f"{figures.clicks} ({_percent(figures.clicks / sent)}); {neither} "
+        f"({_percent(neither / sent)}) did neither; "
+        f"{_count(figures.soft_bounces, 'soft bounce', 'soft bounces')}."
     )
 
 
-def _rate(events: int, sent: int) -> float:
-    return events / sent if sent else 0.0
+def _inactive_reason(figures: ProbeFigures) -> str:
+    if figures.earlier_campaigns == 0 or figures.recipients == 0:
+        return (
+            "Inactive recipients: the account has no earlier campaign to tell them by "
+            "(this informs; it never decides the tier)."
+        )
+    campaigns = _count(figures.earlier_campaigns, "campaign", "campaigns")
+    return (
+        f"Inactive recipients: {figures.inactive:,} of the {figures.recipients:,} probe recipients "
+        f"({_percent(figures.inactive / figures.recipients)}) were sent at least one of the "
+        f"account's last {campaigns} and never opened or clicked one as a person; "
+        f"{figures.first_time:,} had been sent none of them (this informs; it never decides the "
+        "tier)."
+    )
 
 
-def _exact(threshold: float) -> Fraction:
-    # str() is the shortest decimal that round-trips: the value as written in the settings.
-    return Fraction(str(threshold))
+def _rate(events: int, base: int) -> float:
+    return events / base if base else 0.0
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -311,11 +471,5 @@ def _count(number: int, singular: str, plural: str) -> str:
 
 
 def _percent(fraction: float) -> str:
-    """0.0044 -> "0.44%", 0.025 -> "2.5%", 0.05 -> "5%": enough digits to compare with 0.1%."""
-    percent = fraction * 100
-    if percent == 0:
-        return "0%"
-    if percent < 0.01:
-        return "<0.01%"
-    text = f"{percent:.2f}" if percent < 1 else f"{percent:.1f}"
-    return f"{text.rstrip('0').rstrip('.')}%"
+    # The reasons are stored in English, so the decimal point is a dot whatever the language.
+    return _localized_percent(fraction, localize=False)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import Account
 from campaigns.models import Delivery, DeliveryStatus
+from campaigns.verdict import Thresholds, Tier, judge_rate
 from complaints.models import (
     AbuseReport,
     AbuseStatus,
@@ -21,6 +22,7 @@ from complaints.models import (
     FeedbackKind,
     FeedbackOutcome,
 )
+from config.numbers import percent
 
 
 def feedback_for(
@@ -115,10 +117,16 @@ class HealthStatus:
 class AccountHealth:
     """An account's rolling figures across all its campaigns, and what they amount to.
 
+    `sent`: messages handed to the mail server in the window, accepted or refused at once (a
+    refusal at hand-over is a bounce like any other); `accepted`: those it accepted. Hard bounces
+    and provider blocks are rates of `sent`; complaints and unsubscribes of `accepted`.
+
     `status`: over_limit (the policy's limits, HARD_BOUNCE_LIMIT / COMPLAINT_LIMIT, or
-    ABUSE_UPHELD_WARN upheld abuse reports: the account is warned and flagged), warning (over the
-    stricter HARD_BOUNCE_WARN / COMPLAINT_WARN), good, or not_enough_data (fewer than
-    HEALTH_MIN_SENT messages sent in the window: rates of a handful say nothing).
+    ABUSE_UPHELD_WARN upheld abuse reports: the account is warned and flagged), warning (any
+    metric at or over its warning level: HARD_BOUNCE_WARN, COMPLAINT_WARN, BLOCK_WARN,
+    UNSUBSCRIBE_WARN), good, or not_enough_data (fewer than HEALTH_MIN_SENT messages sent in the
+    window: rates of a handful say nothing). The thresholds are the probe verdict's
+    (campaigns.verdict.Thresholds), judged by the same `judge_rate` as a population.
     """
 
     window_days: int
@@ -131,22 +139,27 @@ class AccountHealth:
     open_abuse_reports: int
     status: str
     reasons: list[str] = field(default_factory=list)
+    accepted: int = 0
+    blocks: int = 0
+    # Per metric (complaints, hard_bounces, blocks, unsubscribes): good, warning or over_limit,
+    # as judged (empty while there is not enough data).
+    levels: dict[str, str] = field(default_factory=dict)
 
     @property
     def hard_bounce_rate(self) -> float:
         return self.hard_bounces / self.sent if self.sent else 0.0
 
     @property
+    def block_rate(self) -> float:
+        return self.blocks / self.sent if self.sent else 0.0
+
+    @property
     def complaint_rate(self) -> float:
-        return self.complaints / self.sent if self.sent else 0.0
+        return self.complaints / self.accepted if self.accepted else 0.0
 
     @property
     def unsubscribe_rate(self) -> float:
-        return self.unsubscribes / self.sent if self.sent else 0.0
-
-
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.2f}%"
+        return self.unsubscribes / self.accepted if self.accepted else 0.0
 
 
 class HealthReason(str):
@@ -170,11 +183,24 @@ class HealthReason(str):
         return gettext(self.template) % params
 
 
+# Handed over in the window: accepted then, or refused at once then (a refused message has no
+# sent_at; the time its refusal was read stands in).
+def _in_window(since: datetime) -> Q:
+    return Q(status=DeliveryStatus.SENT, sent_at__gte=since) | (
+        Q(status=DeliveryStatus.FAILED)
+        & (Q(hard_bounced_at__gte=since) | Q(soft_bounced_at__gte=since) | Q(blocked_at__gte=since))
+    )
+
+
 _HEALTH_COUNTS = {
     "sent": Count("id"),
+    "accepted": Count("id", filter=Q(status=DeliveryStatus.SENT)),
     "hard_bounces": Count("id", filter=Q(hard_bounced_at__isnull=False)),
-    "complaints": Count("id", filter=Q(complained_at__isnull=False)),
-    "unsubscribes": Count("id", filter=Q(unsubscribed_at__isnull=False)),
+    "blocks": Count("id", filter=Q(blocked_at__isnull=False)),
+    "complaints": Count("id", filter=Q(status=DeliveryStatus.SENT, complained_at__isnull=False)),
+    "unsubscribes": Count(
+        "id", filter=Q(status=DeliveryStatus.SENT, unsubscribed_at__isnull=False)
+    ),
 }
 
 
@@ -200,9 +226,7 @@ def accounts_health(
     ids = [account.pk for account in accounts]
     sent = {
         row.pop("campaign__account_id"): row
-        for row in Delivery.objects.filter(
-            campaign__account_id__in=ids, status=DeliveryStatus.SENT, sent_at__gte=since
-        )
+        for row in Delivery.objects.filter(_in_window(since), campaign__account_id__in=ids)
         .values("campaign__account_id")
         .annotate(**_HEALTH_COUNTS)
         .order_by()
@@ -225,58 +249,67 @@ def accounts_health(
     }
 
 
+# What each judged metric reads: (its AccountHealth count, the base it is a rate of, the
+# reason at the policy's limit, the reason at the warning level). Metrics without a policy
+# limit (blocks, unsubscribes) never reach the first.
+_HEALTH_METRICS = {
+    "complaints": (
+        "complaints",
+        "accepted",
+        gettext_noop(
+            "Spam complaints at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
+        ),
+        gettext_noop("Spam complaints at %(rate)s of %(sent)s messages, over %(warn)s."),
+    ),
+    "hard_bounces": (
+        "hard_bounces",
+        "sent",
+        gettext_noop(
+            "Hard bounces at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
+        ),
+        gettext_noop("Hard bounces at %(rate)s of %(sent)s messages, over %(warn)s."),
+    ),
+    "blocks": (
+        "blocks",
+        "sent",
+        "",
+        gettext_noop(
+            "Blocked by mailbox providers' spam filters at %(rate)s of %(sent)s messages, "
+            "over %(warn)s."
+        ),
+    ),
+    "unsubscribes": (
+        "unsubscribes",
+        "accepted",
+        "",
+        gettext_noop("Unsubscribes at %(rate)s of %(sent)s messages, over %(warn)s."),
+    ),
+}
+
+
 def _judge(*, since: datetime, counts: dict, abuse: dict) -> AccountHealth:
     window = settings.HEALTH_WINDOW_DAYS
     sent = counts["sent"]
-    bounce_rate = counts["hard_bounces"] / sent if sent else 0.0
-    complaint_rate = counts["complaints"] / sent if sent else 0.0
     enough = sent >= settings.HEALTH_MIN_SENT
+    thresholds = Thresholds.from_settings()
     over, warn = [], []
+    levels: dict[str, str] = {}
     if enough:
-        if complaint_rate >= settings.COMPLAINT_LIMIT:
-            over.append(
-                HealthReason(
-                    gettext_noop(
-                        "Spam complaints at %(rate)s of %(sent)s messages, at or over the limit "
-                        "of %(limit)s."
-                    ),
-                    rate=_percent(complaint_rate),
-                    sent=sent,
-                    limit=_percent(settings.COMPLAINT_LIMIT),
-                )
-            )
-        elif complaint_rate >= settings.COMPLAINT_WARN:
-            warn.append(
-                HealthReason(
-                    gettext_noop(
-                        "Spam complaints at %(rate)s of %(sent)s messages, over %(warn)s."
-                    ),
-                    rate=_percent(complaint_rate),
-                    sent=sent,
-                    warn=_percent(settings.COMPLAINT_WARN),
-                )
-            )
-        if bounce_rate >= settings.HARD_BOUNCE_LIMIT:
-            over.append(
-                HealthReason(
-                    gettext_noop(
-                        "Hard bounces at %(rate)s of %(sent)s messages, at or over the limit of "
-                        "%(limit)s."
-                    ),
-                    rate=_percent(bounce_rate),
-                    sent=sent,
-                    limit=_percent(settings.HARD_BOUNCE_LIMIT),
-                )
-            )
-        elif bounce_rate >= settings.HARD_BOUNCE_WARN:
-            warn.append(
-                HealthReason(
-                    gettext_noop("Hard bounces at %(rate)s of %(sent)s messages, over %(warn)s."),
-                    rate=_percent(bounce_rate),
-                    sent=sent,
-                    warn=_percent(settings.HARD_BOUNCE_WARN),
-                )
-            )
+        for name, (count, base, at_limit, at_warn) in _HEALTH_METRICS.items():
+            metric_levels = getattr(thresholds, name)
+            # Every message the account sent in the window, not a sample: judged by the rate.
+            judged = judge_rate(counts[count], counts[base], metric_levels, sample=False)
+            figures = {"rate": percent(judged.rate, localize=False), "sent": counts[base]}
+            if judged.flagged:
+                levels[name] = HealthStatus.OVER_LIMIT
+                limit = percent(metric_levels.limit, localize=False)
+                over.append(HealthReason(at_limit, **figures, limit=limit))
+            elif judged.tier is not Tier.GREEN:
+                levels[name] = HealthStatus.WARNING
+                warn_at = percent(metric_levels.warn, localize=False)
+                warn.append(HealthReason(at_warn, **figures, warn=warn_at))
+            else:
+                levels[name] = HealthStatus.GOOD
     if abuse["upheld"] >= settings.ABUSE_UPHELD_WARN:
         over.append(
             HealthReason(
@@ -297,13 +330,16 @@ def _judge(*, since: datetime, counts: dict, abuse: dict) -> AccountHealth:
         window_days=window,
         since=since,
         sent=sent,
+        accepted=counts["accepted"],
         hard_bounces=counts["hard_bounces"],
+        blocks=counts["blocks"],
         complaints=counts["complaints"],
         unsubscribes=counts["unsubscribes"],
         upheld_abuse_reports=abuse["upheld"],
         open_abuse_reports=abuse["open"],
         status=status,
         reasons=over + warn,
+        levels=levels,
     )
 
 

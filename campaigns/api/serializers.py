@@ -118,17 +118,28 @@ class DeliveryFiguresOutput(serializers.Serializer):
     probe_size = serializers.IntegerField(
         allow_null=True, help_text="Recipients chosen for the probe; null until it is chosen."
     )
-    sent = serializers.IntegerField(help_text="Handed to the mail backend.")
+    sent = serializers.IntegerField(help_text="Handed to the mail backend and accepted.")
+    refused = serializers.IntegerField(
+        help_text="Handed over and refused at once, the answer read as a bounce or a block "
+        "(counted in hard_bounced, soft_bounced or blocked too)."
+    )
     delivered = serializers.IntegerField(
-        help_text="Sent and not bounced (a soft bounce the provider later delivered counts)."
+        help_text="Sent and neither bounced nor blocked (a soft bounce the provider later "
+        "delivered counts)."
     )
     opened = serializers.IntegerField(help_text="Opened by a person (a click counts as an open).")
     clicked = serializers.IntegerField(help_text="Clicked by a person.")
-    hard_bounced = serializers.IntegerField()
-    soft_bounced = serializers.IntegerField()
+    hard_bounced = serializers.IntegerField(help_text="Refused at hand-over or reported later.")
+    soft_bounced = serializers.IntegerField(help_text="Refused at hand-over or reported later.")
+    blocked = serializers.IntegerField(
+        help_text="A provider refused the content or the sender (a spam filter): never the "
+        "recipient's fault, counted against the campaign."
+    )
     unsubscribed = serializers.IntegerField()
     complained = serializers.IntegerField(help_text="Reported as spam.")
-    failed = serializers.IntegerField(help_text="Refused for good by the mail backend.")
+    failed = serializers.IntegerField(
+        help_text="Not sent for good: the refused ones, and those the backend never answered."
+    )
     pending = serializers.IntegerField(help_text="Not handed to the backend yet.")
     possibly_duplicated = serializers.IntegerField(
         help_text="Handed over as a worker died, then sent again: may have arrived twice."
@@ -148,10 +159,17 @@ class RateIntervalsOutput(serializers.Serializer):
     hard_bounce_rate = serializers.ListField(
         child=serializers.FloatField(), min_length=2, max_length=2
     )
+    block_rate = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
+    unsubscribe_rate = serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2
+    )
 
 
 class RatesOutput(serializers.Serializer):
-    """The probe's rates as the verdict reads them (fractions: 0.001 is 0.1%)."""
+    """The probe's rates as the verdict reads them (fractions: 0.001 is 0.1%). Bounces, blocks
+    and refusals are over the messages handed over (accepted or refused); complaints,
+    unsubscribes, opens and clicks over those accepted; the inactive rate over the probe's
+    recipients."""
 
     basis = serializers.ChoiceField(
         choices=["verdict", "live"],
@@ -160,11 +178,28 @@ class RatesOutput(serializers.Serializer):
     complaint_rate = serializers.FloatField()
     hard_bounce_rate = serializers.FloatField()
     soft_bounce_rate = serializers.FloatField()
+    block_rate = serializers.FloatField()
+    refusal_rate = serializers.FloatField(help_text="Refused at hand-over.")
     unsubscribe_rate = serializers.FloatField()
     open_rate = serializers.FloatField()
     click_rate = serializers.FloatField()
-    inactive_rate = serializers.FloatField()
+    inactive_rate = serializers.FloatField(
+        help_text="Probe recipients sent one of the account's last INACTIVE_CAMPAIGNS campaigns "
+        "who opened or clicked none of them as a person. Shown, never judged."
+    )
     intervals = RateIntervalsOutput(help_text="95% Wilson score intervals, [low, high].")
+
+
+class InactiveOutput(serializers.Serializer):
+    recipients = serializers.IntegerField(help_text="Probe recipients whose history was read.")
+    inactive = serializers.IntegerField(
+        help_text="Sent at least one of the earlier campaigns, engaged with none as a person."
+    )
+    first_time = serializers.IntegerField(help_text="Sent none of the earlier campaigns.")
+    campaigns = serializers.IntegerField(
+        help_text="Earlier campaigns looked at (at most INACTIVE_CAMPAIGNS)."
+    )
+    share = serializers.FloatField(help_text="inactive / recipients.")
 
 
 class CampaignVerdictOutput(serializers.Serializer):
@@ -174,6 +209,9 @@ class CampaignVerdictOutput(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField())
     rates = serializers.DictField(child=serializers.FloatField())
     intervals = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()))
+    inactive = InactiveOutput(
+        required=False, help_text="The probe recipients' activity in the account's last campaigns."
+    )
 
 
 class TimelineBucketOutput(serializers.Serializer):
@@ -182,7 +220,10 @@ class TimelineBucketOutput(serializers.Serializer):
     sent = serializers.IntegerField()
     opened = serializers.IntegerField(help_text="First opens by a person.")
     clicked = serializers.IntegerField(help_text="First clicks by a person.")
-    bounced = serializers.IntegerField(help_text="Hard and soft bounces.")
+    bounced = serializers.IntegerField(
+        help_text="Hard and soft bounces, refusals at hand-over included."
+    )
+    blocked = serializers.IntegerField(help_text="Provider blocks.")
     complained = serializers.IntegerField()
 
 

@@ -14,9 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from accounts.models import Account
+from campaigns.verdict import Thresholds
 from complaints.models import FeedbackKind
 from complaints.selectors import HealthStatus, account_health, feedback_latest
 from config import charts
+from config.numbers import percent as _percent
 
 register = template.Library()
 
@@ -27,6 +29,11 @@ HEALTH_LABELS = {
     HealthStatus.NOT_ENOUGH_DATA: (_("Not enough data"), ""),
 }
 GAUGE_WIDTH = 240
+_GAUGE_LEVELS = {
+    HealthStatus.GOOD: "ok",
+    HealthStatus.WARNING: "warning",
+    HealthStatus.OVER_LIMIT: "error",
+}
 # The dashboard's "recent unsubscribes and complaints"; the feedback page has them all.
 RECENT_FEEDBACK = 10
 
@@ -37,18 +44,20 @@ def account_health_panel(account: Account, compact: bool = True) -> dict:
     a gauge per rate with the thresholds marked on it."""
     health = account_health(account=account)
     label, css = HEALTH_LABELS[health.status]
+    thresholds = Thresholds.from_settings()
     limits = {
-        "hard_bounce_rate": (settings.HARD_BOUNCE_WARN, settings.HARD_BOUNCE_LIMIT),
-        "complaint_rate": (settings.COMPLAINT_WARN, settings.COMPLAINT_LIMIT),
+        "hard_bounce_rate": ("hard_bounces", thresholds.hard_bounces),
+        "complaint_rate": ("complaints", thresholds.complaints),
     }
     # Rates of a handful of messages are drawn, but not judged (nor coloured) yet.
     judged = health.sent >= settings.HEALTH_MIN_SENT
     gauges = {}
-    for key, (warn, limit) in limits.items():
+    for key, (metric, levels) in limits.items():
         rate = getattr(health, key)
+        warn, limit = levels.warn, levels.limit
         drawn = charts.gauge(rate, marks={"warn": warn, "limit": limit}, width=GAUGE_WIDTH)
-        over = drawn["over"]
-        level = "error" if over["limit"] else "warning" if over["warn"] else "ok"
+        # Coloured as account health judged the rate (campaigns.verdict.judge_rate).
+        level = _GAUGE_LEVELS[health.levels.get(metric, HealthStatus.GOOD)]
         gauges[key] = {
             **drawn,
             "rate": rate,
@@ -61,10 +70,10 @@ def account_health_panel(account: Account, compact: bool = True) -> dict:
         "status_label": label,
         "status_class": css,
         "compact": compact,
-        "complaint_warn": settings.COMPLAINT_WARN,
-        "complaint_limit": settings.COMPLAINT_LIMIT,
-        "bounce_warn": settings.HARD_BOUNCE_WARN,
-        "bounce_limit": settings.HARD_BOUNCE_LIMIT,
+        "complaint_warn": thresholds.complaints.warn,
+        "complaint_limit": thresholds.complaints.limit,
+        "bounce_warn": thresholds.hard_bounces.warn,
+        "bounce_limit": thresholds.hard_bounces.limit,
         "min_sent": settings.HEALTH_MIN_SENT,
         "bounce_gauge": gauges["hard_bounce_rate"],
         "complaint_gauge": gauges["complaint_rate"],
@@ -93,11 +102,9 @@ def _trimmed(number: float, places: int) -> str:
 
 @register.filter
 def percent(rate) -> str:
-    """0.0042 -> "0.42%", 0.05 -> "5%": a rate as a percentage, two decimals at most, with the
-    language's decimal separator ("0,42%" in Russian)."""
-    if rate is None or rate == "":
-        return ""
-    return _trimmed(float(rate) * 100, 2) + "%"
+    """0.0042 -> "0.42%", 0.05 -> "5%": a rate as the project writes one (config.numbers), with
+    the language's decimal separator ("0,42%" in Russian)."""
+    return _percent(rate)
 
 
 @register.filter

@@ -310,6 +310,24 @@ COMPLAINT_LIMIT = env.float("COMPLAINT_LIMIT", default=0.005)
 COMPLAINT_REVIEW = env.float("COMPLAINT_REVIEW", default=0.003)
 COMPLAINT_WARN = env.float("COMPLAINT_WARN", default=0.001)
 HARD_BOUNCE_WARN = env.float("HARD_BOUNCE_WARN", default=0.02)
+# The thresholds above and below are read through campaigns.verdict.Thresholds, by the probe's
+# verdict and by account health alike (fractions: 0.01 is 1%); each metric is green under WARN,
+# amber from it, review over REVIEW (hard bounces: over HARD_BOUNCE_LIMIT).
+# Provider blocks (a spam filter refusing the content or the sender, RFC 3463 5.7.x): judged like
+# hard bounces, amber from 2% and review over 5%. Both say the same about a campaign (mail the
+# providers will not take), and mailbox providers throttle a sender at rejection rates of a few
+# percent. The policy names blocks but no figure, so they never flag the account by themselves.
+BLOCK_WARN = env.float("BLOCK_WARN", default=0.02)
+BLOCK_REVIEW = env.float("BLOCK_REVIEW", default=0.05)
+# Unsubscribes: a campaign to people who asked for it loses a few in a thousand (the published
+# benchmarks of the large ESPs put the average near 0.1-0.3%); 1% is several times that, and over
+# 2% the list did not expect this mail. Amber from 1%, review over 2% (30% is never released).
+UNSUBSCRIBE_WARN = env.float("UNSUBSCRIBE_WARN", default=0.01)
+UNSUBSCRIBE_REVIEW = env.float("UNSUBSCRIBE_REVIEW", default=0.02)
+# A probe recipient is inactive when sent at least one of the account's last INACTIVE_CAMPAIGNS
+# campaigns and opened or clicked none of them as a person (machine opens and scanner clicks do
+# not count). The share is shown to the moderator and in the verdict; it never decides the tier.
+INACTIVE_CAMPAIGNS = env.int("INACTIVE_CAMPAIGNS", default=3)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=500)
 # Send tasks queued per campaign at once (each drains batch after batch), and how long one task
 # drains before it re-queues itself, so long sends share the workers fairly.

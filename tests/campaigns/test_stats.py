@@ -23,11 +23,13 @@ FIGURES = {
     "recipients",
     "probe_size",
     "sent",
+    "refused",
     "delivered",
     "opened",
     "clicked",
     "hard_bounced",
     "soft_bounced",
+    "blocked",
     "unsubscribed",
     "complained",
     "failed",
@@ -72,7 +74,7 @@ def holding_campaign(mailing_list, moderator, django_capture_on_commit_callbacks
 @pytest.fixture
 def sent_campaign(holding_campaign, django_capture_on_commit_callbacks):
     """The probe gets 1 hard bounce in 20 (5%: amber), so the rest is released with a warning;
-    then feedback arrives on the rest too."""
+    then feedback arrives on the rest too, and one of the rest is refused at hand-over."""
     campaign = holding_campaign
     now = timezone.now()
     probe = list(Delivery.objects.filter(campaign=campaign, is_probe=True).order_by("pk"))
@@ -94,6 +96,9 @@ def sent_campaign(holding_campaign, django_capture_on_commit_callbacks):
     _mark(rest[4:5], status=DeliveryStatus.FAILED, error="550 no such user")
     _mark(rest[5:6], soft_bounced_at=now, delivered_at=now)  # deferred, then delivered
     _mark(rest[6:7], machine_clicks=1)
+    # Refused with "550 5.1.1" when handed over: failed, read as a hard bounce, never sent.
+    _mark(rest[7:8], status=DeliveryStatus.FAILED, sent_at=None, hard_bounced_at=now)
+    _mark(rest[8:9], blocked_at=now)  # accepted, then a provider's spam filter refused it
     return campaign
 
 
@@ -117,15 +122,17 @@ def test_stats_of_a_sent_campaign_give_the_whole_send_and_the_probe(token_client
     assert {name: body[name] for name in FIGURES} == {
         "recipients": 200,
         "probe_size": 20,
-        "sent": 199,
-        "delivered": 196,
+        "sent": 198,
+        "refused": 1,
+        "delivered": 194,
         "opened": 3,
         "clicked": 1,
-        "hard_bounced": 2,
+        "hard_bounced": 3,
         "soft_bounced": 2,
+        "blocked": 1,
         "unsubscribed": 1,
         "complained": 2,
-        "failed": 1,
+        "failed": 2,
         "pending": 0,
         "possibly_duplicated": 1,
         "machine_opened": 1,
@@ -135,11 +142,13 @@ def test_stats_of_a_sent_campaign_give_the_whole_send_and_the_probe(token_client
         "recipients": 20,
         "probe_size": 20,
         "sent": 20,
+        "refused": 0,
         "delivered": 18,
         "opened": 3,
         "clicked": 1,
         "hard_bounced": 1,
         "soft_bounced": 1,
+        "blocked": 0,
         "unsubscribed": 1,
         "complained": 0,
         "failed": 0,
@@ -164,10 +173,21 @@ def test_the_rates_are_the_verdicts_once_judged(token_client, sent_campaign):
     assert rates["complaint_rate"] == 0.0
     assert rates["open_rate"] == 0.15
     assert rates["click_rate"] == 0.05
-    assert rates["inactive_rate"] == 0.85
+    # The account's first campaign: no earlier one to tell inactive recipients by.
+    assert rates["inactive_rate"] == 0.0
+    assert body["verdict"]["inactive"] == {
+        "recipients": 20,
+        "inactive": 0,
+        "first_time": 20,
+        "campaigns": 0,
+        "share": 0.0,
+    }
+    assert (rates["block_rate"], rates["refusal_rate"]) == (0.0, 0.0)
     assert rates["intervals"] == {
         "complaint_rate": list(wilson_interval(0, 20)),
         "hard_bounce_rate": list(wilson_interval(1, 20)),
+        "block_rate": list(wilson_interval(0, 20)),
+        "unsubscribe_rate": list(wilson_interval(1, 20)),
     }
     # Complaints after the verdict change the figures, not the verdict's rates.
     assert body["complained"] == 2
@@ -184,7 +204,7 @@ def test_before_the_verdict_the_rates_are_the_probes_as_they_stand(token_client,
     assert body["rates"]["basis"] == "live"
     assert body["rates"]["complaint_rate"] == 0.05
     assert body["rates"]["intervals"]["complaint_rate"] == list(wilson_interval(1, 20))
-    assert body["rates"]["inactive_rate"] == 1.0
+    assert body["rates"]["inactive_rate"] == 0.0
     assert (body["sent"], body["probe"]["sent"], body["recipients"]) == (20, 20, 200)
     assert body["complained"] == body["probe"]["complained"] == 1
     assert datetime.fromisoformat(body["hold_until"]) == holding_campaign.hold_until
@@ -241,7 +261,7 @@ def test_the_counters_take_one_query(sent_campaign, django_assert_num_queries):
     # One grouped aggregate for every counter, one UNION for the timeline.
     with django_assert_num_queries(2):
         figures = stats.campaign_stats(campaign=sent_campaign)
-    assert figures["sent"] == 199
+    assert figures["sent"] == 198
 
 
 # --- the timeline ----------------------------------------------------------------------------
@@ -289,6 +309,7 @@ def test_a_short_send_is_bucketed_by_the_minute(timed):
         "opened": 0,
         "clicked": 0,
         "bounced": 0,
+        "blocked": 0,
         "complained": 0,
     }
     assert timeline[1]["opened"] == 1
@@ -373,11 +394,12 @@ def test_the_campaign_page_shows_the_probe_and_the_whole_send(client, user, sent
     }
     assert rows == {
         "recipients": "Recipients 20 200",
-        "sent": "Sent 20 199",
+        "sent": "Sent 20 198",
         "complained": "Spam complaints 0 0% 2 1%",
-        "hard_bounced": "Hard bounces 1 5% 2 1%",
+        # The refusal at hand-over is a hard bounce like the others.
+        "hard_bounced": "Hard bounces 1 5% 3 1.5%",
         "opened": "Opened 3 15% 3 1.5%",
-        "failed": "Refused by the mail server 0 1",
+        "failed": "Refused by the mail server 0 2",
     }
     words = _words(response)
     assert "Sent to every recipient" in words
@@ -435,9 +457,9 @@ def test_the_campaign_page_draws_the_timeline(client, user, sent_campaign):
     assert re.search(r'<svg viewBox="0 0 1000 \d+" width="100%" role="img"', chart)
     assert chart.count("<polyline") == 4
     bars = re.findall(r"<rect [^>]*><title>([^<]+)</title>", chart)
-    assert sum(int(title.split(": ")[1].split()[0]) for title in bars) == 199
+    assert sum(int(title.split(": ")[1].split()[0]) for title in bars) == 198
     legend = " ".join(re.sub(r"<[^>]+>", " ", _section(response, "timeline-legend")).split())
-    assert legend.startswith("Sent 199 Opened 3 Clicked 1 Bounced 4 Complaints 2")
+    assert legend.startswith("Sent 198 Opened 3 Clicked 1 Bounced 5 Complaints 2")
     assert "<script" not in chart
     assert "campaign-stats.js" in response.content.decode()
 

@@ -2,15 +2,44 @@ import json
 
 import pytest
 
-from campaigns.verdict import ProbeFigures, Thresholds, Tier, Verdict, judge, wilson_interval
+from campaigns.verdict import (
+    Levels,
+    ProbeFigures,
+    Thresholds,
+    Tier,
+    Verdict,
+    judge,
+    judge_rate,
+    wilson_interval,
+)
 
-DEFAULTS = Thresholds(
+
+def thresholds(
+    *,
     complaint_warn=0.001,
     complaint_review=0.003,
     complaint_limit=0.005,
     bounce_warn=0.02,
     bounce_limit=0.05,
-)
+    block_warn=0.02,
+    block_review=0.05,
+    unsubscribe_warn=0.01,
+    unsubscribe_review=0.02,
+):
+    return Thresholds(
+        complaints=Levels(
+            warn=complaint_warn,
+            review=complaint_review,
+            limit=complaint_limit,
+            limit_inclusive=True,
+        ),
+        hard_bounces=Levels(warn=bounce_warn, review=bounce_limit, limit=bounce_limit),
+        blocks=Levels(warn=block_warn, review=block_review),
+        unsubscribes=Levels(warn=unsubscribe_warn, review=unsubscribe_review),
+    )
+
+
+DEFAULTS = thresholds()
 
 
 def verdict_for(sent, *, complaints=0, hard_bounces=0, **figures):
@@ -56,18 +85,35 @@ def test_thresholds_come_from_settings(settings):
     settings.COMPLAINT_LIMIT = 0.006
     settings.HARD_BOUNCE_WARN = 0.03
     settings.HARD_BOUNCE_LIMIT = 0.04
+    settings.BLOCK_WARN = 0.01
+    settings.BLOCK_REVIEW = 0.03
+    settings.UNSUBSCRIBE_WARN = 0.005
+    settings.UNSUBSCRIBE_REVIEW = 0.015
 
-    assert Thresholds.from_settings() == Thresholds(
+    assert Thresholds.from_settings() == thresholds(
         complaint_warn=0.002,
         complaint_review=0.004,
         complaint_limit=0.006,
         bounce_warn=0.03,
         bounce_limit=0.04,
+        block_warn=0.01,
+        block_review=0.03,
+        unsubscribe_warn=0.005,
+        unsubscribe_review=0.015,
     )
 
 
 def test_the_default_settings_are_the_designs_thresholds():
-    assert Thresholds.from_settings() == DEFAULTS
+    limits = Thresholds.from_settings()
+
+    assert limits == DEFAULTS
+    # What the campaign page reads by the older names.
+    assert (limits.complaint_warn, limits.complaint_review, limits.complaint_limit) == (
+        0.001,
+        0.003,
+        0.005,
+    )
+    assert (limits.bounce_warn, limits.bounce_limit) == (0.02, 0.05)
 
 
 @pytest.mark.parametrize(
@@ -78,18 +124,14 @@ def test_the_default_settings_are_the_designs_thresholds():
         {"complaint_warn": 0.0},
         {"bounce_warn": 0.06},
         {"bounce_limit": 1.0},
+        {"block_warn": 0.06},
+        {"unsubscribe_review": 1.0},
+        {"unsubscribe_warn": -0.01},
     ],
 )
 def test_thresholds_out_of_order_are_refused(kwargs):
-    values = {
-        "complaint_warn": 0.001,
-        "complaint_review": 0.003,
-        "complaint_limit": 0.005,
-        "bounce_warn": 0.02,
-        "bounce_limit": 0.05,
-    } | kwargs
     with pytest.raises(ValueError):
-        Thresholds(**values)
+        thresholds(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +180,111 @@ def test_hard_bounces(hard_bounces, sent, tier, flagged, rule):
     assert (verdict.tier, verdict.flag_account, verdict.rule) == (tier, flagged, rule)
 
 
+@pytest.mark.parametrize(
+    ("blocks", "sent", "tier", "rule"),
+    [
+        (4, 250, Tier.GREEN, "green"),  # 1.6%
+        (5, 250, Tier.AMBER, "blocks_amber"),  # 2%
+        (50, 1000, Tier.AMBER, "blocks_amber"),  # 5%: the amber band ends here
+        (60, 1000, Tier.REVIEW, "blocks_review"),  # 6%, interval from 4.7%
+        (1, 10, Tier.AMBER, "blocks_amber"),  # 10%, but the interval starts at 1.8%
+        (1000, 1000, Tier.REVIEW, "blocks_review"),  # blocks have no policy limit: no flag
+    ],
+)
+def test_provider_blocks(blocks, sent, tier, rule):
+    verdict = verdict_for(sent, blocks=blocks)
+
+    assert (verdict.tier, verdict.flag_account, verdict.rule) == (tier, False, rule)
+
+
+@pytest.mark.parametrize(
+    ("unsubscribes", "sent", "tier", "rule"),
+    [
+        (30, 100, Tier.REVIEW, "unsubscribes_review"),  # 30%: never released on its own
+        (9, 1000, Tier.GREEN, "green"),  # 0.9%
+        (10, 1000, Tier.AMBER, "unsubscribes_amber"),  # 1%
+        (20, 1000, Tier.AMBER, "unsubscribes_amber"),  # 2%: not over the review threshold
+        (30, 1000, Tier.REVIEW, "unsubscribes_review"),  # 3%, interval from 2.1%
+        (1, 20, Tier.AMBER, "unsubscribes_amber"),  # 5%, but the interval starts at 0.89%
+    ],
+)
+def test_unsubscribes(unsubscribes, sent, tier, rule):
+    verdict = verdict_for(sent, unsubscribes=unsubscribes)
+
+    assert (verdict.tier, verdict.flag_account, verdict.rule) == (tier, False, rule)
+
+
+def test_thirty_percent_unsubscribed_says_why_in_the_reasons():
+    verdict = verdict_for(100, unsubscribes=30)
+
+    assert verdict.reasons[3] == (
+        "30 unsubscribes in 100 messages: 30% (95% interval 21.9%–39.6%); above the review "
+        "threshold of 2%, and the interval's low end clears the warning threshold of 1%, so it "
+        "is not sampling noise: a moderator decides."
+    )
+    assert verdict.rates["unsubscribe_rate"] == 0.3
+
+
+def test_refusals_at_hand_over_count_as_hard_bounces():
+    # 100 handed over, 8 refused with "550 5.1.1 user unknown": 8% hard bounces.
+    verdict = verdict_for(92, refused=8, hard_bounces=8)
+
+    assert (verdict.tier, verdict.rule) == (Tier.REVIEW, "bounces_review")
+    assert verdict.rates["hard_bounce_rate"] == 0.08
+    assert verdict.intervals["hard_bounce_rate"] == wilson_interval(8, 100)
+
+
+def test_a_probe_the_server_refused_whole_is_never_green():
+    # Refused with 4xx until the send gave up: soft bounces only, no metric over a threshold.
+    soft = verdict_for(0, refused=10, soft_bounces=10)
+    # Refused as "user unknown": the hard bounces prove the policy broken, which names the rule.
+    hard = verdict_for(0, refused=10, hard_bounces=10)
+    blocked = verdict_for(0, refused=10, blocks=10)
+
+    assert (soft.tier, soft.flag_account, soft.rule) == (Tier.REVIEW, False, "none_accepted")
+    assert soft.reasons[0] == (
+        "The mail server accepted none of the 10 probe messages handed to it: a probe with no "
+        "accepted message is never released on its own."
+    )
+    assert soft.reasons[1] == "No complaints: no message was accepted to draw any."
+    assert (hard.tier, hard.flag_account, hard.rule) == (Tier.REVIEW, True, "bounces_limit")
+    assert (blocked.tier, blocked.flag_account, blocked.rule) == (
+        Tier.REVIEW,
+        False,
+        "none_accepted",
+    )
+    assert soft.rates["refusal_rate"] == 1.0
+
+
+def test_inactive_recipients_inform_but_never_decide():
+    everyone_inactive = verdict_for(100, recipients=100, inactive=100, earlier_campaigns=3, opens=0)
+
+    assert (everyone_inactive.tier, everyone_inactive.rule) == (Tier.GREEN, "green")
+    assert everyone_inactive.rates["inactive_rate"] == 1.0
+    assert everyone_inactive.reasons[5].startswith(
+        "Inactive recipients: 100 of the 100 probe recipients (100%) were sent at least one of "
+        "the account's last 3 campaigns"
+    )
+
+
+def test_judge_rate_of_a_sample_and_of_a_population():
+    levels = Levels(warn=0.001, review=0.003, limit=0.005, limit_inclusive=True)
+
+    # 1 in 40 as a probe: review, the account not accused; as an account's own sends: over.
+    assert judge_rate(1, 40, levels).tier is Tier.REVIEW
+    assert judge_rate(1, 40, levels).flagged is False
+    assert judge_rate(1, 40, levels, sample=False).flagged is True
+    # At the limit exactly: inclusive for complaints, not for hard bounces.
+    assert judge_rate(5, 1000, levels, sample=False).flagged is True
+    bounces = Levels(warn=0.02, review=0.05, limit=0.05)
+    assert judge_rate(50, 1000, bounces, sample=False).flagged is False
+    assert judge_rate(50, 1000, bounces, sample=False).tier is Tier.AMBER
+    assert judge_rate(51, 1000, bounces, sample=False).flagged is True
+    assert judge_rate(2, 100, bounces, sample=False).tier is Tier.AMBER
+    assert judge_rate(0, 0, bounces).tier is Tier.GREEN
+    assert judge_rate(1, 40, levels).rate == 0.025
+
+
 def test_the_worse_metric_decides():
     verdict = verdict_for(1000, complaints=2, hard_bounces=60)
 
@@ -164,19 +311,31 @@ def test_a_flag_beats_a_review_and_either_metric_flags_the_account():
     assert verdict_for(1000, complaints=10, hard_bounces=80).rule == "complaints_limit"
 
 
-def test_an_empty_probe_is_green_and_says_nothing_was_measured():
+def test_an_empty_probe_goes_to_review_and_says_nothing_was_measured():
     verdict = verdict_for(0)
 
-    assert (verdict.tier, verdict.flag_account, verdict.rule) == (Tier.GREEN, False, "empty_probe")
-    assert verdict.reasons == ["No probe messages were sent, so nothing was measured."]
+    assert (verdict.tier, verdict.flag_account, verdict.rule) == (
+        Tier.REVIEW,
+        False,
+        "empty_probe",
+    )
+    assert verdict.reasons == [
+        "No probe message was handed to the mail server, so nothing was measured: a moderator "
+        "decides whether the rest goes."
+    ]
     assert set(verdict.rates.values()) == {0.0}
-    assert verdict.intervals == {"complaint_rate": (0.0, 0.0), "hard_bounce_rate": (0.0, 0.0)}
+    assert verdict.intervals == {
+        "complaint_rate": (0.0, 0.0),
+        "hard_bounce_rate": (0.0, 0.0),
+        "block_rate": (0.0, 0.0),
+        "unsubscribe_rate": (0.0, 0.0),
+    }
 
 
 def test_reasons_name_the_figures():
     verdict = verdict_for(40, complaints=1, hard_bounces=1)
 
-    complaints, bounces, engagement = verdict.reasons
+    complaints, bounces, blocks, unsubscribes, engagement, inactive = verdict.reasons
     assert complaints.startswith(
         "1 complaint in 40 messages: 2.5% (95% interval 0.44%–12.9%); above the review threshold "
         "of 0.3%"
@@ -184,7 +343,18 @@ def test_reasons_name_the_figures():
     assert "a moderator decides" in complaints
     assert bounces.startswith("1 hard bounce in 40 messages: 2.5% (95% interval 0.44%–12.9%);")
     assert "warning threshold of 2%" in bounces
-    assert engagement.startswith("People opened 0 (0%) and clicked 0 (0%)")
+    assert blocks == (
+        "0 provider blocks in 40 messages: 0% (95% interval 0%–8.8%); under the warning "
+        "threshold of 2%."
+    )
+    assert unsubscribes.startswith("0 unsubscribes in 40 messages")
+    assert engagement == (
+        "People opened 0 (0%) and clicked 0 (0%); 40 (100%) did neither; 0 soft bounces."
+    )
+    assert inactive == (
+        "Inactive recipients: the account has no earlier campaign to tell them by (this "
+        "informs; it never decides the tier)."
+    )
 
 
 def test_reasons_say_why_each_tier_was_given():
@@ -204,57 +374,81 @@ def test_reasons_say_why_each_tier_was_given():
     )
 
 
-def test_rates_and_intervals_are_over_sent():
+def test_rates_and_intervals_are_over_sent_and_over_handed_over():
     verdict = verdict_for(
         200,
+        refused=50,
         complaints=1,
-        hard_bounces=2,
+        hard_bounces=5,
         soft_bounces=6,
+        blocks=10,
         unsubscribes=3,
         opens=50,
         clicks=10,
-        inactive=145,
+        recipients=250,
+        inactive=100,
+        first_time=25,
+        earlier_campaigns=3,
     )
 
+    # Bounces, blocks and refusals of the 250 handed over; the rest of the 200 accepted.
     assert verdict.rates == {
         "complaint_rate": 0.005,
-        "hard_bounce_rate": 0.01,
-        "soft_bounce_rate": 0.03,
+        "hard_bounce_rate": 0.02,
+        "soft_bounce_rate": 0.024,
+        "block_rate": 0.04,
+        "refusal_rate": 0.2,
         "unsubscribe_rate": 0.015,
         "open_rate": 0.25,
         "click_rate": 0.05,
-        "inactive_rate": 0.725,
+        "inactive_rate": 0.4,
     }
     assert verdict.intervals == {
         "complaint_rate": wilson_interval(1, 200),
-        "hard_bounce_rate": wilson_interval(2, 200),
+        "hard_bounce_rate": wilson_interval(5, 250),
+        "block_rate": wilson_interval(10, 250),
+        "unsubscribe_rate": wilson_interval(3, 200),
     }
-    assert verdict.reasons[2] == (
-        "People opened 50 (25%) and clicked 10 (5%); 145 (72.5%) did neither; "
-        "6 soft bounces, 3 unsubscribes."
-    )
+    assert verdict.inactive == {
+        "recipients": 250,
+        "inactive": 100,
+        "first_time": 25,
+        "campaigns": 3,
+        "share": 0.4,
+    }
+    assert verdict.reasons[4:] == [
+        "50 messages were refused when handed over (20% of 250), counted as bounces or blocks.",
+        "People opened 50 (25%) and clicked 10 (5%); 150 (75%) did neither; 6 soft bounces.",
+        "Inactive recipients: 100 of the 250 probe recipients (40%) were sent at least one of "
+        "the account's last 3 campaigns and never opened or clicked one as a person; 25 had "
+        "been sent none of them (this informs; it never decides the tier).",
+    ]
+    # Complaints (0.5%, too few to review), hard bounces (2%) and blocks (4%) are all amber: on
+    # a tie the complaints decide.
+    assert (verdict.tier, verdict.rule) == (Tier.AMBER, "complaints_amber")
+    assert verdict_for(250, blocks=10, hard_bounces=5).rule == "bounces_amber"
 
 
 def test_machine_engagement_never_changes_the_verdict():
-    people_only = verdict_for(1000, complaints=2, opens=100, clicks=20, inactive=880)
+    people_only = verdict_for(1000, complaints=2, opens=100, clicks=20)
     with_machines = verdict_for(
-        1000, complaints=2, opens=100, clicks=20, inactive=880, machine_opens=900, machine_clicks=12
+        1000, complaints=2, opens=100, clicks=20, machine_opens=900, machine_clicks=12
     )
 
     assert (with_machines.tier, with_machines.rule) == (people_only.tier, people_only.rule)
     assert with_machines.rates == people_only.rates
-    assert with_machines.reasons[:3] == people_only.reasons
-    assert with_machines.reasons[3] == (
+    assert with_machines.reasons[:6] == people_only.reasons
+    assert with_machines.reasons[6] == (
         "900 machine opens and 12 machine clicks (privacy proxies, security scanners) were set "
         "apart and not counted as engagement."
     )
 
 
 def test_no_machine_sentence_when_none_were_set_apart():
-    assert len(verdict_for(1000).reasons) == 3
+    assert len(verdict_for(1000).reasons) == 6
     assert (
         verdict_for(1000, machine_clicks=1)
-        .reasons[3]
+        .reasons[6]
         .startswith("0 machine opens and 1 machine click ")
     )
 
@@ -267,8 +461,13 @@ def test_no_machine_sentence_when_none_were_set_apart():
         {"sent": 10, "machine_opens": -1},
         {"sent": 10, "complaints": 11},
         {"sent": 10, "hard_bounces": 11},
-        {"sent": 10, "inactive": 11},
         {"sent": 10, "opens": 11},
+        {"sent": 10, "refused": -1},
+        {"sent": 10, "refused": 5, "hard_bounces": 16},
+        {"sent": 10, "refused": 5, "blocks": 16},
+        {"sent": 10, "refused": 5, "complaints": 11},  # only accepted messages draw complaints
+        {"sent": 10, "refused": 5, "unsubscribes": 11},
+        {"sent": 10, "recipients": 10, "inactive": 6, "first_time": 5},
     ],
 )
 def test_impossible_figures_are_refused(kwargs):
@@ -296,8 +495,25 @@ def test_as_dict_is_json_serialisable():
     assert restored["intervals"] == {
         "complaint_rate": [low, high],
         "hard_bounce_rate": [0.0, bounce_high],
+        "block_rate": [0.0, bounce_high],
+        "unsubscribe_rate": [0.0, bounce_high],
     }
-    assert set(restored) == {"tier", "flag_account", "rule", "reasons", "rates", "intervals"}
+    assert restored["inactive"] == {
+        "recipients": 0,
+        "inactive": 0,
+        "first_time": 0,
+        "campaigns": 0,
+        "share": 0.0,
+    }
+    assert set(restored) == {
+        "tier",
+        "flag_account",
+        "rule",
+        "reasons",
+        "rates",
+        "intervals",
+        "inactive",
+    }
 
 
 def test_as_dict_is_a_copy():
@@ -313,13 +529,7 @@ def test_a_lower_bound_reaching_the_complaint_limit_flags_but_one_at_the_bounce_
     # The policy: complaints of 0.5% "or more", hard bounces "more than" 5%.
     complaint_low, _ = wilson_interval(10, 1000)
     bounce_low, _ = wilson_interval(80, 1000)
-    at_the_limits = Thresholds(
-        complaint_warn=0.001,
-        complaint_review=0.003,
-        complaint_limit=complaint_low,
-        bounce_warn=0.02,
-        bounce_limit=bounce_low,
-    )
+    at_the_limits = thresholds(complaint_limit=complaint_low, bounce_limit=bounce_low)
 
     complaints = judge(ProbeFigures(sent=1000, complaints=10), at_the_limits)
     bounces = judge(ProbeFigures(sent=1000, hard_bounces=80), at_the_limits)

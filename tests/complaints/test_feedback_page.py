@@ -531,7 +531,7 @@ def test_the_health_panel_warns_over_the_stricter_levels(
 
     assert '<span class="badge warning" id="health-status">Warning</span>' in text
     assert '<dd id="health-bounces">1 (2.5%)' in text
-    assert "Hard bounces at 2.50% of 40 messages, over 2.00%." in text
+    assert "Hard bounces at 2.5% of 40 messages, over 2%." in text
 
 
 def test_the_health_panel_over_the_limit(sender, small_window, campaign, mailing_list, account):
@@ -542,7 +542,7 @@ def test_the_health_panel_over_the_limit(sender, small_window, campaign, mailing
 
     assert '<span class="badge error" id="health-status">Over the limit</span>' in text
     assert '<dd id="health-complaints">1 (2.5%)' in text
-    assert "Spam complaints at 2.50% of 40 messages, at or over the limit of 0.50%." in text
+    assert "Spam complaints at 2.5% of 40 messages, at or over the limit of 0.5%." in text
     assert '<dd id="health-abuse">0 upheld, 1 open</dd>' in text
 
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery, DeliveryStatus
 from tests.campaigns.factories import submitted_campaign, subscribe_many
 from tests.lists.factories import MailingListFactory
 
@@ -20,6 +20,11 @@ def holding(settings, mailing_list):
     sending.campaign_approve(campaign_id=campaign.pk, actor=None)
     sending.campaign_start_probe(campaign_id=campaign.pk)
     sending.campaign_begin_hold(campaign_id=campaign.pk)
+    # The probe as the send leaves it (this test's transaction never commits, so no worker ran):
+    # handed over and accepted. A probe with nothing handed over would go to review.
+    Delivery.objects.filter(campaign=campaign).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now()
+    )
     return campaign
 
 
