@@ -32,9 +32,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import selectors, sending
+from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
 from campaigns.mime import envelope_sender, raw_message
 from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
+from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import RenderedMessage
 from campaigns.services import skip_unsent
 from campaigns.throttle import SendThrottle
@@ -61,7 +63,34 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    """The backend refused the message for good (a 5xx answer, an ESP's rejection)."""
+    """The backend refused the message for good (a 5xx answer, an ESP's rejection). A refusal
+    by the receiving side carries its reply (`smtp_code`, `text`) and is read as a bounce
+    (`verdict`); one of our own (`refused_by_server` False) is no bounce."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        smtp_code: int | None = None,
+        text: str = "",
+        refused_by_server: bool = True,
+        esp_statuses: frozenset[str] = frozenset(),
+    ):
+        super().__init__(message)
+        self.smtp_code = smtp_code
+        self.text = text
+        self.refused_by_server = refused_by_server
+        self.esp_statuses = esp_statuses
+
+    def verdict(self) -> BounceVerdict | None:
+        """The refusal read as a bounce, or None when it is not one (our own failure)."""
+        if not self.refused_by_server:
+            return None
+        if self.esp_statuses and self.esp_statuses <= {"invalid"}:
+            # The ESP refuses the address itself as invalid.
+            return BounceVerdict(BounceClass.HARD, "", "the ESP found the address invalid")
+        verdict = classify_bounce(smtp_code=self.smtp_code, text=self.text, action="failed")
+        return verdict if verdict.is_failure else None
 
 
 def _smtp_error(code: int, response: bytes | str) -> Exception:
@@ -69,7 +98,7 @@ def _smtp_error(code: int, response: bytes | str) -> Exception:
     message = f"{code} {text}"[:300]
     if 400 <= code < 500:
         return TransientError(message, deferral=True)
-    return PermanentError(message)
+    return PermanentError(message, smtp_code=code, text=text[:2000])
 
 
 class SmtpTransport:
@@ -117,7 +146,9 @@ class SmtpTransport:
                         break
             code, response = self._data(smtp, raw, replies)
         except UnicodeEncodeError as exc:
-            raise PermanentError("the address needs SMTPUTF8, which is not supported") from exc
+            raise PermanentError(
+                "the address needs SMTPUTF8, which is not supported", refused_by_server=False
+            ) from exc
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             self._drop()
             raise TransientError(
@@ -172,11 +203,17 @@ class BackendTransport:
         try:
             sent = self.backend.send_messages([message])
         except AnymailRecipientsRefused as exc:
-            raise PermanentError(str(exc)[:300]) from exc
+            status = getattr(message, "anymail_status", None)
+            raise PermanentError(
+                str(exc)[:300],
+                text=str(exc)[:2000],
+                esp_statuses=frozenset(getattr(status, "status", None) or ()),
+            ) from exc
         except AnymailAPIError as exc:
             status = getattr(exc, "status_code", None) or 0
             if 400 <= status < 500 and status != 429:
-                raise PermanentError(str(exc)[:300]) from exc
+                # The ESP refused our request (bad payload, credentials): not a bounce.
+                raise PermanentError(str(exc)[:300], refused_by_server=False) from exc
             raise TransientError(str(exc)[:300], deferral=status == 429) from exc
         except (AnymailError, smtplib.SMTPException, OSError) as exc:
             raise TransientError(str(exc)[:300], deferral=False) from exc
@@ -271,12 +308,26 @@ class _Recorder:
             [DeliveryStatus.SENT, timezone.now(), provider_message_id],
         )
 
-    def failed(self, delivery_id: int, error: str, *, attempted: bool = True) -> bool:
+    def failed(
+        self,
+        delivery_id: int,
+        error: str,
+        *,
+        attempted: bool = True,
+        bounce: BounceClass | None = None,
+    ) -> bool:
+        """Mark the delivery failed; a refusal read as a bounce also sets its first-seen
+        hard_bounced_at, soft_bounced_at or blocked_at (now), in the same UPDATE."""
         self.batch.failed += 1
+        field_name = BOUNCE_FIELDS.get(bounce) if bounce is not None else None
+        # Only the model's own field names are interpolated; values are parameters.
+        bounced = f", {field_name} = COALESCE({field_name}, %s)" if field_name else ""
         return self._update(
             delivery_id,
-            "status = %s, error = %s" + (", attempts = attempts + 1" if attempted else ""),
-            [DeliveryStatus.FAILED, error[:300]],
+            "status = %s, error = %s"
+            + (", attempts = attempts + 1" if attempted else "")
+            + bounced,
+            [DeliveryStatus.FAILED, error[:300], *([timezone.now()] if field_name else [])],
         )
 
     def skipped(self, delivery_id: int, reason: str) -> bool:
@@ -394,7 +445,12 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
             try:
                 provider_message_id = transport.send(rendered)
             except PermanentError as exc:
-                recorder.failed(delivery_id, str(exc))
+                verdict = exc.verdict()
+                bounce = verdict.kind if verdict is not None else None
+                if recorder.failed(delivery_id, str(exc), bounce=bounce) and verdict:
+                    refusal_apply(
+                        subscriber_id=subscriber_id, email=recipient.email, verdict=verdict
+                    )
                 continue
             except TransientError as exc:
                 if exc.deferral:

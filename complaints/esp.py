@@ -1,20 +1,26 @@
 """From django-anymail's normalised tracking events to our `Feedback`.
 
 Every ESP webhook view (complaints/webhook_views.py) sends anymail's `tracking` signal once per
-event; `handle_tracking_event` turns each into at most one `feedback_apply` call. What counts as
-a hard bounce is decided here, from the strongest evidence the event carries:
+event; `handle_tracking_event` turns each into at most one `feedback_apply` call.
 
-1. the ESP's own classification (SES bounceType, Mailgun severity/reason, SendGrid type,
-   Postmark Type);
-2. else an SMTP status in the MTA response: enhanced 5.x.x is hard and 4.x.x soft, except the
-   5.x.x that say nothing about the address (5.2.2 mailbox full, 5.3.4 message too big, 5.7.x
-   policy and reputation blocks of our message); a bare 550/551/553 is hard, any other reply
-   code soft;
-3. else anymail's `reject_reason` ("bounced" is hard, anything else soft).
+A "bounced" event is read by the one classifier every path uses (campaigns.bounces): hard, soft
+or blocked (a provider refused our content or sender). The evidence, strongest first:
 
-A hard bounce suppresses the address platform-wide, so doubt means soft. "deferred" (a
-temporary failure the ESP is still retrying) is ignored: the message may yet be delivered, and
-a real give-up arrives as "bounced".
+1. what the ESP knows for certain (SES NoEmail/Suppressed: hard; MailboxFull: soft;
+   ContentRejected, AttachmentRejected, MessageTooLarge: blocked; Mailgun suppress-bounce: hard;
+   Postmark's Blocked, DMARCPolicy, VirusNotification: blocked);
+2. the SMTP reply the ESP passes on (status, diagnostic, description), read by
+   `classify_bounce`; where it says hard but the ESP called the bounce temporary or a block,
+   the ESP's call stands (a hard bounce suppresses the address platform-wide: doubt is never
+   hard);
+3. the ESP's own coarse call (SES Permanent/Transient, Mailgun permanent bounce, SendGrid
+   bounce/blocked, Postmark HardBounce/SoftBounce);
+4. anymail's `reject_reason` ("bounced" is hard, anything else soft).
+
+A "rejected" (dropped) event maps by its reason: a previously bounced or invalid address is a
+hard bounce, an unsubscribed one an unsubscribe, a spam-reporting one a complaint, a content or
+policy refusal (SES Reject) a block. "deferred" (a temporary failure the ESP is still retrying)
+is ignored: the message may yet be delivered, and a real give-up arrives as "bounced".
 """
 
 from __future__ import annotations
@@ -23,13 +29,13 @@ import hashlib
 import ipaddress
 import json
 import logging
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
+from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from complaints.models import FeedbackKind, FeedbackSource
-from complaints.services import Feedback, feedback_apply, message_ref_data, status_is_hard_bounce
+from complaints.services import Feedback, bounce_feedback_kind, feedback_apply, message_ref_data
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +58,7 @@ _KINDS: dict[str, FeedbackKind] = {
 }
 
 _EVENT_ID_MAX = 200
-_ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_REPLY_CODE = re.compile(r"(?:^|[\s;:(\[])([245]\d\d)(?=[\s\-;:)\]]|$)")
-# Bare reply codes (no enhanced status) that refuse the address itself: mailbox unavailable,
-# user not local, mailbox name not allowed. Enhanced statuses go by status_is_hard_bounce.
-_HARD_REPLY_CODES = {"550", "551", "553"}
+_BOUNCE_KINDS = {K.HARD_BOUNCE, K.SOFT_BOUNCE, K.BLOCKED}
 
 
 def handle_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
@@ -81,10 +83,11 @@ def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedba
     mta_response = _text(event.mta_response)
     description = _text(event.description)
     code = ""
-    if kind in (K.HARD_BOUNCE, K.SOFT_BOUNCE):
-        code = _smtp_status(_bounce_texts(event, esp_name, esp_event)) or _esp_bounce_label(
-            esp_name, esp_event
-        )
+    if event.event_type == EventType.BOUNCED and kind in _BOUNCE_KINDS:
+        verdict = bounce_verdict(event, esp_name=esp_name)
+        code = verdict.code or _esp_bounce_label(esp_name, esp_event)
+    elif event.event_type == EventType.REJECTED:
+        code = _esp_bounce_label(esp_name, esp_event) or _text(esp_event.get("reason"))
     elif kind == K.COMPLAINED:
         code = description  # the complaint's feedback type, e.g. "abuse"
     return Feedback(
@@ -105,46 +108,136 @@ def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedba
 def feedback_kind(event: AnymailTrackingEvent, *, esp_name: str) -> FeedbackKind | None:
     """What the event means for us; None for events we ignore."""
     if event.event_type == EventType.BOUNCED:
-        hard = is_hard_bounce(event, esp_name=esp_name)
-        return K.HARD_BOUNCE if hard else K.SOFT_BOUNCE
+        esp_event = _as_mapping(event.esp_event)
+        # Mailgun reports sends it suppressed as permanent failures with the list's reason.
+        redirected = _MAILGUN_SUPPRESSIONS.get(
+            _as_mapping(esp_event.get("event-data")).get("reason")
+        )
+        if esp_name == "Mailgun" and redirected is not None:
+            return redirected
+        return bounce_feedback_kind(bounce_verdict(event, esp_name=esp_name))
+    if event.event_type == EventType.REJECTED:
+        return _rejected_kind(event, esp_name)
     return _KINDS.get(event.event_type)
 
 
-def is_hard_bounce(event: AnymailTrackingEvent, *, esp_name: str) -> bool:
-    """Whether a "bounced" event is permanent for this address (see the module docstring)."""
+def bounce_verdict(event: AnymailTrackingEvent, *, esp_name: str) -> BounceVerdict:
+    """A "bounced" event read as hard, soft or blocked (see the module docstring)."""
     esp_event = _as_mapping(event.esp_event)
-    verdict = _esp_bounce_verdict(esp_name, esp_event)
-    if verdict is None:
-        verdict = _smtp_verdict(_bounce_texts(event, esp_name, esp_event))
-    if verdict is None:
-        verdict = event.reject_reason == RejectReason.BOUNCED
-    return verdict
+    label = _esp_bounce_label(esp_name, esp_event)
+    status, diagnostic, text = _bounce_texts(event, esp_name, esp_event)
+    smtp = classify_bounce(status=status, diagnostic=diagnostic, text=text, action="failed")
+    certain = _ESP_CERTAIN.get((esp_name, _last_word(label)))
+    if certain is not None:
+        return BounceVerdict(certain, smtp.code or label, f"{esp_name}: {label}")
+    coarse = _esp_coarse_class(esp_name, esp_event)
+    if smtp.certain:
+        if smtp.kind == BounceClass.HARD and coarse not in (None, BounceClass.HARD):
+            return BounceVerdict(coarse, smtp.code, f"{esp_name} called it {coarse}")
+        return smtp
+    if coarse is not None:
+        return BounceVerdict(coarse, smtp.code or label, f"{esp_name}: {label}")
+    if event.reject_reason == RejectReason.BOUNCED:
+        return BounceVerdict(BounceClass.HARD, smtp.code, "reject reason: bounced")
+    return BounceVerdict(BounceClass.SOFT, smtp.code, "no telling reason")
 
 
-def _esp_bounce_verdict(esp_name: str, esp_event: Mapping) -> bool | None:
+# (ESP, the last word of its bounce label) -> the class the ESP's word settles.
+_ESP_CERTAIN: dict[tuple[str, str], BounceClass] = {
+    ("Amazon SES", "NoEmail"): BounceClass.HARD,
+    ("Amazon SES", "Suppressed"): BounceClass.HARD,
+    ("Amazon SES", "OnAccountSuppressionList"): BounceClass.HARD,
+    ("Amazon SES", "MailboxFull"): BounceClass.SOFT,
+    ("Amazon SES", "MessageTooLarge"): BounceClass.BLOCKED,
+    ("Amazon SES", "ContentRejected"): BounceClass.BLOCKED,
+    ("Amazon SES", "AttachmentRejected"): BounceClass.BLOCKED,
+    ("Mailgun", "suppress-bounce"): BounceClass.HARD,
+    ("Mailgun", "espblock"): BounceClass.BLOCKED,
+    ("Postmark", "VirusNotification"): BounceClass.BLOCKED,
+    ("Postmark", "Blocked"): BounceClass.BLOCKED,
+    ("Postmark", "DMARCPolicy"): BounceClass.BLOCKED,
+    ("Postmark", "BadEmailAddress"): BounceClass.HARD,
+}
+_MAILGUN_SUPPRESSIONS = {
+    "suppress-complaint": K.COMPLAINED,
+    "suppress-unsubscribe": K.UNSUBSCRIBED,
+}
+# A dropped or rejected send, by the ESP's reason (lower-cased).
+_SENDGRID_DROPPED = {
+    "bounced address": K.HARD_BOUNCE,
+    "invalid": K.HARD_BOUNCE,
+    "unsubscribed address": K.UNSUBSCRIBED,
+    "spam reporting address": K.COMPLAINED,
+    "spam content (if spam checker app enabled)": K.BLOCKED,
+}
+_MAILGUN_REJECTED = {
+    "bounce": K.HARD_BOUNCE,
+    "suppress-bounce": K.HARD_BOUNCE,
+    "suppress-complaint": K.COMPLAINED,
+    "spam": K.COMPLAINED,
+    "suppress-unsubscribe": K.UNSUBSCRIBED,
+    "espblock": K.BLOCKED,
+}
+# Mailgun's legacy webhook codes for a dropped send.
+_MAILGUN_LEGACY_DROPPED = {"605": K.HARD_BOUNCE, "607": K.COMPLAINED}
+_REJECT_REASONS = {
+    RejectReason.INVALID: K.HARD_BOUNCE,
+    RejectReason.BOUNCED: K.HARD_BOUNCE,
+    RejectReason.UNSUBSCRIBED: K.UNSUBSCRIBED,
+    RejectReason.SPAM: K.COMPLAINED,
+    RejectReason.BLOCKED: K.BLOCKED,
+}
+
+
+def _rejected_kind(event: AnymailTrackingEvent, esp_name: str) -> FeedbackKind | None:
+    """A send the ESP dropped (never attempted) by its reason; None for reasons that are ours
+    (a bad API header, a rendering failure) or unknown."""
+    esp_event = _as_mapping(event.esp_event)
+    if esp_name == "SendGrid":
+        return _SENDGRID_DROPPED.get(_text(esp_event.get("reason")).strip().lower())
+    if esp_name == "Mailgun":
+        if hasattr(esp_event, "getlist"):  # a legacy form post
+            return _MAILGUN_LEGACY_DROPPED.get(_text(esp_event.get("code")).strip())
+        data = _as_mapping(esp_event.get("event-data"))
+        return _MAILGUN_REJECTED.get(_text(data.get("reason")).strip().lower())
+    if esp_name == "Amazon SES":
+        return K.BLOCKED  # SES Reject: the message carried a virus
+    if esp_name == "Postmark":
+        return {
+            "BadEmailAddress": K.HARD_BOUNCE,
+            "Blocked": K.BLOCKED,
+            "DMARCPolicy": K.BLOCKED,
+        }.get(_text(esp_event.get("Type")))
+    return _REJECT_REASONS.get(event.reject_reason)
+
+
+def _last_word(label: str) -> str:
+    return label.rsplit("/", 1)[-1]
+
+
+def _esp_coarse_class(esp_name: str, esp_event: Mapping) -> BounceClass | None:
     """The ESP's own hard/soft call, or None when it made none."""
     if esp_name == "Amazon SES":
         bounce_type = _as_mapping(esp_event.get("bounce")).get("bounceType")
-        return {"Permanent": True, "Transient": False}.get(bounce_type)
+        return {"Permanent": BounceClass.HARD, "Transient": BounceClass.SOFT}.get(bounce_type)
     if esp_name == "Mailgun":
         data = _as_mapping(esp_event.get("event-data"))
         if data.get("severity") == "temporary":
-            return False
-        if data.get("severity") == "permanent" and data.get("reason") in (
-            "bounce",
-            "suppress-bounce",
-        ):
-            return True
-        # Other permanent reasons ("old": retries exhausted, "generic", "espblock") say
-        # nothing certain about the address: let the SMTP status decide.
+            return BounceClass.SOFT
+        if data.get("severity") == "permanent" and data.get("reason") == "bounce":
+            return BounceClass.HARD
+        # Other permanent reasons ("old": retries exhausted, "generic") say nothing certain
+        # about the address: the SMTP reply decides.
         return None
     if esp_name == "SendGrid":
-        # "bounce" is a rejected address, "blocked" a rejected message (content, reputation).
-        return {"bounce": True, "blocked": False}.get(esp_event.get("type"))
+        # "bounce" is a refused address, "blocked" a refused message (content, reputation).
+        return {"bounce": BounceClass.HARD, "blocked": BounceClass.BLOCKED}.get(
+            esp_event.get("type")
+        )
     if esp_name == "Postmark":
         # A bounce names its Type; a SubscriptionChange that stops sending, its reason.
         bounce_type = esp_event.get("Type") or esp_event.get("SuppressionReason")
-        return None if not bounce_type else bounce_type == "HardBounce"
+        return {"HardBounce": BounceClass.HARD, "SoftBounce": BounceClass.SOFT}.get(bounce_type)
     return None
 
 
@@ -164,53 +257,33 @@ def _esp_bounce_label(esp_name: str, esp_event: Mapping) -> str:
     return ""
 
 
-def _bounce_texts(event: AnymailTrackingEvent, esp_name: str, esp_event: Mapping) -> list[str]:
-    """Where an SMTP status may be, most specific first."""
-    texts = [_text(event.mta_response)]
+def _bounce_texts(
+    event: AnymailTrackingEvent, esp_name: str, esp_event: Mapping
+) -> tuple[str, str, str]:
+    """(status, diagnostic, other text) of the SMTP reply the ESP passes on."""
+    statuses, diagnostics = [], [_text(event.mta_response)]
     if esp_name == "Amazon SES":
         for recipient in _as_list(_as_mapping(esp_event.get("bounce")).get("bouncedRecipients")):
             recipient = _as_mapping(recipient)
             if _text(recipient.get("emailAddress")).lower() == _text(event.recipient).lower():
-                texts += [_text(recipient.get("status")), _text(recipient.get("diagnosticCode"))]
+                statuses.append(_text(recipient.get("status")))
+                diagnostics.append(_text(recipient.get("diagnosticCode")))
     elif esp_name == "Mailgun":
         status = _as_mapping(_as_mapping(esp_event.get("event-data")).get("delivery-status"))
-        texts += [
-            _text(status.get("enhanced-code")),
-            _text(status.get("message")),
-            _text(status.get("code")),
-        ]
+        statuses.append(_text(status.get("enhanced-code")))
+        diagnostics += [_text(status.get("message")), _text(status.get("code"))]
         if hasattr(esp_event, "getlist"):  # a legacy form post
-            texts += [_text(esp_event.get("code")), _text(esp_event.get("error"))]
+            diagnostics += [_text(esp_event.get("code")), _text(esp_event.get("error"))]
     elif esp_name == "SendGrid":
-        texts += [_text(esp_event.get("status")), _text(esp_event.get("reason"))]
-    texts.append(_text(event.description))
-    return [text for text in texts if text]
-
-
-def _smtp_status(texts: Iterable[str]) -> str:
-    """The first SMTP status found: an enhanced one ("5.1.1") before a bare reply code."""
-    texts = list(texts)
-    for text in texts:
-        if match := _ENHANCED_STATUS.search(text):
-            return ".".join(match.groups())
-    for text in texts:
-        if match := _REPLY_CODE.search(text):
-            return match.group(1)
-    return ""
-
-
-def _smtp_verdict(texts: Iterable[str]) -> bool | None:
-    status = _smtp_status(texts)
-    if not status:
-        return None
-    if "." in status:
-        klass = status[:1]
-        if klass != "5":
-            return False if klass == "4" else None
-        return status_is_hard_bounce(status)
-    if status.startswith("2"):
-        return None
-    return status in _HARD_REPLY_CODES
+        statuses.append(_text(esp_event.get("status")))
+        diagnostics.append(_text(esp_event.get("reason")))
+    elif esp_name == "Postmark":
+        diagnostics.append(_text(esp_event.get("Details")))
+    return (
+        " ".join(text for text in statuses if text),
+        "\n".join(text for text in diagnostics if text),
+        _text(event.description),
+    )
 
 
 def message_ref_for(event: AnymailTrackingEvent, esp_event: Mapping) -> str:

@@ -30,9 +30,10 @@ from email.utils import parseaddr, parsedate_to_datetime
 
 from django.conf import settings
 
+from campaigns.bounces import BounceVerdict, classify_bounce
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackKind, FeedbackSource
-from complaints.services import Feedback, message_ref_data, status_is_hard_bounce
+from complaints.services import Feedback, bounce_feedback_kind, message_ref_data
 
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
@@ -58,20 +59,36 @@ _TEXT_REF = re.compile(
 _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 # SMTP reply code with an enhanced status code ("550 5.1.1", "452-4.2.2"), or the latter alone.
 _SMTP_REPLY = re.compile(r"(?<!\d)([45])\d\d[ -]([45]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
-_ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.]*\d)")
-_BASIC_REPLY = re.compile(r"(?<![\d.])([45][0-5]\d)[ -][A-Za-z<]")
 _BOUNCE_SENDERS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery (status )?notification|delivery fail|failure notice|returned mail|"
     r"mail delivery|non-?delivery|could not be delivered|delivery problem",
     re.IGNORECASE,
 )
-_ADDRESS = re.compile(r"[^@\s<>;,\"]{1,64}@[^@\s<>;,\"]{1,255}")
+_ADDRESS = re.compile(r"[^@\s<>;,\"()\[\]:]{1,64}@[^@\s<>;,\"()\[\]:']{1,255}")
+_QUOTED_ADDRESS = re.compile(r'"(?:[^"\\\r\n]|\\.){1,64}"@[^@\s<>;,"()\[\]:]{1,255}')
+# An address in free text: a dot-atom local part, or a quoted one.
+_ADDRESS_IN_TEXT = re.compile(
+    r'"(?:[^"\\\r\n]|\\.){1,64}"@[A-Za-z0-9.-]{1,255}'
+    r"|(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*"
+    r"[A-Za-z0-9-]{1,63}"
+)
+_ADDRESS_TYPE = re.compile(r"\s*[A-Za-z0-9-]{1,20}\s*;")
+_SOURCE_ROUTE = re.compile(r"(^|<)\s*@[^:<>\s\"]{1,255}:")
 _COMPLAINT_TYPES = {"abuse", "fraud", "virus", "other"}
+# RFC 6650 / the ARF registry: the recipient asked to be taken off (this list).
+_OPT_OUT_TYPES = {"opt-out", "opt-out-list"}
 _NOT_COMPLAINT_TYPES = {"not-spam", "auth-failure"}
 _STATUS_PARTS = {"message/delivery-status", "message/global-delivery-status"}
 _ORIGINAL_MESSAGE_PARTS = {"message/rfc822", "message/global"}
-_ORIGINAL_HEADER_PARTS = {"text/rfc822-headers", "message/rfc822-headers", "message/global-headers"}
+_ORIGINAL_HEADER_PARTS = {
+    "text/rfc822-headers",
+    "text/rfc822-header",  # singular, as some feedback loops send it
+    "message/rfc822-headers",
+    "message/rfc822-header",
+    "message/global-headers",
+}
 # Bounds on hostile input.
 _MAX_PARTS = 100
 _MAX_BLOCKS = 101
@@ -160,26 +177,29 @@ def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
     reported_at = _date(_header(message, "Date"))
     feedback = []
     for index, fields in enumerate(recipients):
-        status = _status_code(fields.get("status", "")) or _status_code(
-            fields.get("diagnostic-code", "")
+        verdict = classify_bounce(
+            status=fields.get("status", ""),
+            diagnostic=fields.get("diagnostic-code", ""),
+            action=fields.get("action", ""),
         )
-        kind = _dsn_kind(fields.get("action", ""), status)
+        kind = _dsn_kind(fields.get("action", ""), verdict)
         if kind is None:
             continue
-        recipient = _address(fields.get("final-recipient", "")) or _address(
-            fields.get("original-recipient", "")
-        )
+        # The address as we sent it, before any forwarding the final MTA saw.
+        final = _address(fields.get("final-recipient", ""))
+        recipient = _address(fields.get("original-recipient", "")) or final
         feedback.append(
             Feedback(
                 source=FeedbackSource.DSN,
-                event_id=_event_id(f"{report_id}:{recipient.lower() or f'#{index}'}"),
+                # Each block's own (final) address keeps the blocks apart.
+                event_id=_event_id(f"{report_id}:{(final or recipient).lower() or f'#{index}'}"),
                 kind=kind,
                 message_ref=ref,
                 recipient=recipient,
                 occurred_at=_date(fields.get("last-attempt-date", ""))
                 or _date(per_message.get("arrival-date", ""))
                 or reported_at,
-                code=status,
+                code=verdict.code,
                 detail=fields.get("diagnostic-code", "") or _describe_action(fields),
             )
         )
@@ -187,31 +207,14 @@ def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
     return ParsedReport(DSN, tuple(feedback), note)
 
 
-def _dsn_kind(action: str, status: str) -> FeedbackKind | None:
-    """Failed with a 5.x.x status that is about the address (status_is_hard_bounce; 5.2.2,
-    5.3.4 and 5.7.x are not): a hard bounce; failed otherwise (a 4.x.x given up on, or no
-    status at all: the weaker reading) or delayed: a soft bounce; delivered or relayed with a
-    2.x.x status: delivered. "expanded" (to a mailing list) and contradictions say nothing."""
+def _dsn_kind(action: str, verdict: BounceVerdict) -> FeedbackKind | None:
+    """Delivered or relayed with no failing status: delivered. Otherwise what the classifier
+    (campaigns.bounces) reads in the action, the status and the diagnostic: failed or delayed,
+    a hard, soft or blocked bounce. "expanded" (to a mailing list) says nothing."""
     action = action.split(" ", 1)[0].strip().lower()
-    status_class = status[:1]
-    if action == "delayed":
-        return FeedbackKind.SOFT_BOUNCE
-    if action == "failed":
-        return (
-            FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(status) else FeedbackKind.SOFT_BOUNCE
-        )
     if action in ("delivered", "relayed"):
-        return FeedbackKind.DELIVERED if status_class in ("2", "") else None
-    if action == "expanded":
-        return None
-    # No action, or one RFC 3464 does not define: go by the status alone.
-    if status_class == "5":
-        return (
-            FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(status) else FeedbackKind.SOFT_BOUNCE
-        )
-    if status_class == "4":
-        return FeedbackKind.SOFT_BOUNCE
-    return None
+        return FeedbackKind.DELIVERED if verdict.certain else None
+    return bounce_feedback_kind(verdict)
 
 
 def _describe_action(fields: dict[str, str]) -> str:
@@ -239,8 +242,9 @@ def _arf(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
         raise UnparsableReport("a feedback report without Feedback-Type")
     if feedback_type in _NOT_COMPLAINT_TYPES:
         return ParsedReport(ARF, note=f"feedback type {feedback_type}: not a complaint")
-    if feedback_type not in _COMPLAINT_TYPES:
+    if feedback_type not in _COMPLAINT_TYPES | _OPT_OUT_TYPES:
         return ParsedReport(ARF, note=f"unknown feedback type {feedback_type[:40]}")
+    kind = FeedbackKind.UNSUBSCRIBED if feedback_type in _OPT_OUT_TYPES else FeedbackKind.COMPLAINED
     original = _original_headers(parts)
     ref = _pick_ref(
         [
@@ -258,20 +262,33 @@ def _arf(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
         )
         if fields.get(key)
     )
-    complaint = Feedback(
-        source=FeedbackSource.ARF,
-        event_id=_event_id(_report_id(message, raw)),
-        kind=FeedbackKind.COMPLAINED,
-        message_ref=ref,
-        recipient=_address(fields.get("original-rcpt-to", ""))
-        or _address(fields.get("removal-recipient", "")),
-        occurred_at=_date(fields.get("arrival-date", ""))
+    # A report may name several recipients (RFC 5965: Original-Rcpt-To may repeat): one
+    # report each, else one without a recipient.
+    recipients = _unique(
+        [_address(value) for value in _field_values(report_part, "original-rcpt-to")]
+    ) or [_address(fields.get("removal-recipient", ""))]
+    report_id = _report_id(message, raw)
+    occurred_at = (
+        _date(fields.get("arrival-date", ""))
         or _date(fields.get("received-date", ""))
-        or _date(_header(message, "Date")),
-        code=feedback_type,
-        detail=detail,
+        or _date(_header(message, "Date"))
     )
-    return ParsedReport(ARF, (complaint,))
+    reports = tuple(
+        Feedback(
+            source=FeedbackSource.ARF,
+            event_id=_event_id(
+                report_id if len(recipients) == 1 else f"{report_id}:{recipient.lower()}"
+            ),
+            kind=kind,
+            message_ref=ref,
+            recipient=recipient,
+            occurred_at=occurred_at,
+            code=feedback_type,
+            detail=detail,
+        )
+        for recipient in recipients
+    )
+    return ParsedReport(ARF, reports)
 
 
 def _jmrp(message: Message, raw: bytes, original: Message | None) -> ParsedReport:
@@ -323,36 +340,142 @@ def _mailto_unsubscribe(message: Message, raw: bytes, tokens: list[str]) -> Pars
 
 
 def _plain_bounce(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
-    """A bounce that is not a DSN: sent to our VERP address, with an SMTP status in its text.
-    A reply code with an enhanced status ("550 5.1.1") is enough; an enhanced status alone
-    or a bare reply code ("550 ...") only from a bounce-like sender or subject, so that an
-    auto-reply to the return path is not taken for a bounce. Hard by status_is_hard_bounce
-    (the webhooks' rule), anything else soft."""
+    """A bounce that is not a DSN (qmail, Exchange, Yahoo and many others), sent to our VERP
+    address, which says whose it is. A full SMTP reply ("550 5.1.1") is enough; an enhanced
+    status alone, a bare reply code ("550 ...") or only words ("user unknown", "mailbox full")
+    only from a bounce-like sender or subject, so that an auto-reply to the return path is not
+    taken for a bounce. The failed addresses are read from the explanation (not the returned
+    copy of our message), each classified by the words around it (campaigns.bounces, the rule
+    of every path); a warning that delivery is still being tried is soft."""
     refs = _matches(_VERP, _envelope_addresses(message))
     if not refs:
         return ParsedReport(NOT_A_REPORT, note="not a report and not sent to a bounce address")
     text = _plain_text(parts)
+    explanation = _explanation(text)
     bounce_like = _looks_like_bounce(message)
-    code, line = "", ""
-    if reply := _SMTP_REPLY.search(text):
-        code, line = reply.group(2), _line_at(text, reply.start())
-    elif bounce_like and (enhanced := _ENHANCED.search(text)) and enhanced.group(1)[0] != "2":
-        code, line = enhanced.group(1), _line_at(text, enhanced.start())
-    elif bounce_like and (basic := _BASIC_REPLY.search(text)):
-        code, line = basic.group(1), _line_at(text, basic.start())
-    if not code:
+    reply = _SMTP_REPLY.search(explanation)
+    if not reply and not bounce_like:
+        return ParsedReport(NOT_A_REPORT, note="sent to a bounce address but no SMTP status")
+    action = "delayed" if _WARNING.search(explanation) else "failed"
+    whole = classify_bounce(text=explanation, action=action)
+    if not whole.certain:
         return ParsedReport(NOT_A_REPORT, note="sent to a bounce address but no SMTP status")
     inline_refs = [next(g for g in m.groups() if g) for m in _TEXT_REF.finditer(text)]
-    bounce = Feedback(
-        source=FeedbackSource.DSN,
-        event_id=_event_id(_report_id(message, raw)),
-        kind=FeedbackKind.HARD_BOUNCE if status_is_hard_bounce(code) else FeedbackKind.SOFT_BOUNCE,
-        message_ref=_pick_ref([*refs, *inline_refs]),
-        occurred_at=_date(_header(message, "Date")),
-        code=code,
-        detail=line,
-    )
-    return ParsedReport(PLAIN_BOUNCE, (bounce,))
+    ref = _pick_ref([*refs, *inline_refs])
+    report_id = _report_id(message, raw)
+    occurred_at = _date(_header(message, "Date"))
+    ours = {address.lower() for address in _addresses_in(" ".join(_header_addresses(message)))}
+    failed = [
+        (address, section)
+        for address, section in _failed_addresses(explanation)
+        if address.lower() not in ours and not _is_mail_system(address)
+    ]
+    if not failed:
+        failed = [("", "")]
+    feedback = []
+    for address, section in failed:
+        verdict = whole
+        if section:
+            own = classify_bounce(text=section, action=action)
+            verdict = own if own.certain else whole
+        kind = bounce_feedback_kind(verdict)
+        if kind is None:
+            continue
+        feedback.append(
+            Feedback(
+                source=FeedbackSource.DSN,
+                event_id=_event_id(
+                    report_id if len(failed) == 1 else f"{report_id}:{address.lower()}"
+                ),
+                kind=kind,
+                message_ref=ref,
+                recipient=address,
+                occurred_at=occurred_at,
+                code=verdict.code,
+                detail=_detail_line(section or explanation, verdict),
+            )
+        )
+    if not feedback:
+        return ParsedReport(NOT_A_REPORT, note="sent to a bounce address but no failure found")
+    return ParsedReport(PLAIN_BOUNCE, tuple(feedback))
+
+
+# Where a plain bounce's explanation ends and the returned copy of our message begins.
+_ORIGINAL_STARTS = re.compile(
+    r"^[ \t>]*(?:-+ ?)?(?:below this line is a copy|original message|"
+    r"(?:this is a )?copy of (?:the |your )?(?:original )?message|returned message|"
+    r"(?:the )?(?:original|returned|unsent) message (?:follows|below|headers)|"
+    r"message headers follow|(?:the )?headers of (?:the|your) (?:original )?message|"
+    r"original message header|unsent message below|"
+    r"----- ?(?:transcript of session|message text) follows)"
+    r"|^(?:Received|Return-Path|Message-ID|DKIM-Signature): ",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Delivery is still being tried: a warning, not a failure.
+_WARNING = re.compile(
+    r"has not (?:yet )?been delivered|not (?:been )?delivered (?:yet|for \d)|"
+    r"still (?:being )?tr(?:y|ied|ying)|will (?:continue|keep) (?:to try|trying)|"
+    r"will (?:be )?retr(?:y|ied)|delivery attempts will continue|is (?:being )?delayed|"
+    r"delivery (?:status notification )?\(?delay|delayed mail|warning: (?:could not|message)|"
+    r"no action is required on your part|retry (?:timeout|time) not reached",
+    re.IGNORECASE,
+)
+_MAIL_SYSTEM_LOCAL_PARTS = _BOUNCE_SENDERS | {"root", "abuse", "noreply", "no-reply", "mailer"}
+
+
+def _explanation(text: str) -> str:
+    """The bounce's own words: the text before the returned copy of our message (the copy is
+    kept for a message that is all copy)."""
+    found = _ORIGINAL_STARTS.search(text)
+    if found is None or found.start() < 40:
+        return text[:_MAX_TEXT_SCAN]
+    return text[: found.start()]
+
+
+def _addresses_in(text: str) -> list[str]:
+    return [_address(match.group(0)) for match in _ADDRESS_IN_TEXT.finditer(text)]
+
+
+def _header_addresses(message: Message) -> list[str]:
+    """Who the bounce is from and to (the mail system, our return path): never the failed
+    recipient."""
+    names = ("From", "To", "Cc", "Reply-To", "Sender", "Return-Path", *_ENVELOPE_HEADERS)
+    return [value for name in names for value in _headers(message, name)]
+
+
+def _is_mail_system(address: str) -> bool:
+    local_part = address.split("@", 1)[0].lower()
+    return local_part in _MAIL_SYSTEM_LOCAL_PARTS or bool(_VERP.search(address + "@"))
+
+
+def _failed_addresses(explanation: str) -> list[tuple[str, str]]:
+    """The addresses a bounce's explanation names, each with the text from its line up to the
+    next address's line (at most a few lines): the words about that address."""
+    lines = explanation.split("\n")
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines[:2000]):
+        for address in _addresses_in(line):
+            if address and address.lower() not in seen:
+                seen.add(address.lower())
+                found.append((number, address))
+    result = []
+    for index, (number, address) in enumerate(found[:_MAX_BLOCKS]):
+        following = found[index + 1][0] if index + 1 < len(found) else len(lines)
+        end = min(max(following, number + 1), number + 6)
+        section = "\n".join(lines[number:end])
+        result.append((address, section))
+    return result
+
+
+def _detail_line(text: str, verdict: BounceVerdict) -> str:
+    """The line the verdict's code is on, else the text's first line with words."""
+    if verdict.code and verdict.code in text:
+        return _line_at(text, text.index(verdict.code))
+    for line in text.split("\n"):
+        if line.strip():
+            return _clean(line, limit=300)
+    return ""
 
 
 def _looks_like_bounce(message: Message) -> bool:
@@ -457,6 +580,25 @@ def _field_blocks(part: Message) -> list[dict[str, str]]:
     return blocks
 
 
+def _field_values(part: Message, name: str) -> list[str]:
+    """Every value of field `name` in a report part's field blocks (a field may repeat)."""
+    text = _part_bytes(part).decode("utf-8", errors="replace")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    values = []
+    for chunk in re.split(r"\n[ \t]*\n", text)[:_MAX_BLOCKS]:
+        found = HeaderParser(policy=compat32).parsestr(chunk).get_all(name) or []
+        values += [_clean(str(value)) for value in found]
+    return values[:_MAX_BLOCKS]
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for address in addresses:
+        if address and address.lower() not in seen:
+            seen[address.lower()] = address
+    return list(seen.values())
+
+
 def _original_headers(parts: list[Message]) -> Message | None:
     """The headers of the message a report is about (message/rfc822 or text/rfc822-headers)."""
     for part in parts:
@@ -532,17 +674,15 @@ def _event_id(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode("utf-8", errors="replace")).hexdigest()
 
 
-def _status_code(value: str) -> str:
-    match = _ENHANCED.search(value)
-    return match.group(1) if match else ""
-
-
 def _address(value: str) -> str:
-    """The address in a report field ("rfc822; ann@example.org", "<ann@example.org>")."""
-    if ";" in value:
+    """The address in a report field ("rfc822; ann@example.org", "<ann@example.org>"), a
+    source route dropped ("@a,@b:ann@example.org") and a quoted local part kept whole
+    ('"ann lee"@example.org')."""
+    if _ADDRESS_TYPE.match(value):
         value = value.split(";", 1)[1]
-    match = _ADDRESS.search(value.strip())
-    return match.group(0)[:254] if match else ""
+    value = _SOURCE_ROUTE.sub(r"\1", value.strip())
+    match = _QUOTED_ADDRESS.search(value) or _ADDRESS.search(value)
+    return match.group(0).rstrip(".")[:254] if match else ""
 
 
 def _date(value: str) -> datetime | None:

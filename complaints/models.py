@@ -16,6 +16,9 @@ class FeedbackKind(models.TextChoices):
     CLICKED = "clicked", _("Clicked")
     SOFT_BOUNCE = "soft_bounce", _("Soft bounce")
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    # A provider refused our content or our sender (spam filter, policy, reputation): counted
+    # against the campaign, never against the address.
+    BLOCKED = "blocked", _("Blocked by the provider")
     COMPLAINED = "complained", _("Spam complaint")
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 

@@ -23,7 +23,9 @@ from django.utils import timezone
 
 from accounts.models import Account
 from campaigns import tracking
+from campaigns.bounces import BounceClass, BounceVerdict
 from campaigns.models import Campaign, Delivery
+from campaigns.refusals import soft_bounce_rule_apply
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
 from lists.models import Subscriber, SubscriberStatus, SuppressionReason
@@ -58,26 +60,24 @@ _DELIVERY_FIELD = {
     K.DELIVERED: "delivered_at",
     K.SOFT_BOUNCE: "soft_bounced_at",
     K.HARD_BOUNCE: "hard_bounced_at",
+    K.BLOCKED: "blocked_at",
     K.COMPLAINED: "complained_at",
     K.UNSUBSCRIBED: "unsubscribed_at",
 }
 _TEXT_MAX = 4000
 
 
-# Permanent failures that say nothing about the address itself: 5.2.2 mailbox full, 5.3.4
-# message too big, and every 5.7.x (policy and reputation blocks of the message). A hard bounce
-# suppresses the address for every account, so these are soft.
-_NOT_ABOUT_THE_ADDRESS = frozenset({(2, 2), (3, 4)})
+# What each class of bounce (campaigns.bounces, the one reading for every path) is reported as.
+_BOUNCE_KINDS = {
+    BounceClass.HARD: K.HARD_BOUNCE,
+    BounceClass.SOFT: K.SOFT_BOUNCE,
+    BounceClass.BLOCKED: K.BLOCKED,
+}
 
 
-def status_is_hard_bounce(status: str) -> bool:
-    """Whether an SMTP status says the address itself is permanently bad: an enhanced 5.x.x
-    ("5.1.1") other than the ones above. Webhooks and mailbox reports decide by this alike."""
-    parts = status.strip().split(".")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
-        return False
-    klass, subject, detail = (int(part) for part in parts)
-    return klass == 5 and subject != 7 and (subject, detail) not in _NOT_ABOUT_THE_ADDRESS
+def bounce_feedback_kind(verdict: BounceVerdict) -> FeedbackKind | None:
+    """The feedback kind a classified failure is reported as (None: not a bounce)."""
+    return _BOUNCE_KINDS.get(verdict.kind)
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,11 @@ def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
         if field and getattr(delivery, field) is None:
             setattr(delivery, field, event.occurred_at)
             delivery.save(update_fields=[field])
+            # This message's first soft bounce: three messages over a week suppress the
+            # address for the account.
+            soft = feedback.kind == K.SOFT_BOUNCE and subscriber is not None
+            if soft and soft_bounce_rule_apply(subscriber=subscriber):
+                event.suppressed_at = timezone.now()
         elif field and feedback.kind in _ENDS_SUBSCRIPTION:
             # The same message's unsubscribe (bounce, complaint) was reported before, through
             # another channel or in another report; the delivery's row lock orders two at once.

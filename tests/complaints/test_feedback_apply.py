@@ -164,28 +164,6 @@ def test_an_esp_open_counts_like_the_pixel(tokens, delivery):
     assert (delivery.opens, delivery.opened_at is not None) == (1, True)
 
 
-@pytest.mark.parametrize(
-    ("status", "hard"),
-    [
-        ("5.1.1", True),
-        ("5.1.10", True),
-        ("5.4.4", True),
-        ("5.2.2", False),
-        ("5.3.4", False),
-        ("5.7.1", False),
-        ("5.7.26", False),
-        ("4.2.2", False),
-        ("550", False),
-        ("5.x.1", False),
-        ("", False),
-    ],
-)
-def test_only_a_permanent_status_about_the_address_is_a_hard_bounce(status, hard):
-    from complaints.services import status_is_hard_bounce
-
-    assert status_is_hard_bounce(status) is hard
-
-
 def test_the_health_of_many_accounts_is_each_ones_own(tokens, delivery, account, settings):
     from complaints.selectors import account_health, accounts_health
 
@@ -227,3 +205,60 @@ def test_a_report_naming_the_recipient_in_other_case_keeps_its_detail(tokens, de
     )
 
     assert (event.recipient, event.detail) == ("ann.lee@example.org", "x")
+
+
+def test_a_block_counts_against_the_campaign_and_never_against_the_address(
+    tokens, delivery, subscriber, account
+):
+    event = feedback_apply(_feedback(tokens, FeedbackKind.BLOCKED, code="5.7.1"))
+
+    delivery.refresh_from_db()
+    subscriber.refresh_from_db()
+    assert (event.outcome, event.kind, event.suppressed_at) == ("applied", "blocked", None)
+    assert delivery.blocked_at == event.occurred_at
+    assert (delivery.hard_bounced_at, delivery.soft_bounced_at) == (None, None)
+    assert subscriber.status == "subscribed"
+    assert (Suppression.objects.count(), PlatformSuppression.objects.count()) == (0, 0)
+
+
+def test_the_third_soft_bounce_over_a_week_suppresses_for_the_account(
+    tokens, delivery, subscriber, account, campaign
+):
+    from tests.campaigns.factories import CampaignFactory
+
+    for days in (9, 4):
+        Delivery.objects.create(
+            campaign=CampaignFactory(account=account),
+            subscriber=subscriber,
+            provider="other",
+            status="sent",
+            soft_bounced_at=timezone.now() - timedelta(days=days),
+        )
+
+    event = feedback_apply(_feedback(tokens, FeedbackKind.SOFT_BOUNCE, code="4.2.2"))
+    again = feedback_apply(_feedback(tokens, FeedbackKind.SOFT_BOUNCE, event_id="evt-2"))
+
+    subscriber.refresh_from_db()
+    assert event.suppressed_at is not None
+    assert again.suppressed_at is None  # the same message's second report counts once
+    assert suppression_reason(account=account, email="ann.lee@example.org") == "soft_bounces"
+    assert subscriber.status == "subscribed"
+    assert PlatformSuppression.objects.count() == 0
+    assert suppression_reason(account=AccountFactory(), email="ann.lee@example.org") is None
+
+
+def test_two_soft_bounces_suppress_nothing(tokens, delivery, subscriber, account):
+    from tests.campaigns.factories import CampaignFactory
+
+    Delivery.objects.create(
+        campaign=CampaignFactory(account=account),
+        subscriber=subscriber,
+        provider="other",
+        status="sent",
+        soft_bounced_at=timezone.now() - timedelta(days=30),
+    )
+
+    event = feedback_apply(_feedback(tokens, FeedbackKind.SOFT_BOUNCE, code="4.2.2"))
+
+    assert event.suppressed_at is None
+    assert Suppression.objects.count() == 0

@@ -67,8 +67,9 @@ def test_a_dsn_with_several_recipients_gives_one_report_each(message):
     mid = "<202405140915.44E9C3kP012345@relay.example.org>"
     assert [(f.kind, f.code, f.recipient, f.event_id) for f in report.feedback] == [
         ("hard_bounce", "5.2.1", ANN, f"{mid}:{ANN}"),
-        ("soft_bounce", "4.4.1", "ann.lee@forward.example", f"{mid}:ann.lee@forward.example"),
-        ("delivered", "2.0.0", "ann.archive@example.org", f"{mid}:ann.archive@example.org"),
+        # Original-Recipient (the address we sent to) over Final-Recipient (a forward).
+        ("soft_bounce", "4.4.1", ANN, f"{mid}:ann.lee@forward.example"),
+        ("delivered", "2.0.0", ANN, f"{mid}:ann.archive@example.org"),
     ]
     assert {f.message_ref for f in report.feedback} == {message.message_ref()}
     assert report.feedback[0].occurred_at == datetime(2024, 5, 14, 9, 15, 2, tzinfo=UTC)
@@ -78,7 +79,7 @@ def test_a_dsn_with_several_recipients_gives_one_report_each(message):
 @pytest.mark.parametrize(
     ("action", "status", "kind"),
     [
-        ("failed", "5.7.1", "soft_bounce"),  # a policy block of the message, not of the address
+        ("failed", "5.7.1", "blocked"),  # a policy block of the message, not of the address
         ("failed", "5.2.2", "soft_bounce"),  # mailbox full
         ("failed", "5.1.1", "hard_bounce"),
         ("failed", "4.4.7", "soft_bounce"),  # given up on after retries: not proof of no mailbox
@@ -198,7 +199,8 @@ def test_a_plain_text_bounce_is_matched_by_the_verp_address_alone(message):
     assert feedback.detail == (
         "Remote host said: 550 5.1.1 <ann.lee@example.org>... No such user here"
     )
-    assert feedback.recipient == ""
+    # The failed address is read from the explanation, not the returned copy.
+    assert feedback.recipient == ANN
 
 
 @pytest.mark.parametrize(
@@ -206,7 +208,9 @@ def test_a_plain_text_bounce_is_matched_by_the_verp_address_alone(message):
     [
         ("MAILER-DAEMON@mx.example", "452-4.2.2 Over quota", ("soft_bounce", "4.2.2")),
         ("postmaster@mx.example", "Status 5.1.1 (bad mailbox)", ("hard_bounce", "5.1.1")),
-        ("MAILER-DAEMON@mx.example", "550 User unknown", ("soft_bounce", "550")),
+        ("MAILER-DAEMON@mx.example", "550 User unknown", ("hard_bounce", "550")),
+        ("MAILER-DAEMON@mx.example", "Mailbox full", ("soft_bounce", "")),
+        ("MAILER-DAEMON@mx.example", "553 sorry, message refused as spam", ("blocked", "553")),
         ("ann.lee@example.org", "550 5.1.1 No such user", ("hard_bounce", "5.1.1")),
         # Not from a mail system and no full SMTP reply: an ordinary message, not a bounce.
         ("ann.lee@example.org", "see section 5.1.1 of our terms", None),
@@ -384,3 +388,126 @@ def test_truncated_or_mangled_reports_never_raise_anything_else(message, name):
 
 # A report's recipient field is whatever its sender wrote: feedback_apply keeps the address the
 # message went to (complaints/services.py), for every channel; see test_feedback_apply.py.
+
+
+# --- issue 18: one classifier, and what the DSN, ARF and plain-bounce readers missed ----------
+
+
+def test_a_dsn_with_a_basic_status_and_a_specific_diagnostic(message):
+    def kind_of(status, diagnostic):
+        raw = render("dsn_forged", tokens=message, recipient=ANN).replace(
+            b"Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown",
+            f"Action: failed\r\nStatus: {status}\r\nDiagnostic-Code: smtp; {diagnostic}".encode(),
+        )
+        (feedback,) = parse_report(raw).feedback
+        return feedback.kind, feedback.code
+
+    # Status: 5.0.0 goes by the more specific code of the Diagnostic-Code.
+    assert kind_of("5.0.0", "550 5.7.1 Message rejected as spam") == ("blocked", "5.7.1")
+    assert kind_of("5.0.0", "452 4.2.2 Mailbox full") == ("soft_bounce", "4.2.2")
+    # The sender's address refused: not the recipient's fault.
+    assert kind_of("5.1.8", "553 5.1.8 Sender address rejected") == ("blocked", "5.1.8")
+    # A basic code in Status is read.
+    assert kind_of("553 mailbox name not allowed", "553 sorry") == ("hard_bounce", "553")
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("rfc822; @relay.example,@mx.example:ann.lee@example.org", ANN),
+        ('rfc822; "ann lee"@example.org', '"ann lee"@example.org'),
+        ("rfc822;<Ann.Lee@example.org>", "Ann.Lee@example.org"),
+    ],
+)
+def test_source_routed_and_quoted_recipients_are_kept_whole(message, field, expected):
+    raw = render("dsn_forged", tokens=message, recipient=ANN)
+    raw = raw.replace(
+        f"Final-Recipient: rfc822; {ANN}".encode(), f"Final-Recipient: {field}".encode()
+    )
+    assert f"Final-Recipient: {field}".encode() in raw
+
+    (feedback,) = parse_report(raw).feedback
+
+    assert feedback.recipient == expected
+
+
+def test_a_bounce_without_a_status_part_is_matched_by_the_verp_address(message):
+    """Yahoo-style: no delivery-status part, no SMTP code, only words; To: our VERP address."""
+    ref = message.message_ref()
+    raw = (
+        "From: MAILER-DAEMON@yahoo.example\r\n"
+        f"To: bounce+{ref}@bounces.example\r\n"
+        "Subject: Failure Notice\r\nMessage-ID: <y1@yahoo.example>\r\n\r\n"
+        "Sorry, we were unable to deliver your message to the following address.\r\n\r\n"
+        f"<{ANN}>:\r\nThis user doesn't have a yahoo.example account\r\n\r\n"
+        "--- Below this line is a copy of the message.\r\n\r\n"
+        "From: Acme News <news@news.acme.example>\r\nTo: someone.else@example.org\r\n"
+    ).encode()
+
+    report = parse_report(raw)
+
+    assert report.type == PLAIN_BOUNCE
+    (feedback,) = report.feedback
+    assert (feedback.kind, feedback.recipient, feedback.message_ref) == ("hard_bounce", ANN, ref)
+
+
+def test_a_plain_warning_is_a_soft_bounce(message):
+    ref = message.message_ref()
+    raw = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\n"
+        f"X-Original-To: bounce+{ref}@bounces.example\r\n"
+        "Subject: Warning: message delayed\r\n\r\n"
+        f"This message has not yet been delivered to {ANN}.\r\n"
+        "550 5.1.1 said the last host, but delivery attempts will continue.\r\n"
+    ).encode()
+
+    (feedback,) = parse_report(raw).feedback
+
+    assert (feedback.kind, feedback.recipient) == ("soft_bounce", ANN)
+
+
+def arf(message, feedback_type, *, part_type="message/rfc822", rcpt_lines=None):
+    raw = render("arf_yahoo", tokens=message, recipient=ANN)
+    raw = raw.replace(b"Feedback-Type: abuse", f"Feedback-Type: {feedback_type}".encode())
+    raw = raw.replace(
+        b"Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\nX-Apparently-To",
+        f"Content-Type: {part_type}\r\n\r\nX-Apparently-To".encode(),
+    )
+    if rcpt_lines is not None:
+        raw = raw.replace(f"Original-Rcpt-To: <{ANN}>".encode(), rcpt_lines.encode())
+    return raw
+
+
+@pytest.mark.parametrize("feedback_type", ["opt-out", "opt-out-list"])
+def test_an_arf_opt_out_is_an_unsubscribe(message, feedback_type):
+    (feedback,) = parse_report(arf(message, feedback_type)).feedback
+
+    assert (feedback.kind, feedback.code, feedback.recipient) == (
+        "unsubscribed",
+        feedback_type,
+        ANN,
+    )
+    assert feedback.message_ref == message.message_ref()
+
+
+@pytest.mark.parametrize("part_type", ["text/rfc822-header", "text/rfc822-headers"])
+def test_the_original_headers_are_read_from_either_header_part(message, part_type):
+    # Without Original-Mail-From only the returned headers carry our reference.
+    raw = arf(message, "abuse", part_type=part_type).replace(
+        b"Original-Mail-From: <bounce+", b"Original-Mail-From: <nobody+"
+    )
+
+    (feedback,) = parse_report(raw).feedback
+
+    assert feedback.message_ref == message.message_ref()
+
+
+def test_every_original_rcpt_to_is_kept(message):
+    lines = f"Original-Rcpt-To: <{ANN}>\r\nOriginal-Rcpt-To: ann@forward.example"
+    report = parse_report(arf(message, "abuse", rcpt_lines=lines))
+
+    mid = "<1715684561.283712.yahoo.arf.42@arf.mail.yahoo.com>"
+    assert [(f.kind, f.recipient, f.event_id) for f in report.feedback] == [
+        ("complained", ANN, f"{mid}:{ANN}"),
+        ("complained", "ann@forward.example", f"{mid}:ann@forward.example"),
+    ]

@@ -10,6 +10,7 @@ from complaints.esp import event_key, feedback_from_event, feedback_kind, messag
 from complaints.models import FeedbackEvent, FeedbackKind
 
 HARD, SOFT = FeedbackKind.HARD_BOUNCE, FeedbackKind.SOFT_BOUNCE
+BLOCKED = FeedbackKind.BLOCKED
 
 
 def bounced(*, mta_response=None, reject_reason=RejectReason.BOUNCED, esp_event=None, **kw):
@@ -49,15 +50,18 @@ def mailgun(severity, reason, message="", code=None):
         ("Amazon SES", bounced(esp_event=ses("Transient", "smtp; 550 5.1.1 unknown")), SOFT),
         # SES "Undetermined": the SMTP status decides.
         ("Amazon SES", bounced(esp_event=ses("Undetermined", "smtp; 550 5.1.1 unknown")), HARD),
-        ("Amazon SES", bounced(esp_event=ses("Undetermined", "smtp; 554 5.7.1 spam")), SOFT),
+        ("Amazon SES", bounced(esp_event=ses("Undetermined", "smtp; 554 5.7.1 spam")), BLOCKED),
         ("Mailgun", bounced(esp_event=mailgun("permanent", "bounce")), HARD),
         ("Mailgun", bounced(esp_event=mailgun("permanent", "suppress-bounce")), HARD),
         ("Mailgun", bounced(esp_event=mailgun("permanent", "old", "4.4.7 expired", 421)), SOFT),
         ("Mailgun", bounced(esp_event=mailgun("permanent", "generic", "5.1.1 no such user")), HARD),
-        ("Mailgun", bounced(esp_event=mailgun("permanent", "generic", "5.7.1 blocked")), SOFT),
+        ("Mailgun", bounced(esp_event=mailgun("permanent", "generic", "5.7.1 blocked")), BLOCKED),
         ("Mailgun", bounced(esp_event=mailgun("permanent", "generic", "", 550)), HARD),
-        ("SendGrid", bounced(esp_event={"type": "bounce", "status": "4.0.0"}), HARD),
-        ("SendGrid", bounced(esp_event={"type": "blocked", "status": "5.1.1"}), SOFT),
+        ("SendGrid", bounced(esp_event={"type": "bounce"}), HARD),
+        # The SMTP status says more than the ESP's word; a hard status against the ESP's
+        # "temporary" or "blocked" is doubt, and doubt is never hard.
+        ("SendGrid", bounced(esp_event={"type": "bounce", "status": "4.0.0"}), SOFT),
+        ("SendGrid", bounced(esp_event={"type": "blocked", "status": "5.1.1"}), BLOCKED),
         ("SendGrid", bounced(esp_event={"status": "5.1.1"}), HARD),
         ("Postmark", bounced(esp_event={"Type": "HardBounce"}), HARD),
         ("Postmark", bounced(esp_event={"Type": "SoftBounce", "Details": "5.1.1"}), SOFT),
@@ -65,7 +69,7 @@ def mailgun(severity, reason, message="", code=None):
         # Any other ESP: the SMTP status, then anymail's reject_reason.
         ("Brevo", bounced(mta_response="550 5.1.1 <ann.lee@example.org> unknown"), HARD),
         ("Brevo", bounced(mta_response="552 5.2.2 mailbox full"), SOFT),
-        ("Brevo", bounced(mta_response="554 5.3.4 message too big"), SOFT),
+        ("Brevo", bounced(mta_response="554 5.3.4 message too big"), BLOCKED),
         ("Brevo", bounced(mta_response="451 4.7.1 greylisted"), SOFT),
         ("Brevo", bounced(mta_response="550 User unknown"), HARD),
         ("Brevo", bounced(mta_response="552 Requested mail action aborted"), SOFT),
@@ -91,7 +95,7 @@ def test_a_bounce_is_hard_or_soft(esp_name, event, expected):
         (EventType.DEFERRED, None),
         (EventType.QUEUED, None),
         (EventType.SENT, None),
-        (EventType.REJECTED, None),
+        (EventType.REJECTED, None),  # a dropped send without a reason we know
         (EventType.FAILED, None),
         (EventType.SUBSCRIBED, None),
         (EventType.AUTORESPONDED, None),
@@ -178,3 +182,138 @@ def test_an_open_carries_the_user_agent_and_a_valid_ip_only():
 
     assert (good.kind, good.user_agent, good.ip) == ("opened", "Mozilla/5.0", "198.51.100.23")
     assert bad.ip == ""
+
+
+# --- Dropped and rejected sends, normalised by anymail's own webhook code (payload shapes as in
+# django-anymail's tests) --------------------------------------------------------------------
+
+
+def sendgrid_event(raw):
+    from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
+
+    view = SendGridTrackingWebhookView.__new__(SendGridTrackingWebhookView)
+    return view.esp_to_anymail_event(raw)
+
+
+def mailgun_event(event_data):
+    from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+
+    view = MailgunTrackingWebhookView.__new__(MailgunTrackingWebhookView)
+    raw = {"signature": {"token": "tok"}, "event-data": {"timestamp": 1534109600, **event_data}}
+    return view.esp_to_anymail_event(raw)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("Bounced Address", HARD),
+        ("Invalid", HARD),
+        ("Unsubscribed Address", FeedbackKind.UNSUBSCRIBED),
+        ("Spam Reporting Address", FeedbackKind.COMPLAINED),
+        ("Invalid SMTPAPI header", None),  # ours, not the recipient's
+    ],
+)
+def test_a_sendgrid_dropped_event_maps_by_its_reason(reason, expected):
+    event = sendgrid_event(
+        {
+            "email": "ann.lee@example.org",
+            "timestamp": 1461095250,
+            "smtp-id": "<wrfRRvF7Q0GgwUo2CvDmEA@example.webhook>",
+            "event": "dropped",
+            "sg_event_id": "dropped-event-id",
+            "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+            "reason": reason,
+            "status": "5.0.0",
+        }
+    )
+
+    assert event.event_type == EventType.REJECTED
+    assert feedback_kind(event, esp_name="SendGrid") == expected
+
+
+@pytest.mark.parametrize(
+    ("event_data", "expected"),
+    [
+        (
+            {
+                "event": "failed",
+                "severity": "permanent",
+                "reason": "suppress-bounce",
+                "delivery-status": {
+                    "code": 605,
+                    "message": "",
+                    "description": "Not delivering to previously bounced address",
+                },
+            },
+            HARD,
+        ),
+        (
+            {
+                "event": "failed",
+                "severity": "permanent",
+                "reason": "suppress-complaint",
+                "delivery-status": {
+                    "code": 607,
+                    "message": "",
+                    "description": "Not delivering to a user who marked your messages as spam",
+                },
+            },
+            FeedbackKind.COMPLAINED,
+        ),
+        (
+            {"event": "failed", "severity": "permanent", "reason": "suppress-unsubscribe"},
+            FeedbackKind.UNSUBSCRIBED,
+        ),
+        (
+            {"event": "rejected", "reason": "spam", "reject": {"reason": "", "description": ""}},
+            FeedbackKind.COMPLAINED,
+        ),
+        (
+            {
+                "event": "rejected",
+                "reject": {"reason": "Sandbox subdomains are for test purposes only"},
+            },
+            None,
+        ),
+    ],
+)
+def test_a_mailgun_suppressed_or_rejected_send_maps_by_its_reason(event_data, expected):
+    event = mailgun_event({"recipient": "ann.lee@example.org", **event_data})
+
+    assert feedback_kind(event, esp_name="Mailgun") == expected
+
+
+def test_an_ses_reject_is_a_block():
+    event = AnymailTrackingEvent(
+        event_type=EventType.REJECTED,
+        event_id="ses-1",
+        recipient="ann.lee@example.org",
+        reject_reason=RejectReason.BLOCKED,
+        description="Bad content",
+        esp_event={"eventType": "Reject", "reject": {"reason": "Bad content"}},
+    )
+
+    assert feedback_kind(event, esp_name="Amazon SES") == BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("esp_event", "expected"),
+    [
+        ({"RecordType": "Bounce", "Type": "BadEmailAddress"}, HARD),
+        ({"RecordType": "Bounce", "Type": "Blocked"}, BLOCKED),
+        ({"RecordType": "Bounce", "Type": "DMARCPolicy"}, BLOCKED),
+        ({"RecordType": "Bounce", "Type": "ManuallyDeactivated"}, None),
+    ],
+)
+def test_a_postmark_rejection_maps_by_its_type(esp_event, expected):
+    event = AnymailTrackingEvent(
+        event_type=EventType.REJECTED, event_id="pm-1", esp_event=esp_event
+    )
+
+    assert feedback_kind(event, esp_name="Postmark") == expected
+
+
+def test_a_postmark_virus_notification_is_a_block():
+    event = bounced(esp_event={"Type": "VirusNotification"}, reject_reason=RejectReason.OTHER)
+
+    assert feedback_kind(event, esp_name="Postmark") == BLOCKED

@@ -108,7 +108,7 @@ def test_a_bounce_is_hard_and_suppresses_platform_wide(
     assert stats(token_client, campaign)["hard_bounced"] == 1
 
 
-def test_a_blocked_message_is_a_soft_bounce(
+def test_a_blocked_message_is_a_block_not_a_bounce_of_the_address(
     client, token_client, ecdsa_key, tokens, delivery, campaign
 ):
     body = load_text("sendgrid_blocked.json", message_ref=tokens.message_ref())
@@ -120,11 +120,15 @@ def test_a_blocked_message_is_a_soft_bounce(
     assert after["subscriber_status"] == "subscribed"
     assert after["suppressions"] == []
     assert after["platform_suppressions"] == 0
-    assert FeedbackEvent.objects.get().code == "5.7.1"
+    event = FeedbackEvent.objects.get()
+    assert (event.kind, event.code) == ("blocked", "5.7.1")
+    delivery.refresh_from_db()
+    assert delivery.blocked_at is not None
+    assert (delivery.soft_bounced_at, delivery.hard_bounced_at) == (None, None)
     assert (
         stats(token_client, campaign)["soft_bounced"],
         stats(token_client, campaign)["hard_bounced"],
-    ) == (1, 0)
+    ) == (0, 0)
 
 
 def test_spam_report_and_group_unsubscribe(
