@@ -252,6 +252,21 @@ def account_create(
     return user
 
 
+def moderator_create(*, email: str, password: str) -> User:
+    """Operator set-up: a moderator (staff) with a verified address and no sending account, so
+    they never moderate campaigns of their own. Raises ApplicationError for a taken address."""
+    email = normalise_address(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError(f"A user with the address {email} already exists.", field="email")
+    return User.objects.create_user(
+        email=email,
+        password=password,
+        account=None,
+        is_staff=True,
+        email_verified_at=timezone.now(),
+    )
+
+
 def _token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

@@ -40,6 +40,10 @@ def account_required(view):
     @login_required
     def wrapper(request, *args, **kwargs):
         if request.user.account_id is None:
+            # A moderator without a sending account (create_account --staff): their work is the
+            # moderation queue, where logging in (LOGIN_REDIRECT_URL, the dashboard) takes them.
+            if request.user.is_staff:
+                return redirect("moderation_queue")
             messages.info(request, _("Staff users have no sender account."))
             return redirect("home")
         return view(request, *args, **kwargs)

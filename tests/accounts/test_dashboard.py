@@ -515,8 +515,9 @@ def test_the_english_page_keeps_its_wording(sender, data):
 
 def test_staff_without_an_account_and_visitors_are_turned_away(client):
     assert client.get(URL)["Location"].startswith(reverse("login"))
+    # A moderator without a sending account goes to their own work, the moderation queue.
     client.force_login(UserFactory(is_staff=True, account=None))
-    assert client.get(URL)["Location"] == reverse("home")
+    assert client.get(URL)["Location"] == reverse("moderation_queue")
 
 
 # --- the chart geometry ---------------------------------------------------------------------------

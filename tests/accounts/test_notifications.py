@@ -141,7 +141,7 @@ def test_an_empty_page_says_so(signed_in):
 def test_anonymous_visitors_and_staff_without_an_account_are_turned_away(client):
     assert client.get(reverse("notifications"))["Location"].startswith(reverse("login"))
     client.force_login(UserFactory(is_staff=True, account=None))
-    assert client.get(reverse("notifications"))["Location"] == reverse("home")
+    assert client.get(reverse("notifications"))["Location"] == reverse("moderation_queue")
 
 
 def test_a_moderation_decision_arrives_with_a_link_to_the_campaign(signed_in, user):

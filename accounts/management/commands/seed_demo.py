@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.models import Account, User
-from accounts.services import account_create
+from accounts.services import account_create, moderator_create
 
 DEMO = {
     "email": "demo@example.com",
@@ -9,30 +9,27 @@ DEMO = {
     "company": "Demo Bakery Ltd",
     "verified_domain": "demo-bakery.example",
 }
-STAFF = {
-    "email": "moderator@example.com",
-    "password": "staff-password-1",
-    "company": "ConsentMail Moderation",
-    "staff": True,
-}
+# A moderator has no sending account of their own (never judges their own campaigns).
+STAFF = {"email": "moderator@example.com", "password": "staff-password-1"}
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo sender and the staff (moderator) account if missing; print their logins."
+        "Create the demo sender (with a list and two campaigns) and the moderator (staff, no "
+        "sending account) if missing; print their logins."
     )
 
     def handle(self, *args, **options):
-        for spec in (DEMO, STAFF):
-            if not User.objects.filter(email=spec["email"]).exists():
-                user = account_create(**spec)
-                if not spec.get("staff"):
-                    Account.objects.filter(pk=user.account_id).update(
-                        contact_name="Dana Demo",
-                        phone="+1 555 0100",
-                        postal_address="1 Demo Street, Springfield",
-                    )
-                    self._demo_campaign(user, self._demo_list(user))
+        if not User.objects.filter(email=DEMO["email"]).exists():
+            user = account_create(**DEMO)
+            Account.objects.filter(pk=user.account_id).update(
+                contact_name="Dana Demo",
+                phone="+1 555 0100",
+                postal_address="1 Demo Street, Springfield",
+            )
+            self._demo_campaign(user, self._demo_list(user))
+        if not User.objects.filter(email=STAFF["email"]).exists():
+            moderator_create(**STAFF)
         self.stdout.write(self.style.SUCCESS("Demo logins:"))
         self.stdout.write(f"  sender:    {DEMO['email']} / {DEMO['password']}")
         self.stdout.write(f"  moderator: {STAFF['email']} / {STAFF['password']}")
