@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
@@ -80,14 +80,18 @@ class Table:
     stripped strings with trailing empty cells dropped, so rows may be shorter than `header`.
 
     `header_in_file` is False for TXT, whose lines are all data and whose header is always
-    ["email", "name"]. For CSV, XLS and XLSX the first non-blank row is the header unless it holds
-    an address (see `has_header`); then it is yielded as the first data row and `header` is
-    ["column 1", "column 2", ...].
+    ["email", "name"]. For CSV, XLS and XLSX the header is found among the first
+    HEADER_SCAN_ROWS rows (see `find_header`): title rows above it are left out, and
+    `header_row` is its row number. When the first row already holds an address there is no
+    header: every row is data and `header` is ["column 1", "column 2", ...]. Either way the
+    header is as wide as the widest of the first rows (padded with "" where a header cell is
+    missing), so that every column those rows fill can be mapped.
     """
 
     header: list[str]
     header_in_file: bool
     rows: Iterator[tuple[int, list[str]]]
+    header_row: int | None = None
 
 
 def detect_format(*, filename: str, path: Path) -> str:
@@ -164,18 +168,31 @@ def open_table(*, path: Path, fmt: str) -> Iterator[Table]:
             raise ValueError(f"unknown format {fmt!r}")
 
         records = _width_checked(records)
-        first = next(records, None)
-        if first is None:
-            raise ImportFileError(NO_DATA)
         if fmt == "txt":
+            first = next(records, None)
+            if first is None:
+                raise ImportFileError(NO_DATA)
             yield Table(
                 header=["email", "name"], header_in_file=False, rows=chain([first], records)
             )
-        elif has_header(first[1]):
-            yield Table(header=first[1], header_in_file=True, rows=records)
+            return
+        head = list(islice(records, HEADER_SCAN_ROWS))
+        if not head:
+            raise ImportFileError(NO_DATA)
+        at = find_header([cells for _, cells in head])
+        data = head if at is None else head[at + 1 :]
+        width = max(len(cells) for _, cells in head[at or 0 :])
+        if at is None:
+            header = [f"column {number}" for number in range(1, width + 1)]
+            yield Table(header=header, header_in_file=False, rows=chain(data, records))
         else:
-            header = [f"column {number}" for number in range(1, len(first[1]) + 1)]
-            yield Table(header=header, header_in_file=False, rows=chain([first], records))
+            row_number, header = head[at]
+            yield Table(
+                header=header + [""] * (width - len(header)),
+                header_in_file=True,
+                rows=chain(data, records),
+                header_row=row_number,
+            )
 
 
 def _width_checked(
@@ -196,9 +213,48 @@ def count_rows(*, path: Path, fmt: str) -> int:
         return sum(1 for _ in table.rows)
 
 
+# How many of a file's first non-blank rows are searched for its header (title rows above it).
+HEADER_SCAN_ROWS = 20
+
+
 def has_header(header: list[str]) -> bool:
-    """False when the first row looks like data (a cell holds something@domain.tld), else True."""
-    return not any(_ADDRESS_LIKE.search(cell) for cell in header)
+    """False when the row looks like data (a cell is an address, bare or as `Name <address>`)."""
+    return not any(_is_address_cell(cell) for cell in header)
+
+
+def _is_address_cell(cell: str) -> bool:
+    # A whole cell, not a sentence that mentions one ("Exported by admin@example.com"): a title
+    # row must not pass for the first row of data.
+    cell = cell.strip()
+    if cell.endswith(">") and "<" in cell:
+        cell = cell[cell.rindex("<") + 1 : -1]
+    return bool(_ADDRESS_LIKE.search(cell)) and not any(char.isspace() for char in cell)
+
+
+def find_header(rows: list[list[str]]) -> int | None:
+    """The index of the header among a file's first rows, or None when the first is data.
+
+    The header is the row just above the first row of data (one holding an address), unless a
+    row above that names an e-mail column and it does not (a note between header and data);
+    the rows above the header are titles. With no row of data among them, the first row that
+    names an e-mail column is the header, else the first row.
+    """
+    first_data = next((i for i, cells in enumerate(rows) if not has_header(cells)), None)
+    if first_data == 0:
+        return None
+    above = rows if first_data is None else rows[:first_data]
+    naming = [i for i, cells in enumerate(above) if "email" in _exact_columns(cells)]
+    if first_data is None:
+        return naming[0] if naming else 0
+    if naming and naming[-1] != first_data - 1:
+        return naming[-1]
+    return first_data - 1
+
+
+def _exact_columns(header: list[str]) -> set[str]:
+    """The fields whose known names appear, whole, among the header's cells."""
+    compact = {_normalise_header(cell)[1] for cell in header}
+    return {field for field, names in _COLUMN_NAMES.items() if compact & names}
 
 
 _COLUMN_NAMES = {
@@ -220,6 +276,8 @@ _COLUMN_NAMES = {
         "емэйл",
         "мейл",
     },
+    # A whole name in one column; with a last-name column beside it, it is the first name
+    # (MailerLite's "name" + "last_name").
     "name": {
         "name",
         "fullname",
@@ -238,8 +296,10 @@ _COLUMN_NAMES = {
         "tel",
         "mobile",
         "mobilephone",
+        "mobilenumber",
         "cellphone",
         "phonenumber",
+        "sms",  # Brevo keeps the mobile number in the SMS attribute
         "телефон",
         "тел",
         "мобильный",
@@ -248,6 +308,11 @@ _COLUMN_NAMES = {
         "сотовый",
     },
 }
+# Split names (Mailchimp "First Name"/"Last Name", Brevo FIRSTNAME/LASTNAME): combined into the
+# name on import. The names above that always mean the whole name are never combined.
+_FIRST_NAMES = {"firstname", "first", "fname", "givenname", "forename", "имя"}
+_LAST_NAMES = {"lastname", "last", "lname", "surname", "familyname", "фамилия"}
+_WHOLE_NAMES = _COLUMN_NAMES["name"] - {"name", "имя"}
 # Words that mark a header as being about a field when the whole header is not a known name
 # ("Work e-mail", "Имя клиента"), and words that rule that out ("Company name").
 _COLUMN_WORDS = {
@@ -260,18 +325,27 @@ _NOT_COLUMN_WORDS = {
 }
 
 
-def guess_column_map(header: list[str]) -> dict[str, int]:
-    """Map 'email', 'name' and 'phone' to the index of the header cell that most likely holds each.
+def guess_column_map(header: list[str], sample: list[list[str]] | None = None) -> dict[str, int]:
+    """Map 'email', 'name', 'last_name' and 'phone' to the index of the header cell that most
+    likely holds each.
 
     A field is missing from the result when no header cell looks like it; an exact known name
     wins over a header that merely mentions the field, the leftmost wins a tie, and no column is
-    used twice.
+    used twice. With no header cell naming the e-mail address, the column of `sample` rows that
+    most often holds one is taken (MailerLite heads it "Subscriber"). A first-name column
+    (or a plain "name") with a last-name column beside it maps to 'name' and 'last_name',
+    which the import joins into the name.
     """
     normalised = [_normalise_header(cell) for cell in header]
+    compact = [name for _, name in normalised]
     mapping: dict[str, int] = {}
     for field in ("email", "phone", "name"):
         used = set(mapping.values())
-        exact = [i for i, (_, compact) in enumerate(normalised) if compact in _COLUMN_NAMES[field]]
+        exact = [i for i, name in enumerate(compact) if name in _COLUMN_NAMES[field]]
+        if field == "name":
+            whole = [i for i in exact if compact[i] in _WHOLE_NAMES]
+            first = [i for i, name in enumerate(compact) if name in _FIRST_NAMES]
+            exact = whole + first + exact
         loose = [
             i
             for i, (words, _) in enumerate(normalised)
@@ -281,7 +355,32 @@ def guess_column_map(header: list[str]) -> dict[str, int]:
             if index not in used:
                 mapping[field] = index
                 break
+        if (
+            field == "email"
+            and "email" not in mapping
+            and (found := _address_column(sample or [])) is not None
+        ):
+            mapping["email"] = found
+    name_at = mapping.get("name")
+    if name_at is not None and compact[name_at] not in _WHOLE_NAMES:
+        used = set(mapping.values())
+        last = [i for i, name in enumerate(compact) if name in _LAST_NAMES and i not in used]
+        if last:
+            mapping["last_name"] = last[0]
     return mapping
+
+
+def _address_column(sample: list[list[str]]) -> int | None:
+    """The column in which most of the rows hold an address (at least half of them)."""
+    counts: dict[int, int] = {}
+    for cells in sample:
+        for index, cell in enumerate(cells):
+            if _is_address_cell(cell):
+                counts[index] = counts.get(index, 0) + 1
+    if not counts:
+        return None
+    best = max(counts, key=lambda index: (counts[index], -index))
+    return best if counts[best] * 2 >= len(sample) else None
 
 
 def _normalise_header(cell: str) -> tuple[set[str], str]:
