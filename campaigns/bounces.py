@@ -74,7 +74,6 @@ _PERMANENT: dict[tuple[int, int], BounceClass] = {
     (1, 10): H,  # recipient address has a null MX (RFC 7505)
     (2, 1): H,  # mailbox disabled, not accepting messages
     (2, 2): S,  # mailbox full
-    (2, 3): B,  # message longer than the mailbox accepts
     (2, 4): S,  # mailing list expansion problem
     (3, 1): S,  # mail system full
     (3, 2): S,  # system not accepting network messages
@@ -88,6 +87,10 @@ _PERMANENT: dict[tuple[int, int], BounceClass] = {
     (4, 6): S,  # routing loop
     (4, 7): S,  # delivery time expired
 }
+# Statuses that servers use for more than one thing: the words decide. 5.2.3 (message too
+# long) is often sent for a mailbox over quota; 5.4.1 (no answer) is Exchange Online's unknown
+# recipient.
+_BY_WORDS = frozenset({(2, 3), (4, 1)})
 # Subjects whose every detail has one meaning: media (5.6.x) and security or policy (5.7.x)
 # refuse our content or our sender.
 _PERMANENT_SUBJECT: dict[int, BounceClass] = {6: B, 7: B}
@@ -116,21 +119,25 @@ _BLOCK_WORDS = _words(
     r"not (allowed|authori[sz]ed|permitted) to send|unauthenticated",
     r"\bspf\b|\bdkim\b|\bdmarc\b|authentication (is )?(required|failed)",
     r"virus|malware|phish|suspicious|prohibited attachment",
-    r"message (size )?(is )?too (big|large|long)|exceeds (the )?(maximum )?(message )?size|"
-    r"size limit",
-    r"relay(ing)? (access )?(denied|not permitted|prohibited)",
+    r"message (size )?(is )?too (big|large|long)|(message|inbound|mail) size|size (limit|exceed)",
+    r"relay(ing)? (access )?(denied|not permitted|prohibited)|unable to relay",
+    r"not accepting (mail|messages|e-?mail) from",
 )
 # Temporary conditions and warnings.
 _SOFT_WORDS = _words(
-    r"mail ?box (is )?(full|over ?quota|exceeded)|over ?quota|quota (exceeded|full)",
+    r"mail ?box (is )?(full|over ?quota|exceeded)|full mail ?box|\bquota\b|over ?quota",
+    r"(folder|box|disk|storage|space) (is )?(full|not enough)|not enough (storage|space|disk)",
     r"exceed(s|ed)? (the |his |her |their )?(storage|quota|mailbox size)",
     r"insufficient (system )?storage|out of (disk )?space|disk full|storage (full|space)",
     r"gr[ae]y ?list",
     r"try (again )?later|please retry|temporar(il)?y|transient",
     r"too many (connections|messages|concurrent)|rate ?limit|throttl",
-    r"timed? ?out|connection (refused|reset|closed|lost|dropped)",
-    r"not (yet )?been delivered|delivery (is |has been )?delayed|still trying|will (be )?retr|"
-    r"will continue (to try|trying)|attempts will continue|delivery attempts",
+    r"timed? ?out|connection (was )?(refused|reset|closed|lost|dropped)",
+    r"not yet been delivered|delivery (is |has been )?delayed|still trying|will (be )?retr|"
+    r"will continue (to try|trying)|attempts will continue|not been collected",
+    r"failed (after )?\d+ attempts|maximum (delivery )?attempts|queue period|not reachable",
+    r"not found, try again|too many hops|\bloop|could not find a gateway|please (try to )?resend|"
+    r"command died",
     r"service (is )?(not available|unavailable)|system busy|resources? (temporarily )?unavailable",
     r"mail ?box (is )?(busy|locked)",
 )
@@ -144,6 +151,9 @@ _STRONG_HARD = _words(
     r"(user|mailbox|recipient|account|address) not found|mail ?box not found",
     r"recipient unknown|addressee unknown|unknown or illegal alias",
     r"no mail ?box here|not a valid (mailbox|recipient|user)|invalid (mailbox|recipient)",
+    r"nonexistent (user|mailbox|recipient|address)|user not known|invalid (final delivery )?userid",
+    r"no final (e-?mail )?delivery point|no matches to nameserver query|did not (exactly )?match",
+    r"n'existe pas|existiert nicht|unbekannt",
     r"doesn'?t have an? [\w.-]+ account",
 )
 _HARD_WORDS = _words(
@@ -214,8 +224,8 @@ def _permanent_status(status: _Status, words: str) -> tuple[BounceClass, str] | 
         if status.subject == 7 and _STRONG_HARD.search(words) and not _BLOCK_WORDS.search(words):
             return H, "status 5.7.x naming an unknown recipient"
         return kind, f"status {status.code}"
-    if status.detail == 0 or (status.subject, status.detail) == (4, 1) or status.subject == 5:
-        return None  # X.N.0, 5.4.1 (no answer; Exchange Online: unknown recipient), 5.5.x
+    if status.detail == 0 or (status.subject, status.detail) in _BY_WORDS or status.subject == 5:
+        return None  # X.N.0, 5.5.x and the few in _BY_WORDS
     kind = _PERMANENT.get((status.subject, status.detail))
     return (kind, f"status {status.code}") if kind is not None else None
 
@@ -234,7 +244,8 @@ def classify_bounce(
     bounce's words, `action` a DSN's Action."""
     action = action.strip().split(" ", 1)[0].lower()
     texts = [status, diagnostic, text]
-    words = " ".join(part for part in (diagnostic, text, status) if part)[:_MAX_TEXT]
+    words = " ".join(" ".join(part.split()) for part in (diagnostic, text, status) if part)
+    words = words[:_MAX_TEXT]
     statuses = _statuses(texts)
     best = max(statuses, key=lambda found: found.specificity, default=None)
     basic = smtp_code if smtp_code else _basic_code(texts)

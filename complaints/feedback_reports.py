@@ -17,12 +17,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 import quopri
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -62,7 +65,8 @@ _SMTP_REPLY = re.compile(r"(?<!\d)([45])\d\d[ -]([45]\.\d{1,3}\.\d{1,3})(?![\d.]
 _BOUNCE_SENDERS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery (status )?notification|delivery fail|failure notice|returned mail|"
-    r"mail delivery|non-?delivery|could not be delivered|delivery problem",
+    r"mail delivery|non-?delivery|could not be delivered|delivery problem|rejected mail|"
+    r"automatically rejected|user unknown",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(r"[^@\s<>;,\"()\[\]:]{1,64}@[^@\s<>;,\"()\[\]:']{1,255}")
@@ -137,7 +141,9 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
     ) or "message/feedback-report" in types:
         return _arf(message, raw, parts)
     if top == "multipart/report":
-        raise UnparsableReport(f"a multipart/report of unknown type {report_type!r}")
+        return _as_plain_bounce(
+            message, raw, parts, f"a multipart/report of unknown type {report_type!r}"
+        )
     original = _original_headers(parts)
     if _header(message, "X-HmXmrOriginalRecipient") or (
         original is not None and _header(original, "X-HmXmrOriginalRecipient")
@@ -155,7 +161,9 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
 def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
     status_part = next((p for p in parts if p.get_content_type() in _STATUS_PARTS), None)
     if status_part is None:
-        raise UnparsableReport("a delivery-status report without its delivery-status part")
+        return _as_plain_bounce(
+            message, raw, parts, "a delivery-status report without its delivery-status part"
+        )
     blocks = _field_blocks(status_part)
     recipients = [
         fields
@@ -163,7 +171,9 @@ def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
         if {"final-recipient", "original-recipient", "action", "status"} & fields.keys()
     ]
     if not recipients:
-        raise UnparsableReport("a delivery-status report with no recipient fields")
+        return _as_plain_bounce(
+            message, raw, parts, "a delivery-status report with no recipient fields"
+        )
     per_message = blocks[0] if blocks and blocks[0] is not recipients[0] else {}
     original = _original_headers(parts)
     ref = _pick_ref(
@@ -176,12 +186,24 @@ def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
     report_id = _report_id(message, raw)
     reported_at = _date(_header(message, "Date"))
     feedback = []
+    explanation = ""
     for index, fields in enumerate(recipients):
         verdict = classify_bounce(
             status=fields.get("status", ""),
             diagnostic=fields.get("diagnostic-code", ""),
             action=fields.get("action", ""),
         )
+        if not verdict.certain or verdict.reason.endswith("says too little"):
+            # The fields say little (Status: 5.0.0, no Diagnostic-Code): the report's words
+            # for people often say more ("550 5.1.1 User unknown").
+            explanation = explanation or _explanation(_plain_text(parts))
+            fuller = classify_bounce(
+                status=fields.get("status", ""),
+                diagnostic=fields.get("diagnostic-code", ""),
+                text=explanation,
+                action=fields.get("action", ""),
+            )
+            verdict = fuller if fuller.certain else verdict
         kind = _dsn_kind(fields.get("action", ""), verdict)
         if kind is None:
             continue
@@ -404,7 +426,8 @@ def _plain_bounce(message: Message, raw: bytes, parts: list[Message]) -> ParsedR
 _ORIGINAL_STARTS = re.compile(
     r"^[ \t>]*(?:-+ ?)?(?:below this line is a copy|original message|"
     r"(?:this is a )?copy of (?:the |your )?(?:original )?message|returned message|"
-    r"(?:the )?(?:original|returned|unsent) message (?:follows|below|headers)|"
+    r"(?:the )?(?:original|returned|unsent) message (?:follows?|below|headers)|"
+    r"(?:lines|part) of (?:your|the) (?:original )?message follow|"
     r"message headers follow|(?:the )?headers of (?:the|your) (?:original )?message|"
     r"original message header|unsent message below|"
     r"----- ?(?:transcript of session|message text) follows)"
@@ -413,13 +436,16 @@ _ORIGINAL_STARTS = re.compile(
 )
 # Delivery is still being tried: a warning, not a failure.
 _WARNING = re.compile(
-    r"has not (?:yet )?been delivered|not (?:been )?delivered (?:yet|for \d)|"
+    r"has not yet been delivered|not (?:been )?delivered (?:yet|for \d)|"
     r"still (?:being )?tr(?:y|ied|ying)|will (?:continue|keep) (?:to try|trying)|"
     r"will (?:be )?retr(?:y|ied)|delivery attempts will continue|is (?:being )?delayed|"
     r"delivery (?:status notification )?\(?delay|delayed mail|warning: (?:could not|message)|"
     r"no action is required on your part|retry (?:timeout|time) not reached",
     re.IGNORECASE,
 )
+_HTML_BREAK = re.compile(r"<(?:br|/?p|/?div|/?tr|/?li)\b[^>]{0,200}>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^>]{0,2000}>")
+_PROTOCOL_PREFIX = re.compile(r"^(?:smtp|rfc822|mailto)[=:]", re.IGNORECASE)
 _MAIL_SYSTEM_LOCAL_PARTS = _BOUNCE_SENDERS | {"root", "abuse", "noreply", "no-reply", "mailer"}
 
 
@@ -433,7 +459,10 @@ def _explanation(text: str) -> str:
 
 
 def _addresses_in(text: str) -> list[str]:
-    return [_address(match.group(0)) for match in _ADDRESS_IN_TEXT.finditer(text)]
+    return [
+        _PROTOCOL_PREFIX.sub("", _address(match.group(0))).strip("'")
+        for match in _ADDRESS_IN_TEXT.finditer(text)
+    ]
 
 
 def _header_addresses(message: Message) -> list[str]:
@@ -478,13 +507,31 @@ def _detail_line(text: str, verdict: BounceVerdict) -> str:
     return ""
 
 
+def _as_plain_bounce(message: Message, raw: bytes, parts: list[Message], why: str) -> ParsedReport:
+    """A report whose machine-readable part is missing or unreadable: read as a plain-text
+    bounce (non-standard MTAs send such), else unparsable for `why`."""
+    report = _plain_bounce(message, raw, parts)
+    if not report.feedback:
+        raise UnparsableReport(why)
+    return report
+
+
 def _looks_like_bounce(message: Message) -> bool:
     local_part = parseaddr(_header(message, "From"))[1].split("@", 1)[0].lower()
     return (
         local_part in _BOUNCE_SENDERS
         or _header(message, "Return-Path").replace(" ", "") == "<>"
-        or bool(_BOUNCE_SUBJECT.search(_header(message, "Subject")))
+        or bool(_BOUNCE_SUBJECT.search(_decoded_header(message, "Subject")))
     )
+
+
+def _decoded_header(message: Message, name: str) -> str:
+    """A header with its RFC 2047 encoded words decoded ("=?utf-8?B?...?=")."""
+    value = _header(message, name)
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeDecodeError, HeaderParseError):
+        return value
 
 
 def _line_at(text: str, index: int) -> str:
@@ -627,10 +674,14 @@ def _original_refs(original: Message | None) -> list[str]:
 
 
 def _plain_text(parts: list[Message]) -> str:
-    """The text/plain parts (a non-RFC bounce's explanation), up to _MAX_TEXT_SCAN characters."""
+    """The text/plain parts (a non-RFC bounce's explanation), up to _MAX_TEXT_SCAN characters;
+    the text/html ones, tags dropped, when there is no plain text (Exchange's, some webmails')."""
+    kind = "text/plain"
+    if not any(part.get_content_type() == kind for part in parts):
+        kind = "text/html"
     chunks, size = [], 0
     for part in parts:
-        if part.get_content_type() != "text/plain" or size >= _MAX_TEXT_SCAN:
+        if part.get_content_type() != kind or size >= _MAX_TEXT_SCAN:
             continue
         charset = part.get_content_charset() or "utf-8"
         data = _part_bytes(part)[: _MAX_TEXT_SCAN - size]
@@ -638,6 +689,9 @@ def _plain_text(parts: list[Message]) -> str:
             text = data.decode(charset, errors="replace")
         except LookupError:
             text = data.decode("latin-1")
+        if kind == "text/html":
+            text = _HTML_BREAK.sub("\n", text)
+            text = html.unescape(_HTML_TAG.sub("", text)).replace("\xa0", " ")
         chunks.append(text)
         size += len(data)
     return "\n".join(chunks).replace("\r\n", "\n")
