@@ -119,6 +119,11 @@ def create_campaign(recipients: int):
         submitted_at=now,
     )
     campaign.lists.set([mailing_list])
+    # Submitted as the sender's submit would have it: with its frozen version.
+    from campaigns.versions import version_freeze
+
+    campaign.submitted_version = version_freeze(campaign=campaign, actor=None)
+    campaign.save(update_fields=["submitted_version"])
     return campaign
 
 
@@ -191,11 +196,15 @@ def main() -> None:
             time.sleep(3)  # let the workers connect before the clock starts
             from accounts.models import User
             from campaigns.models import Delivery, SendBatch
-            from moderation.services import campaign_approve, holds_evaluate
+            from moderation.services import decision_approve, holds_evaluate
 
             moderator = User.objects.create_user("bench-moderator@example.com", is_staff=True)
             t0 = time.perf_counter()
-            campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+            decision_approve(
+                campaign_id=campaign.pk,
+                moderator=moderator,
+                version_id=campaign.submitted_version_id,
+            )
             t_probe = wait_status(campaign, {"holding"}, timeout=600)
             holds_evaluate()
             t_release = time.perf_counter()

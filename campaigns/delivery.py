@@ -21,7 +21,7 @@ import os
 import smtplib
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
@@ -31,15 +31,16 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns import selectors, sending
+from campaigns import selectors, sending, tasks
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
 from campaigns.mime import envelope_sender, raw_message
 from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
-from campaigns.rendering import RenderedMessage
-from campaigns.services import skip_unsent
+from campaigns.rendering import Recipient, RenderedMessage
+from campaigns.states import SENDING_STATUSES, CampaignStatus
 from campaigns.throttle import SendThrottle
+from campaigns.versions import version_list_names
 from lists.models import Subscriber, SubscriberStatus
 from lists.services.suppression import PLATFORM_HARD_BOUNCE
 
@@ -373,8 +374,8 @@ def _release_claim(batch: SendBatch) -> None:
         status=DeliveryStatus.PENDING, batch=None
     )
     campaign = Campaign.objects.only("status").get(pk=batch.campaign_id)
-    if campaign.status in (sending.S.DECLINED, sending.S.CANCELLED):
-        skip_unsent(campaign, reason=campaign.status)
+    if campaign.status in (CampaignStatus.DECLINED, CampaignStatus.CANCELLED):
+        sending.skip_unsent(campaign, reason=campaign.status)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -386,8 +387,12 @@ def retry_delay(attempts: int) -> timedelta:
 def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | None = None) -> int:
     """Claim and send one batch of the campaign's due deliveries through `transport`. Returns
     how many rows were claimed (0: nothing left to do now, or the campaign may not send)."""
-    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
-    if campaign is None or campaign.status not in sending.SENDING_STATUSES:
+    campaign = (
+        Campaign.objects.select_related("account", "approved_version")
+        .filter(pk=campaign_id)
+        .first()
+    )
+    if campaign is None or campaign.status not in SENDING_STATUSES:
         return 0
     if not campaign.account.can_send:
         sending.campaign_pause(campaign_id=campaign_id, reason="the account may not send")
@@ -401,28 +406,21 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     rows = list(
         Delivery.objects.filter(batch=batch, status=DeliveryStatus.SENDING)
         .order_by("id")
-        .values_list("id", "subscriber_id", "provider", "attempts")
+        .values_list("id", "subscriber_id", "provider", "attempts", "email", "merge_data")
     )
-    recipients = {
-        recipient.subscriber_id: recipient
-        for recipient in selectors.recipients_of(
-            Subscriber.objects.filter(
-                pk__in=[row[1] for row in rows], status=SubscriberStatus.SUBSCRIBED
-            )
-        )
-    }
+    recipients = _recipients_as_approved(campaign, rows)
     suppressed = selectors.suppressed_addresses(
         account_id=campaign.account_id,
         emails=[recipient.email.lower() for recipient in recipients.values()],
     )
-    compiled = selectors.compiled_campaign(campaign)
+    compiled = selectors.approved_compiled(campaign)
     throttle = SendThrottle(account_id=campaign.account_id)
     recorder = _Recorder(batch)
     heartbeat_every = settings.SEND_LEASE_SECONDS * HEARTBEAT_SHARE
     next_heartbeat = time.monotonic() + heartbeat_every
     _relax_commit_durability()
     try:
-        for delivery_id, subscriber_id, provider, attempts in rows:
+        for delivery_id, subscriber_id, provider, attempts, _, _ in rows:
             if time.monotonic() >= next_heartbeat:
                 if not _heartbeat(batch):
                     break
@@ -500,7 +498,33 @@ def _heartbeat(batch: SendBatch) -> bool:
         heartbeat_at=timezone.now()
     )
     campaign = Campaign.objects.select_related("account").get(pk=batch.campaign_id)
-    if not alive or campaign.status not in sending.SENDING_STATUSES:
+def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, Recipient]:
+    """{subscriber id: recipient} for the rows whose subscriber is still subscribed, each with
+    the address and merge data fixed at approval and the list's name as the version has it:
+    nothing edited after approval reaches the message. (Rows fixed before versions existed
+    have no snapshot and keep the subscriber's own.)"""
+    snapshots = {row[1]: (row[4], row[5]) for row in rows}
+    list_names = version_list_names(campaign.approved_version)
+    out = {}
+    for recipient in selectors.recipients_of(
+        Subscriber.objects.filter(pk__in=list(snapshots), status=SubscriberStatus.SUBSCRIBED)
+    ):
+        email, data = snapshots[recipient.subscriber_id]
+        if email:
+            recipient = replace(
+                recipient,
+                email=email,
+                name=data.get("name", ""),
+                phone=data.get("phone", ""),
+                attributes=data.get("attributes", {}),
+            )
+        if recipient.list_id in list_names:
+            recipient = replace(recipient, list_name=list_names[recipient.list_id])
+        out[recipient.subscriber_id] = recipient
+    return out
+
+
+    if not alive or campaign.status not in SENDING_STATUSES:
         return False
     if not campaign.account.can_send:
         sending.campaign_pause(campaign_id=campaign.pk, reason="the account may not send")
@@ -525,7 +549,7 @@ def drain(*, campaign_id: int, seconds: float | None = None) -> tuple[int, bool]
         transport.close()
     phase_advance(campaign_id=campaign_id)
     more = (
-        Campaign.objects.filter(pk=campaign_id, status__in=sending.SENDING_STATUSES).exists()
+        Campaign.objects.filter(pk=campaign_id, status__in=SENDING_STATUSES).exists()
         and _due_pending(campaign_id, timezone.now()).exists()
     )
     return total, more
@@ -537,14 +561,14 @@ def phase_advance(*, campaign_id: int) -> str:
     campaign = Campaign.objects.filter(pk=campaign_id).only("status").first()
     if campaign is None:
         return ""
-    if campaign.status not in sending.SENDING_STATUSES:
+    if campaign.status not in SENDING_STATUSES:
         return campaign.status
     unfinished = Delivery.objects.filter(
         campaign_id=campaign_id, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)
     ).exists()
     if unfinished:
         return campaign.status
-    if campaign.status == sending.S.PROBING:
+    if campaign.status == CampaignStatus.PROBING:
         return sending.campaign_begin_hold(campaign_id=campaign_id).status
     return sending.campaign_finish(campaign_id=campaign_id).status
 
@@ -552,8 +576,6 @@ def phase_advance(*, campaign_id: int) -> str:
 def dispatch(*, campaign_id: int) -> int:
     """Queue send tasks for a campaign: one per batch of due rows, at most
     SEND_TASKS_PER_CAMPAIGN (each drains batch after batch). Returns how many."""
-    from campaigns import tasks
-
     due = _due_pending(campaign_id, timezone.now()).count()
     count = min(settings.SEND_TASKS_PER_CAMPAIGN, math.ceil(due / settings.SEND_BATCH_SIZE))
     Campaign.objects.filter(pk=campaign_id).update(dispatched_at=timezone.now())
@@ -611,7 +633,7 @@ def sweep(*, now=None) -> SweepReport:
             status=SendBatch.Status.RUNNING, heartbeat_at__gte=now - lease
         ).values_list("campaign_id", flat=True)
     )
-    for campaign in Campaign.objects.filter(status__in=sending.SENDING_STATUSES):
+    for campaign in Campaign.objects.filter(status__in=SENDING_STATUSES):
         if campaign.pk in live_campaigns:
             continue
         if phase_advance(campaign_id=campaign.pk) != campaign.status:
@@ -623,14 +645,12 @@ def sweep(*, now=None) -> SweepReport:
             report.dispatched.append(campaign.pk)
     # An approved campaign whose probe task was lost (or failed) gets it queued again.
     for campaign_id in Campaign.objects.filter(
-        status=sending.S.APPROVED, approved_at__lt=now - lease
+        status=CampaignStatus.APPROVED, approved_at__lt=now - lease
     ).values_list("pk", flat=True):
-        from campaigns import tasks
-
         tasks.start_probe.delay(campaign_id)
         report.dispatched.append(campaign_id)
     for account_id in (
-        Campaign.objects.filter(status=sending.S.PAUSED)
+        Campaign.objects.filter(status=CampaignStatus.PAUSED)
         .values_list("account_id", flat=True)
         .distinct()
     ):

@@ -86,6 +86,7 @@ class MergeProgram:
             _environment, _environment.compile(tree), _environment.make_globals(None), None
         )
         self._names = [f"v{index}" for index in range(len(tags))]
+        self.sources = [tag.source for tag in tags]
 
     def __len__(self) -> int:
         return len(self._names)
@@ -159,6 +160,50 @@ def compile_merge_tag(expression: str, *, field: str) -> MergeTag:
         )
     _check(outputs[0].nodes[0], source, field)
     return MergeTag(source=source, expression=outputs[0].nodes[0])
+
+
+def attribute_keys(tags: list[MergeTag]) -> set[str] | None:
+    """The subscriber attributes `tags` read (`subscriber.attributes.city` -> "city"), or None
+    when a tag reads the attributes as a whole. What approval snapshots of each recipient."""
+    keys: set[str] = set()
+    for tag in tags:
+        for node in tag.expression.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+            if not _is_attributes(node):
+                continue
+            parent = _parent_lookup(tag.expression, node)
+            if parent is None:
+                return None
+            keys.add(str(parent))
+        if isinstance(tag.expression, nodes.Getattr | nodes.Getitem) and _is_attributes(
+            tag.expression
+        ):
+            return None
+    return keys
+
+
+def _is_attributes(node: nodes.Node) -> bool:
+    """Whether `node` is the `subscriber.attributes` lookup itself."""
+    name = getattr(node, "attr", None)
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        name = node.arg.value
+    inner = getattr(node, "node", None)
+    return (
+        isinstance(node, nodes.Getattr | nodes.Getitem)
+        and name == "attributes"
+        and isinstance(inner, nodes.Name)
+        and inner.name == "subscriber"
+    )
+
+
+def _parent_lookup(root: nodes.Node, child: nodes.Node) -> str | int | None:
+    """The key looked up on `child` (`child.city`, `child["city"]`), or None if nothing is."""
+    for node in [root, *root.find_all((nodes.Getattr, nodes.Getitem))]:
+        if isinstance(node, nodes.Getattr | nodes.Getitem) and node.node is child:
+            if isinstance(node, nodes.Getattr):
+                return node.attr
+            if isinstance(node.arg, nodes.Const):
+                return node.arg.value
+    return None
 
 
 def merge_context(

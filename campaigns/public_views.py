@@ -4,7 +4,9 @@ Both answer from the signed token alone and record the hit on the recipient's de
 (campaigns.tracking), machines set apart: a HEAD request, a privacy proxy or a scanner is kept
 as a machine's, never as a person's open or click. Recording never stands in the way of the
 answer: if it fails, the failure is logged and the recipient still gets the page or the pixel.
-The redirect only ever goes to a link of the campaign; the pixel is served for any token.
+The redirect only ever goes to a link of the approved version of an approved campaign; a
+preview's or test message's link shows a page naming its target instead (no moderator has seen
+that content, so the service must not forward anyone there). The pixel is served for any token.
 """
 
 from __future__ import annotations
@@ -49,13 +51,18 @@ def _record(
 
 @never_cache
 def click(request: HttpRequest, token: str) -> HttpResponse:
-    """Redirect to the campaign's link the token names (only to links in the campaign), and
-    record the click."""
+    """Redirect to the approved link the token names, and record the click; a test link's
+    target is shown, not redirected to."""
     try:
         data = unpack(token, kind=TokenKind.CLICK)
     except BadToken:
         return _invalid(request)
-    url = selectors.campaign_link(campaign_id=data.campaign_id, index=data.link)
+    if data.is_test:
+        url = selectors.test_link(campaign_id=data.campaign_id, index=data.link)
+        if url is None:
+            return _invalid(request)
+        return render(request, "campaigns/public/test_link.html", {"url": url})
+    url = selectors.approved_link(campaign_id=data.campaign_id, index=data.link)
     if url is None:
         return _invalid(request)
     _record("click", tracking.record_click, request, data, link_index=data.link)

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 
 from django.conf import settings
 from django.utils import dateformat
+from django.utils.translation import gettext
 from markupsafe import escape
 
 from campaigns.html import ANCHOR_HREF, URL_IN_TEXT, html_to_text, is_trackable, sanitise_html
@@ -342,7 +343,45 @@ class _Compiler:
         return out
 
 
-_URL_ATTRIBUTE = re.compile(r'\s(?:src|background|href)="([^"]*)"', re.IGNORECASE)
+# Merge values are data, never content: the only attributes a merge tag may fill are these,
+# whose text a mail client shows and never interprets (no style, no URL, no event).
+MERGE_ATTRIBUTES = frozenset({"alt", "title"})
+
+
+class _AttributeMergeCheck(HTMLParser):
+    """Finds the first attribute other than MERGE_ATTRIBUTES whose value holds a merge tag."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.marker = marker
+        self.found: tuple[str, str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if self.found is not None:
+            return
+        for name, value in attrs:
+            if value and self.marker in value and name not in MERGE_ATTRIBUTES:
+                self.found = (tag, name)
+                return
+
+    handle_startendtag = handle_starttag
+
+
+def _refuse_merge_in_attributes(cleaned_html: str, marker: str) -> None:
+    check = _AttributeMergeCheck(marker)
+    check.feed(cleaned_html)
+    check.close()
+    if check.found is not None:
+        tag, attribute = check.found
+        raise MergeTagError(
+            gettext(
+                "A merge tag is in the %(attribute)s attribute of a <%(tag)s>. Merge tags "
+                "can only be used in text and in alt and title attributes: subscriber data "
+                "can never set a style, a link or an image address."
+            )
+            % {"attribute": attribute, "tag": tag},
+            field="html_body",
+        )
 
 
 @lru_cache(maxsize=64)
@@ -358,9 +397,7 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
     compiler = _Compiler()
     subject = compiler.segments(compiler.protect(content.subject, field="subject"))
     cleaned = sanitise_html(compiler.protect(content.html_body, field="html_body"))
-    for match in _URL_ATTRIBUTE.finditer(cleaned):
-        if compiler.marker in match.group(1):
-            compiler.link(match.group(1), field="html_body")  # raises: no merge tags in URLs
+    _refuse_merge_in_attributes(cleaned, compiler.marker)
 
     def track(match: re.Match) -> str:
         url = html.unescape(match.group(2))

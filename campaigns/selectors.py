@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,6 @@ from campaigns.models import (
     DeliveryStatus,
     TrackingEvent,
 )
-from campaigns.providers import provider_of
 from campaigns.rendering import (
     CampaignContent,
     CompiledCampaign,
@@ -28,6 +28,8 @@ from campaigns.rendering import (
 )
 from campaigns.states import FINAL, CampaignStatus
 from campaigns.verdict import ProbeFigures
+from campaigns.versions import version_content
+from config.errors import ApplicationError
 from lists.addresses import address_hasher
 from lists.models import (
     ConsentEvent,
@@ -64,7 +66,12 @@ def campaign_status_counts(*, account: Account) -> dict[str, int]:
 
 
 def campaign_get(*, account: Account, campaign_id: int) -> Campaign | None:
-    return campaigns_for(account=account).select_related("account").filter(pk=campaign_id).first()
+    return (
+        campaigns_for(account=account)
+        .select_related("account", "approved_version")
+        .filter(pk=campaign_id)
+        .first()
+    )
 
 
 def campaign_content(campaign: Campaign) -> CampaignContent:
@@ -266,56 +273,70 @@ def blocking_findings(findings: list[dict]) -> list[dict]:
     return [finding for finding in findings if finding.get("severity") == BLOCKING_SEVERITY]
 
 
-def campaign_link(*, campaign_id: int, index: int) -> str | None:
-    """The campaign's `index`-th tracked link, for the click redirect (public: the token names
-    the campaign). None for an unknown campaign or link."""
-    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
-    if campaign is None:
+def approved_compiled(campaign: Campaign) -> CompiledCampaign:
+    """The approved version compiled for sending (cached by its content): what every message
+    of the campaign renders from, whatever was edited since."""
+    version = campaign.approved_version
+    if version is None:
+        raise ValueError(f"campaign {campaign.pk} has no approved version")
+    return compile_campaign(version_content(version, account_id=campaign.account_id))
+
+
+def approved_links(campaign: Campaign) -> list[str]:
+    """The approved version's tracked links (none before approval)."""
+    version = campaign.approved_version
+    return list(version.links) if version is not None else []
+
+
+def approved_link(*, campaign_id: int, index: int) -> str | None:
+    """The approved version's `index`-th tracked link, for the click redirect (public: the
+    token names the campaign). None for an unknown campaign or link, or a campaign that was
+    never approved: the redirect never goes where no moderator looked."""
+    links = (
+        Campaign.objects.filter(pk=campaign_id, approved_version__isnull=False)
+        .values_list("approved_version__links", flat=True)
+        .first()
+    )
+    if not links:
         return None
-    links = compiled_campaign(campaign).links
     return links[index] if 0 <= index < len(links) else None
 
 
-@dataclass(frozen=True)
-class AudienceMember:
-    subscriber_id: int
-    email: str
-    provider: str
+def test_link(*, campaign_id: int, index: int) -> str | None:
+    """The `index`-th link of the campaign's current content, for the page a preview's or a
+    test message's link shows (never a redirect)."""
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None:
+        return None
+    try:
+        links = compiled_campaign(campaign).links
+    except ApplicationError:
+        return None
+    return links[index] if 0 <= index < len(links) else None
 
 
-def campaign_audience(*, campaign: Campaign) -> list[AudienceMember]:
-    """Who gets the campaign now: the subscribed addresses of its lists, each address once
-    (the first list's subscriber), without the account's suppressed addresses and without
-    anyone already given a delivery of this campaign (by address, so the release does not
-    reach a probe recipient again through another list).
-
-    Reads every candidate once: a million-subscriber list is a few seconds in a worker, which
-    is where this runs."""
-    already = set(
-        email.lower()
-        for email in Subscriber.objects.filter(
-            pk__in=Delivery.objects.filter(campaign=campaign).values("subscriber_id")
-        ).values_list("email", flat=True)
-    )
-    candidates = (
-        Subscriber.objects.filter(
-            mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
-        )
+def audience_rows(*, list_ids: list[int]) -> Iterator[tuple[int, str, str, str, dict]]:
+    """(id, email, name, phone, attributes) of the subscribed subscribers of these lists, the
+    first list's first, streamed (a million rows never sit in memory at once)."""
+    return (
+        Subscriber.objects.filter(mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED)
         .order_by("mailing_list_id", "id")
-        .values_list("pk", "email")
+        .values_list("pk", "email", "name", "phone", "attributes")
         .iterator(chunk_size=20_000)
     )
-    unique: dict[str, int] = {}
-    for pk, email in candidates:
-        key = email.lower()
-        if key not in already and key not in unique:
-            unique[key] = pk
-    suppressed = suppressed_addresses(account_id=campaign.account_id, emails=list(unique))
-    return [
-        AudienceMember(subscriber_id=pk, email=email, provider=provider_of(email))
-        for email, pk in unique.items()
-        if email not in suppressed
-    ]
+
+
+def joined_since_approval(*, campaign: Campaign) -> int:
+    """Subscribers who joined the campaign's lists after it was approved: they wait for the
+    next campaign (its audience was fixed at approval)."""
+    version = campaign.approved_version
+    if version is None or campaign.approved_at is None:
+        return 0
+    return Subscriber.objects.filter(
+        mailing_list_id__in=[item["id"] for item in version.lists],
+        status=SubscriberStatus.SUBSCRIBED,
+        subscribed_at__gt=campaign.approved_at,
+    ).count()
 
 
 def suppressed_addresses(
@@ -596,7 +617,8 @@ def send_progress(*, campaign: Campaign, now: datetime | None = None) -> SendPro
             .annotate(n=Count("id"))
             .order_by()
         )
-        total = sum(by_status.values())
+        # The rows waiting for the release are not being sent yet (the probe goes first).
+        total = sum(n for key, n in by_status.items() if key != DeliveryStatus.WAITING)
         sent = by_status.get(DeliveryStatus.SENT, 0)
         unsent = by_status.get(DeliveryStatus.PENDING, 0) + by_status.get(DeliveryStatus.SENDING, 0)
     if at_step == "probe" and campaign.released_at is None:
@@ -639,7 +661,8 @@ def link_clicks(*, campaign: Campaign) -> list[LinkClicks]:
     """Every tracked link of the campaign in the message's order, with its clicks: one grouped
     query over the click events (a recipient's repeated clicks on a link count once in
     `people`; machines' never count there)."""
-    links = compiled_campaign(campaign).links
+    version = campaign.approved_version
+    links = version.links if version is not None else compiled_campaign(campaign).links
     person = Q(machine_reason="")
     rows = {
         row["link_index"]: row

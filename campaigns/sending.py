@@ -1,13 +1,20 @@
-"""The staged send (DESIGN.md rule 7 and "The send pipeline"), one function per transition:
+"""Every status change of a campaign, one function per transition (DESIGN.md rule 7 and "The
+send pipeline"):
 
-    submitted -> approved -> probing -> holding -> releasing -> sent
-                 (rejected)            (review)   (declined, paused, cancelled)
+    draft -> submitted -> approved -> probing -> holding -> releasing -> sent
+             (withdrawn, rejected)              (review)   (declined, paused, cancelled)
 
-Each function locks the campaign row, returns quietly when the campaign is already where it
-would take it (safe to call twice: a retried task or a double click changes nothing), checks
-the table in campaigns.states (InvalidTransition, a 409, otherwise) and records the change with
-its actor and reason. Who decided and why goes to the moderation audit log, written by
-moderation.services, which calls these. Sending itself is campaigns.delivery's.
+This is the only module that writes `Campaign.status`. Each function locks the campaign row,
+returns quietly when the campaign is already where it would take it (safe to call twice: a
+retried task or a double click changes nothing), checks the table in campaigns.states
+(InvalidTransition, a 409, otherwise) and records the change with its actor and reason. Work
+for the workers is queued only through campaigns.tasks, after commit. Who decided and why goes
+to the moderation audit log, written by moderation.services, which calls these.
+
+Approval binds: submitting freezes a version (campaigns.versions); a moderator approves that
+version and no other; approving fixes the audience, a Delivery row per recipient with the
+address and merge data of that moment, waiting for the probe or the release. Sending renders
+from the version and those rows only.
 """
 
 from __future__ import annotations
@@ -19,25 +26,39 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from accounts.models import User
-from campaigns import selectors
-from campaigns.models import Campaign, Delivery
+from accounts.models import Account, User, WebhookEvent
+from accounts.webhooks import emit_event
+from campaigns import selectors, tasks
+from campaigns.merge import attribute_keys
+from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
+from campaigns.providers import provider_of
 from campaigns.sampling import allocation, probe_size, stratified_sample
-from campaigns.services import record_status_change, skip_unsent
-from campaigns.states import CampaignStatus, ensure_transition
+from campaigns.services import (
+    account_ensure_can_send,
+    campaign_locked_for,
+    content_check,
+    sender_address_checked,
+)
+from campaigns.states import (
+    AFTER_APPROVAL,
+    SENDING_STATUSES,
+    CampaignStatus,
+    ensure_transition,
+)
 from campaigns.verdict import Thresholds, Tier, Verdict, judge
-from config.errors import NotFound
+from campaigns.versions import version_freeze, version_merge_tags
+from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.bulk import insert_rows
 
 S = CampaignStatus
-# Statuses in which workers hand messages over.
-SENDING_STATUSES = frozenset({S.PROBING, S.RELEASING})
-AFTER_APPROVAL = frozenset(
-    {S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING, S.SENT, S.PAUSED}
-)
-# Statuses a moderator can still stop.
-UNDER_WAY = frozenset({S.SUBMITTED, S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING})
+# Rows written per COPY when the audience is fixed.
+AUDIENCE_CHUNK = 20_000
+
+
+class VersionMismatch(InvalidTransition):
+    """The moderator decided on a version that is not the one waiting (a 409)."""
 
 
 def _locked(campaign_id: int) -> Campaign:
@@ -52,82 +73,293 @@ def _locked(campaign_id: int) -> Campaign:
     return campaign
 
 
+def record_status_change(
+    campaign: Campaign, new_status: str, *, actor: User | None, reason: str = ""
+) -> None:
+    """Write the CampaignStatusChange (and its webhook event) and set `status`; the caller has
+    locked the row, checked the transition and saves the campaign."""
+    CampaignStatusChange.objects.create(
+        campaign=campaign,
+        old_status=campaign.status,
+        new_status=new_status,
+        actor=actor,
+        reason=reason,
+    )
+    emit_event(
+        campaign.account_id,
+        WebhookEvent.CAMPAIGN_STATUS_CHANGED,
+        {
+            "campaign_id": campaign.pk,
+            "name": campaign.name,
+            "old_status": campaign.status,
+            "new_status": str(new_status),
+            "reason": reason,
+        },
+    )
+    campaign.status = new_status
+
+
+def skip_unsent(campaign: Campaign, *, reason: str) -> int:
+    """Mark the deliveries not yet handed over (waiting for the release or pending) as
+    skipped: the campaign was stopped for good (workers also check the status before each
+    batch and between messages)."""
+    return Delivery.objects.filter(
+        campaign=campaign, status__in=(DeliveryStatus.WAITING, DeliveryStatus.PENDING)
+    ).update(status=DeliveryStatus.SKIPPED, error=reason[:300])
+
+
 def _enqueue_sending(campaign_id: int) -> None:
-    from campaigns import delivery
-
-    transaction.on_commit(lambda: delivery.dispatch(campaign_id=campaign_id))
+    transaction.on_commit(lambda: tasks.dispatch_campaign.delay(campaign_id))
 
 
-def _create_deliveries(campaign: Campaign, members: list, *, probe: bool) -> None:
-    # COPY on PostgreSQL: Django's bulk_create spends ~10 s preparing 100,000 rows of 23 fields.
-    # The campaign's row lock and status check make this run once; the audience leaves out
-    # whoever already has a delivery, so no row can collide with one already there.
-    insert_rows(
-        Delivery,
-        ["subscriber_id", "provider"],
-        [(member.subscriber_id, member.provider) for member in members],
-        shared={"campaign_id": campaign.pk, "is_probe": probe},
-        return_ids=False,
+# --- the sender's side: submit, withdraw, cancel -------------------------------------------------
+
+
+def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
+    """Send a draft or rejected campaign to the moderation queue, freezing its content as a
+    version (the one moderators see and approve). Refused (nothing changes) for a frozen
+    account, an unverified sender, an empty audience or blocking findings. Idempotent; locks
+    the row."""
+    account_ensure_can_send(account)
+    with transaction.atomic():
+        campaign = campaign_locked_for(account, campaign_id)
+        if campaign.status == S.SUBMITTED:
+            return campaign
+        ensure_transition(campaign.status, S.SUBMITTED)
+        sender_address_checked(account, campaign.from_email)
+        content_check(campaign)
+        if not selectors.campaign_has_recipients(campaign=campaign):
+            raise ApplicationError(
+                gettext(
+                    "The campaign's lists have no subscribed addresses: there is no one to send to."
+                ),
+                field="lists",
+            )
+        findings = selectors.campaign_findings(campaign)
+        blocking = selectors.blocking_findings(findings)
+        if blocking:
+            raise ApplicationError(
+                gettext("The campaign cannot be submitted:")
+                + " "
+                + " ".join(finding["reason"] for finding in blocking),
+                extra={"findings": findings},
+            )
+        version = version_freeze(campaign=campaign, actor=actor)
+        record_status_change(campaign, S.SUBMITTED, actor=actor, reason=f"version {version.number}")
+        campaign.findings = findings
+        campaign.submitted_at = timezone.now()
+        campaign.submitted_version = version
+        campaign.save(
+            update_fields=[
+                "status",
+                "findings",
+                "submitted_at",
+                "submitted_version",
+                "updated_at",
+            ]
+        )
+    return campaign
+
+
+def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
+    """Take a submitted campaign back to draft to edit it; the version it waited with can no
+    longer be approved. Idempotent; locks the row."""
+    with transaction.atomic():
+        campaign = campaign_locked_for(account, campaign_id)
+        if campaign.status == S.DRAFT:
+            return campaign
+        if campaign.status != S.SUBMITTED:
+            raise InvalidTransition(
+                gettext("Only a campaign waiting for moderation can be withdrawn."),
+                extra={"status": campaign.status},
+            )
+        record_status_change(campaign, S.DRAFT, actor=actor, reason="withdrawn")
+        campaign.submitted_version = None
+        campaign.save(update_fields=["status", "submitted_version", "updated_at"])
+    return campaign
+
+
+def campaign_cancel(
+    *, account: Account, campaign_id: int, actor: User | None, reason: str = ""
+) -> Campaign:
+    """Stop a campaign before or during sending; messages already handed over stay sent.
+    Idempotent; locks the row."""
+    with transaction.atomic():
+        campaign = campaign_locked_for(account, campaign_id)
+        if campaign.status == S.CANCELLED:
+            return campaign
+        ensure_transition(campaign.status, S.CANCELLED)
+        record_status_change(campaign, S.CANCELLED, actor=actor, reason=reason)
+        campaign.save(update_fields=["status", "updated_at"])
+        skip_unsent(campaign, reason="cancelled")
+    return campaign
+
+
+# --- moderation and the staged send --------------------------------------------------------------
+
+
+def _ensure_version(campaign: Campaign, version_id: int | None) -> None:
+    """VersionMismatch unless `version_id` is the version waiting for moderation."""
+    if version_id is not None and version_id == campaign.submitted_version_id:
+        return
+    waiting = campaign.submitted_version
+    raise VersionMismatch(
+        gettext(
+            "This campaign changed after you opened it: the version waiting for review is "
+            "now %(number)s. Reload the page and review it again."
+        )
+        % {"number": waiting.number if waiting else "–"},
+        extra={
+            "status": campaign.status,
+            "version": campaign.submitted_version_id,
+        },
     )
 
 
-def campaign_approve(*, campaign_id: int, actor: User | None, reason: str = "") -> Campaign:
-    """A moderator accepts a submitted campaign; choosing and sending the probe starts in a
-    worker (resolving a large audience does not belong in a web request)."""
-    from campaigns import tasks
-
+def campaign_approve(
+    *, campaign_id: int, actor: User | None, version_id: int | None, reason: str = ""
+) -> Campaign:
+    """A moderator accepts the submitted version `version_id` (VersionMismatch, a 409, for any
+    other: the sender withdrew and resubmitted meanwhile). Fixing the audience and sending the
+    probe start in a worker (a large audience does not belong in a web request)."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
-        if campaign.approved_at is not None and campaign.status in AFTER_APPROVAL:
+        if campaign.approved_version_id is not None and campaign.status in AFTER_APPROVAL:
+            if campaign.approved_version_id != version_id:
+                _ensure_version(campaign, version_id)
             return campaign  # approved before (a second click): already on its way
         ensure_transition(campaign.status, S.APPROVED)
+        _ensure_version(campaign, version_id)
         record_status_change(campaign, S.APPROVED, actor=actor, reason=reason)
         campaign.approved_at = timezone.now()
+        campaign.approved_version_id = version_id
         campaign.moderation_note = ""
-        campaign.save(update_fields=["status", "approved_at", "moderation_note", "updated_at"])
+        campaign.save(
+            update_fields=[
+                "status",
+                "approved_at",
+                "approved_version",
+                "moderation_note",
+                "updated_at",
+            ]
+        )
         transaction.on_commit(lambda: tasks.start_probe.delay(campaign_id))
     return campaign
 
 
-def campaign_reject(*, campaign_id: int, actor: User | None, reason: str) -> Campaign:
+def campaign_reject(
+    *, campaign_id: int, actor: User | None, reason: str, version_id: int | None = None
+) -> Campaign:
     """A moderator sends a submitted campaign back to its author with a reason they see; the
-    author may edit and submit it again."""
+    author may edit and submit it again. With `version_id`, only that version is rejected."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status == S.REJECTED:
             return campaign
         ensure_transition(campaign.status, S.REJECTED)
+        if version_id is not None:
+            _ensure_version(campaign, version_id)
         record_status_change(campaign, S.REJECTED, actor=actor, reason=reason)
         campaign.moderation_note = reason
-        campaign.save(update_fields=["status", "moderation_note", "updated_at"])
+        campaign.submitted_version = None
+        campaign.save(
+            update_fields=["status", "moderation_note", "submitted_version", "updated_at"]
+        )
     return campaign
 
 
+def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
+    """Write a waiting Delivery for every recipient of the approved version: the subscribed
+    addresses of its lists, each address once (the first list's subscriber), without the
+    account's suppressed addresses, each with its address and the merge data the content uses
+    as they are now. Streams in chunks (COPY on PostgreSQL); returns (subscriber id,
+    provider) of every recipient, for choosing the probe."""
+    version = campaign.approved_version
+    keys = attribute_keys(version_merge_tags(version))
+    seen: set[str] = set()
+    members: list[tuple[int, str]] = []
+    providers: dict[str, str] = {}
+    chunk: list[tuple] = []
+
+    def flush() -> None:
+        suppressed = selectors.suppressed_addresses(
+            account_id=campaign.account_id, emails=[row[1].lower() for row in chunk]
+        )
+        rows = []
+        for pk, email, name, phone, attributes in chunk:
+            if email.lower() in suppressed:
+                continue
+            provider = provider_of(email)
+            provider = providers.setdefault(provider, provider)
+            members.append((pk, provider))
+            rows.append((pk, provider, email, _merge_data(name, phone, attributes, keys)))
+        insert_rows(
+            Delivery,
+            ["subscriber_id", "provider", "email", "merge_data"],
+            rows,
+            shared={"campaign_id": campaign.pk, "status": DeliveryStatus.WAITING},
+            return_ids=False,
+        )
+        chunk.clear()
+
+    for row in selectors.audience_rows(list_ids=[item["id"] for item in version.lists]):
+        key = row[1].lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        chunk.append(row)
+        if len(chunk) >= AUDIENCE_CHUNK:
+            flush()
+    if chunk:
+        flush()
+    return members
+
+
+def _merge_data(name: str, phone: str, attributes, keys: set[str] | None) -> dict:
+    data = {}
+    if name:
+        data["name"] = name
+    if phone:
+        data["phone"] = phone
+    if isinstance(attributes, dict) and attributes:
+        kept = attributes if keys is None else {k: attributes[k] for k in keys if k in attributes}
+        if kept:
+            data["attributes"] = kept
+    return data
+
+
 def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campaign:
-    """Resolve the recipients now (subscribed, not suppressed, each address once), choose the
-    probe (min(ceil(PROBE_SHARE x recipients), PROBE_CAP), at least one, stratified by mailbox
-    provider with a recorded seed), create its deliveries and start sending them."""
+    """Fix the audience of the approved version (a waiting delivery per recipient), choose
+    the probe among it (min(ceil(PROBE_SHARE x recipients), PROBE_CAP), at least one,
+    stratified by mailbox provider with a recorded seed) and start sending it."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status != S.APPROVED:
             # Already started (a retried task), or stopped meanwhile.
             return campaign
         ensure_transition(campaign.status, S.PROBING)
-        audience = selectors.campaign_audience(campaign=campaign)
-        size = probe_size(len(audience), share=settings.PROBE_SHARE, cap=settings.PROBE_CAP)
+        if campaign.approved_version_id is None:
+            raise InvalidTransition("An approved campaign without an approved version.")
+        if not Delivery.objects.filter(campaign=campaign).exists():
+            members = _fix_audience(campaign)
+        else:  # fixed before a pause; the rows are the audience
+            members = list(
+                Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", "provider")
+            )
+        size = probe_size(len(members), share=settings.PROBE_SHARE, cap=settings.PROBE_CAP)
         seed = secrets.randbits(48) if seed is None else seed
-        candidates = [(member.subscriber_id, member.provider) for member in audience]
-        chosen = set(stratified_sample(candidates, size=size, seed=seed))
-        providers = Counter(member.provider for member in audience)
-        _create_deliveries(
-            campaign, [member for member in audience if member.subscriber_id in chosen], probe=True
-        )
+        chosen = stratified_sample(members, size=size, seed=seed)
+        for start in range(0, len(chosen), 1000):
+            Delivery.objects.filter(
+                campaign=campaign, subscriber_id__in=chosen[start : start + 1000]
+            ).update(status=DeliveryStatus.PENDING, is_probe=True)
+        providers = Counter(provider for _, provider in members)
         record_status_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
-        campaign.recipients_at_approval = len(audience)
+        campaign.recipients_at_approval = len(members)
         campaign.probe_size = size
         campaign.probe_seed = seed
         campaign.probe_plan = {
-            "recipients": len(audience),
+            "recipients": len(members),
             "size": size,
             "seed": seed,
             "providers": dict(sorted(providers.items())),
@@ -195,8 +427,8 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
 
 def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") -> Campaign:
     """Send the rest: a moderator's release from review (or the verdict's, through
-    campaign_judge_probe). The remaining recipients are resolved again, so anyone who
-    unsubscribed, bounced or complained during the hold is left out."""
+    campaign_judge_probe). The rest is the audience fixed at approval; whoever unsubscribed,
+    bounced, complained or was suppressed since is skipped when their turn comes."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status in (S.RELEASING, S.SENT):
@@ -207,7 +439,9 @@ def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") 
 
 def _release(campaign: Campaign, *, actor: User | None, reason: str) -> None:
     ensure_transition(campaign.status, S.RELEASING)
-    _create_deliveries(campaign, selectors.campaign_audience(campaign=campaign), probe=False)
+    Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.WAITING).update(
+        status=DeliveryStatus.PENDING
+    )
     record_status_change(campaign, S.RELEASING, actor=actor, reason=reason)
     campaign.released_at = timezone.now()
     campaign.save(update_fields=["status", "released_at", "updated_at"])
@@ -274,8 +508,6 @@ def campaign_resume(*, campaign_id: int, actor: User | None = None) -> Campaign:
         if target in SENDING_STATUSES:
             _enqueue_sending(campaign.pk)
         elif target == S.APPROVED:
-            from campaigns import tasks
-
             transaction.on_commit(lambda: tasks.start_probe.delay(campaign.pk))
     return campaign
 

@@ -17,19 +17,14 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.addresses import InvalidAddress, normalise_address
-from accounts.models import Account, User, WebhookEvent
-from accounts.webhooks import emit_event
+from accounts.models import Account, User
 from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
     Campaign,
-    CampaignStatusChange,
     CampaignTestSend,
-    Delivery,
-    DeliveryStatus,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
-from campaigns.states import CampaignStatus, ensure_transition
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import MailingList
 
@@ -74,7 +69,7 @@ def _clean_text(data: dict, name: str, *, required: bool) -> None:
     data[name] = value
 
 
-def _sender_address(account: Account, value: str) -> str:
+def sender_address_checked(account: Account, value: str) -> str:
     """The From address, normalised; it must be on one of the account's verified domains."""
     try:
         address = normalise_address(value)
@@ -102,7 +97,7 @@ def _validated(account: Account, data: dict, *, creating: bool) -> dict:
             raise ApplicationError("This field is required.", field=name)
         _clean_text(data, name, required=required)
     if "from_email" in data:
-        data["from_email"] = _sender_address(account, data["from_email"])
+        data["from_email"] = sender_address_checked(account, data["from_email"])
     if data.get("reply_to"):
         try:
             data["reply_to"] = normalise_address(data["reply_to"])
@@ -124,7 +119,7 @@ def _lists_of(account: Account, list_ids) -> list[MailingList]:
     return found
 
 
-def _check_renders(campaign: Campaign) -> None:
+def content_check(campaign: Campaign) -> None:
     """Compile the content now, so oversized HTML, a bad merge tag or unreadable CSS is an
     error on save."""
     selectors.compiled_campaign(campaign)
@@ -138,7 +133,7 @@ def campaign_create(*, account: Account, created_by: User | None, lists, **field
     mailing_lists = _lists_of(account, lists)
     with transaction.atomic():
         campaign = Campaign(account=account, created_by=created_by, **data)
-        _check_renders(campaign)
+        content_check(campaign)
         campaign.save()
         campaign.lists.set(mailing_lists)
     return campaign
@@ -149,7 +144,7 @@ def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields)
     data = _validated(account, fields, creating=False)
     mailing_lists = _lists_of(account, lists) if lists is not None else None
     with transaction.atomic():
-        campaign = _locked(account, campaign_id)
+        campaign = campaign_locked_for(account, campaign_id)
         if not campaign.is_editable:
             raise InvalidTransition(
                 f"Only draft or rejected campaigns can be edited; this one is "
@@ -158,7 +153,7 @@ def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields)
             )
         for name, value in data.items():
             setattr(campaign, name, value)
-        _check_renders(campaign)
+        content_check(campaign)
         campaign.save()
         if mailing_lists is not None:
             campaign.lists.set(mailing_lists)
@@ -169,7 +164,7 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
     """Delete a draft, rejected or cancelled campaign; anything that has been approved stays
     (its messages and their audit trail)."""
     with transaction.atomic():
-        campaign = _locked(account, campaign_id)
+        campaign = campaign_locked_for(account, campaign_id)
         if not campaign.is_deletable:
             raise InvalidTransition(
                 "Only draft, rejected or cancelled campaigns can be deleted.",
@@ -178,7 +173,8 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
         campaign.delete()
 
 
-def _locked(account: Account, campaign_id: int) -> Campaign:
+def campaign_locked_for(account: Account, campaign_id: int) -> Campaign:
+    """The account's campaign, its row locked (NotFound for another account's)."""
     campaign = (
         Campaign.objects.select_for_update()
         .select_related("account")
@@ -188,104 +184,6 @@ def _locked(account: Account, campaign_id: int) -> Campaign:
     if campaign is None:
         raise NotFound("No such campaign.")
     return campaign
-
-
-def record_status_change(
-    campaign: Campaign, new_status: str, *, actor: User | None, reason: str = ""
-) -> None:
-    """Write the CampaignStatusChange (and its webhook event) and set `status`; the caller has
-    locked the row, checked the transition and saves the campaign."""
-    CampaignStatusChange.objects.create(
-        campaign=campaign,
-        old_status=campaign.status,
-        new_status=new_status,
-        actor=actor,
-        reason=reason,
-    )
-    emit_event(
-        campaign.account_id,
-        WebhookEvent.CAMPAIGN_STATUS_CHANGED,
-        {
-            "campaign_id": campaign.pk,
-            "name": campaign.name,
-            "old_status": campaign.status,
-            "new_status": str(new_status),
-            "reason": reason,
-        },
-    )
-    campaign.status = new_status
-
-
-def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
-    """Send a draft or rejected campaign to the moderation queue. Refused (nothing changes)
-    for a frozen account, an unverified sender, an empty audience or blocking findings.
-    Idempotent; locks the row."""
-    account_ensure_can_send(account)
-    with transaction.atomic():
-        campaign = _locked(account, campaign_id)
-        if campaign.status == CampaignStatus.SUBMITTED:
-            return campaign
-        ensure_transition(campaign.status, CampaignStatus.SUBMITTED)
-        _sender_address(account, campaign.from_email)
-        _check_renders(campaign)
-        if not selectors.campaign_has_recipients(campaign=campaign):
-            raise ApplicationError(
-                "The campaign's lists have no subscribed addresses: there is no one to send to.",
-                field="lists",
-            )
-        findings = selectors.campaign_findings(campaign)
-        blocking = selectors.blocking_findings(findings)
-        if blocking:
-            raise ApplicationError(
-                "The campaign cannot be submitted: "
-                + " ".join(finding["reason"] for finding in blocking),
-                extra={"findings": findings},
-            )
-        record_status_change(campaign, CampaignStatus.SUBMITTED, actor=actor)
-        campaign.findings = findings
-        campaign.submitted_at = timezone.now()
-        campaign.save(update_fields=["status", "findings", "submitted_at", "updated_at"])
-    return campaign
-
-
-def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None) -> Campaign:
-    """Take a submitted campaign back to draft to edit it. Idempotent; locks the row."""
-    with transaction.atomic():
-        campaign = _locked(account, campaign_id)
-        if campaign.status == CampaignStatus.DRAFT:
-            return campaign
-        if campaign.status != CampaignStatus.SUBMITTED:
-            raise InvalidTransition(
-                "Only a campaign waiting for moderation can be withdrawn.",
-                extra={"status": campaign.status},
-            )
-        record_status_change(campaign, CampaignStatus.DRAFT, actor=actor, reason="withdrawn")
-        campaign.save(update_fields=["status", "updated_at"])
-    return campaign
-
-
-def campaign_cancel(
-    *, account: Account, campaign_id: int, actor: User | None, reason: str = ""
-) -> Campaign:
-    """Stop a campaign before or during sending; messages already handed over stay sent.
-    Idempotent; locks the row."""
-    with transaction.atomic():
-        campaign = _locked(account, campaign_id)
-        if campaign.status == CampaignStatus.CANCELLED:
-            return campaign
-        ensure_transition(campaign.status, CampaignStatus.CANCELLED)
-        record_status_change(campaign, CampaignStatus.CANCELLED, actor=actor, reason=reason)
-        campaign.save(update_fields=["status", "updated_at"])
-        skip_unsent(campaign, reason="cancelled")
-    return campaign
-
-
-def skip_unsent(campaign: Campaign, *, reason: str) -> int:
-    """Mark the deliveries not yet handed over as skipped: the campaign was stopped for good
-    (workers also check the status before each batch and between messages)."""
-    return Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SKIPPED, error=reason[:300]
-    )
 
 
 def campaign_send_test(
@@ -301,7 +199,7 @@ def campaign_send_test(
     campaign = selectors.campaign_get(account=account, campaign_id=campaign_id)
     if campaign is None:
         raise NotFound("No such campaign.")
-    _sender_address(account, campaign.from_email)
+    sender_address_checked(account, campaign.from_email)
     chosen = selectors.preview_recipient(
         account=account, lists=list(campaign.lists.all()), subscriber_id=subscriber_id
     )

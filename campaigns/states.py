@@ -46,6 +46,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 EDITABLE = frozenset({S.DRAFT, S.REJECTED})
+# Statuses in which workers hand messages over.
+SENDING_STATUSES = frozenset({S.PROBING, S.RELEASING})
+# Statuses of a campaign a moderator approved (its version and audience are fixed).
+AFTER_APPROVAL = frozenset(
+    {S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING, S.SENT, S.PAUSED}
+)
+# Statuses a moderator can still stop.
+UNDER_WAY = frozenset({S.SUBMITTED, S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING})
 DELETABLE = frozenset({S.DRAFT, S.REJECTED, S.CANCELLED})
 FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 

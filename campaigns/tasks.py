@@ -14,6 +14,14 @@ def start_probe(campaign_id: int) -> str:
     return campaign_start_probe(campaign_id=campaign_id).status
 
 
+@shared_task(name="campaigns.dispatch_campaign")
+def dispatch_campaign(campaign_id: int) -> int:
+    """Queue send tasks for the campaign's due deliveries (a transition just made some due)."""
+    from campaigns.delivery import dispatch
+
+    return dispatch(campaign_id=campaign_id)
+
+
 @shared_task(name="campaigns.send_campaign")
 def send_campaign(campaign_id: int) -> int:
     """Drain the campaign's due deliveries for SEND_TASK_SECONDS, then queue itself again if

@@ -85,7 +85,7 @@ def record_click(
             ip=ip,
             seconds_since_sent=_seconds_since_sent(delivery, now),
             links_clicked_recently=len(links_in_burst),
-            links_in_message=len(selectors.compiled_campaign(delivery.campaign).links),
+            links_in_message=len(selectors.approved_links(delivery.campaign)),
         )
         if reason == ALL_LINKS:
             # Each earlier click of the sweep looked like a person's on its own.
@@ -108,7 +108,7 @@ def _locked_delivery(token_data: TokenData, *, with_campaign: bool) -> Delivery 
         status=DeliveryStatus.SENT,
     )
     if with_campaign:
-        queryset = queryset.select_related("campaign__account")
+        queryset = queryset.select_related("campaign__approved_version")
     # Only the delivery's row: locking the campaign would queue every click of a campaign
     # behind one another, and behind the send's own transitions.
     return queryset.select_for_update(of=("self",)).first()

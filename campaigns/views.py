@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.views import account_required, form_error
-from campaigns import selectors, services, stats
+from campaigns import selectors, sending, services, stats
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm
 from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
@@ -831,6 +831,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "findings_are_live": campaign.is_editable,
             "has_blocking": bool(selectors.blocking_findings(findings)),
             "history": campaign.changes.select_related("actor").order_by("at", "id"),
+            "joined_since_approval": selectors.joined_since_approval(campaign=campaign),
             "rejection": _last_rejection(campaign),
             "test_sends": selectors.test_sends_for(account=account, campaign=campaign)[
                 :RECENT_TEST_SENDS
@@ -890,7 +891,7 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     try:
-        services.campaign_submit(
+        sending.campaign_submit(
             account=request.user.account, campaign_id=campaign.pk, actor=request.user
         )
     except NotFound as exc:
@@ -914,7 +915,7 @@ def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     try:
-        services.campaign_withdraw(
+        sending.campaign_withdraw(
             account=request.user.account, campaign_id=campaign.pk, actor=request.user
         )
     except NotFound as exc:
@@ -940,7 +941,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.campaign_cancel(
+            sending.campaign_cancel(
                 account=request.user.account,
                 campaign_id=campaign.pk,
                 actor=request.user,

@@ -42,7 +42,7 @@ from campaigns.models import (
     SendBatch,
     TrackingEvent,
 )
-from campaigns.states import CampaignStatus, can_transition
+from campaigns.states import UNDER_WAY, CampaignStatus, can_transition
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
 from complaints.selectors import AccountHealth, HealthStatus, account_health
 from config.errors import ApplicationError, InvalidTransition, NotFound
@@ -243,7 +243,7 @@ def campaigns_to_pause(*, account_id: int) -> list[int]:
     """Ids of the account's campaigns under way that may be paused (submitted ones may not:
     they wait for a moderator, who will not approve them while the account is frozen)."""
     pausable = [
-        status for status in sending.UNDER_WAY if can_transition(status, CampaignStatus.PAUSED)
+        status for status in UNDER_WAY if can_transition(status, CampaignStatus.PAUSED)
     ]
     return list(
         Campaign.objects.filter(account_id=account_id, status__in=pausable)

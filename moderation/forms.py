@@ -25,6 +25,8 @@ def _reason_field(*, label: str, required: bool, help_text: str) -> forms.CharFi
 
 
 class ApproveForm(forms.Form):
+    # The version the page showed: approving another one (resubmitted meanwhile) is a 409.
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     note = _reason_field(
         label=gettext_lazy("Note"),
         required=False,
@@ -124,6 +126,7 @@ class PresetReasonForm(forms.Form):
 
 
 class RejectForm(PresetReasonForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
     presets = REJECT_PRESETS
     reason_label = gettext_lazy("Reason for rejecting")
     reason_help = gettext_lazy("Pick a common reason, write your own, or both. The sender sees it.")

@@ -7,6 +7,7 @@ them are for staff only (moderation.permissions)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,11 +31,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Account, AccountState
-from campaigns.models import Campaign
-from campaigns.selectors import Preview, campaign_preview, delivery_figures, recipient_count
-from campaigns.sending import UNDER_WAY
-from campaigns.states import CampaignStatus
+from campaigns.merge import MergeProgram, merge_context
+from campaigns.models import Campaign, CampaignVersion
+from campaigns.selectors import (
+    Preview,
+    campaign_preview,
+    content_preview,
+    delivery_figures,
+    recipient_count,
+    recipients_of,
+)
+from campaigns.states import UNDER_WAY, CampaignStatus
 from campaigns.verdict import ProbeFigures
+from campaigns.versions import version_content, version_merge_tags
 from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import AccountHealth, account_health
 from config.errors import ApplicationError
@@ -115,7 +124,7 @@ def campaigns_for_moderation(
 def campaign_for_moderation(*, campaign_id: int) -> Campaign | None:
     """One campaign of any account, with its account and lists."""
     return (
-        Campaign.objects.select_related("account")
+        Campaign.objects.select_related("account", "submitted_version", "approved_version")
         .prefetch_related("lists")
         .filter(pk=campaign_id)
         .first()
@@ -214,6 +223,9 @@ class Dossier:
 
     campaign: Campaign
     findings: list[dict]
+    # The frozen version shown (the approved one, else the one waiting), if any.
+    version: CampaignVersion | None = None
+    merge_fields: list[MergeFieldSample] = field(default_factory=list)
     preview: Preview | None
     preview_error: str
     recipient_count: int
@@ -340,6 +352,81 @@ def account_history(*, account: Account, exclude_campaign_id: int | None = None)
         status_totals=status_totals,
         audit_entries=list(audit_log(account_id=account.pk)[:HISTORY_AUDIT_ENTRIES]),
         open_flags=list(
+# A value a mail client may turn into a link, or markup: moderators look twice at those.
+URL_LIKE = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.-]*:|www\.|[a-z0-9-]+\.(?:[a-z]{2,24})(?:[/:?#]|$|\s)|[<>@])"
+)
+MERGE_SAMPLE_SIZE = 500
+MERGE_VALUES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class MergeValue:
+    value: str
+    count: int
+    url_like: bool
+
+
+@dataclass(frozen=True)
+class MergeFieldSample:
+    """One merge tag of the content with the distinct values it takes for a sample of the
+    recipients, the most frequent first; `url_like` counts the sampled recipients whose value
+    looks like a link, an address or markup."""
+
+    tag: str
+    values: list[MergeValue]
+    distinct: int
+    url_like: int
+    sampled: int
+
+
+def merge_field_samples(
+    *, version: CampaignVersion, company_name: str, sample: int = MERGE_SAMPLE_SIZE
+) -> list[MergeFieldSample]:
+    """What each merge tag of `version` fills in for up to `sample` subscribers of its lists
+    (the most recently changed first: an edit made to slip something in shows at the top)."""
+    tags = version_merge_tags(version)
+    if not tags:
+        return []
+    program = MergeProgram(tags)
+    names = {int(item["id"]): item["name"] for item in version.lists}
+    recipients = recipients_of(
+        Subscriber.objects.filter(
+            mailing_list_id__in=list(names), status=SubscriberStatus.SUBSCRIBED
+        ).order_by("-updated_at", "-id")[:sample]
+    )
+    counts: list[dict[str, int]] = [{} for _ in tags]
+    for recipient in recipients:
+        values = program.evaluate(
+            merge_context(
+                email=recipient.email,
+                name=recipient.name,
+                phone=recipient.phone,
+                attributes=recipient.attributes,
+                list_name=names.get(recipient.list_id, recipient.list_name),
+                company_name=company_name,
+            )
+        )
+        for index, value in enumerate(values):
+            counts[index][value] = counts[index].get(value, 0) + 1
+    out = []
+    for tag, seen in zip(tags, counts, strict=True):
+        ranked = sorted(seen.items(), key=lambda item: (-bool(URL_LIKE.search(item[0])), -item[1]))
+        out.append(
+            MergeFieldSample(
+                tag=tag.source,
+                values=[
+                    MergeValue(value=value, count=count, url_like=bool(URL_LIKE.search(value)))
+                    for value, count in ranked[:MERGE_VALUES_SHOWN]
+                ],
+                distinct=len(seen),
+                url_like=sum(count for value, count in seen.items() if URL_LIKE.search(value)),
+                sampled=len(recipients),
+            )
+        )
+    return out
+
+
             AccountFlag.objects.filter(account=account, resolved_at__isnull=True).order_by(
                 "-created_at"
             )
@@ -348,6 +435,8 @@ def account_history(*, account: Account, exclude_campaign_id: int | None = None)
 
 
 def campaign_dossier(*, campaign_id: int) -> Dossier | None:
+    version = campaign.approved_version or campaign.submitted_version
+    lists = list(campaign.lists.all())
     """A moderator's view of one campaign: the analyser's findings as stored when submitted, the
     rendered message (footer included), its lists' consent make-up, the account's history and,
     once the probe went out, its figures and verdict. None for an unknown campaign."""
@@ -357,14 +446,26 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
     account = campaign.account
     preview, preview_error = None, ""
     try:
-        preview = campaign_preview(account=account, campaign=campaign)
+        if version is not None:
+            preview = content_preview(
+                account=account,
+                content=version_content(version, account_id=account.pk),
+                lists=lists,
+            )
+        else:
+            preview = campaign_preview(account=account, campaign=campaign)
     except ApplicationError as exc:
         preview_error = exc.message
-    lists = list(campaign.lists.all())
     has_probe = campaign.probe_size is not None or campaign.probe_sent_at is not None
     return Dossier(
         campaign=campaign,
         findings=list(campaign.findings or []),
+        version=version,
+        merge_fields=(
+            merge_field_samples(version=version, company_name=version.company_name)
+            if version is not None
+            else []
+        ),
         preview=preview,
         preview_error=preview_error,
         recipient_count=recipient_count(campaign=campaign) if lists else 0,

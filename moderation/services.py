@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from accounts.models import Account, User
 from accounts.services import notify_account
@@ -51,6 +52,15 @@ def _ensure_moderator(user: User | None) -> None:
         raise PermissionDenied("Only moderators can do this.")
 
 
+def _ensure_not_own(moderator: User, campaign_account_id: int) -> None:
+    """A moderator never decides on their own account's campaigns: pre-moderation means a second
+    pair of eyes."""
+    if moderator.account_id is not None and moderator.account_id == campaign_account_id:
+        raise PermissionDenied(
+            gettext("You cannot decide on a campaign of your own account: another moderator must.")
+        )
+
+
 def _clean_reason(reason: str, *, required: bool) -> str:
     reason = (reason or "").strip()
     if required and not reason:
@@ -73,6 +83,7 @@ def _decide(
     reason: str,
     reason_required: bool,
     notice: Callable[[Campaign, str], tuple[str, str, str]],
+    extra: dict | None = None,
 ) -> Campaign:
     """One moderator decision: the transition, and, when it changed anything (decisions are safe
     to repeat), its audit entry and the sender's notification (`notice` gives subject, body and
@@ -80,17 +91,27 @@ def _decide(
     _ensure_moderator(moderator)
     reason = _clean_reason(reason, required=reason_required)
     with transaction.atomic():
-        before = (
+        row = (
             Campaign.objects.select_for_update()
             .filter(pk=campaign_id)
-            .values_list("status", flat=True)
+            .values_list("status", "account_id")
             .first()
         )
-        if before is None:
+        if row is None:
             raise NotFound("No such campaign.")
-        campaign = transition(campaign_id=campaign_id, actor=moderator, reason=reason)
+        before, account_id = row
+        _ensure_not_own(moderator, account_id)
+        campaign = transition(
+            campaign_id=campaign_id, actor=moderator, reason=reason, **(extra or {})
+        )
         if before != campaign.status:
-            audit(actor=moderator, action=action, campaign=campaign, reason=reason)
+            audit(
+                actor=moderator,
+                action=action,
+                campaign=campaign,
+                reason=reason,
+                details=_version_details(campaign),
+            )
             subject, body, level = notice(campaign, reason)
             notify_account(
                 account=campaign.account,
@@ -102,8 +123,18 @@ def _decide(
     return campaign
 
 
-def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Campaign:
-    """Approve a submitted campaign: its probe is chosen and sent next."""
+def _version_details(campaign: Campaign) -> dict:
+    version = campaign.approved_version or campaign.submitted_version
+    if version is None:
+        return {}
+    return {"version": version.number, "content_hash": version.content_hash}
+
+
+def decision_approve(
+    *, campaign_id: int, moderator: User, version_id: int | None, note: str = ""
+) -> Campaign:
+    """Approve the submitted version `version_id` of a campaign (a 409 for any other version):
+    its audience is fixed and its probe chosen and sent next."""
     return _decide(
         campaign_id=campaign_id,
         moderator=moderator,
@@ -111,6 +142,7 @@ def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Ca
         action=AuditAction.APPROVED,
         reason=note,
         reason_required=False,
+        extra={"version_id": version_id},
         notice=lambda campaign, note: (
             f"“{campaign.name}” was approved",
             "Its probe goes out now; the rest follows after the hold if the probe's figures "
@@ -120,8 +152,11 @@ def campaign_approve(*, campaign_id: int, moderator: User, note: str = "") -> Ca
     )
 
 
-def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
-    """Send a submitted campaign back to its author, with a reason they see."""
+def decision_reject(
+    *, campaign_id: int, moderator: User, reason: str, version_id: int | None = None
+) -> Campaign:
+    """Send a submitted campaign back to its author, with a reason they see (with
+    `version_id`, only if that version is the one waiting)."""
     return _decide(
         campaign_id=campaign_id,
         moderator=moderator,
@@ -129,6 +164,7 @@ def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campai
         action=AuditAction.REJECTED,
         reason=reason,
         reason_required=True,
+        extra={"version_id": version_id},
         notice=lambda campaign, reason: (
             f"“{campaign.name}” was rejected",
             f"The moderator's reason: {reason}\nEdit the campaign and submit it again.",
@@ -137,7 +173,7 @@ def campaign_reject(*, campaign_id: int, moderator: User, reason: str) -> Campai
     )
 
 
-def campaign_release(*, campaign_id: int, moderator: User, reason: str = "") -> Campaign:
+def decision_release(*, campaign_id: int, moderator: User, reason: str = "") -> Campaign:
     """Release a campaign in review (its probe went over the thresholds) to the rest."""
     return _decide(
         campaign_id=campaign_id,
@@ -154,7 +190,7 @@ def campaign_release(*, campaign_id: int, moderator: User, reason: str = "") -> 
     )
 
 
-def campaign_decline(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
+def decision_decline(*, campaign_id: int, moderator: User, reason: str) -> Campaign:
     """Stop a campaign for good at any point before it is sent, with a reason the sender sees."""
     return _decide(
         campaign_id=campaign_id,

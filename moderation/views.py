@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AccountState
 from campaigns.models import Campaign
+from campaigns.sending import VersionMismatch
 from campaigns.states import CampaignStatus, can_transition
 from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
@@ -81,8 +82,11 @@ class Decision:
 DECISIONS: dict[str, Decision] = {
     "approve": Decision(
         form_class=ApproveForm,
-        call=lambda campaign_id, moderator, data: services.campaign_approve(
-            campaign_id=campaign_id, moderator=moderator, note=data["note"]
+        call=lambda campaign_id, moderator, data: services.decision_approve(
+            campaign_id=campaign_id,
+            moderator=moderator,
+            version_id=data["version"],
+            note=data["note"],
         ),
         allowed=lambda status: status == S.SUBMITTED,
         done=gettext_lazy("Approved “{name}”: its probe goes out now."),
@@ -90,8 +94,11 @@ DECISIONS: dict[str, Decision] = {
     ),
     "reject": Decision(
         form_class=RejectForm,
-        call=lambda campaign_id, moderator, data: services.campaign_reject(
-            campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
+        call=lambda campaign_id, moderator, data: services.decision_reject(
+            campaign_id=campaign_id,
+            moderator=moderator,
+            reason=data["reason"],
+            version_id=data.get("version"),
         ),
         allowed=lambda status: status == S.SUBMITTED,
         done=gettext_lazy("Rejected “{name}”. The sender was told why and can edit it."),
@@ -99,7 +106,7 @@ DECISIONS: dict[str, Decision] = {
     ),
     "release": Decision(
         form_class=ReleaseForm,
-        call=lambda campaign_id, moderator, data: services.campaign_release(
+        call=lambda campaign_id, moderator, data: services.decision_release(
             campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
         ),
         allowed=lambda status: status == S.REVIEW,
@@ -108,7 +115,7 @@ DECISIONS: dict[str, Decision] = {
     ),
     "decline": Decision(
         form_class=DeclineForm,
-        call=lambda campaign_id, moderator, data: services.campaign_decline(
+        call=lambda campaign_id, moderator, data: services.decision_decline(
             campaign_id=campaign_id, moderator=moderator, reason=data["reason"]
         ),
         allowed=lambda status: can_transition(status, S.DECLINED),
@@ -195,7 +202,11 @@ def _finding_groups(dossier: selectors.Dossier) -> list[dict]:
 
 
 def _review_page(
-    request: HttpRequest, campaign_id: int, *, bound: tuple[str, forms.Form] | None = None
+    request: HttpRequest,
+    campaign_id: int,
+    *,
+    bound: tuple[str, forms.Form] | None = None,
+    status_code: int | None = None,
 ) -> HttpResponse:
     dossier = selectors.campaign_dossier(campaign_id=campaign_id)
     if dossier is None:
@@ -205,7 +216,13 @@ def _review_page(
     for key, decision in DECISIONS.items():
         if not decision.allowed(status):
             continue
-        form = bound[1] if bound and bound[0] == key else decision.form_class(prefix=key)
+        form = (
+            bound[1]
+            if bound and bound[0] == key
+            else decision.form_class(
+                prefix=key, initial={"version": dossier.campaign.submitted_version_id}
+            )
+        )
         decisions.append(
             {
                 "key": key,
@@ -227,7 +244,7 @@ def _review_page(
             "changes": dossier.campaign.changes.select_related("actor").order_by("at", "id"),
             "tab": _tab_of(status),
         },
-        status=400 if bound else 200,
+        status=status_code or (400 if bound else 200),
     )
 
 
@@ -253,6 +270,10 @@ def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpRespons
         chosen.call(campaign.pk, request.user, form.cleaned_data)
     except Campaign.DoesNotExist as exc:
         raise Http404("No such campaign.") from exc
+    except VersionMismatch as exc:
+        # The page the moderator decided on showed another version: show the one waiting now.
+        messages.error(request, exc.message)
+        return _review_page(request, campaign_id, status_code=409)
     except ApplicationError as exc:
         if exc.field and exc.field in form.fields:
             form.add_error(exc.field, exc.message)

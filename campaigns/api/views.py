@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.api.schema import error_responses
 from accounts.api.views import ACCOUNT_PERMISSIONS
-from campaigns import selectors, services, stats
+from campaigns import selectors, sending, services, stats
 from campaigns.api import serializers as s
 from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
@@ -341,7 +341,7 @@ class CampaignSubmitView(APIView):
     )
     def post(self, request, campaign_id: int):
         _campaign_or_404(request, campaign_id)
-        services.campaign_submit(
+        sending.campaign_submit(
             account=request.user.account, campaign_id=campaign_id, actor=request.user
         )
         return Response(_output(request, campaign_id))
@@ -360,7 +360,7 @@ class CampaignCancelView(APIView):
         _campaign_or_404(request, campaign_id)
         data = s.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.campaign_cancel(
+        sending.campaign_cancel(
             account=request.user.account,
             campaign_id=campaign_id,
             actor=request.user,

@@ -33,6 +33,12 @@ class AuditFilter(serializers.Serializer):
 
 
 class ApproveInput(serializers.Serializer):
+    version = serializers.IntegerField(
+        source="version_id",
+        min_value=1,
+        help_text="The id of the version you reviewed (`submitted_version.id`). If the sender "
+        "withdrew and resubmitted since, another version is waiting: 409.",
+    )
     note = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -52,6 +58,22 @@ class OptionalReasonInput(serializers.Serializer):
 
 class RequiredReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=REASON_MAX, help_text="Required; the sender sees it.")
+
+
+class RejectInput(RequiredReasonInput):
+    version = serializers.IntegerField(
+        source="version_id",
+        min_value=1,
+        required=False,
+        help_text="Optional: reject only if this version is still the one waiting (else 409).",
+    )
+
+
+class VersionSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
 
 class AccountSummary(serializers.Serializer):
@@ -79,6 +101,14 @@ class ModerationCampaignOutput(serializers.ModelSerializer):
     account = AccountSummary(read_only=True)
     lists = ListSummary(many=True, read_only=True)
     findings = FindingOutput(many=True, read_only=True)
+    submitted_version = VersionSummary(
+        read_only=True,
+        allow_null=True,
+        help_text="The frozen version waiting for a decision (approve names its id).",
+    )
+    approved_version = VersionSummary(
+        read_only=True, allow_null=True, help_text="The version that was approved and is sent."
+    )
     verdict = serializers.SerializerMethodField(
         help_text="The probe's verdict once judged, else null."
     )
@@ -95,6 +125,8 @@ class ModerationCampaignOutput(serializers.ModelSerializer):
             "from_name",
             "from_email",
             "findings",
+            "submitted_version",
+            "approved_version",
             "moderation_note",
             "created_at",
             "submitted_at",

@@ -185,7 +185,7 @@ class _DecisionView(APIView):
 )
 class CampaignApproveView(_DecisionView):
     input_class = s.ApproveInput
-    decide = staticmethod(services.campaign_approve)
+    decide = staticmethod(services.decision_approve)
 
 
 @extend_schema_view(
@@ -198,8 +198,8 @@ class CampaignApproveView(_DecisionView):
     )
 )
 class CampaignRejectView(_DecisionView):
-    input_class = s.RequiredReasonInput
-    decide = staticmethod(services.campaign_reject)
+    input_class = s.RejectInput
+    decide = staticmethod(services.decision_reject)
 
 
 @extend_schema_view(
@@ -213,7 +213,7 @@ class CampaignRejectView(_DecisionView):
 )
 class CampaignReleaseView(_DecisionView):
     input_class = s.OptionalReasonInput
-    decide = staticmethod(services.campaign_release)
+    decide = staticmethod(services.decision_release)
 
 
 @extend_schema_view(
@@ -227,7 +227,7 @@ class CampaignReleaseView(_DecisionView):
 )
 class CampaignDeclineView(_DecisionView):
     input_class = s.RequiredReasonInput
-    decide = staticmethod(services.campaign_decline)
+    decide = staticmethod(services.decision_decline)
 
 
 class AuditLogView(APIView):

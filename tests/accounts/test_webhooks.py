@@ -434,7 +434,7 @@ def test_confirming_a_subscription_fires_subscriber_subscribed(
 def test_a_campaign_status_change_fires_campaign_status_changed(
     account, receiver, django_capture_on_commit_callbacks
 ):
-    from campaigns.services import campaign_withdraw
+    from campaigns.sending import campaign_withdraw
     from tests.campaigns.factories import submitted_campaign
     from tests.lists.factories import MailingListFactory
 

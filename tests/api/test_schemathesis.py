@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import api_token_create
-from campaigns import services as campaign_services
+from campaigns import sending
 from complaints.models import AbuseReport
 from lists.models import ImportJob
 from tests.campaigns.factories import CampaignFactory
@@ -93,7 +93,7 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
     submitted = CampaignFactory(
         account=account, lists=[mailing_list], from_email="news@news.acme.example"
     )
-    campaign_services.campaign_submit(account=account, campaign_id=submitted.pk, actor=None)
+    sending.campaign_submit(account=account, campaign_id=submitted.pk, actor=None)
     job = ImportJob.objects.create(
         account=account,
         mailing_list=mailing_list,

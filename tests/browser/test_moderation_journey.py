@@ -7,7 +7,7 @@ with the reason (and the e-mail, through a real SMTP sink) and the reason on the
 import pytest
 from playwright.sync_api import expect
 
-from campaigns import services as campaign_services
+from campaigns import sending
 from campaigns.models import Campaign
 from moderation.models import AuditEntry
 from tests.browser.conftest import log_in
@@ -38,7 +38,7 @@ def submitted_campaign(sender) -> Campaign:
         subject="A course for {{ subscriber.first_name | default('you') }}",
         html_body="<h1>The spring course</h1><p>Earn a passive income from home.</p>",
     )
-    campaign_services.campaign_submit(account=account, campaign_id=campaign.pk, actor=sender)
+    sending.campaign_submit(account=account, campaign_id=campaign.pk, actor=sender)
     campaign.refresh_from_db()
     assert campaign.status == "submitted"
     return campaign
@@ -90,10 +90,10 @@ def test_a_moderator_rejects_a_campaign_and_the_sender_reads_why(page, site, scr
     trade_row = consent.locator("tbody tr").filter(has_text="Trade desk")
     expect(harbour_row.locator(".subscribed-count")).to_contain_text("12")
     expect(harbour_row).to_contain_text("Web form (our hosted or embedded form)")
-    expect(harbour_row).to_contain_text("100.0%")
+    expect(harbour_row).to_contain_text("100%")
     expect(harbour_row.locator(".role-share")).not_to_contain_text("⚑")
     expect(trade_row.locator(".role-share")).to_contain_text("⚑")
-    expect(trade_row.locator(".role-share")).to_contain_text("100.0%")
+    expect(trade_row.locator(".role-share")).to_contain_text("100%")
     expect(page.locator("#no-previous-campaigns")).to_be_visible()
     expect(page.locator("#account-state")).to_have_text("Active")
     screenshot(page, "moderation-review")

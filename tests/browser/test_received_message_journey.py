@@ -22,7 +22,7 @@ from complaints.models import FeedbackEvent
 from lists.models import Subscriber, Suppression
 from lists.selectors import suppression_of_address
 from moderation import services as moderation
-from tests.campaigns.factories import submitted_campaign
+from tests.campaigns.factories import submitted_campaign, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -102,7 +102,11 @@ def test_recipients_unsubscribe_and_report_spam_from_the_message_they_received(
         subject="Ferry times",
         html_body="<p>The summer timetable starts on Monday.</p>",
     )
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=UserFactory(is_staff=True))
+    moderation.decision_approve(
+        campaign_id=campaign.pk,
+        moderator=UserFactory(is_staff=True),
+        version_id=waiting_version(campaign),
+    )
     ann_mail = site.mail.wait_for(to=ANN, subject="Ferry times")
     bob_mail = site.mail.wait_for(to=BOB, subject="Ferry times")
     assert parseaddr(ann_mail.message["From"])[1] == "news@news.harbour.example"

@@ -17,7 +17,7 @@ from campaigns import views as campaign_views
 from campaigns.models import Campaign, Delivery
 from moderation import services as moderation
 from tests.browser.conftest import log_in
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory
 
@@ -72,7 +72,11 @@ def test_the_sender_watches_the_staged_send_advance_without_reloading(
 
     # A moderator approves; tasks run eagerly in this process, so the probe goes to the SMTP
     # sink at once and the hold begins.
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=UserFactory(is_staff=True))
+    moderation.decision_approve(
+        campaign_id=campaign.pk,
+        moderator=UserFactory(is_staff=True),
+        version_id=waiting_version(campaign),
+    )
     _current_step(page, "hold")
     expect(page.locator("#step-probe")).to_have_class(re.compile(r"\bdone\b"))
     expect(page.locator("#step-probe")).to_contain_text("To 12 of 120 recipients")

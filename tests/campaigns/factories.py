@@ -76,8 +76,29 @@ def subscribe_many(mailing_list, count: int, *, prefix: str = "r", domains=DOMAI
 
 def submitted_campaign(mailing_list, **fields) -> Campaign:
     """A campaign to `mailing_list` already waiting for moderation."""
+    from campaigns.versions import version_freeze
+
     campaign = CampaignFactory(account=mailing_list.account, lists=[mailing_list], **fields)
     campaign.status = "submitted"
     campaign.submitted_at = timezone.now()
-    campaign.save(update_fields=["status", "submitted_at"])
+    campaign.submitted_version = version_freeze(campaign=campaign, actor=None)
+    campaign.save(update_fields=["status", "submitted_at", "submitted_version"])
+    return campaign
+
+
+def waiting_version(campaign) -> int | None:
+    """The id of the version of `campaign` waiting for moderation, as the database has it now."""
+    return Campaign.objects.values_list("submitted_version_id", flat=True).get(pk=campaign.pk)
+
+
+def with_approved_version(campaign: Campaign) -> Campaign:
+    """`campaign` with its content frozen as the approved version, as a moderator's approval
+    leaves it (tests that put deliveries in place by hand need the links a message carries)."""
+    from campaigns.versions import version_freeze
+
+    version = version_freeze(campaign=campaign, actor=None)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        submitted_version=version, approved_version=version, approved_at=timezone.now()
+    )
+    campaign.refresh_from_db()
     return campaign

@@ -19,7 +19,13 @@ from campaigns.models import Campaign, Delivery, DeliveryStatus, TrackingEvent
 from campaigns.views import _progress_context
 from lists.models import Subscriber
 from moderation import services as moderation
-from tests.campaigns.factories import CampaignFactory, submitted_campaign, subscribe_many
+from tests.campaigns.factories import (
+    CampaignFactory,
+    submitted_campaign,
+    subscribe_many,
+    waiting_version,
+    with_approved_version,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +47,9 @@ def owner(client, user):
 
 def _approve(campaign, moderator, capture):
     with capture(execute=True):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
     campaign.refresh_from_db()
     return campaign
 
@@ -199,7 +207,9 @@ def test_a_sent_campaign_is_done_with_its_verdict_against_the_thresholds(owner, 
         f"Verdict (done) {sent_campaign.judged_at:%Y-%m-%d %H:%M} Green "
         "Within every threshold: the rest was released. "
         "Spam complaints 0% (warning from 0.1%, review over 0.3%, policy limit 0.5%) "
-        "Hard bounces 0% (warning from 2%, review over 5% (the policy limit))"
+        "Hard bounces 0% (warning from 2%, review over 5% (the policy limit)) "
+        "Provider blocks 0% (warning from 2%, review over 5%) "
+        "Unsubscribed 0% (warning from 1%, review over 2%)"
     )
     assert "200 of 200 sent." in steps["release"]["words"]
     finished = f"{sent_campaign.finished_at:%Y-%m-%d %H:%M} UTC"
@@ -220,7 +230,7 @@ def test_in_review_the_verdict_waits_for_a_moderator_and_then_says_who_released_
     assert 'data-final="false"' in html
 
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_release(campaign_id=review_campaign.pk, moderator=moderator)
+        moderation.decision_release(campaign_id=review_campaign.pk, moderator=moderator)
 
     html = _fragment(owner, review_campaign).content.decode()
     verdict = _steps(html)["verdict"]
@@ -229,7 +239,7 @@ def test_in_review_the_verdict_waits_for_a_moderator_and_then_says_who_released_
 
 
 def test_a_declined_campaign_stops_where_it_was_and_says_why(owner, review_campaign, moderator):
-    moderation.campaign_decline(
+    moderation.decision_decline(
         campaign_id=review_campaign.pk, moderator=moderator, reason="Bought addresses."
     )
 
@@ -391,7 +401,10 @@ def clicked_campaign(sent_campaign):
         html_body='<p><a href="https://acme.example/a">A</a> <a href="https://acme.example/b">B</a>'
         ' <a href="https://acme.example/c">C</a></p>'
     )
-    campaign = Campaign.objects.select_related("account").get(pk=sent_campaign.pk)
+    with_approved_version(Campaign.objects.get(pk=sent_campaign.pk))  # as if approved so
+    campaign = Campaign.objects.select_related("account", "approved_version").get(
+        pk=sent_campaign.pk
+    )
     deliveries = list(Delivery.objects.filter(campaign=campaign).order_by("pk")[:5])
 
     def click(delivery, link, machine=""):
@@ -444,6 +457,7 @@ def test_the_campaign_page_shows_the_clicks_per_link(owner, clicked_campaign):
 
 def test_a_campaign_without_links_says_so(owner, holding_campaign):
     Campaign.objects.filter(pk=holding_campaign.pk).update(html_body="<p>No links here.</p>")
+    with_approved_version(Campaign.objects.get(pk=holding_campaign.pk))  # as if approved so
 
     page = owner.get(reverse("campaign_detail", args=[holding_campaign.pk])).content.decode()
 

@@ -13,7 +13,7 @@ from campaigns.models import Delivery, DeliveryStatus, SendBatch
 from campaigns.throttle import SendThrottle, provider_factor
 from lists.models import Subscriber
 from lists.services.suppression import suppression_add
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.dns_server import free_port
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,9 @@ def probing(mailing_list, settings):
     Subscriber.objects.filter(email="r1@gmail.com").update(email="bad1@gmail.com")
     Subscriber.objects.filter(email="r2@gmail.com").update(email="later2@gmail.com")
     campaign = submitted_campaign(mailing_list)
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
     sending.campaign_start_probe(campaign_id=campaign.pk, seed=1)
     return campaign
 
@@ -177,7 +179,7 @@ def test_retry_delay_doubles_up_to_a_cap(settings):
 
 
 def test_a_cancelled_campaign_stops_and_skips_what_is_left(smtp_server, probing, user):
-    from campaigns.services import campaign_cancel
+    from campaigns.sending import campaign_cancel
 
     campaign_cancel(account=probing.account, campaign_id=probing.pk, actor=user)
 

@@ -14,7 +14,7 @@ from config.errors import InvalidTransition
 from lists.models import Subscriber, SubscriberStatus
 from moderation import services as moderation
 from moderation.models import AccountFlag, AuditEntry
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,9 @@ def campaign(mailing_list, audience):
 
 def approve(campaign, moderator, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
     campaign.refresh_from_db()
     return campaign
 
@@ -59,9 +61,13 @@ def test_approval_sends_a_probe_of_ten_percent_then_holds(
     assert campaign.status == "holding"
     assert campaign.probe_size == 20
     assert campaign.recipients_at_approval == 200
-    probe = Delivery.objects.filter(campaign=campaign)
-    assert probe.count() == 20 and set(probe.values_list("is_probe", flat=True)) == {True}
+    # The whole audience is fixed at approval: the probe goes, the rest waits for the release.
+    probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
+    assert probe.count() == 20
     assert set(probe.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    rest = Delivery.objects.filter(campaign=campaign, is_probe=False)
+    assert rest.count() == 180
+    assert set(rest.values_list("status", flat=True)) == {DeliveryStatus.WAITING}
     assert len([m for m in mail.outbox if "News for" in m.subject]) == 20
     assert campaign.hold_until > timezone.now() + timedelta(minutes=59)
     assert sum(campaign.probe_plan["allocation"].values()) == 20
@@ -90,7 +96,9 @@ def test_who_unsubscribed_during_the_hold_is_not_released_to(
 ):
     campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
     in_probe = set(
-        Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+        Delivery.objects.filter(campaign=campaign, is_probe=True).values_list(
+            "subscriber_id", flat=True
+        )
     )
     gone = Subscriber.objects.filter(mailing_list=mailing_list).exclude(pk__in=in_probe)[:5]
     gone_ids = [s.pk for s in gone]
@@ -98,7 +106,9 @@ def test_who_unsubscribed_during_the_hold_is_not_released_to(
 
     end_hold(campaign, django_capture_on_commit_callbacks)
 
-    assert not Delivery.objects.filter(campaign=campaign, subscriber_id__in=gone_ids).exists()
+    # Fixed in the audience at approval, skipped when their turn came: never sent.
+    left_out = Delivery.objects.filter(campaign=campaign, subscriber_id__in=gone_ids)
+    assert set(left_out.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 195
 
 
@@ -108,7 +118,7 @@ def test_complaints_over_the_threshold_send_the_campaign_to_review_and_flag_the_
     subscribe_many(mailing_list, 2000)
     campaign = submitted_campaign(mailing_list)
     campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
-    probe = Delivery.objects.filter(campaign=campaign)
+    probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
     assert probe.count() == 200
     complained = list(probe.values_list("pk", flat=True)[:5])  # 2.5%
     Delivery.objects.filter(pk__in=complained).update(complained_at=timezone.now())
@@ -119,15 +129,17 @@ def test_complaints_over_the_threshold_send_the_campaign_to_review_and_flag_the_
     assert campaign.status == "review"
     assert campaign.verdict["flag_account"] is True
     assert AccountFlag.objects.filter(account=campaign.account, campaign=campaign).exists()
-    assert Delivery.objects.filter(campaign=campaign).count() == 200  # nothing released
+    released = Delivery.objects.filter(campaign=campaign).exclude(status=DeliveryStatus.WAITING)
+    assert released.count() == 200  # nothing released
     assert not [m for m in mail.outbox if "News for" in m.subject]
 
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_decline(campaign_id=campaign.pk, moderator=moderator, reason="Spam.")
+        moderation.decision_decline(campaign_id=campaign.pk, moderator=moderator, reason="Spam.")
     campaign.refresh_from_db()
     assert campaign.status == "declined"
     assert campaign.moderation_note == "Spam."
-    assert Delivery.objects.filter(campaign=campaign).count() == 200
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 200
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SKIPPED).count() == 1800
     assert not [m for m in mail.outbox if "News for" in m.subject]
     assert AuditEntry.objects.filter(action="declined", campaign=campaign, reason="Spam.").exists()
 
@@ -139,7 +151,7 @@ def test_a_moderator_releases_a_campaign_in_review(
     campaign = approve(
         submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks
     )
-    probe = Delivery.objects.filter(campaign=campaign)
+    probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
     Delivery.objects.filter(pk__in=list(probe.values_list("pk", flat=True)[:2])).update(
         complained_at=timezone.now()
     )
@@ -147,7 +159,7 @@ def test_a_moderator_releases_a_campaign_in_review(
     assert campaign.status == "review"
 
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_release(
+        moderation.decision_release(
             campaign_id=campaign.pk, moderator=moderator, reason="Known list."
         )
     campaign.refresh_from_db()
@@ -162,10 +174,11 @@ def test_transitions_are_idempotent_and_illegal_ones_are_refused(
     campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
     again = approve(campaign, moderator, django_capture_on_commit_callbacks)
     assert again.status == "holding"
-    assert Delivery.objects.filter(campaign=campaign).count() == 20
+    assert Delivery.objects.filter(campaign=campaign, is_probe=True).count() == 20
+    assert Delivery.objects.filter(campaign=campaign).count() == 200
     assert AuditEntry.objects.filter(action="approved", campaign=campaign).count() == 1
     with pytest.raises(InvalidTransition):
-        moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason="No.")
+        moderation.decision_reject(campaign_id=campaign.pk, moderator=moderator, reason="No.")
     assert sending.campaign_start_probe(campaign_id=campaign.pk).status == "holding"
 
 
@@ -173,7 +186,9 @@ def test_only_staff_decide(campaign, user):
     from config.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=user)
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=user, version_id=waiting_version(campaign)
+        )
     campaign.refresh_from_db()
     assert campaign.status == "submitted"
 
@@ -182,8 +197,8 @@ def test_reject_needs_a_reason_the_sender_sees(campaign, moderator):
     from config.errors import ApplicationError
 
     with pytest.raises(ApplicationError):
-        moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason=" ")
-    moderation.campaign_reject(campaign_id=campaign.pk, moderator=moderator, reason="No imprint.")
+        moderation.decision_reject(campaign_id=campaign.pk, moderator=moderator, reason=" ")
+    moderation.decision_reject(campaign_id=campaign.pk, moderator=moderator, reason="No imprint.")
     campaign.refresh_from_db()
     assert campaign.status == "rejected"
     assert campaign.moderation_note == "No imprint."
@@ -195,7 +210,9 @@ def test_a_frozen_account_pauses_at_the_next_batch_and_resumes_when_unfrozen(
 ):
     settings.CELERY_TASK_ALWAYS_EAGER = False  # approve, but send nothing yet
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
     settings.CELERY_TASK_ALWAYS_EAGER = True
     sending.campaign_start_probe(campaign_id=campaign.pk)
     account = campaign.account
@@ -224,12 +241,15 @@ def test_twenty_thousand_recipients_get_a_probe_of_one_thousand_with_their_provi
 ):
     subscribe_many(mailing_list, 20_000)
     campaign = submitted_campaign(mailing_list)
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
 
     campaign = sending.campaign_start_probe(campaign_id=campaign.pk, seed=7)
 
-    probe = Delivery.objects.filter(campaign=campaign)
+    probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
     assert campaign.probe_size == 1000 and probe.count() == 1000
+    assert Delivery.objects.filter(campaign=campaign).count() == 20_000
     mix = Counter(probe.values_list("provider", flat=True))
     # Six providers in equal parts in the list: the probe has the same mix.
     assert set(mix) == {"gmail", "yahoo", "microsoft", "yandex", "mailru", "other"}
@@ -246,11 +266,15 @@ def test_a_probe_is_reproducible_from_its_seed(mailing_list, account):
     second = submitted_campaign(mailing_list)
     chosen = []
     for campaign in (first, second):
-        sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+        sending.campaign_approve(
+            campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+        )
         sending.campaign_start_probe(campaign_id=campaign.pk, seed=42)
         chosen.append(
             sorted(
-                Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+                Delivery.objects.filter(campaign=campaign, is_probe=True).values_list(
+                    "subscriber_id", flat=True
+                )
             )
         )
     assert chosen[0] == chosen[1] and len(chosen[0]) == 30
@@ -268,7 +292,9 @@ def test_an_address_on_two_lists_is_one_recipient_and_suppressed_ones_none(
     suppression_add(account=account, email="r0@example.org", reason="unsubscribed")
     campaign = submitted_campaign(mailing_list)
     campaign.lists.add(other)
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
 
     campaign = sending.campaign_start_probe(campaign_id=campaign.pk)
 
@@ -278,18 +304,21 @@ def test_an_address_on_two_lists_is_one_recipient_and_suppressed_ones_none(
 def test_deciding_on_an_unknown_campaign_is_not_found(moderator):
     from config.errors import NotFound
 
-    for decide in (moderation.campaign_approve, moderation.campaign_release):
-        with pytest.raises(NotFound):
-            decide(campaign_id=987654321, moderator=moderator)
     with pytest.raises(NotFound):
-        moderation.campaign_decline(campaign_id=987654321, moderator=moderator, reason="x")
+        moderation.decision_approve(campaign_id=987654321, moderator=moderator, version_id=1)
+    with pytest.raises(NotFound):
+        moderation.decision_release(campaign_id=987654321, moderator=moderator)
+    with pytest.raises(NotFound):
+        moderation.decision_decline(campaign_id=987654321, moderator=moderator, reason="x")
 
 
 def test_the_sweeper_queues_a_lost_probe_task_again(
     campaign, moderator, django_capture_on_commit_callbacks, settings
 ):
     settings.CELERY_TASK_ALWAYS_EAGER = False  # the task that should start the probe is lost
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    moderation.decision_approve(
+        campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+    )
     settings.CELERY_TASK_ALWAYS_EAGER = True
     assert delivery.sweep().dispatched == []  # approved just now: its task may still come
     Campaign.objects.filter(pk=campaign.pk).update(

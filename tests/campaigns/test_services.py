@@ -8,7 +8,7 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.core import mail
 
 from accounts.models import AccountState
-from campaigns import services
+from campaigns import sending, services
 from campaigns.models import Campaign, CampaignStatusChange, CampaignTestSend
 from campaigns.states import CampaignStatus
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
@@ -173,7 +173,7 @@ def test_another_accounts_campaign_is_not_found(user, other_user, campaign_field
     with pytest.raises(NotFound):
         services.campaign_delete(account=other_user.account, campaign_id=campaign.pk)
     with pytest.raises(NotFound):
-        services.campaign_submit(account=other_user.account, campaign_id=campaign.pk, actor=None)
+        sending.campaign_submit(account=other_user.account, campaign_id=campaign.pk, actor=None)
     assert Campaign.objects.get().name == "November news"
 
 
@@ -192,8 +192,8 @@ def test_delete_only_before_approval(user, campaign_fields, account):
 def test_submit_moves_to_the_queue_with_the_findings(user, campaign_fields, subscriber, analyser):
     campaign = create(user, campaign_fields)
 
-    submitted = services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
-    again = services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+    submitted = sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+    again = sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
     assert submitted.status == again.status == CampaignStatus.SUBMITTED
     assert submitted.findings == [REVIEW.as_dict()]
@@ -207,7 +207,7 @@ def test_blocking_findings_stop_submission(user, campaign_fields, subscriber, se
     campaign = create(user, campaign_fields)
 
     with pytest.raises(ApplicationError) as refused:
-        services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
     assert refused.value.message == (
         "The campaign cannot be submitted: Links through URL shorteners hide where they lead."
@@ -222,7 +222,7 @@ def test_a_campaign_without_subscribers_cannot_be_submitted(user, campaign_field
     campaign = create(user, campaign_fields)
 
     with pytest.raises(ApplicationError) as refused:
-        services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
     assert refused.value.field == "lists"
     assert Campaign.objects.get().status == CampaignStatus.DRAFT
@@ -236,7 +236,7 @@ def test_a_sender_domain_withdrawn_since_saving_stops_submission(
     sender_domain.save()
 
     with pytest.raises(ApplicationError) as refused:
-        services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
     assert refused.value.field == "from_email"
 
 
@@ -246,18 +246,18 @@ def test_a_frozen_account_cannot_submit(user, campaign_fields, subscriber, analy
     user.account.save()
 
     with pytest.raises(PermissionDenied):
-        services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
     assert Campaign.objects.get().status == CampaignStatus.DRAFT
 
 
 def test_withdraw_and_resubmit(user, campaign_fields, subscriber, analyser):
     campaign = create(user, campaign_fields)
-    services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+    sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
-    services.campaign_withdraw(account=user.account, campaign_id=campaign.pk, actor=user)
-    services.campaign_withdraw(account=user.account, campaign_id=campaign.pk, actor=user)
+    sending.campaign_withdraw(account=user.account, campaign_id=campaign.pk, actor=user)
+    sending.campaign_withdraw(account=user.account, campaign_id=campaign.pk, actor=user)
     services.campaign_update(account=user.account, campaign_id=campaign.pk, subject="Better")
-    services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+    sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
     assert list(CampaignStatusChange.objects.values_list("old_status", "new_status")) == [
         ("draft", "submitted"),
@@ -269,13 +269,13 @@ def test_withdraw_and_resubmit(user, campaign_fields, subscriber, analyser):
 def test_cancel_is_idempotent_and_final(user, campaign_fields):
     campaign = create(user, campaign_fields)
 
-    services.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user, reason="x")
-    services.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user)
+    sending.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user, reason="x")
+    sending.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user)
 
     assert Campaign.objects.get().status == CampaignStatus.CANCELLED
     assert CampaignStatusChange.objects.count() == 1
     with pytest.raises(InvalidTransition):
-        services.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
 
 def test_a_sent_campaign_cannot_be_cancelled(user, campaign_fields):
@@ -283,7 +283,7 @@ def test_a_sent_campaign_cannot_be_cancelled(user, campaign_fields):
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT)
 
     with pytest.raises(InvalidTransition):
-        services.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user)
+        sending.campaign_cancel(account=user.account, campaign_id=campaign.pk, actor=user)
 
 
 def test_a_test_goes_to_the_users_own_address_as_a_subscriber_would_get_it(
@@ -376,8 +376,8 @@ def test_the_content_analyser_blocks_a_shortened_link_and_passes_a_clean_campaig
     clean = create(user, campaign_fields)
 
     with pytest.raises(ApplicationError) as refused:
-        services.campaign_submit(account=user.account, campaign_id=shortened.pk, actor=user)
-    submitted = services.campaign_submit(account=user.account, campaign_id=clean.pk, actor=user)
+        sending.campaign_submit(account=user.account, campaign_id=shortened.pk, actor=user)
+    submitted = sending.campaign_submit(account=user.account, campaign_id=clean.pk, actor=user)
 
     assert "link.shortener" in [f["code"] for f in refused.value.extra["findings"]]
     assert Campaign.objects.get(pk=shortened.pk).status == CampaignStatus.DRAFT

@@ -13,7 +13,12 @@ from campaigns import stats
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.verdict import wilson_interval
 from moderation import services as moderation
-from tests.campaigns.factories import CampaignFactory, submitted_campaign, subscribe_many
+from tests.campaigns.factories import (
+    CampaignFactory,
+    submitted_campaign,
+    subscribe_many,
+    waiting_version,
+)
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory
 
@@ -47,7 +52,9 @@ def moderator(db):
 
 def _approve(campaign, moderator, capture):
     with capture(execute=True):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
     campaign.refresh_from_db()
     return campaign
 
@@ -414,7 +421,7 @@ def test_the_campaign_page_shows_the_moderators_note(
 ):
     client.force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
-        moderation.campaign_decline(
+        moderation.decision_decline(
             campaign_id=holding_campaign.pk, moderator=moderator, reason="Bought addresses."
         )
 

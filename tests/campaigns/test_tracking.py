@@ -1,12 +1,15 @@
 """The click redirect and the open pixel answer from the signed token alone."""
 
 from campaigns.tokens import MessageTokens
-from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.factories import CampaignFactory, with_approved_version
 
 
 def test_a_click_redirects_to_the_campaigns_link(client, db):
-    campaign = CampaignFactory(
-        html_body='<a href="https://acme.example/a">a</a> <a href="https://acme.example/b?x=1&amp;y=2">b</a>'
+    campaign = with_approved_version(
+        CampaignFactory(
+            html_body='<a href="https://acme.example/a">a</a> '
+            '<a href="https://acme.example/b?x=1&amp;y=2">b</a>'
+        )
     )
     tokens = MessageTokens(campaign_id=campaign.pk, subscriber_id=5)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from campaigns import tracking
 from campaigns.models import Delivery, DeliveryStatus, TrackingEvent
 from campaigns.tokens import MessageTokens, TokenData, TokenKind
-from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.factories import CampaignFactory, with_approved_version
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,9 @@ LINKS = ("https://acme.example/a", "https://acme.example/b", "https://acme.examp
 @pytest.fixture
 def campaign(account, mailing_list):
     html = "".join(f'<p><a href="{url}">{url[-1]}</a></p>' for url in LINKS)
-    return CampaignFactory(account=account, lists=[mailing_list], html_body=html)
+    return with_approved_version(
+        CampaignFactory(account=account, lists=[mailing_list], html_body=html)
+    )
 
 
 @pytest.fixture
@@ -250,7 +252,9 @@ def test_test_tokens_record_nothing(client, delivery):
     )
 
     _open(client, tokens)
-    _click(client, tokens, 0)
+    # A test message's link shows a page naming its target, never a redirect.
+    page = client.get(f"/c/{tokens.click(0)}/", HTTP_USER_AGENT=FIREFOX)
+    assert page.status_code == 200 and LINKS[0] in page.content.decode()
 
     assert not TrackingEvent.objects.exists()
     assert _counters(delivery) == {"opens": 0, "machine_opens": 0, "clicks": 0, "machine_clicks": 0}

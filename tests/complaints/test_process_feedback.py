@@ -22,7 +22,7 @@ from complaints.models import FeedbackEvent
 from complaints.tasks import read_feedback_mailbox
 from lists.models import PlatformSuppression, Subscriber, Suppression
 from lists.services.suppression import platform_address_hash, suppression_reason
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.complaints.data import forged_ref, render, write_maildir, write_mbox
 from tests.dns_server import free_port
 from tests.lists.factories import SubscriberFactory
@@ -550,7 +550,9 @@ def test_a_bounce_of_a_message_we_really_sent_is_matched(
     settings.PROBE_SHARE = 1.0
     subscribe_many(mailing_list, 1, domains=("example.net",))
     campaign = submitted_campaign(mailing_list)
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
     sending.campaign_start_probe(campaign_id=campaign.pk, seed=1)
     transport = delivery_worker.open_transport()
     delivery_worker.send_batch(campaign_id=campaign.pk, transport=transport)

@@ -17,7 +17,7 @@ from accounts.services import api_token_create
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from moderation import enforcement
 from moderation import services as moderation
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.integration.conftest import wait_for
 from tests.integration.test_staged_send import end_hold, status_becomes
@@ -87,8 +87,12 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     # Both probes go out; 2 of the first campaign's 100 recipients report it from their mail.
-    moderation.campaign_approve(campaign_id=second.pk, moderator=moderator)
-    moderation.campaign_approve(campaign_id=first.pk, moderator=moderator)
+    moderation.decision_approve(
+        campaign_id=second.pk, moderator=moderator, version_id=waiting_version(second)
+    )
+    moderation.decision_approve(
+        campaign_id=first.pk, moderator=moderator, version_id=waiting_version(first)
+    )
     status_becomes(second, "holding")
     status_becomes(first, "holding")
     wait_for(lambda: len(_to(sink, "Spring sale")) >= 300, timeout=120, what="second probe")
@@ -109,7 +113,7 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
     status_becomes(second, "releasing")
     wait_for(lambda: len(_to(sink, "Spring sale")) >= 400, timeout=60, what="release under way")
 
-    moderation.campaign_decline(campaign_id=first.pk, moderator=moderator, reason="Complaints.")
+    moderation.decision_decline(campaign_id=first.pk, moderator=moderator, reason="Complaints.")
     enforcement.account_freeze(
         account_id=account.pk, moderator=moderator, reason="Spam complaints over the limit."
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from moderation import services as moderation
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.integration.conftest import wait_for
 from tests.lists.factories import MailingListFactory
@@ -78,7 +78,9 @@ def end_hold(campaign: Campaign) -> dict:
 def test_probe_then_release_within_the_thresholds(send_worker, moderator):
     campaign = campaign_to(2500)
 
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    moderation.decision_approve(
+        campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+    )
     status_becomes(campaign, "holding")
     probe = settle(send_worker, 250)
 
@@ -87,7 +89,9 @@ def test_probe_then_release_within_the_thresholds(send_worker, moderator):
     assert campaign.hold_until is not None
     # Within the thresholds: 3 hard bounces (1.2%) and 1 complaint (0.4% of 250, which the
     # interval cannot tell from 0.1%): amber, released with a warning.
-    sent = list(Delivery.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    sent = list(
+        Delivery.objects.filter(campaign=campaign, is_probe=True).values_list("pk", flat=True)
+    )
     Delivery.objects.filter(pk__in=sent[:3]).update(hard_bounced_at=timezone.now())
     Delivery.objects.filter(pk__in=sent[3:4]).update(complained_at=timezone.now())
 
@@ -113,10 +117,14 @@ def test_probe_then_release_within_the_thresholds(send_worker, moderator):
 def test_over_the_thresholds_review_and_a_decline_sends_nothing_more(send_worker, moderator):
     campaign = campaign_to(1000)
 
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    moderation.decision_approve(
+        campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+    )
     status_becomes(campaign, "holding")
     assert len(settle(send_worker, 100)) == 100
-    sent = list(Delivery.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    sent = list(
+        Delivery.objects.filter(campaign=campaign, is_probe=True).values_list("pk", flat=True)
+    )
     Delivery.objects.filter(pk__in=sent[:8]).update(hard_bounced_at=timezone.now())  # 8%
 
     assert end_hold(campaign) == {campaign.pk: "review"}
@@ -124,10 +132,13 @@ def test_over_the_thresholds_review_and_a_decline_sends_nothing_more(send_worker
     assert campaign.status == "review"
     assert campaign.verdict["rule"].startswith("bounces")
 
-    moderation.campaign_decline(campaign_id=campaign.pk, moderator=moderator, reason="Old list.")
+    moderation.decision_decline(campaign_id=campaign.pk, moderator=moderator, reason="Old list.")
     wait_for(lambda: True, timeout=3.0)  # a worker that would send would have by now
 
     assert len(received(send_worker)) == 100
     campaign.refresh_from_db()
     assert campaign.status == "declined"
-    assert Delivery.objects.filter(campaign=campaign).count() == 100
+    # The audience was fixed at approval; the declined rest is skipped, never sent.
+    deliveries = Delivery.objects.filter(campaign=campaign)
+    assert deliveries.filter(status=DeliveryStatus.SENT).count() == 100
+    assert deliveries.filter(status=DeliveryStatus.SKIPPED).count() == 900

@@ -17,7 +17,7 @@ from campaigns import delivery
 from campaigns.models import Delivery, DeliveryStatus, SendBatch
 from moderation import services as moderation
 from outbox.sink import MaildirHandler, read_messages
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.dns_server import free_port
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.integration.conftest import wait_for
@@ -65,7 +65,11 @@ def test_a_killed_worker_loses_no_recipient_and_duplicates_at_most_its_message_i
     campaign = submitted_campaign(mailing_list, from_email="news@news.acme.example")
     first = celery_worker_process(env)
 
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=UserFactory(is_staff=True))
+    moderation.decision_approve(
+        campaign_id=campaign.pk,
+        moderator=UserFactory(is_staff=True),
+        version_id=waiting_version(campaign),
+    )
     wait_for(lambda: len(list(Path(directory).glob("*.eml"))) >= 200, timeout=60, what="200 mails")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)

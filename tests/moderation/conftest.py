@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
-from campaigns import services as campaign_services
+from campaigns import sending
 from campaigns.models import Campaign
 from tests.campaigns.factories import CampaignFactory, subscribe_many
 from tests.factories import UserFactory
@@ -40,7 +40,7 @@ def submit(mailing_list, *, submitted_ago: timedelta | None = None, **fields) ->
     """A draft to `mailing_list`, submitted by its account through the service."""
     account = mailing_list.account
     campaign = CampaignFactory(account=account, lists=[mailing_list], **fields)
-    campaign_services.campaign_submit(account=account, campaign_id=campaign.pk, actor=None)
+    sending.campaign_submit(account=account, campaign_id=campaign.pk, actor=None)
     if submitted_ago is not None:
         Campaign.objects.filter(pk=campaign.pk).update(submitted_at=timezone.now() - submitted_ago)
     campaign.refresh_from_db()

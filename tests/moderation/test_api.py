@@ -12,7 +12,7 @@ from accounts.services import api_token_create
 from campaigns.models import Campaign, CampaignStatusChange, Delivery
 from moderation import services as moderation
 from moderation.models import AuditEntry
-from tests.campaigns.factories import CampaignFactory, subscribe_many
+from tests.campaigns.factories import CampaignFactory, subscribe_many, waiting_version
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory
 from tests.moderation.conftest import QUICK_MONEY_HTML, submit
@@ -24,7 +24,11 @@ AUDIT = "/api/v1/moderation/audit/"
 
 
 def decide(client, campaign, decision, body=None):
-    return client.post(f"{QUEUE}{campaign.pk}/{decision}/", body or {}, format="json")
+    body = dict(body or {})
+    if decision == "approve":
+        # The version the moderator reviewed (any id when none waits: the move is refused).
+        body.setdefault("version", waiting_version(campaign) or 999_999)
+    return client.post(f"{QUEUE}{campaign.pk}/{decision}/", body, format="json")
 
 
 def probe_messages():
@@ -34,8 +38,12 @@ def probe_messages():
 def into_review(campaign, moderator, capture):
     """Approve, let the probe go out, make half of it complain and end the hold: review."""
     with capture(execute=True):
-        moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
-    probe = list(Delivery.objects.filter(campaign=campaign).values_list("pk", flat=True))
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
+    probe = list(
+        Delivery.objects.filter(campaign=campaign, is_probe=True).values_list("pk", flat=True)
+    )
     Delivery.objects.filter(pk=probe[0]).update(complained_at=timezone.now())
     Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
     with capture(execute=True):

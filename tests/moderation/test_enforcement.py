@@ -48,7 +48,13 @@ from moderation import enforcement
 from moderation import services as moderation
 from moderation import tasks as moderation_tasks
 from moderation.models import AccountFlag, Appeal, AuditEntry
-from tests.campaigns.factories import CampaignFactory, submitted_campaign, subscribe_many
+from tests.campaigns.factories import (
+    CampaignFactory,
+    submitted_campaign,
+    subscribe_many,
+    waiting_version,
+    with_approved_version,
+)
 from tests.factories import AccountFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -102,7 +108,9 @@ def probing(mailing_list, moderator) -> Campaign:
     """Approved and its probe chosen, nothing sent yet (the test's transaction never commits,
     so no task runs)."""
     campaign = submitted_campaign(mailing_list)
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=moderator)
+    moderation.decision_approve(
+        campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+    )
     sending.campaign_start_probe(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     assert campaign.status == "probing"
@@ -251,7 +259,9 @@ def test_freezing_pauses_campaigns_under_way_and_unfreezing_resumes_them(
 def test_freezing_pauses_a_releasing_campaign_which_finishes_after_the_unfreeze(
     account, mailing_list, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = CampaignFactory(account=account, lists=[mailing_list], status="releasing")
+    campaign = with_approved_version(
+        CampaignFactory(account=account, lists=[mailing_list], status="releasing")
+    )
     for subscriber in Subscriber.objects.filter(mailing_list=mailing_list)[:3]:
         Delivery.objects.create(campaign=campaign, subscriber=subscriber, provider="other")
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns import sending
 from campaigns.models import Campaign, Delivery, DeliveryStatus
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.lists.factories import MailingListFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 def holding(settings, mailing_list):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     campaign = submitted_campaign(mailing_list)
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
     sending.campaign_start_probe(campaign_id=campaign.pk)
     sending.campaign_begin_hold(campaign_id=campaign.pk)
     # The probe as the send leaves it (this test's transaction never commits, so no worker ran):

@@ -15,7 +15,7 @@ from lists.models import ConsentEvent, ConsentRecord, ConsentSource, Subscriber
 from moderation import selectors
 from moderation.models import AccountFlag, AuditEntry
 from moderation.services import audit
-from tests.campaigns.factories import CampaignFactory, subscribe_many
+from tests.campaigns.factories import CampaignFactory, subscribe_many, waiting_version
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 from tests.moderation.conftest import QUICK_MONEY_HTML, submit
 
@@ -137,7 +137,7 @@ def test_the_review_page_shows_the_dossier(staff, submitted, sender, mailing_lis
     consent = section(response, "consent-table")
     assert "Monthly news" in consent
     assert "20" in consent
-    assert "Web form (our hosted or embedded form) 100.0%" in consent
+    assert "Web form (our hosted or embedded form) 100%" in consent
     assert "Over all 20 subscribed." in consent
     assert "⚑" not in consent
     # The account's history: its first campaign, no flags, no decisions yet.
@@ -162,8 +162,8 @@ def test_a_list_of_mostly_role_addresses_is_flagged(staff, sender, mailing_list)
     html = response.content.decode()
     role_row = re.search(rf'<tr id="list-{roles.pk}"[^>]*>.*?</tr>', html, re.S).group(0)
     plain_row = re.search(rf'<tr id="list-{mailing_list.pk}"[^>]*>.*?</tr>', html, re.S).group(0)
-    assert "⚑" in role_row and "75.0%" in role_row and "Mostly role addresses" in role_row
-    assert "⚑" not in plain_row and "0.0%" in plain_row
+    assert "⚑" in role_row and "75%" in role_row and "Mostly role addresses" in role_row
+    assert "⚑" not in plain_row and "0%" in plain_row
 
 
 def test_the_review_page_shows_the_account_history_and_open_flags(
@@ -255,7 +255,10 @@ def test_approving_from_the_page_starts_the_probe(
     staff, submitted, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff.post(reverse("moderation_approve", args=[submitted.pk]), {})
+        response = staff.post(
+            reverse("moderation_approve", args=[submitted.pk]),
+            {"approve-version": waiting_version(submitted)},
+        )
 
     assert response.status_code == 302
     submitted.refresh_from_db()

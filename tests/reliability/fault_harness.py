@@ -641,6 +641,11 @@ def seed(recipients: int) -> tuple[int, int]:
         submitted_at=now,
     )
     campaign.lists.set([mailing_list])
+    # Submitted as the sender's submit would have it: with its frozen version.
+    from campaigns.versions import version_freeze
+
+    campaign.submitted_version = version_freeze(campaign=campaign, actor=None)
+    campaign.save(update_fields=["submitted_version"])
     moderator = User.objects.create_user("moderator@faults.example", is_staff=True)
     return campaign.pk, moderator.pk
 
@@ -761,7 +766,7 @@ class Run:
             moderation.holds_evaluate()
         elif status == "review":
             moderator = User.objects.get(pk=self.moderator_id)
-            moderation.campaign_release(
+            moderation.decision_release(
                 campaign_id=self.campaign_id, moderator=moderator, reason="fault harness"
             )
         return self.campaign_status()
@@ -868,11 +873,14 @@ class Run:
 
     def drive(self) -> dict:
         from accounts.models import User
+        from campaigns.models import Campaign
         from moderation import services as moderation
 
         started = time.monotonic()
-        moderation.campaign_approve(
-            campaign_id=self.campaign_id, moderator=User.objects.get(pk=self.moderator_id)
+        moderation.decision_approve(
+            campaign_id=self.campaign_id,
+            moderator=User.objects.get(pk=self.moderator_id),
+            version_id=Campaign.objects.get(pk=self.campaign_id).submitted_version_id,
         )
         injected = False
         finished_at = None

@@ -58,7 +58,12 @@ from lists.services.suppression import platform_address_hash, suppression_add
 from moderation import services as moderation
 from moderation.models import AuditAction, AuditEntry
 from moderation.services import holds_evaluate
-from tests.campaigns.factories import CampaignFactory, submitted_campaign, subscribe_many
+from tests.campaigns.factories import (
+    CampaignFactory,
+    submitted_campaign,
+    subscribe_many,
+    waiting_version,
+)
 from tests.complaints.payloads import basic_auth
 from tests.conftest import require_service
 from tests.factories import UserFactory
@@ -676,7 +681,11 @@ def holding_campaign(transactional_db, settings, user, mailoutbox):
     mailing_list = MailingListFactory(account=user.account)
     subscribe_many(mailing_list, RECIPIENTS)
     campaign = submitted_campaign(mailing_list)
-    moderation.campaign_approve(campaign_id=campaign.pk, moderator=UserFactory(is_staff=True))
+    moderation.decision_approve(
+        campaign_id=campaign.pk,
+        moderator=UserFactory(is_staff=True),
+        version_id=waiting_version(campaign),
+    )
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.HOLDING
     assert len(_campaign_mail(mailoutbox)) == campaign.probe_size == RECIPIENTS // 10

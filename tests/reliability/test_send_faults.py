@@ -25,7 +25,7 @@ from django.utils import timezone
 from campaigns import delivery, sending
 from campaigns.models import Delivery, DeliveryStatus
 from lists.models import Subscriber
-from tests.campaigns.factories import submitted_campaign, subscribe_many
+from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.conftest import require_service
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory
@@ -161,7 +161,9 @@ def test_a_connection_lost_after_the_message_flags_its_retry_as_possibly_duplica
     mailing_list = MailingListFactory(account=account)
     subscribe_many(mailing_list, 4, domains=("example.org",))
     campaign = submitted_campaign(mailing_list, from_email="news@news.acme.example")
-    sending.campaign_approve(campaign_id=campaign.pk, actor=None)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
     sending.campaign_start_probe(campaign_id=campaign.pk, seed=1)
     emails = dict(Subscriber.objects.values_list("pk", "email"))
     # Rows are sent in id order: kept, discarded, dropped at RCPT, delivered.

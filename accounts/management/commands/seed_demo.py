@@ -82,7 +82,7 @@ class Command(BaseCommand):
         )
         # And one already waiting for moderation: the moderator's queue has something to approve,
         # whose probe, hold (HOLD_SECONDS, two minutes locally) and release the sender can watch.
-        from campaigns.services import campaign_submit
+        from campaigns.sending import campaign_submit
 
         waiting = campaign_create(
             account=user.account,
