@@ -265,6 +265,11 @@ class ProbeFigures:
         """Handed over: accepted or refused."""
         return self.sent + self.refused
 
+    @property
+    def inactive_share(self) -> float:
+        """The inactive recipients' share of the probe recipients read (0 with none)."""
+        return self.inactive / self.recipients if self.recipients else 0.0
+
 
 _PER_ATTEMPT = ("hard_bounces", "soft_bounces", "blocks")
 _PER_ACCEPTED = ("complaints", "unsubscribes", "opens", "clicks")

@@ -161,11 +161,8 @@ class SourceShare:
     source: str
     label: str
     count: int
+    # A fraction; pages write it with the project's one percent format (config.numbers).
     share: float
-
-    @property
-    def percent(self) -> float:
-        return round(self.share * 100, 1)
 
 
 @dataclass(frozen=True)
@@ -184,10 +181,6 @@ class ListConsent:
     created_at: datetime
     oldest_subscription: datetime | None
     newest_subscription: datetime | None
-
-    @property
-    def role_percent(self) -> float:
-        return round(self.role_share * 100, 1)
 
     @property
     def unconsented(self) -> int:
@@ -223,9 +216,6 @@ class Dossier:
 
     campaign: Campaign
     findings: list[dict]
-    # The frozen version shown (the approved one, else the one waiting), if any.
-    version: CampaignVersion | None = None
-    merge_fields: list[MergeFieldSample] = field(default_factory=list)
     preview: Preview | None
     preview_error: str
     recipient_count: int
@@ -233,6 +223,9 @@ class Dossier:
     history: AccountHistory
     probe_figures: ProbeFigures | None
     verdict: dict = field(default_factory=dict)
+    # The frozen version shown (the approved one, else the one waiting), if any.
+    version: CampaignVersion | None = None
+    merge_fields: list[MergeFieldSample] = field(default_factory=list)
 
     @property
     def findings_by_severity(self) -> dict[str, list[dict]]:
@@ -352,6 +345,13 @@ def account_history(*, account: Account, exclude_campaign_id: int | None = None)
         status_totals=status_totals,
         audit_entries=list(audit_log(account_id=account.pk)[:HISTORY_AUDIT_ENTRIES]),
         open_flags=list(
+            AccountFlag.objects.filter(account=account, resolved_at__isnull=True).order_by(
+                "-created_at"
+            )
+        ),
+    )
+
+
 # A value a mail client may turn into a link, or markup: moderators look twice at those.
 URL_LIKE = re.compile(
     r"(?i)(?:[a-z][a-z0-9+.-]*:|www\.|[a-z0-9-]+\.(?:[a-z]{2,24})(?:[/:?#]|$|\s)|[<>@])"
@@ -427,16 +427,7 @@ def merge_field_samples(
     return out
 
 
-            AccountFlag.objects.filter(account=account, resolved_at__isnull=True).order_by(
-                "-created_at"
-            )
-        ),
-    )
-
-
 def campaign_dossier(*, campaign_id: int) -> Dossier | None:
-    version = campaign.approved_version or campaign.submitted_version
-    lists = list(campaign.lists.all())
     """A moderator's view of one campaign: the analyser's findings as stored when submitted, the
     rendered message (footer included), its lists' consent make-up, the account's history and,
     once the probe went out, its figures and verdict. None for an unknown campaign."""
@@ -444,6 +435,8 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
     if campaign is None:
         return None
     account = campaign.account
+    version = campaign.approved_version or campaign.submitted_version
+    lists = list(campaign.lists.all())
     preview, preview_error = None, ""
     try:
         if version is not None:
@@ -460,12 +453,6 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
     return Dossier(
         campaign=campaign,
         findings=list(campaign.findings or []),
-        version=version,
-        merge_fields=(
-            merge_field_samples(version=version, company_name=version.company_name)
-            if version is not None
-            else []
-        ),
         preview=preview,
         preview_error=preview_error,
         recipient_count=recipient_count(campaign=campaign) if lists else 0,
@@ -473,6 +460,12 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
         history=account_history(account=account, exclude_campaign_id=campaign.pk),
         probe_figures=delivery_figures(campaign=campaign, probe_only=True) if has_probe else None,
         verdict=dict(campaign.verdict or {}),
+        version=version,
+        merge_fields=(
+            merge_field_samples(version=version, company_name=version.company_name)
+            if version is not None
+            else []
+        ),
     )
 
 

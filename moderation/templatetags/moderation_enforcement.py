@@ -7,6 +7,7 @@ from django import template
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
+from config.numbers import percent
 from moderation.selectors import AppealState, appeal_state_for
 
 register = template.Library()
@@ -23,9 +24,10 @@ def appeal_state(account: Account | None) -> AppealState | None:
 
 @register.filter
 def as_percent(rate) -> str:
-    """0.0123 -> "1.23%"."""
+    """0.0123 -> "1.2%", 0.0042 -> "0.42%": a rate as the project writes one (config.numbers),
+    in the language's decimal separator; "" for what is not a number."""
     try:
-        return f"{float(rate) * 100:.2f}%"
+        return percent(float(rate))
     except (TypeError, ValueError):
         return ""
 
