@@ -491,13 +491,6 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     return claimed
 
 
-def _heartbeat(batch: SendBatch) -> bool:
-    """Tell the sweeper this batch is alive; False when it should stop (the campaign was
-    stopped or paused, its account may no longer send, or the sweeper took the batch back)."""
-    alive = SendBatch.objects.filter(pk=batch.pk, status=SendBatch.Status.RUNNING).update(
-        heartbeat_at=timezone.now()
-    )
-    campaign = Campaign.objects.select_related("account").get(pk=batch.campaign_id)
 def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, Recipient]:
     """{subscriber id: recipient} for the rows whose subscriber is still subscribed, each with
     the address and merge data fixed at approval and the list's name as the version has it:
@@ -524,6 +517,13 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
     return out
 
 
+def _heartbeat(batch: SendBatch) -> bool:
+    """Tell the sweeper this batch is alive; False when it should stop (the campaign was
+    stopped or paused, its account may no longer send, or the sweeper took the batch back)."""
+    alive = SendBatch.objects.filter(pk=batch.pk, status=SendBatch.Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+    campaign = Campaign.objects.select_related("account").get(pk=batch.campaign_id)
     if not alive or campaign.status not in SENDING_STATUSES:
         return False
     if not campaign.account.can_send:

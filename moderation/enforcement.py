@@ -242,9 +242,7 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
 def campaigns_to_pause(*, account_id: int) -> list[int]:
     """Ids of the account's campaigns under way that may be paused (submitted ones may not:
     they wait for a moderator, who will not approve them while the account is frozen)."""
-    pausable = [
-        status for status in UNDER_WAY if can_transition(status, CampaignStatus.PAUSED)
-    ]
+    pausable = [status for status in UNDER_WAY if can_transition(status, CampaignStatus.PAUSED)]
     return list(
         Campaign.objects.filter(account_id=account_id, status__in=pausable)
         .order_by("pk")
