@@ -207,7 +207,9 @@ def test_a_sent_campaign_is_done_with_its_verdict_against_the_thresholds(owner, 
         f"Verdict (done) {sent_campaign.judged_at:%Y-%m-%d %H:%M} Green "
         "Within every threshold: the rest was released. "
         "Spam complaints 0% (warning from 0.1%, review over 0.3%, policy limit 0.5%) "
-        "Hard bounces 0% (warning from 2%, review over 5% (the policy limit))"
+        "Hard bounces 0% (warning from 2%, review over 5% (the policy limit)) "
+        "Provider blocks 0% (warning from 2%, review over 5%) "
+        "Unsubscribed 0% (warning from 1%, review over 2%)"
     )
     assert "200 of 200 sent." in steps["release"]["words"]
     finished = f"{sent_campaign.finished_at:%Y-%m-%d %H:%M} UTC"
