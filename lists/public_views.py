@@ -76,7 +76,8 @@ def _list_or_404(public_id: str):
 @csrf_exempt
 def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
     """The hosted form; its answer to a valid post depends on the list alone, never on whether
-    or how the address is known (optin.subscription_form_submit changes no known subscriber)."""
+    or how the address is known: the address is looked up only later, in a worker
+    (optin.subscription_form_accept), and no known subscriber changes before confirming."""
     mailing_list = _list_or_404(public_id)
     form = SubscribeForm(request.POST or None, mailing_list=mailing_list)
     context = {"list": mailing_list, "account": mailing_list.account, "form": form}
@@ -92,7 +93,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            optin.subscription_form_submit(
+            optin.subscription_form_accept(
                 mailing_list=mailing_list,
                 email=data["email"],
                 name=data.get("name", ""),

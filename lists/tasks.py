@@ -10,10 +10,46 @@ from celery import shared_task
     max_retries=5,
 )
 def send_confirmation_email(subscriber_id: int) -> bool:
-    """E-mail the double opt-in link; a no-op unless the subscriber is still unconfirmed."""
+    """E-mail the double opt-in link; a no-op unless the subscriber is unconfirmed, or
+    unsubscribed and asking to come back (and not suppressed for a complaint or bounce)."""
     from lists.services.optin import subscriber_send_confirmation
 
     return subscriber_send_confirmation(subscriber_id=subscriber_id)
+
+
+@shared_task(name="lists.process_subscription_form")
+def process_subscription_form(
+    list_id: int,
+    email: str,
+    name: str = "",
+    phone: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    form_url: str = "",
+    language: str = "",
+) -> str:
+    """Handle a form post the page has already answered (its consent and age were checked
+    there): add or re-ask the address. A no-op for a list gone since; a second run adds a
+    consent record at most, and the confirmation e-mail stays within its resend limit."""
+    from lists.models import MailingList
+    from lists.services.optin import subscription_form_submit
+
+    mailing_list = MailingList.objects.select_related("account").filter(pk=list_id).first()
+    if mailing_list is None:
+        return "gone"
+    outcome = subscription_form_submit(
+        mailing_list=mailing_list,
+        email=email,
+        consent_given=True,
+        adult_confirmed=True,
+        name=name,
+        phone=phone,
+        ip=ip,
+        user_agent=user_agent,
+        form_url=form_url,
+        language=language,
+    )
+    return outcome.value
 
 
 @shared_task(name="lists.run_import", acks_late=True)

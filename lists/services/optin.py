@@ -269,6 +269,59 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
     return subscriber
 
 
+def subscription_form_check(
+    *, mailing_list: MailingList, email: str, consent_given: bool, adult_confirmed: bool
+) -> str:
+    """What a form post is refused for, the same whoever the address belongs to: the consent box,
+    the age confirmation of an adult list, an address that is not one. Returns the address,
+    normalised; raises ApplicationError (with the field) and reads nothing from the database."""
+    if not consent_given:
+        raise ApplicationError(
+            _("Tick the box to agree to receive these e-mails."), field="consent"
+        )
+    if mailing_list.adult_content and not adult_confirmed:
+        raise ApplicationError(_("This list is for adults only: confirm your age."), field="adult")
+    return normalise_address(email)
+
+
+def subscription_form_accept(
+    *,
+    mailing_list: MailingList,
+    email: str,
+    consent_given: bool,
+    adult_confirmed: bool = False,
+    name: str = "",
+    phone: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    form_url: str = "",
+    language: str = "",
+) -> None:
+    """Check a form post (subscription_form_check) and enqueue, after commit, its handling by
+    subscription_form_submit in a worker. What the page answers then costs the same for every
+    address: no lookup of the address happens before the answer, so neither the answer nor its
+    timing says whether or how the address is known."""
+    from lists.tasks import process_subscription_form
+
+    email = subscription_form_check(
+        mailing_list=mailing_list,
+        email=email,
+        consent_given=consent_given,
+        adult_confirmed=adult_confirmed,
+    )
+    post = {
+        "list_id": mailing_list.pk,
+        "email": email,
+        "name": name,
+        "phone": phone,
+        "ip": ip,
+        "user_agent": user_agent,
+        "form_url": form_url,
+        "language": language,
+    }
+    transaction.on_commit(lambda: process_subscription_form.delay(**post))
+
+
 def subscription_form_submit(
     *,
     mailing_list: MailingList,
@@ -289,15 +342,15 @@ def subscription_form_submit(
     opt-in, or when the address is suppressed, a new subscriber stays unconfirmed until the
     e-mailed link is followed. The caller must answer every outcome alike (the outcome is for
     tests and logs). `language` is the page's: the confirmation e-mail is written in it.
+    The form itself goes through subscription_form_accept, which runs this in a worker.
     """
-    if not consent_given:
-        raise ApplicationError(
-            _("Tick the box to agree to receive these e-mails."), field="consent"
-        )
-    if mailing_list.adult_content and not adult_confirmed:
-        raise ApplicationError(_("This list is for adults only: confirm your age."), field="adult")
+    email = subscription_form_check(
+        mailing_list=mailing_list,
+        email=email,
+        consent_given=consent_given,
+        adult_confirmed=adult_confirmed,
+    )
     language = language if language in dict(settings.LANGUAGES) else ""
-    email = normalise_address(email)
     account = mailing_list.account
     reason = suppression_reason(account=account, email=email)
     if reason in NO_CONFIRMATION_REASONS:

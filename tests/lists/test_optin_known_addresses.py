@@ -13,6 +13,8 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lists.models import (
@@ -303,3 +305,56 @@ def test_the_honeypot_answers_like_everyone_else_on_a_single_opt_in_list(client)
     assert response.status_code == 302
     assert response["Location"].endswith("?next=done")
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize("past", list(PASTS))
+def test_the_answer_looks_nothing_up_about_the_address(
+    client, django_capture_on_commit_callbacks, past
+):
+    """The same work for every address before the answer: the list, the rate limit, the form's
+    own checks and one task enqueued; the address is looked up only in that task."""
+    mailing_list = MailingListFactory()
+    PASTS[past][0](mailing_list)
+    with (
+        CaptureQueriesContext(connection) as reference,
+        django_capture_on_commit_callbacks() as reference_callbacks,
+    ):
+        post(client, mailing_list, email="brand-new@example.org")
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks() as callbacks,
+    ):
+        response = post(client, mailing_list)
+
+    assert response.status_code == 302
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert sql == [query["sql"] for query in reference.captured_queries]
+    assert not [
+        q for q in sql if re.search(r'"lists_(subscriber|suppression|platformsuppression)"', q)
+    ]
+    assert len(callbacks) == len(reference_callbacks) == 1
+
+
+def test_the_task_does_what_the_post_asked_and_a_gone_list_is_a_no_op(
+    django_capture_on_commit_callbacks,
+):
+    from lists.tasks import process_subscription_form
+
+    mailing_list = MailingListFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = process_subscription_form(
+            mailing_list.pk, ADDRESS, name="Ann", ip="198.51.100.5", language="ru"
+        )
+    assert outcome == "confirmation_requested"
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.email, subscriber.name, subscriber.status, subscriber.language) == (
+        ADDRESS,
+        "Ann",
+        SubscriberStatus.UNCONFIRMED,
+        "ru",
+    )
+    assert subscriber.consent_records.get().ip == "198.51.100.5"
+    assert len(mail.outbox) == 1
+
+    mailing_list.delete()
+    assert process_subscription_form(mailing_list.pk, ADDRESS) == "gone"
