@@ -134,6 +134,18 @@ def _message_tokens(world: World):
     )
 
 
+def _approved_click(world: World) -> str:
+    from campaigns.tokens import MessageTokens
+    from tests.campaigns.factories import CampaignFactory, with_approved_version
+
+    approved = with_approved_version(
+        CampaignFactory(account=world.owner.account, lists=[world.objects["list"]])
+    )
+    return MessageTokens(
+        campaign_id=approved.pk, subscriber_id=world.objects["subscriber"].pk
+    ).click(0)
+
+
 def _token(world: World, route: Route) -> str:
     from accounts.services import email_verification_token
     from lists.services.optin import subscription_confirm_token
@@ -142,7 +154,8 @@ def _token(world: World, route: Route) -> str:
         "verify_email": lambda: email_verification_token(world.owner),
         "password_reset_confirm": lambda: default_token_generator.make_token(world.owner),
         "subscribe_confirm": lambda: subscription_confirm_token(world.objects["unconfirmed"]),
-        "track_click": lambda: _message_tokens(world).click(0),
+        # Only an approved campaign's links redirect: the message's campaign was approved.
+        "track_click": lambda: _approved_click(world),
         "track_open": lambda: _message_tokens(world).open(),
         "unsubscribe": lambda: _message_tokens(world).unsubscribe(),
         "report_spam": lambda: _message_tokens(world).report(),
