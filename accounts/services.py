@@ -31,6 +31,7 @@ from accounts.models import (
     User,
 )
 from config.errors import ApplicationError, NotFound
+from config.text import clean_header_text
 
 EMAIL_VERIFICATION_SALT = "accounts.email-verification"
 
@@ -78,6 +79,8 @@ def account_sign_up(
     for name, value in required.items():
         if not (value or "").strip():
             raise ApplicationError(_("This field is required."), field=name)
+    # The company name is the display name of the double opt-in e-mails' From.
+    company_name = clean_header_text(company_name.strip(), field="company_name")
     email = normalise_address(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError(
@@ -203,6 +206,7 @@ def account_profile_update(
     for name, value in values.items():
         if not (value or "").strip():
             raise ApplicationError(_("This field is required."), field=name)
+    values["company_name"] = clean_header_text(company_name.strip(), field="company_name")
     account = Account.objects.select_for_update().get(pk=account.pk)
     for name, value in values.items():
         setattr(account, name, value.strip())
@@ -228,6 +232,7 @@ def account_create(
     email = normalise_address(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ApplicationError(f"A user with the address {email} already exists.", field="email")
+    company = clean_header_text(company, field="company")
     account = Account.objects.create(
         company_name=company, contact_name=company, phone="", postal_address=""
     )

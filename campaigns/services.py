@@ -26,6 +26,7 @@ from campaigns.models import (
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
+from config.text import clean_header_text
 from lists.models import MailingList
 
 CONTENT_FIELDS = (
@@ -64,8 +65,9 @@ def _clean_text(data: dict, name: str, *, required: bool) -> None:
     limit = FIELD_LIMITS.get(name)
     if limit and len(value) > limit:
         raise ApplicationError(f"At most {limit} characters.", field=name)
-    if "\n" in value and name in FIELD_LIMITS:
-        raise ApplicationError("This field must be a single line.", field=name)
+    if name in FIELD_LIMITS:
+        # Each of these may reach a header (the name does not, but is shown as one line).
+        value = clean_header_text(value, field=name)
     data[name] = value
 
 

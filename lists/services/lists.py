@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from config.errors import ApplicationError
+from config.text import clean_header_text
 from lists.models import MailingList, Subscriber
 from lists.services.subscribers import subscribers_delete
 
@@ -36,6 +37,9 @@ def _clean(values: dict) -> dict:
                     else _("This field is required.")
                 )
                 raise ApplicationError(message, field=field)
+    if "name" in cleaned:
+        # The name is shown in each message's List-Id header and confirmation subject.
+        cleaned["name"] = clean_header_text(cleaned["name"], field="name")
     return cleaned
 
 
