@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from email.headerregistry import Address
+
 from django.core.mail import EmailMultiAlternatives
 
 from campaigns.rendering import RenderedMessage
+from config.text import display_name
+
+
+def from_address(rendered: RenderedMessage) -> str:
+    """The From as an e-mail package Address, written out: the display name one line, quoted as
+    it needs and never an encoded word in disguise (config.text.display_name), the address
+    exactly the sender's (ValueError if it is not one address)."""
+    return str(
+        Address(display_name=display_name(rendered.from_name), addr_spec=rendered.from_email)
+    )
 
 
 def email_message(rendered: RenderedMessage, *, connection=None) -> EmailMultiAlternatives:
@@ -15,14 +27,15 @@ def email_message(rendered: RenderedMessage, *, connection=None) -> EmailMultiAl
     `metadata` carries the message reference to ESPs, which echo it in their webhook events.
     """
     headers = dict(rendered.headers)
+    sender = from_address(rendered)
     if rendered.return_path:
-        headers["From"] = rendered.from_header
+        headers["From"] = sender
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=rendered.return_path or rendered.from_header,
-        to=[rendered.to],
-        reply_to=[rendered.reply_to] if rendered.reply_to else None,
+        from_email=rendered.return_path or sender,
+        to=[str(Address(addr_spec=rendered.to))],
+        reply_to=[str(Address(addr_spec=rendered.reply_to))] if rendered.reply_to else None,
         headers=headers,
         connection=connection,
     )

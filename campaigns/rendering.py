@@ -93,13 +93,21 @@ class RenderedMessage:
     subject: str
     html: str
     text: str
-    from_header: str
+    # The From as its two parts: campaigns.mime and campaigns.mail build the header from them
+    # (a headerregistry Address), never from a string that would be parsed again.
+    from_name: str
+    from_email: str
     to: str
     reply_to: str
     # The envelope sender (VERP, so a bounce names the message) or "" for the From address.
     return_path: str
     headers: dict[str, str]
     message_ref: str
+
+    @property
+    def from_header(self) -> str:
+        """The From as people read it on previews; not for building a message."""
+        return formataddr((_one_line(self.from_name), self.from_email))
 
 
 # Segment kinds. A compiled part is a list of (kind, value) pairs.
@@ -243,7 +251,8 @@ class CompiledCampaign:
             subject=subject,
             html=html,
             text=text,
-            from_header=formataddr((content.from_name, content.from_email)),
+            from_name=content.from_name,
+            from_email=content.from_email,
             to=to or recipient.email,
             reply_to=content.reply_to,
             return_path=(

@@ -18,9 +18,12 @@ from __future__ import annotations
 import enum
 import time
 from datetime import timedelta
+from email import policy as email_policy
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -33,6 +36,7 @@ from django.utils.translation import gettext_lazy
 from accounts.addresses import normalise_address
 from accounts.models import WebhookEvent
 from config.errors import ApplicationError, NotFound
+from config.text import display_name, one_line
 from lists.models import (
     ConsentEvent,
     ConsentSource,
@@ -157,10 +161,13 @@ def _send_confirmation(subscriber: Subscriber) -> None:
         text = render_to_string("lists/email/confirm.txt", context)
         html = render_to_string("lists/email/confirm.html", context)
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=one_line(subject),
         body=text,
-        # The sender's name, our sending address (aligned for DMARC), replies to the sender.
-        from_email=f'"{account.company_name}" <{_address_of(settings.DEFAULT_FROM_EMAIL)}>',
+        # The sender's name on our own sending address (aligned for DMARC; the envelope sender
+        # too), replies to the sender. An Address: no company name can add or swap an address.
+        from_email=str(
+            Address(display_name=display_name(account.company_name), addr_spec=_service_address())
+        ),
         to=[subscriber.email],
         reply_to=[owner.email] if owner else None,
         headers={"Content-Language": language},
@@ -169,10 +176,12 @@ def _send_confirmation(subscriber: Subscriber) -> None:
     message.send()
 
 
-def _address_of(value: str) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(value)[1]
+def _service_address() -> str:
+    """The address of settings.DEFAULT_FROM_EMAIL (which may carry a display name of its own)."""
+    header = email_policy.default.header_factory("From", settings.DEFAULT_FROM_EMAIL)
+    if len(header.addresses) != 1:
+        raise ImproperlyConfigured("DEFAULT_FROM_EMAIL must be one e-mail address.")
+    return header.addresses[0].addr_spec
 
 
 INVALID_CONFIRM_LINK = gettext_lazy("This confirmation link is invalid or has expired.")
