@@ -179,7 +179,14 @@ class SmtpTransport:
                 smtp.getreply()
             smtp.rset()
             return failed
-        # Dot-stuffing (RFC 5321 4.5.2); `raw` already has CRLF line ends and ends with one.
+        # Dot-stuffing (RFC 5321 4.5.2). campaigns.mime writes CRLF line ends only; should a bare
+        # CR or LF get through anyway, it becomes a CRLF first: some relays end DATA at "\r.\r\n"
+        # or "\n.\n", and a merge value must never end the message and start another (SMTP
+        # smuggling). Three counts in C cost a few µs; the rewrite runs only when they differ.
+        if not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
+            raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+        if not raw.endswith(b"\r\n"):
+            raw += b"\r\n"
         body = raw.replace(b"\r\n.", b"\r\n..")
         if body.startswith(b"."):
             body = b"." + body
