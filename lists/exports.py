@@ -32,11 +32,23 @@ def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
 
 def import_issues_csv(job: ImportJob) -> Iterator[str]:
     """The import's error report: every row skipped or flagged, with the reason."""
-    rows = job.issues.order_by("row", "id").values_list("row", "email", "reason", "skipped")
+    rows = job.issues.order_by("row", "id").values_list(
+        "row", "email", "reason", "skipped", "suppressed"
+    )
     return csv_lines(
         ["row", "email", "reason", "outcome"],
         (
-            (row, email, reason, "skipped" if skipped else "imported")
-            for row, email, reason, skipped in rows.iterator(chunk_size=2000)
+            (row, email, reason, _OUTCOMES[skipped, suppressed])
+            for row, email, reason, skipped, suppressed in rows.iterator(chunk_size=2000)
         ),
     )
+
+
+# (skipped, suppressed) -> the report's outcome: suppressed rows are skipped ones the file
+# marks as opted out, whose addresses were added to the suppressions.
+_OUTCOMES = {
+    (True, False): "skipped",
+    (True, True): "suppressed",
+    (False, False): "imported",
+    (False, True): "imported",
+}

@@ -152,10 +152,14 @@ class ImportUploadForm(forms.Form):
 
 # Targets a column can be mapped to in the import wizard.
 IGNORE, EMAIL, NAME, PHONE, ATTRIBUTE = "", "email", "name", "phone", "attribute"
+# A last-name column is joined to the name column (first name) on import.
+LAST_NAME = "last_name"
+MAPPED_TARGETS = (EMAIL, NAME, LAST_NAME, PHONE)
 TARGET_CHOICES = [
     (IGNORE, gettext_lazy("Ignore")),
     (EMAIL, gettext_lazy("E-mail address")),
     (NAME, gettext_lazy("Name")),
+    (LAST_NAME, gettext_lazy("Last name (joined to the name)")),
     (PHONE, gettext_lazy("Phone")),
     (ATTRIBUTE, gettext_lazy("Attribute…")),
 ]
@@ -164,6 +168,7 @@ TARGET_CHOICES = [
 ONLY_ONE_COLUMN = {
     EMAIL: gettext_lazy("Only one column can be the e-mail address."),
     NAME: gettext_lazy("Only one column can be the name."),
+    LAST_NAME: gettext_lazy("Only one column can be the last name."),
     PHONE: gettext_lazy("Only one column can be the phone."),
 }
 
@@ -202,7 +207,7 @@ class ColumnMapForm(forms.Form):
         column_map: dict = {"attributes": {}}
         for index in range(len(self.header)):
             target = cleaned.get(f"column_{index}")
-            if target in (EMAIL, NAME, PHONE):
+            if target in MAPPED_TARGETS:
                 if target in column_map:
                     self.add_error(
                         f"column_{index}",

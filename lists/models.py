@@ -356,6 +356,9 @@ class ImportJob(models.Model):
     imported = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # Rows the file itself marks as unsubscribed, bounced or complained in the service it was
+    # exported from: not subscribed, their addresses added to the account's suppressions.
+    suppressed = models.PositiveIntegerField(default=0, db_default=0)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -396,6 +399,8 @@ class ImportRowIssue(models.Model):
     reason = models.CharField(max_length=500)
     # A role address is imported but reported; everything else was skipped.
     skipped = models.BooleanField(default=True)
+    # Skipped because the file marks the row as opted out: its address is now suppressed.
+    suppressed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["row", "id"]

@@ -20,6 +20,7 @@ from config.api import CountedPaginator
 from config.errors import ApplicationError
 from lists import selectors
 from lists.forms import (
+    MAPPED_TARGETS,
     ColumnMapForm,
     FormBuilderForm,
     ImportUploadForm,
@@ -326,12 +327,14 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
         )
         return redirect("list_detail", list_id=job.mailing_list_id)
     try:
-        header, sample = imports.import_header(job=job)
+        preview = imports.import_header(job=job)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         imports.import_cancel_pending(job=job)
         return redirect("import_upload", list_id=job.mailing_list_id)
-    form = ColumnMapForm(request.POST or None, header=header, guess=job.column_map)
+    # The status and opt-out columns are always read; the form maps the rest.
+    guess = {key: value for key, value in job.column_map.items() if key in MAPPED_TARGETS}
+    form = ColumnMapForm(request.POST or None, header=preview.header, guess=guess)
     if request.method == "POST" and form.is_valid():
         try:
             imports.import_start(job=job, column_map=form.cleaned_data["column_map"])
@@ -339,12 +342,20 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("import_progress", import_id=job.pk)
-    width = len(header)
-    rows = [row + [""] * (width - len(row)) for row in sample]
+    width = len(preview.header)
+    rows = [row + [""] * (width - len(row)) for row in preview.rows]
+    source_status = preview.source_status
     return render(
         request,
         "lists/import_map.html",
-        {"job": job, "list": job.mailing_list, "form": form, "rows": rows},
+        {
+            "job": job,
+            "list": job.mailing_list,
+            "form": form,
+            "rows": rows,
+            "header_row": preview.header_row,
+            "source_status": None if source_status.is_empty else source_status,
+        },
     )
 
 

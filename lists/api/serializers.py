@@ -130,8 +130,11 @@ class ImportInput(serializers.Serializer):
     )
     column_map = serializers.JSONField(
         required=False,
-        help_text='Column numbers from 0, e.g. {"email": 0, "name": 1, "attributes": '
-        '{"city": 3}}; guessed from the header row when left out.',
+        help_text='Column numbers from 0, e.g. {"email": 0, "name": 1, "last_name": 2, '
+        '"attributes": {"city": 3}}; guessed from the header row when left out. "last_name" is '
+        'joined to "name". A status column ("status") or yes/no opt-out column ("opt_out") of '
+        "the service the file was exported from is recognised and always read: the rows it "
+        "marks as unsubscribed, bounced or complained are not subscribed but suppressed.",
     )
 
     def validate_consent_source(self, value: str) -> str:
@@ -156,10 +159,20 @@ class ImportErrorOutput(serializers.Serializer):
     email = serializers.CharField()
     reason = serializers.CharField()
     skipped = serializers.BooleanField()
+    suppressed = serializers.BooleanField(
+        help_text="The file marks this row as opted out in the service it came from: not "
+        "subscribed, and the address added to the account's suppressions."
+    )
 
 
 class ImportOutput(serializers.ModelSerializer):
     list = serializers.IntegerField(source="mailing_list_id", read_only=True)
+    suppressed = serializers.IntegerField(
+        read_only=True,
+        help_text="Rows the file marks as unsubscribed, bounced or complained in the service it "
+        "was exported from: not subscribed, their addresses added to the account's suppressions "
+        "(not counted in `skipped`).",
+    )
     progress = serializers.FloatField(read_only=True)
     errors = serializers.SerializerMethodField()
     error_report_url = serializers.SerializerMethodField()
@@ -179,6 +192,7 @@ class ImportOutput(serializers.ModelSerializer):
             "imported",
             "updated",
             "skipped",
+            "suppressed",
             "progress",
             "errors",
             "error_report_url",

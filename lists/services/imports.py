@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event
 from config.errors import ApplicationError
-from lists import parsers
+from lists import export_layouts, parsers
 from lists.addresses import address_hasher
 from lists.bulk import insert_rows, lookup_in, run_ahead
 from lists.models import (
@@ -32,6 +33,8 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
+    Suppression,
+    SuppressionReason,
     is_role_address,
 )
 from lists.services.consent import (
@@ -40,6 +43,7 @@ from lists.services.consent import (
     proof_file_name,
     upload_name,
 )
+from lists.services.subscribers import subscriber_unsubscribe
 from lists.services.suppression import SuppressionView, suppression_message
 
 logger = logging.getLogger(__name__)
@@ -48,15 +52,23 @@ ROLE_NOTE = "Role address (info@, sales@…): imported, but lists made mostly of
 _LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
 
 
+# Targets of a column map besides "email" and "attributes": one column each, optional.
+# "last_name" is joined to "name"; "status" and "opt_out" say which rows opted out in the service
+# the file came from (see lists.export_layouts) and may share their column with an attribute.
+_FIELD_TARGETS = ("name", "last_name", "phone")
+_STANDING_TARGETS = ("status", "opt_out")
+
+
 def column_map_check(column_map: dict, *, header: list[str]) -> dict:
-    """Validate a mapping of {"email": i, "name": i, "phone": i, "attributes": {name: i}} against
-    the file's columns; return it normalised. The e-mail column is required."""
+    """Validate a mapping of {"email": i, "name": i, "last_name": i, "phone": i, "status": i,
+    "opt_out": i, "attributes": {name: i}} against the file's columns; return it normalised.
+    The e-mail column is required."""
     if not isinstance(column_map, dict):
         raise ApplicationError("The column map must be an object.", field="column_map")
     width = len(header)
     used: dict[int, str] = {}
 
-    def index(value, target: str) -> int:
+    def index(value, target: str, *, shared: bool = False) -> int:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < width:
@@ -64,6 +76,8 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
                 f"Column for {target!r} must be a column number from 0 to {width - 1}.",
                 field="column_map",
             )
+        if shared:
+            return value
         if value in used:
             raise ApplicationError(
                 f"Column {value} is mapped twice ({used[value]} and {target}).", field="column_map"
@@ -76,9 +90,12 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
             "Choose the column that holds the e-mail address.", field="column_map"
         )
     result: dict = {"email": index(column_map["email"], "email"), "attributes": {}}
-    for target in ("name", "phone"):
+    for target in _FIELD_TARGETS:
         if column_map.get(target) not in (None, ""):
             result[target] = index(column_map[target], target)
+    for target in _STANDING_TARGETS:
+        if column_map.get(target) not in (None, ""):
+            result[target] = index(column_map[target], target, shared=True)
     attributes = column_map.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise ApplicationError("Attributes must map names to columns.", field="column_map")
@@ -90,7 +107,7 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
                 field="column_map",
             )
         result["attributes"][name] = index(value, name)
-    unknown = set(column_map) - {"email", "name", "phone", "attributes"}
+    unknown = set(column_map) - {"email", "attributes", *_FIELD_TARGETS, *_STANDING_TARGETS}
     if unknown:
         raise ApplicationError(
             f"Unknown targets: {', '.join(sorted(unknown))}.", field="column_map"
@@ -98,9 +115,42 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
     return result
 
 
-def guessed_column_map(header: list[str]) -> dict:
-    guess = parsers.guess_column_map(header)
-    return {key: value for key, value in guess.items() if key in ("email", "name", "phone")}
+def guessed_column_map(header: list[str], sample: list[list[str]] | None = None) -> dict:
+    """The columns guessed from the header (and, for the e-mail address, the first rows)."""
+    guess = parsers.guess_column_map(header, sample)
+    return {key: value for key, value in guess.items() if key in ("email", *_FIELD_TARGETS)}
+
+
+def with_standing_columns(column_map: dict, *, header: list[str]) -> dict:
+    """The map plus the columns that say which rows opted out in the service the file came
+    from (a status column, a yes/no opt-out column), unless the map names its own. They are
+    always read: an opt-out is never imported as a subscription, whatever the mapping."""
+    layout = export_layouts.source_status_for(header)
+    found = {"status": layout.status_at, "opt_out": layout.opt_out_at}
+    return {
+        **column_map,
+        **{
+            target: at
+            for target, at in found.items()
+            if at is not None and column_map.get(target) in (None, "")
+        },
+    }
+
+
+def source_status(job: ImportJob, header: list[str]) -> export_layouts.SourceStatus:
+    """How `job`'s file says which rows opted out: the export layout recognised from its header
+    and name, with the status and opt-out columns of its column map."""
+    layout = export_layouts.source_status_for(header, filename=job.original_filename)
+    column_map = job.column_map
+    changes = {}
+    for target in _STANDING_TARGETS:
+        if target in column_map:
+            at = column_map[target]
+            changes[f"{target}_at"] = at
+            changes[f"{target}_header"] = (
+                (header[at] or f"column {at + 1}") if at < len(header) else ""
+            )
+    return dataclasses.replace(layout, **changes)
 
 
 def import_create(
@@ -155,17 +205,19 @@ def import_create(
         parsers.check_file(path=path, fmt=job.file_format, max_bytes=limit)
         with parsers.open_table(path=path, fmt=job.file_format) as table:
             header, job.header_in_file = table.header, table.header_in_file
+            sample = [cells for _, cells in islice(table.rows, SAMPLE_ROWS)]
         if column_map is None:
-            column_map = guessed_column_map(header)
+            column_map = guessed_column_map(header, sample)
             if "email" not in column_map and start:
+                columns = ", ".join(title or f"column {i + 1}" for i, title in enumerate(header))
                 raise ApplicationError(
                     "Could not tell which column holds the e-mail address; "
-                    f"send a column_map (columns: {', '.join(header)}).",
+                    f"send a column_map (columns: {columns}).",
                     field="column_map",
                 )
         if start or column_map.get("email") is not None:
             column_map = column_map_check(column_map, header=header)
-        job.column_map = column_map
+        job.column_map = with_standing_columns(column_map, header=header)
         with transaction.atomic():
             job.save()
             if start:
@@ -178,17 +230,39 @@ def import_create(
     return job
 
 
-def import_header(*, job: ImportJob) -> tuple[list[str], list[list[str]]]:
+# How many of the first rows guess the e-mail column from their content.
+SAMPLE_ROWS = 20
+# How many rows the mapping step shows.
+PREVIEW_ROWS = 5
+
+
+@dataclass
+class ImportPreview:
+    """What the mapping step shows of a file: its columns (as many as the widest of its first
+    rows), those rows, where the header was found and what says who opted out."""
+
+    header: list[str]
+    rows: list[list[str]]
+    header_row: int | None
+    source_status: export_layouts.SourceStatus
+
+
+def import_header(*, job: ImportJob) -> ImportPreview:
     """The file's columns and its first rows, for the mapping step."""
     with parsers.open_table(path=Path(job.file.path), fmt=job.file_format) as table:
-        sample = [cells for _, cells in islice(table.rows, 5)]
-        return table.header, sample
+        rows = [cells for _, cells in islice(table.rows, PREVIEW_ROWS)]
+        return ImportPreview(
+            header=table.header,
+            rows=rows,
+            header_row=table.header_row,
+            source_status=source_status(job, table.header),
+        )
 
 
 def import_start(*, job: ImportJob, column_map: dict) -> ImportJob:
     """Map the columns of a pending import and queue it. Idempotent for a queued import."""
-    header, _ = import_header(job=job)
-    column_map = column_map_check(column_map, header=header)
+    header = import_header(job=job).header
+    column_map = with_standing_columns(column_map_check(column_map, header=header), header=header)
     with transaction.atomic():
         updated = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PENDING).update(
             column_map=column_map, status=ImportStatus.QUEUED
@@ -227,6 +301,7 @@ class _BatchResult:
     imported: int = 0
     updated: int = 0
     skipped: int = 0
+    suppressed: int = 0
     issues: list[ImportRowIssue] = field(default_factory=list)
 
 
@@ -327,6 +402,7 @@ def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> bool:
                     "imported": job.imported,
                     "updated": job.updated,
                     "skipped": job.skipped,
+                    "suppressed": job.suppressed,
                     "failure_reason": reason,
                 },
             )
@@ -338,11 +414,12 @@ def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> bool:
 def _import_rows(job: ImportJob) -> None:
     with parsers.open_table(path=Path(job.file.path), fmt=job.file_format) as table:
         rows = islice(table.rows, job.processed, None)  # resume after the committed batches
+        layout = source_status(job, table.header)
         # Reading and checking the next batch (pure Python) runs ahead in a thread while this
         # one waits for the database to write the current batch: on two cores that overlap is
         # most of an import's speed.
         suppressions = SuppressionView(account_id=job.account_id)
-        for prepared in run_ahead(_prepared_batches(job, rows), depth=2):
+        for prepared in run_ahead(_prepared_batches(job, rows, layout), depth=2):
             _commit_batch(job, prepared, suppressions)
 
 
@@ -380,8 +457,11 @@ def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
     job.imported += result.imported
     job.updated += result.updated
     job.skipped += result.skipped
+    job.suppressed += result.suppressed
     job.progress_at = timezone.now()
-    job.save(update_fields=["processed", "imported", "updated", "skipped", "progress_at"])
+    job.save(
+        update_fields=["processed", "imported", "updated", "skipped", "suppressed", "progress_at"]
+    )
 
 
 @dataclass
@@ -396,20 +476,36 @@ class Candidate:
 
 
 @dataclass
+class _OptedOut:
+    """A row the file marks as opted out in its source: suppressed, never subscribed."""
+
+    row: int
+    reason: SuppressionReason
+    text: str
+    digest: str
+
+
+@dataclass
 class _PreparedBatch:
-    """A batch of rows checked without the database: valid candidates and the rows refused."""
+    """A batch of rows checked without the database: valid candidates, the rows opted out in
+    the file's source and the rows refused."""
 
     rows: int
     candidates: dict[str, Candidate]
-    # (row, email, reason): invalid, empty or repeated within the batch; all skipped.
+    # (row, email, reason): invalid, empty, repeated within the batch or not confirmed in the
+    # source; all skipped.
     refused: list[tuple[int, str, str]]
+    opted_out: dict[str, _OptedOut] = field(default_factory=dict)
 
 
-def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
+def _prepared_batches(
+    job: ImportJob, rows, layout: export_layouts.SourceStatus
+) -> Iterator[_PreparedBatch]:
     """Cut the rows into batches and check each: no database access, so it can run ahead."""
     column_map = job.column_map
     email_at = column_map["email"]
     name_at = column_map.get("name")
+    last_name_at = column_map.get("last_name")
     phone_at = column_map.get("phone")
     attributes_at = list(column_map.get("attributes", {}).items())
     digest_of = address_hasher(job.account_id)
@@ -417,6 +513,7 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
     while batch := list(islice(rows, batch_size)):
         candidates: dict[str, Candidate] = {}
         refused: list[tuple[int, str, str]] = []
+        opted_out: dict[str, _OptedOut] = {}
         for row, cells in batch:
             width = len(cells)
             raw = cells[email_at].strip() if email_at < width else ""
@@ -428,27 +525,43 @@ def _prepared_batches(job: ImportJob, rows) -> Iterator[_PreparedBatch]:
             except InvalidAddress as exc:
                 refused.append((row, raw, f"Invalid address: {exc.message}"))
                 continue
+            if email in opted_out:
+                refused.append((row, email, f"Duplicate of row {opted_out[email].row}."))
+                continue
+            standing = layout.standing(cells)
+            if standing is not None and standing.suppress is not None:
+                # The opt-out wins over an earlier row of the same address in the batch.
+                if (earlier := candidates.pop(email, None)) is not None:
+                    refused.append((earlier.row, email, f"Opted out in the source on row {row}."))
+                opted_out[email] = _OptedOut(
+                    row=row, reason=standing.suppress, text=standing.reason, digest=digest_of(email)
+                )
+                continue
             if email in candidates:
                 refused.append((row, email, f"Duplicate of row {candidates[email].row}."))
+                continue
+            if standing is not None:
+                refused.append((row, email, standing.reason))
                 continue
             attributes = {}
             for attribute, index in attributes_at:
                 if index < width and (value := cells[index].strip()):
                     attributes[attribute] = value
+            name = " ".join(
+                part
+                for part in (_cell(cells, name_at, width), _cell(cells, last_name_at, width))
+                if part
+            )
             candidates[email] = Candidate(
                 row=row,
-                name=cells[name_at].strip()[:200]
-                if name_at is not None and name_at < width
-                else "",
-                phone=(
-                    cells[phone_at].strip()[:40]
-                    if phone_at is not None and phone_at < width
-                    else ""
-                ),
+                name=name[:200],
+                phone=_cell(cells, phone_at, width)[:40],
                 attributes=attributes,
                 digest=digest_of(email),
             )
-        yield _PreparedBatch(rows=len(batch), candidates=candidates, refused=refused)
+        yield _PreparedBatch(
+            rows=len(batch), candidates=candidates, refused=refused, opted_out=opted_out
+        )
 
 
 def _cell(cells: list[str], index: int | None, width: int) -> str:
@@ -474,6 +587,9 @@ def _write_batch(
 
     for row, email, reason in prepared.refused:
         issue(row, email, reason)
+    if prepared.opted_out:
+        result.suppressed = len(prepared.opted_out)
+        result.issues.extend(_suppress_opted_out(job, prepared.opted_out))
 
     def imported_before(subscriber_ids: list[int]) -> set[int]:
         return set(
@@ -516,6 +632,54 @@ def _write_batch(
     )
     ImportRowIssue.objects.bulk_create(result.issues, batch_size=1000)
     return result
+
+
+# The subscriber status of a list member whose address the file says opted out.
+_STATUS_FOR = {
+    SuppressionReason.UNSUBSCRIBED: SubscriberStatus.UNSUBSCRIBED,
+    SuppressionReason.HARD_BOUNCE: SubscriberStatus.BOUNCED,
+    SuppressionReason.COMPLAINED: SubscriberStatus.COMPLAINED,
+}
+
+
+def _suppress_opted_out(job: ImportJob, opted_out: dict[str, _OptedOut]) -> list[ImportRowIssue]:
+    """Add the addresses the file marks as opted out to the account's suppressions (a reason
+    already recorded stays), take those still on the list off it, and report every row."""
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                account_id=job.account_id, email_hash=out.digest, email=email, reason=out.reason
+            )
+            for email, out in opted_out.items()
+        ],
+        ignore_conflicts=True,
+    )
+    on_list = lookup_in(
+        Subscriber,
+        key="email",
+        values=list(opted_out),
+        result="id",
+        mailing_list=job.mailing_list_id,
+    )
+    live = Subscriber.objects.filter(pk__in=list(on_list.values()), status__in=_LIVE)
+    for subscriber in live.select_related("mailing_list__account"):
+        subscriber_unsubscribe(
+            subscriber=subscriber,
+            status=_STATUS_FOR[opted_out[subscriber.email].reason],
+            channel="import",
+            recorded_by=job.created_by,
+        )
+    return [
+        ImportRowIssue(
+            import_job=job,
+            row=out.row,
+            email=email[:254],
+            reason=out.text[:500],
+            skipped=True,
+            suppressed=True,
+        )
+        for email, out in opted_out.items()
+    ]
 
 
 @dataclass

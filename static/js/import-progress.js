@@ -48,6 +48,7 @@
     setText("count-imported", String(data.imported));
     setText("count-updated", String(data.updated));
     setText("count-skipped", String(data.skipped));
+    setText("count-suppressed", String(data.suppressed || 0));
   }
 
   function cell(row, text, className) {
@@ -70,10 +71,12 @@
       cell(row, String(issue.row), "num");
       cell(row, issue.email || "—");
       var reason = cell(row, issue.reason);
-      if (!issue.skipped) {
+      if (!issue.skipped || issue.suppressed) {
         var badge = document.createElement("span");
-        badge.className = "badge";
-        badge.textContent = text("imported", "imported");
+        badge.className = issue.skipped ? "badge warning" : "badge";
+        badge.textContent = issue.skipped
+          ? text("suppressed", "suppressed")
+          : text("imported", "imported");
         reason.appendChild(document.createTextNode(" "));
         reason.appendChild(badge);
       }
