@@ -378,3 +378,16 @@ def test_the_list_form_names_the_separator(client, user):
     assert page.status_code == 200
     assert "(U+2029)" in page.text
     assert not MailingList.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_campaign_editor_shows_the_error_on_the_from_name(client, user, campaign_fields):
+    client.force_login(user)
+
+    page = client.post(
+        "/campaigns/new/", {**campaign_fields, "from_name": "PayPal\r <service@paypal.com>"}
+    )
+
+    assert page.status_code == 200
+    assert "(U+000D)" in page.text
+    assert not Campaign.objects.exists()
