@@ -25,7 +25,7 @@ from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import CampaignStatus, can_transition
 from campaigns.verdict import Thresholds
-from config import charts
+from config import charts, numbers
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists import selectors as list_selectors
 from lists.models import MailingList
@@ -411,10 +411,17 @@ RULES = {
     "bounces_amber": gettext_lazy("hard bounces at the warning level"),
     "bounces_review": gettext_lazy("hard bounces over the review threshold"),
     "bounces_limit": gettext_lazy("hard bounces over the policy's limit"),
+    "blocks_amber": gettext_lazy("provider blocks at the warning level"),
+    "blocks_review": gettext_lazy("provider blocks over the review threshold"),
+    "unsubscribes_amber": gettext_lazy("unsubscribes at the warning level"),
+    "unsubscribes_review": gettext_lazy("unsubscribes over the review threshold"),
+    "none_accepted": gettext_lazy("the mail server accepted no probe message"),
 }
 INTERVAL_LABELS = {
     "complaint_rate": gettext_lazy("Spam complaints"),
     "hard_bounce_rate": gettext_lazy("Hard bounces"),
+    "block_rate": gettext_lazy("Provider blocks"),
+    "unsubscribe_rate": pgettext_lazy("figure", "Unsubscribed"),
 }
 # The chart's series: (key in a timeline bucket, label, colour); "sent" is drawn as bars.
 CHART_SERIES = [
@@ -438,14 +445,9 @@ CHART_DOTS_UP_TO = 60  # buckets; beyond, the lines alone read better
 
 
 def _percent(fraction: float) -> str:
-    """0.0044 -> "0.44%", 0.129 -> "12.9%", 0.05 -> "5%" (as the verdict's reasons write them)."""
-    percent = fraction * 100
-    if percent == 0:
-        return "0%"
-    if percent < 0.01:
-        return "<0.01%"
-    text = f"{percent:.2f}" if percent < 1 else f"{percent:.1f}"
-    return f"{text.rstrip('0').rstrip('.')}%"
+    """0.0044 -> "0.44%", 0.129 -> "12.9%", 0.05 -> "5%": the project's one percent format
+    (config.numbers), in the page's language."""
+    return numbers.percent(fraction)
 
 
 def _figure_rows(stats: dict) -> list[dict]:
@@ -479,6 +481,14 @@ def _thresholds() -> dict[str, str]:
         },
         "hard_bounce_rate": _("warning from %(warn)s, review over %(review)s (the policy limit)")
         % {"warn": _percent(limits.bounce_warn), "review": _percent(limits.bounce_limit)},
+        **{
+            name: _("warning from %(warn)s, review over %(review)s")
+            % {"warn": _percent(levels.warn), "review": _percent(levels.review)}
+            for name, levels in (
+                ("block_rate", limits.blocks),
+                ("unsubscribe_rate", limits.unsubscribes),
+            )
+        },
     }
 
 

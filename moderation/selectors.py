@@ -161,11 +161,8 @@ class SourceShare:
     source: str
     label: str
     count: int
+    # A fraction; pages write it with the project's one percent format (config.numbers).
     share: float
-
-    @property
-    def percent(self) -> float:
-        return round(self.share * 100, 1)
 
 
 @dataclass(frozen=True)
@@ -184,10 +181,6 @@ class ListConsent:
     created_at: datetime
     oldest_subscription: datetime | None
     newest_subscription: datetime | None
-
-    @property
-    def role_percent(self) -> float:
-        return round(self.role_share * 100, 1)
 
     @property
     def unconsented(self) -> int:
