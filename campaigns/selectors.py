@@ -7,7 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import JSONObject, Lower, StrIndex, Substr
+from django.db.models.lookups import In
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -19,6 +35,7 @@ from campaigns.models import (
     DeliveryStatus,
     TrackingEvent,
 )
+from campaigns.providers import Provider, provider_of
 from campaigns.rendering import (
     CampaignContent,
     CompiledCampaign,
@@ -315,15 +332,52 @@ def test_link(*, campaign_id: int, index: int) -> str | None:
     return links[index] if 0 <= index < len(links) else None
 
 
-def audience_rows(*, list_ids: list[int]) -> Iterator[tuple[int, str, str, str, dict]]:
-    """(id, email, name, phone, attributes) of the subscribed subscribers of these lists, the
-    first list's first, streamed (a million rows never sit in memory at once)."""
-    return (
-        Subscriber.objects.filter(mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED)
-        .order_by("mailing_list_id", "id")
-        .values_list("pk", "email", "name", "phone", "attributes")
-        .iterator(chunk_size=20_000)
+def audience_first_of_each_address(*, list_ids: list[int]) -> QuerySet[Subscriber]:
+    """The subscribed subscribers of these lists, each address once (its oldest subscriber)."""
+    subscribed = Subscriber.objects.filter(
+        mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED
     )
+    first = subscribed.values(address=Lower("email")).annotate(first=Min("pk")).values("first")
+    return Subscriber.objects.filter(pk__in=first)
+
+
+def _domain() -> Func:
+    return Substr(Lower("email"), StrIndex("email", Value("@")) + 1)
+
+
+def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
+    """A database expression for each subscriber's mailbox provider (campaigns.providers),
+    decided in Python once per distinct domain among `subscribers`."""
+    domains = subscribers.annotate(domain=_domain()).values_list("domain", flat=True).distinct()
+    known = {}
+    for domain in domains.order_by():
+        provider = provider_of(domain)
+        if provider != Provider.OTHER:
+            known.setdefault(str(provider), []).append(domain)
+    whens = [When(In(_domain(), names), then=Value(provider)) for provider, names in known.items()]
+    return Case(*whens, default=Value(str(Provider.OTHER)), output_field=CharField())
+
+
+def merge_data_expression(keys: set[str] | None) -> JSONObject:
+    """The merge data a recipient's message may use, as a database expression: name, phone and
+    the attributes named in `keys` (all of them for None)."""
+    if keys is None:
+        attributes = F("attributes")
+    else:
+        attributes = JSONObject(**{key: KeyTransform(key, "attributes") for key in sorted(keys)})
+    return JSONObject(name=F("name"), phone=F("phone"), attributes=attributes)
+
+
+def chunks(iterable, size: int) -> Iterator[list]:
+    """Lists of up to `size` items of `iterable`, in order."""
+    chunk: list = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def joined_since_approval(*, campaign: Campaign) -> int:

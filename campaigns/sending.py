@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -33,7 +34,6 @@ from accounts.webhooks import emit_event
 from campaigns import selectors, tasks
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
-from campaigns.providers import provider_of
 from campaigns.sampling import allocation, probe_size, stratified_sample
 from campaigns.services import (
     account_ensure_can_send,
@@ -50,7 +50,7 @@ from campaigns.states import (
 from campaigns.verdict import Thresholds, Tier, Verdict, judge
 from campaigns.versions import version_freeze, version_merge_tags
 from config.errors import ApplicationError, InvalidTransition, NotFound
-from lists.bulk import insert_rows
+from lists.bulk import insert_select
 
 S = CampaignStatus
 # Rows written per COPY when the audience is fixed.
@@ -270,62 +270,44 @@ def campaign_reject(
 
 def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
     """Write a waiting Delivery for every recipient of the approved version: the subscribed
-    addresses of its lists, each address once (the first list's subscriber), without the
-    account's suppressed addresses, each with its address and the merge data the content uses
-    as they are now. Streams in chunks (COPY on PostgreSQL); returns (subscriber id,
-    provider) of every recipient, for choosing the probe."""
+    addresses of its lists, each address once, each row holding the address and the merge data
+    the content uses as they are now. The database copies the rows in one statement; then one
+    read takes out the account's suppressed addresses (their hashes are keyed, so they are
+    checked here) and returns (subscriber id, provider) of every recipient, for the probe."""
     version = campaign.approved_version
-    keys = attribute_keys(version_merge_tags(version))
-    seen: set[str] = set()
+    list_ids = [item["id"] for item in version.lists]
+    audience = selectors.audience_first_of_each_address(list_ids=list_ids)
+    insert_select(
+        Delivery,
+        {
+            "campaign_id": Value(campaign.pk),
+            "subscriber_id": F("pk"),
+            "provider": selectors.provider_expression(audience),
+            "email": F("email"),
+            "merge_data": selectors.merge_data_expression(
+                attribute_keys(version_merge_tags(version))
+            ),
+            "status": Value(DeliveryStatus.WAITING),
+        },
+        audience,
+    )
     members: list[tuple[int, str]] = []
-    providers: dict[str, str] = {}
-    chunk: list[tuple] = []
-
-    def flush() -> None:
+    suppressed_rows: list[int] = []
+    rows = Delivery.objects.filter(campaign=campaign).values_list(
+        "id", "subscriber_id", "email", "provider"
+    )
+    for chunk in selectors.chunks(rows.iterator(chunk_size=AUDIENCE_CHUNK), AUDIENCE_CHUNK):
         suppressed = selectors.suppressed_addresses(
-            account_id=campaign.account_id, emails=[row[1].lower() for row in chunk]
+            account_id=campaign.account_id, emails=[row[2].lower() for row in chunk]
         )
-        rows = []
-        for pk, email, name, phone, attributes in chunk:
+        for delivery_id, subscriber_id, email, provider in chunk:
             if email.lower() in suppressed:
-                continue
-            provider = provider_of(email)
-            provider = providers.setdefault(provider, provider)
-            members.append((pk, provider))
-            rows.append((pk, provider, email, _merge_data(name, phone, attributes, keys)))
-        insert_rows(
-            Delivery,
-            ["subscriber_id", "provider", "email", "merge_data"],
-            rows,
-            shared={"campaign_id": campaign.pk, "status": DeliveryStatus.WAITING},
-            return_ids=False,
-        )
-        chunk.clear()
-
-    for row in selectors.audience_rows(list_ids=[item["id"] for item in version.lists]):
-        key = row[1].lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        chunk.append(row)
-        if len(chunk) >= AUDIENCE_CHUNK:
-            flush()
-    if chunk:
-        flush()
+                suppressed_rows.append(delivery_id)
+            else:
+                members.append((subscriber_id, provider))
+    for start in range(0, len(suppressed_rows), AUDIENCE_CHUNK):
+        Delivery.objects.filter(pk__in=suppressed_rows[start : start + AUDIENCE_CHUNK]).delete()
     return members
-
-
-def _merge_data(name: str, phone: str, attributes, keys: set[str] | None) -> dict:
-    data = {}
-    if name:
-        data["name"] = name
-    if phone:
-        data["phone"] = phone
-    if isinstance(attributes, dict) and attributes:
-        kept = attributes if keys is None else {k: attributes[k] for k in keys if k in attributes}
-        if kept:
-            data["attributes"] = kept
-    return data
 
 
 def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campaign:

@@ -183,3 +183,28 @@ def run_ahead(iterator: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+def insert_select(model: type[models.Model], values: dict, queryset: models.QuerySet) -> int:
+    """INSERT INTO `model` the rows of `queryset`, one per row, computed by the database:
+    `values` maps `model`'s field attnames to expressions over `queryset`'s model (F, Value,
+    functions); every other field gets its default. One statement, nothing read into Python:
+    a million rows are copied at the speed of the database. Returns the rows inserted."""
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    now = timezone.now()
+    rest = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in values]
+    selected = {f"_v{index}": expression for index, expression in enumerate(values.values())}
+    for field in rest:
+        selected[f"_v{len(selected)}"] = models.Value(_default(field, now), output_field=field)
+    columns = [by_attname[name] for name in values] + rest
+    # The queryset's own ordering stays: DISTINCT ON needs it.
+    select_sql, params = (
+        queryset.annotate(**selected).values_list(*selected).query.sql_with_params()
+    )
+    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    table = connection.ops.quote_name(meta.db_table)
+    with connection.cursor() as cursor:
+        # Only the model's own table and column names are interpolated; values are parameters.
+        cursor.execute(f"INSERT INTO {table} ({names}) {select_sql}", params)  # noqa: S608
+        return cursor.rowcount

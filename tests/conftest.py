@@ -47,6 +47,17 @@ def token_client(user):
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_asked():
+    """Each test starts in English: a request in Russian activates Russian for the thread, and
+    a service called after it would otherwise answer in the language of an earlier test."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters live in the cache; each test starts with none."""
     from django.core.cache import cache
