@@ -31,6 +31,7 @@ from accounts.models import Account
 from campaigns.models import (
     Campaign,
     CampaignTestSend,
+    CampaignVersion,
     Delivery,
     DeliveryStatus,
     TrackingEvent,
@@ -45,7 +46,6 @@ from campaigns.rendering import (
 )
 from campaigns.states import FINAL, CampaignStatus
 from campaigns.verdict import ProbeFigures
-from campaigns.versions import version_content
 from config.errors import ApplicationError
 from lists.addresses import address_hasher
 from lists.models import (
@@ -105,6 +105,22 @@ def campaign_content(campaign: Campaign) -> CampaignContent:
         text_body=campaign.text_body,
         company_name=account.company_name,
         postal_address=account.postal_address,
+    )
+
+
+def version_content(version: CampaignVersion, *, account_id: int) -> CampaignContent:
+    """What the renderer needs of a frozen version (its campaign's id for the tokens)."""
+    return CampaignContent(
+        campaign_id=version.campaign_id,
+        account_id=account_id,
+        subject=version.subject,
+        from_name=version.from_name,
+        from_email=version.from_email,
+        reply_to=version.reply_to,
+        html_body=version.html_body,
+        text_body=version.text_body,
+        company_name=version.company_name,
+        postal_address=version.postal_address,
     )
 
 

@@ -16,9 +16,10 @@ import json
 from django.db.models import Max
 
 from accounts.models import User
+from campaigns import selectors
 from campaigns.merge import MergeTag, compile_merge_tag
 from campaigns.models import Campaign, CampaignVersion
-from campaigns.rendering import CampaignContent, compile_campaign
+from campaigns.rendering import compile_campaign
 
 # The fields of a version that its hash covers, in a fixed order.
 HASHED_FIELDS = (
@@ -36,22 +37,6 @@ HASHED_FIELDS = (
 )
 
 
-def version_content(version: CampaignVersion, *, account_id: int) -> CampaignContent:
-    """What the renderer needs of a version (its campaign's id for the tokens)."""
-    return CampaignContent(
-        campaign_id=version.campaign_id,
-        account_id=account_id,
-        subject=version.subject,
-        from_name=version.from_name,
-        from_email=version.from_email,
-        reply_to=version.reply_to,
-        html_body=version.html_body,
-        text_body=version.text_body,
-        company_name=version.company_name,
-        postal_address=version.postal_address,
-    )
-
-
 def content_hash(fields: dict) -> str:
     """SHA-256 over the hashed fields as canonical JSON."""
     canonical = json.dumps(
@@ -62,18 +47,7 @@ def content_hash(fields: dict) -> str:
 
 def _snapshot(campaign: Campaign) -> dict:
     account = campaign.account
-    content = CampaignContent(
-        campaign_id=campaign.pk,
-        account_id=account.pk,
-        subject=campaign.subject,
-        from_name=campaign.from_name,
-        from_email=campaign.from_email,
-        reply_to=campaign.reply_to,
-        html_body=campaign.html_body,
-        text_body=campaign.text_body,
-        company_name=account.company_name,
-        postal_address=account.postal_address,
-    )
+    content = selectors.campaign_content(campaign)
     compiled = compile_campaign(content)
     return {
         "subject": campaign.subject,

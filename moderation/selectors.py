@@ -40,10 +40,11 @@ from campaigns.selectors import (
     delivery_figures,
     recipient_count,
     recipients_of,
+    version_content,
 )
 from campaigns.states import UNDER_WAY, CampaignStatus
 from campaigns.verdict import ProbeFigures
-from campaigns.versions import version_content, version_merge_tags
+from campaigns.versions import version_merge_tags
 from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import AccountHealth, account_health
 from config.errors import ApplicationError

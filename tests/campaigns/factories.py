@@ -102,3 +102,29 @@ def with_approved_version(campaign: Campaign) -> Campaign:
     )
     campaign.refresh_from_db()
     return campaign
+
+
+def approve_now(campaign: Campaign, moderator, capture) -> Campaign:
+    """A moderator approves the version waiting; the probe goes out (tasks run eagerly inside
+    `capture`, pytest-django's django_capture_on_commit_callbacks)."""
+    from moderation import services as moderation
+
+    with capture(execute=True):
+        moderation.decision_approve(
+            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def end_hold_now(campaign: Campaign, capture) -> dict:
+    """The hold ends now and beat's check judges it; returns {campaign id: tier}."""
+    from datetime import timedelta
+
+    from moderation import services as moderation
+
+    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
+    with capture(execute=True):
+        results = moderation.holds_evaluate()
+    campaign.refresh_from_db()
+    return results

@@ -2,12 +2,9 @@
 audience approved. Each test is one of the findings an attacker reproduced, written to fail
 on the code before the fix."""
 
-from datetime import timedelta
-
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account
@@ -21,6 +18,8 @@ from lists.models import MailingList, Subscriber
 from moderation import services as moderation
 from tests.campaigns.factories import (
     CampaignFactory,
+    approve_now,
+    end_hold_now,
     submitted_campaign,
     subscribe_many,
     waiting_version,
@@ -50,23 +49,6 @@ def _campaign(mailing_list, **fields):
     return submitted_campaign(mailing_list, **fields)
 
 
-def _approve(campaign, moderator, capture):
-    with capture(execute=True):
-        moderation.decision_approve(
-            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
-        )
-    campaign.refresh_from_db()
-    return campaign
-
-
-def _release(campaign, capture):
-    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
-    with capture(execute=True):
-        moderation.holds_evaluate()
-    campaign.refresh_from_db()
-    return campaign
-
-
 def _campaign_mail():
     return [message for message in mail.outbox if message.extra_headers.get("Feedback-ID")]
 
@@ -74,7 +56,7 @@ def _campaign_mail():
 def test_merge_data_edited_during_the_hold_does_not_reach_the_release(
     mailing_list, audience, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = _approve(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
     assert campaign.status == "holding"
     mail.outbox.clear()
     # The attack: every subscriber's merge data rewritten while the probe's figures come in.
@@ -86,7 +68,7 @@ def test_merge_data_edited_during_the_hold_does_not_reach_the_release(
         subscriber.name = "Click https://phish.example"
         subscriber.save()
 
-    campaign = _release(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
 
     assert campaign.status == "sent"
     sent = _campaign_mail()
@@ -102,12 +84,12 @@ def test_merge_data_edited_during_the_hold_does_not_reach_the_release(
 def test_subscribers_added_after_approval_wait_for_the_next_campaign(
     mailing_list, audience, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = _approve(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
     assert Delivery.objects.filter(campaign=campaign).count() == 30
     subscribe_many(mailing_list, 5, prefix="late")
     assert joined_since_approval(campaign=campaign) == 5
 
-    campaign = _release(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
 
     deliveries = Delivery.objects.filter(campaign=campaign)
     assert deliveries.count() == 30
@@ -118,12 +100,12 @@ def test_subscribers_added_after_approval_wait_for_the_next_campaign(
 def test_the_address_is_the_one_fixed_at_approval(
     mailing_list, audience, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = _approve(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
     waiting = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.WAITING).first()
     fixed = waiting.email
     Subscriber.objects.filter(pk=waiting.subscriber_id).update(email="victim@target.example")
     mail.outbox.clear()
-    _release(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
     recipients = [m.to[0] for m in _campaign_mail()]
     assert "victim@target.example" not in recipients
     assert fixed in recipients
@@ -132,14 +114,14 @@ def test_the_address_is_the_one_fixed_at_approval(
 def test_identity_and_list_name_edited_after_approval_do_not_reach_the_footer(
     mailing_list, audience, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = _approve(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
     approved_company = campaign.account.company_name
     Account.objects.filter(pk=campaign.account_id).update(
         company_name="PayPal Security", postal_address="Visit https://phish.example"
     )
     MailingList.objects.filter(pk=mailing_list.pk).update(name="PayPal alerts")
     mail.outbox.clear()
-    _release(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
     sent = _campaign_mail()
     assert sent
     for message in sent:
@@ -269,7 +251,7 @@ def test_no_redirect_for_a_campaign_that_was_never_approved(client, mailing_list
 def test_the_redirect_goes_only_to_the_approved_links(
     client, mailing_list, audience, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = _approve(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
     tokens = MessageTokens(campaign_id=campaign.pk, subscriber_id=audience[0])
     response = client.get(f"/c/{tokens.click(0)}/")
     assert response.status_code == 302

@@ -21,9 +21,10 @@ from lists.models import Subscriber
 from moderation import services as moderation
 from tests.campaigns.factories import (
     CampaignFactory,
+    approve_now,
+    end_hold_now,
     submitted_campaign,
     subscribe_many,
-    waiting_version,
     with_approved_version,
 )
 from tests.factories import UserFactory
@@ -45,23 +46,6 @@ def owner(client, user):
     return client
 
 
-def _approve(campaign, moderator, capture):
-    with capture(execute=True):
-        moderation.decision_approve(
-            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
-        )
-    campaign.refresh_from_db()
-    return campaign
-
-
-def _end_hold(campaign, capture):
-    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
-    with capture(execute=True):
-        moderation.holds_evaluate()
-    campaign.refresh_from_db()
-    return campaign
-
-
 def _probe(campaign):
     return list(Delivery.objects.filter(campaign=campaign, is_probe=True).order_by("pk"))
 
@@ -70,13 +54,16 @@ def _probe(campaign):
 def holding_campaign(mailing_list, moderator, django_capture_on_commit_callbacks):
     """200 recipients; the probe of 20 went out (in-process), the hold is on."""
     subscribe_many(mailing_list, 200)
-    return _approve(submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    return approve_now(
+        submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks
+    )
 
 
 @pytest.fixture
 def sent_campaign(holding_campaign, django_capture_on_commit_callbacks):
     """Judged green (nothing bad in the probe), released and sent to all 200."""
-    campaign = _end_hold(holding_campaign, django_capture_on_commit_callbacks)
+    end_hold_now(holding_campaign, django_capture_on_commit_callbacks)
+    campaign = holding_campaign
     assert campaign.status == "sent"
     return campaign
 
@@ -87,7 +74,8 @@ def review_campaign(holding_campaign, django_capture_on_commit_callbacks):
     Delivery.objects.filter(pk__in=[d.pk for d in _probe(holding_campaign)[:3]]).update(
         complained_at=timezone.now()
     )
-    campaign = _end_hold(holding_campaign, django_capture_on_commit_callbacks)
+    end_hold_now(holding_campaign, django_capture_on_commit_callbacks)
+    campaign = holding_campaign
     assert campaign.status == "review"
     return campaign
 

@@ -14,7 +14,13 @@ from config.errors import InvalidTransition
 from lists.models import Subscriber, SubscriberStatus
 from moderation import services as moderation
 from moderation.models import AccountFlag, AuditEntry
-from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
+from tests.campaigns.factories import (
+    approve_now,
+    end_hold_now,
+    submitted_campaign,
+    subscribe_many,
+    waiting_version,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,28 +41,11 @@ def campaign(mailing_list, audience):
     return submitted_campaign(mailing_list)
 
 
-def approve(campaign, moderator, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        moderation.decision_approve(
-            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
-        )
-    campaign.refresh_from_db()
-    return campaign
-
-
-def end_hold(campaign, django_capture_on_commit_callbacks):
-    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
-    with django_capture_on_commit_callbacks(execute=True):
-        results = moderation.holds_evaluate()
-    campaign.refresh_from_db()
-    return results
-
-
 def test_approval_sends_a_probe_of_ten_percent_then_holds(
     campaign, moderator, django_capture_on_commit_callbacks, settings
 ):
     settings.HOLD_SECONDS = 3600
-    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
 
     assert campaign.status == "holding"
     assert campaign.probe_size == 20
@@ -79,10 +68,10 @@ def test_approval_sends_a_probe_of_ten_percent_then_holds(
 def test_a_clean_probe_releases_the_rest_and_the_campaign_is_sent(
     campaign, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     mail.outbox.clear()
 
-    assert end_hold(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "green"}
+    assert end_hold_now(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "green"}
 
     assert campaign.status == "sent"
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 200
@@ -94,7 +83,7 @@ def test_a_clean_probe_releases_the_rest_and_the_campaign_is_sent(
 def test_who_unsubscribed_during_the_hold_is_not_released_to(
     campaign, moderator, django_capture_on_commit_callbacks, mailing_list
 ):
-    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     in_probe = set(
         Delivery.objects.filter(campaign=campaign, is_probe=True).values_list(
             "subscriber_id", flat=True
@@ -104,7 +93,7 @@ def test_who_unsubscribed_during_the_hold_is_not_released_to(
     gone_ids = [s.pk for s in gone]
     Subscriber.objects.filter(pk__in=gone_ids).update(status=SubscriberStatus.UNSUBSCRIBED)
 
-    end_hold(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
 
     # Fixed in the audience at approval, skipped when their turn came: never sent.
     left_out = Delivery.objects.filter(campaign=campaign, subscriber_id__in=gone_ids)
@@ -117,14 +106,14 @@ def test_complaints_over_the_threshold_send_the_campaign_to_review_and_flag_the_
 ):
     subscribe_many(mailing_list, 2000)
     campaign = submitted_campaign(mailing_list)
-    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
     assert probe.count() == 200
     complained = list(probe.values_list("pk", flat=True)[:5])  # 2.5%
     Delivery.objects.filter(pk__in=complained).update(complained_at=timezone.now())
     mail.outbox.clear()
 
-    assert end_hold(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "review"}
+    assert end_hold_now(campaign, django_capture_on_commit_callbacks) == {campaign.pk: "review"}
 
     assert campaign.status == "review"
     assert campaign.verdict["flag_account"] is True
@@ -148,14 +137,14 @@ def test_a_moderator_releases_a_campaign_in_review(
     mailing_list, moderator, django_capture_on_commit_callbacks
 ):
     subscribe_many(mailing_list, 400)
-    campaign = approve(
+    campaign = approve_now(
         submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks
     )
     probe = Delivery.objects.filter(campaign=campaign, is_probe=True)
     Delivery.objects.filter(pk__in=list(probe.values_list("pk", flat=True)[:2])).update(
         complained_at=timezone.now()
     )
-    end_hold(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
     assert campaign.status == "review"
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -171,8 +160,8 @@ def test_a_moderator_releases_a_campaign_in_review(
 def test_transitions_are_idempotent_and_illegal_ones_are_refused(
     campaign, moderator, django_capture_on_commit_callbacks
 ):
-    campaign = approve(campaign, moderator, django_capture_on_commit_callbacks)
-    again = approve(campaign, moderator, django_capture_on_commit_callbacks)
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
+    again = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     assert again.status == "holding"
     assert Delivery.objects.filter(campaign=campaign, is_probe=True).count() == 20
     assert Delivery.objects.filter(campaign=campaign).count() == 200

@@ -15,9 +15,10 @@ from campaigns.verdict import wilson_interval
 from moderation import services as moderation
 from tests.campaigns.factories import (
     CampaignFactory,
+    approve_now,
+    end_hold_now,
     submitted_campaign,
     subscribe_many,
-    waiting_version,
 )
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory
@@ -50,23 +51,6 @@ def moderator(db):
     return UserFactory(is_staff=True)
 
 
-def _approve(campaign, moderator, capture):
-    with capture(execute=True):
-        moderation.decision_approve(
-            campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
-        )
-    campaign.refresh_from_db()
-    return campaign
-
-
-def _end_hold(campaign, capture):
-    Campaign.objects.filter(pk=campaign.pk).update(hold_until=timezone.now() - timedelta(seconds=1))
-    with capture(execute=True):
-        moderation.holds_evaluate()
-    campaign.refresh_from_db()
-    return campaign
-
-
 def _mark(rows, **changes):
     Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(**changes)
 
@@ -75,7 +59,9 @@ def _mark(rows, **changes):
 def holding_campaign(mailing_list, moderator, django_capture_on_commit_callbacks):
     """200 recipients, a probe of 20 sent, holding."""
     subscribe_many(mailing_list, 200)
-    return _approve(submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks)
+    return approve_now(
+        submitted_campaign(mailing_list), moderator, django_capture_on_commit_callbacks
+    )
 
 
 @pytest.fixture
@@ -92,7 +78,7 @@ def sent_campaign(holding_campaign, django_capture_on_commit_callbacks):
     _mark(probe[5:6], unsubscribed_at=now)
     _mark(probe[6:7], machine_opens=2)
 
-    campaign = _end_hold(campaign, django_capture_on_commit_callbacks)
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
     assert campaign.status == "sent"
     assert campaign.verdict["tier"] == "amber"
 

@@ -149,9 +149,12 @@ def test_bin_run_sends_a_staged_campaign_on_embedded_defaults(local_stack):
     queue = moderator.get("/moderation/")
     campaign_id = re.search(r'href="/moderation/campaigns/(\d+)/"', queue).group(1)
     assert "Advent opening hours" in queue
+    review = moderator.get(f"/moderation/campaigns/{campaign_id}/")
+    # The approve form names the version the page showed.
+    version = re.search(r'name="approve-version" value="(\d+)"', review).group(1)
     url, _ = moderator.post_form(
         f"/moderation/campaigns/{campaign_id}/approve/",
-        {},
+        {"approve-version": version},
         form_page=f"/moderation/campaigns/{campaign_id}/",
     )
     assert url.startswith(base + "/moderation/")
