@@ -38,7 +38,7 @@ from campaigns.mime import envelope_sender, raw_message
 from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
-from campaigns.states import SENDING_STATUSES, CampaignStatus
+from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
 from campaigns.throttle import SendThrottle
 from campaigns.versions import version_list_names
 from lists.models import Subscriber, SubscriberStatus
@@ -381,7 +381,7 @@ def _release_claim(batch: SendBatch) -> None:
         status=DeliveryStatus.PENDING, batch=None
     )
     campaign = Campaign.objects.only("status").get(pk=batch.campaign_id)
-    if campaign.status in (CampaignStatus.DECLINED, CampaignStatus.CANCELLED):
+    if campaign.status in STOPPED:
         sending.skip_unsent(campaign, reason=campaign.status)
 
 

@@ -44,7 +44,7 @@ from campaigns.rendering import (
     RenderedMessage,
     compile_campaign,
 )
-from campaigns.states import FINAL, CampaignStatus
+from campaigns.states import FINAL, STOPPED, CampaignStatus
 from campaigns.verdict import ProbeFigures
 from config.errors import ApplicationError
 from lists.addresses import address_hasher
@@ -579,7 +579,6 @@ _STEP_OF_STATUS = {
     CampaignStatus.RELEASING: "release",
     CampaignStatus.SENT: "done",
 }
-_STOPPED = frozenset({CampaignStatus.DECLINED, CampaignStatus.CANCELLED})
 # The steps at which messages go out, or (done) are tallied: only they count deliveries.
 _COUNTED_STEPS = frozenset({"probe", "release", "done"})
 
@@ -632,7 +631,7 @@ def send_progress(*, campaign: Campaign, now: datetime | None = None) -> SendPro
     now = now or timezone.now()
     stop_reason = ""
     stopped_at = None
-    if status in _STOPPED:
+    if status in STOPPED:
         change = (
             campaign.changes.filter(new_status=status)
             .order_by("-at", "-id")

@@ -52,6 +52,11 @@ SENDING_STATUSES = frozenset({S.PROBING, S.RELEASING})
 AFTER_APPROVAL = frozenset(
     {S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING, S.SENT, S.PAUSED}
 )
+# Statuses of a campaign whose messages have started and more may still come (its timeline
+# runs to now).
+MORE_TO_COME = frozenset({S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING})
+# Statuses of a campaign stopped for good before it was all sent.
+STOPPED = frozenset({S.DECLINED, S.CANCELLED})
 # Statuses a moderator can still stop.
 UNDER_WAY = frozenset({S.SUBMITTED, S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING})
 DELETABLE = frozenset({S.DRAFT, S.REJECTED, S.CANCELLED})

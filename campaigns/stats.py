@@ -32,18 +32,8 @@ from django.utils import timezone
 from campaigns import selectors
 from campaigns.models import Campaign, Delivery
 from campaigns.selectors import ATTEMPTED, DELIVERY_COUNTERS, SENT, probe_figures, probe_history
-from campaigns.states import CampaignStatus
+from campaigns.states import MORE_TO_COME
 from campaigns.verdict import Thresholds, judge
-
-# Statuses in which more is still to come (the timeline runs to now).
-UNDER_WAY = frozenset(
-    {
-        CampaignStatus.PROBING,
-        CampaignStatus.HOLDING,
-        CampaignStatus.REVIEW,
-        CampaignStatus.RELEASING,
-    }
-)
 
 # "attempted" is sent + refused: the verdict's base for bounces, not a figure of its own.
 FIGURES = [name for name in DELIVERY_COUNTERS if name != "attempted"] + ["probe_size"]
@@ -120,7 +110,7 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         (row[f"last_{field}"] for row in rows for field in _SERIES_FIELDS if row[f"last_{field}"]),
         default=None,
     )
-    if first_sent is not None and campaign.status in UNDER_WAY:
+    if first_sent is not None and campaign.status in MORE_TO_COME:
         # While the send goes on, the timeline runs to now: a quiet hold shows as one.
         last_event = max(last_event or first_sent, timezone.now())
     return {
