@@ -32,17 +32,13 @@ BOUNCE_FIELDS = {
     BounceClass.BLOCKED: "blocked_at",
 }
 REFUSAL_SOURCE = "smtp_refusal"
-DEFAULT_SOFT_BOUNCE_COUNT = 3
-DEFAULT_SOFT_BOUNCE_DAYS = 7
 # Soft bounces older than this say nothing about the mailbox today.
 SOFT_BOUNCE_LOOKBACK_DAYS = 90
 
 
 def soft_bounce_limits() -> tuple[int, timedelta]:
     """(how many soft bounces, over at least how long) suppress an address for the account."""
-    count = int(getattr(settings, "SOFT_BOUNCE_SUPPRESS_COUNT", DEFAULT_SOFT_BOUNCE_COUNT))
-    days = float(getattr(settings, "SOFT_BOUNCE_SUPPRESS_DAYS", DEFAULT_SOFT_BOUNCE_DAYS))
-    return count, timedelta(days=days)
+    return settings.SOFT_BOUNCE_SUPPRESS_COUNT, timedelta(days=settings.SOFT_BOUNCE_SUPPRESS_DAYS)
 
 
 def refusal_apply(

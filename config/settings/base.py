@@ -328,6 +328,11 @@ UNSUBSCRIBE_REVIEW = env.float("UNSUBSCRIBE_REVIEW", default=0.02)
 # campaigns and opened or clicked none of them as a person (machine opens and scanner clicks do
 # not count). The share is shown to the moderator and in the verdict; it never decides the tier.
 INACTIVE_CAMPAIGNS = env.int("INACTIVE_CAMPAIGNS", default=3)
+# Soft bounces (a full mailbox, greylisting) are temporary; this many of one address's messages
+# soft-bouncing, the first and the last at least this many days apart, suppress it for the
+# account (never platform-wide): the mailbox is not coming back.
+SOFT_BOUNCE_SUPPRESS_COUNT = env.int("SOFT_BOUNCE_SUPPRESS_COUNT", default=3)
+SOFT_BOUNCE_SUPPRESS_DAYS = env.float("SOFT_BOUNCE_SUPPRESS_DAYS", default=7.0)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=500)
 # Send tasks queued per campaign at once (each drains batch after batch), and how long one task
 # drains before it re-queues itself, so long sends share the workers fairly.
