@@ -133,6 +133,14 @@ def seed(deliveries: int) -> Seed:
         status="sent",
     )
     campaign.lists.set([mailing_list])
+    # Approved as a moderator's approval leaves it: the click redirect goes only to the links
+    # of the approved version.
+    from campaigns.versions import version_freeze
+
+    version = version_freeze(campaign=campaign, actor=None)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        submitted_version=version, approved_version=version, approved_at=timezone.now()
+    )
     sent_at = timezone.now() - timedelta(hours=1)
     subscribers = Subscriber.objects.bulk_create(
         (

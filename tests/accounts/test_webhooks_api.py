@@ -249,5 +249,6 @@ def test_an_import_finishing_fires_one_import_finished_and_no_per_row_events(
         "imported": 2,
         "updated": 0,
         "skipped": 0,
+        "suppressed": 0,
         "failure_reason": "",
     }

@@ -36,7 +36,7 @@ def test_a_moderator_freezes_an_account_and_the_sender_appeals(
     main_nav = page.get_by_role("navigation", name="Main")
 
     # The moderator finds the account from the queue's header and freezes it with a reason.
-    log_in(page, site, moderator, landing="/")
+    log_in(page, site, moderator, landing="/moderation/")
     main_nav.get_by_role("link", name="Moderation").click()
     page.get_by_role("link", name="Accounts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Accounts")

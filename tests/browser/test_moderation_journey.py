@@ -53,7 +53,7 @@ def test_a_moderator_rejects_a_campaign_and_the_sender_reads_why(page, site, scr
     main_nav = page.get_by_role("navigation", name="Main")
 
     # The moderator logs in and opens the queue from the navigation.
-    log_in(page, site, moderator, landing="/")
+    log_in(page, site, moderator, landing="/moderation/")
     main_nav.get_by_role("link", name="Moderation").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Moderation queue")
     expect(page.locator("#count-submitted")).to_have_text("1")

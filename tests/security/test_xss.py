@@ -604,7 +604,7 @@ def test_no_payload_runs_in_chromium_on_the_review_preview_and_recipient_pages(
         ),
     )
 
-    log_in(page, site, world["moderator"], landing="/")
+    log_in(page, site, world["moderator"], landing="/moderation/")
     page.goto(site.url + reverse("moderation_review", args=[world["campaign"].pk]))
     expect(page.locator("#preview-html")).to_be_attached()
     page.wait_for_load_state("networkidle")
