@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     Func,
     Min,
@@ -47,17 +49,19 @@ from campaigns.rendering import (
 from campaigns.states import FINAL, STOPPED, CampaignStatus
 from campaigns.verdict import ProbeFigures
 from config.errors import ApplicationError
-from lists.addresses import address_hasher
+from lists.addresses import KeyedAddressHash, address_hasher
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
     ConsentSource,
     MailingList,
+    PlatformSuppression,
     Subscriber,
     SubscriberStatus,
+    Suppression,
 )
 from lists.selectors import status_counts
-from lists.services.suppression import SuppressionView
+from lists.services.suppression import PLATFORM_HASH_ID, SuppressionView
 
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
@@ -355,6 +359,24 @@ def audience_first_of_each_address(*, list_ids: list[int]) -> QuerySet[Subscribe
     )
     first = subscribed.values(address=Lower("email")).annotate(first=Min("pk")).values("first")
     return Subscriber.objects.filter(pk__in=first)
+
+
+def without_suppressed_in_sql(
+    subscribers: QuerySet[Subscriber], *, account_id: int
+) -> tuple[QuerySet[Subscriber], bool]:
+    """`subscribers` without the account's suppressed addresses and the platform's hard bounces,
+    matched by the database on their keyed hashes (PostgreSQL), and whether that was done: the
+    caller checks in Python what SQL could not (non-ASCII addresses, other databases)."""
+    if connection.vendor != "postgresql":
+        return subscribers, False
+    own = Suppression.objects.filter(
+        account_id=account_id,
+        email_hash=KeyedAddressHash(OuterRef("email"), account_id=account_id),
+    )
+    platform = PlatformSuppression.objects.filter(
+        email_hash=KeyedAddressHash(OuterRef("email"), account_id=PLATFORM_HASH_ID)
+    )
+    return subscribers.exclude(Exists(own)).exclude(Exists(platform)), True
 
 
 def _domain() -> Func:

@@ -270,19 +270,23 @@ def campaign_reject(
 
 def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
     """Write a waiting Delivery for every recipient of the approved version: the subscribed
-    addresses of its lists, each address once, each row holding the address and the merge data
-    the content uses as they are now. The database copies the rows in one statement; then one
-    read takes out the account's suppressed addresses (their hashes are keyed, so they are
-    checked here) and returns (subscriber id, provider) of every recipient, for the probe."""
+    addresses of its lists, each address once, none the account or the platform suppressed,
+    each row holding the address and the merge data the content uses as they are now. The
+    database copies the rows in one statement (matching suppressions on their keyed hashes on
+    PostgreSQL); one read then checks in Python what SQL could not, and returns (subscriber id,
+    provider) of every recipient, for choosing the probe."""
     version = campaign.approved_version
     list_ids = [item["id"] for item in version.lists]
-    audience = selectors.audience_first_of_each_address(list_ids=list_ids)
+    everyone = selectors.audience_first_of_each_address(list_ids=list_ids)
+    audience, checked_in_sql = selectors.without_suppressed_in_sql(
+        everyone, account_id=campaign.account_id
+    )
     insert_select(
         Delivery,
         {
             "campaign_id": Value(campaign.pk),
             "subscriber_id": F("pk"),
-            "provider": selectors.provider_expression(audience),
+            "provider": selectors.provider_expression(everyone),
             "email": F("email"),
             "merge_data": selectors.merge_data_expression(
                 attribute_keys(version_merge_tags(version))
@@ -297,11 +301,12 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
         "id", "subscriber_id", "email", "provider"
     )
     for chunk in selectors.chunks(rows.iterator(chunk_size=AUDIENCE_CHUNK), AUDIENCE_CHUNK):
+        unchecked = [row[2].lower() for row in chunk if not (checked_in_sql and row[2].isascii())]
         suppressed = selectors.suppressed_addresses(
-            account_id=campaign.account_id, emails=[row[2].lower() for row in chunk]
+            account_id=campaign.account_id, emails=unchecked
         )
         for delivery_id, subscriber_id, email, provider in chunk:
-            if email.lower() in suppressed:
+            if suppressed and email.lower() in suppressed:
                 suppressed_rows.append(delivery_id)
             else:
                 members.append((subscriber_id, provider))

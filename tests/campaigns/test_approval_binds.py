@@ -283,3 +283,29 @@ def test_the_review_page_shows_merge_values_with_links_highlighted(client, maili
     assert "subscriber.attributes.offer" in page
     assert "Visit https://phish.example now" in page
     assert 'class="merge-url-like"' in page
+
+
+def test_the_fixed_audience_leaves_out_every_suppressed_address(mailing_list, audience, account):
+    from lists.services.suppression import platform_suppression_add, suppression_add
+    from tests.lists.factories import SubscriberFactory
+
+    emails = dict(Subscriber.objects.filter(pk__in=audience[:3]).values_list("pk", "email"))
+    first, second, third = (emails[pk] for pk in audience[:3])
+    suppression_add(account=account, email=first, reason="unsubscribed")
+    platform_suppression_add(email=second.upper())  # a hard bounce for another account
+    # An address PostgreSQL's lower() may not fold as Python does is checked in Python.
+    unicode_one = SubscriberFactory(
+        mailing_list=mailing_list, email="ÉLODIE@exemple.fr", status="subscribed"
+    )
+    suppression_add(account=account, email="élodie@exemple.fr", reason="complained")
+    campaign = _campaign(mailing_list)
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=waiting_version(campaign)
+    )
+
+    campaign = sending.campaign_start_probe(campaign_id=campaign.pk)
+
+    fixed = set(Delivery.objects.filter(campaign=campaign).values_list("email", flat=True))
+    assert campaign.recipients_at_approval == len(fixed) == 28
+    assert {first, second, unicode_one.email}.isdisjoint(fixed)
+    assert third in fixed
