@@ -7,7 +7,8 @@ preference rather than record is (1) each subscriber's custom `attributes` (inte
 and other fields set by imports and the API, beyond address, name and phone) and (2) the saved
 column mappings of its imports. Both are blanked for dormant accounts: none of their users has
 logged in or joined, no API token of theirs has been used, and no campaign of theirs has sent
-anything in RETENTION_INACTIVE_ACCOUNT_MONTHS months. Subscribers, their status and consent
+anything in RETENTION_DORMANT_PREFERENCES_DAYS days (90 by default: the policy's "a couple of
+months"). Subscribers, their status and consent
 records, suppressions and import reports stay, so the lists still work if the account returns.
 """
 
@@ -134,7 +135,7 @@ PURGES: tuple[Purge, ...] = (
     Purge(
         "lists.dormant_subscriber_attributes",
         "subscribers' attribute set(s) of dormant accounts",
-        _months("RETENTION_INACTIVE_ACCOUNT_MONTHS"),
+        _days("RETENTION_DORMANT_PREFERENCES_DAYS"),
         lambda before, dry: lists_retention.dormant_subscriber_attributes_purge(
             accounts=_dormant(before), dry_run=dry
         ),
@@ -142,7 +143,7 @@ PURGES: tuple[Purge, ...] = (
     Purge(
         "lists.dormant_import_column_maps",
         "saved import column map(s) of dormant accounts",
-        _months("RETENTION_INACTIVE_ACCOUNT_MONTHS"),
+        _days("RETENTION_DORMANT_PREFERENCES_DAYS"),
         lambda before, dry: lists_retention.dormant_import_column_maps_purge(
             accounts=_dormant(before), dry_run=dry
         ),

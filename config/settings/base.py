@@ -422,14 +422,18 @@ FEEDBACK_MAILBOX_BATCH = env.int("FEEDBACK_MAILBOX_BATCH", default=1000)
 FEEDBACK_MAILBOX = env("FEEDBACK_MAILBOX", default="")
 # Retention (rule 9), in days: uploaded import files, tracking events (opens and clicks),
 # recipients' feedback events, outgoing webhook deliveries, read notifications, sign-ups never
-# confirmed; and, in months, accounts without a login whose stored preferences are purged.
+# confirmed. The privacy page (accounts.privacy) states each of these periods.
 RETENTION_IMPORT_FILE_DAYS = env.int("RETENTION_IMPORT_FILE_DAYS", default=30)
 RETENTION_TRACKING_DAYS = env.int("RETENTION_TRACKING_DAYS", default=180)
 RETENTION_FEEDBACK_DAYS = env.int("RETENTION_FEEDBACK_DAYS", default=365)
 RETENTION_WEBHOOK_DELIVERY_DAYS = env.int("RETENTION_WEBHOOK_DELIVERY_DAYS", default=30)
 RETENTION_NOTIFICATION_DAYS = env.int("RETENTION_NOTIFICATION_DAYS", default=180)
 RETENTION_UNCONFIRMED_DAYS = env.int("RETENTION_UNCONFIRMED_DAYS", default=30)
-RETENTION_INACTIVE_ACCOUNT_MONTHS = env.int("RETENTION_INACTIVE_ACCOUNT_MONTHS", default=18)
+# "Preferences" of a dormant account (no login, no API use, nothing sent for this many days) are
+# purged: its subscribers' custom attributes (interests, segments, other imported or API fields
+# beyond address, name and phone) and its imports' saved column mappings. Subscribers, consent
+# records, suppressions and reports stay. The policy says "a couple of months": 3 by default.
+RETENTION_DORMANT_PREFERENCES_DAYS = env.int("RETENTION_DORMANT_PREFERENCES_DAYS", default=90)
 CELERY_BEAT_SCHEDULE.update(
     {
         "check-account-health": {"task": "moderation.check_account_health", "schedule": 300.0},

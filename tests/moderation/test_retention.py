@@ -431,15 +431,15 @@ def test_sign_ups_never_confirmed_go_with_their_consent_and_proof(
 # --- lists: preferences of dormant accounts ------------------------------------------------------
 
 
-def dormant_account(settings, *, login_months: int | None = None) -> Account:
-    """An account created, joined and last logged in RETENTION_INACTIVE_ACCOUNT_MONTHS + 1
-    months ago (or `login_months` ago)."""
-    months = settings.RETENTION_INACTIVE_ACCOUNT_MONTHS
-    long_ago = months_before(timezone.now(), months + 1)
+def dormant_account(settings, *, login_days: int | None = None) -> Account:
+    """An account created, joined and last logged in RETENTION_DORMANT_PREFERENCES_DAYS + 1
+    days ago (or `login_days` ago)."""
+    days = settings.RETENTION_DORMANT_PREFERENCES_DAYS
+    long_ago = days_ago(days + 1)
     user = UserFactory()
     User.objects.filter(pk=user.pk).update(
         date_joined=long_ago,
-        last_login=months_before(timezone.now(), login_months or months + 1),
+        last_login=days_ago(login_days or days + 1),
     )
     Account.objects.filter(pk=user.account_id).update(created_at=long_ago)
     return user.account
@@ -471,7 +471,7 @@ def test_preferences_of_dormant_accounts_go_and_their_consent_and_suppressions_s
     plain = SubscriberFactory(mailing_list=subscriber.mailing_list, attributes={})
     Suppression.objects.create(account=dormant, email_hash="d" * 64, reason="complained")
     # Logged in a month ago.
-    active = dormant_account(settings, login_months=1)
+    active = dormant_account(settings, login_days=30)
     active_subscriber, active_job = with_preferences(active)
 
     counts = run(django_capture_on_commit_callbacks)
@@ -493,12 +493,10 @@ def test_preferences_of_dormant_accounts_go_and_their_consent_and_suppressions_s
 
 
 def test_an_account_that_sent_lately_or_uses_the_api_is_not_dormant(settings):
-    months = settings.RETENTION_INACTIVE_ACCOUNT_MONTHS
+    days = settings.RETENTION_DORMANT_PREFERENCES_DAYS
     sending = dormant_account(settings)
     campaign = CampaignFactory(account=sending)
-    Campaign.objects.filter(pk=campaign.pk).update(
-        released_at=months_before(timezone.now(), months - 1)
-    )
+    Campaign.objects.filter(pk=campaign.pk).update(released_at=days_ago(days - 1))
     integrated = dormant_account(settings)
     ApiToken.objects.create(
         account=integrated,
@@ -513,7 +511,7 @@ def test_an_account_that_sent_lately_or_uses_the_api_is_not_dormant(settings):
     Account.objects.filter(pk=deleted.pk).update(state="deleted")
     young = AccountFactory()
 
-    since = months_before(timezone.now(), months)
+    since = timezone.now() - timedelta(days=days)
     from campaigns.retention import dormant_accounts
 
     assert list(dormant_accounts(since=since)) == [dormant]
@@ -568,7 +566,7 @@ def test_one_audit_entry_records_the_counts_and_cutoffs(
     assert cutoffs["accounts.sessions"] == now.isoformat()
     assert (
         cutoffs["lists.dormant_subscriber_attributes"]
-        == months_before(now, settings.RETENTION_INACTIVE_ACCOUNT_MONTHS).isoformat()
+        == (now - timedelta(days=settings.RETENTION_DORMANT_PREFERENCES_DAYS)).isoformat()
     )
 
 
