@@ -35,7 +35,7 @@ from campaigns import selectors, sending, tasks
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
 from campaigns.mime import envelope_sender, raw_message
-from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
+from campaigns.models import Campaign, CampaignKind, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
 from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
@@ -505,9 +505,15 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
     have no snapshot and keep the subscriber's own.)"""
     snapshots = {row[1]: (row[4], row[5]) for row in rows}
     list_names = version_list_names(campaign.approved_version)
+    # A consent request goes to candidates who have not answered yet (campaigns.consent_requests).
+    status = (
+        SubscriberStatus.UNCONFIRMED
+        if campaign.kind == CampaignKind.CONSENT_REQUEST
+        else SubscriberStatus.SUBSCRIBED
+    )
     out = {}
     for recipient in selectors.recipients_of(
-        Subscriber.objects.filter(pk__in=list(snapshots), status=SubscriberStatus.SUBSCRIBED)
+        Subscriber.objects.filter(pk__in=list(snapshots), status=status)
     ):
         email, data = snapshots[recipient.subscriber_id]
         if email:

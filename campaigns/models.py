@@ -12,6 +12,12 @@ from campaigns.states import DELETABLE, EDITABLE, CampaignStatus
 from lists.models import MailingList, Subscriber
 
 
+class CampaignKind(models.TextChoices):
+    REGULAR = "regular", pgettext_lazy("campaign kind", "Campaign")
+    # One fixed, moderated message to a list's candidates (campaigns.consent_requests).
+    CONSENT_REQUEST = "consent_request", pgettext_lazy("campaign kind", "Consent request")
+
+
 class Campaign(models.Model):
     """One message to the subscribers of one or more of the account's lists. Only
     campaigns.services writes `status`, one checked transition at a time."""
@@ -23,6 +29,14 @@ class Campaign(models.Model):
     from_name = models.CharField(max_length=100)
     from_email = models.CharField(max_length=254)
     reply_to = models.CharField(max_length=254, blank=True)
+    kind = models.CharField(
+        max_length=16,
+        choices=CampaignKind.choices,
+        default=CampaignKind.REGULAR,
+        db_default=CampaignKind.REGULAR,
+    )
+    # A consent request's only free text: one short line above the fixed template.
+    consent_intro = models.CharField(max_length=300, blank=True, default="", db_default="")
     html_body = models.TextField()
     # Generated from the HTML when left empty.
     text_body = models.TextField(blank=True)
@@ -305,3 +319,51 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of delivery {self.delivery_id}"
+
+
+class CandidateStatus(models.TextChoices):
+    WAITING = "waiting", pgettext_lazy("candidate status", "Not answered")
+    CONFIRMED = "confirmed", pgettext_lazy("candidate status", "Confirmed")
+
+
+class ConsentCandidate(models.Model):
+    """An existing client a consent request asks (campaigns.consent_requests). Its subscriber
+    is an `unconfirmed` row of the list, which nothing but this request mails; the "Yes"
+    button subscribes it. Links are signed (campaign, subscriber), no token is stored."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="consent_candidates"
+    )
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="+")
+    # No database constraint, as on Delivery: subscribers are erased by set-based DELETEs.
+    subscriber = models.ForeignKey(
+        Subscriber,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    email = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=12, choices=CandidateStatus.choices, default=CandidateStatus.WAITING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "email"], name="candidate_unique_email"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=CandidateStatus.values),
+                name="candidate_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["subscriber"], name="candidate_subscriber")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status}) for campaign {self.campaign_id}"

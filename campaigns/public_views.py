@@ -19,8 +19,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from campaigns import selectors, tracking
+from campaigns import consent_requests, selectors, tracking
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
+from config.errors import ApplicationError, NotFound
 from config.http import client_ip
 
 logger = logging.getLogger(__name__)
@@ -80,3 +81,36 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     if data is not None:
         _record("open", tracking.record_open, request, data)
     return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
+    """A consent request's "Yes, keep me informed": the GET shows the list and a button (link
+    scanners follow GETs), the POST records the consent with its time, IP and user agent."""
+    try:
+        _, _, is_test = consent_requests.consent_link_data(token)
+        if is_test:
+            return render(request, "campaigns/public/consent_request_yes.html", {"is_test": True})
+        candidate = consent_requests.candidate_for_link(token)
+    except NotFound:
+        return _invalid(request)
+    context = {
+        "list_name": candidate.mailing_list.name,
+        "purpose": candidate.mailing_list.purpose,
+        "company_name": candidate.campaign.account.company_name,
+        "confirmed": candidate.status == "confirmed",
+    }
+    if request.method == "POST" and not context["confirmed"]:
+        try:
+            consent_requests.consent_request_confirm(
+                token=token,
+                ip=client_ip(request) or None,
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except NotFound:
+            return _invalid(request)
+        except ApplicationError as exc:
+            context["error"] = exc.message
+        else:
+            context["confirmed"] = True
+    return render(request, "campaigns/public/consent_request_yes.html", context)

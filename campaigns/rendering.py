@@ -20,6 +20,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 
 from django.conf import settings
+from django.core import signing
 from django.utils import dateformat
 from django.utils.translation import gettext
 from markupsafe import escape
@@ -40,7 +41,12 @@ UNSUBSCRIBE_PATH = "/u/{}/"
 REPORT_PATH = "/r/{}/"
 CLICK_PATH = "/c/{}/"
 OPEN_PATH = "/o/{}.gif"
+CONSENT_PATH = "/k/{}/"
 TEST_SUBJECT_PREFIX = "[Test] "
+# A consent request's "Yes" button (campaigns.consent_requests): the fixed template links here,
+# and each message gets its own signed CONSENT_PATH link in its place (never a tracked link).
+CONSENT_BUTTON_URL = "https://consent-request.invalid/yes"
+CONSENT_LINK_SALT = "campaigns.consent_request"
 
 # "You subscribed to <list> of <company> via ..." (rule 3).
 CONSENT_SOURCE_WORDS = {
@@ -113,7 +119,7 @@ class RenderedMessage:
 # Segment kinds. A compiled part is a list of (kind, value) pairs.
 _STATIC, _MERGE, _LINK, _SLOT = range(4)
 # Slots: per-recipient values that are not merge tags or links.
-_SUBJECT, _UNSUBSCRIBE_URL, _REPORT_URL, _CONSENT, _IDENTITY, _PIXEL = range(6)
+_SUBJECT, _UNSUBSCRIBE_URL, _REPORT_URL, _CONSENT, _IDENTITY, _PIXEL, _CONSENT_URL = range(7)
 
 _FOOTER_MARK = 'id="compliance-footer"'
 _TEXT_STYLE = (
@@ -170,6 +176,7 @@ class CompiledCampaign:
     identity_text: str
     sender_domain: str
     links_html: list[str] = field(default_factory=list)
+    has_consent_button: bool = False
     _dates: dict = field(default_factory=dict)
 
     def render(
@@ -209,6 +216,14 @@ class CompiledCampaign:
         unsubscribe_url = site + UNSUBSCRIBE_PATH.format(unsubscribe_token)
         report_url = site + REPORT_PATH.format(tokens.report())
         consent = self._consent_sentence(recipient)
+        consent_url = ""
+        if self.has_consent_button:
+            consent_url = site + CONSENT_PATH.format(
+                signing.dumps(
+                    [content.campaign_id, recipient.subscriber_id, int(is_test)],
+                    salt=CONSENT_LINK_SALT,
+                )
+            )
 
         subject = subject_prefix + _one_line(self.subject.format(*merged, *links))
         pixel = ""
@@ -227,9 +242,18 @@ class CompiledCampaign:
             str(escape(consent)),
             self.identity_html,
             pixel,
+            str(escape(consent_url)),
         )
         text = self.text.format(
-            *merged, *links, subject, unsubscribe_url, report_url, consent, self.identity_text, ""
+            *merged,
+            *links,
+            subject,
+            unsubscribe_url,
+            report_url,
+            consent,
+            self.identity_text,
+            "",
+            consent_url,
         )
         message_ref = tokens.message_ref()
         headers = {
@@ -263,6 +287,12 @@ class CompiledCampaign:
         )
 
     def _consent_sentence(self, recipient: Recipient) -> str:
+        if self.has_consent_button:
+            return (
+                f"You receive this one request because you are a client of "
+                f"{self.content.company_name}: unless you answer yes, we will not write to you "
+                f"about “{recipient.list_name}”."
+            )
         source = CONSENT_SOURCE_WORDS.get(recipient.consent_source, "a sign-up")
         sentence = (
             f"You receive this because you subscribed to “{recipient.list_name}” of "
@@ -306,11 +336,12 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.marker = "cm" + secrets.token_hex(8)
-        self.placeholder = re.compile(self.marker + r"([ml])(\d+)z")
+        self.placeholder = re.compile(self.marker + r"([mls])(\d+)z")
         self.merge_tags: list[MergeTag] = []
         self.links: list[str] = []
         self._link_index: dict[str, int] = {}
         self._tag_index: dict[str, int] = {}
+        self.has_consent_button = False
 
     def protect(self, text: str, *, field: str) -> str:
         """`text` with each merge tag compiled and replaced by a placeholder that neither the
@@ -327,6 +358,9 @@ class _Compiler:
         return MERGE_TAG.sub(replace, text)
 
     def link(self, url: str, *, field: str) -> str:
+        if url == CONSENT_BUTTON_URL:
+            self.has_consent_button = True
+            return f"{self.marker}s{_CONSENT_URL}z"
         if self.marker in url:
             raise MergeTagError(
                 "Merge tags cannot be used inside link addresses: every link must be a fixed "
@@ -345,7 +379,8 @@ class _Compiler:
         for match in self.placeholder.finditer(text):
             if match.start() > position:
                 out.append((_STATIC, text[position : match.start()]))
-            out.append((_MERGE if match.group(1) == "m" else _LINK, int(match.group(2))))
+            kind = {"m": _MERGE, "l": _LINK, "s": _SLOT}[match.group(1)]
+            out.append((kind, int(match.group(2))))
             position = match.end()
         if position < len(text):
             out.append((_STATIC, text[position:]))
@@ -482,6 +517,7 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         identity_text=identity_text,
         sender_domain=content.from_email.rpartition("@")[2].lower(),
         links_html=[str(escape(link)) for link in compiler.links],
+        has_consent_button=compiler.has_consent_button,
     )
 
 

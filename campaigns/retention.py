@@ -39,6 +39,14 @@ def test_sends_purge(*, before: datetime, dry_run: bool = False) -> int:
     return old.delete()[0]
 
 
+def unanswered_consent_candidates_purge(*, before: datetime, dry_run: bool = False) -> int:
+    """Delete the clients a consent request asked who never said yes, with their unconfirmed
+    rows, once the request ended before `before` (campaigns.consent_requests)."""
+    from campaigns.consent_requests import unanswered_candidates_purge
+
+    return unanswered_candidates_purge(before=before, dry_run=dry_run)
+
+
 def dormant_accounts(*, since: datetime) -> QuerySet[Account]:
     """Accounts nobody has used since `since`: no user logged in or joined, no API token used
     (see `accounts_without_use_since`), and no campaign sent anything (probe, release, dispatch

@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, User, WebhookEvent
 from accounts.webhooks import emit_event
-from campaigns import selectors, tasks
+from campaigns import consent_requests, selectors, tasks
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
 from campaigns.sampling import allocation, probe_size, stratified_sample
@@ -127,8 +127,14 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
             return campaign
         ensure_transition(campaign.status, S.SUBMITTED)
         sender_address_checked(account, campaign.from_email)
+        if consent_requests.is_consent_request(campaign):
+            # Only the fixed template is ever frozen, whatever the editor changed.
+            consent_requests.consent_request_refresh_content(campaign)
+            has_recipients = consent_requests.candidate_audience(campaign).exists()
+        else:
+            has_recipients = selectors.campaign_has_recipients(campaign=campaign)
         content_check(campaign)
-        if not selectors.campaign_has_recipients(campaign=campaign):
+        if not has_recipients:
             raise ApplicationError(
                 gettext(
                     "The campaign's lists have no subscribed addresses: there is no one to send to."
@@ -277,7 +283,10 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
     provider) of every recipient, for choosing the probe."""
     version = campaign.approved_version
     list_ids = [item["id"] for item in version.lists]
-    everyone = selectors.audience_first_of_each_address(list_ids=list_ids)
+    if consent_requests.is_consent_request(campaign):
+        everyone = consent_requests.candidate_audience(campaign)
+    else:
+        everyone = selectors.audience_first_of_each_address(list_ids=list_ids)
     audience, checked_in_sql = selectors.without_suppressed_in_sql(
         everyone, account_id=campaign.account_id
     )

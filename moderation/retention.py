@@ -103,6 +103,14 @@ PURGES: tuple[Purge, ...] = (
         lambda before, dry: campaigns_retention.tracking_events_purge(before=before, dry_run=dry),
     ),
     Purge(
+        "campaigns.consent_candidates",
+        "client(s) who never answered a consent request, with their unconfirmed rows",
+        _days("CONSENT_REQUEST_KEEP_DAYS"),
+        lambda before, dry: campaigns_retention.unanswered_consent_candidates_purge(
+            before=before, dry_run=dry
+        ),
+    ),
+    Purge(
         "campaigns.test_sends",
         "test send record(s)",
         _days("RETENTION_TRACKING_DAYS"),

@@ -429,6 +429,8 @@ RETENTION_FEEDBACK_DAYS = env.int("RETENTION_FEEDBACK_DAYS", default=365)
 RETENTION_WEBHOOK_DELIVERY_DAYS = env.int("RETENTION_WEBHOOK_DELIVERY_DAYS", default=30)
 RETENTION_NOTIFICATION_DAYS = env.int("RETENTION_NOTIFICATION_DAYS", default=180)
 RETENTION_UNCONFIRMED_DAYS = env.int("RETENTION_UNCONFIRMED_DAYS", default=30)
+# Clients a consent request asked who never said yes are deleted this long after it ended.
+CONSENT_REQUEST_KEEP_DAYS = env.int("CONSENT_REQUEST_KEEP_DAYS", default=30)
 # "Preferences" of a dormant account (no login, no API use, nothing sent for this many days) are
 # purged: its subscribers' custom attributes (interests, segments, other imported or API fields
 # beyond address, name and phone) and its imports' saved column mappings. Subscribers, consent

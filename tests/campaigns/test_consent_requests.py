@@ -1,0 +1,232 @@
+"""Consent requests to existing clients (issue 25): candidates, the fixed template, the audience,
+the signed "Yes" link and the retention of those who never answered."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from campaigns import consent_requests, sending
+from campaigns.models import Campaign, CandidateStatus, ConsentCandidate, Delivery
+from campaigns.rendering import CONSENT_BUTTON_URL
+from campaigns.selectors import approved_compiled, recipients_of
+from campaigns.states import CampaignStatus
+from config.errors import ApplicationError
+from lists.models import ConsentRecord, Subscriber, SubscriberStatus, Suppression
+from lists.services.suppression import suppression_add
+from tests.campaigns.factories import approve_now, subscribe_many
+from tests.factories import UserFactory
+from tests.lists.factories import SubscriberFactory
+
+
+def _upload(tmp_path, account, request, lines: list[str], name="clients.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return consent_requests.consent_candidates_upload(
+        account=account, campaign_id=request.pk, path=path, filename=name
+    )
+
+
+@pytest.fixture
+def consent_request(account, sender_domain, mailing_list):
+    return consent_requests.consent_request_create(
+        account=account,
+        created_by=None,
+        mailing_list_id=mailing_list.pk,
+        from_name="Acme",
+        from_email="news@news.acme.example",
+        intro="Thank you for ordering from us last year.",
+    )
+
+
+def test_create_writes_the_fixed_template(consent_request, account, mailing_list):
+    assert consent_request.kind == "consent_request"
+    assert consent_request.status == CampaignStatus.DRAFT
+    assert list(consent_request.lists.all()) == [mailing_list]
+    assert CONSENT_BUTTON_URL in consent_request.html_body
+    assert "Yes, keep me informed" in consent_request.html_body
+    assert mailing_list.purpose in consent_request.html_body
+    assert account.company_name in consent_request.text_body
+    assert "Thank you for ordering from us last year." in consent_request.html_body
+
+
+def test_a_long_intro_is_refused(account, sender_domain, mailing_list):
+    with pytest.raises(ApplicationError) as caught:
+        consent_requests.consent_request_create(
+            account=account,
+            created_by=None,
+            mailing_list_id=mailing_list.pk,
+            from_name="Acme",
+            from_email="news@news.acme.example",
+            intro="x" * 301,
+        )
+    assert caught.value.field == "consent_intro"
+    assert not Campaign.objects.exists()
+
+
+def test_upload_adds_candidates_and_reports_refused_rows(
+    tmp_path, account, consent_request, mailing_list
+):
+    SubscriberFactory(mailing_list=mailing_list, email="member@example.org")
+    suppression_add(account=account, email="gone@example.org", reason="unsubscribed")
+    report = _upload(
+        tmp_path,
+        account,
+        consent_request,
+        [
+            "email,name",
+            "ann@example.org,Ann",
+            "bob@example.org,Bob",
+            "not an address,X",
+            "ANN@example.org,Ann again",
+            "member@example.org,M",
+            "gone@example.org,G",
+        ],
+    )
+    assert report.added == 2
+    assert report.refused == [
+        (4, "not an address", "Not an e-mail address"),
+        (5, "ANN@example.org", "Twice in the file"),
+        (6, "member@example.org", "Already in the list"),
+        (7, "gone@example.org", "Suppressed (unsubscribed, bounced or complained)"),
+    ]
+    candidates = list(
+        ConsentCandidate.objects.filter(campaign=consent_request).values_list(
+            "email", "name", "status", "subscriber__status"
+        )
+    )
+    assert candidates == [
+        ("ann@example.org", "Ann", "waiting", "unconfirmed"),
+        ("bob@example.org", "Bob", "waiting", "unconfirmed"),
+    ]
+    # Uploading the same file again adds nothing.
+    again = _upload(tmp_path, account, consent_request, ["email", "ann@example.org"])
+    assert again.added == 0
+    assert ConsentCandidate.objects.count() == 2
+    assert Subscriber.objects.filter(mailing_list=mailing_list).count() == 3
+
+
+def test_submit_freezes_the_template_whatever_was_edited(
+    tmp_path, account, consent_request, mailing_list
+):
+    _upload(tmp_path, account, consent_request, ["email", "ann@example.org"])
+    Campaign.objects.filter(pk=consent_request.pk).update(
+        html_body='<p>Buy now <a href="https://shop.example/">shop</a></p>', subject="SALE"
+    )
+    campaign = sending.campaign_submit(account=account, campaign_id=consent_request.pk, actor=None)
+    version = campaign.submitted_version
+    assert "shop.example" not in version.html_body
+    assert CONSENT_BUTTON_URL in version.html_body
+    assert version.subject == f"{account.company_name} asks: may we keep writing to you?"
+    # The button is not a tracked link.
+    assert version.links == []
+
+
+def test_submit_without_candidates_is_refused(account, consent_request, mailing_list):
+    subscribe_many(mailing_list, 3)  # subscribers are not the request's audience
+    with pytest.raises(ApplicationError):
+        sending.campaign_submit(account=account, campaign_id=consent_request.pk, actor=None)
+    consent_request.refresh_from_db()
+    assert consent_request.status == CampaignStatus.DRAFT
+    assert consent_request.submitted_version is None
+
+
+def _approved_request(tmp_path, account, consent_request, mailing_list, capture):
+    subscribe_many(mailing_list, 4, prefix="member")
+    _upload(
+        tmp_path, account, consent_request, ["email", *[f"c{n}@example.org" for n in range(5)]]
+    )
+    sending.campaign_submit(account=account, campaign_id=consent_request.pk, actor=None)
+    return approve_now(consent_request, UserFactory(is_staff=True), capture)
+
+
+def test_the_audience_is_the_candidates_only(
+    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+):
+    campaign = _approved_request(
+        tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+    )
+    emails = sorted(Delivery.objects.filter(campaign=campaign).values_list("email", flat=True))
+    assert emails == [f"c{n}@example.org" for n in range(5)]
+    assert campaign.recipients_at_approval == 5
+
+
+def _yes_link(campaign, email) -> str:
+    subscriber = Subscriber.objects.get(email=email)
+    recipient = recipients_of(Subscriber.objects.filter(pk=subscriber.pk))[0]
+    rendered = approved_compiled(campaign).render(recipient)
+    assert CONSENT_BUTTON_URL not in rendered.html + rendered.text
+    assert "because you are a client of" in rendered.text
+    return re.search(r"http://[^/\s]+(/k/[^/\s\"]+/)", rendered.text).group(1)
+
+
+def test_yes_subscribes_with_proof_only_on_post(
+    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks, settings
+):
+    campaign = _approved_request(
+        tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+    )
+    link = _yes_link(campaign, "c1@example.org")
+    client = Client(HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="203.0.113.9")
+    page = client.get(link)
+    assert page.status_code == 200 and b"consent-yes" in page.content
+    assert Subscriber.objects.get(email="c1@example.org").status == "unconfirmed"
+
+    answer = client.post(link)
+    assert answer.status_code == 200 and b"consent-confirmed" in answer.content
+    subscriber = Subscriber.objects.get(email="c1@example.org")
+    assert subscriber.status == SubscriberStatus.SUBSCRIBED
+    record = ConsentRecord.objects.get(subscriber=subscriber)
+    assert (record.event, record.source, record.ip, record.user_agent) == (
+        "granted",
+        "client_reconfirmed",
+        "203.0.113.9",
+        "Firefox/140",
+    )
+    assert record.purpose_text == mailing_list.purpose
+    candidate = ConsentCandidate.objects.get(email="c1@example.org")
+    assert candidate.status == CandidateStatus.CONFIRMED and candidate.ip == "203.0.113.9"
+    # Twice changes nothing.
+    client.post(link)
+    assert ConsentRecord.objects.filter(subscriber=subscriber).count() == 1
+    # The others are untouched.
+    assert Subscriber.objects.filter(email__startswith="c", status="unconfirmed").count() == 4
+
+
+def test_a_tampered_or_test_link_confirms_nothing(
+    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+):
+    campaign = _approved_request(
+        tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+    )
+    link = _yes_link(campaign, "c2@example.org")
+    assert Client().post(link[:-3] + "x/").status_code == 404
+    subscriber = Subscriber.objects.get(email="c2@example.org")
+    recipient = recipients_of(Subscriber.objects.filter(pk=subscriber.pk))[0]
+    test_message = approved_compiled(campaign).render(recipient, is_test=True)
+    test_link = re.search(r"http://[^/\s]+(/k/[^/\s\"]+/)", test_message.text).group(1)
+    assert Client().post(test_link).status_code == 200
+    assert not ConsentRecord.objects.filter(subscriber=subscriber).exists()
+    assert Subscriber.objects.get(pk=subscriber.pk).status == "unconfirmed"
+
+
+def test_unanswered_candidates_are_deleted_after_the_request_ended(
+    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+):
+    campaign = _approved_request(
+        tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+    )
+    Client().post(_yes_link(campaign, "c3@example.org"))
+    now = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(status="sent", finished_at=now)
+    before = now - timedelta(days=30)
+    assert consent_requests.unanswered_candidates_purge(before=before) == 0
+    assert consent_requests.unanswered_candidates_purge(before=now + timedelta(seconds=1)) == 4
+    assert list(ConsentCandidate.objects.values_list("email", flat=True)) == ["c3@example.org"]
+    assert sorted(
+        Subscriber.objects.filter(email__startswith="c").values_list("email", "status")
+    ) == [("c3@example.org", "subscribed")]
+    assert Subscriber.objects.filter(email__startswith="member").count() == 4
+    assert Suppression.objects.count() == 0
