@@ -352,11 +352,20 @@ def test_link(*, campaign_id: int, index: int) -> str | None:
     return links[index] if 0 <= index < len(links) else None
 
 
-def audience_first_of_each_address(*, list_ids: list[int]) -> QuerySet[Subscriber]:
-    """The subscribed subscribers of these lists, each address once (its oldest subscriber)."""
-    subscribed = Subscriber.objects.filter(
+def audience_subscribed(*, list_ids: list[int]) -> QuerySet[Subscriber]:
+    """The subscribed subscribers of these lists (an address may be on several)."""
+    return Subscriber.objects.filter(
         mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED
     )
+
+
+def audience_first_of_each_address(*, list_ids: list[int]) -> QuerySet[Subscriber]:
+    """The subscribed subscribers of these lists, each address once (its oldest subscriber).
+    Addresses are stored lower-cased (accounts.addresses.normalise_address) and are unique
+    within a list, so one list needs no de-duplication, the common case and the cheap one."""
+    subscribed = audience_subscribed(list_ids=list_ids)
+    if len(list_ids) == 1:
+        return subscribed
     first = subscribed.values(address=Lower("email")).annotate(first=Min("pk")).values("first")
     return Subscriber.objects.filter(pk__in=first)
 
@@ -385,7 +394,8 @@ def _domain() -> Func:
 
 def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
     """A database expression for each subscriber's mailbox provider (campaigns.providers),
-    decided in Python once per distinct domain among `subscribers`."""
+    decided in Python once per distinct domain among `subscribers` (give the plainest
+    queryset that covers them: this reads every row once)."""
     domains = subscribers.annotate(domain=_domain()).values_list("domain", flat=True).distinct()
     known = {}
     for domain in domains.order_by():

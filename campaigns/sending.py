@@ -29,7 +29,7 @@ from django.db.models import F, Value
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.models import Account, User, WebhookEvent
+from accounts.models import Account, SenderDomain, User, WebhookEvent
 from accounts.webhooks import emit_event
 from campaigns import consent_requests, selectors, tasks
 from campaigns.merge import attribute_keys
@@ -47,7 +47,7 @@ from campaigns.states import (
     CampaignStatus,
     ensure_transition,
 )
-from campaigns.verdict import Thresholds, Tier, Verdict, judge
+from campaigns.verdict import Thresholds, Tier, Verdict, judge, with_blocklisted_domain
 from campaigns.versions import version_freeze, version_merge_tags
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.bulk import insert_select
@@ -295,7 +295,9 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
         {
             "campaign_id": Value(campaign.pk),
             "subscriber_id": F("pk"),
-            "provider": selectors.provider_expression(everyone),
+            "provider": selectors.provider_expression(
+                selectors.audience_subscribed(list_ids=list_ids)
+            ),
             "email": F("email"),
             "merge_data": selectors.merge_data_expression(
                 attribute_keys(version_merge_tags(version))
@@ -406,6 +408,7 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
             return campaign, None
         figures = selectors.delivery_figures(campaign=campaign, probe_only=True)
         verdict = judge(figures, Thresholds.from_settings())
+        verdict = with_blocklisted_domain(verdict, **_from_domain_blocklisting(campaign))
         campaign.verdict = verdict.as_dict()
         campaign.judged_at = timezone.now()
         campaign.save(update_fields=["verdict", "judged_at", "updated_at"])
@@ -419,6 +422,20 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
                 campaign.save(update_fields=["moderation_note", "updated_at"])
             _release(campaign, actor=None, reason=summary)
     return campaign, verdict
+
+
+def _from_domain_blocklisting(campaign: Campaign) -> dict:
+    """The From domain of what is sent (the approved version's) and the blocklist zones that
+    list it, as the blocklist watch left them on the account's SenderDomain."""
+    version = campaign.approved_version
+    from_email = version.from_email if version is not None else campaign.from_email
+    domain = from_email.rpartition("@")[2].lower()
+    sender_domain = (
+        SenderDomain.objects.filter(account_id=campaign.account_id, domain=domain)
+        .exclude(blocklisted_at=None)
+        .first()
+    )
+    return {"domain": domain, "zones": list(sender_domain.blocklist_zones) if sender_domain else []}
 
 
 def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") -> Campaign:
