@@ -285,8 +285,10 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
     list_ids = [item["id"] for item in version.lists]
     if consent_requests.is_consent_request(campaign):
         everyone = consent_requests.candidate_audience(campaign)
+        addresses = everyone
     else:
         everyone = selectors.audience_first_of_each_address(list_ids=list_ids)
+        addresses = selectors.audience_subscribed(list_ids=list_ids)
     audience, checked_in_sql = selectors.without_suppressed_in_sql(
         everyone, account_id=campaign.account_id
     )
@@ -295,9 +297,7 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
         {
             "campaign_id": Value(campaign.pk),
             "subscriber_id": F("pk"),
-            "provider": selectors.provider_expression(
-                selectors.audience_subscribed(list_ids=list_ids)
-            ),
+            "provider": selectors.provider_expression(addresses),
             "email": F("email"),
             "merge_data": selectors.merge_data_expression(
                 attribute_keys(version_merge_tags(version))

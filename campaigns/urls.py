@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from campaigns import views
+from campaigns import consent_request_views, views
 from config.security import allows_mail_preview
 
 # The editor and the campaign's page show the message in the preview frame, which needs a wider
@@ -32,4 +32,14 @@ urlpatterns = [
     ),
     path("campaigns/<int:campaign_id>/cancel/", views.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:campaign_id>/delete/", views.campaign_delete, name="campaign_delete"),
+    path(
+        "lists/<int:list_id>/consent-request/",
+        consent_request_views.consent_request_new,
+        name="consent_request_new",
+    ),
+    path(
+        "campaigns/consent-requests/<int:campaign_id>/",
+        consent_request_views.consent_request_detail,
+        name="consent_request_detail",
+    ),
 ]

@@ -135,9 +135,7 @@ def test_submit_without_candidates_is_refused(account, consent_request, mailing_
 
 def _approved_request(tmp_path, account, consent_request, mailing_list, capture):
     subscribe_many(mailing_list, 4, prefix="member")
-    _upload(
-        tmp_path, account, consent_request, ["email", *[f"c{n}@example.org" for n in range(5)]]
-    )
+    _upload(tmp_path, account, consent_request, ["email", *[f"c{n}@example.org" for n in range(5)]])
     sending.campaign_submit(account=account, campaign_id=consent_request.pk, actor=None)
     return approve_now(consent_request, UserFactory(is_staff=True), capture)
 
@@ -145,12 +143,13 @@ def _approved_request(tmp_path, account, consent_request, mailing_list, capture)
 def test_the_audience_is_the_candidates_only(
     tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
 ):
+    _upload(tmp_path, account, consent_request, ["email", "g@gmail.com"], name="more.txt")
     campaign = _approved_request(
         tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
     )
-    emails = sorted(Delivery.objects.filter(campaign=campaign).values_list("email", flat=True))
-    assert emails == [f"c{n}@example.org" for n in range(5)]
-    assert campaign.recipients_at_approval == 5
+    rows = sorted(Delivery.objects.filter(campaign=campaign).values_list("email", "provider"))
+    assert rows == [*[(f"c{n}@example.org", "other") for n in range(5)], ("g@gmail.com", "gmail")]
+    assert campaign.recipients_at_approval == 6
 
 
 def _yes_link(campaign, email) -> str:
@@ -230,3 +229,56 @@ def test_unanswered_candidates_are_deleted_after_the_request_ended(
     ) == [("c3@example.org", "subscribed")]
     assert Subscriber.objects.filter(email__startswith="member").count() == 4
     assert Suppression.objects.count() == 0
+
+
+def test_the_browser_upload_shows_counts_and_refused_rows(
+    client, user, account, sender_domain, mailing_list
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(user)
+    page = client.get(f"/lists/{mailing_list.pk}/")
+    assert f'href="/lists/{mailing_list.pk}/consent-request/"' in page.content.decode()
+    upload = SimpleUploadedFile(
+        "clients.csv", b"email,name\nann@example.org,Ann\nnope,N\nbob@example.org,Bob\n"
+    )
+    response = client.post(
+        f"/lists/{mailing_list.pk}/consent-request/",
+        {
+            "from_name": "Acme",
+            "from_email": "news@news.acme.example",
+            "intro": "Hello from Acme.",
+            "file": upload,
+        },
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "2 clients waiting for the request." in body
+    assert "2 added from the file." in body
+    assert "<td>nope</td><td>Not an e-mail address</td>" in body
+    campaign = Campaign.objects.get()
+    assert (campaign.kind, campaign.consent_intro) == ("consent_request", "Hello from Acme.")
+    submitted = client.post(f"/campaigns/{campaign.pk}/submit/")
+    assert submitted.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SUBMITTED
+
+
+def test_the_browser_upload_from_an_unverified_sender_creates_nothing(
+    client, user, account, mailing_list
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(user)
+    response = client.post(
+        f"/lists/{mailing_list.pk}/consent-request/",
+        {
+            "from_name": "Acme",
+            "from_email": "news@unverified.example",
+            "file": SimpleUploadedFile("clients.csv", b"email\nann@example.org\n"),
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="consent-request-error"' in response.content.decode()
+    assert not Campaign.objects.exists()
+    assert not Subscriber.objects.exists()
