@@ -178,6 +178,11 @@ class SenderDomain(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     # The last DNS check as data: {"verification": {...}, "spf": ..., "dmarc": ..., "dkim": ...}.
     findings = models.JSONField(default=dict, blank=True)
+    # Set by the blocklist watch (complaints.blocklists): since when the domain is listed, and in
+    # which DNSBL zones; cleared when no zone lists it. A listed From domain sends the campaign
+    # to review at the probe's verdict.
+    blocklisted_at = models.DateTimeField(null=True, blank=True)
+    blocklist_zones = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

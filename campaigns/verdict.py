@@ -57,7 +57,7 @@ HEALTH_MIN_SENT (fewer messages are not judged at all).
 """
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -404,6 +404,21 @@ def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
         rates=rates,
         intervals=intervals,
         inactive=inactive,
+    )
+
+
+def with_blocklisted_domain(verdict: Verdict, *, domain: str, zones: list[str]) -> Verdict:
+    """The verdict sent to review (rule "domain_blocklisted") when the From domain is listed in
+    `zones` (the blocklist watch's, complaints.blocklists); unchanged when it is in none. The
+    account is not flagged for it: a listing is a reason to look, not proof of a breach."""
+    if not zones:
+        return verdict
+    reason = (
+        f"The From domain {domain} is listed on {', '.join(zones)}: mail from it is likely to be "
+        "refused or filtered, so a moderator decides whether the rest goes."
+    )
+    return replace(
+        verdict, tier=Tier.REVIEW, rule="domain_blocklisted", reasons=[reason, *verdict.reasons]
     )
 
 

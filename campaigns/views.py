@@ -416,6 +416,7 @@ RULES = {
     "unsubscribes_amber": gettext_lazy("unsubscribes at the warning level"),
     "unsubscribes_review": gettext_lazy("unsubscribes over the review threshold"),
     "none_accepted": gettext_lazy("the mail server accepted no probe message"),
+    "domain_blocklisted": gettext_lazy("the From domain is on a blocklist"),
 }
 INTERVAL_LABELS = {
     "complaint_rate": gettext_lazy("Spam complaints"),

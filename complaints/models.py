@@ -154,3 +154,66 @@ class AbuseReport(models.Model):
 
     def __str__(self) -> str:
         return f"abuse report {self.pk} ({self.status})"
+
+
+class ListingKind(models.TextChoices):
+    IP = "ip", _("Sending IP")
+    DOMAIN = "domain", _("Sender domain")
+
+
+class BlocklistListing(models.Model):
+    """One stretch of time a DNSBL zone listed one of the service's sending IPs or a verified
+    sender domain: opened when the watch first sees it, `last_seen_at` moved on every check that
+    still sees it, `cleared_at` set by the first check that no longer does. At most one open
+    listing per (IP, zone) and per (sender domain, zone)."""
+
+    kind = models.CharField(max_length=8, choices=ListingKind.choices)
+    # The IP address or the domain name asked about.
+    subject = models.CharField(max_length=253)
+    zone = models.CharField(max_length=253)
+    sender_domain = models.ForeignKey(
+        "accounts.SenderDomain",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="blocklist_listings",
+    )
+    # The zone's A answers (return codes such as 127.0.0.2) and its TXT reason.
+    codes = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ListingKind.values), name="blocklist_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=ListingKind.IP, sender_domain__isnull=True)
+                    | models.Q(kind=ListingKind.DOMAIN, sender_domain__isnull=False)
+                ),
+                name="blocklist_domain_has_sender_domain",
+            ),
+            models.UniqueConstraint(
+                fields=["subject", "zone"],
+                condition=models.Q(kind=ListingKind.IP, cleared_at__isnull=True),
+                name="blocklist_ip_open_once",
+            ),
+            models.UniqueConstraint(
+                fields=["sender_domain", "zone"],
+                condition=models.Q(kind=ListingKind.DOMAIN, cleared_at__isnull=True),
+                name="blocklist_domain_open_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "cleared_at"], name="blocklist_kind_open")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} in {self.zone}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None

@@ -28,3 +28,13 @@ def read_feedback_mailbox() -> dict:
         # A configuration problem: retrying cannot heal it, the next beat run tries again.
         logger.error("feedback mailbox %s: %s", describe_location(location), exc)
         return {"error": str(exc)}
+
+
+@shared_task(name="complaints.check_blocklists")
+def check_blocklists() -> dict:
+    """Beat, every BLOCKLIST_CHECK_SECONDS: ask the DNSBL zones about the sending IPs and the
+    verified sender domains and record what is listed (nothing asked with no zone configured).
+    Safe to run twice."""
+    from complaints.blocklists import blocklists_check
+
+    return blocklists_check().as_dict()

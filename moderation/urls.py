@@ -43,6 +43,7 @@ urlpatterns = [
         )
         for decision in ("grant", "reject")
     ],
+    path("moderation/blocklists/", views.blocklists, name="moderation_blocklists"),
     path("moderation/abuse/", views.abuse_queue, name="moderation_abuse"),
     path(
         "moderation/abuse/<int:report_id>/resolve/",

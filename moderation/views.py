@@ -26,6 +26,11 @@ from accounts.models import AccountState
 from campaigns.models import Campaign
 from campaigns.sending import VersionMismatch
 from campaigns.states import CampaignStatus, can_transition
+from complaints.blocklists import (
+    blocklist_ip_listings,
+    blocklist_listings_for_account,
+    blocklist_open_domain_listings,
+)
 from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
 from config.errors import ApplicationError
@@ -460,6 +465,7 @@ def _account_page(
             "health": record.health,
             "health_badge": _health_badge(record.health),
             "history": record.history,
+            "blocklistings": blocklist_listings_for_account(account=account),
             "actions": actions,
             "pending_appeal": pending,
             "appeal_forms": appeal_forms,
@@ -583,6 +589,23 @@ def _abuse_page(
 @staff_required
 def abuse_queue(request: HttpRequest) -> HttpResponse:
     return _abuse_page(request)
+
+
+@staff_required
+def blocklists(request: HttpRequest) -> HttpResponse:
+    """The service's sending-IP listings and every sender domain listed now."""
+    return render(
+        request,
+        "moderation/blocklists.html",
+        {
+            "ip_listings": blocklist_ip_listings(),
+            "domain_listings": blocklist_open_domain_listings(),
+            "sending_ips": settings.SENDING_IPS,
+            "ip_zones": settings.DNSBL_IP_ZONES,
+            "domain_zones": settings.DNSBL_DOMAIN_ZONES,
+            "check_minutes": round(settings.BLOCKLIST_CHECK_SECONDS / 60),
+        },
+    )
 
 
 @staff_required

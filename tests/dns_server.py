@@ -1,4 +1,4 @@
-"""A real DNS server on 127.0.0.1 for tests, serving the TXT records a test writes.
+"""A real DNS server on 127.0.0.1 for tests, serving the TXT (and A) records a test writes.
 
 dnsmasq (Debian package dnsmasq-base, /usr/sbin/dnsmasq) is the server: each change of records
 rewrites its configuration file and restarts it on the same port, since dnsmasq reads
@@ -16,6 +16,7 @@ strings for a multi-string record, whose strings a reader joins without separato
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -114,6 +115,8 @@ class TxtDnsServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.records: dict[str, list[list[bytes]]] = {}
+        # A records (IPv4 addresses by name), for the DNSBL tests.
+        self.a_records: dict[str, list[str]] = {}
 
     @property
     def address(self) -> str:
@@ -125,6 +128,15 @@ class TxtDnsServer:
         records.pop(normalise_name(name), None)
         records.update(parse_records({name: values}))
         self.records = records
+        self.apply()
+
+    def set_a(self, name: str, addresses: list[str]) -> None:
+        """Publish `addresses` as the A records of `name` (replacing its old ones); [] removes."""
+        a_records = dict(self.a_records)
+        a_records.pop(normalise_name(name), None)
+        if addresses:
+            a_records[normalise_name(name)] = [str(ipaddress.IPv4Address(a)) for a in addresses]
+        self.a_records = a_records
         self.apply()
 
     def set_records(self, records: dict[str, list]) -> None:
@@ -171,6 +183,9 @@ class DnsmasqServer(TxtDnsServer):
             for rr in rrs:
                 strings = ",".join(quote(part) for part in rr)
                 lines.append(f"txt-record={name},{strings}")
+        for name, addresses in sorted(self.a_records.items()):
+            for address in addresses:
+                lines.append(f"host-record={name},{address}")
         return "\n".join(lines) + "\n"
 
     def command(self) -> list[str]:
@@ -263,17 +278,20 @@ class DnslibServer(TxtDnsServer):
         self.servers: list = []
 
     def resolve(self, request, handler):
-        from dnslib import QTYPE, RCODE, RR, TXT
+        from dnslib import QTYPE, RCODE, RR, TXT, A
 
         reply = request.reply()
         reply.header.aa = 1
         qname = str(request.q.qname).rstrip(".").lower()
-        records = self.records
-        if qname in records:
+        records, a_records = self.records, self.a_records
+        if qname in records or qname in a_records:
             if request.q.qtype in (QTYPE.TXT, QTYPE.ANY):
-                for rr in records[qname]:
+                for rr in records.get(qname, []):
                     reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(list(rr)), ttl=0))
-        elif not any(name.endswith("." + qname) for name in records):
+            if request.q.qtype in (QTYPE.A, QTYPE.ANY):
+                for address in a_records.get(qname, []):
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=0))
+        elif not any(name.endswith("." + qname) for name in [*records, *a_records]):
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
 

@@ -446,6 +446,19 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Blocklist watch (complaints/blocklists.py) --------------------------------------------------
+# DNSBL zones asked about the service's sending IPs (e.g. zen.spamhaus.org) and about every
+# verified sender domain (e.g. dbl.spamhaus.org); none by default, so nothing is asked.
+DNSBL_IP_ZONES = env.list("DNSBL_IP_ZONES", default=[])
+DNSBL_DOMAIN_ZONES = env.list("DNSBL_DOMAIN_ZONES", default=[])
+# The service's own sending IPs (IPv4 or IPv6), asked of DNSBL_IP_ZONES.
+SENDING_IPS = env.list("SENDING_IPS", default=[])
+BLOCKLIST_CHECK_SECONDS = env.float("BLOCKLIST_CHECK_SECONDS", default=3600.0)
+CELERY_BEAT_SCHEDULE["check-blocklists"] = {
+    "task": "complaints.check_blocklists",
+    "schedule": BLOCKLIST_CHECK_SECONDS,
+}
+
 # --- Outgoing webhooks ---------------------------------------------------------------------------
 # Deliveries to private, loopback, link-local and other non-public addresses are refused unless
 # this is set (tests and local development with a receiver on the same machine).
