@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from lists.selectors import role_address_share
 
@@ -161,6 +162,7 @@ class PhraseMatcher:
 @dataclass(frozen=True)
 class CategoryRule:
     code: str
+    label: str  # English; translated where shown (locale/parts/moderation.po)
     severity: Severity
     reason: str
     phrases: PhraseMatcher
@@ -183,6 +185,7 @@ def content_rules() -> ContentRules:
     categories = tuple(
         CategoryRule(
             code=category["code"],
+            label=category["label"],
             severity=Severity(category["severity"]),
             reason=category["reason"],
             phrases=PhraseMatcher.from_patterns([*category["en"], *category["ru"]]),
@@ -197,6 +200,36 @@ def content_rules() -> ContentRules:
         shorteners=frozenset(host.lower() for host in links["shorteners"]),
         denied_hosts=frozenset(host.lower() for host in links["denied_hosts"]),
         executable_extensions=tuple(ext.lower() for ext in links["executable_extensions"]),
+    )
+
+
+@dataclass(frozen=True)
+class ProhibitedCategory:
+    """A kind of content the analyser flags, as the terms page names it."""
+
+    code: str
+    label: str  # English; pass it through gettext to show it
+    severity: Severity
+
+
+# Malware links are found by the link checks rather than by phrases, but are prohibited content all
+# the same (DESIGN.md rule 6).
+MALWARE_LINKS = ProhibitedCategory(
+    "link.malware",
+    gettext_noop("Links to malware, phishing or programs to download"),
+    Severity.BLOCK,
+)
+
+
+def prohibited_categories() -> tuple[ProhibitedCategory, ...]:
+    """Every prohibited category the analyser knows, in the rules' order, malware links last: the
+    one list the terms page is generated from, so the two never drift."""
+    return (
+        *(
+            ProhibitedCategory(category.code, category.label, category.severity)
+            for category in content_rules().categories
+        ),
+        MALWARE_LINKS,
     )
 
 
