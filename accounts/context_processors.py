@@ -23,11 +23,22 @@ def _unread_notifications(request) -> int:
     return unread_notification_count(account_id=user.account_id)
 
 
+def _terms_due(request) -> list:
+    from accounts.terms import documents_due
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    return documents_due(user=user)
+
+
 def site(request):
-    """What every page's layout needs: the service's name, debug, and the nav's unread badge
-    (counted only when a page shows it)."""
+    """What every page's layout needs: the service's name, debug, the nav's unread badge
+    (counted only when a page shows it), and whether a new terms or privacy version waits for
+    the user's acceptance (the banner)."""
     return {
         "service_name": settings.SERVICE_NAME,
         "debug": settings.DEBUG,
         "unread_notifications": LazyCount(lambda: _unread_notifications(request)),
+        "terms_due": SimpleLazyObject(lambda: _terms_due(request)),
     }

@@ -538,3 +538,25 @@ def account_brand_update(
             storage = Account._meta.get_field("logo").storage
             transaction.on_commit(lambda: storage.delete(old_name))
     return account
+
+
+def terms_accept(*, user: User, ip: str | None = None, user_agent: str = "") -> TermsAcceptance:
+    """Record that `user` accepted the current terms and privacy versions (settings
+    TERMS_VERSION, PRIVACY_VERSION), with the time, client IP and user agent. Idempotent: when
+    the latest acceptance already names both current versions, it is returned and nothing is
+    written."""
+    latest = TermsAcceptance.objects.filter(user=user).order_by("-accepted_at", "-pk").first()
+    if (
+        latest is not None
+        and latest.terms_version == settings.TERMS_VERSION
+        and latest.privacy_version == settings.PRIVACY_VERSION
+    ):
+        return latest
+    return TermsAcceptance.objects.create(
+        user=user,
+        terms_version=settings.TERMS_VERSION,
+        privacy_version=settings.PRIVACY_VERSION,
+        accepted_at=timezone.now(),
+        ip=ip or None,
+        user_agent=(user_agent or "")[:500],
+    )

@@ -94,4 +94,5 @@ urlpatterns = [
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("terms/", views.legal_page, {"page": "terms"}, name="terms"),
     path("privacy/", views.legal_page, {"page": "privacy"}, name="privacy"),
+    path("account/accept-terms/", views.terms_accept, name="terms_accept"),
 ]

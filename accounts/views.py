@@ -9,6 +9,8 @@ from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -335,9 +337,39 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
 
 
 def legal_page(request: HttpRequest, page: str) -> HttpResponse:
+    """The terms of service or the privacy policy; the privacy page's table of what we keep,
+    why and how long is worked out from the retention settings (accounts.privacy)."""
+    from accounts.privacy import data_kept
 
     versions = {"terms": settings.TERMS_VERSION, "privacy": settings.PRIVACY_VERSION}
-    return render(request, f"legal/{page}.html", {"version": versions[page]})
+    context = {"version": versions[page]}
+    if page == "privacy":
+        context["data_kept"] = data_kept()
+    return render(request, f"legal/{page}.html", context)
+
+
+@account_required
+def terms_accept(request: HttpRequest) -> HttpResponse:
+    """What changed in the terms or privacy versions the user has not accepted yet, and a button
+    that accepts them (recorded with time, IP and user agent); then back to `next`."""
+    from accounts.terms import documents_due
+
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("dashboard")
+    due = documents_due(user=request.user)
+    if request.method == "POST":
+        if due:
+            services.terms_accept(
+                user=request.user,
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+            messages.success(request, _("Thank you: the new versions are accepted."))
+        return redirect(next_url)
+    return render(request, "legal/accept.html", {"due": due, "next": next_url})
 
 
 # --- Webhooks ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """factory_boy factories shared by the whole suite."""
 
 import factory
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Account, SenderDomain, User
@@ -30,6 +31,20 @@ class UserFactory(factory.django.DjangoModelFactory):
     def save_password(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook
         if create:
             obj.save()
+
+    @factory.post_generation
+    def terms_accepted(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook
+        """A sender has accepted the current terms and privacy versions, as at sign-up; pass
+        terms_accepted=False for one who has not (accounts.terms)."""
+        if create and obj.account_id and extracted is not False:
+            from accounts.models import TermsAcceptance
+
+            TermsAcceptance.objects.create(
+                user=obj,
+                terms_version=settings.TERMS_VERSION,
+                privacy_version=settings.PRIVACY_VERSION,
+                accepted_at=timezone.now(),
+            )
 
 
 class SenderDomainFactory(factory.django.DjangoModelFactory):

@@ -23,8 +23,11 @@ ERROR_DESCRIPTIONS = {
     400: 'Invalid input: messages per field (`{"name": ["This field is required."]}`) or '
     "a `detail`.",
     401: "No valid credentials: the token is missing, wrong or revoked.",
-    403: "Not allowed: a read-only token asked to write, the account is frozen, or the user is "
-    "not a moderator (or has no sender account).",
+    403: "Not allowed: a read-only token asked to write, the account is frozen, the user is "
+    "not a moderator (or has no sender account), or, for an action that sends (submit, test "
+    'send, import), a new terms or privacy version is not accepted yet (`"code": '
+    '"terms_not_accepted"`, the `versions` due and the `accept_url`: '
+    "`POST /api/v1/account/accept-terms/`).",
     404: "No such object in this account (or no such page of a list).",
     409: "Not possible in the object's current state (e.g. editing a submitted campaign).",
     413: "The request body is too large.",

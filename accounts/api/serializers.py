@@ -72,3 +72,23 @@ class SenderDomainOutput(serializers.ModelSerializer):
 
     def get_txt_record(self, obj: SenderDomain) -> dict:
         return {"type": "TXT", "name": obj.domain, "value": obj.txt_record_value}
+
+
+class TermsStatusOutput(serializers.Serializer):
+    """The current terms and privacy versions, the ones the user last accepted, and what is due."""
+
+    terms_version = serializers.CharField(help_text="The current terms of service version.")
+    privacy_version = serializers.CharField(help_text="The current privacy policy version.")
+    accepted_terms_version = serializers.CharField(
+        allow_blank=True, help_text="The terms version the user last accepted (blank: none)."
+    )
+    accepted_privacy_version = serializers.CharField(
+        allow_blank=True, help_text="The privacy version the user last accepted (blank: none)."
+    )
+    accepted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the user last accepted."
+    )
+    due = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Documents to accept before sending: "terms", "privacy" or none.',
+    )

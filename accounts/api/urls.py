@@ -5,6 +5,11 @@ from accounts.api import views, webhooks
 urlpatterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="api-token-obtain"),
     path("account/", views.AccountView.as_view(), name="api-account"),
+    path(
+        "account/accept-terms/",
+        views.AcceptTermsView.as_view(),
+        name="api-accept-terms",
+    ),
     path("tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
     path("tokens/<int:token_id>/", views.ApiTokenDetailView.as_view(), name="api-token"),
     path("sender-domains/", views.SenderDomainListView.as_view(), name="api-sender-domains"),

@@ -16,6 +16,7 @@ from accounts.api.schema import error_responses
 from accounts.permissions import HasAccount, TokenScope
 from config.api import PageNumberPagination, paginated_response
 from config.errors import ApplicationError
+from config.http import client_ip
 
 ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
 
@@ -172,6 +173,65 @@ class AccountView(APIView):
     )
     def get(self, request):
         return Response(s.AccountOutput(request.user.account).data)
+
+
+TERMS_STATUS_EXAMPLE = OpenApiExample(
+    "A new privacy version to accept",
+    value={
+        "terms_version": "2026-11-01",
+        "privacy_version": "2026-12-06",
+        "accepted_terms_version": "2026-11-01",
+        "accepted_privacy_version": "2026-11-01",
+        "accepted_at": "2026-11-02T09:00:00Z",
+        "due": ["privacy"],
+    },
+    response_only=True,
+)
+
+
+def _terms_status(user) -> dict:
+    from accounts.terms import current_versions, documents_due
+
+    latest = user.terms_acceptances.order_by("-accepted_at", "-pk").first()
+    versions = current_versions()
+    return {
+        "terms_version": versions["terms"],
+        "privacy_version": versions["privacy"],
+        "accepted_terms_version": latest.terms_version if latest else "",
+        "accepted_privacy_version": latest.privacy_version if latest else "",
+        "accepted_at": latest.accepted_at if latest else None,
+        "due": [document.key for document in documents_due(user=user)],
+    }
+
+
+class AcceptTermsView(APIView):
+    """The terms and privacy versions to accept before sending, and accepting them."""
+
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        responses={200: s.TermsStatusOutput, **error_responses()},
+        examples=[TERMS_STATUS_EXAMPLE],
+        summary="The current terms and privacy versions and what the user accepted",
+    )
+    def get(self, request):
+        return Response(s.TermsStatusOutput(_terms_status(request.user)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.TermsStatusOutput, **error_responses()},
+        summary="Accept the current terms of service and privacy policy",
+        description="Records the acceptance of the current versions (read them at /terms/ and "
+        "/privacy/) with the time and the client's IP address; needed before submitting, test "
+        "sending or importing after a new version is published. Accepting again changes nothing.",
+    )
+    def post(self, request):
+        services.terms_accept(
+            user=request.user,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return Response(s.TermsStatusOutput(_terms_status(request.user)).data)
 
 
 class ApiTokenListView(APIView):

@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.i18n.ChosenLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A new terms or privacy version must be accepted before the next sending action.
+    "accounts.terms.TermsGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -108,11 +110,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Privacy rule 9: the session cookie (and CSRF) are the only cookies; sessions end with the browser.
+# Privacy rule 9: the session cookie is the only cookie; sessions end with the browser. The CSRF
+# token lives in the session (no csrftoken cookie): scripts read it from the form's hidden input.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 12
+CSRF_USE_SESSIONS = True
 CSRF_COOKIE_SAMESITE = "Lax"
 # The messages framework would otherwise set a "messages" cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -293,7 +297,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product rules -------------------------------------------------------------------------------
 TERMS_VERSION = env("TERMS_VERSION", default="2026-11-01")
-PRIVACY_VERSION = env("PRIVACY_VERSION", default="2026-11-01")
+PRIVACY_VERSION = env("PRIVACY_VERSION", default="2026-12-06")
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)
 # Nameservers for sender-domain checks, "ip" or "ip:port"; empty means the system resolver.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])

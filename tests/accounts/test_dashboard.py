@@ -441,9 +441,10 @@ def test_the_queries_do_not_grow_with_lists_campaigns_or_feedback(
         )
 
     many = _queries(sender)
-    # Session, user, account, domains, unread notifications; lists, their growth; campaigns by
-    # status; health (deliveries, abuse reports); the latest feedback.
-    with django_assert_max_num_queries(11):
+    # Session, user, account, domains, unread notifications, the terms acceptance (the banner);
+    # lists, their growth; campaigns by status; health (deliveries, abuse reports); the latest
+    # feedback.
+    with django_assert_max_num_queries(12):
         sender.get(URL, {"growth": "90"})
 
     assert many == few

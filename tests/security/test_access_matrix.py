@@ -113,6 +113,7 @@ PAGES: dict[str, Page] = {
     "profile": Page(SENDER),
     "profile_brand": Page(SENDER),
     "api_tokens": Page(SENDER),
+    "terms_accept": Page(SENDER),
     "api_token_revoke": Page(SENDER),
     "sender_domains": Page(SENDER),
     "sender_domain": Page(SENDER),
