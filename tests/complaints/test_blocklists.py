@@ -482,3 +482,37 @@ def test_the_sender_sees_no_banner_once_cleared(client, user, sender_domain):
     page = client.get(reverse("sender_domain", args=[sender_domain.pk])).content.decode()
 
     assert 'id="blocklisted-banner"' not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "subject"),
+    [("en", "news.acme.example is on a blocklist"), ("ru", "news.acme.example в чёрном списке")],
+)
+def test_a_new_domain_listing_notifies_the_account_once(
+    watch, user, sender_domain, django_capture_on_commit_callbacks, language, subject
+):
+    from accounts.models import Notification
+
+    user.language = language
+    user.save(update_fields=["language"])
+    publish(
+        watch,
+        a={
+            f"news.acme.example.{DOMAIN_ZONE}": ["127.0.1.2"],
+            f"10.2.0.192.{IP_ZONE}": ["127.0.0.2"],
+        },
+        txt={f"news.acme.example.{DOMAIN_ZONE}": ["spam domain"]},
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        blocklists_check()
+        blocklists_check()
+
+    notification = Notification.objects.get()
+    assert notification.account == sender_domain.account
+    assert notification.subject == subject
+    assert notification.level == "warning"
+    assert notification.link == reverse("sender_domain", args=[sender_domain.pk])
+    assert DOMAIN_ZONE in notification.body and "127.0.1.2" in notification.body
+    assert notification.body.endswith("spam domain")
+    assert len(callbacks) == 1  # the one e-mail of the one notification
