@@ -346,6 +346,32 @@ def test_a_listed_from_domain_sends_the_campaign_to_review(
     assert not AccountFlag.objects.filter(account=campaign.account).exists()
 
 
+@pytest.mark.parametrize(
+    ("language", "rule_text"),
+    [("en", "The From domain is on a blocklist"), ("ru", "Домен отправителя в чёрном списке")],
+)
+def test_the_sender_reads_the_blocklist_rule_on_the_campaign_page(
+    client, user, mailing_list, moderator, django_capture_on_commit_callbacks, language, rule_text
+):
+    subscribe_many(mailing_list, 40)
+    campaign = submitted_campaign(mailing_list)
+    domain = campaign.from_email.rpartition("@")[2]
+    campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
+    SenderDomain.objects.filter(account=campaign.account, domain=domain).update(
+        blocklisted_at=timezone.now(), blocklist_zones=[DOMAIN_ZONE]
+    )
+    end_hold_now(campaign, django_capture_on_commit_callbacks)
+    client.force_login(user)
+
+    html = client.get(
+        reverse("campaign_detail", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+    assert (
+        f'<span id="verdict-rule">{rule_text} <code class="small muted">domain_blocklisted' in html
+    )
+
+
 def test_a_listing_of_another_domain_does_not_hold_the_campaign(
     mailing_list, moderator, django_capture_on_commit_callbacks
 ):
