@@ -57,6 +57,12 @@ def category_codes(findings):
 # (code, language, text, the excerpt the finding shows)
 FOUND = [
     ("category.pornography", "en", "Watch free porn videos tonight", "porn"),
+    (
+        "category.pornography",
+        "en",
+        "Pornographic pictures and a pornstar",
+        "Pornographic, pornstar",
+    ),
     ("category.pornography", "en", "New XXX videos every day", "XXX videos"),
     ("category.pornography", "en", "Hot webcam girls are online", "webcam girls"),
     ("category.pornography", "ru", "Лучшее порно бесплатно", "порно"),
@@ -151,6 +157,7 @@ def test_each_new_category_is_found_in_english_and_russian(code, language, text,
 NOT_FOUND = [
     ("category.pornography", "en", "Our anti-porn filter protects school computers."),
     ("category.pornography", "en", "Dear XXX, try our nude lipstick and hardcore workout plan."),
+    ("category.pornography", "en", "Thomas Pornin reviewed the code; dinner in Pornainen."),
     ("category.pornography", "ru", "Раскраски для взрослых и голы нашей команды в субботу."),
     ("category.pornography", "ru", "Фильмы для всей семьи и эротический роман в книжном клубе."),
     ("category.copyright", "en", "A replica of the Eiffel Tower stands in our window."),
@@ -179,7 +186,7 @@ NOT_FOUND = [
         "Мы благодарим спонсоров праздника и нашу рекламную команду.",
     ),
     ("category.intimate_goods", "en", "Intimate candlelit dinners and adult cooking classes."),
-    ("category.intimate_goods", "en", "Soft cotton lingerie for every day."),
+    ("category.intimate_goods", "en", "Soft cotton lingerie for every day, says Dildora Karimova."),
     ("category.intimate_goods", "ru", "Гель для интимной гигиены и товары для взрослых и детей."),
     ("category.intimate_goods", "ru", "Интимная атмосфера нашего кафе и новые игрушки для детей."),
     ("category.message_boards", "en", "We posted a job ad for a baker; see the notice board."),
