@@ -23,12 +23,16 @@ The design, chosen for the fewest special cases in the send engine:
   `consent_request_confirm` subscribes the row with a `client_reconfirmed` ConsentRecord holding
   the click's time, IP and user agent and the purpose shown. The others are never mailed again
   by that request (one delivery per campaign and subscriber) and `unanswered_candidates_purge`
-  deletes them, rows and candidates, CONSENT_REQUEST_KEEP_DAYS after the request ended.
+  deletes their rows, and every candidate, CONSENT_REQUEST_KEEP_DAYS after the request ended.
+- The probe is judged like any campaign's except for unsubscribes, one way of answering "no":
+  `verdict_thresholds` gives them looser levels (CONSENT_REQUEST_UNSUBSCRIBE_*). Complaints keep
+  the general levels, already at the large providers' (a complaint from a client asked once
+  says as much about the list as any other).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +50,7 @@ from campaigns import selectors
 from campaigns.models import Campaign, CampaignKind, CandidateStatus, ConsentCandidate
 from campaigns.rendering import CONSENT_BUTTON_URL, CONSENT_LINK_SALT
 from campaigns.states import CampaignStatus
+from campaigns.verdict import Levels, Thresholds
 from config.errors import ApplicationError, NotFound
 from lists import parsers
 from lists.models import (
@@ -234,6 +239,22 @@ def consent_candidates_upload(
     return report
 
 
+def verdict_thresholds(campaign: Campaign) -> Thresholds:
+    """The levels a campaign's probe is judged by: a consent request's unsubscribes are
+    answers ("no"), so they have looser levels of their own (CONSENT_REQUEST_UNSUBSCRIBE_*);
+    complaints, bounces and blocks are judged as for any campaign."""
+    thresholds = Thresholds.from_settings()
+    if not is_consent_request(campaign):
+        return thresholds
+    return replace(
+        thresholds,
+        unsubscribes=Levels(
+            warn=settings.CONSENT_REQUEST_UNSUBSCRIBE_WARN,
+            review=settings.CONSENT_REQUEST_UNSUBSCRIBE_REVIEW,
+        ),
+    )
+
+
 def waiting_candidates(campaign: Campaign) -> QuerySet[ConsentCandidate]:
     return ConsentCandidate.objects.filter(campaign=campaign, status=CandidateStatus.WAITING)
 
@@ -320,24 +341,27 @@ def consent_request_confirm(
 
 
 def unanswered_candidates_purge(*, before: datetime, dry_run: bool = False) -> int:
-    """Delete the candidates who never said yes, with their unconfirmed rows, once their
-    request ended (sent, declined, cancelled) before `before`, or when it is a draft nobody
-    submitted since `before`. Returns how many candidates (would) go. Safe to run twice."""
-    stale = waiting_candidates_before(before)
+    """Delete the unconfirmed rows of the clients who never said yes, and every candidate
+    (their addresses: the proof of a yes is its consent record), once the request ended
+    (sent, declined, cancelled) before `before`, or is a draft nobody touched since. Returns how
+    many candidates (would) go. Safe to run twice."""
+    stale = candidates_before(before)
     if dry_run:
         return stale.count()
     subscribers_delete(
         Subscriber.objects.filter(
-            pk__in=stale.values("subscriber_id"), status=SubscriberStatus.UNCONFIRMED
+            pk__in=stale.filter(status=CandidateStatus.WAITING).values("subscriber_id"),
+            status=SubscriberStatus.UNCONFIRMED,
         )
     )
     return stale.delete()[0]
 
 
-def waiting_candidates_before(before: datetime) -> QuerySet[ConsentCandidate]:
+def candidates_before(before: datetime) -> QuerySet[ConsentCandidate]:
+    """The candidates of consent requests that ended, or were left as drafts, before `before`."""
     ended = Q(campaign__status__in=_ENDED, campaign__finished_at__lt=before)
     abandoned = Q(
         campaign__status__in=(CampaignStatus.DRAFT, CampaignStatus.REJECTED),
         campaign__updated_at__lt=before,
     )
-    return ConsentCandidate.objects.filter(ended | abandoned, status=CandidateStatus.WAITING)
+    return ConsentCandidate.objects.filter(ended | abandoned)

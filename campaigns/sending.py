@@ -47,7 +47,7 @@ from campaigns.states import (
     CampaignStatus,
     ensure_transition,
 )
-from campaigns.verdict import Thresholds, Tier, Verdict, judge, with_blocklisted_domain
+from campaigns.verdict import Tier, Verdict, judge, with_blocklisted_domain
 from campaigns.versions import version_freeze, version_merge_tags
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.bulk import insert_select
@@ -407,7 +407,7 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
             _pause(campaign, reason="the account may not send")
             return campaign, None
         figures = selectors.delivery_figures(campaign=campaign, probe_only=True)
-        verdict = judge(figures, Thresholds.from_settings())
+        verdict = judge(figures, consent_requests.verdict_thresholds(campaign))
         verdict = with_blocklisted_domain(verdict, **_from_domain_blocklisting(campaign))
         campaign.verdict = verdict.as_dict()
         campaign.judged_at = timezone.now()

@@ -328,6 +328,10 @@ BLOCK_REVIEW = env.float("BLOCK_REVIEW", default=0.05)
 # 2% the list did not expect this mail. Amber from 1%, review over 2% (30% is never released).
 UNSUBSCRIBE_WARN = env.float("UNSUBSCRIBE_WARN", default=0.01)
 UNSUBSCRIBE_REVIEW = env.float("UNSUBSCRIBE_REVIEW", default=0.02)
+# A consent request's probe (campaigns.consent_requests): unsubscribing is one way of answering
+# "no", so its levels are looser; its complaints, bounces and blocks are judged like any campaign's.
+CONSENT_REQUEST_UNSUBSCRIBE_WARN = env.float("CONSENT_REQUEST_UNSUBSCRIBE_WARN", default=0.05)
+CONSENT_REQUEST_UNSUBSCRIBE_REVIEW = env.float("CONSENT_REQUEST_UNSUBSCRIBE_REVIEW", default=0.15)
 # A probe recipient is inactive when sent at least one of the account's last INACTIVE_CAMPAIGNS
 # campaigns and opened or clicked none of them as a person (machine opens and scanner clicks do
 # not count). The share is shown to the moderator and in the verdict; it never decides the tier.

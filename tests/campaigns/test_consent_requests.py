@@ -222,8 +222,12 @@ def test_unanswered_candidates_are_deleted_after_the_request_ended(
     Campaign.objects.filter(pk=campaign.pk).update(status="sent", finished_at=now)
     before = now - timedelta(days=30)
     assert consent_requests.unanswered_candidates_purge(before=before) == 0
-    assert consent_requests.unanswered_candidates_purge(before=now + timedelta(seconds=1)) == 4
-    assert list(ConsentCandidate.objects.values_list("email", flat=True)) == ["c3@example.org"]
+    assert consent_requests.unanswered_candidates_purge(before=now + timedelta(seconds=1)) == 5
+    # Every candidate goes; the yes lives on as the subscriber's consent record.
+    assert not ConsentCandidate.objects.exists()
+    assert (
+        ConsentRecord.objects.get(subscriber__email="c3@example.org").source == "client_reconfirmed"
+    )
     assert sorted(
         Subscriber.objects.filter(email__startswith="c").values_list("email", "status")
     ) == [("c3@example.org", "subscribed")]
@@ -282,3 +286,21 @@ def test_the_browser_upload_from_an_unverified_sender_creates_nothing(
     assert 'id="consent-request-error"' in response.content.decode()
     assert not Campaign.objects.exists()
     assert not Subscriber.objects.exists()
+
+
+def test_a_consent_request_has_its_own_unsubscribe_levels(
+    account, consent_request, settings, sender_domain, mailing_list
+):
+    from campaigns.models import CampaignKind
+    from tests.campaigns.factories import CampaignFactory
+
+    settings.CONSENT_REQUEST_UNSUBSCRIBE_WARN = 0.05
+    settings.CONSENT_REQUEST_UNSUBSCRIBE_REVIEW = 0.15
+    regular = CampaignFactory(account=account, lists=[mailing_list])
+    assert regular.kind == CampaignKind.REGULAR
+    general = consent_requests.verdict_thresholds(regular)
+    own = consent_requests.verdict_thresholds(consent_request)
+    assert (general.unsubscribes.warn, general.unsubscribes.review) == (0.01, 0.02)
+    assert (own.unsubscribes.warn, own.unsubscribes.review) == (0.05, 0.15)
+    assert own.complaints == general.complaints
+    assert own.hard_bounces == general.hard_bounces
