@@ -20,6 +20,24 @@ PURPOSE_REQUIRED = gettext_lazy(
 SOURCE_CHOICES = [("", gettext_lazy("Choose how you got their consent…")), *ConsentSource.choices]
 
 
+def _privacy_policy_field() -> forms.URLField:
+    # Checked again by the service (http or https only), which every way in goes through.
+    return forms.URLField(
+        label=gettext_lazy("Privacy policy address"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=gettext_lazy(
+            "The page of your privacy policy; the subscription form links to it. Required for "
+            "every list, since every list has a hosted form."
+        ),
+        error_messages={
+            "required": gettext_lazy(
+                "Give the address of your privacy policy: the subscription form links to it."
+            )
+        },
+    )
+
+
 def _source_field(label: str) -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -37,6 +55,7 @@ class ListForm(forms.Form):
         help_text=gettext_lazy("What subscribers will receive; shown on the form."),
         error_messages={"required": PURPOSE_REQUIRED},
     )
+    privacy_policy_url = _privacy_policy_field()
     adult_content = forms.BooleanField(
         label=gettext_lazy(
             "Adult content (sign-up asks subscribers to confirm they are 18 or older)"
@@ -57,6 +76,7 @@ class ListForm(forms.Form):
 
 
 class FormBuilderForm(forms.Form):
+    privacy_policy_url = _privacy_policy_field()
     form_collect_name = forms.BooleanField(label=gettext_lazy("Ask for a name"), required=False)
     form_collect_phone = forms.BooleanField(
         label=gettext_lazy("Ask for a phone number"), required=False
@@ -107,6 +127,17 @@ class SubscriberAddForm(forms.Form):
             "A scan or photo of the signed form, or the consent e-mail saved as PDF."
         ),
     )
+    # Only on a list with adult content; the service refuses the add without it.
+    age_confirmed = forms.BooleanField(
+        label=gettext_lazy("This person confirmed being 18 or older."),
+        required=False,
+        help_text=gettext_lazy("Required: the list has adult content."),
+    )
+
+    def __init__(self, *args, mailing_list=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if mailing_list is None or not mailing_list.adult_content:
+            del self.fields["age_confirmed"]
 
 
 class ImportUploadForm(forms.Form):
@@ -154,13 +185,16 @@ class ImportUploadForm(forms.Form):
 IGNORE, EMAIL, NAME, PHONE, ATTRIBUTE = "", "email", "name", "phone", "attribute"
 # A last-name column is joined to the name column (first name) on import.
 LAST_NAME = "last_name"
-MAPPED_TARGETS = (EMAIL, NAME, LAST_NAME, PHONE)
+# Yes/no: required on a list with adult content (rows without a yes are refused).
+AGE_CONFIRMED = "age_confirmed"
+MAPPED_TARGETS = (EMAIL, NAME, LAST_NAME, PHONE, AGE_CONFIRMED)
 TARGET_CHOICES = [
     (IGNORE, gettext_lazy("Ignore")),
     (EMAIL, gettext_lazy("E-mail address")),
     (NAME, gettext_lazy("Name")),
     (LAST_NAME, gettext_lazy("Last name (joined to the name)")),
     (PHONE, gettext_lazy("Phone")),
+    (AGE_CONFIRMED, gettext_lazy("Age confirmed, 18 or older (yes/no)")),
     (ATTRIBUTE, gettext_lazy("Attribute…")),
 ]
 
@@ -170,6 +204,7 @@ ONLY_ONE_COLUMN = {
     NAME: gettext_lazy("Only one column can be the name."),
     LAST_NAME: gettext_lazy("Only one column can be the last name."),
     PHONE: gettext_lazy("Only one column can be the phone."),
+    AGE_CONFIRMED: gettext_lazy("Only one column can be the age confirmation."),
 }
 
 

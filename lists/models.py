@@ -87,6 +87,10 @@ class MailingList(models.Model):
     form_collect_phone = models.BooleanField(default=False)
     form_intro = models.TextField(blank=True)
     form_thank_you = models.TextField(blank=True)
+    # Linked from the hosted and embedded form (informed consent). Every list has a hosted form,
+    # so creating or editing a list requires it; lists made before it existed show a notice
+    # on their form instead of the link until the sender adds it.
+    privacy_policy_url = models.URLField(max_length=500, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -326,8 +326,8 @@ _NOT_COLUMN_WORDS = {
 
 
 def guess_column_map(header: list[str], sample: list[list[str]] | None = None) -> dict[str, int]:
-    """Map 'email', 'name', 'last_name' and 'phone' to the index of the header cell that most
-    likely holds each.
+    """Map 'email', 'name', 'last_name', 'phone' and 'age_confirmed' to the index of the header
+    cell that most likely holds each.
 
     A field is missing from the result when no header cell looks like it; an exact known name
     wins over a header that merely mentions the field, the leftmost wins a tie, and no column is
@@ -367,7 +367,31 @@ def guess_column_map(header: list[str], sample: list[list[str]] | None = None) -
         last = [i for i, name in enumerate(compact) if name in _LAST_NAMES and i not in used]
         if last:
             mapping["last_name"] = last[0]
+    used = set(mapping.values())
+    age = [i for i, name in enumerate(compact) if name in _AGE_CONFIRMED_NAMES and i not in used]
+    if age:
+        mapping["age_confirmed"] = age[0]
     return mapping
+
+
+# The column that says a person confirmed being 18 or older (adult-content lists), and the
+# cells that say yes; anything else, an empty cell included, is no.
+_AGE_CONFIRMED_NAMES = {
+    "ageconfirmed",
+    "ageconfirmation",
+    "over18",
+    "adult",
+    "18",
+    "возрастподтвержден",
+    "подтверждениевозраста",
+    "старше18",
+}
+_YES = {"yes", "y", "true", "1", "x", "on", "да", "д", "+", "✓", "✔"}
+
+
+def age_confirmed_cell(value: str) -> bool:
+    """True when an age_confirmed cell says yes (yes, y, true, 1, x, on, да, ✓)."""
+    return (value or "").strip().casefold() in _YES
 
 
 def _address_column(sample: list[list[str]]) -> int | None:

@@ -20,6 +20,7 @@ from config.errors import ApplicationError, NotFound
 from config.http import client_ip
 from lists import selectors
 from lists.services import optin
+from lists.services.consent import FormNotice, form_notice
 
 HONEYPOT_FIELD = "website"
 
@@ -31,17 +32,16 @@ class SubscribeForm(forms.Form):
     consent = forms.BooleanField(required=False)
     adult = forms.BooleanField(label=gettext_lazy("I confirm I am 18 or older."), required=False)
 
-    def __init__(self, *args, mailing_list, **kwargs):
+    def __init__(self, *args, mailing_list, notice: FormNotice, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].widget.attrs.update(autocomplete="email", inputmode="email")
         if "name" in self.fields:
             self.fields["name"].widget.attrs.update(autocomplete="name")
         if "phone" in self.fields:
             self.fields["phone"].widget.attrs.update(autocomplete="tel", inputmode="tel")
-        self.fields["consent"].label = _("I agree to receive “%(list)s” from %(company)s.") % {
-            "list": mailing_list.name,
-            "company": mailing_list.account.company_name,
-        }
+        # The labels are the notice's, so the consent record stores what the boxes said.
+        self.fields["consent"].label = notice.agreement
+        self.fields["adult"].label = notice.age
         if not mailing_list.form_collect_name:
             del self.fields["name"]
         if not mailing_list.form_collect_phone:
@@ -79,8 +79,14 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
     or how the address is known: the address is looked up only later, in a worker
     (optin.subscription_form_accept), and no known subscriber changes before confirming."""
     mailing_list = _list_or_404(public_id)
-    form = SubscribeForm(request.POST or None, mailing_list=mailing_list)
-    context = {"list": mailing_list, "account": mailing_list.account, "form": form}
+    notice = form_notice(mailing_list)
+    form = SubscribeForm(request.POST or None, mailing_list=mailing_list, notice=notice)
+    context = {
+        "list": mailing_list,
+        "account": mailing_list.account,
+        "form": form,
+        "notice": notice,
+    }
     if request.method != "POST":
         return render(request, "lists/public/subscribe.html", context)
     if _rate_limited(request):
@@ -104,6 +110,8 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 form_url=request.META.get("HTTP_REFERER", "") or mailing_list.form_url,
                 language=translation.get_language() or "",
+                # What this page showed, stored in the consent record as it was read.
+                consent_text=notice.text(),
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

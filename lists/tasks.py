@@ -27,6 +27,7 @@ def process_subscription_form(
     user_agent: str = "",
     form_url: str = "",
     language: str = "",
+    consent_text: str = "",
 ) -> str:
     """Handle a form post the page has already answered (its consent and age were checked
     there): add or re-ask the address. A no-op for a list gone since; a second run adds a
@@ -48,6 +49,7 @@ def process_subscription_form(
         user_agent=user_agent,
         form_url=form_url,
         language=language,
+        consent_text=consent_text,
     )
     return outcome.value
 

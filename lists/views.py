@@ -33,6 +33,7 @@ from lists.models import ImportJob, ImportStatus, MailingList, Subscriber, Subsc
 from lists.services import imports, privacy
 from lists.services import lists as list_services
 from lists.services import subscribers as subscriber_services
+from lists.services.consent import AgeConfirmedBy, form_notice
 
 PAGE_SIZE = 50
 ISSUES_SHOWN = 20
@@ -201,7 +202,7 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
 @account_required
 def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
-    form = SubscriberAddForm(request.POST or None, request.FILES or None)
+    form = SubscriberAddForm(request.POST or None, request.FILES or None, mailing_list=mailing_list)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -218,6 +219,8 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
                     "ip": None,
                 },
                 recorded_by=request.user,
+                age_confirmed=data.get("age_confirmed", False),
+                age_confirmed_by=AgeConfirmedBy.BROWSER,
             )
         except ApplicationError as exc:
             form_error(form, exc)
@@ -386,7 +389,12 @@ def embed_snippet(mailing_list: MailingList) -> str:
     """The HTML a sender pastes into their own site; it posts to the hosted form's view."""
     return render_to_string(
         "lists/form_snippet.html",
-        {"list": mailing_list, "account": mailing_list.account, "action": mailing_list.form_url},
+        {
+            "list": mailing_list,
+            "account": mailing_list.account,
+            "action": mailing_list.form_url,
+            "notice": form_notice(mailing_list),
+        },
     ).strip()
 
 

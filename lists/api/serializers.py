@@ -16,6 +16,14 @@ class ListInput(serializers.Serializer):
         help_text="What subscribers will receive; shown on the subscription form."
     )
     adult_content = serializers.BooleanField(default=False)
+    # Checked by the service (lists.services.lists), which names the field in its 400.
+    privacy_policy_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Your privacy policy (http or https), linked from the subscription form. "
+        "Required to create a list, and to change a list that has none yet.",
+    )
     double_opt_in = serializers.BooleanField(default=True)
     track_opens = serializers.BooleanField(default=True)
     track_clicks = serializers.BooleanField(default=True)
@@ -34,6 +42,7 @@ class ListOutput(serializers.ModelSerializer):
             "name",
             "purpose",
             "adult_content",
+            "privacy_policy_url",
             "double_opt_in",
             "track_opens",
             "track_clicks",
@@ -77,6 +86,12 @@ class SubscriberInput(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     attributes = serializers.DictField(required=False)
     consent = ConsentInput()
+    age_confirmed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The person confirmed being 18 or older: required (true) for a list with adult "
+        "content, refused with a 400 naming this field otherwise.",
+    )
     double_opt_in = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -132,7 +147,9 @@ class ImportInput(serializers.Serializer):
         required=False,
         help_text='Column numbers from 0, e.g. {"email": 0, "name": 1, "last_name": 2, '
         '"attributes": {"city": 3}}; guessed from the header row when left out. "last_name" is '
-        'joined to "name". A status column ("status") or yes/no opt-out column ("opt_out") of '
+        'joined to "name". "age_confirmed" is the yes/no column (yes, true, 1...) required by a '
+        'list with adult content: its rows without a yes are refused ("Age not confirmed"). '
+        'A status column ("status") or yes/no opt-out column ("opt_out") of '
         "the service the file was exported from is recognised and always read: the rows it "
         "marks as unsubscribed, bounced or complained are not subscribed but suppressed.",
     )
@@ -232,6 +249,12 @@ class BulkSubscriberInput(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     attributes = serializers.DictField(required=False)
     consent = ConsentInput()
+    age_confirmed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The person confirmed being 18 or older: an item without it (true) on a list "
+        "with adult content is an error naming this field.",
+    )
 
 
 class BulkUpsertInput(serializers.Serializer):

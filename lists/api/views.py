@@ -27,6 +27,7 @@ _LIST = {
     "name": "Monthly news",
     "purpose": "Our monthly newsletter about new products and events.",
     "adult_content": False,
+    "privacy_policy_url": "https://example.org/privacy",
     "double_opt_in": True,
     "track_opens": True,
     "track_clicks": True,
@@ -229,13 +230,14 @@ class ListListView(APIView):
                 value={
                     "name": "Monthly news",
                     "purpose": "Our monthly newsletter about new products and events.",
+                    "privacy_policy_url": "https://example.org/privacy",
                     "double_opt_in": True,
                 },
                 request_only=True,
             ),
             OpenApiExample("Created", value=_LIST, response_only=True, status_codes=["201"]),
         ],
-        summary="Create a list (purpose required)",
+        summary="Create a list (purpose and privacy policy link required)",
     )
     def post(self, request):
         data = s.ListInput(data=request.data)

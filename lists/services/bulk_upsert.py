@@ -26,7 +26,13 @@ from config.errors import ApplicationError
 from lists.addresses import address_hasher
 from lists.bulk import insert_rows
 from lists.models import ConsentEvent, ConsentRecord, MailingList
-from lists.services.consent import consent_proof_check, consent_source_check
+from lists.services.consent import (
+    AgeConfirmedBy,
+    age_confirmation_check,
+    consent_proof_check,
+    consent_source_check,
+    proof_with_age_confirmation,
+)
 from lists.services.imports import Candidate, candidates_write
 from lists.services.subscribers import attribute_values_problem, text_problem
 from lists.services.suppression import SuppressionView
@@ -91,7 +97,9 @@ def subscribers_bulk_upsert(
     checked: list[_Checked] = []
     for index, item in enumerate(items):
         try:
-            email, name, phone, attributes, consent = _item_check(item, consents, now=now)
+            email, name, phone, attributes, consent = _item_check(
+                item, consents, now=now, mailing_list=mailing_list
+            )
         except _ItemInvalid as exc:
             raw = item.get("email") if isinstance(item, dict) else None
             results[index] = {
@@ -170,7 +178,7 @@ def _write_chunk(
                     ["subscriber_id", "source", "obtained_at", "ip", "user_agent", "form_url"]
                     + ["proof"],
                     [
-                        (pk, *_consent_row(by_email[email].consent))
+                        (pk, *_consent_row(by_email[email].consent, mailing_list))
                         for email, pk in written.created + written.updated
                     ],
                     shared={
@@ -200,14 +208,17 @@ def _write_chunk(
     return outcomes
 
 
-def _consent_row(consent: dict) -> tuple:
+def _consent_row(consent: dict, mailing_list: MailingList) -> tuple:
     return (
         consent["source"],
         consent["obtained_at"],
         consent["ip"],
         consent["user_agent"],
         consent["form_url"],
-        consent["proof"],
+        # Every item written into an adult list carried age_confirmed: true.
+        proof_with_age_confirmation(
+            mailing_list=mailing_list, proof=consent["proof"], how=AgeConfirmedBy.API
+        ),
     )
 
 
@@ -255,9 +266,12 @@ def _text(
     return value
 
 
-def _item_check(item: object, consents: dict, *, now: datetime) -> tuple[str, str, str, dict, dict]:
+def _item_check(
+    item: object, consents: dict, *, now: datetime, mailing_list: MailingList
+) -> tuple[str, str, str, dict, dict]:
     """(email, name, phone, attributes, consent) of a valid item, or _ItemInvalid with
-    {field: [messages]} (consent errors nested under "consent")."""
+    {field: [messages]} (consent errors nested under "consent"). On an adult-content list the
+    item's `age_confirmed` must be true."""
     if not isinstance(item, dict):
         raise _ItemInvalid({"non_field_errors": ["Each subscriber must be an object."]})
     errors: dict = {}
@@ -282,6 +296,12 @@ def _item_check(item: object, consents: dict, *, now: datetime) -> tuple[str, st
         else:
             if problem := attribute_values_problem(attributes):
                 errors["attributes"] = [problem]
+    age_confirmed = _boolean(item, "age_confirmed", errors)
+    if "age_confirmed" not in errors:
+        try:
+            age_confirmation_check(mailing_list=mailing_list, age_confirmed=age_confirmed)
+        except ApplicationError as exc:
+            errors["age_confirmed"] = [exc.message]
     consent = _consent_check(item, consents, now=now)
     if isinstance(consent, _ItemInvalid):
         errors["consent"] = consent.errors
@@ -293,6 +313,27 @@ def _item_check(item: object, consents: dict, *, now: datetime) -> tuple[str, st
     if errors:
         raise _ItemInvalid(errors)
     return email, name, phone, attributes, consent
+
+
+# DRF's BooleanField's spellings of true and false (booleans themselves are taken as they are).
+_TRUE = {1, "1", "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"}
+_FALSE = {0, "0", "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N", ""}
+
+
+def _boolean(data: dict, key: str, errors: dict) -> bool:
+    """An optional boolean item field, false when left out."""
+    value = data.get(key, False)
+    if value is None:
+        errors[key] = [_NOT_NULL]
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | str) and value in _TRUE:
+        return True
+    if isinstance(value, int | str) and value in _FALSE:
+        return False
+    errors[key] = ["Must be a valid boolean."]
+    return False
 
 
 def _consent_check(item: dict, consents: dict, *, now: datetime) -> dict | _ItemInvalid:

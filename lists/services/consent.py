@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -14,7 +15,14 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from config.errors import ApplicationError
-from lists.models import ConsentEvent, ConsentRecord, ConsentSource, ImportJob, Subscriber
+from lists.models import (
+    ConsentEvent,
+    ConsentRecord,
+    ConsentSource,
+    ImportJob,
+    MailingList,
+    Subscriber,
+)
 
 # Sources the policy refuses, by the words people use for them, with the reason shown.
 _FORBIDDEN = [
@@ -182,3 +190,122 @@ def consent_record_add(
 def upload_name(name: str | None, *, default: str = "upload") -> str:
     """An upload's name without any path (browsers may send one), short enough to store."""
     return (name or "").replace("\\", "/").rsplit("/", 1)[-1][-100:] or default
+
+
+# --- what the subscription form tells the person (informed consent, rule 2) -----------------
+
+
+@dataclass(frozen=True)
+class FormNotice:
+    """Every sentence the hosted and embedded form show around their fields, in the active
+    language. The templates render these very strings and the consent record stores `text()`,
+    so what is kept is what the person read."""
+
+    purpose: str
+    intro: str
+    sender: str
+    rights: str
+    storage: str
+    # The sentence about the privacy policy: its link, or a notice that there is none yet.
+    privacy: str
+    privacy_url: str
+    age: str  # the age checkbox's label; empty unless the list has adult content
+    agreement: str  # the consent checkbox's label
+    confirm: str  # what happens next on a double opt-in list; empty otherwise
+
+    def text(self, *, ticked_age: bool = True) -> str:
+        """The notice as one text, the ticked checkboxes' labels included."""
+        parts = [self.purpose, self.intro, self.sender, self.rights, self.storage, self.privacy]
+        if self.age and ticked_age:
+            parts.append(f"[x] {self.age}")
+        parts.append(f"[x] {self.agreement}")
+        parts.append(self.confirm)
+        return "\n".join(part for part in parts if part)
+
+
+def form_notice(mailing_list: MailingList) -> FormNotice:
+    """The form's notice for `mailing_list`: purpose, the sender's identity (company name and
+    postal address), the person's rights, how the address is stored and used, the privacy
+    policy link (or the notice that the sender has not given one yet) and the checkbox labels."""
+    account = mailing_list.account
+    company = account.company_name
+    address = ", ".join(
+        line.strip().rstrip(",")
+        for line in (account.postal_address or "").splitlines()
+        if line.strip()
+    )
+    names = {"company": company, "list": mailing_list.name}
+    url = mailing_list.privacy_policy_url
+    if url:
+        privacy = _("Privacy policy of %(company)s: %(url)s") % {**names, "url": url}
+    else:
+        privacy = (
+            _(
+                "%(company)s has not yet given a link to its privacy policy for this list; "
+                "ask them for it before you subscribe."
+            )
+            % names
+        )
+    return FormNotice(
+        purpose=_("What you will receive: %(purpose)s") % {"purpose": mailing_list.purpose},
+        intro=mailing_list.form_intro.strip(),
+        sender=(
+            _("Sender: %(company)s, %(address)s.") % {**names, "address": address}
+            if address
+            else _("Sender: %(company)s.") % names
+        ),
+        rights=_(
+            "You can withdraw your consent at any time with the unsubscribe link in every "
+            "message, and ask %(company)s for access to your data or for its erasure."
+        )
+        % names,
+        storage=_(
+            "%(company)s stores your e-mail address and the details you give here, and uses "
+            "them for automated bulk mailing of “%(list)s”."
+        )
+        % names,
+        privacy=privacy,
+        privacy_url=url,
+        age=str(_("I confirm I am 18 or older.")) if mailing_list.adult_content else "",
+        agreement=_("I agree to receive “%(list)s” from %(company)s.") % names,
+        confirm=_("We will e-mail you a link to confirm.") if mailing_list.double_opt_in else "",
+    )
+
+
+# --- adult lists: the age confirmation every way in records ---------------------------------
+
+# Stored in the consent record's proof, in English whatever the page's language: evidence is
+# searched for, and is the same sentence for every way a subscriber comes in.
+AGE_CONFIRMED_PROOF = "Age confirmed: 18 or older ({how})."
+
+
+class AgeConfirmedBy:
+    """How an age confirmation was given, as the proof line names it."""
+
+    FORM = "the person ticked the age box on the subscription form"
+    IMPORT = "the import's age_confirmed column says yes"
+    API = "the API request's age_confirmed field is true"
+    BROWSER = "the sender ticked the age box when adding the subscriber"
+
+
+def age_confirmation_check(
+    *, mailing_list: MailingList, age_confirmed: bool, field: str = "age_confirmed"
+) -> None:
+    """Refuse (ApplicationError naming `field`) adding someone to an adult-content list without
+    an age confirmation; nothing for other lists."""
+    if mailing_list.adult_content and not age_confirmed:
+        raise ApplicationError(
+            _(
+                "This list has adult content: confirm that the person is 18 or older "
+                "(age_confirmed)."
+            ),
+            field=field,
+        )
+
+
+def proof_with_age_confirmation(*, mailing_list: MailingList, proof: str, how: str) -> str:
+    """The proof text to store: `proof`, plus the age confirmation line on an adult list."""
+    if not mailing_list.adult_content:
+        return proof or ""
+    line = AGE_CONFIRMED_PROOF.format(how=how)
+    return f"{proof}\n{line}" if (proof or "").strip() else line

@@ -38,9 +38,11 @@ from lists.models import (
     is_role_address,
 )
 from lists.services.consent import (
+    AgeConfirmedBy,
     consent_proof_check,
     consent_source_check,
     proof_file_name,
+    proof_with_age_confirmation,
     upload_name,
 )
 from lists.services.subscribers import subscriber_unsubscribe
@@ -49,20 +51,26 @@ from lists.services.suppression import SuppressionView, suppression_message
 logger = logging.getLogger(__name__)
 
 ROLE_NOTE = "Role address (info@, sales@…): imported, but lists made mostly of them are flagged."
+# A row of an adult-content list whose age_confirmed column does not say yes (or is not mapped).
+AGE_NOT_CONFIRMED = (
+    "Age not confirmed: the list has adult content and the row's age_confirmed column does not "
+    "say yes."
+)
 _LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
 
 
 # Targets of a column map besides "email" and "attributes": one column each, optional.
 # "last_name" is joined to "name"; "status" and "opt_out" say which rows opted out in the service
 # the file came from (see lists.export_layouts) and may share their column with an attribute.
-_FIELD_TARGETS = ("name", "last_name", "phone")
+# "age_confirmed" (yes/no) is required on an adult-content list: rows without a yes are refused.
+_FIELD_TARGETS = ("name", "last_name", "phone", "age_confirmed")
 _STANDING_TARGETS = ("status", "opt_out")
 
 
 def column_map_check(column_map: dict, *, header: list[str]) -> dict:
-    """Validate a mapping of {"email": i, "name": i, "last_name": i, "phone": i, "status": i,
-    "opt_out": i, "attributes": {name: i}} against the file's columns; return it normalised.
-    The e-mail column is required."""
+    """Validate a mapping of {"email": i, "name": i, "last_name": i, "phone": i,
+    "age_confirmed": i, "status": i, "opt_out": i, "attributes": {name: i}} against the file's
+    columns; return it normalised. The e-mail column is required."""
     if not isinstance(column_map, dict):
         raise ApplicationError("The column map must be an object.", field="column_map")
     width = len(header)
@@ -507,6 +515,8 @@ def _prepared_batches(
     name_at = column_map.get("name")
     last_name_at = column_map.get("last_name")
     phone_at = column_map.get("phone")
+    age_at = column_map.get("age_confirmed")
+    adult_list = job.mailing_list.adult_content
     attributes_at = list(column_map.get("attributes", {}).items())
     digest_of = address_hasher(job.account_id)
     batch_size = settings.IMPORT_BATCH_SIZE
@@ -542,6 +552,9 @@ def _prepared_batches(
                 continue
             if standing is not None:
                 refused.append((row, email, standing.reason))
+                continue
+            if adult_list and not parsers.age_confirmed_cell(_cell(cells, age_at, width)):
+                refused.append((row, email, AGE_NOT_CONFIRMED))
                 continue
             attributes = {}
             for attribute, index in attributes_at:
@@ -623,7 +636,10 @@ def _write_batch(
             "source": job.consent_source,
             "obtained_at": job.consent_obtained_at or job.created_at,
             "purpose_text": mailing_list.purpose,
-            "proof": job.proof,
+            # Every row written into an adult list said yes in its age_confirmed column.
+            "proof": proof_with_age_confirmation(
+                mailing_list=mailing_list, proof=job.proof, how=AgeConfirmedBy.IMPORT
+            ),
             "proof_file": job.proof_file.name or "",
             "import_job_id": job.pk,
             "recorded_by_id": job.created_by_id,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
 from config.errors import ApplicationError
@@ -22,7 +25,33 @@ _EDITABLE = (
     "form_collect_phone",
     "form_intro",
     "form_thank_you",
+    "privacy_policy_url",
 )
+
+# Every list has a hosted form, and the form links the sender's privacy policy (informed
+# consent): a list is never created or saved without one.
+PRIVACY_POLICY_REQUIRED = gettext_lazy(
+    "Give the address of your privacy policy: the subscription form links to it."
+)
+
+
+def _privacy_policy_url(value: str | None) -> str:
+    url = (value or "").strip()
+    if not url:
+        raise ApplicationError(str(PRIVACY_POLICY_REQUIRED), field="privacy_policy_url")
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as exc:
+        raise ApplicationError(
+            _("Enter the full address of your privacy policy, starting with https://."),
+            field="privacy_policy_url",
+        ) from exc
+    if len(url) > 500:
+        raise ApplicationError(
+            _("The privacy policy address is too long (500 characters at most)."),
+            field="privacy_policy_url",
+        )
+    return url
 
 
 def _clean(values: dict) -> dict:
@@ -37,6 +66,8 @@ def _clean(values: dict) -> dict:
                     else _("This field is required.")
                 )
                 raise ApplicationError(message, field=field)
+    if "privacy_policy_url" in cleaned:
+        cleaned["privacy_policy_url"] = _privacy_policy_url(cleaned["privacy_policy_url"])
     if "name" in cleaned:
         # The name is shown in each message's List-Id header and confirmation subject.
         cleaned["name"] = clean_header_text(cleaned["name"], field="name")
@@ -44,8 +75,9 @@ def _clean(values: dict) -> dict:
 
 
 def list_create(*, account: Account, name: str, purpose: str, **options) -> MailingList:
-    """Create a list; `purpose` is required (rule 2). Names are unique within the account."""
-    values = _clean({"name": name, "purpose": purpose, **options})
+    """Create a list; `purpose` and `privacy_policy_url` are required (rule 2). Names are unique
+    within the account."""
+    values = _clean({"name": name, "purpose": purpose, "privacy_policy_url": "", **options})
     try:
         with transaction.atomic():
             return MailingList.objects.create(account=account, **values)
@@ -54,8 +86,11 @@ def list_create(*, account: Account, name: str, purpose: str, **options) -> Mail
 
 
 def list_update(*, mailing_list: MailingList, **changes) -> MailingList:
-    """Change a list's settings; the same rules as at creation."""
+    """Change a list's settings; the same rules as at creation: a list made before the privacy
+    policy link existed is saved only once it has one."""
     values = _clean(changes)
+    if "privacy_policy_url" not in values and not mailing_list.privacy_policy_url:
+        _privacy_policy_url("")
     for key, value in values.items():
         setattr(mailing_list, key, value)
     try:

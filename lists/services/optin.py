@@ -45,7 +45,12 @@ from lists.models import (
     SubscriberStatus,
     SuppressionReason,
 )
-from lists.services.consent import consent_record_add
+from lists.services.consent import (
+    AgeConfirmedBy,
+    consent_record_add,
+    form_notice,
+    proof_with_age_confirmation,
+)
 from lists.services.subscribers import subscriber_create, subscriber_emit_event
 from lists.services.suppression import (
     PLATFORM_HARD_BOUNCE,
@@ -305,6 +310,7 @@ def subscription_form_accept(
     user_agent: str = "",
     form_url: str = "",
     language: str = "",
+    consent_text: str = "",
 ) -> None:
     """Check a form post (subscription_form_check) and enqueue, after commit, its handling by
     subscription_form_submit in a worker. What the page answers then costs the same for every
@@ -327,8 +333,14 @@ def subscription_form_accept(
         "user_agent": user_agent,
         "form_url": form_url,
         "language": language,
+        "consent_text": consent_text,
     }
     transaction.on_commit(lambda: process_subscription_form.delay(**post))
+
+
+def _notice_text(mailing_list: MailingList, language: str) -> str:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return form_notice(mailing_list).text()
 
 
 def subscription_form_submit(
@@ -343,6 +355,7 @@ def subscription_form_submit(
     user_agent: str = "",
     form_url: str = "",
     language: str = "",
+    consent_text: str = "",
 ) -> FormOutcome:
     """Take a sign-up from the hosted or embedded form.
 
@@ -351,6 +364,8 @@ def subscription_form_submit(
     opt-in, or when the address is suppressed, a new subscriber stays unconfirmed until the
     e-mailed link is followed. The caller must answer every outcome alike (the outcome is for
     tests and logs). `language` is the page's: the confirmation e-mail is written in it.
+    `consent_text` is what the page showed (consent.form_notice); the consent record stores it,
+    or, when not given, the notice rendered again in `language`.
     The form itself goes through subscription_form_accept, which runs this in a worker.
     """
     email = subscription_form_check(
@@ -370,8 +385,12 @@ def subscription_form_submit(
         "source": ConsentSource.WEB_FORM,
         "ip": ip,
         "user_agent": user_agent,
-        "purpose_text": mailing_list.purpose,
+        "purpose_text": consent_text or _notice_text(mailing_list, language),
         "form_url": form_url,
+        # The age box was ticked: subscription_form_check refused the post otherwise.
+        "proof": proof_with_age_confirmation(
+            mailing_list=mailing_list, proof="", how=AgeConfirmedBy.FORM
+        ),
     }
     with transaction.atomic():
         subscriber = (

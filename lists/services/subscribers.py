@@ -23,7 +23,14 @@ from lists.models import (
     SuppressionReason,
     is_role_address,
 )
-from lists.services.consent import consent_proof_check, consent_record_add, consent_source_check
+from lists.services.consent import (
+    AgeConfirmedBy,
+    age_confirmation_check,
+    consent_proof_check,
+    consent_record_add,
+    consent_source_check,
+    proof_with_age_confirmation,
+)
 from lists.services.suppression import suppression_add, suppression_message, suppression_reason
 
 # Statuses that suppress the address account-wide, with the suppression they imply.
@@ -147,11 +154,14 @@ def subscriber_add(
     attributes: dict | None = None,
     double_opt_in: bool | None = None,
     recorded_by: User | None = None,
+    age_confirmed: bool = False,
+    age_confirmed_by: str = AgeConfirmedBy.API,
 ) -> Subscriber:
     """Add one subscriber with the consent the sender declares (API and the browser).
 
     `consent` holds `source`, `obtained_at`, `ip`, `user_agent`, `proof`, `proof_file` (an
-    upload), `form_url`. A forbidden
+    upload), `form_url`. On an adult-content list `age_confirmed` must be true (refused naming
+    the field otherwise); the proof then records how the age was confirmed. A forbidden
     source, missing proof, a suppressed address or one already on the list is refused and nothing
     is written. With double opt-in (the list's setting unless given) the subscriber stays
     `unconfirmed` and a confirmation e-mail is enqueued after commit.
@@ -159,6 +169,7 @@ def subscriber_add(
     from lists.services.optin import subscriber_request_confirmation
 
     source = consent_source_check(consent.get("source", ""))
+    age_confirmation_check(mailing_list=mailing_list, age_confirmed=age_confirmed)
     consent_proof_check(
         source=source,
         proof=consent.get("proof", ""),
@@ -194,7 +205,11 @@ def subscriber_add(
                 user_agent=consent.get("user_agent", ""),
                 purpose_text=mailing_list.purpose,
                 form_url=consent.get("form_url", ""),
-                proof=consent.get("proof", ""),
+                proof=proof_with_age_confirmation(
+                    mailing_list=mailing_list,
+                    proof=consent.get("proof", ""),
+                    how=age_confirmed_by,
+                ),
                 proof_file=consent.get("proof_file"),
                 recorded_by=recorded_by,
             )

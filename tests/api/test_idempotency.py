@@ -155,7 +155,11 @@ def test_other_accounts_with_the_same_key_are_independent(token_client, campaign
 
 
 def test_two_tokens_of_one_account_share_their_keys(user, token_client):
-    body = {"name": "News", "purpose": "Monthly product news."}
+    body = {
+        "name": "News",
+        "purpose": "Monthly product news.",
+        "privacy_policy_url": "https://example.org/privacy",
+    }
     first = token_client.post("/api/v1/lists/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     again = _client_for(user).post("/api/v1/lists/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
 
@@ -166,7 +170,7 @@ def test_two_tokens_of_one_account_share_their_keys(user, token_client):
 def test_the_same_key_on_another_path_is_another_request(token_client):
     lists = token_client.post(
         "/api/v1/lists/",
-        {"name": "News", "purpose": "News."},
+        {"name": "News", "purpose": "News.", "privacy_policy_url": "https://example.org/privacy"},
         format="json",
         HTTP_IDEMPOTENCY_KEY="k",
     )

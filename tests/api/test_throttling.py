@@ -65,7 +65,13 @@ def test_an_account_is_limited_across_its_tokens(user, rates):
     _assert_throttled(first.get("/api/v1/lists/"))
     _assert_throttled(second.get("/api/v1/lists/"))
     # Writes count too, and are refused before they change anything.
-    _assert_throttled(second.post("/api/v1/lists/", {"name": "N", "purpose": "P"}, format="json"))
+    _assert_throttled(
+        second.post(
+            "/api/v1/lists/",
+            {"name": "N", "purpose": "P", "privacy_policy_url": "https://example.org/privacy"},
+            format="json",
+        )
+    )
     assert not MailingList.objects.filter(account=user.account).exists()
 
 

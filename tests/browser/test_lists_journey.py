@@ -47,6 +47,7 @@ def test_create_a_list_import_a_file_and_collect_a_sign_up(
     )
     assert not MailingList.objects.exists()
     page.get_by_label("Purpose").fill("A monthly letter about sailings, events and offers.")
+    page.get_by_label("Privacy policy address").fill("https://violet-harbour.example.org/privacy")
     screenshot(page, "lists-new")
     page.get_by_role("button", name="Create list").click()
     mailing_list = MailingList.objects.get(account=user.account)

@@ -21,6 +21,7 @@ class MailingListFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     name = factory.Sequence(lambda n: f"Newsletter {n}")
     purpose = "A monthly letter about our new products and events."
+    privacy_policy_url = "https://shop.example.org/privacy"
 
 
 class SubscriberFactory(factory.django.DjangoModelFactory):

@@ -28,7 +28,12 @@ def test_create_list_requires_a_purpose(token_client):
 def test_create_and_read_a_list(token_client):
     response = token_client.post(
         "/api/v1/lists/",
-        {"name": "News", "purpose": "Monthly product news.", "adult_content": True},
+        {
+            "name": "News",
+            "purpose": "Monthly product news.",
+            "adult_content": True,
+            "privacy_policy_url": "https://example.org/privacy",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -45,7 +50,13 @@ def test_create_and_read_a_list(token_client):
 
 def test_list_names_are_unique_per_account(token_client, mailing_list):
     response = token_client.post(
-        "/api/v1/lists/", {"name": mailing_list.name, "purpose": "x"}, format="json"
+        "/api/v1/lists/",
+        {
+            "name": mailing_list.name,
+            "purpose": "x",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
+        format="json",
     )
     assert response.status_code == 400
     assert response.json() == {"name": ["You already have a list with this name."]}

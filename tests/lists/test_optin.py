@@ -70,7 +70,9 @@ def test_double_opt_in_end_to_end_through_the_mail_sink(client, smtp_to_sink):
     granted, confirmation = subscriber.consent_records.all()
     assert (granted.event, granted.source, granted.ip) == ("granted", "web_form", "198.51.100.23")
     assert granted.user_agent == "Mozilla/5.0 (test)"
-    assert granted.purpose_text == "Seasonal garden tips."
+    # What the form showed, as shown (tests/lists/test_informed_consent.py has every sentence).
+    assert granted.purpose_text.startswith("What you will receive: Seasonal garden tips.\n")
+    assert granted.purpose_text.endswith("\nWe will e-mail you a link to confirm.")
     assert granted.form_url.endswith(f"/subscribe/{mailing_list.public_id}/")
     assert (confirmation.event, confirmation.ip) == ("confirmed", "198.51.100.24")
 

@@ -159,6 +159,7 @@ def test_create_list(owner, user):
         {
             "name": "Weekly offers",
             "purpose": "Our weekly offers on bread and cakes.",
+            "privacy_policy_url": "https://example.org/privacy",
             "double_opt_in": "on",
             "track_clicks": "on",
         },
@@ -192,7 +193,14 @@ def test_creating_a_list_without_a_purpose_shows_the_error_and_creates_nothing(o
 
 
 def test_a_second_list_of_the_same_name_is_refused_on_the_name(owner, mailing_list):
-    response = owner.post(reverse("list_create"), {"name": "Bakery news", "purpose": "Again."})
+    response = owner.post(
+        reverse("list_create"),
+        {
+            "name": "Bakery news",
+            "purpose": "Again.",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
+    )
     assert response.context["form"].errors["name"] == ["You already have a list with this name."]
     assert MailingList.objects.count() == 1
 
@@ -202,7 +210,13 @@ def test_edit_list_settings(owner, mailing_list):
     assert owner.get(url).context["form"]["name"].value() == "Bakery news"
 
     response = owner.post(
-        url, {"name": "Bakery letters", "purpose": "Monthly.", "adult_content": "on"}
+        url,
+        {
+            "name": "Bakery letters",
+            "purpose": "Monthly.",
+            "adult_content": "on",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
     )
 
     assert response.status_code == 302
@@ -702,7 +716,13 @@ def test_form_builder_shows_the_hosted_link_and_a_snippet_the_hosted_form_accept
 
     # Turn on the phone and off the name, mark the list adult: the snippet follows.
     response = owner.post(
-        url, {"form_collect_phone": "on", "form_intro": "Hello!", "form_thank_you": "Thanks!"}
+        url,
+        {
+            "form_collect_phone": "on",
+            "form_intro": "Hello!",
+            "form_thank_you": "Thanks!",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
     )
     assert response.status_code == 302
     mailing_list.refresh_from_db()

@@ -349,7 +349,11 @@ def test_a_tab_in_a_from_name_becomes_a_space(token_client, campaign_fields):
 def test_the_api_refuses_a_list_name_with_a_line_break(token_client):
     response = token_client.post(
         "/api/v1/lists/",
-        {"name": "News\r\nBcc: victim@example.org", "purpose": "Monthly news."},
+        {
+            "name": "News\r\nBcc: victim@example.org",
+            "purpose": "Monthly news.",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
         format="json",
     )
 
@@ -363,7 +367,14 @@ def test_the_api_refuses_a_list_name_with_a_line_break(token_client):
 def test_the_list_form_shows_the_error_on_the_name(client, user):
     client.force_login(user)
 
-    page = client.post("/lists/new/", {"name": "News\x00x", "purpose": "Monthly news."})
+    page = client.post(
+        "/lists/new/",
+        {
+            "name": "News\x00x",
+            "purpose": "Monthly news.",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
+    )
 
     assert page.status_code == 200
     assert not MailingList.objects.exists()
@@ -373,7 +384,14 @@ def test_the_list_form_shows_the_error_on_the_name(client, user):
 def test_the_list_form_names_the_separator(client, user):
     client.force_login(user)
 
-    page = client.post("/lists/new/", {"name": "News\u2029Bcc: x", "purpose": "Monthly news."})
+    page = client.post(
+        "/lists/new/",
+        {
+            "name": "News\u2029Bcc: x",
+            "purpose": "Monthly news.",
+            "privacy_policy_url": "https://example.org/privacy",
+        },
+    )
 
     assert page.status_code == 200
     assert "(U+2029)" in page.text

@@ -43,6 +43,7 @@ class Command(BaseCommand):
             account=user.account,
             name="Fresh from the oven",
             purpose="A weekly e-mail with our new breads, seasonal cakes and shop events.",
+            privacy_policy_url="https://bakery.example.org/privacy",
             double_opt_in=True,
         )
         consent = {"source": "paper_form", "proof": "Sign-up sheet at the shop counter, 2026"}
