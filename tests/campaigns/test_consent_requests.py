@@ -262,6 +262,9 @@ def test_the_browser_upload_shows_counts_and_refused_rows(
     assert "<td>nope</td><td>Not an e-mail address</td>" in body
     campaign = Campaign.objects.get()
     assert (campaign.kind, campaign.consent_intro) == ("consent_request", "Hello from Acme.")
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert f'id="consent-candidates" href="/campaigns/consent-requests/{campaign.pk}/"' in page
+    assert f"/campaigns/{campaign.pk}/edit/" not in page
     submitted = client.post(f"/campaigns/{campaign.pk}/submit/")
     assert submitted.status_code == 302
     campaign.refresh_from_db()
