@@ -39,7 +39,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -343,18 +343,23 @@ def consent_request_confirm(
 def unanswered_candidates_purge(*, before: datetime, dry_run: bool = False) -> int:
     """Delete the unconfirmed rows of the clients who never said yes, and every candidate
     (their addresses: the proof of a yes is its consent record), once the request ended
-    (sent, declined, cancelled) before `before`, or is a draft nobody touched since. Returns how
-    many candidates (would) go. Safe to run twice."""
+    (sent, declined, cancelled) before `before`, or is a draft nobody touched since; and any
+    candidate whose row was erased. Returns how many candidates (would) go. Safe to run twice."""
     stale = candidates_before(before)
+    # A candidate whose row is gone (erased on request, or the list's never-confirmed purge)
+    # goes at once: it would be the only copy of the address left.
+    orphaned = ConsentCandidate.objects.exclude(
+        Exists(Subscriber.objects.filter(pk=OuterRef("subscriber_id")))
+    )
     if dry_run:
-        return stale.count()
+        return stale.count() + orphaned.exclude(pk__in=stale.values("pk")).count()
     subscribers_delete(
         Subscriber.objects.filter(
             pk__in=stale.filter(status=CandidateStatus.WAITING).values("subscriber_id"),
             status=SubscriberStatus.UNCONFIRMED,
         )
     )
-    return stale.delete()[0]
+    return stale.delete()[0] + orphaned.delete()[0]
 
 
 def candidates_before(before: datetime) -> QuerySet[ConsentCandidate]:

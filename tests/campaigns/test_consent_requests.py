@@ -307,3 +307,26 @@ def test_a_consent_request_has_its_own_unsubscribe_levels(
     assert (own.unsubscribes.warn, own.unsubscribes.review) == (0.05, 0.15)
     assert own.complaints == general.complaints
     assert own.hard_bounces == general.hard_bounces
+
+
+def test_deleting_the_list_deletes_its_candidates(tmp_path, account, consent_request, mailing_list):
+    from lists.services.lists import list_delete
+
+    _upload(tmp_path, account, consent_request, ["email", "ann@example.org", "bob@example.org"])
+    list_delete(mailing_list=mailing_list)
+    assert not ConsentCandidate.objects.exists()
+    assert not Subscriber.objects.exists()
+
+
+def test_an_erased_candidate_goes_at_the_next_purge(
+    tmp_path, account, consent_request, mailing_list
+):
+    from lists.services.privacy import subscriber_erase
+
+    _upload(tmp_path, account, consent_request, ["email", "ann@example.org", "bob@example.org"])
+    subscriber_erase(account=account, email="ann@example.org")
+    long_ago = timezone.now() - timedelta(days=365)
+    assert consent_requests.unanswered_candidates_purge(before=long_ago, dry_run=True) == 1
+    assert consent_requests.unanswered_candidates_purge(before=long_ago) == 1
+    assert list(ConsentCandidate.objects.values_list("email", flat=True)) == ["bob@example.org"]
+    assert consent_requests.unanswered_candidates_purge(before=long_ago) == 0
