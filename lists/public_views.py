@@ -62,6 +62,16 @@ def _rate_limited(request: HttpRequest) -> bool:
     return count > settings.SUBSCRIBE_RATE_PER_MINUTE
 
 
+def _shown_text(request: HttpRequest, mailing_list, notice: FormNotice) -> str:
+    """The notice as the posting form showed it: the embedded snippet carries the language it
+    was written in (`lang`), which may differ from the language this request negotiates."""
+    shown_in = request.POST.get("lang", "")
+    if shown_in not in dict(settings.LANGUAGES) or shown_in == translation.get_language():
+        return notice.text()
+    with translation.override(shown_in):
+        return form_notice(mailing_list).text()
+
+
 def _list_or_404(public_id: str):
     mailing_list = selectors.list_by_public_id(public_id=public_id)
     if mailing_list is None:
@@ -110,8 +120,8 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 form_url=request.META.get("HTTP_REFERER", "") or mailing_list.form_url,
                 language=translation.get_language() or "",
-                # What this page showed, stored in the consent record as it was read.
-                consent_text=notice.text(),
+                # What the form showed, stored in the consent record as it was read.
+                consent_text=_shown_text(request, mailing_list, notice),
             )
         except ApplicationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -222,3 +222,28 @@ def test_the_browser_edit_of_an_old_list_requires_the_link(client, user):
     legacy.refresh_from_db()
     assert legacy.purpose == "A monthly letter about our new products and events."
     assert not Subscriber.objects.exists()
+
+
+def test_a_post_from_the_snippet_stores_the_text_in_the_snippets_language(
+    client, garden, django_capture_on_commit_callbacks
+):
+    with translation.override("ru"):
+        snippet = embed_snippet(garden)
+        russian = form_notice(garden).text()
+    assert '<input type="hidden" name="lang" value="ru">' in snippet
+
+    # The visitor's browser asks for English; the snippet they read was in Russian.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(client, garden, "en", lang="ru")
+
+    assert response.status_code == 302
+    assert ConsentRecord.objects.get().purpose_text == russian
+
+
+def test_an_unknown_snippet_language_stores_the_pages_text(
+    client, garden, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, garden, "en", lang="xx")
+
+    assert ConsentRecord.objects.get().purpose_text == ENGLISH_NOTICE

@@ -712,7 +712,8 @@ def test_form_builder_shows_the_hosted_link_and_a_snippet_the_hosted_form_accept
         '<input type="text" name="website" tabindex="-1" autocomplete="off"></div>'
     ) in snippet
     names = re.findall(r'name="([^"]+)"', snippet)
-    assert names == ["email", "name", "consent", "website"]  # name is collected by default
+    # The name is collected by default; `lang` is the language the snippet is written in.
+    assert names == ["email", "name", "consent", "lang", "website"]
 
     # Turn on the phone and off the name, mark the list adult: the snippet follows.
     response = owner.post(
@@ -736,6 +737,7 @@ def test_form_builder_shows_the_hosted_link_and_a_snippet_the_hosted_form_accept
         "phone",
         "adult",
         "consent",
+        "lang",
         "website",
     ]
     assert "Hello!" in snippet
