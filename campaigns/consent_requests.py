@@ -45,7 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.addresses import InvalidAddress, normalise_address
-from accounts.models import Account, User
+from accounts.models import Account, User, WebhookEvent
 from campaigns import selectors
 from campaigns.models import Campaign, CampaignKind, CandidateStatus, ConsentCandidate
 from campaigns.rendering import CONSENT_BUTTON_URL, CONSENT_LINK_SALT
@@ -61,7 +61,11 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.services.consent import consent_record_add
-from lists.services.subscribers import subscriber_create, subscribers_delete
+from lists.services.subscribers import (
+    subscriber_create,
+    subscriber_emit_event,
+    subscribers_delete,
+)
 
 INTRO_MAX_CHARS = 300
 # Requests still under way keep their candidates whatever their age.
@@ -331,6 +335,12 @@ def consent_request_confirm(
                 f"Answered consent request {campaign.pk} (version "
                 f"{campaign.approved_version_id}) with its Yes button."
             ),
+        )
+        subscriber_emit_event(
+            subscriber,
+            WebhookEvent.SUBSCRIBER_SUBSCRIBED,
+            previous_status=SubscriberStatus.UNCONFIRMED,
+            channel="consent_request",
         )
         candidate.status = CandidateStatus.CONFIRMED
         candidate.confirmed_at = now

@@ -162,7 +162,12 @@ def _yes_link(campaign, email) -> str:
 
 
 def test_yes_subscribes_with_proof_only_on_post(
-    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks, settings
+    tmp_path,
+    account,
+    consent_request,
+    mailing_list,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
     campaign = _approved_request(
         tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
@@ -173,7 +178,20 @@ def test_yes_subscribes_with_proof_only_on_post(
     assert page.status_code == 200 and b"consent-yes" in page.content
     assert Subscriber.objects.get(email="c1@example.org").status == "unconfirmed"
 
+    events = []
+    monkeypatch.setattr(
+        consent_requests,
+        "subscriber_emit_event",
+        lambda subscriber, event, **kwargs: events.append((subscriber.email, event, kwargs)),
+    )
     answer = client.post(link)
+    assert events == [
+        (
+            "c1@example.org",
+            "subscriber.subscribed",
+            {"previous_status": "unconfirmed", "channel": "consent_request"},
+        )
+    ]
     assert answer.status_code == 200 and b"consent-confirmed" in answer.content
     subscriber = Subscriber.objects.get(email="c1@example.org")
     assert subscriber.status == SubscriberStatus.SUBSCRIBED
