@@ -295,3 +295,40 @@ def test_the_browser_add_records_the_ticked_age_box(client, user, adult_list):
     record = ConsentRecord.objects.get(subscriber__email="ann@example.org")
     assert record.proof == "Signed form\n" + BROWSER_LINE
     assert record.recorded_by == user
+
+
+def test_the_browser_import_wizard_maps_the_age_column(
+    client, user, adult_list, django_capture_on_commit_callbacks
+):
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = client.post(
+            f"/lists/{adult_list.pk}/import/",
+            {
+                "file": SimpleUploadedFile(
+                    "people.csv", b"Email,Name,Adult?\n" + CSV.split(b"\n", 1)[1]
+                ),
+                "consent_source": "paper_form",
+                "proof": "Signed forms, box 4",
+            },
+        )
+    job = ImportJob.objects.get()
+    assert upload["Location"] == f"/imports/{job.pk}/map/"
+    page = client.get(upload["Location"], HTTP_ACCEPT_LANGUAGE="en")
+    assert '<option value="age_confirmed">Age confirmed, 18 or older (yes/no)</option>' in page.text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            upload["Location"],
+            {
+                "column_0": "email",
+                "column_1": "name",
+                "column_2": "age_confirmed",
+                "action": "start",
+            },
+        )
+
+    job.refresh_from_db()
+    assert job.column_map == {"email": 0, "name": 1, "age_confirmed": 2, "attributes": {}}
+    assert (job.status, job.imported, job.skipped) == ("done", 3, 2)
+    assert set(job.issues.values_list("reason", flat=True)) == {AGE_NOT_CONFIRMED}
