@@ -316,6 +316,10 @@ def test_the_browser_import_wizard_maps_the_age_column(
     assert upload["Location"] == f"/imports/{job.pk}/map/"
     page = client.get(upload["Location"], HTTP_ACCEPT_LANGUAGE="en")
     assert '<option value="age_confirmed">Age confirmed, 18 or older (yes/no)</option>' in page.text
+    assert 'id="age-column-note"' in page.text
+    plain = MailingListFactory(account=user.account, name="Daylight")
+    assert 'id="age-column-note"' not in client.get(f"/lists/{plain.pk}/import/").text
+    assert 'id="age-column-note"' in client.get(f"/lists/{adult_list.pk}/import/").text
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
