@@ -59,6 +59,7 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
+    is_role_address,
 )
 from lists.services.consent import consent_record_add
 from lists.services.subscribers import (
@@ -68,6 +69,8 @@ from lists.services.subscribers import (
 )
 
 INTRO_MAX_CHARS = 300
+# Addresses written per pair of INSERTs when candidates are uploaded.
+UPLOAD_CHUNK = 1000
 # Requests still under way keep their candidates whatever their age.
 _ENDED = (CampaignStatus.SENT, CampaignStatus.DECLINED, CampaignStatus.CANCELLED)
 
@@ -187,13 +190,13 @@ def consent_candidates_upload(
     parsers.check_file(path=path, fmt=fmt, max_bytes=settings.IMPORT_MAX_BYTES)
     rows: list[tuple[int, str, str, str]] = []
     with parsers.open_table(path=path, fmt=fmt) as table:
-        sample = list(table.rows)
-        mapping = parsers.guess_column_map(table.header, [cells for _, cells in sample[:20]])
+        table_rows = list(table.rows)
+        mapping = parsers.guess_column_map(table.header, [cells for _, cells in table_rows[:20]])
     if "email" not in mapping:
         raise ApplicationError(gettext("No column of e-mail addresses was found."), field="file")
     email_at, name_at = mapping["email"], mapping.get("name")
     report = CandidateUpload()
-    for row_number, cells in sample:
+    for row_number, cells in table_rows:
         written = cells[email_at] if email_at < len(cells) else ""
         name = cells[name_at] if name_at is not None and name_at < len(cells) else ""
         try:
@@ -205,41 +208,21 @@ def consent_candidates_upload(
     suppressed = selectors.suppressed_addresses(
         account_id=account.pk, emails=[email for _, _, email, _ in rows]
     )
-    present = dict(
-        Subscriber.objects.filter(
-            mailing_list=mailing_list, email__in=[email for _, _, email, _ in rows]
-        ).values_list("email", "status")
-    )
+    accepted: list[tuple[int, str, str, str]] = []
     seen: set[str] = set()
-    for row_number, written, email, name in rows:
+    for row in rows:
+        email = row[2]
         if email in seen:
-            reason = gettext("Twice in the file")
+            report.refused.append((row[0], row[1], gettext("Twice in the file")))
         elif email in suppressed:
             reason = gettext("Suppressed (unsubscribed, bounced or complained)")
-        elif email in present:
-            reason = gettext("Already in the list")
+            report.refused.append((row[0], row[1], reason))
         else:
-            reason = ""
+            accepted.append(row)
         seen.add(email)
-        if reason:
-            report.refused.append((row_number, written, reason))
-            continue
-        try:
-            with transaction.atomic():
-                subscriber = subscriber_create(
-                    mailing_list=mailing_list, email=email, confirmed=False, name=name
-                )
-                ConsentCandidate.objects.create(
-                    campaign=campaign,
-                    mailing_list=mailing_list,
-                    subscriber=subscriber,
-                    email=email,
-                    name=subscriber.name,
-                )
-        except IntegrityError:  # added meanwhile (a second upload of the same file)
-            report.refused.append((row_number, written, gettext("Already in the list")))
-            continue
-        report.added += 1
+    for start in range(0, len(accepted), UPLOAD_CHUNK):
+        _add_candidates(campaign, mailing_list, accepted[start : start + UPLOAD_CHUNK], report)
+    report.refused.sort()
     return report
 
 
@@ -256,6 +239,74 @@ def verdict_thresholds(campaign: Campaign) -> Thresholds:
             warn=settings.CONSENT_REQUEST_UNSUBSCRIBE_WARN,
             review=settings.CONSENT_REQUEST_UNSUBSCRIBE_REVIEW,
         ),
+    )
+
+
+def _add_candidates(
+    campaign: Campaign,
+    mailing_list: MailingList,
+    rows: list[tuple[int, str, str, str]],
+    report: CandidateUpload,
+) -> None:
+    """One chunk of accepted rows: an unconfirmed row and a candidate for each address the list
+    does not hold, in two bulk INSERTs; row by row when an address arrived meanwhile."""
+    present = set(
+        Subscriber.objects.filter(
+            mailing_list=mailing_list, email__in=[email for _, _, email, _ in rows]
+        ).values_list("email", flat=True)
+    )
+    new = []
+    for row_number, written, email, name in rows:
+        if email in present:
+            report.refused.append((row_number, written, gettext("Already in the list")))
+        else:
+            new.append((row_number, written, email, name))
+    try:
+        with transaction.atomic():
+            subscribers = Subscriber.objects.bulk_create(
+                [
+                    Subscriber(
+                        mailing_list=mailing_list,
+                        email=email,
+                        name=(name or "").strip()[:200],
+                        is_role_address=is_role_address(email),
+                        status=SubscriberStatus.UNCONFIRMED,
+                    )
+                    for _, _, email, name in new
+                ]
+            )
+            _candidates_for(campaign, mailing_list, subscribers)
+        report.added += len(new)
+        return
+    except IntegrityError:  # an address added meanwhile (another upload, a sign-up)
+        pass
+    for row_number, written, email, name in new:
+        try:
+            with transaction.atomic():
+                subscriber = subscriber_create(
+                    mailing_list=mailing_list, email=email, confirmed=False, name=name
+                )
+                _candidates_for(campaign, mailing_list, [subscriber])
+        except IntegrityError:
+            report.refused.append((row_number, written, gettext("Already in the list")))
+            continue
+        report.added += 1
+
+
+def _candidates_for(
+    campaign: Campaign, mailing_list: MailingList, subscribers: list[Subscriber]
+) -> None:
+    ConsentCandidate.objects.bulk_create(
+        [
+            ConsentCandidate(
+                campaign=campaign,
+                mailing_list=mailing_list,
+                subscriber=subscriber,
+                email=subscriber.email,
+                name=subscriber.name,
+            )
+            for subscriber in subscribers
+        ]
     )
 
 

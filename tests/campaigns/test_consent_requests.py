@@ -348,3 +348,24 @@ def test_an_erased_candidate_goes_at_the_next_purge(
     assert consent_requests.unanswered_candidates_purge(before=long_ago) == 1
     assert list(ConsentCandidate.objects.values_list("email", flat=True)) == ["bob@example.org"]
     assert consent_requests.unanswered_candidates_purge(before=long_ago) == 0
+
+
+def test_an_address_that_arrives_during_the_upload_is_refused_alone(
+    tmp_path, account, consent_request, mailing_list
+):
+    from lists.services.subscribers import subscribers_delete
+
+    # ann's row was purged as never confirmed but her candidate is still there: the bulk
+    # insert of the chunk conflicts, and the chunk is written row by row.
+    _upload(tmp_path, account, consent_request, ["email", "ann@example.org"])
+    subscribers_delete(Subscriber.objects.filter(email="ann@example.org"))
+    report = _upload(
+        tmp_path, account, consent_request, ["email", "ann@example.org", "bob@example.org"]
+    )
+    assert report.added == 1
+    assert report.refused == [(2, "ann@example.org", "Already in the list")]
+    assert sorted(ConsentCandidate.objects.values_list("email", flat=True)) == [
+        "ann@example.org",
+        "bob@example.org",
+    ]
+    assert list(Subscriber.objects.values_list("email", flat=True)) == ["bob@example.org"]
