@@ -192,12 +192,16 @@ def test_recipient_pages_keep_a_visible_focus_in_a_sensible_order(page, site, se
     page.goto(f"{site.url}/subscribe/{ann.mailing_list.public_id}/")
 
     order = []
-    for _ in range(7):
+    for _ in range(8):
         page.keyboard.press("Tab")
         order.append(page.evaluate(_FOCUSED))
-    # The skip link, the form's fields top to bottom, its button, then the language switcher.
+    # The skip link, the sender's privacy policy (in the notice above the form), the form's
+    # fields top to bottom, its button, then the language switcher.
+    company = ann.mailing_list.account.company_name
+    policy = ann.mailing_list.privacy_policy_url
     assert order == [
         "Skip to content",
+        f"Privacy policy of {company}: {policy}",
         "id_email",
         "id_name",
         "id_consent",
