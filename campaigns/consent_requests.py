@@ -61,7 +61,11 @@ from lists.models import (
     SubscriberStatus,
     is_role_address,
 )
-from lists.services.consent import consent_record_add
+from lists.services.consent import (
+    AgeConfirmedBy,
+    consent_record_add,
+    proof_with_age_confirmation,
+)
 from lists.services.subscribers import (
     subscriber_create,
     subscriber_emit_event,
@@ -349,11 +353,12 @@ def candidate_for_link(token: str) -> ConsentCandidate:
 
 
 def consent_request_confirm(
-    *, token: str, ip: str | None, user_agent: str = ""
+    *, token: str, ip: str | None, user_agent: str = "", age_confirmed: bool = False
 ) -> ConsentCandidate:
     """The client pressed "Yes": their row is subscribed with a `client_reconfirmed` consent
-    record (time, IP, user agent, the purpose shown). Idempotent; locks the candidate. Refused
-    (NotFound) for a bad link, and (ApplicationError) once the address left the list."""
+    record (time, IP, user agent, the purpose shown; on an adult list the age confirmation,
+    without which the yes is refused). Idempotent; locks the candidate. Refused (NotFound) for
+    a bad link, and (ApplicationError) once the address left the list."""
     candidate = candidate_for_link(token)
     with transaction.atomic():
         candidate = ConsentCandidate.objects.select_for_update().get(pk=candidate.pk)
@@ -369,6 +374,11 @@ def consent_request_confirm(
             raise ApplicationError(
                 gettext("This address is no longer waiting for an answer on this list.")
             )
+        if subscriber.mailing_list.adult_content and not age_confirmed:
+            raise ApplicationError(
+                gettext("This list is for adults: confirm that you are 18 or older."),
+                field="age_confirmed",
+            )
         now = timezone.now()
         subscriber.status = SubscriberStatus.SUBSCRIBED
         subscriber.subscribed_at = now
@@ -382,9 +392,13 @@ def consent_request_confirm(
             ip=ip,
             user_agent=user_agent,
             purpose_text=subscriber.mailing_list.purpose,
-            proof=(
-                f"Answered consent request {campaign.pk} (version "
-                f"{campaign.approved_version_id}) with its Yes button."
+            proof=proof_with_age_confirmation(
+                mailing_list=subscriber.mailing_list,
+                proof=(
+                    f"Answered consent request {campaign.pk} (version "
+                    f"{campaign.approved_version_id}) with its Yes button."
+                ),
+                how=AgeConfirmedBy.CONSENT_REQUEST,
             ),
         )
         subscriber_emit_event(

@@ -99,6 +99,7 @@ def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
         "purpose": candidate.mailing_list.purpose,
         "company_name": candidate.campaign.account.company_name,
         "confirmed": candidate.status == "confirmed",
+        "adult_content": candidate.mailing_list.adult_content,
     }
     if request.method == "POST" and not context["confirmed"]:
         try:
@@ -106,6 +107,7 @@ def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
                 token=token,
                 ip=client_ip(request) or None,
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                age_confirmed=request.POST.get("age_confirmed") == "yes",
             )
         except NotFound:
             return _invalid(request)

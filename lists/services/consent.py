@@ -286,6 +286,7 @@ class AgeConfirmedBy:
     IMPORT = "the import's age_confirmed column says yes"
     API = "the API request's age_confirmed field is true"
     BROWSER = "the sender ticked the age box when adding the subscriber"
+    CONSENT_REQUEST = "the person ticked the age box when answering a consent request"
 
 
 def age_confirmation_check(

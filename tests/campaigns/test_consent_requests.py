@@ -369,3 +369,27 @@ def test_an_address_that_arrives_during_the_upload_is_refused_alone(
         "bob@example.org",
     ]
     assert list(Subscriber.objects.values_list("email", flat=True)) == ["bob@example.org"]
+
+
+def test_a_yes_on_an_adult_list_needs_the_age_confirmation(
+    tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+):
+    from lists.models import MailingList
+
+    MailingList.objects.filter(pk=mailing_list.pk).update(adult_content=True)
+    campaign = _approved_request(
+        tmp_path, account, consent_request, mailing_list, django_capture_on_commit_callbacks
+    )
+    link = _yes_link(campaign, "c1@example.org")
+    client = Client()
+    assert b'id="age-confirmed"' in client.get(link).content
+
+    refused = client.post(link)
+    assert b"18 or older" in refused.content and b"consent-confirmed" not in refused.content
+    assert Subscriber.objects.get(email="c1@example.org").status == "unconfirmed"
+    assert not ConsentRecord.objects.filter(subscriber__email="c1@example.org").exists()
+
+    answer = client.post(link, {"age_confirmed": "yes"})
+    assert b"consent-confirmed" in answer.content
+    record = ConsentRecord.objects.get(subscriber__email="c1@example.org")
+    assert "Age confirmed: 18 or older" in record.proof
