@@ -110,8 +110,8 @@ def consent_request_content(
     return {
         "subject": gettext("%(company)s asks: may we keep writing to you?")
         % {"company": account.company_name},
-        "html_body": render_to_string("campaigns/consent_request_email.html", context),
-        "text_body": render_to_string("campaigns/consent_request_email.txt", context).strip(),
+        "html_body": render_to_string("campaigns/email/consent_request.html", context),
+        "text_body": render_to_string("campaigns/email/consent_request.txt", context).strip(),
     }
 
 

@@ -58,6 +58,7 @@ def build_world(settings, tmp_path) -> World:
     without an account (the database must be available)."""
     from accounts.models import Notification, WebhookEndpoint
     from accounts.services import api_token_create
+    from campaigns.consent_requests import consent_request_create
     from complaints.models import AbuseReport
     from lists.models import ConsentRecord, ImportJob
     from moderation.models import Appeal
@@ -116,6 +117,13 @@ def build_world(settings, tmp_path) -> World:
         "record": record,
         "draft": draft,
         "submitted": submitted,
+        "consent_request": consent_request_create(
+            account=account,
+            created_by=owner,
+            mailing_list_id=mailing_list.pk,
+            from_name="Matrix",
+            from_email=draft.from_email,
+        ),
         "import": import_job,
         "token": token,
         "domain": SenderDomainFactory(account=account),
@@ -131,6 +139,18 @@ def _message_tokens(world: World):
 
     return MessageTokens(
         campaign_id=world.objects["draft"].pk, subscriber_id=world.objects["subscriber"].pk
+    )
+
+
+def _consent_button(world: World) -> str:
+    from django.core import signing
+
+    from campaigns.rendering import CONSENT_LINK_SALT
+
+    # A test message's button: its page answers without confirming anything.
+    return signing.dumps(
+        [world.objects["consent_request"].pk, world.objects["subscriber"].pk, 1],
+        salt=CONSENT_LINK_SALT,
     )
 
 
@@ -157,6 +177,7 @@ def _token(world: World, route: Route) -> str:
         # Only an approved campaign's links redirect: the message's campaign was approved.
         "track_click": lambda: _approved_click(world),
         "track_open": lambda: _message_tokens(world).open(),
+        "consent_request_yes": lambda: _consent_button(world),
         "unsubscribe": lambda: _message_tokens(world).unsubscribe(),
         "report_spam": lambda: _message_tokens(world).report(),
     }
@@ -166,8 +187,10 @@ def _token(world: World, route: Route) -> str:
 
 
 def _campaign_id(world: World, route: Route) -> int:
-    # Moderators work on submitted campaigns; senders edit drafts.
+    # Moderators work on submitted campaigns; senders edit drafts (and consent requests).
     key = "submitted" if route.name.startswith(("moderation", "api-moderation")) else "draft"
+    if route.name.startswith("consent_request"):
+        key = "consent_request"
     return world.objects[key].pk
 
 

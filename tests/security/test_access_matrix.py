@@ -94,6 +94,9 @@ PAGES: dict[str, Page] = {
     "subscribe_confirm": public(200, "double opt-in link; the signed token is the key"),
     "track_click": public(302, "click tracking in sent mail; signed token"),
     "track_open": public(200, "open pixel in sent mail; signed token"),
+    "consent_request_yes": public(
+        200, "a consent request's Yes button in sent mail; signed token; confirms on POST only"
+    ),
     "unsubscribe": public(200, "one-click unsubscribe in sent mail; signed token"),
     "report_spam": public(200, "report-spam link in sent mail; signed token"),
     "abuse": public(200, "the public abuse report form"),
@@ -114,6 +117,8 @@ PAGES: dict[str, Page] = {
     "profile_brand": Page(SENDER),
     "api_tokens": Page(SENDER),
     "terms_accept": Page(SENDER),
+    "consent_request_new": Page(SENDER),
+    "consent_request_detail": Page(SENDER),
     "api_token_revoke": Page(SENDER),
     "sender_domains": Page(SENDER),
     "sender_domain": Page(SENDER),
@@ -159,6 +164,7 @@ PAGES: dict[str, Page] = {
     "account_appeal": Page(SENDER),
     # --- moderators
     "moderation_queue": Page(STAFF),
+    "moderation_blocklists": Page(STAFF),
     "moderation_review": Page(STAFF),
     "moderation_approve": Page(STAFF),
     "moderation_reject": Page(STAFF),
