@@ -62,16 +62,27 @@ def stratified_sample(candidates: Sequence[tuple[int, str]], *, size: int, seed:
     Reproducible: the same candidates (in any order) and seed give the same ids; all ids when
     `size` covers them. Returned sorted ascending.
     """
-    if size < 0:
-        raise ValueError(f"size must not be negative, got {size}")
     by_provider: dict[str, list[int]] = defaultdict(list)
     for subscriber_id, provider in candidates:
         by_provider[str(provider)].append(subscriber_id)
-    ids = [subscriber_id for subscriber_id, _ in candidates]
-    if len(set(ids)) != len(ids):
+    if sum(map(len, by_provider.values())) != len({sid for sid, _ in candidates}):
         raise ValueError("candidates must not repeat a subscriber id")
-    if size >= len(ids):
-        return sorted(ids)
+    return stratified_sample_grouped(by_provider, size=size, seed=seed)
+
+
+def stratified_sample_grouped(
+    by_provider: Mapping[str, Sequence[int]], *, size: int, seed: int
+) -> list[int]:
+    """stratified_sample over ids already grouped by provider, each id once: the same ids for
+    the same groups and seed, without a pair object per candidate (a million-recipient
+    audience holds its ids as compact arrays)."""
+    if size < 0:
+        raise ValueError(f"size must not be negative, got {size}")
+    total = sum(len(members) for members in by_provider.values())
+    if size >= total:
+        return sorted(
+            subscriber_id for members in by_provider.values() for subscriber_id in members
+        )
     shares = allocation({name: len(members) for name, members in by_provider.items()}, size)
     chosen: list[int] = []
     for name, members in by_provider.items():

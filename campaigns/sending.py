@@ -20,6 +20,7 @@ from the version and those rows only.
 from __future__ import annotations
 
 import secrets
+from array import array
 from collections import Counter
 from datetime import timedelta
 
@@ -34,7 +35,7 @@ from accounts.webhooks import emit_event
 from campaigns import consent_requests, selectors, tasks
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
-from campaigns.sampling import allocation, probe_size, stratified_sample
+from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
 from campaigns.services import (
     account_ensure_can_send,
     campaign_locked_for,
@@ -274,13 +275,13 @@ def campaign_reject(
     return campaign
 
 
-def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
+def _fix_audience(campaign: Campaign) -> dict[str, array]:
     """Write a waiting Delivery for every recipient of the approved version: the subscribed
     addresses of its lists, each address once, none the account or the platform suppressed,
     each row holding the address and the merge data the content uses as they are now. The
     database copies the rows in one statement (matching suppressions on their keyed hashes on
-    PostgreSQL); one read then checks in Python what SQL could not, and returns (subscriber id,
-    provider) of every recipient, for choosing the probe."""
+    PostgreSQL); one read then checks in Python what SQL could not, and returns every
+    recipient's subscriber id by mailbox provider (compact arrays), for choosing the probe."""
     version = campaign.approved_version
     list_ids = [item["id"] for item in version.lists]
     if consent_requests.is_consent_request(campaign):
@@ -306,7 +307,7 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
         },
         audience,
     )
-    members: list[tuple[int, str]] = []
+    members: dict[str, array] = {}
     suppressed_rows: list[int] = []
     rows = Delivery.objects.filter(campaign=campaign).values_list(
         "id", "subscriber_id", "email", "provider"
@@ -320,7 +321,7 @@ def _fix_audience(campaign: Campaign) -> list[tuple[int, str]]:
             if suppressed and email.lower() in suppressed:
                 suppressed_rows.append(delivery_id)
             else:
-                members.append((subscriber_id, provider))
+                members.setdefault(provider, array("q")).append(subscriber_id)
     for start in range(0, len(suppressed_rows), AUDIENCE_CHUNK):
         Delivery.objects.filter(pk__in=suppressed_rows[start : start + AUDIENCE_CHUNK]).delete()
     return members
@@ -341,23 +342,26 @@ def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campai
         if not Delivery.objects.filter(campaign=campaign).exists():
             members = _fix_audience(campaign)
         else:  # fixed before a pause; the rows are the audience
-            members = list(
-                Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", "provider")
-            )
-        size = probe_size(len(members), share=settings.PROBE_SHARE, cap=settings.PROBE_CAP)
+            members = {}
+            for subscriber_id, provider in Delivery.objects.filter(campaign=campaign).values_list(
+                "subscriber_id", "provider"
+            ):
+                members.setdefault(provider, array("q")).append(subscriber_id)
+        providers = Counter({provider: len(ids) for provider, ids in members.items()})
+        recipients = providers.total()
+        size = probe_size(recipients, share=settings.PROBE_SHARE, cap=settings.PROBE_CAP)
         seed = secrets.randbits(48) if seed is None else seed
-        chosen = stratified_sample(members, size=size, seed=seed)
+        chosen = stratified_sample_grouped(members, size=size, seed=seed)
         for start in range(0, len(chosen), 1000):
             Delivery.objects.filter(
                 campaign=campaign, subscriber_id__in=chosen[start : start + 1000]
             ).update(status=DeliveryStatus.PENDING, is_probe=True)
-        providers = Counter(provider for _, provider in members)
         record_status_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
-        campaign.recipients_at_approval = len(members)
+        campaign.recipients_at_approval = recipients
         campaign.probe_size = size
         campaign.probe_seed = seed
         campaign.probe_plan = {
-            "recipients": len(members),
+            "recipients": recipients,
             "size": size,
             "seed": seed,
             "providers": dict(sorted(providers.items())),
