@@ -377,6 +377,7 @@ FIGURE_ROWS = [
     ("clicked", pgettext_lazy("figure", "Clicked"), True),
     ("hard_bounced", gettext_lazy("Hard bounces"), True),
     ("soft_bounced", gettext_lazy("Soft bounces"), True),
+    ("blocked", gettext_lazy("Blocked by the provider"), True),
     ("complained", gettext_lazy("Spam complaints"), True),
     ("unsubscribed", pgettext_lazy("figure", "Unsubscribed"), True),
     ("machine_opened", gettext_lazy("Opened by machines only"), True),

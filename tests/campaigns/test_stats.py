@@ -383,7 +383,15 @@ def test_the_campaign_page_shows_the_probe_and_the_whole_send(client, user, sent
     assert response.status_code == 200
     rows = {
         key: " ".join(re.sub(r"<[^>]+>", " ", _section(response, f"figure-{key}")).split())
-        for key in ("recipients", "sent", "complained", "hard_bounced", "opened", "failed")
+        for key in (
+            "recipients",
+            "sent",
+            "complained",
+            "hard_bounced",
+            "blocked",
+            "opened",
+            "failed",
+        )
     }
     assert rows == {
         "recipients": "Recipients 20 200",
@@ -391,6 +399,7 @@ def test_the_campaign_page_shows_the_probe_and_the_whole_send(client, user, sent
         "complained": "Spam complaints 0 0% 2 1%",
         # The refusal at hand-over is a hard bounce like the others.
         "hard_bounced": "Hard bounces 1 5% 3 1.5%",
+        "blocked": "Blocked by the provider 0 0% 1 0.51%",
         "opened": "Opened 3 15% 3 1.5%",
         "failed": "Refused by the mail server 0 2",
     }
