@@ -832,7 +832,13 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             **_account_context(account),
             "campaign": campaign,
             "lists": lists,
-            "recipient_count": selectors.recipient_count(campaign=campaign),
+            # Once approved, the page shows the audience fixed then, not a count of the lists
+            # (a distinct count over several large lists takes most of a second).
+            "recipient_count": (
+                selectors.recipient_count(campaign=campaign)
+                if campaign.recipients_at_approval is None
+                else campaign.recipients_at_approval
+            ),
             "joined_since_approval": selectors.joined_since_approval(campaign=campaign),
             "preview": _preview_data(preview) if preview else None,
             "preview_error": preview_error,
