@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from lists.models import SuppressionReason
+from lists.parsers import cell_says_yes
 
 UNSUBSCRIBED = SuppressionReason.UNSUBSCRIBED
 HARD_BOUNCE = SuppressionReason.HARD_BOUNCE
@@ -62,7 +63,6 @@ _NOT_SUBSCRIBED_VALUES = {
     "archived",
 }
 _DISABLED_VALUES = {"disabled"}
-_TRUE_VALUES = {"yes", "y", "true", "1", "x", "да"}
 
 # Header names (compact: lower case, letters and digits only) of the columns read here.
 STATUS_HEADERS = {
@@ -138,7 +138,7 @@ class SourceStatus:
             return cells[index].strip() if index is not None and index < width else ""
 
         source = f"{self.source} " if self.source else ""
-        if (flag := cell(self.opt_out_at)) and _normalise(flag) in _TRUE_VALUES:
+        if (flag := cell(self.opt_out_at)) and cell_says_yes(flag):
             return _suppressed(UNSUBSCRIBED, f"{source}{self.opt_out_header} '{flag}'")
         if self.status_at is not None:
             value = cell(self.status_at)

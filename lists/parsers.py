@@ -389,8 +389,9 @@ _AGE_CONFIRMED_NAMES = {
 _YES = {"yes", "y", "true", "1", "x", "on", "да", "д", "+", "✓", "✔"}
 
 
-def age_confirmed_cell(value: str) -> bool:
-    """True when an age_confirmed cell says yes (yes, y, true, 1, x, on, да, ✓)."""
+def cell_says_yes(value: str) -> bool:
+    """True when a yes/no cell says yes (yes, y, true, 1, x, on, да, ✓): an age_confirmed
+    column, an export's opt-out flag."""
     return (value or "").strip().casefold() in _YES
 
 

@@ -553,7 +553,7 @@ def _prepared_batches(
             if standing is not None:
                 refused.append((row, email, standing.reason))
                 continue
-            if adult_list and not parsers.age_confirmed_cell(_cell(cells, age_at, width)):
+            if adult_list and not parsers.cell_says_yes(_cell(cells, age_at, width)):
                 refused.append((row, email, AGE_NOT_CONFIRMED))
                 continue
             attributes = {}

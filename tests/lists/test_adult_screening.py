@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lists.models import ConsentRecord, ImportJob, ImportRowIssue, Subscriber
-from lists.parsers import age_confirmed_cell, guess_column_map
+from lists.parsers import cell_says_yes, guess_column_map
 from lists.services.imports import AGE_NOT_CONFIRMED
 from tests.lists.factories import MailingListFactory
 
@@ -247,8 +247,8 @@ def test_the_age_column_and_its_yes_values():
         "age_confirmed": 2,
     }
     assert guess_column_map(["Email", "Возраст подтверждён"])["age_confirmed"] == 1
-    assert [age_confirmed_cell(v) for v in ("yes", " Y ", "true", "1", "да", "x")] == [True] * 6
-    assert [age_confirmed_cell(v) for v in ("no", "", "0", "false", "maybe", "18")] == [False] * 6
+    assert [cell_says_yes(v) for v in ("yes", " Y ", "true", "1", "да", "x")] == [True] * 6
+    assert [cell_says_yes(v) for v in ("no", "", "0", "false", "maybe", "18")] == [False] * 6
 
 
 # --- the browser's manual add ------------------------------------------------------------------
