@@ -23,6 +23,7 @@ import socket
 import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from email.errors import HeaderParseError
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
@@ -31,11 +32,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns import selectors, sending, tasks
+from campaigns import consent_requests, selectors, sending, tasks
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
 from campaigns.mime import envelope_sender, raw_message
-from campaigns.models import Campaign, CampaignKind, Delivery, DeliveryStatus, SendBatch
+from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
 from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
@@ -102,6 +103,19 @@ def _smtp_error(code: int, response: bytes | str) -> Exception:
     return PermanentError(message, smtp_code=code, text=text[:2000])
 
 
+def _built(build):
+    """The message `build` makes, or PermanentError (ours, not the server's) when its headers
+    cannot be written: retrying would only fail again, and hold the campaign's batch forever."""
+    try:
+        return build()
+    except UnicodeEncodeError:
+        raise  # the transport tells an address needing SMTPUTF8 apart
+    except (ValueError, HeaderParseError) as exc:
+        raise PermanentError(
+            f"the message could not be built: {exc}"[:300], refused_by_server=False
+        ) from exc
+
+
 class SmtpTransport:
     """Django's SMTP backend's connection (its settings, TLS and login), kept open for a whole
     drain and driven command by command: the message is our own bytes (campaigns.mime), and the
@@ -128,7 +142,7 @@ class SmtpTransport:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
             eight_bit = smtp.has_extn("8bitmime")
-            raw = raw_message(rendered, eight_bit=eight_bit)
+            raw = _built(lambda: raw_message(rendered, eight_bit=eight_bit))
             envelope = (
                 f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
                 f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
@@ -207,7 +221,7 @@ class BackendTransport:
         self.backend.open()
 
     def send(self, rendered: RenderedMessage) -> str:
-        message = email_message(rendered, connection=self.backend)
+        message = _built(lambda: email_message(rendered, connection=self.backend))
         try:
             sent = self.backend.send_messages([message])
         except AnymailRecipientsRefused as exc:
@@ -508,7 +522,7 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
     # A consent request goes to candidates who have not answered yet (campaigns.consent_requests).
     status = (
         SubscriberStatus.UNCONFIRMED
-        if campaign.kind == CampaignKind.CONSENT_REQUEST
+        if consent_requests.is_consent_request(campaign)
         else SubscriberStatus.SUBSCRIBED
     )
     out = {}

@@ -190,3 +190,22 @@ def test_a_cancelled_campaign_stops_and_skips_what_is_left(smtp_server, probing,
     assert set(Delivery.objects.filter(campaign=probing).values_list("status", flat=True)) == {
         "skipped"
     }
+
+
+def test_a_message_whose_headers_cannot_be_written_fails_for_good(
+    smtp_server, probing, monkeypatch
+):
+    from campaigns import delivery as delivery_module
+
+    def unwritable(rendered, **kwargs):
+        raise ValueError("cannot write a From header")
+
+    monkeypatch.setattr(delivery_module, "raw_message", unwritable)
+    transport = delivery.open_transport()
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    rows = list(by_email(probing).values())
+    assert {row.status for row in rows} == {"failed"}
+    assert all(row.error.startswith("the message could not be built") for row in rows)
+    assert not smtp_server.accepted
