@@ -12,7 +12,7 @@ The design, chosen for the fewest special cases in the send engine:
      request is created and again at submission (`sending.campaign_submit`), so an edit in the
      editor never reaches moderators;
   2. its audience is its candidates, not the list's subscribers (`candidate_audience`, used by
-     `sending._fix_audience` and `delivery._recipients_as_approved`);
+     `sending._fix_audience`; `delivery._recipients_as_approved` sends to rows still unconfirmed);
   3. the button's address is a per-recipient slot of the renderer (`rendering.CONSENT_BUTTON_URL`
      in the content becomes a signed `/k/<token>/` link for each message).
 - Each uploaded client is a `ConsentCandidate` plus an `unconfirmed` Subscriber row of the list
