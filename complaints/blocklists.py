@@ -154,22 +154,24 @@ def blocklists_check() -> CheckSummary:
     # Listings no longer watched (a zone or IP taken out of the settings, a domain no longer
     # verified) are cleared: nobody would ever see them clear otherwise.
     now = timezone.now()
+    domain_ids = {d.pk for d in domains}
     for listing in BlocklistListing.objects.filter(cleared_at__isnull=True):
         if listing.kind == ListingKind.IP:
             watched = (listing.subject, listing.zone) in watched_ips
         else:
-            watched = listing.zone in domain_zones and any(
-                d.pk == listing.sender_domain_id for d in domains
-            )
+            watched = listing.zone in domain_zones and listing.sender_domain_id in domain_ids
         if not watched:
             cleared = BlocklistListing.objects.filter(
                 pk=listing.pk, cleared_at__isnull=True
             ).update(cleared_at=now)
             summary.cleared += cleared
 
-    touched = SenderDomain.objects.filter(
-        Q(pk__in=[d.pk for d in domains]) | Q(blocklisted_at__isnull=False)
-    )
+    # Only a domain flagged now or with an open listing can need its flag changed: for any
+    # other, the sync would write what is already there.
+    open_domains = BlocklistListing.objects.filter(
+        kind=ListingKind.DOMAIN, cleared_at__isnull=True
+    ).values("sender_domain_id")
+    touched = SenderDomain.objects.filter(Q(pk__in=open_domains) | Q(blocklisted_at__isnull=False))
     for sender_domain_id in touched.values_list("pk", flat=True):
         _sync_sender_domain(sender_domain_id)
     if summary.errors:
