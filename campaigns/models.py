@@ -313,6 +313,9 @@ class TrackingEvent(models.Model):
     machine_reason = models.CharField(max_length=32, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     at = models.DateTimeField(default=timezone.now)
+    # The tracking queue's id of the hit (campaigns.tracking_queue), unique so that a batch
+    # applied again after a consumer's crash adds nothing; null for hits recorded at once.
+    queue_id = models.CharField(max_length=40, null=True, blank=True, unique=True)
 
     class Meta:
         indexes = [models.Index(fields=["delivery", "kind", "at"], name="tracking_delivery")]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -35,16 +34,18 @@ def _invalid(request: HttpRequest) -> HttpResponse:
 
 
 def _record(
-    what: str, service: Callable[..., None], request: HttpRequest, data: TokenData, **kwargs
+    what: str, request: HttpRequest, data: TokenData, link_index: int | None = None
 ) -> None:
-    """Call a tracking service with what the request tells about its sender; log, never raise."""
+    """Queue or record a hit (tracking.hit_accept) with what the request tells about its sender;
+    log, never raise."""
     try:
-        service(
+        tracking.hit_accept(
+            kind=what,
             token_data=data,
+            link_index=link_index,
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             method=request.method or "GET",
             ip=client_ip(request) or "",
-            **kwargs,
         )
     except Exception:  # the recipient's redirect or pixel matters more than one count
         logger.exception("Could not record the %s of campaign %s", what, data.campaign_id)
@@ -66,7 +67,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     url = selectors.approved_link(campaign_id=data.campaign_id, index=data.link)
     if url is None:
         return _invalid(request)
-    _record("click", tracking.record_click, request, data, link_index=data.link)
+    _record("click", request, data, link_index=data.link)
     return HttpResponseRedirect(url)
 
 
@@ -79,7 +80,7 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     except BadToken:
         data = None
     if data is not None:
-        _record("open", tracking.record_open, request, data)
+        _record("open", request, data)
     return HttpResponse(PIXEL, content_type="image/gif")
 
 

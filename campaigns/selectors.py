@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -336,6 +337,33 @@ def approved_link(*, campaign_id: int, index: int) -> str | None:
     )
     if not links:
         return None
+    return links[index] if 0 <= index < len(links) else None
+
+
+# campaign id -> (the approved version's links, when to look again); per process.
+_approved_links_cache: dict[int, tuple[tuple[str, ...], float]] = {}
+
+
+def approved_link_cached(*, campaign_id: int, index: int) -> str | None:
+    """approved_link through a per-process cache of the approved version's links (immutable
+    once approved; kept TRACKING_LINKS_CACHE_SECONDS): the click redirect of a campaign being
+    read by thousands asks the database once a minute per web process, not once a click. A
+    campaign without an approved version is not cached (it has no real click tokens out)."""
+    now = time.monotonic()
+    cached = _approved_links_cache.get(campaign_id)
+    if cached is None or cached[1] <= now:
+        links = (
+            Campaign.objects.filter(pk=campaign_id, approved_version__isnull=False)
+            .values_list("approved_version__links", flat=True)
+            .first()
+        )
+        if not links:
+            return None
+        cached = (tuple(links), now + settings.TRACKING_LINKS_CACHE_SECONDS)
+        if len(_approved_links_cache) > 10_000:  # a bound, not an eviction policy
+            _approved_links_cache.clear()
+        _approved_links_cache[campaign_id] = cached
+    links = cached[0]
     return links[index] if 0 <= index < len(links) else None
 
 

@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, SenderDomain, User, WebhookEvent
 from accounts.webhooks import emit_event
-from campaigns import consent_requests, selectors, tasks
+from campaigns import consent_requests, selectors, tasks, tracking_queue
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
@@ -400,12 +400,16 @@ def campaign_begin_hold(*, campaign_id: int) -> Campaign:
 def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]:
     """At the end of the hold: judge the probe's figures and release (green, amber) or send to
     review. Returns the verdict, or None when there was nothing to judge (not holding, the hold
-    not over yet, or the account may not send: the campaign pauses instead)."""
+    not over yet, opens and clicks of the campaign still in the tracking queue, or the account
+    may not send: the campaign pauses instead)."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status != S.HOLDING or (
             campaign.hold_until and campaign.hold_until > timezone.now()
         ):
+            return campaign, None
+        if tracking_queue.pending_for(campaign.pk):
+            # The figures would miss hits already answered; the next check judges them all.
             return campaign, None
         if not campaign.account.can_send:
             _pause(campaign, reason="the account may not send")

@@ -12,31 +12,84 @@ that follow every link of a message are recognised only once the last link is hi
 clicks of that burst are then set apart too, with the same reason.
 
 Test tokens (previews, test sends) record nothing, nor does a token whose message was not sent.
+
+`hits_record` records a batch of hits from the tracking queue (campaigns.tracking_queue) with
+the same rules, in one transaction and a few set-based statements: the batch's deliveries are
+locked together (in id order, so two consumers never deadlock, and a hit recorded at once
+waits for them as it waits for another hit), each hit is judged as `record_open` or
+`record_click` would have judged it at the time it came in, the events are inserted in one
+statement, and the counters of every delivery the batch touched are recounted in one query and
+written in one. A hit whose queue id is already recorded (a batch applied again after a crash)
+is skipped, so every hit is recorded exactly once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from campaigns import selectors
+from campaigns import selectors, tracking_queue
 from campaigns.engagement import (
     ALL_LINKS,
     CLICK_BURST_SECONDS,
     click_is_machine,
     open_is_machine,
 )
-from campaigns.models import Delivery, DeliveryStatus, TrackingEvent
+from campaigns.models import Campaign, Delivery, DeliveryStatus, TrackingEvent
 from campaigns.tokens import TokenData
+from campaigns.tracking_queue import CLICK as QUEUED_CLICK
+from campaigns.tracking_queue import Hit
 
 USER_AGENT_LENGTH = TrackingEvent._meta.get_field("user_agent").max_length
 
 OPEN = TrackingEvent.Kind.OPEN
 CLICK = TrackingEvent.Kind.CLICK
 HUMAN = Q(machine_reason="")
+
+
+def hit_accept(
+    *,
+    kind: str,
+    token_data: TokenData,
+    user_agent: str,
+    method: str,
+    ip: str,
+    link_index: int | None = None,
+) -> None:
+    """Take a hit from the pixel ("open") or the redirect ("click"): onto the tracking queue
+    when there is one (returns once Redis has it), else recorded at once (record_open or
+    record_click). Nothing for a test token."""
+    if token_data.is_test:
+        return
+    if tracking_queue.queue_enabled():
+        tracking_queue.hit_enqueue(
+            Hit(
+                kind=QUEUED_CLICK if kind == "click" else tracking_queue.OPEN,
+                campaign_id=token_data.campaign_id,
+                subscriber_id=token_data.subscriber_id,
+                link_index=link_index if kind == "click" else None,
+                user_agent=user_agent,
+                method=method,
+                ip=ip,
+                at=timezone.now(),
+            )
+        )
+    elif kind == "click":
+        record_click(
+            token_data=token_data,
+            link_index=link_index,
+            user_agent=user_agent,
+            method=method,
+            ip=ip,
+        )
+    else:
+        record_open(token_data=token_data, user_agent=user_agent, method=method, ip=ip)
 
 
 def record_open(*, token_data: TokenData, user_agent: str, method: str, ip: str) -> None:
@@ -136,6 +189,151 @@ def _add_event(
         machine_reason=reason,
         user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
         at=at,
+    )
+
+
+def hits_record(hits: Sequence[Hit]) -> int:
+    """Record a batch of queued hits exactly once each (see the module docstring): one
+    transaction, the batch's deliveries locked in id order. Hits on a message that was not sent,
+    and hits already recorded, are skipped. Returns the number of events inserted."""
+    if not hits:
+        return 0
+    by_campaign: dict[int, set[int]] = {}
+    for hit in hits:
+        by_campaign.setdefault(hit.campaign_id, set()).add(hit.subscriber_id)
+    with transaction.atomic():
+        wanted = reduce(
+            or_,
+            (Q(campaign_id=c, subscriber_id__in=sorted(s)) for c, s in by_campaign.items()),
+        )
+        locked = (
+            Delivery.objects.filter(wanted, status=DeliveryStatus.SENT)
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", "campaign_id", "subscriber_id", "sent_at")
+        )
+        deliveries = {(c, s): (pk, sent_at) for pk, c, s, sent_at in locked}
+        done = set(
+            TrackingEvent.objects.filter(
+                queue_id__in=[h.queue_id for h in hits if h.queue_id]
+            ).values_list("queue_id", flat=True)
+        )
+        fresh = sorted(
+            (
+                h
+                for h in hits
+                if (h.campaign_id, h.subscriber_id) in deliveries and h.queue_id not in done
+            ),
+            key=lambda h: (h.at, h.queue_id or ""),
+        )
+        if not fresh:
+            return 0
+        events, swept = _judge_batch(fresh, deliveries)
+        if swept:
+            TrackingEvent.objects.filter(pk__in=swept, machine_reason="").update(
+                machine_reason=ALL_LINKS
+            )
+        TrackingEvent.objects.bulk_create(events, ignore_conflicts=True)
+        _recount_many({event.delivery_id for event in events})
+    return len(events)
+
+
+def _judge_batch(
+    hits: list[Hit], deliveries: dict[tuple[int, int], tuple[int, datetime | None]]
+) -> tuple[list[TrackingEvent], set[int]]:
+    """The events of `hits` (in time order), judged as record_open and record_click judge one
+    hit, and the ids of recorded clicks that a scanner's sweep in this batch sets apart."""
+    clicking = {deliveries[(h.campaign_id, h.subscriber_id)][0] for h in hits if h.kind == "c"}
+    # The clicks each delivery already has in the burst window of the batch's first click.
+    recent: dict[int, list[list]] = {pk: [] for pk in clicking}
+    if clicking:
+        since = min(h.at for h in hits) - timedelta(seconds=CLICK_BURST_SECONDS)
+        for pk, delivery_id, link, at, reason in TrackingEvent.objects.filter(
+            delivery_id__in=clicking, kind=CLICK, at__gte=since
+        ).values_list("pk", "delivery_id", "link_index", "at", "machine_reason"):
+            recent[delivery_id].append([at, link, reason, pk, None])
+    link_counts = dict(
+        Campaign.objects.filter(
+            pk__in={h.campaign_id for h in hits if h.kind == QUEUED_CLICK}
+        ).values_list("pk", "approved_version__links")
+    )
+    events: list[TrackingEvent] = []
+    swept: set[int] = set()
+    for hit in hits:
+        delivery_id, sent_at = deliveries[(hit.campaign_id, hit.subscriber_id)]
+        since_sent = None if sent_at is None else (hit.at - sent_at).total_seconds()
+        event = TrackingEvent(
+            delivery_id=delivery_id,
+            kind=CLICK if hit.kind == QUEUED_CLICK else OPEN,
+            link_index=hit.link_index if hit.kind == QUEUED_CLICK else None,
+            user_agent=(hit.user_agent or "")[:USER_AGENT_LENGTH],
+            at=hit.at,
+            queue_id=hit.queue_id,
+        )
+        if hit.kind != QUEUED_CLICK:
+            event.machine_reason = open_is_machine(
+                user_agent=hit.user_agent,
+                method=hit.method,
+                ip=hit.ip,
+                seconds_since_sent=since_sent,
+            )
+        else:
+            window = hit.at - timedelta(seconds=CLICK_BURST_SECONDS)
+            burst = [c for c in recent[delivery_id] if c[0] >= window]
+            links = {c[1] for c in burst} | {hit.link_index}
+            event.machine_reason = click_is_machine(
+                user_agent=hit.user_agent,
+                method=hit.method,
+                ip=hit.ip,
+                seconds_since_sent=since_sent,
+                links_clicked_recently=len(links),
+                links_in_message=len(link_counts.get(hit.campaign_id) or []),
+            )
+            if event.machine_reason == ALL_LINKS:
+                # Each earlier click of the sweep looked like a person's on its own.
+                for click in burst:
+                    if click[2] == "":
+                        click[2] = ALL_LINKS
+                        if click[3] is not None:
+                            swept.add(click[3])
+                        else:
+                            click[4].machine_reason = ALL_LINKS
+            recent[delivery_id].append([hit.at, hit.link_index, event.machine_reason, None, event])
+        events.append(event)
+    return events, swept
+
+
+def _recount_many(delivery_ids: set[int]) -> None:
+    """_recount for many deliveries: one aggregate query grouped by delivery, one bulk update."""
+    totals = (
+        TrackingEvent.objects.filter(delivery_id__in=delivery_ids)
+        .values("delivery_id")
+        .order_by()
+        .annotate(
+            n_opens=Count("id", filter=Q(kind=OPEN) & HUMAN),
+            n_machine_opens=Count("id", filter=Q(kind=OPEN) & ~HUMAN),
+            n_clicks=Count("id", filter=Q(kind=CLICK) & HUMAN),
+            n_machine_clicks=Count("id", filter=Q(kind=CLICK) & ~HUMAN),
+            first_open=Min("at", filter=HUMAN),
+            first_click=Min("at", filter=Q(kind=CLICK) & HUMAN),
+        )
+    )
+    updates = [
+        Delivery(
+            pk=row["delivery_id"],
+            opens=row["n_opens"],
+            machine_opens=row["n_machine_opens"],
+            clicks=row["n_clicks"],
+            machine_clicks=row["n_machine_clicks"],
+            opened_at=row["first_open"],
+            clicked_at=row["first_click"],
+        )
+        for row in totals
+    ]
+    Delivery.objects.bulk_update(
+        updates,
+        ["opens", "machine_opens", "clicks", "machine_clicks", "opened_at", "clicked_at"],
+        batch_size=1000,
     )
 
 

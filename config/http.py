@@ -11,9 +11,14 @@ def client_ip(request: HttpRequest) -> str | None:
     hops from the right of X-Forwarded-For. Hops further left are whatever the client sent, so
     trusting them would let anyone choose the IP we record and dodge every limit.
     """
+    return client_ip_of(request.META)
+
+
+def client_ip_of(meta: dict) -> str | None:
+    """client_ip from a WSGI environ (or request.META): the hot paths have no request object."""
     proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [hop for hop in forwarded if hop]
     if proxies and forwarded:
         return forwarded[-min(proxies, len(forwarded))]
-    return request.META.get("REMOTE_ADDR")
+    return meta.get("REMOTE_ADDR")

@@ -309,6 +309,17 @@ BRAND_LOGO_MAX_BYTES = env.int("BRAND_LOGO_MAX_BYTES", default=200 * 1024)
 PROBE_SHARE = env.float("PROBE_SHARE", default=0.10)
 PROBE_CAP = env.int("PROBE_CAP", default=1000)
 HOLD_SECONDS = env.int("HOLD_SECONDS", default=21600)
+# Opens and clicks (campaigns.tracking_queue): with a Redis URL here, the pixel and the click
+# redirect append the hit to a Redis stream and `manage.py consume_events` records them in
+# batches; empty (the default: tests and bin/run have no Redis), each hit is recorded at once in
+# the request. A consumer claims the entries of a dead one after CLAIM_SECONDS idle.
+TRACKING_QUEUE_URL = env("TRACKING_QUEUE_URL", default="")
+TRACKING_QUEUE_CLAIM_SECONDS = env.float("TRACKING_QUEUE_CLAIM_SECONDS", default=30.0)
+TRACKING_QUEUE_BATCH = env.int("TRACKING_QUEUE_BATCH", default=500)
+# How long a web process keeps an approved campaign's links for the click redirect (the
+# approved version never changes; a campaign approved again after a rejection gets its new
+# version's links within this time).
+TRACKING_LINKS_CACHE_SECONDS = env.float("TRACKING_LINKS_CACHE_SECONDS", default=60.0)
 HARD_BOUNCE_LIMIT = env.float("HARD_BOUNCE_LIMIT", default=0.05)
 COMPLAINT_LIMIT = env.float("COMPLAINT_LIMIT", default=0.005)
 COMPLAINT_REVIEW = env.float("COMPLAINT_REVIEW", default=0.003)

@@ -1,0 +1,235 @@
+"""The public hot paths, answered in front of Django's browser stack.
+
+The open pixel, the click redirect and RFC 8058's one-click unsubscribe POST come from mailbox
+providers and image proxies at the rate we send, not at the rate people browse: a campaign
+released at 1,000 messages a second brings hundreds of pixel fetches a second (Apple's Mail
+Privacy Protection fetches every image on delivery). Through Django's middleware (sessions,
+CSRF, auth, messages, locale, axes, CSP, the terms gate) each one cost about 15 ms of CPU. None
+of that serves them: they carry no cookie, show no page and are authorised by the signed token
+alone. `HotPaths` answers their common case in a few plain functions and hands everything else
+(a bad or test token, an unknown link, a HEAD, a non-one-click POST, plain HTTP when HTTPS is
+required, an unsubscribe already done) to Django unchanged, so those answers stay Django's.
+
+What they keep: the responses carry the security headers that matter for them (no caching,
+nosniff, referrer policy, frame denial, a CSP that allows nothing, HSTS over HTTPS), and the
+database connection is handled as Django handles it (request_started/request_finished).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from email.utils import formatdate
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.core import signals
+
+logger = logging.getLogger(__name__)
+
+_SIGNED = r"([A-Za-z0-9_-]{1,64})"
+_OPEN = re.compile(rf"/o/{_SIGNED}\.gif")
+_CLICK = re.compile(rf"/c/{_SIGNED}/")
+_UNSUBSCRIBE = re.compile(rf"/u/{_SIGNED}/")
+_ONE_CLICK = b"List-Unsubscribe=One-Click"
+_BODY_LIMIT = 1024
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+class HotPaths:
+    """A WSGI application: the hot paths' common case here, everything else to `django`."""
+
+    def __init__(self, django_app):
+        self.django = django_app
+        self._headers: list[tuple[str, str]] | None = None
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "")
+        if len(path) > 3 and path[0] == "/" and path[2] == "/" and self._may_answer(environ):
+            head = path[1]
+            if head == "o" and method == "GET" and (match := _OPEN.fullmatch(path)):
+                return self._pixel(environ, start_response, match.group(1))
+            if head == "c" and method == "GET" and (match := _CLICK.fullmatch(path)):
+                return self._click(environ, start_response, match.group(1))
+            if head == "u" and method == "POST" and (match := _UNSUBSCRIBE.fullmatch(path)):
+                return self._unsubscribe(environ, start_response, match.group(1))
+        return self.django(environ, start_response)
+
+    # --- the answers -----------------------------------------------------------------------
+
+    def _pixel(self, environ, start_response, token):
+        from campaigns.public_views import PIXEL
+        from campaigns.tokens import BadToken, TokenKind, unpack
+
+        try:
+            data = unpack(token, kind=TokenKind.OPEN)
+        except BadToken:
+            data = None
+        if data is not None and not data.is_test:
+            _record(environ, "open", data, link_index=None)
+        headers = [("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL)))]
+        start_response("200 OK", headers + self._security_headers(environ))
+        return [PIXEL]
+
+    def _click(self, environ, start_response, token):
+        from campaigns.selectors import approved_link_cached
+        from campaigns.tokens import BadToken, TokenKind, unpack
+
+        try:
+            data = unpack(token, kind=TokenKind.CLICK)
+        except BadToken:
+            return self.django(environ, start_response)
+        if data.is_test:
+            return self.django(environ, start_response)
+        with _django_request(environ):
+            url = approved_link_cached(campaign_id=data.campaign_id, index=data.link)
+        if url is None or not _redirectable(url):
+            return self.django(environ, start_response)
+        _record(environ, "click", data, link_index=data.link)
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", "0"),
+            ("Location", url),
+        ]
+        start_response("302 Found", headers + self._security_headers(environ))
+        return [b""]
+
+    def _unsubscribe(self, environ, start_response, token):
+        from campaigns.tokens import BadToken, TokenKind, unpack
+        from complaints.services import unsubscribe_link_apply
+
+        body = _read_body(environ)
+        if body is None or not _is_one_click(environ, body):
+            return self.django(environ, start_response)
+        try:
+            data = unpack(token, kind=TokenKind.UNSUBSCRIBE)
+        except BadToken:
+            return self.django(environ, start_response)
+        if data.is_test:
+            return self.django(environ, start_response)
+        # Durable before the answer: the service commits before it returns, so any send that
+        # starts after this answer finds the address suppressed.
+        with _django_request(environ):
+            outcome = unsubscribe_link_apply(token=data, one_click=True)
+        if outcome.already:
+            # Gone or already off the list: Django's view says which, as it always did.
+            return self.django(environ, start_response)
+        text = b"Unsubscribed.\n"
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(text))),
+        ]
+        start_response("200 OK", headers + self._security_headers(environ))
+        return [text]
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _may_answer(self, environ) -> bool:
+        """Plain HTTP where HTTPS is required goes to Django, which redirects it."""
+        return not settings.SECURE_SSL_REDIRECT or _is_secure(environ)
+
+    def _security_headers(self, environ) -> list[tuple[str, str]]:
+        """What never_cache and the security, CSP and clickjacking middleware would add."""
+        if self._headers is None:
+            headers = [
+                ("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("X-Frame-Options", settings.X_FRAME_OPTIONS),
+                ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+            ]
+            if settings.SECURE_REFERRER_POLICY:
+                headers.append(("Referrer-Policy", settings.SECURE_REFERRER_POLICY))
+            if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+                headers.append(
+                    ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY)
+                )
+            self._headers = headers
+        headers = [*self._headers, ("Expires", formatdate(usegmt=True))]
+        if settings.SECURE_HSTS_SECONDS and _is_secure(environ):
+            hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                hsts += "; includeSubDomains"
+            if settings.SECURE_HSTS_PRELOAD:
+                hsts += "; preload"
+            headers.append(("Strict-Transport-Security", hsts))
+        return headers
+
+
+class _django_request:
+    """Database connections handled as around a Django request: stale ones closed before,
+    CONN_MAX_AGE honoured after."""
+
+    def __init__(self, environ, *, needed: bool = True):
+        self.environ, self.needed = environ, needed
+
+    def __enter__(self):
+        if self.needed:
+            signals.request_started.send(sender=HotPaths, environ=self.environ)
+
+    def __exit__(self, *exc):
+        if self.needed:
+            signals.request_finished.send(sender=HotPaths)
+
+
+def _record(environ, kind: str, data, *, link_index: int | None) -> None:
+    """Queue the hit (or record it at once without a queue); never stands in the way of the
+    answer, as in campaigns.public_views."""
+    from campaigns import tracking
+    from config.http import client_ip_of
+
+    try:
+        with _django_request(environ, needed=not _queued()):
+            tracking.hit_accept(
+                kind=kind,
+                token_data=data,
+                link_index=link_index,
+                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                method=environ.get("REQUEST_METHOD", "GET"),
+                ip=client_ip_of(environ) or "",
+            )
+    except Exception:  # the recipient's redirect or pixel matters more than one count
+        logger.exception("Could not record the %s of campaign %s", kind, data.campaign_id)
+
+
+def _queued() -> bool:
+    from campaigns import tracking_queue
+
+    return tracking_queue.queue_enabled()
+
+
+def _is_secure(environ) -> bool:
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    header = settings.SECURE_PROXY_SSL_HEADER
+    return bool(header) and environ.get(header[0]) == header[1]
+
+
+def _redirectable(url: str) -> bool:
+    """What HttpResponseRedirect would accept: http(s), no control characters."""
+    return urlsplit(url).scheme in ("http", "https") and not _CONTROL.search(url)
+
+
+def _read_body(environ) -> bytes | None:
+    """The POST body when it is small (put back for Django to read again); None when larger."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length > _BODY_LIMIT:
+        return None
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _is_one_click(environ, body: bytes) -> bool:
+    """RFC 8058's body, as complaints.views._is_one_click reads it."""
+    if body.strip() == _ONE_CLICK:
+        return True
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        fields = parse_qs(body.decode("latin-1"))
+        return fields.get("List-Unsubscribe", [""])[-1] == "One-Click"
+    return False
