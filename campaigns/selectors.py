@@ -367,6 +367,12 @@ def approved_link_cached(*, campaign_id: int, index: int) -> str | None:
     return links[index] if 0 <= index < len(links) else None
 
 
+def approved_links_cached(campaign_id: int) -> bool:
+    """Whether approved_link_cached answers for the campaign without the database."""
+    cached = _approved_links_cache.get(campaign_id)
+    return cached is not None and cached[1] > time.monotonic()
+
+
 def test_link(*, campaign_id: int, index: int) -> str | None:
     """The `index`-th link of the campaign's current content, for the page a preview's or a
     test message's link shows (never a redirect)."""

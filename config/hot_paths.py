@@ -26,6 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core import signals
 
+# Imported with the WSGI application (config.wsgi, after Django's set-up), not by a worker's
+# first request: gunicorn starts the app in every worker before it takes requests.
+from campaigns import tracking, tracking_queue
+from campaigns.public_views import PIXEL
+from campaigns.selectors import approved_link_cached, approved_links_cached
+from campaigns.tokens import BadToken, TokenKind, unpack
+from complaints.services import unsubscribe_link_apply
+from config.http import client_ip_of
+
 logger = logging.getLogger(__name__)
 
 _SIGNED = r"([A-Za-z0-9_-]{1,64})"
@@ -60,8 +69,6 @@ class HotPaths:
     # --- the answers -----------------------------------------------------------------------
 
     def _pixel(self, environ, start_response, token):
-        from campaigns.public_views import PIXEL
-        from campaigns.tokens import BadToken, TokenKind, unpack
 
         try:
             data = unpack(token, kind=TokenKind.OPEN)
@@ -74,8 +81,6 @@ class HotPaths:
         return [PIXEL]
 
     def _click(self, environ, start_response, token):
-        from campaigns.selectors import approved_link_cached
-        from campaigns.tokens import BadToken, TokenKind, unpack
 
         try:
             data = unpack(token, kind=TokenKind.CLICK)
@@ -83,7 +88,8 @@ class HotPaths:
             return self.django(environ, start_response)
         if data.is_test:
             return self.django(environ, start_response)
-        with _django_request(environ):
+        # Only a miss of the links' cache asks the database.
+        with _django_request(environ, needed=not approved_links_cached(data.campaign_id)):
             url = approved_link_cached(campaign_id=data.campaign_id, index=data.link)
         if url is None or not _redirectable(url):
             return self.django(environ, start_response)
@@ -97,8 +103,6 @@ class HotPaths:
         return [b""]
 
     def _unsubscribe(self, environ, start_response, token):
-        from campaigns.tokens import BadToken, TokenKind, unpack
-        from complaints.services import unsubscribe_link_apply
 
         body = _read_body(environ)
         if body is None or not _is_one_click(environ, body):
@@ -176,8 +180,6 @@ class _django_request:
 def _record(environ, kind: str, data, *, link_index: int | None) -> None:
     """Queue the hit (or record it at once without a queue); never stands in the way of the
     answer, as in campaigns.public_views."""
-    from campaigns import tracking
-    from config.http import client_ip_of
 
     try:
         with _django_request(environ, needed=not _queued()):
@@ -194,8 +196,6 @@ def _record(environ, kind: str, data, *, link_index: int | None) -> None:
 
 
 def _queued() -> bool:
-    from campaigns import tracking_queue
-
     return tracking_queue.queue_enabled()
 
 
