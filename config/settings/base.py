@@ -316,6 +316,9 @@ HOLD_SECONDS = env.int("HOLD_SECONDS", default=21600)
 TRACKING_QUEUE_URL = env("TRACKING_QUEUE_URL", default="")
 TRACKING_QUEUE_CLAIM_SECONDS = env.float("TRACKING_QUEUE_CLAIM_SECONDS", default=30.0)
 TRACKING_QUEUE_BATCH = env.int("TRACKING_QUEUE_BATCH", default=500)
+# After a batch shorter than TRACKING_QUEUE_BATCH the consumer waits this long for the next one
+# to fill (fewer, larger transactions); the counters lag by about this much.
+TRACKING_QUEUE_LINGER_SECONDS = env.float("TRACKING_QUEUE_LINGER_SECONDS", default=0.2)
 # How long a web process keeps an approved campaign's links for the click redirect (the
 # approved version never changes; a campaign approved again after a rejection gets its new
 # version's links within this time).
