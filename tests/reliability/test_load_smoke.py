@@ -1,6 +1,7 @@
-"""The load run (bench/load_run.py) works: a short run against a real gunicorn on PostgreSQL
-answers every request of every endpoint without an error, and each request did its work in the
-database exactly once. No timing is asserted: the figures are the load run's to print."""
+"""The load run (bench/load_run.py) works: a short run of wrk against a real gunicorn on
+PostgreSQL, with the tracking queue on Redis and its consumer, answers every request of every
+endpoint without an error, each request did its work in the database, and every event accepted
+was recorded once. No timing is asserted: the figures are the load run's to print."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def load_database_url():
 
 
 def test_a_short_load_run_answers_every_endpoint_without_errors(load_database_url, tmp_path):
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        require_service("Redis", "the load run queues hits on CELERY_BROKER_URL's Redis")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    redis_url = os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + f"/{6 + int(worker[2:] or 0)}"
     results_file = tmp_path / "load.json"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
 
@@ -57,8 +62,13 @@ def test_a_short_load_run_answers_every_endpoint_without_errors(load_database_ur
             "--warmup=0",
             "--deliveries=2000",
             "--workers=2",
-            # Pass or fail on errors alone: latency on a shared machine proves nothing.
+            # Pass or fail on errors alone: latency and rates on a shared machine prove nothing.
             "--p99-limit-ms=1e9",
+            "--p99-hot-ms=1e9",
+            "--p99-unsubscribe-ms=1e9",
+            "--min-share=0",
+            "--ceiling-seconds=1",
+            f"--redis-url={redis_url}",
             f"--database-url={load_database_url}",
             f"--json={results_file}",
         ],
@@ -74,21 +84,24 @@ def test_a_short_load_run_answers_every_endpoint_without_errors(load_database_ur
     (stage,) = results["stages"]
     endpoints = stage["endpoints"]
     assert stage["passed"] is True
-    assert endpoints["all"]["requests"] == 150
-    assert endpoints["all"]["errors"] == 0
-    assert set(endpoints) == {"open", "click", "unsubscribe", "webhook", "all"}
+    assert set(endpoints) == {"open", "click", "unsubscribe", "webhook"}
     expected_status = {"open": "200", "click": "302", "unsubscribe": "200", "webhook": "200"}
     for kind, status in expected_status.items():
         requests = endpoints[kind]["requests"]
         assert requests > 0, kind
+        assert endpoints[kind]["errors"] == 0, kind
         assert endpoints[kind]["statuses"] == {status: requests}, kind
-    # Each request did its work once: a click event per redirect, a one-click unsubscribe per
-    # POST (each to another recipient), a feedback event per webhook post; pixel opens plus
-    # the ESPs' open events.
+    # Each request did its work: a click event per redirect, a one-click unsubscribe per POST
+    # (each to another recipient), a feedback event per webhook post. wrk stops with requests
+    # in flight that the server still serves, so the database may hold a few more.
     counts = results["database"]
-    assert counts["clicks"] == endpoints["click"]["requests"]
-    assert counts["one_click_unsubscribes"] == endpoints["unsubscribe"]["requests"]
-    assert counts["mailgun_events"] + counts["postmark_events"] == endpoints["webhook"]["requests"]
+    assert counts["clicks"] >= endpoints["click"]["requests"]
+    assert counts["one_click_unsubscribes"] >= endpoints["unsubscribe"]["requests"]
+    webhooks = counts["mailgun_events"] + counts["postmark_events"]
+    assert webhooks >= endpoints["webhook"]["requests"]
     assert counts["opens"] >= endpoints["open"]["requests"]
     assert counts["machine_opens"] == 0
+    # Every pixel and click the server accepted (XADD) was recorded, once.
+    assert results["events_in"] == counts["queued_events"] > 0
+    assert results["ceiling"]["bare"]["rps"] > 0 and results["ceiling"]["pixel"]["rps"] > 0
     assert results["server_tracebacks"] == 0
