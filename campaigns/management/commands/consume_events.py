@@ -25,16 +25,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until-empty", action="store_true", help="stop once the queue is empty"
         )
+        parser.add_argument(
+            "--idle-without-queue",
+            action="store_true",
+            help="without TRACKING_QUEUE_URL, wait until stopped instead of failing (bin/run: "
+            "hits are recorded at once there, and honcho stops everything when one exits)",
+        )
 
-    def handle(self, *args, batch=None, block_ms=1000, until_empty=False, **options):
+    def handle(
+        self,
+        *args,
+        batch=None,
+        block_ms=1000,
+        until_empty=False,
+        idle_without_queue=False,
+        **options,
+    ):
         from django.conf import settings
 
-        if not tracking_queue.queue_enabled():
-            raise CommandError("TRACKING_QUEUE_URL is not set: hits are recorded at once.")
-        batch = batch or settings.TRACKING_QUEUE_BATCH
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        if not tracking_queue.queue_enabled():
+            if not idle_without_queue:
+                raise CommandError("TRACKING_QUEUE_URL is not set: hits are recorded at once.")
+            self.stdout.write("No TRACKING_QUEUE_URL: hits are recorded at once; nothing to do.")
+            stop.wait()
+            return
+        batch = batch or settings.TRACKING_QUEUE_BATCH
         self.stdout.write(f"consuming {tracking_queue.STREAM} as {tracking_queue.consumer_name()}")
         total = 0
         while not stop.is_set():
