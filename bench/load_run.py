@@ -1,7 +1,7 @@
 """Load run of the busiest public endpoints against gunicorn on PostgreSQL and Redis, driven by wrk.
 
     .venv/bin/python bench/load_run.py [--rate 400,800,1200] [--duration 15] [--deliveries 20000]
-        [--worker-class sync|gthread] [--workers 3] [--threads 1] [--consumers 1]
+        [--worker-class gthread|sync] [--workers 2] [--threads 4] [--consumers 1]
         [--database-url postgres://postgres@127.0.0.1:5432/NAME] [--redis-url redis://HOST:PORT/DB]
         [--mix open=50,click=30,unsubscribe=10,webhook=10] [--no-queue] [--json FILE]
 
@@ -736,9 +736,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per rate")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds at half rate first")
     parser.add_argument("--deliveries", type=int, default=20_000)
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    # docker-compose.yml's, chosen by this run (README, "Load"): gthread keeps connections
+    # alive and lets the pixel through while a webhook or unsubscribe waits on PostgreSQL.
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument("--consumers", type=int, default=1, help="consume_events processes")
     parser.add_argument("--p99-hot-ms", type=float, default=50.0, help="pixel and click")
     parser.add_argument("--p99-unsubscribe-ms", type=float, default=100.0)
