@@ -25,6 +25,7 @@ is skipped, so every hit is recorded exactly once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import reduce
@@ -46,6 +47,8 @@ from campaigns.tokens import TokenData
 from campaigns.tracking_queue import CLICK as QUEUED_CLICK
 from campaigns.tracking_queue import Hit
 
+logger = logging.getLogger(__name__)
+
 USER_AGENT_LENGTH = TrackingEvent._meta.get_field("user_agent").max_length
 
 OPEN = TrackingEvent.Kind.OPEN
@@ -63,24 +66,29 @@ def hit_accept(
     link_index: int | None = None,
 ) -> None:
     """Take a hit from the pixel ("open") or the redirect ("click"): onto the tracking queue
-    when there is one (returns once Redis has it), else recorded at once (record_open or
-    record_click). Nothing for a test token."""
+    when there is one (returns once Redis has it), else, or when Redis cannot take it, recorded
+    at once (record_open or record_click): either way it is kept before the answer goes out.
+    Nothing for a test token."""
     if token_data.is_test:
         return
     if tracking_queue.queue_enabled():
-        tracking_queue.hit_enqueue(
-            Hit(
-                kind=QUEUED_CLICK if kind == "click" else tracking_queue.OPEN,
-                campaign_id=token_data.campaign_id,
-                subscriber_id=token_data.subscriber_id,
-                link_index=link_index if kind == "click" else None,
-                user_agent=user_agent,
-                method=method,
-                ip=ip,
-                at=timezone.now(),
+        try:
+            tracking_queue.hit_enqueue(
+                Hit(
+                    kind=QUEUED_CLICK if kind == "click" else tracking_queue.OPEN,
+                    campaign_id=token_data.campaign_id,
+                    subscriber_id=token_data.subscriber_id,
+                    link_index=link_index if kind == "click" else None,
+                    user_agent=user_agent,
+                    method=method,
+                    ip=ip,
+                    at=timezone.now(),
+                )
             )
-        )
-    elif kind == "click":
+            return
+        except tracking_queue.QueueUnavailable:
+            logger.warning("Tracking queue unavailable; recording the %s at once", kind)
+    if kind == "click":
         record_click(
             token_data=token_data,
             link_index=link_index,

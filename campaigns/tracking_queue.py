@@ -71,6 +71,10 @@ return done
 """
 
 
+class QueueUnavailable(Exception):
+    """Redis did not take the hit (down, unreachable, refusing writes)."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """One pixel fetch or click, as the request showed it."""
@@ -123,7 +127,15 @@ def _redis(url: str):
 
     # decode_responses: stream fields come back as str. The pool is per process (redis-py
     # notices a fork and opens new connections in the child).
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Timeouts: a Redis that does not answer must not hold a pixel for long (the hit is then
+    # recorded at once); the consumer's blocking read waits at most a second, under them.
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+    )
 
 
 def connection():
@@ -139,12 +151,17 @@ def _scripts(url: str):
 
 def hit_enqueue(hit: Hit) -> str:
     """Append a hit to the stream and count it as pending for its campaign, atomically; returns
-    the entry id once Redis has it (raises if Redis cannot be reached: the caller decides)."""
+    the entry id once Redis has it, or raises QueueUnavailable."""
+    import redis
+
     enqueue, _ = _scripts(settings.TRACKING_QUEUE_URL)
     flat: list[str] = []
     for name, value in hit.fields().items():
         flat += (name, value)
-    return enqueue(keys=[STREAM, PENDING, ACCEPTED], args=[str(hit.campaign_id), *flat])
+    try:
+        return enqueue(keys=[STREAM, PENDING, ACCEPTED], args=[str(hit.campaign_id), *flat])
+    except redis.RedisError as exc:
+        raise QueueUnavailable(str(exc)) from exc
 
 
 def pending_for(campaign_id: int) -> int:

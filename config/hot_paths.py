@@ -182,6 +182,8 @@ def _record(environ, kind: str, data, *, link_index: int | None) -> None:
     answer, as in campaigns.public_views."""
 
     try:
+        # With the queue up, a hit never touches the database (if Redis refuses it, it is
+        # recorded at once on the worker's connection all the same).
         with _django_request(environ, needed=not _queued()):
             tracking.hit_accept(
                 kind=kind,

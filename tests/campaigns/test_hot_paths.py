@@ -149,7 +149,7 @@ def test_the_links_are_cached_per_process(tokens, delivery, settings):
     assert sum(links_query in q["sql"] for q in second.captured_queries) == 0
 
 
-def test_a_failure_to_queue_never_breaks_the_redirect(tokens, delivery, settings, caplog):
+def test_a_hit_redis_cannot_take_is_recorded_at_once(tokens, delivery, settings, caplog):
     settings.TRACKING_QUEUE_URL = "redis://127.0.0.1:1/0"  # nobody listens there
 
     client = HotClient()
@@ -157,10 +157,27 @@ def test_a_failure_to_queue_never_breaks_the_redirect(tokens, delivery, settings
     pixel = client.get(f"/o/{tokens.open()}.gif", HTTP_USER_AGENT=FIREFOX)
 
     assert (click.status_code, pixel.status_code) == (302, 200)
-    assert [r.getMessage() for r in caplog.records if r.name == "config.hot_paths"] == [
-        f"Could not record the click of campaign {delivery.campaign_id}",
-        f"Could not record the open of campaign {delivery.campaign_id}",
+    # Kept before the answer all the same: in the database, not in the queue.
+    assert TrackingEvent.objects.filter(queue_id=None).count() == 2
+    delivery.refresh_from_db()
+    assert (delivery.opens, delivery.clicks) == (1, 1)
+    assert [r.getMessage() for r in caplog.records if r.name == "campaigns.tracking"] == [
+        "Tracking queue unavailable; recording the click at once",
+        "Tracking queue unavailable; recording the open at once",
     ]
+
+
+def test_a_failure_to_record_never_breaks_the_pixel(tokens, delivery, settings, monkeypatch):
+    settings.TRACKING_QUEUE_URL = ""
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tracking, "record_open", broken)
+    pixel = HotClient().get(f"/o/{tokens.open()}.gif", HTTP_USER_AGENT=FIREFOX)
+
+    assert pixel.status_code == 200
+    assert not TrackingEvent.objects.exists()
 
 
 # --- one-click unsubscribe -------------------------------------------------------------------
