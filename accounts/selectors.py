@@ -86,6 +86,13 @@ class DnsRecord:
         return self.status == FOUND
 
 
+def _dkim_length_note() -> str:
+    return _(
+        "The value is longer than 255 characters: most DNS providers split it on their own; "
+        "if yours asks, enter it as two quoted strings."
+    )
+
+
 def _check(findings: dict, name: str) -> tuple[str, list[str], list[str]]:
     check = findings.get(name)
     if not check:
@@ -137,6 +144,7 @@ def sender_domain_records(*, sender_domain: SenderDomain) -> list[DnsRecord]:
                 status,
                 seen,
                 messages,
+                note=_dkim_length_note(),
             )
         )
         if sender_domain.next_signing_selector:

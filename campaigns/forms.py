@@ -72,6 +72,11 @@ class CampaignForm(forms.Form):
                 "Any address for a draft; to submit, it must be on a verified sender domain of "
                 "yours: %(domains)s."
             ) % {"domains": ", ".join(verified)}
+        elif self.from_domains:
+            self.fields["from_email"].help_text = gettext(
+                "Any address for a draft; to submit, it must be on a verified sender domain of "
+                "yours (none is verified yet: publish its records under Sender domains)."
+            )
         else:
             self.fields["from_email"].help_text = gettext(
                 "Any address for a draft; to submit, it must be on a verified sender domain of "

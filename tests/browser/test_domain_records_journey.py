@@ -19,7 +19,7 @@ from tests.lists.factories import MailingListFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DOMAIN = "news.violet.test"
+DOMAIN = "news.violet.example"
 
 
 def step(page, key: str):
@@ -30,7 +30,7 @@ def test_from_a_new_account_to_a_submitted_campaign_through_the_dns_records(
     page, site, screenshot, dns_server, settings
 ):
     settings.SPF_INCLUDE = "_spf.mailer.consentmail.test"
-    user = UserFactory(email="pat@violet.test", account__company_name="Violet Harbour Ltd")
+    user = UserFactory(email="pat@violet.example", account__company_name="Violet Harbour Ltd")
     harbour = MailingListFactory(account=user.account, name="Harbour news")
     SubscriberFactory(mailing_list=harbour, email="ann.lee@example.org", name="Ann Lee")
     log_in(page, site, user)
@@ -71,9 +71,9 @@ def test_from_a_new_account_to_a_submitted_campaign_through_the_dns_records(
     expect(page.locator("#submit-sender-missing")).to_contain_text(
         f"{DOMAIN} is not verified yet: publish its TXT record"
     )
-    page.get_by_role("button", name="Send a test to pat@violet.test").click()
-    expect(page.get_by_role("status")).to_contain_text("Test sent to pat@violet.test.")
-    test_message = site.mail.wait_for(to="pat@violet.test", subject="[Test]")
+    page.get_by_role("button", name="Send a test to pat@violet.example").click()
+    expect(page.get_by_role("status")).to_contain_text("Test sent to pat@violet.example.")
+    test_message = site.mail.wait_for(to="pat@violet.example", subject="[Test]")
     page.get_by_role("button", name="Submit for moderation").click()
     expect(page.locator("#campaign-status")).to_have_text("Draft")
     screenshot(page, "domain-records-draft-before-dns")
