@@ -202,8 +202,14 @@ def clear_key_cache() -> None:
 
 
 def _load_key(domain: str, account_id: int | None) -> SigningKey | None:
+    from accounts.dns import normalise_domain
     from accounts.models import SenderDomain
 
+    try:
+        # Stored domains are IDNA (A-labels), and d= must be too.
+        domain = normalise_domain(domain)
+    except ValueError:
+        return None
     rows = SenderDomain.objects.filter(domain=domain).exclude(signing_key="")
     if account_id is None:
         # A campaign's message: only a verified domain's key. Were two accounts to verify one

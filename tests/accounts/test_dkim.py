@@ -214,6 +214,16 @@ def test_dkim_sign_uses_only_a_verified_domains_key_unless_told_the_account(user
     )
 
 
+def test_an_internationalised_from_domain_signs_with_its_a_label(user):
+    domain = services.sender_domain_add(account=user.account, domain="bücher.example")
+    SenderDomain.objects.filter(pk=domain.pk).update(verified_at=timezone.now())
+
+    signed = dkim.dkim_sign(MESSAGE, "BÜCHER.example")
+
+    assert domain.domain == "xn--bcher-kva.example"
+    assert _tags(signed)[b"d"] == b"xn--bcher-kva.example"
+
+
 def test_signing_can_be_turned_off(user, settings):
     services.sender_domain_add(account=user.account, domain="news.acme.test")
     settings.DKIM_SIGNING = False
