@@ -29,6 +29,18 @@ class AccountAdmin(admin.ModelAdmin):
 class SenderDomainAdmin(admin.ModelAdmin):
     list_display = ["domain", "account", "verified_at", "last_checked_at"]
     search_fields = ["domain"]
+    # The DKIM private keys (encrypted) are never shown or edited here; the rest of the key
+    # state changes only through the services (rotation, checks).
+    exclude = ["signing_key", "next_signing_key"]
+    readonly_fields = [
+        "signing_selector",
+        "signing_public_key",
+        "next_signing_selector",
+        "next_signing_public_key",
+        "retired_signing_selector",
+        "retired_signing_public_key",
+        "dkim_published_at",
+    ]
 
 
 @admin.register(ApiToken)

@@ -14,6 +14,7 @@ import dns.nameserver
 import dns.resolver
 from django.conf import settings
 from django.utils.translation import gettext as _
+from publicsuffixlist import PublicSuffixList
 
 
 @dataclass
@@ -31,6 +32,8 @@ class DomainFindings:
     spf: RecordCheck
     dmarc: RecordCheck
     dkim: RecordCheck
+    # A rotation's new DKIM key, while it waits to be seen in DNS.
+    dkim_next: RecordCheck | None = None
 
     @property
     def is_verified(self) -> bool:
@@ -96,37 +99,122 @@ def check_verification(domain: str, expected: str, records: list[str]) -> Record
     )
 
 
-def check_spf(domain: str, records: list[str]) -> RecordCheck:
+ALL_TERMS = ("all", "+all", "-all", "~all", "?all")
+
+
+def spf_records(records: list[str]) -> list[str]:
     # RFC 7208 4.5: exactly "v=spf1", then a space or the end ("v=spf10" is not SPF).
-    spf = [r for r in records if r.lower().split(" ", 1)[0] == "v=spf1"]
+    return [r for r in records if r.lower().split(" ", 1)[0] == "v=spf1"]
+
+
+def spf_authorises(record: str, include: str) -> bool:
+    """Whether the SPF record names our `include` (as include: or redirect=), any qualifier
+    but "-" (which would exclude us)."""
+    include = include.lower().rstrip(".")
+    for term in record.lower().split()[1:]:
+        qualifier = term[0] if term[:1] in "+-~?" else "+"
+        bare = term.lstrip("+-~?")
+        for prefix in ("include:", "redirect="):
+            if bare.startswith(prefix) and bare[len(prefix) :].rstrip(".") == include:
+                return qualifier != "-"
+    return False
+
+
+def check_spf(domain: str, records: list[str], *, include: str | None = None) -> RecordCheck:
+    """Judge the domain's SPF record; with `include` (we send), it is "ok" only when it
+    authorises us through that include."""
+    spf = spf_records(records)
     if not spf:
         return RecordCheck("missing", [], [f"{domain} publishes no SPF record."])
     if len(spf) > 1:
         return RecordCheck("error", spf, ["More than one SPF record: receivers treat it as none."])
     terms = spf[0].lower().split()
-    all_terms = [t for t in terms if t in ("all", "+all", "-all", "~all", "?all")]
+    all_terms = [t for t in terms if t in ALL_TERMS]
+    if all_terms and all_terms[-1] in ("+all", "all"):
+        return RecordCheck("error", spf, ["'+all' lets anyone send as this domain."])
+    if include and not spf_authorises(spf[0], include):
+        return RecordCheck(
+            "error",
+            spf,
+            [f"The SPF record does not authorise us: it needs 'include:{include}'."],
+        )
     if not all_terms:
         return RecordCheck("warning", spf, ["The SPF record has no 'all' mechanism at its end."])
-    if all_terms[-1] in ("+all", "all"):
-        return RecordCheck("error", spf, ["'+all' lets anyone send as this domain."])
     if all_terms[-1] == "?all":
         return RecordCheck("warning", spf, ["'?all' is neutral; prefer '~all' or '-all'."])
+    if include:
+        return RecordCheck(
+            "ok", spf, [f"SPF authorises us (include:{include}) and ends with '{all_terms[-1]}'."]
+        )
     return RecordCheck("ok", spf, [f"SPF ends with '{all_terms[-1]}'."])
+
+
+def spf_record_to_publish(records: list[str], include: str) -> str:
+    """The SPF record to publish: the domain's own with our include merged in before its
+    'all' (nothing else changed), or a new one. Several SPF records are one broken record: the
+    first is the base and the page says to delete the others."""
+    existing = spf_records(records)
+    if not existing:
+        return f"v=spf1 include:{include} ~all"
+    record = existing[0]
+    if spf_authorises(record, include):
+        return record
+    terms = record.split()
+    position = next(
+        (
+            index
+            for index, term in enumerate(terms)
+            if term.lower() in ALL_TERMS or term.lower().startswith("redirect=")
+        ),
+        len(terms),
+    )
+    terms.insert(max(position, 1), f"include:{include}")
+    return " ".join(terms)
+
+
+_public_suffixes: PublicSuffixList | None = None
+
+
+def organisational_domain(domain: str) -> str:
+    """RFC 7489 3.2: the registrable domain under the public suffix list ("news.shop.co.uk" ->
+    "shop.co.uk"); a public suffix itself is its own."""
+    global _public_suffixes
+    if _public_suffixes is None:
+        # Loading the list (the package's copy) takes a few ms; once per process.
+        _public_suffixes = PublicSuffixList()
+    domain = domain.lower().rstrip(".")
+    return _public_suffixes.privatesuffix(domain) or domain
+
+
+def dmarc_aligned(from_domain: str, authenticated_domain: str, *, strict: bool = False) -> bool:
+    """Whether an authenticated domain (DKIM d=, SPF's MAIL FROM domain) aligns with the From
+    domain: equal (strict), or the same organisational domain (relaxed, RFC 7489 3.1)."""
+    from_domain = from_domain.lower().rstrip(".")
+    authenticated_domain = authenticated_domain.lower().rstrip(".")
+    if strict:
+        return from_domain == authenticated_domain
+    return organisational_domain(from_domain) == organisational_domain(authenticated_domain)
 
 
 def dmarc_records(domain: str, *, resolver: dns.resolver.Resolver) -> tuple[str, list[str]]:
     """The DMARC records that govern `domain`, and the domain that publishes them.
 
-    RFC 7489 6.6.3: without a record at _dmarc.<domain>, receivers use the organisational domain's.
-    Lacking a public-suffix list we walk up the parents; a suffix such as "co.uk" has none.
+    RFC 7489 6.6.3: without a record at _dmarc.<domain>, receivers use the organisational
+    domain's, found with the public suffix list (not by walking up labels: an intermediate
+    name's record does not apply, and "co.uk" is nobody's).
     """
-    labels = domain.split(".")
-    for start in range(len(labels) - 1):
-        candidate = ".".join(labels[start:])
+    for candidate in dict.fromkeys((domain, organisational_domain(domain))):
         found = [r for r in txt_records(f"_dmarc.{candidate}", resolver=resolver) if is_dmarc(r)]
         if found:
             return candidate, found
     return domain, []
+
+
+def dmarc_record_to_publish(domain: str) -> str:
+    """The DMARC record to start with: monitoring only (p=none), aggregate reports to
+    DMARC_REPORT_ADDRESS or the domain's own dmarc-reports@ address."""
+    address = settings.DMARC_REPORT_ADDRESS or f"dmarc-reports@{domain}"
+    return f"v=DMARC1; p=none; rua=mailto:{address}; adkim=r; aspf=r"
 
 
 DMARC_POLICIES = ("none", "quarantine", "reject")
@@ -162,7 +250,10 @@ def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None
     return RecordCheck("ok" if policy != "none" else "warning", dmarc, messages)
 
 
-def check_dkim(domain: str, selector: str, records: list[str]) -> RecordCheck:
+def check_dkim(
+    domain: str, selector: str, records: list[str], *, expected_key: str = ""
+) -> RecordCheck:
+    """Judge the key at the selector; with `expected_key` (ours), "ok" only for that key."""
     if not selector:
         return RecordCheck("missing", [], ["Give a DKIM selector to check its public key."])
     name = f"{selector}._domainkey.{domain}"
@@ -172,6 +263,10 @@ def check_dkim(domain: str, selector: str, records: list[str]) -> RecordCheck:
     tags = parse_tags(keys[0])
     if not tags.get("p"):
         return RecordCheck("error", keys, [f"The DKIM key at {name} is revoked (empty p=)."])
+    if expected_key and tags["p"] != expected_key:
+        return RecordCheck(
+            "error", keys, [f"The key at {name} is not ours: publish the value shown here."]
+        )
     return RecordCheck("ok", keys, [f"DKIM key found at {name} (k={tags.get('k', 'rsa')})."])
 
 
@@ -186,22 +281,36 @@ def parse_tags(record: str) -> dict[str, str]:
 
 
 def check_domain(
-    domain: str, *, expected_token_record: str, dkim_selector: str = ""
+    domain: str,
+    *,
+    expected_token_record: str,
+    dkim_selector: str = "",
+    dkim_public_key: str = "",
+    next_dkim_selector: str = "",
+    next_dkim_public_key: str = "",
+    spf_include: str | None = None,
 ) -> DomainFindings:
-    """Look the domain up and judge ownership, SPF, DMARC and DKIM. Raises LookupFailed."""
+    """Look the domain up and judge ownership, SPF, DMARC and DKIM (with `dkim_public_key`,
+    that this key of ours is the one published; with `spf_include`, that SPF authorises us).
+    Raises LookupFailed."""
     resolver = build_resolver()
     apex = txt_records(domain, resolver=resolver)
     dmarc_publisher, dmarc = dmarc_records(domain, resolver=resolver)
-    dkim = (
-        txt_records(f"{dkim_selector}._domainkey.{domain}", resolver=resolver)
-        if dkim_selector
-        else []
-    )
+
+    def dkim_at(selector: str, key: str) -> RecordCheck:
+        found = (
+            txt_records(f"{selector}._domainkey.{domain}", resolver=resolver) if selector else []
+        )
+        return check_dkim(domain, selector, found, expected_key=key)
+
     return DomainFindings(
         verification=check_verification(domain, expected_token_record, apex),
-        spf=check_spf(domain, apex),
+        spf=check_spf(domain, apex, include=spf_include),
         dmarc=check_dmarc(domain, dmarc, publisher=dmarc_publisher),
-        dkim=check_dkim(domain, dkim_selector, dkim),
+        dkim=dkim_at(dkim_selector, dkim_public_key),
+        dkim_next=(
+            dkim_at(next_dkim_selector, next_dkim_public_key) if next_dkim_selector else None
+        ),
     )
 
 

@@ -93,7 +93,10 @@ class SenderDomainForm(forms.Form):
         label=_("DKIM selector (optional)"),
         max_length=63,
         required=False,
-        help_text=_("The selector your mail provider signs with, e.g. “s1” or “mail”."),
+        help_text=_(
+            "Only when an ESP sends your mail: the selector it signs with, e.g. “s1”. "
+            "Otherwise we make and sign with a key of our own."
+        ),
     )
 
 

@@ -174,7 +174,22 @@ class SenderDomain(models.Model):
     domain = models.CharField(max_length=253)
     verification_token = models.CharField(max_length=64, unique=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # The selector an ESP signs with (EMAIL_BACKEND an anymail one); unused when we sign.
     dkim_selector = models.CharField(max_length=63, blank=True)
+    # Our DKIM key (accounts.dkim): the selector we sign under, the private key encrypted with
+    # DKIM_KEY_SECRET, the public key as published (p=). A rotation's new key waits in next_*
+    # until a check sees it in DNS; the replaced selector stays listed (retired) for a while,
+    # so mail signed with it still verifies.
+    signing_selector = models.CharField(max_length=63, blank=True)
+    signing_key = models.TextField(blank=True)
+    signing_public_key = models.TextField(blank=True)
+    next_signing_selector = models.CharField(max_length=63, blank=True)
+    next_signing_key = models.TextField(blank=True)
+    next_signing_public_key = models.TextField(blank=True)
+    retired_signing_selector = models.CharField(max_length=63, blank=True)
+    retired_signing_public_key = models.TextField(blank=True)
+    # When a check last found our current public key published (null: not seen yet).
+    dkim_published_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     # The last DNS check as data: {"verification": {...}, "spf": ..., "dmarc": ..., "dkim": ...}.
     findings = models.JSONField(default=dict, blank=True)

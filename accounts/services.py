@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import branding
+from accounts import branding, dkim
 from accounts import dns as sender_dns
 from accounts.addresses import normalise_address
 from accounts.models import (
@@ -337,12 +337,14 @@ def _clean_dkim_selector(value: str) -> str:
 
 
 def sender_domain_add(*, account: Account, domain: str, dkim_selector: str = "") -> SenderDomain:
-    """Add a domain to the account with a fresh TXT verification token. Refuses duplicates."""
+    """Add a domain to the account with a fresh TXT verification token and a DKIM key pair of
+    ours (`dkim_selector`: an ESP's, checked instead when an ESP sends). Refuses duplicates."""
     try:
         name = sender_dns.normalise_domain(domain)
     except ValueError as exc:
         raise ApplicationError(str(exc), field="domain") from exc
     selector = _clean_dkim_selector(dkim_selector)
+    key = dkim.generate_key_pair()
     try:
         with transaction.atomic():
             return SenderDomain.objects.create(
@@ -350,6 +352,9 @@ def sender_domain_add(*, account: Account, domain: str, dkim_selector: str = "")
                 domain=name,
                 dkim_selector=selector,
                 verification_token=secrets.token_hex(16),
+                signing_selector=dkim.new_selector(),
+                signing_key=key.encrypted_private_key,
+                signing_public_key=key.public_key,
             )
     except IntegrityError as exc:
         raise ApplicationError(
@@ -370,26 +375,122 @@ def sender_domain_verify(*, account: Account, domain_id: int) -> SenderDomain:
     return _sender_domain_check(sender_domain)
 
 
+SIGNING_KEY_FIELDS = [
+    "signing_selector",
+    "signing_key",
+    "signing_public_key",
+    "next_signing_selector",
+    "next_signing_key",
+    "next_signing_public_key",
+    "retired_signing_selector",
+    "retired_signing_public_key",
+    "dkim_published_at",
+]
+
+
+def sender_domain_ensure_key(*, sender_domain: SenderDomain) -> SenderDomain:
+    """Give a domain added before we signed its DKIM key pair. Idempotent: a domain with a key
+    keeps it (the conditional update makes two concurrent calls agree on one key)."""
+    if sender_domain.signing_key:
+        return sender_domain
+    key = dkim.generate_key_pair()
+    SenderDomain.objects.filter(pk=sender_domain.pk, signing_key="").update(
+        signing_selector=dkim.new_selector(),
+        signing_key=key.encrypted_private_key,
+        signing_public_key=key.public_key,
+    )
+    sender_domain.refresh_from_db(fields=SIGNING_KEY_FIELDS)
+    return sender_domain
+
+
 def _sender_domain_check(sender_domain: SenderDomain) -> SenderDomain:
-    """Run the DNS checks for a loaded domain and store them; LookupFailed -> ApplicationError."""
+    """Run the DNS checks for a loaded domain and store them; LookupFailed -> ApplicationError.
+
+    When we sign, the DKIM check is of our key at our selector, and a rotation's new key that is
+    now published replaces the current one (which stays listed as retired)."""
+    we_sign = dkim.we_sign()
+    if we_sign:
+        sender_domain_ensure_key(sender_domain=sender_domain)
     try:
         findings = sender_dns.check_domain(
             sender_domain.domain,
             expected_token_record=sender_domain.txt_record_value,
-            dkim_selector=sender_domain.dkim_selector,
+            **(
+                {
+                    "dkim_selector": sender_domain.signing_selector,
+                    "dkim_public_key": sender_domain.signing_public_key,
+                    "next_dkim_selector": sender_domain.next_signing_selector,
+                    "next_dkim_public_key": sender_domain.next_signing_public_key,
+                    "spf_include": settings.SPF_INCLUDE,
+                }
+                if we_sign
+                else {"dkim_selector": sender_domain.dkim_selector}
+            ),
         )
     except sender_dns.LookupFailed as exc:
         raise ApplicationError(
             _("The DNS check could not be completed: %(error)s. Try again.") % {"error": exc}
         ) from exc
     now = timezone.now()
-    sender_domain.findings = findings.as_dict()
-    sender_domain.last_checked_at = now
-    if findings.is_verified:
-        sender_domain.verified_at = sender_domain.verified_at or now
-    else:
-        sender_domain.verified_at = None
-    sender_domain.save(update_fields=["findings", "last_checked_at", "verified_at"])
+    with transaction.atomic():
+        locked = SenderDomain.objects.select_for_update().get(pk=sender_domain.pk)
+        fields = ["findings", "last_checked_at", "verified_at"]
+        if we_sign and locked.signing_public_key == sender_domain.signing_public_key:
+            # (A rotation that happened meanwhile is judged at the next check.)
+            if findings.dkim_next is not None and findings.dkim_next.status == "ok":
+                _promote_next_key(locked)
+                findings.dkim, findings.dkim_next = findings.dkim_next, None
+            locked.dkim_published_at = (
+                (locked.dkim_published_at or now) if findings.dkim.status == "ok" else None
+            )
+            fields += SIGNING_KEY_FIELDS
+        locked.findings = findings.as_dict()
+        if we_sign:
+            # Which keys were looked at: the page shows a check only for the selector it was of.
+            locked.findings["dkim_selector"] = locked.signing_selector
+            locked.findings["dkim_next_selector"] = locked.next_signing_selector
+        locked.last_checked_at = now
+        locked.verified_at = (locked.verified_at or now) if findings.is_verified else None
+        locked.save(update_fields=fields)
+    dkim.clear_key_cache()
+    return locked
+
+
+def _promote_next_key(sender_domain: SenderDomain) -> None:
+    """The rotation's new key becomes the one we sign with; the old selector is kept as
+    retired, so mail already signed with it still verifies while its record stays up."""
+    sender_domain.retired_signing_selector = sender_domain.signing_selector
+    sender_domain.retired_signing_public_key = sender_domain.signing_public_key
+    sender_domain.signing_selector = sender_domain.next_signing_selector
+    sender_domain.signing_key = sender_domain.next_signing_key
+    sender_domain.signing_public_key = sender_domain.next_signing_public_key
+    sender_domain.next_signing_selector = ""
+    sender_domain.next_signing_key = ""
+    sender_domain.next_signing_public_key = ""
+    sender_domain.dkim_published_at = None
+
+
+def sender_domain_rotate_key(*, account: Account, domain_id: int) -> SenderDomain:
+    """Start a DKIM key rotation without a gap: a new key pair under a new selector, to publish
+    beside the current one. We keep signing with the current key until a check sees the new
+    one in DNS. Idempotent: a rotation already waiting is returned as it is. Locks the row."""
+    with transaction.atomic():
+        sender_domain = (
+            SenderDomain.objects.select_for_update().filter(account=account, pk=domain_id).first()
+        )
+        if sender_domain is None:
+            raise NotFound("No such sender domain.")
+        if sender_domain.next_signing_key:
+            return sender_domain
+        if not sender_domain.signing_key:
+            raise ApplicationError(_("This domain has no key to rotate yet."))
+        key = dkim.generate_key_pair()
+        sender_domain.next_signing_selector = dkim.new_selector()
+        sender_domain.next_signing_key = key.encrypted_private_key
+        sender_domain.next_signing_public_key = key.public_key
+        sender_domain.save(
+            update_fields=["next_signing_selector", "next_signing_key", "next_signing_public_key"]
+        )
     return sender_domain
 
 

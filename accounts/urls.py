@@ -73,6 +73,11 @@ urlpatterns = [
         name="sender_domain_selector",
     ),
     path(
+        "account/domains/<int:domain_id>/rotate-key/",
+        views.sender_domain_rotate_key,
+        name="sender_domain_rotate_key",
+    ),
+    path(
         "account/domains/<int:domain_id>/delete/",
         views.sender_domain_delete,
         name="sender_domain_delete",

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services, webhooks
+from accounts import dkim, selectors, services, webhooks
 from accounts.forms import (
     ApiTokenForm,
     BrandForm,
@@ -129,21 +129,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     their template tags (accounts imports none of them); the queries stay a fixed few."""
     account = request.user.account
     domains = list(selectors.sender_domains_for(account=account))
-    steps = [
-        (_("Verify your e-mail address"), request.user.is_email_verified, None),
-        (
-            _("Complete your company identity"),
-            bool(account.postal_address and account.phone),
-            "profile",
-        ),
-        (_("Verify a sender domain"), any(d.is_verified for d in domains), "sender_domains"),
-    ]
     growth = request.GET.get("growth", "")
     growth_days = int(growth) if growth in {str(days) for days in GROWTH_DAYS} else GROWTH_DAYS[0]
     return render(
         request,
         "accounts/dashboard.html",
-        {"account": account, "domains": domains, "steps": steps, "growth_days": growth_days},
+        {"account": account, "domains": domains, "growth_days": growth_days},
     )
 
 
@@ -212,6 +203,9 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 @account_required
 def sender_domains(request: HttpRequest) -> HttpResponse:
     form = SenderDomainForm(request.POST or None)
+    if dkim.we_sign():
+        # We sign with a key of ours: there is no selector to ask for.
+        del form.fields["dkim_selector"]
     if request.method == "POST" and form.is_valid():
         try:
             domain = services.sender_domain_add(account=request.user.account, **form.cleaned_data)
@@ -220,7 +214,7 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(domain)s added. Publish the TXT record, then verify.")
+                _("%(domain)s added. Publish the records listed here, then verify.")
                 % {"domain": domain.domain},
             )
             return redirect("sender_domain", domain_id=domain.pk)
@@ -233,18 +227,41 @@ def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
     domain = selectors.sender_domain_get(account=request.user.account, domain_id=domain_id)
     if domain is None:
         raise Http404("No such sender domain.")
+    if dkim.we_sign():
+        # A domain added before we signed gets its key on first view.
+        domain = services.sender_domain_ensure_key(sender_domain=domain)
     selector_form = DkimSelectorForm(initial={"dkim_selector": domain.dkim_selector})
-    checks = [
-        (_("Ownership (TXT token)"), domain.findings.get("verification")),
-        ("SPF", domain.findings.get("spf")),
-        ("DMARC", domain.findings.get("dmarc")),
-        ("DKIM", domain.findings.get("dkim")),
-    ]
     return render(
         request,
         "accounts/sender_domain.html",
-        {"domain": domain, "checks": checks, "selector_form": selector_form},
+        {
+            "domain": domain,
+            "records": selectors.sender_domain_records(sender_domain=domain),
+            "we_sign": dkim.we_sign(),
+            "esp_name": dkim.esp_name(),
+            "selector_form": selector_form,
+        },
     )
+
+
+@account_required
+@require_POST
+def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpResponse:
+    try:
+        services.sender_domain_rotate_key(account=request.user.account, domain_id=domain_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "A new DKIM key is ready: publish its record beside the current one. We keep "
+                "signing with the current key until a check sees the new one."
+            ),
+        )
+    return redirect("sender_domain", domain_id=domain_id)
 
 
 @account_required

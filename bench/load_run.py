@@ -801,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         "CONN_MAX_AGE": args.conn_max_age,
         "SECRET_KEY": SECRET_KEY,
         "SUPPRESSION_HASH_KEY": SECRET_KEY + "-suppressions",
+        "DKIM_KEY_SECRET": SECRET_KEY + "-dkim-keys",
         "ALLOWED_HOSTS": HOST,
         "SITE_URL": f"https://{HOST}",
         "ANYMAIL": json.dumps(

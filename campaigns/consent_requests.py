@@ -125,9 +125,17 @@ def consent_request_create(
     intro: str = "",
 ) -> Campaign:
     """A draft consent request for one of the account's lists, its content from the fixed
-    template. Refused like any campaign (frozen account, unverified sender)."""
-    from campaigns.services import campaign_create
+    template. Refused like any campaign (frozen account), and, unlike a draft, for a From
+    address not on a verified sender domain: a consent request is made to be sent as it is
+    (its upload writes candidate subscribers), so it is not started before DNS is done."""
+    from campaigns.services import (
+        account_ensure_can_send,
+        campaign_create,
+        sender_address_checked,
+    )
 
+    account_ensure_can_send(account)
+    from_email = sender_address_checked(account, from_email)
     mailing_list = MailingList.objects.filter(account=account, pk=mailing_list_id).first()
     if mailing_list is None:
         raise NotFound("No such list.")

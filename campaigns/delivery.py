@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.dkim import dkim_sign
 from campaigns import consent_requests, selectors, sending, tasks
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
@@ -121,9 +122,12 @@ class SmtpTransport:
     drain and driven command by command: the message is our own bytes (campaigns.mime), and the
     server's answer to DATA (its queue id) is kept as the provider's message id."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, signing_account_id: int | None = None) -> None:
         self.backend = get_connection(SMTP_BACKEND)
         self._handed_over = False  # the current message's final dot has been sent
+        # None: sign with the From domain's verified key; an id: with that account's own key,
+        # verified or not (a test send, to the user's own address).
+        self.signing_account_id = signing_account_id
 
     def _smtp(self) -> smtplib.SMTP:
         if self.backend.connection is None:
@@ -142,7 +146,13 @@ class SmtpTransport:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
             eight_bit = smtp.has_extn("8bitmime")
-            raw = _built(lambda: raw_message(rendered, eight_bit=eight_bit))
+            raw = _built(
+                lambda: dkim_sign(
+                    raw_message(rendered, eight_bit=eight_bit),
+                    rendered.from_email.rpartition("@")[2],
+                    account_id=self.signing_account_id,
+                )
+            )
             envelope = (
                 f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
                 f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"

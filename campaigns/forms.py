@@ -17,7 +17,8 @@ MERGE_TAG_HELP_TEXT = gettext_lazy(
 
 class CampaignForm(forms.Form):
     """The editor. `lists` offers the account's lists, `preview_as` some of their subscribers;
-    `from_domains` names the verified sender domains for the From address's hint."""
+    `from_domains` names the account's sender domains (offered after the "@"),
+    `verified_domains` those a campaign can be submitted from (the hint)."""
 
     name = forms.CharField(
         label=gettext_lazy("Campaign name"),
@@ -59,19 +60,27 @@ class CampaignForm(forms.Form):
         help_text=gettext_lazy("Left empty, it is made from the HTML. Merge tags work here too."),
     )
 
-    def __init__(self, *args, lists=(), from_domains=(), **kwargs):
+    def __init__(self, *args, lists=(), from_domains=(), verified_domains=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lists"].choices = [
             (mailing_list.pk, _list_label(mailing_list)) for mailing_list in lists
         ]
         self.from_domains = list(from_domains)
-        if self.from_domains:
+        verified = self.from_domains if verified_domains is None else list(verified_domains)
+        if verified:
             self.fields["from_email"].help_text = gettext(
-                "Must be on a verified sender domain of your account: %(domains)s."
-            ) % {"domains": ", ".join(self.from_domains)}
+                "Any address for a draft; to submit, it must be on a verified sender domain of "
+                "yours: %(domains)s."
+            ) % {"domains": ", ".join(verified)}
+        elif self.from_domains:
+            self.fields["from_email"].help_text = gettext(
+                "Any address for a draft; to submit, it must be on a verified sender domain of "
+                "yours (none is verified yet: publish its records under Sender domains)."
+            )
         else:
             self.fields["from_email"].help_text = gettext(
-                "Must be on a verified sender domain of your account; you have none yet."
+                "Any address for a draft; to submit, it must be on a verified sender domain of "
+                "yours (you have none yet: add yours under Sender domains)."
             )
 
     def service_fields(self) -> dict:

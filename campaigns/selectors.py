@@ -55,6 +55,7 @@ from lists.models import (
     ConsentEvent,
     ConsentRecord,
     ConsentSource,
+    ImportJob,
     MailingList,
     PlatformSuppression,
     Subscriber,
@@ -824,3 +825,48 @@ def link_clicks(*, campaign: Campaign) -> list[LinkClicks]:
         )
         for index, url in enumerate(links)
     ]
+
+
+@dataclass(frozen=True)
+class GettingStarted:
+    """What the account has done of the path from sign-up to a submitted campaign."""
+
+    has_list: bool
+    has_subscribers_or_import: bool
+    has_campaign: bool
+    has_test_send: bool
+    has_submitted: bool
+
+
+def getting_started(*, account: Account) -> GettingStarted:
+    """The dashboard checklist's facts about lists and campaigns, in one query."""
+    account_ref = OuterRef("pk")
+    row = (
+        Account.objects.filter(pk=account.pk)
+        .annotate(
+            has_list=Exists(MailingList.objects.filter(account=account_ref)),
+            has_import=Exists(ImportJob.objects.filter(account=account_ref)),
+            has_subscriber=Exists(Subscriber.objects.filter(mailing_list__account=account_ref)),
+            has_campaign=Exists(Campaign.objects.filter(account=account_ref)),
+            has_test_send=Exists(CampaignTestSend.objects.filter(account=account_ref)),
+            has_submitted=Exists(
+                Campaign.objects.filter(account=account_ref, submitted_at__isnull=False)
+            ),
+        )
+        .values(
+            "has_list",
+            "has_import",
+            "has_subscriber",
+            "has_campaign",
+            "has_test_send",
+            "has_submitted",
+        )
+        .get()
+    )
+    return GettingStarted(
+        has_list=row["has_list"],
+        has_subscribers_or_import=row["has_import"] or row["has_subscriber"],
+        has_campaign=row["has_campaign"],
+        has_test_send=row["has_test_send"],
+        has_submitted=row["has_submitted"],
+    )

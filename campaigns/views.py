@@ -258,8 +258,12 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
     the preview pane and saves nothing."""
     account = request.user.account
     account_lists = list(list_selectors.lists_for(account=account))
-    domains = _verified_domains(account)
-    options = {"lists": account_lists, "from_domains": domains}
+    domains = list(account_selectors.sender_domains_for(account=account))
+    options = {
+        "lists": account_lists,
+        "from_domains": [domain.domain for domain in domains],
+        "verified_domains": [domain.domain for domain in domains if domain.is_verified],
+    }
     previewing = request.method == "POST" and request.POST.get("action") == "preview"
 
     if request.method == "POST" and not previewing:
@@ -855,6 +859,10 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 :RECENT_TEST_SENDS
             ],
             "can_submit": can_transition(status, CampaignStatus.SUBMITTED),
+            # Drafts need no verified domain; submitting does, and the page says what is missing.
+            "sender_missing": (
+                services.sender_domain_missing(account, campaign) if campaign.is_editable else ""
+            ),
             "can_withdraw": status == CampaignStatus.SUBMITTED,
             "can_cancel": can_transition(status, CampaignStatus.CANCELLED),
             "progress": _progress_context(campaign),

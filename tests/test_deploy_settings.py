@@ -11,6 +11,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x" * 20 + "a-random-production-secret-value-1234567890",
         "SUPPRESSION_HASH_KEY": "another-random-production-secret-value-0987654321",
+        "DKIM_KEY_SECRET": "a-third-random-production-secret-value-5678901234",
         "ALLOWED_HOSTS": "mail.example.com",
         "SITE_URL": "https://mail.example.com",
         "DATABASE_URL": "sqlite:///:memory:",

@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Account, ApiToken, SenderDomain
+from accounts.selectors import sender_domain_records
 
 
 class TokenObtainInput(serializers.Serializer):
@@ -52,9 +54,27 @@ class SenderDomainInput(serializers.Serializer):
     )
 
 
+class DnsRecordOutput(serializers.Serializer):
+    key = serializers.ChoiceField(
+        choices=["ownership", "dkim", "dkim_next", "dkim_retired", "spf", "dmarc"]
+    )
+    type = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.CharField(help_text="What to publish (SPF: yours with our include).")
+    status = serializers.ChoiceField(
+        choices=["found", "wrong", "missing", "unchecked"],
+        help_text="The last check: found, wrong (see `seen`), missing, or not checked yet.",
+    )
+    seen = serializers.ListField(child=serializers.CharField(), help_text="What DNS answered.")
+    messages = serializers.ListField(child=serializers.CharField())
+
+
 class SenderDomainOutput(serializers.ModelSerializer):
     txt_record = serializers.SerializerMethodField()
     verified = serializers.BooleanField(source="is_verified")
+    records = serializers.SerializerMethodField(
+        help_text="Every record to publish for this domain, with its last check."
+    )
 
     class Meta:
         model = SenderDomain
@@ -67,11 +87,16 @@ class SenderDomainOutput(serializers.ModelSerializer):
             "dkim_selector",
             "last_checked_at",
             "findings",
+            "records",
             "created_at",
         ]
 
     def get_txt_record(self, obj: SenderDomain) -> dict:
         return {"type": "TXT", "name": obj.domain, "value": obj.txt_record_value}
+
+    @extend_schema_field(DnsRecordOutput(many=True))
+    def get_records(self, obj: SenderDomain) -> list[dict]:
+        return DnsRecordOutput(sender_domain_records(sender_domain=obj), many=True).data
 
 
 class TermsStatusOutput(serializers.Serializer):

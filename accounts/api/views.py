@@ -25,6 +25,40 @@ _TXT_RECORD = {
     "name": "news.example.com",
     "value": "consentmail-verification=9f86d081884c7d659a2feaa0c55ad015",
 }
+_DKIM_NAME = "cm202611a1b2c3._domainkey.news.example.com"
+_DKIM_VALUE = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA…IDAQAB"
+_SPF_VALUE = "v=spf1 include:_spf.example.net include:_spf.consentmail.example ~all"
+_DMARC_VALUE = "v=DMARC1; p=none; rua=mailto:dmarc-reports@news.example.com; adkim=r; aspf=r"
+
+
+def _records(ownership: str, dkim: str, spf: str, dmarc: str) -> list[dict]:
+    """The `records` of an example: what to publish, each with its last check."""
+
+    def record(key, name, value, status, seen=()):
+        return {
+            "key": key,
+            "type": "TXT",
+            "name": name,
+            "value": value,
+            "status": status,
+            "seen": list(seen),
+            "messages": [],
+        }
+
+    return [
+        record("ownership", "news.example.com", _TXT_RECORD["value"], ownership),
+        record("dkim", _DKIM_NAME, _DKIM_VALUE, dkim),
+        record(
+            "spf",
+            "news.example.com",
+            _SPF_VALUE,
+            spf,
+            ["v=spf1 include:_spf.example.net ~all"] if spf == "wrong" else (),
+        ),
+        record("dmarc", "_dmarc.news.example.com", _DMARC_VALUE, dmarc),
+    ]
+
+
 SENDER_DOMAIN_ADDED = OpenApiExample(
     "Added, not verified yet",
     value={
@@ -36,6 +70,7 @@ SENDER_DOMAIN_ADDED = OpenApiExample(
         "dkim_selector": "s1",
         "last_checked_at": None,
         "findings": {},
+        "records": _records("unchecked", "unchecked", "unchecked", "unchecked"),
         "created_at": "2026-11-02T09:00:00Z",
     },
     response_only=True,
@@ -57,17 +92,21 @@ SENDER_DOMAIN_VERIFIED = OpenApiExample(
                 "messages": [],
             },
             "spf": {
-                "status": "ok",
+                "status": "error",
                 "records": ["v=spf1 include:_spf.example.net ~all"],
-                "messages": [],
+                "messages": [
+                    "The SPF record does not authorise us: it needs "
+                    "'include:_spf.consentmail.example'."
+                ],
             },
             "dmarc": {
                 "status": "warning",
                 "records": ["v=DMARC1; p=none"],
                 "messages": ["The DMARC policy is p=none: failing mail is still delivered."],
             },
-            "dkim": {"status": "missing", "records": [], "messages": ["No DKIM key at s1."]},
+            "dkim": {"status": "ok", "records": [_DKIM_VALUE], "messages": []},
         },
+        "records": _records("found", "found", "wrong", "found"),
         "created_at": "2026-11-02T09:00:00Z",
     },
     response_only=True,

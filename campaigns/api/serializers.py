@@ -17,7 +17,9 @@ class CampaignInput(serializers.Serializer):
     subject = serializers.CharField(max_length=300, help_text="Merge tags allowed.")
     from_name = serializers.CharField(max_length=100)
     from_email = serializers.CharField(
-        max_length=254, help_text="Must be on one of the account's verified sender domains."
+        max_length=254,
+        help_text="Any valid address for a draft and a test send to yourself (the test needs "
+        "it on one of the account's sender domains); submitting needs that domain verified.",
     )
     reply_to = serializers.CharField(max_length=254, required=False, allow_blank=True)
     html_body = serializers.CharField(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
-from accounts.models import Account
-from campaigns.selectors import campaign_status_counts
+from accounts.models import Account, User
+from accounts.selectors import sender_domain_records
+from campaigns.selectors import campaign_status_counts, getting_started
 from campaigns.states import CampaignStatus
 from config import charts
 
@@ -44,4 +46,56 @@ def dashboard_campaigns(account: Account) -> dict:
         ],
         "total": sum(counts.values()),
         "bar_width": BAR_WIDTH,
+    }
+
+
+@register.inclusion_tag("accounts/_getting_started.html")
+def getting_started_checklist(account: Account, user: User, domains) -> dict:
+    """The whole path from sign-up to a submitted campaign, each step done or to do, with the
+    sender domain's records and their last live checks. One query (the domains are given)."""
+    facts = getting_started(account=account)
+    # The domain furthest along: verified first, then the most records found.
+    best, best_records = None, []
+    for domain in domains:
+        records = [
+            r for r in sender_domain_records(sender_domain=domain) if r.key != "dkim_retired"
+        ]
+        score = (domain.is_verified, sum(r.is_found for r in records))
+        if best is None or score > (best.is_verified, sum(r.is_found for r in best_records)):
+            best, best_records = domain, records
+    records_done = bool(best and best.is_verified and all(r.is_found for r in best_records))
+    domain_url = reverse("sender_domain", args=[best.pk]) if best else reverse("sender_domains")
+    steps = [
+        ("email", _("Verify your e-mail address"), user.is_email_verified, None),
+        (
+            "profile",
+            _("Complete your company identity"),
+            bool(account.postal_address and account.phone),
+            reverse("profile"),
+        ),
+        ("domain", _("Publish your sender domain's records"), records_done, domain_url),
+        ("list", _("Create your first list"), facts.has_list, reverse("lists")),
+        (
+            "subscribers",
+            _("Add subscribers: an import or a sign-up form"),
+            facts.has_subscribers_or_import,
+            reverse("lists"),
+        ),
+        ("draft", _("Write your first campaign"), facts.has_campaign, reverse("campaign_create")),
+        ("test", _("Send yourself a test"), facts.has_test_send, reverse("campaigns")),
+        (
+            "submit",
+            _("Submit a campaign for moderation"),
+            facts.has_submitted,
+            reverse("campaigns"),
+        ),
+    ]
+    return {
+        "steps": [
+            {"key": key, "label": label, "done": done, "url": url}
+            for key, label, done, url in steps
+        ],
+        "domain": best,
+        "domain_records": best_records,
+        "user": user,
     }

@@ -303,6 +303,17 @@ EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 2
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
 DOMAIN_VERIFICATION_PREFIX = "consentmail-verification="
+# DKIM (accounts.dkim): we sign every message our SMTP path sends with the From domain's key.
+# The private keys are encrypted at rest with a key derived from DKIM_KEY_SECRET (production
+# requires it; changing it makes the stored keys unreadable: rotate every domain's key first).
+DKIM_SIGNING = env.bool("DKIM_SIGNING", default=True)
+DKIM_KEY_SECRET = env("DKIM_KEY_SECRET", default=SECRET_KEY)
+DKIM_SELECTOR_PREFIX = env("DKIM_SELECTOR_PREFIX", default="cm")
+DKIM_KEY_CACHE_SECONDS = env.int("DKIM_KEY_CACHE_SECONDS", default=300)
+# The SPF include that authorises our sending hosts (merged into the domain's SPF record).
+SPF_INCLUDE = env("SPF_INCLUDE", default="_spf.consentmail.localhost")
+# The rua= of the DMARC record we suggest; empty: dmarc-reports@ the sender's own domain.
+DMARC_REPORT_ADDRESS = env("DMARC_REPORT_ADDRESS", default="")
 # The sender's logo on recipient pages (PNG, JPEG, GIF or WebP; never SVG, which can carry script).
 BRAND_LOGO_MAX_BYTES = env.int("BRAND_LOGO_MAX_BYTES", default=200 * 1024)
 

@@ -7,6 +7,8 @@ SECRET_KEY = env("SECRET_KEY")
 # Required on its own: if it followed SECRET_KEY, rotating that key would silently un-suppress
 # every unsubscribed, bounced and erased address.
 SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY")
+# Required on its own as well: rotating SECRET_KEY must not make every DKIM key unreadable.
+DKIM_KEY_SECRET = env("DKIM_KEY_SECRET")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 

@@ -51,7 +51,7 @@ def test_public_account_pages_follow_the_browser(client, name, russian, english)
     [
         ("profile", "Данные компании"),
         ("api_tokens", "Ваши токены"),
-        ("sender_domains", "Рассылки можно отправлять только с адресов на доменах"),
+        ("sender_domains", "Писать и тестировать рассылки можно с любого адреса"),
         ("webhooks", "Вебхуков пока нет."),
         ("notifications", "Уведомлений пока нет"),
         ("password_change", "Сменить пароль"),
@@ -66,7 +66,8 @@ def test_a_sender_domain_page_and_its_messages_in_russian(client, user):
     client.force_login(user)
     domain = SenderDomainFactory(account=user.account, domain="news.example.com")
     said = _said(client.get(reverse("sender_domain", args=[domain.pk]), headers=RU))
-    assert "1. Опубликуйте эту TXT-запись" in said
+    assert "Записи для публикации" in said
+    assert "Ключ DKIM (мы подписываем им)" in said
     assert "не проверено" in said
 
     response = client.post(reverse("sender_domains"), {"domain": "https://bad"}, headers=RU)

@@ -442,9 +442,9 @@ def test_the_queries_do_not_grow_with_lists_campaigns_or_feedback(
 
     many = _queries(sender)
     # Session, user, account, domains, unread notifications, the terms acceptance (the banner);
-    # lists, their growth; campaigns by status; health (deliveries, abuse reports); the latest
-    # feedback.
-    with django_assert_max_num_queries(12):
+    # the getting-started facts (one query); lists, their growth; campaigns by status; health
+    # (deliveries, abuse reports); the latest feedback.
+    with django_assert_max_num_queries(13):
         sender.get(URL, {"growth": "90"})
 
     assert many == few
@@ -478,7 +478,8 @@ def test_the_dashboard_in_russian(sender, data):
     assert '<html lang="ru">' in html
     for text in (
         "С чего начать",
-        "Подтвердите домен отправителя",
+        "Опубликуйте записи домена отправителя",
+        "Отправьте рассылку на модерацию",
         "Harbour news 24 подписчика +10 за 30 дней",
         "Offers 1 подписчик +0 за 30 дней",
         "Spring customers 40 подписчиков",

@@ -8,6 +8,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from accounts import dns as sender_dns
@@ -36,26 +37,31 @@ def verify_url(domain_id: int) -> str:
 
 
 def publish(dns_server, domain: SenderDomain, **overrides) -> None:
-    """A well set-up domain: token, SPF -all, DMARC p=reject, a DKIM key at `s1`.
+    """A well set-up domain: token, SPF -all with our include, DMARC p=reject, our DKIM key at
+    our selector (we sign: the test settings' backend is not an ESP's).
 
     The SPF record and the DKIM key come as multi-string TXT records, as providers publish them.
-    Pass apex=/dmarc=/dkim= lists to replace a part.
+    Pass apex=/dmarc=/dkim= lists to replace a part, selector= to put the DKIM key elsewhere.
     """
     name = domain.domain
+    ours = domain.signing_public_key
     records = {
         name: overrides.get(
             "apex",
             [
                 domain.txt_record_value,
-                ("v=spf1 ip4:192.0.2.0/24 ", "include:_spf.mailer.test -all"),
+                (
+                    "v=spf1 ip4:192.0.2.0/24 ",
+                    f"include:_spf.mailer.test include:{settings.SPF_INCLUDE} -all",
+                ),
                 "google-site-verification=unrelated",
             ],
         ),
         f"_dmarc.{name}": overrides.get(
             "dmarc", ["v=DMARC1; p=reject; rua=mailto:dmarc@example.test"]
         ),
-        f"s1._domainkey.{name}": overrides.get(
-            "dkim", [("v=DKIM1; k=rsa; p=", DKIM_KEY[:200], DKIM_KEY[200:])]
+        f"{overrides.get('selector', domain.signing_selector)}._domainkey.{name}": overrides.get(
+            "dkim", [("v=DKIM1; k=rsa; p=", ours[:200], ours[200:])]
         ),
     }
     dns_server.set_records(records)
@@ -74,6 +80,13 @@ def _never_the_system_resolver(settings):
     """Until a test sets a server, lookups go to a closed local port, never out of 127.0.0.1."""
     settings.DNS_NAMESERVERS = [f"127.0.0.1:{free_port()}"]
     settings.DNS_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def esp_backend(settings):
+    """Mail goes out through an ESP (anymail): the DKIM checked is the ESP's, at the selector
+    the user gave, and SPF is not required to include ours."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 
 
 @pytest.fixture
@@ -258,11 +271,17 @@ def test_api_verify_succeeds_when_the_token_is_published(token_client, dns_serve
     findings = body["findings"]
     assert statuses(findings) == {"verification": "ok", "spf": "ok", "dmarc": "ok", "dkim": "ok"}
     assert findings["verification"]["records"] == [domain.txt_record_value]
-    assert findings["spf"]["records"] == ["v=spf1 ip4:192.0.2.0/24 include:_spf.mailer.test -all"]
+    assert findings["spf"]["records"] == [
+        "v=spf1 ip4:192.0.2.0/24 include:_spf.mailer.test include:_spf.consentmail.localhost -all"
+    ]
     assert "'-all'" in findings["spf"]["messages"][0]
     assert findings["dmarc"]["messages"] == ["DMARC policy is p=reject."]
-    assert "s1._domainkey.news.example.test" in findings["dkim"]["messages"][0]
-    assert findings["dkim"]["records"] == [f"v=DKIM1; k=rsa; p={DKIM_KEY}"]
+    # We sign, so the key checked is ours at our selector, not the "s1" given.
+    assert (
+        f"{domain.signing_selector}._domainkey.news.example.test"
+        in (findings["dkim"]["messages"][0])
+    )
+    assert findings["dkim"]["records"] == [f"v=DKIM1; k=rsa; p={domain.signing_public_key}"]
     # The stored state matches, and GET shows it.
     domain.refresh_from_db()
     assert domain.is_verified
@@ -290,7 +309,9 @@ def test_token_among_other_records_and_with_spaces_verifies(user, dns_server):
 
     assert domain.is_verified
     assert domain.findings["dkim"]["status"] == "missing"
-    assert "Give a DKIM selector" in domain.findings["dkim"]["messages"][0]
+    assert domain.findings["dkim"]["messages"] == [
+        f"{domain.signing_selector}._domainkey.{domain.domain} has no DKIM key record."
+    ]
 
 
 # --- Verification fails -------------------------------------------------------------------------
@@ -374,21 +395,32 @@ def test_verify_with_a_domain_too_long_for_its_dmarc_name(user, dns_server):
 @pytest.mark.parametrize(
     ("spf_records", "status", "message"),
     [
-        (["v=spf1 include:_spf.mailer.test -all"], "ok", "'-all'"),
-        (["v=spf1 include:_spf.mailer.test ~all"], "ok", "'~all'"),
+        (["v=spf1 include:_spf.mailer.test include:{ours} -all"], "ok", "'-all'"),
+        (["v=spf1 include:{ours} ~all"], "ok", "'~all'"),
+        (["v=spf1 +include:{ours}. ~all"], "ok", "authorises us"),
+        (["v=spf1 redirect={ours}"], "warning", "no 'all'"),
         (["v=spf1 +all"], "error", "'+all'"),
         (["v=spf1 a mx all"], "error", "'+all'"),
-        (["v=spf1 ?all"], "warning", "'?all'"),
-        (["v=spf1 include:_spf.mailer.test"], "warning", "no 'all'"),
-        (["v=spf1 include:spf.sendall"], "warning", "no 'all'"),
-        (["v=spf1 -all", "v=spf1 include:_spf.mailer.test ~all"], "error", "More than one"),
-        (["V=SPF1 MX -ALL"], "ok", "'-all'"),
+        (["v=spf1 include:{ours} ?all"], "warning", "'?all'"),
+        (["v=spf1 include:{ours}"], "warning", "no 'all'"),
+        # An SPF record that authorises only someone else is not "ok" (the issue's case).
+        (["v=spf1 include:_spf.mailer.test -all"], "error", "does not authorise us"),
+        (["v=spf1 include:spf.sendall"], "error", "does not authorise us"),
+        (["v=spf1 -include:{ours} ~all"], "error", "does not authorise us"),
+        (["v=spf1 include:{ours}.evil.test ~all"], "error", "does not authorise us"),
+        (["v=spf1 -all", "v=spf1 include:{ours} ~all"], "error", "More than one"),
+        (["V=SPF1 MX INCLUDE:{OURS} -ALL"], "ok", "'-all'"),
         (["v=spf10 -all"], "missing", "no SPF"),
         ([], "missing", "no SPF"),
     ],
 )
 def test_spf_judgement(user, dns_server, spf_records, status, message):
     domain = add(user.account)
+    include = settings.SPF_INCLUDE
+    spf_records = [
+        record.replace("{ours}", include).replace("{OURS}", include.upper())
+        for record in spf_records
+    ]
     publish(dns_server, domain, apex=[domain.txt_record_value, *spf_records])
 
     spf = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["spf"]
@@ -443,9 +475,11 @@ def test_dmarc_judgement(user, dns_server, dmarc_records, status, message):
         ([], "missing", "no DKIM key"),
     ],
 )
-def test_dkim_judgement(user, dns_server, dkim_records, status, message):
+def test_dkim_judgement_of_an_esps_key(
+    user, dns_server, esp_backend, dkim_records, status, message
+):
     domain = add(user.account)
-    publish(dns_server, domain, dkim=dkim_records)
+    publish(dns_server, domain, selector="s1", dkim=dkim_records)
 
     dkim = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["dkim"]
 
@@ -453,9 +487,9 @@ def test_dkim_judgement(user, dns_server, dkim_records, status, message):
     assert message in " ".join(dkim["messages"])
 
 
-def test_dkim_is_looked_up_at_the_selector_of_the_domain(user, dns_server):
+def test_an_esps_dkim_is_looked_up_at_the_selector_of_the_domain(user, dns_server, esp_backend):
     domain = add(user.account, selector="mail")
-    publish(dns_server, domain)  # The key is at s1, not at mail.
+    publish(dns_server, domain, selector="s1", dkim=[f"v=DKIM1; k=rsa; p={DKIM_KEY}"])
 
     dkim = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["dkim"]
 
@@ -659,7 +693,7 @@ def test_dmarc_of_the_parent_domain_governs_a_subdomain_without_its_own(user, dn
     )
 
 
-def test_a_dotted_dkim_selector_is_accepted_and_looked_up(user, dns_server):
+def test_a_dotted_dkim_selector_is_accepted_and_looked_up(user, dns_server, esp_backend):
     domain = add(user.account, selector="2026.Mail")
     assert domain.dkim_selector == "2026.mail"
     dns_server.set_records(

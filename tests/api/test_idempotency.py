@@ -227,7 +227,7 @@ def test_a_key_of_255_characters_is_fine(token_client, campaign_fields):
 def test_a_refused_request_is_not_kept_so_a_corrected_retry_runs(token_client, campaign_fields):
     refused = token_client.post(
         "/api/v1/campaigns/",
-        {**campaign_fields, "from_email": "news@elsewhere.example"},
+        {**campaign_fields, "from_email": "not-an-address"},
         format="json",
         HTTP_IDEMPOTENCY_KEY="k-1",
     )

@@ -87,7 +87,7 @@ def test_sign_up_verify_log_in_add_domain_and_create_token(page, site, screensho
     expect(page.get_by_role("status")).to_contain_text(f"We sent a verification link to {EMAIL}")
     expect(step_badge(page, "Verify your e-mail address")).to_have_text("To do")
     expect(step_badge(page, "Complete your company identity")).to_have_text("Done")
-    expect(step_badge(page, "Verify a sender domain")).to_have_text("To do")
+    expect(step_badge(page, "Publish your sender domain's records")).to_have_text("To do")
     screenshot(page, "account-dashboard-unverified")
 
     user = User.objects.get(email=EMAIL)
@@ -137,7 +137,7 @@ def test_sign_up_verify_log_in_add_domain_and_create_token(page, site, screensho
     expect(page.get_by_role("heading", level=1)).to_contain_text("news.example.com")
     expect(page.locator("#domain-status")).to_have_text("Not verified")
     expect(page.get_by_role("status")).to_contain_text("news.example.com added.")
-    txt_value = page.locator("#txt-value").inner_text().strip()
+    txt_value = page.locator("#record-ownership-value").inner_text().strip()
     assert re.fullmatch(r"consentmail-verification=[0-9a-f]{32}", txt_value), txt_value
     domain = SenderDomain.objects.get(account=user.account)
     assert domain.domain == "news.example.com"

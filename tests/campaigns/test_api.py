@@ -47,14 +47,19 @@ def test_create_list_get_and_patch(token_client, campaign_fields, mailing_list):
     assert token_client.get(f"/api/v1/campaigns/{campaign_id}/").json()["subject"] == "Changed"
 
 
-def test_an_unverified_sender_is_a_400_on_the_field(token_client, campaign_fields):
+def test_an_unverified_sender_is_a_draft_but_its_submission_is_a_400_on_the_field(
+    token_client, campaign_fields, subscriber
+):
     campaign_fields["from_email"] = "news@elsewhere.example"
 
-    response = token_client.post("/api/v1/campaigns/", campaign_fields, format="json")
+    created = token_client.post("/api/v1/campaigns/", campaign_fields, format="json")
+    campaign_id = created.json()["id"]
+    submitted = token_client.post(f"/api/v1/campaigns/{campaign_id}/submit/")
 
-    assert response.status_code == 400
-    assert "not on a verified sender domain" in response.json()["from_email"][0]
-    assert not Campaign.objects.exists()
+    assert created.status_code == 201
+    assert submitted.status_code == 400
+    assert "is not on a sender domain of your account" in submitted.json()["from_email"][0]
+    assert Campaign.objects.get().status == "draft"
 
 
 def test_missing_fields_and_bad_types_are_400s(token_client, campaign_fields):

@@ -62,29 +62,50 @@ def test_create_saves_a_draft_with_its_lists(user, campaign_fields, mailing_list
     assert campaign.created_by == user
 
 
-def test_the_from_address_must_be_on_a_verified_domain(user, campaign_fields, sender_domain):
+def test_a_draft_needs_no_verified_domain_but_submitting_does(
+    user, campaign_fields, subscriber, sender_domain, analyser
+):
+    """Issue 21: a new user writes, previews and tests before DNS is done; only submitting
+    needs the From domain verified, and the refusal says exactly what is missing."""
     sender_domain.verified_at = None
     sender_domain.save()
 
+    campaign = create(user, campaign_fields)
+    services.campaign_send_test(account=user.account, campaign_id=campaign.pk, user=user)
     with pytest.raises(ApplicationError) as refused:
-        create(user, campaign_fields)
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
 
+    assert campaign.status == CampaignStatus.DRAFT
+    assert [message.to for message in mail.outbox] == [[user.email]]
     assert refused.value.field == "from_email"
-    assert "not on a verified sender domain" in refused.value.message
-    assert "news.acme.example" in refused.value.message
-    assert not Campaign.objects.exists()
+    assert refused.value.message == (
+        "news.acme.example is not verified yet: publish its TXT record (see Sender domains), "
+        "then verify it. Drafts, previews and test sends work meanwhile."
+    )
+    assert services.sender_domain_missing(user.account, campaign) == refused.value.message
+    assert Campaign.objects.get().status == CampaignStatus.DRAFT
+    assert not CampaignStatusChange.objects.exists()
 
 
-def test_another_domain_of_the_same_name_in_another_account_does_not_count(
-    user, other_user, campaign_fields, sender_domain
+def test_a_draft_may_use_any_address_but_tests_need_one_of_the_accounts_domains(
+    user, other_user, campaign_fields, sender_domain, subscriber, analyser
 ):
     sender_domain.delete()
     CampaignFactory(account=other_user.account)  # verifies a domain for the other account
     campaign_fields["from_email"] = "news@" + other_user.account.sender_domains.get().domain
 
-    with pytest.raises(ApplicationError) as refused:
-        create(user, campaign_fields)
-    assert refused.value.field == "from_email"
+    campaign = create(user, campaign_fields)
+    with pytest.raises(ApplicationError) as test_refused:
+        services.campaign_send_test(account=user.account, campaign_id=campaign.pk, user=user)
+    with pytest.raises(ApplicationError) as submit_refused:
+        sending.campaign_submit(account=user.account, campaign_id=campaign.pk, actor=user)
+
+    # Another account's verified domain of that name counts for nothing.
+    assert "is not on a sender domain of your account" in test_refused.value.message
+    assert submit_refused.value.message == test_refused.value.message
+    assert mail.outbox == []
+    assert not CampaignTestSend.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
 
 
 def test_lists_must_be_the_accounts_own(user, other_user, campaign_fields):

@@ -19,6 +19,8 @@ SMUGGLED = (
     "MAIL FROM:<ceo@bank.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: ceo@bank.example"
 )
 PAYLOADS = ["\r.\r\n", "\n.\n", "\r\n.\r", "\n.\r\n", "\r\n.\n", "\r.\r"]
+# The transport DKIM-signs with the From domain's key when there is one: it looks in the database.
+pytestmark = pytest.mark.django_db
 
 
 class LaxRelay(socketserver.ThreadingTCPServer):

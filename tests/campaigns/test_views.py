@@ -181,7 +181,7 @@ def test_the_empty_list_explains_what_to_do_and_links_to_sender_domains(owner, o
     words = _words(response)
     assert "No campaigns yet" in words
     assert "Not yours" not in words
-    assert "First, verify a sender domain" in words
+    assert "You can write, preview and test a campaign now; to submit it, verify a" in words
     assert f'href="{reverse("sender_domains")}"' in _text(response)
 
 
@@ -195,7 +195,7 @@ def test_the_empty_list_does_not_ask_for_a_domain_once_one_is_verified(owner, se
 # --- the editor ----------------------------------------------------------------------------------
 
 
-def test_the_new_campaign_form_offers_the_accounts_lists_and_verified_domains(
+def test_the_new_campaign_form_offers_the_accounts_lists_and_domains(
     owner, account, sender_domain, mailing_list, other_user
 ):
     MailingListFactory(account=other_user.account, name="Someone else's list")
@@ -207,11 +207,16 @@ def test_the_new_campaign_form_offers_the_accounts_lists_and_verified_domains(
     assert response.status_code == 200
     assert f'name="lists" value="{mailing_list.pk}"' in page
     assert "Someone else's list" not in page
+    # Every domain of the account is offered (a draft may use one not verified yet); the hint
+    # names those a campaign can be submitted from.
     assert (
-        '<datalist id="from-domains"><option value="@news.acme.example"></option></datalist>'
-        in (page)
-    )
-    assert "unverified.example" not in page
+        '<datalist id="from-domains"><option value="@news.acme.example"></option>'
+        '<option value="@unverified.example"></option></datalist>'
+    ) in page
+    assert (
+        "Any address for a draft; to submit, it must be on a verified sender domain of yours: "
+        "news.acme.example."
+    ) in page
     assert f'value="{account.company_name}"' in page  # the From name starts as the company's
     # The preview pane already shows the footer, for a made-up recipient.
     assert '<iframe id="preview-html" class="mail-frame" sandbox=""' in page
@@ -236,23 +241,32 @@ def test_create_saves_a_draft_and_redirects_to_it(owner, user, campaign_fields, 
     ]
 
 
-def test_an_unverified_from_domain_is_an_error_on_the_field_and_saves_nothing(
+def test_a_draft_from_an_unverified_domain_is_saved_and_its_page_says_what_is_missing(
     owner, campaign_fields
 ):
     response = owner.post(
         reverse("campaign_create"), _form_data(campaign_fields, from_email="news@elsewhere.example")
     )
 
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302
+    assert campaign.from_email == "news@elsewhere.example"
+    page = owner.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+    assert (
+        '<p class="errorlist nonfield" id="submit-sender-missing">news@elsewhere.example is not '
+        "on a sender domain of your account. Add elsewhere.example under Sender domains"
+    ) in page
+
+
+def test_an_invalid_from_address_is_an_error_on_the_field_and_saves_nothing(owner, campaign_fields):
+    response = owner.post(
+        reverse("campaign_create"), _form_data(campaign_fields, from_email="news@")
+    )
+
     assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "from_email": [
-            "news@elsewhere.example is not on a verified sender domain of your account. Add "
-            "elsewhere.example under Sender domains and publish its TXT record first."
-        ]
-    }
-    page = response.content.decode()
-    assert '<ul class="errorlist" id="id_from_email_errors"><li>news@elsewhere' in page
-    assert 'value="news@elsewhere.example"' in page  # what was typed is kept
+    errors = response.context["form"].errors["from_email"]
+    assert errors[0].startswith("Not a valid e-mail address: ")
+    assert 'value="news@"' in response.content.decode()  # what was typed is kept
     assert not Campaign.objects.exists()
 
 

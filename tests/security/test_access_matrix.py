@@ -124,6 +124,7 @@ PAGES: dict[str, Page] = {
     "sender_domain": Page(SENDER),
     "sender_domain_verify": Page(SENDER),
     "sender_domain_selector": Page(SENDER),
+    "sender_domain_rotate_key": Page(SENDER),
     "sender_domain_delete": Page(SENDER),
     "webhooks": Page(SENDER),
     "webhook": Page(SENDER),
