@@ -509,7 +509,10 @@ def test_a_lost_imap_connection_stops_the_run_with_the_rest_left_unread(imap_ser
     with pytest.raises(CommandError, match="Lost the IMAP connection to imap://fbl@bounces"):
         run(f"imap://fbl%40bounces.example:s3cret%20pass@127.0.0.1:{port}/")
 
-    assert box.flags == {1: {"\\Seen"}, 2: set()}
+    # Reports are applied in batches, marked read after: the first message's report was
+    # applied before the run stopped, but the lost connection could not mark it (read again
+    # next time, it applies nothing twice).
+    assert box.flags == {1: set(), 2: set()}
     assert people["ann"].refresh().subscriber.status == "bounced"
     assert people["dan"].refresh().subscriber.status == "subscribed"
 
