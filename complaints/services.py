@@ -30,6 +30,7 @@ from campaigns.refusals import SOFT_BOUNCE_LOOKBACK_DAYS, soft_bounce_limits
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
 from lists.addresses import address_hash
+from lists.bulk import insert_new_rows, insert_rows, update_rows
 from lists.models import (
     PlatformSuppression,
     Subscriber,
@@ -196,9 +197,9 @@ class _Batch:
 
     def __init__(self, now: datetime):
         self.now = now
-        self.deliveries: dict[tuple[int, int], Delivery] = {}
-        self.subscribers: dict[int, Subscriber] = {}
-        self.changed_deliveries: dict[int, Delivery] = {}
+        self.deliveries: dict[tuple[int, int], _DeliveryRow] = {}
+        self.subscribers: dict[int, _SubscriberRow] = {}
+        self.changed_deliveries: dict[int, _DeliveryRow] = {}
         self.delivery_fields: set[str] = set()
         self.ended: list[SubscriptionEnded] = []
         # (account id, address, reason, keep the address): the first of an address stays.
@@ -292,7 +293,34 @@ def _matches(reports: list[Feedback]) -> list[_Match | None]:
     ]
 
 
-_DELIVERY_COLUMNS = ("pk", "campaign_id", "subscriber_id", "is_probe", *_DELIVERY_FIELD.values())
+class _DeliveryRow:
+    """What a batch reads and writes of a delivery (a model instance each costs more than the
+    rest of a report's work)."""
+
+    __slots__ = ("pk", "campaign_id", "subscriber_id", "is_probe", *_DELIVERY_FIELD.values())
+
+    def __init__(self, values: tuple):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
+class _SubscriberRow:
+    """What a batch reads and writes of a subscriber, with its list's account."""
+
+    __slots__ = (
+        "pk",
+        "email",
+        "status",
+        "unsubscribed_at",
+        "mailing_list_id",
+        "account_id",
+        "updated_at",
+    )
+
+    def __init__(self, values: tuple):
+        for name, value in zip(self.__slots__, values, strict=False):
+            setattr(self, name, value)
+        self.updated_at = None
 
 
 def _load(batch: _Batch, applied: list[tuple[Feedback, _Match]]) -> None:
@@ -306,22 +334,25 @@ def _load(batch: _Batch, applied: list[tuple[Feedback, _Match]]) -> None:
     rows = (
         Delivery.objects.select_for_update()
         .filter(campaign_id__in={c for c, _ in pairs}, subscriber_id__in={s for _, s in pairs})
-        .only(*_DELIVERY_COLUMNS)
         .order_by("pk")
+        .values_list(*_DeliveryRow.__slots__)
     )
-    for delivery in rows:
+    for values in rows:
+        delivery = _DeliveryRow(values)
         if (delivery.campaign_id, delivery.subscriber_id) in pairs:
             batch.deliveries[(delivery.campaign_id, delivery.subscriber_id)] = delivery
     ending = {m.subscriber_id for report, m in applied if report.kind in _ENDS_SUBSCRIPTION}
-    subscribers = Subscriber.objects.select_related("mailing_list").only(
-        "pk", "email", "status", "unsubscribed_at", "mailing_list_id", "mailing_list__account_id"
+    subscribers = Subscriber.objects.values_list(
+        *_SubscriberRow.__slots__[:-2], "mailing_list__account_id"
     )
     if ending:
         locked = subscribers.select_for_update(of=("self",)).filter(pk__in=ending).order_by("pk")
-        batch.subscribers.update({s.pk: s for s in locked})
+        batch.subscribers.update({row[0]: _SubscriberRow(row) for row in locked})
     rest = {m.subscriber_id for _, m in applied} - ending
     if rest:
-        batch.subscribers.update({s.pk: s for s in subscribers.filter(pk__in=rest)})
+        batch.subscribers.update(
+            {row[0]: _SubscriberRow(row) for row in subscribers.filter(pk__in=rest)}
+        )
     _load_soft_bounces(batch, applied)
 
 
@@ -336,9 +367,7 @@ def _load_soft_bounces(batch: _Batch, applied: list[tuple[Feedback, _Match]]) ->
         subscriber = batch.subscribers.get(match.subscriber_id)
         if delivery is None or subscriber is None or delivery.soft_bounced_at is not None:
             continue
-        addresses.setdefault(subscriber.mailing_list.account_id, set()).add(
-            subscriber.email.upper()
-        )
+        addresses.setdefault(subscriber.account_id, set()).add(subscriber.email.upper())
     since = batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS)
     for account_id, emails in addresses.items():
         for email in emails:
@@ -361,11 +390,11 @@ def _load_soft_bounces(batch: _Batch, applied: list[tuple[Feedback, _Match]]) ->
             batch.soft_bounces[(account_id, email)][pk] = soft_bounced_at
 
 
-def _soft_bounce_rule(batch: _Batch, subscriber: Subscriber, delivery: Delivery) -> bool:
+def _soft_bounce_rule(batch: _Batch, subscriber: _SubscriberRow, delivery: _DeliveryRow) -> bool:
     """`campaigns.refusals.soft_bounce_rule_apply` on the batch's own count: this message's
     first soft bounce was just set; is the address now suppressed for the account?"""
     count, span = soft_bounce_limits()
-    account_id = subscriber.mailing_list.account_id
+    account_id = subscriber.account_id
     found = batch.soft_bounces.setdefault((account_id, subscriber.email.upper()), {})
     if delivery.soft_bounced_at >= batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS):
         found[delivery.pk] = delivery.soft_bounced_at
@@ -388,7 +417,7 @@ def _apply(batch: _Batch, event: FeedbackEvent, feedback: Feedback, match: _Matc
     delivery = batch.deliveries.get((match.campaign_id, match.subscriber_id))
     subscriber = batch.subscribers.get(match.subscriber_id)
     if event.account_id is None and subscriber is not None:
-        event.account_id = subscriber.mailing_list.account_id
+        event.account_id = subscriber.account_id
     if delivery is not None:
         event.delivery_id = delivery.pk
         event.is_probe = delivery.is_probe
@@ -434,7 +463,7 @@ def _apply(batch: _Batch, event: FeedbackEvent, feedback: Feedback, match: _Matc
 
 
 def _end_subscription(
-    batch: _Batch, subscriber: Subscriber, kind: FeedbackKind, *, channel: str
+    batch: _Batch, subscriber: _SubscriberRow, kind: FeedbackKind, *, channel: str
 ) -> None:
     """`lists.services.subscribers.subscriber_unsubscribe` on the locked row in memory."""
     status = _ENDS_SUBSCRIPTION[kind]
@@ -444,47 +473,68 @@ def _end_subscription(
         subscriber.unsubscribed_at = batch.now
     batch.ended.append(
         SubscriptionEnded(
-            subscriber=subscriber, status=status, previous_status=previous, channel=channel
+            subscriber=subscriber,
+            account_id=subscriber.account_id,
+            status=status,
+            previous_status=previous,
+            channel=channel,
         )
     )
     batch.suppressions.append(
-        (subscriber.mailing_list.account_id, subscriber.email, _SUPPRESSION_REASON[kind], True)
+        (subscriber.account_id, subscriber.email, _SUPPRESSION_REASON[kind], True)
     )
 
 
 def _write(batch: _Batch, events: list[FeedbackEvent]) -> None:
     """Every write of the batch, one statement per table."""
     if batch.changed_deliveries:
-        Delivery.objects.bulk_update(
-            list(batch.changed_deliveries.values()), sorted(batch.delivery_fields)
+        update_rows(
+            Delivery, list(batch.changed_deliveries.values()), sorted(batch.delivery_fields)
         )
     subscriptions_ended_write(ended=batch.ended, now=batch.now)
-    suppressions = {}
+    # The first reason recorded for an address stays (suppression_add's get_or_create).
+    suppressions: dict[tuple[int, str], tuple] = {}
     for account_id, email, reason, keep_address in batch.suppressions:
         digest = address_hash(account_id, email)
-        suppressions.setdefault(
-            (account_id, digest),
-            Suppression(
-                account_id=account_id,
-                email_hash=digest,
-                email=email if keep_address else "",
-                reason=reason,
-            ),
-        )
-    if suppressions:
-        Suppression.objects.bulk_create(list(suppressions.values()), ignore_conflicts=True)
-    platform = {}
+        row = (account_id, digest, email if keep_address else "", reason)
+        suppressions.setdefault((account_id, digest), row)
+    insert_new_rows(
+        Suppression, ["account_id", "email_hash", "email", "reason"], list(suppressions.values())
+    )
+    platform: dict[str, tuple] = {}
     for email, source in batch.platform:
         digest = platform_address_hash(email)
-        platform.setdefault(
-            digest,
-            PlatformSuppression(
-                email_hash=digest, reason=SuppressionReason.HARD_BOUNCE, source=source[:32]
-            ),
-        )
-    if platform:
-        PlatformSuppression.objects.bulk_create(list(platform.values()), ignore_conflicts=True)
-    FeedbackEvent.objects.bulk_create(events)
+        platform.setdefault(digest, (digest, SuppressionReason.HARD_BOUNCE, source[:32]))
+    insert_new_rows(
+        PlatformSuppression, ["email_hash", "reason", "source"], list(platform.values())
+    )
+    ids = insert_rows(
+        FeedbackEvent,
+        _EVENT_COLUMNS,
+        [tuple(getattr(event, name) for name in _EVENT_COLUMNS) for event in events],
+    )
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding, event._state.db = False, "default"
+
+
+_EVENT_COLUMNS = [
+    "source",
+    "event_id",
+    "kind",
+    "outcome",
+    "account_id",
+    "campaign_id",
+    "delivery_id",
+    "is_probe",
+    "recipient",
+    "code",
+    "detail",
+    "comment",
+    "occurred_at",
+    "received_at",
+    "suppressed_at",
+]
 
 
 def _track(feedback: Feedback, match: _Match) -> None:

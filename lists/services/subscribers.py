@@ -15,6 +15,7 @@ from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event, emit_events
 from config.errors import ApplicationError
+from lists.bulk import insert_rows, update_rows
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -155,10 +156,12 @@ def subscriber_event_data(
 @dataclass(frozen=True)
 class SubscriptionEnded:
     """One subscription a caller ended in memory, as `subscriber_unsubscribe` would have: the
-    locked row (its `mailing_list` loaded) holds the final status and `unsubscribed_at`; one
-    subscriber may end twice in a batch (unsubscribed, then complained), one entry each."""
+    locked row (a Subscriber, or any object with its pk, email, status, unsubscribed_at and
+    mailing_list_id) holds the final status and `unsubscribed_at`; `account_id` is its list's.
+    One subscriber may end twice in a batch (unsubscribed, then complained): one entry each."""
 
     subscriber: Subscriber
+    account_id: int
     status: str
     previous_status: str
     channel: str
@@ -175,20 +178,20 @@ def subscriptions_ended_write(*, ended: list[SubscriptionEnded], now: datetime) 
     for change in ended:
         change.subscriber.updated_at = now
         rows[change.subscriber.pk] = change.subscriber
-    Subscriber.objects.bulk_update(list(rows.values()), ["status", "unsubscribed_at", "updated_at"])
-    ConsentRecord.objects.bulk_create(
-        ConsentRecord(
-            subscriber_id=change.subscriber.pk,
-            event=ConsentEvent.WITHDRAWN,
-            source=change.channel or change.status,
-            obtained_at=now,
-        )
-        for change in ended
+    update_rows(Subscriber, list(rows.values()), ["status", "unsubscribed_at", "updated_at"])
+    insert_rows(
+        ConsentRecord,
+        ["subscriber_id", "event", "source", "obtained_at"],
+        [
+            (change.subscriber.pk, ConsentEvent.WITHDRAWN, change.channel or change.status, now)
+            for change in ended
+        ],
+        return_ids=False,
     )
     emit_events(
         [
             (
-                change.subscriber.mailing_list.account_id,
+                change.account_id,
                 _WEBHOOK_EVENTS[change.status],
                 subscriber_event_data(
                     change.subscriber,
