@@ -340,3 +340,56 @@ def test_a_sendgrid_post_is_applied_as_one_batch_and_its_retry_changes_nothing(
     assert Counter(FeedbackEvent.objects.values_list("outcome", flat=True)) == {"applied": 27}
     assert Delivery.objects.filter(hard_bounced_at__isnull=False).count() == 27
     assert snapshot() == before
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_same_post_applied_twice_at_once_is_applied_once(world):
+    """An ESP retrying while its first post is still being applied: two batches with the same
+    reports (in another order), in two connections at the same time."""
+    import threading
+
+    from django.db import connection
+
+    reports = [
+        Feedback(
+            source="sendgrid",
+            event_id=f"c-{d.pk}",
+            kind=K.COMPLAINED,
+            message_ref=MessageTokens(
+                campaign_id=d.campaign_id, subscriber_id=d.subscriber_id
+            ).message_ref(),
+        )
+        for d in world
+    ]
+    start = threading.Barrier(2)
+    results: dict[str, list] = {}
+    errors: list[BaseException] = []
+
+    def post(name: str, batch: list[Feedback]) -> None:
+        try:
+            start.wait()
+            results[name] = feedback_apply_batch(batch)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=post, args=("first", reports)),
+        threading.Thread(target=post, args=("retry", list(reversed(reports)))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors
+    applied = [e for batch in results.values() for e in batch if e is not None]
+    assert len(applied) == len(reports) == 27
+    assert FeedbackEvent.objects.count() == 27
+    # Nine subscribers (one was unsubscribed: a complaint is stronger), each withdrawn once
+    # although each got three complaints (one per campaign), each twice.
+    assert ConsentRecord.objects.filter(event="withdrawn").count() == 9
+    assert WebhookDelivery.objects.count() == 9
+    assert Subscriber.objects.filter(status="complained").count() == 9
