@@ -508,6 +508,12 @@ def _write(batch: _Batch, events: list[FeedbackEvent]) -> None:
     insert_new_rows(
         PlatformSuppression, ["email_hash", "reason", "source"], list(platform.values())
     )
+    # The addresses are suppressed now (the rows above), not when the batch began: what the
+    # unsubscribe page reports and mailbox providers bound is from the report to this.
+    suppressed_at = timezone.now()
+    for event in events:
+        if event.suppressed_at is not None:
+            event.suppressed_at = suppressed_at
     ids = insert_rows(
         FeedbackEvent,
         _EVENT_COLUMNS,
