@@ -214,11 +214,14 @@ def update_rows(model: type[models.Model], objects: Sequence[models.Model], fiel
     """Write `fields` (attnames) of `objects` to their rows in one statement: on PostgreSQL an
     UPDATE ... FROM unnest(one array per column), which costs about as much as the rows it
     writes (Django's bulk_update builds a CASE of every row for every column: quadratic, and
-    its compiling alone dominates a batch of a few hundred). bulk_update elsewhere."""
+    its compiling alone dominates a batch of a few hundred). Elsewhere (SQLite, local runs) an
+    UPDATE per row. `objects` may be any objects with `pk` and the fields' attnames."""
     if not objects or not fields:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objects, fields, batch_size=500)
+        for obj in objects:
+            values = {name: getattr(obj, name) for name in fields}
+            model.objects.filter(pk=obj.pk).update(**values)
         return
     meta = model._meta
     pk = meta.pk
