@@ -346,6 +346,11 @@ def main() -> None:
         f"seeded {len(ids):,} subscribers, {2 * len(ids):,} deliveries in "
         f"{time.perf_counter() - started:.1f} s; batches of {batch}"
     )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Statistics, as a database in service has them (autovacuum may be off, or late).
+        cursor.execute("ANALYZE")
     groups, start = [], 0
     for size in sizes:
         groups.append(ids[start : start + size])
