@@ -1,7 +1,9 @@
 """From django-anymail's normalised tracking events to our `Feedback`.
 
-Every ESP webhook view (complaints/webhook_views.py) sends anymail's `tracking` signal once per
-event; `handle_tracking_event` turns each into at most one `feedback_apply` call.
+Every ESP webhook view (complaints/webhook_views.py) hands a post's events to
+`handle_tracking_events`, which turns each into at most one report and applies them in batches
+(`feedback_apply_batch`); `handle_tracking_event` does the same for one event sent through
+anymail's `tracking` signal.
 
 A "bounced" event is read by the one classifier every path uses (campaigns.bounces): hard, soft
 or blocked (a provider refused our content or sender). The evidence, strongest first:
@@ -35,7 +37,13 @@ from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from complaints.models import FeedbackKind, FeedbackSource
-from complaints.services import Feedback, bounce_feedback_kind, feedback_apply, message_ref_data
+from complaints.services import (
+    FEEDBACK_BATCH_SIZE,
+    Feedback,
+    bounce_feedback_kind,
+    feedback_apply_batch,
+    message_ref_data,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +70,29 @@ _BOUNCE_KINDS = {K.HARD_BOUNCE, K.SOFT_BOUNCE, K.BLOCKED}
 
 
 def handle_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
-    """anymail's `tracking` signal receiver: apply the event once (feedback_apply dedups on
-    the event id). Events we do not act on (queued, sent, deferred, rejected...) are ignored."""
-    feedback = feedback_from_event(event, esp_name=esp_name)
-    if feedback is None:
-        logger.debug("Ignoring %s %s event %s", esp_name, event.event_type, event.event_id)
-        return
-    applied = feedback_apply(feedback)
-    if applied is None:
-        logger.info("%s event %s was already applied", esp_name, feedback.event_id)
+    """anymail's `tracking` signal receiver, for a view that sends the signal per event: apply
+    the event once (feedback_apply dedups on the event id). Our own webhook views apply a whole
+    post at once instead (`handle_tracking_events`)."""
+    handle_tracking_events([event], esp_name=esp_name)
+
+
+def handle_tracking_events(events: list[AnymailTrackingEvent], *, esp_name: str) -> None:
+    """Apply one post's events in batches of FEEDBACK_BATCH_SIZE (feedback_apply_batch), in
+    the order the ESP sent them, each once. Events we do not act on (queued, sent, deferred,
+    rejected...) are ignored. A batch that fails raises (the ESP retries the post, and what
+    was applied before is not applied again)."""
+    reports = []
+    for event in events:
+        feedback = feedback_from_event(event, esp_name=esp_name)
+        if feedback is None:
+            logger.debug("Ignoring %s %s event %s", esp_name, event.event_type, event.event_id)
+        else:
+            reports.append(feedback)
+    for start in range(0, len(reports), FEEDBACK_BATCH_SIZE):
+        batch = reports[start : start + FEEDBACK_BATCH_SIZE]
+        for feedback, applied in zip(batch, feedback_apply_batch(batch), strict=True):
+            if applied is None:
+                logger.info("%s event %s was already applied", esp_name, feedback.event_id)
 
 
 def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedback | None:

@@ -1,7 +1,7 @@
 """The feedback mailbox: where bounces (VERP return path), feedback-loop complaints and mailto:
 unsubscribes arrive over SMTP. It is an mbox file, a Maildir directory, or an IMAP folder
 (`imaps://user:password@host[:port]/FOLDER`); `mailbox_process` reads what is new in it and
-applies every report through `feedback_apply`, like every other channel.
+applies their reports in batches through `feedback_apply_batch`, like every other channel.
 
 Reading is bounded (a size limit per message, a cap per run) and never trusts a message: one
 that cannot be read is counted as unparsed and the run goes on.
@@ -31,12 +31,17 @@ from complaints.feedback_reports import (
     parse_report,
 )
 from complaints.models import FeedbackEvent, FeedbackOutcome
-from complaints.services import Feedback, feedback_apply, message_ref_data
+from complaints.services import (
+    FEEDBACK_BATCH_SIZE,
+    Feedback,
+    feedback_apply_batch,
+    message_ref_data,
+)
 
 logger = logging.getLogger(__name__)
 
 IMAP_TIMEOUT_SECONDS = 60
-# What became of a report already applied (feedback_apply returned None).
+# What became of a report already applied (feedback_apply_batch returned None for it).
 DUPLICATE = "duplicate"
 _LINE_CHUNK = 64 * 1024
 _MBOXRD_FROM = re.compile(rb"^>+From ")
@@ -119,36 +124,70 @@ class MailboxRun:
 def mailbox_process(
     *, location: str, dry_run: bool = False, limit: int | None = None
 ) -> MailboxRun:
-    """Read the unread messages of the mailbox at `location` (at most `limit`), apply every
-    report in them through feedback_apply, then mark each message read (Maildir: moved to cur/
-    with the S flag; IMAP: \\Seen; an mbox file is never changed). Idempotent: a message read
-    again applies nothing twice (feedback_apply dedups on source and event id), so a crash
-    between applying and marking is harmless. A dry run applies and marks nothing, and counts
+    """Read the unread messages of the mailbox at `location` (at most `limit`), apply their
+    reports in batches of about FEEDBACK_BATCH_SIZE (feedback_apply_batch, in the mailbox's
+    order), then mark those messages read (Maildir: moved to cur/ with the S flag; IMAP:
+    \\Seen; an mbox file is never changed). Idempotent: a message read again applies nothing
+    twice (reports are deduplicated on source and event id), so a crash between applying and
+    marking is harmless. A dry run applies and marks nothing, and counts
     what would happen. Raises MailboxError when the mailbox cannot be opened; a database error
-    stops the run with the message left unread."""
+    stops the run with the messages of its batch left unread."""
     reader = open_mailbox(location, readonly=dry_run, limit=limit)
     run = MailboxRun(location=describe_location(location), mailbox=reader.kind, dry_run=dry_run)
+    pending = _Pending(reader, run)
     try:
-        for message in reader.messages():
+        for message in pending.read_all():
             run.read += 1
             parsed = _parse(message)
             if parsed is None:
                 run.unparsed += 1
             elif not parsed.feedback:
                 run.ignored += 1
-            else:
+            elif dry_run:
                 for feedback in parsed.feedback:
-                    if dry_run:
-                        run.record(_predicted_outcome(feedback), feedback)
-                    else:
-                        event = feedback_apply(feedback)
-                        run.record(event.outcome if event is not None else DUPLICATE, feedback)
+                    run.record(_predicted_outcome(feedback), feedback)
             if not dry_run:
-                reader.mark_read(message)
+                pending.add(message, parsed.feedback if parsed else [])
+        pending.flush()
     finally:
         reader.close()
     logger.info("feedback mailbox %s: %s", run.location, run.as_dict())
     return run
+
+
+class _Pending:
+    """Messages read whose reports wait to be applied together (FEEDBACK_BATCH_SIZE at a time);
+    a message is marked read once its reports are applied (a crash in between leaves it
+    unread, and reading it again applies nothing twice)."""
+
+    def __init__(self, reader: MailboxReader, run: MailboxRun):
+        self.reader, self.run = reader, run
+        self.messages: list[StoredMessage] = []
+        self.reports: list[Feedback] = []
+
+    def read_all(self) -> Iterator[StoredMessage]:
+        """The reader's messages; when reading fails (a lost connection), the reports already
+        read are applied before the error stops the run, as one by one they would have been."""
+        try:
+            yield from self.reader.messages()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.flush()
+            raise
+
+    def add(self, message: StoredMessage, reports: list[Feedback]) -> None:
+        self.messages.append(message)
+        self.reports += reports
+        if len(self.reports) >= FEEDBACK_BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        messages, reports = self.messages, self.reports
+        self.messages, self.reports = [], []
+        for feedback, event in zip(reports, feedback_apply_batch(reports), strict=True):
+            self.run.record(event.outcome if event is not None else DUPLICATE, feedback)
+        for message in messages:
+            self.reader.mark_read(message)
 
 
 def _parse(message: StoredMessage) -> ParsedReport | None:

@@ -15,22 +15,31 @@ are recorded as such and change nothing either.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
-from accounts.models import Account
 from campaigns import tracking
 from campaigns.bounces import BounceClass, BounceVerdict
 from campaigns.models import Campaign, Delivery
-from campaigns.refusals import soft_bounce_rule_apply
+from campaigns.refusals import SOFT_BOUNCE_LOOKBACK_DAYS, soft_bounce_limits
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
-from lists.models import Subscriber, SubscriberStatus, SuppressionReason
-from lists.services.subscribers import subscriber_unsubscribe
-from lists.services.suppression import platform_suppression_add, suppression_add
+from lists.addresses import address_hash
+from lists.bulk import insert_new_rows, insert_rows, update_rows
+from lists.models import (
+    PlatformSuppression,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+)
+from lists.services.subscribers import SubscriptionEnded, subscriptions_ended_write
+from lists.services.suppression import platform_address_hash
 
 logger = logging.getLogger(__name__)
 
@@ -121,21 +130,21 @@ def message_ref_data(message_ref: str) -> TokenData | None:
         return None
 
 
-def _match(feedback: Feedback) -> _Match | None:
+def _token_match(feedback: Feedback) -> _Match | None:
     data = feedback.token
     if data is None and feedback.message_ref:
         data = message_ref_data(feedback.message_ref)
     if data is not None:
         return _Match(data.campaign_id, data.subscriber_id, data.is_test)
-    if feedback.provider_message_id:
-        row = (
-            Delivery.objects.filter(provider_message_id=feedback.provider_message_id)
-            .values_list("campaign_id", "subscriber_id")
-            .first()
-        )
-        if row:
-            return _Match(*row)
     return None
+
+
+# Reports applied per transaction by the channels that receive many at once (an ESP's post, a
+# mailbox run): a few statements each, whatever the size (bench/feedback_bench.py).
+FEEDBACK_BATCH_SIZE = 500
+# A batch that meets a report committed meanwhile by another (an ESP retrying while the first
+# post is still being applied) is applied again, seeing it this time.
+_RACE_ATTEMPTS = 3
 
 
 def feedback_apply(feedback: Feedback) -> FeedbackEvent | None:
@@ -144,72 +153,306 @@ def feedback_apply(feedback: Feedback) -> FeedbackEvent | None:
     already applied (same source and event id) returns None and changes nothing; the same
     message's unsubscribe, bounce or complaint reported again (another channel, another report)
     is recorded as a `duplicate`, which the sender's listings do not show. Locks the delivery and
-    the subscriber rows."""
-    received = timezone.now()
-    match = _match(feedback)
-    outcome = FeedbackOutcome.APPLIED
-    if match is None:
-        outcome = FeedbackOutcome.UNMATCHED
-    elif match.is_test:
-        outcome = FeedbackOutcome.TEST
-    try:
-        with transaction.atomic():
-            event = _record(feedback, match, outcome, received)
-            if outcome == FeedbackOutcome.APPLIED:
-                _apply(event, feedback, match)
-    except IntegrityError:
-        # The same report again (a webhook retried, a mailbox read twice).
-        return None
-    if outcome == FeedbackOutcome.APPLIED and feedback.kind in (K.OPENED, K.CLICKED):
-        _track(feedback, match)
-    return event
+    the subscriber rows. A batch of one: `feedback_apply_batch` holds the rules."""
+    return feedback_apply_batch([feedback])[0]
 
 
-def _record(
-    feedback: Feedback, match: _Match | None, outcome: str, received: datetime
-) -> FeedbackEvent:
-    campaign = None
-    if match is not None and match.campaign_id is not None:
-        campaign = Campaign.objects.filter(pk=match.campaign_id).only("pk", "account_id").first()
-    return FeedbackEvent.objects.create(
-        source=feedback.source,
-        event_id=feedback.event_id[:200],
-        kind=feedback.kind,
-        outcome=outcome,
-        account_id=campaign.account_id if campaign else None,
-        campaign=campaign,
-        recipient=feedback.recipient.strip()[:254],
-        code=feedback.code[:64],
-        detail=feedback.detail[:_TEXT_MAX],
-        comment=feedback.comment.strip()[:_TEXT_MAX],
-        occurred_at=min(feedback.occurred_at or received, received),
-        received_at=received,
+def feedback_apply_batch(reports: Sequence[Feedback]) -> list[FeedbackEvent | None]:
+    """Apply many reports in one transaction and a few set-based statements, with the very
+    result of applying them one by one in this order (`feedback_apply`): one result per report,
+    None for a report already applied (before, or earlier in this batch). Exactly once: the
+    (source, event id) unique constraint decides, and a batch that meets a report committed
+    meanwhile is rolled back and applied again. Locks the deliveries (in id order), then the
+    subscribers whose subscription a report ends (in id order). Opens and clicks are recorded
+    after the commit, as our own pixel's and redirect's."""
+    reports = list(reports)
+    if not reports:
+        return []
+    results: list[FeedbackEvent | None] | None = None
+    matches: list[_Match | None] = []
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                results, matches = _apply_batch(reports)
+            break
+        except IntegrityError:
+            if len(reports) == 1 and attempt == _RACE_ATTEMPTS - 1:
+                # The same report again (a webhook retried, a mailbox read twice).
+                return [None]
+    if results is None:
+        # Something else than a report already applied keeps failing: one at a time, so one
+        # bad report cannot hold back the others.
+        results = [feedback_apply_batch([report])[0] for report in reports]
+        return results
+    for report, event, match in zip(reports, results, matches, strict=True):
+        tracked = report.kind in (K.OPENED, K.CLICKED)
+        if tracked and event is not None and event.outcome == FeedbackOutcome.APPLIED:
+            _track(report, match)
+    return results
+
+
+class _Batch:
+    """The rows one batch reads (locked where it writes them) and what it will write, kept in
+    memory while the reports are applied one by one in order."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.deliveries: dict[tuple[int, int], _DeliveryRow] = {}
+        self.subscribers: dict[int, _SubscriberRow] = {}
+        self.changed_deliveries: dict[int, _DeliveryRow] = {}
+        self.delivery_fields: set[str] = set()
+        self.ended: list[SubscriptionEnded] = []
+        # (account id, address, reason, keep the address): the first of an address stays.
+        self.suppressions: list[tuple[int, str, str, bool]] = []
+        self.platform: list[tuple[str, str]] = []
+        # (account id, upper-cased address) -> {delivery id: soft_bounced_at} within the window.
+        self.soft_bounces: dict[tuple[int, str], dict[int, datetime]] = {}
+
+
+def _apply_batch(
+    reports: list[Feedback],
+) -> tuple[list[FeedbackEvent | None], list[_Match | None]]:
+    """One transaction's work: (the result, the message matched) per report."""
+    now = timezone.now()
+    keys = [(report.source, report.event_id[:200]) for report in reports]
+    seen = set(
+        FeedbackEvent.objects.filter(
+            source__in={source for source, _ in keys}, event_id__in={eid for _, eid in keys}
+        ).values_list("source", "event_id")
+    )
+    fresh: list[int] = []
+    for index, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            fresh.append(index)
+    matches = _matches([reports[i] for i in fresh])
+    campaign_ids = {m.campaign_id for m in matches if m is not None and m.campaign_id}
+    campaign_accounts = dict(
+        Campaign.objects.filter(pk__in=campaign_ids).values_list("pk", "account_id")
+    )
+    batch = _Batch(now)
+    applied = [(reports[i], m) for i, m in zip(fresh, matches, strict=True) if m and not m.is_test]
+    _load(batch, applied)
+
+    results: list[FeedbackEvent | None] = [None] * len(reports)
+    matched: list[_Match | None] = [None] * len(reports)
+    events = []
+    for index, match in zip(fresh, matches, strict=True):
+        report = reports[index]
+        outcome = FeedbackOutcome.APPLIED
+        if match is None:
+            outcome = FeedbackOutcome.UNMATCHED
+        elif match.is_test:
+            outcome = FeedbackOutcome.TEST
+        campaign_id = match.campaign_id if match is not None else None
+        account_id = campaign_accounts.get(campaign_id)
+        event = FeedbackEvent(
+            source=report.source,
+            event_id=report.event_id[:200],
+            kind=report.kind,
+            outcome=outcome,
+            account_id=account_id,
+            campaign_id=campaign_id if account_id is not None else None,
+            recipient=report.recipient.strip()[:254],
+            code=report.code[:64],
+            detail=report.detail[:_TEXT_MAX],
+            comment=report.comment.strip()[:_TEXT_MAX],
+            occurred_at=min(report.occurred_at or now, now),
+            received_at=now,
+        )
+        if outcome == FeedbackOutcome.APPLIED:
+            _apply(batch, event, report, match)
+        results[index] = event
+        matched[index] = match
+        events.append(event)
+    _write(batch, events)
+    return results, matched
+
+
+def _matches(reports: list[Feedback]) -> list[_Match | None]:
+    """Each report's message: by our signed reference, else by the provider's message id (one
+    query for the batch)."""
+    matches = [_token_match(report) for report in reports]
+    wanted = {
+        report.provider_message_id
+        for report, match in zip(reports, matches, strict=True)
+        if match is None and report.provider_message_id
+    }
+    by_provider_id: dict[str, _Match] = {}
+    if wanted:
+        rows = (
+            Delivery.objects.filter(provider_message_id__in=wanted)
+            .order_by("pk")
+            .values_list("provider_message_id", "campaign_id", "subscriber_id")
+        )
+        for provider_id, campaign_id, subscriber_id in rows:
+            by_provider_id.setdefault(provider_id, _Match(campaign_id, subscriber_id))
+    return [
+        match if match is not None else by_provider_id.get(report.provider_message_id)
+        for report, match in zip(reports, matches, strict=True)
+    ]
+
+
+class _DeliveryRow:
+    """What a batch reads and writes of a delivery (a model instance each costs more than the
+    rest of a report's work)."""
+
+    __slots__ = ("pk", "campaign_id", "subscriber_id", "is_probe", *_DELIVERY_FIELD.values())
+
+    def __init__(self, values: tuple):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
+class _SubscriberRow:
+    """What a batch reads and writes of a subscriber, with its list's account."""
+
+    __slots__ = (
+        "pk",
+        "email",
+        "status",
+        "unsubscribed_at",
+        "mailing_list_id",
+        "account_id",
+        "updated_at",
     )
 
+    def __init__(self, values: tuple):
+        for name, value in zip(self.__slots__, values, strict=False):
+            setattr(self, name, value)
+        self.updated_at = None
 
-def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
-    delivery = (
-        Delivery.objects.select_for_update()
-        .filter(campaign_id=match.campaign_id, subscriber_id=match.subscriber_id)
-        .first()
+
+def _load(batch: _Batch, applied: list[tuple[Feedback, _Match]]) -> None:
+    """Read (and lock) the deliveries and subscribers the applied reports name, and the soft
+    bounces already counted against their addresses."""
+    if not applied:
+        return
+    pairs = {(m.campaign_id, m.subscriber_id) for _, m in applied}
+    for values in _deliveries_locked(sorted(pairs)):
+        delivery = _DeliveryRow(values)
+        if (delivery.campaign_id, delivery.subscriber_id) in pairs:
+            batch.deliveries[(delivery.campaign_id, delivery.subscriber_id)] = delivery
+    ending = {m.subscriber_id for report, m in applied if report.kind in _ENDS_SUBSCRIPTION}
+    subscribers = Subscriber.objects.values_list(
+        *_SubscriberRow.__slots__[:-2], "mailing_list__account_id"
     )
-    subscriber = (
-        Subscriber.objects.select_related("mailing_list").filter(pk=match.subscriber_id).first()
+    if ending:
+        locked = subscribers.select_for_update(of=("self",)).filter(pk__in=ending).order_by("pk")
+        batch.subscribers.update({row[0]: _SubscriberRow(row) for row in locked})
+    rest = {m.subscriber_id for _, m in applied} - ending
+    if rest:
+        batch.subscribers.update(
+            {row[0]: _SubscriberRow(row) for row in subscribers.filter(pk__in=rest)}
+        )
+    _load_soft_bounces(batch, applied)
+
+
+def _deliveries_locked(pairs: list[tuple[int, int]]) -> list[tuple]:
+    """The deliveries of these (campaign, subscriber) pairs, locked in id order (two batches at
+    once never wait for each other in a circle), as `_DeliveryRow` values."""
+    if connection.vendor != "postgresql":
+        # Campaigns x subscribers may name a few more rows than the pairs: locked all the same.
+        return list(
+            Delivery.objects.select_for_update()
+            .filter(campaign_id__in={c for c, _ in pairs}, subscriber_id__in={s for _, s in pairs})
+            .order_by("pk")
+            .values_list(*_DeliveryRow.__slots__)
+        )
+    # Joined to the pairs, so that the (campaign, subscriber) unique index finds each row:
+    # `campaign IN (..) AND subscriber IN (..)` can read a whole campaign's rows instead.
+    columns = ", ".join(
+        "d." + connection.ops.quote_name(Delivery._meta.get_field(name).column)
+        for name in ("id", *_DeliveryRow.__slots__[1:])
     )
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only quoted names from the model's meta are formatted in.
+            f"SELECT {columns} FROM {table} AS d "  # noqa: S608
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS p(campaign_id, subscriber_id) "
+            "ON d.campaign_id = p.campaign_id AND d.subscriber_id = p.subscriber_id "
+            "ORDER BY d.id FOR UPDATE OF d",
+            [[c for c, _ in pairs], [s for _, s in pairs]],
+        )
+        return cursor.fetchall()
+
+
+def _load_soft_bounces(batch: _Batch, applied: list[tuple[Feedback, _Match]]) -> None:
+    """The soft bounces within the rule's window of the addresses this batch may soft-bounce
+    for the first time (`soft_bounce_rule_apply`'s count, read once for the batch)."""
+    addresses: dict[int, set[str]] = {}
+    for report, match in applied:
+        if report.kind != K.SOFT_BOUNCE:
+            continue
+        delivery = batch.deliveries.get((match.campaign_id, match.subscriber_id))
+        subscriber = batch.subscribers.get(match.subscriber_id)
+        if delivery is None or subscriber is None or delivery.soft_bounced_at is not None:
+            continue
+        addresses.setdefault(subscriber.account_id, set()).add(subscriber.email.upper())
+    since = batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS)
+    for account_id, emails in addresses.items():
+        for email in emails:
+            batch.soft_bounces[(account_id, email)] = {}
+        same_address = (
+            Subscriber.objects.annotate(upper_email=Upper("email"))
+            .filter(mailing_list__account_id=account_id, upper_email__in=emails)
+            .values("pk")
+        )
+        rows = (
+            Delivery.objects.filter(
+                campaign__account_id=account_id,
+                subscriber_id__in=same_address,
+                soft_bounced_at__gte=since,
+            )
+            .annotate(upper_email=Upper("subscriber__email"))
+            .values_list("pk", "upper_email", "soft_bounced_at")
+        )
+        for pk, email, soft_bounced_at in rows:
+            batch.soft_bounces[(account_id, email)][pk] = soft_bounced_at
+
+
+def _soft_bounce_rule(batch: _Batch, subscriber: _SubscriberRow, delivery: _DeliveryRow) -> bool:
+    """`campaigns.refusals.soft_bounce_rule_apply` on the batch's own count: this message's
+    first soft bounce was just set; is the address now suppressed for the account?"""
+    count, span = soft_bounce_limits()
+    account_id = subscriber.account_id
+    found = batch.soft_bounces.setdefault((account_id, subscriber.email.upper()), {})
+    if delivery.soft_bounced_at >= batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS):
+        found[delivery.pk] = delivery.soft_bounced_at
+    if len(found) < count or max(found.values()) - min(found.values()) < span:
+        return False
+    batch.suppressions.append(
+        (account_id, subscriber.email.lower(), SuppressionReason.SOFT_BOUNCES, True)
+    )
+    logger.info(
+        "address of subscriber %s suppressed for account %s after %s soft bounces",
+        subscriber.pk,
+        account_id,
+        len(found),
+    )
+    return True
+
+
+def _apply(batch: _Batch, event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
+    """One report's effects on the batch's rows, in memory (the rule of feedback_apply)."""
+    delivery = batch.deliveries.get((match.campaign_id, match.subscriber_id))
+    subscriber = batch.subscribers.get(match.subscriber_id)
     if event.account_id is None and subscriber is not None:
-        event.account_id = subscriber.mailing_list.account_id
+        event.account_id = subscriber.account_id
     if delivery is not None:
-        event.delivery = delivery
+        event.delivery_id = delivery.pk
         event.is_probe = delivery.is_probe
         field = _DELIVERY_FIELD.get(feedback.kind)
         if field and getattr(delivery, field) is None:
             setattr(delivery, field, event.occurred_at)
-            delivery.save(update_fields=[field])
+            batch.changed_deliveries[delivery.pk] = delivery
+            batch.delivery_fields.add(field)
             # This message's first soft bounce: three messages over a week suppress the
             # address for the account.
             soft = feedback.kind == K.SOFT_BOUNCE and subscriber is not None
-            if soft and soft_bounce_rule_apply(subscriber=subscriber):
-                event.suppressed_at = timezone.now()
+            if soft and _soft_bounce_rule(batch, subscriber, delivery):
+                event.suppressed_at = batch.now
         elif field and feedback.kind in _ENDS_SUBSCRIPTION:
             # The same message's unsubscribe (bounce, complaint) was reported before, through
             # another channel or in another report; the delivery's row lock orders two at once.
@@ -224,20 +467,102 @@ def _apply(event: FeedbackEvent, feedback: Feedback, match: _Match) -> None:
     status = _ENDS_SUBSCRIPTION.get(feedback.kind)
     if status is not None:
         if subscriber is not None and _STRENGTH[status] > _STRENGTH[subscriber.status]:
-            subscriber_unsubscribe(subscriber=subscriber, status=status, channel=feedback.source)
+            _end_subscription(batch, subscriber, feedback.kind, channel=feedback.source)
         elif event.account_id is not None and event.recipient:
             # Already off the list (or erased): the account-wide suppression must hold all the
             # same. Idempotent; the first reason recorded stays.
-            suppression_add(
-                account=Account(pk=event.account_id),
-                email=event.recipient.lower(),
-                reason=_SUPPRESSION_REASON[feedback.kind],
-                keep_address=subscriber is not None,
+            batch.suppressions.append(
+                (
+                    event.account_id,
+                    event.recipient.lower(),
+                    _SUPPRESSION_REASON[feedback.kind],
+                    subscriber is not None,
+                )
             )
         if feedback.kind == K.HARD_BOUNCE and event.recipient:
-            platform_suppression_add(email=event.recipient.lower(), source=feedback.source)
-        event.suppressed_at = timezone.now()
-    event.save()
+            batch.platform.append((event.recipient.lower(), feedback.source))
+        event.suppressed_at = batch.now
+
+
+def _end_subscription(
+    batch: _Batch, subscriber: _SubscriberRow, kind: FeedbackKind, *, channel: str
+) -> None:
+    """`lists.services.subscribers.subscriber_unsubscribe` on the locked row in memory."""
+    status = _ENDS_SUBSCRIPTION[kind]
+    previous = subscriber.status
+    subscriber.status = status
+    if previous in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED):
+        subscriber.unsubscribed_at = batch.now
+    batch.ended.append(
+        SubscriptionEnded(
+            subscriber=subscriber,
+            account_id=subscriber.account_id,
+            status=status,
+            previous_status=previous,
+            channel=channel,
+        )
+    )
+    batch.suppressions.append(
+        (subscriber.account_id, subscriber.email, _SUPPRESSION_REASON[kind], True)
+    )
+
+
+def _write(batch: _Batch, events: list[FeedbackEvent]) -> None:
+    """Every write of the batch, one statement per table."""
+    if batch.changed_deliveries:
+        update_rows(
+            Delivery, list(batch.changed_deliveries.values()), sorted(batch.delivery_fields)
+        )
+    subscriptions_ended_write(ended=batch.ended, now=batch.now)
+    # The first reason recorded for an address stays (suppression_add's get_or_create).
+    suppressions: dict[tuple[int, str], tuple] = {}
+    for account_id, email, reason, keep_address in batch.suppressions:
+        digest = address_hash(account_id, email)
+        row = (account_id, digest, email if keep_address else "", reason)
+        suppressions.setdefault((account_id, digest), row)
+    insert_new_rows(
+        Suppression, ["account_id", "email_hash", "email", "reason"], list(suppressions.values())
+    )
+    platform: dict[str, tuple] = {}
+    for email, source in batch.platform:
+        digest = platform_address_hash(email)
+        platform.setdefault(digest, (digest, SuppressionReason.HARD_BOUNCE, source[:32]))
+    insert_new_rows(
+        PlatformSuppression, ["email_hash", "reason", "source"], list(platform.values())
+    )
+    # The addresses are suppressed now (the rows above), not when the batch began: what the
+    # unsubscribe page reports and mailbox providers bound is from the report to this.
+    suppressed_at = timezone.now()
+    for event in events:
+        if event.suppressed_at is not None:
+            event.suppressed_at = suppressed_at
+    ids = insert_rows(
+        FeedbackEvent,
+        _EVENT_COLUMNS,
+        [tuple(getattr(event, name) for name in _EVENT_COLUMNS) for event in events],
+    )
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding, event._state.db = False, "default"
+
+
+_EVENT_COLUMNS = [
+    "source",
+    "event_id",
+    "kind",
+    "outcome",
+    "account_id",
+    "campaign_id",
+    "delivery_id",
+    "is_probe",
+    "recipient",
+    "code",
+    "detail",
+    "comment",
+    "occurred_at",
+    "received_at",
+    "suppressed_at",
+]
 
 
 def _track(feedback: Feedback, match: _Match) -> None:

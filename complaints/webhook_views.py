@@ -9,7 +9,9 @@ All four answer alike:
 - 503 when the webhook is not configured to authenticate anything at all: an open webhook would
   let anyone suppress addresses, and a 5xx makes the ESP retry once it is configured.
 
-anymail then sends its `tracking` signal per event, and complaints.esp applies each one.
+Where anymail would send its `tracking` signal once per event, these views hand the whole post
+to complaints.esp, which applies its events in batches (a few statements per batch, not per
+event), each once.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class _WebhookGuard:
                 logger.warning("%s webhook: wrong basic auth", self.esp_name)
                 return HttpResponse("Forbidden.\n", status=403)
         try:
-            return super().post(request, *args, **kwargs)
+            return self._receive(request)
         except AnymailWebhookValidationFailure as exc:
             logger.warning("%s webhook refused: %s", self.esp_name, exc)
             return HttpResponse("Forbidden.\n", status=403)
@@ -82,6 +84,16 @@ class _WebhookGuard:
         except sns.SnsFetchError as exc:
             logger.error("%s webhook: Amazon unreachable: %s", self.esp_name, exc)
             return HttpResponse("Try again later.\n", status=503)
+
+    def _receive(self, request) -> HttpResponse:
+        """anymail's post() (validate, parse), with the post's events applied together rather
+        than one signal each."""
+        from complaints.esp import handle_tracking_events
+
+        self.run_validators(request)
+        events = self.parse_events(request)
+        handle_tracking_events(list(events), esp_name=self.esp_name)
+        return HttpResponse()
 
     def parse_events(self, request):
         # Only parsing is guarded: an error while applying an event (the database) stays a

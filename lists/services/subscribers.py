@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -12,8 +13,9 @@ from django.utils.translation import gettext as _
 
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
-from accounts.webhooks import emit_event
+from accounts.webhooks import emit_event, emit_events
 from config.errors import ApplicationError
+from lists.bulk import insert_rows, update_rows
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -133,14 +135,73 @@ def subscriber_emit_event(
     emit_event(
         subscriber.mailing_list.account_id,
         event,
-        {
-            "subscriber_id": subscriber.pk,
-            "list_id": subscriber.mailing_list_id,
-            "email": subscriber.email,
-            "status": str(subscriber.status),
-            "previous_status": str(previous_status),
-            "channel": channel,
-        },
+        subscriber_event_data(subscriber, previous_status=previous_status, channel=channel),
+    )
+
+
+def subscriber_event_data(
+    subscriber: Subscriber, *, previous_status: str, channel: str, status: str | None = None
+) -> dict:
+    """The `data` of a subscriber.* webhook event (`status`: the subscriber's, unless given)."""
+    return {
+        "subscriber_id": subscriber.pk,
+        "list_id": subscriber.mailing_list_id,
+        "email": subscriber.email,
+        "status": str(status or subscriber.status),
+        "previous_status": str(previous_status),
+        "channel": channel,
+    }
+
+
+@dataclass(frozen=True)
+class SubscriptionEnded:
+    """One subscription a caller ended in memory, as `subscriber_unsubscribe` would have: the
+    locked row (a Subscriber, or any object with its pk, email, status, unsubscribed_at and
+    mailing_list_id) holds the final status and `unsubscribed_at`; `account_id` is its list's.
+    One subscriber may end twice in a batch (unsubscribed, then complained): one entry each."""
+
+    subscriber: Subscriber
+    account_id: int
+    status: str
+    previous_status: str
+    channel: str
+
+
+def subscriptions_ended_write(*, ended: list[SubscriptionEnded], now: datetime) -> None:
+    """What `subscriber_unsubscribe` writes, for many subscribers at once: one UPDATE of the
+    rows, one INSERT of their consent records (withdrawn), their webhook events (enqueued after
+    commit). The caller holds the rows' locks and writes the suppressions (it knows which
+    reason came first)."""
+    if not ended:
+        return
+    rows = {}
+    for change in ended:
+        change.subscriber.updated_at = now
+        rows[change.subscriber.pk] = change.subscriber
+    update_rows(Subscriber, list(rows.values()), ["status", "unsubscribed_at", "updated_at"])
+    insert_rows(
+        ConsentRecord,
+        ["subscriber_id", "event", "source", "obtained_at"],
+        [
+            (change.subscriber.pk, ConsentEvent.WITHDRAWN, change.channel or change.status, now)
+            for change in ended
+        ],
+        return_ids=False,
+    )
+    emit_events(
+        [
+            (
+                change.account_id,
+                _WEBHOOK_EVENTS[change.status],
+                subscriber_event_data(
+                    change.subscriber,
+                    status=change.status,
+                    previous_status=change.previous_status,
+                    channel=change.channel,
+                ),
+            )
+            for change in ended
+        ]
     )
 
 

@@ -219,6 +219,22 @@ def test_a_maildir_is_applied_and_its_messages_marked_seen(tmp_path, reports, pe
     assert state() == after_first
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 5])
+def test_reports_applied_in_small_batches_give_the_same_result(
+    tmp_path, reports, people, account, monkeypatch, batch_size
+):
+    # A DSN names up to three reports: batches end between messages, never inside one.
+    monkeypatch.setattr("complaints.mailboxes.FEEDBACK_BATCH_SIZE", batch_size)
+    path = write_maildir(tmp_path / "Maildir", reports)
+
+    first = run(str(path))
+
+    assert first == [line.format(mailbox="maildir", path=path) for line in SUMMARY]
+    assert_everything_applied(people, account)
+    assert list((path / "new").iterdir()) == []
+    assert len(list((path / "cur").iterdir())) == 11
+
+
 def test_an_unread_message_in_cur_keeps_its_flags_and_gains_seen(tmp_path, people):
     path = write_maildir(tmp_path / "Maildir", [])
     (path / "cur" / "1715000001.M2P2.host:2,F").write_bytes(people["ann"].report("arf_yahoo"))
@@ -509,7 +525,10 @@ def test_a_lost_imap_connection_stops_the_run_with_the_rest_left_unread(imap_ser
     with pytest.raises(CommandError, match="Lost the IMAP connection to imap://fbl@bounces"):
         run(f"imap://fbl%40bounces.example:s3cret%20pass@127.0.0.1:{port}/")
 
-    assert box.flags == {1: {"\\Seen"}, 2: set()}
+    # Reports are applied in batches, marked read after: the first message's report was
+    # applied before the run stopped, but the lost connection could not mark it (read again
+    # next time, it applies nothing twice).
+    assert box.flags == {1: set(), 2: set()}
     assert people["ann"].refresh().subscriber.status == "bounced"
     assert people["dan"].refresh().subscriber.status == "subscribed"
 
