@@ -39,6 +39,7 @@ from tests.security.routes import (
     ROUTES,
     Route,
     World,
+    body,
     build_world,
     describe,
     is_login_redirect,
@@ -107,6 +108,9 @@ PAGES: dict[str, Page] = {
     "mailgun_tracking_webhook": public(405, WEBHOOK, post=401),
     "sendgrid_tracking_webhook": public(405, WEBHOOK, post=401),
     "postmark_tracking_webhook": public(405, WEBHOOK, post=401),
+    "team_join": public(
+        200, "the e-mailed team invitation; the signed, expiring token is the key", post=200
+    ),
     # --- any logged-in user
     "password_change": Page(USER),
     "password_change_done": Page(USER),
@@ -162,6 +166,14 @@ PAGES: dict[str, Page] = {
     "campaign_progress": Page(SENDER),
     "feedback": Page(SENDER),
     "account_appeal": Page(SENDER),
+    "team": Page(SENDER),
+    "team_invite": Page(SENDER),
+    "team_invitation_revoke": Page(SENDER),
+    "team_member_role": Page(SENDER),
+    "team_member_remove": Page(SENDER),
+    "team_transfer": Page(SENDER),
+    "account_close": Page(SENDER),
+    "account_export": Page(SENDER),
     # --- moderators
     "moderation_queue": Page(STAFF),
     "moderation_blocklists": Page(STAFF),
@@ -281,7 +293,7 @@ def _owner_get(route: Route, page: Page, client: Client, url: str):
         f"{page.owner_get} (or 405 for a POST-only page)"
     )
     if response.status_code == 200 and "text/html" in response.get("Content-Type", ""):
-        missing = post_forms_without_token(response.content.decode())
+        missing = post_forms_without_token(body(response))
         assert not missing, f"{route}: POST forms without a CSRF token: {missing}"
     return response
 
@@ -304,7 +316,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
             )
         # Staff have no account: a sender's object page is not theirs either.
         response = staff.get(url)
-        assert response.status_code != 200 and world.marker not in response.content.decode(), (
+        assert response.status_code != 200 and world.marker not in body(response), (
             f"{route}: staff GET of account A's {url} answered {describe(response)}"
         )
         # And A still has it (B's POSTs changed nothing that A's page shows).
@@ -318,7 +330,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
         assert response.status_code in page.owner_get, (
             f"{route}: account B's GET {url} answered {describe(response)}"
         )
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: account B's page {url} shows account A's data"
         )
         response = staff.get(url)
@@ -326,7 +338,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
             assert response.status_code in page.owner_get, (
                 f"{route}: staff GET {url} answered {describe(response)}"
             )
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: staff see account A's data on the sender page {url}"
         )
 
@@ -399,7 +411,7 @@ def test_api_route(route: Route, world: World):
         )
     else:
         assert response.status_code == 200
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: account B's GET {url} shows account A's data"
         )
 
@@ -416,7 +428,7 @@ def test_admin_route(route: Route, world: World):
             f"{route}: {who} GET {url} ended at {final} ({response.status_code}), expected the "
             "admin's login page"
         )
-        assert world.marker not in response.content.decode()
+        assert world.marker not in body(response)
 
 
 def test_staff_open_the_admin_index(world: World):
