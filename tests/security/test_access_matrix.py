@@ -40,7 +40,6 @@ from tests.security.routes import (
     Route,
     World,
     body,
-    build_world,
     describe,
     is_login_redirect,
     post_forms_without_token,
@@ -203,18 +202,6 @@ PUBLIC_API: dict[str, dict[str, int]] = {
 }
 # Query strings a route needs to answer 200 to its owner.
 API_QUERIES = {"api-subscriber-export": "?email=reader@example.org"}
-
-
-@pytest.fixture
-def world(db, settings, tmp_path) -> World:
-    # Configured as in production, so that the webhooks check credentials rather than answer
-    # 503 "not configured".
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "WEBHOOK_SECRET": "matrix:webhook-secret",
-        "MAILGUN_WEBHOOK_SIGNING_KEY": "matrix-signing-key",
-    }
-    return build_world(settings, tmp_path)
 
 
 # --- the matrix -----------------------------------------------------------------------------------
