@@ -92,6 +92,14 @@ def team_members(*, account: Account) -> QuerySet[User]:
     )
 
 
+def member_for(*, account: Account, user_id: int) -> User:
+    """One active member of the account; NotFound for anyone else (another account's too)."""
+    member = User.objects.filter(account=account, pk=user_id, is_active=True).first()
+    if member is None:
+        raise NotFound(_("No such member."))
+    return member
+
+
 def pending_invitations(*, account: Account) -> QuerySet[Invitation]:
     """Invitations of the account not yet accepted, withdrawn or expired."""
     return Invitation.objects.filter(

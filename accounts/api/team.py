@@ -104,6 +104,9 @@ class TeamMemberDetailView(APIView):
         "member's API tokens follow the new role at once.",
     )
     def patch(self, request, user_id: int):
+        # Another account's member is a 404 before the body is read (never a 400 that says
+        # the id exists).
+        team.member_for(account=request.user.account, user_id=user_id)
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
         member = team.member_role_change(

@@ -100,6 +100,7 @@ _TOKEN = {
     "name": "CRM sync",
     "prefix": "q8Zk3pX0",
     "read_only": False,
+    "role": "owner",
     "created_at": "2026-11-02T09:00:00Z",
     "last_used_at": "2026-11-20T07:45:00Z",
     "revoked_at": None,

@@ -341,3 +341,19 @@ def test_the_owner_invites_from_the_team_page(owner, django_capture_on_commit_ca
     assert Invitation.objects.get().role == "editor" and len(mail.outbox) == 1
     response = client.post(reverse("team_invite"), {"email": "nope", "role": "editor"})
     assert response.status_code == 400 and Invitation.objects.count() == 1
+
+
+@pytest.mark.parametrize("role", ["editor", "viewer"])
+def test_members_who_are_not_owners_see_the_profile_without_its_forms(owner, role):
+    member = UserFactory(account=owner.account, role=role)
+    client = Client()
+    client.force_login(member)
+    page = client.get(reverse("profile")).content.decode()
+    assert 'id="company-identity"' in page and "Acme Ltd" in page
+    assert 'id="brand-form"' not in page and 'name="postal_address"' not in page
+    for name in ("sender_domains", "webhooks"):
+        page = client.get(reverse(name)).content.decode()
+        assert "owner-only" in page and 'name="url"' not in page and 'name="domain"' not in page
+    client.force_login(owner)
+    page = client.get(reverse("profile")).content.decode()
+    assert 'name="postal_address"' in page and 'id="brand-form"' in page
