@@ -30,7 +30,7 @@ RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Routes whose every method is the owner's: they show or change what only the owner manages.
-OWNER_READS = frozenset({"account_close", "account_export", "api-account-export"})
+OWNER_READS = frozenset({"account_close", "account_export"})
 # Routes whose writes are the owner's (reading them is open to every member).
 OWNER_WRITES = frozenset(
     {
@@ -73,7 +73,6 @@ OWNER_WRITES = frozenset(
         # closing it
         "account_close",
         "account_export",
-        "api-account-export",
     }
 )
 # Routes every member may write to: each acts on the member's own things.

@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from accounts import roles
 from accounts.models import AccountState
 from accounts.views import account_required
 from campaigns.models import Campaign
@@ -640,13 +642,14 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
 # --- the sender's appeal --------------------------------------------------------------------------
 
 
-@account_required
+@login_required
 def account_appeal(request: HttpRequest) -> HttpResponse:
     """The sender's side: appeal a freeze once, within the window; then see the appeal's
-    status."""
+    status. Filing it is the owner's (accounts.roles)."""
     account = request.user.account
     if account is None:
         raise Http404("No such page.")
+    roles.check_page(request)
     form = AppealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -18,7 +18,9 @@ What each kind of page must answer (GET, and POST where it matters):
 - a sender who is not staff: 404 on moderation pages (they do not exist for them), 403 on the
   moderation API, the admin's login page on the admin;
 - staff: 200 on moderation pages and API lists; no sender page shows them an account's data.
-Cross-account API writes are covered method by method in tests/api/test_tenant_isolation.py.
+Cross-account API writes are covered method by method in tests/api/test_tenant_isolation.py, and
+what an editor and a viewer of account A may do on every page and route in
+tests/security/test_role_matrix.py.
 """
 
 from __future__ import annotations
