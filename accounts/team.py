@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -77,8 +77,6 @@ def account_events(*, account: Account) -> QuerySet[AccountEvent]:
 
 def team_members(*, account: Account) -> QuerySet[User]:
     """The account's active members: owners first, then by address."""
-    from django.db.models import Case, IntegerField, Value, When
-
     rank = Case(
         When(role=Role.OWNER, then=Value(0)),
         When(role=Role.EDITOR, then=Value(1)),
