@@ -7,10 +7,10 @@ from accounts.models import Account, ApiToken, SenderDomain, TermsAcceptance, Us
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "account", "is_staff", "email_verified_at", "date_joined"]
+    list_display = ["email", "account", "role", "is_staff", "email_verified_at", "date_joined"]
     search_fields = ["email"]
     fieldsets = [
-        (None, {"fields": ["email", "password", "account"]}),
+        (None, {"fields": ["email", "password", "account", "role"]}),
         ("Personal", {"fields": ["first_name", "last_name", "email_verified_at"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
@@ -45,7 +45,7 @@ class SenderDomainAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "account", "prefix", "read_only", "created_at", "revoked_at"]
+    list_display = ["name", "account", "prefix", "read_only", "role", "created_at", "revoked_at"]
     readonly_fields = ["key_digest"]
 
 

@@ -134,3 +134,76 @@ class BrandForm(forms.Form):
             "PNG, JPEG, GIF or WebP, at most %(size)s KB. Shown at the top of your sign-up, "
             "confirmation and unsubscribe pages."
         ) % {"size": settings.BRAND_LOGO_MAX_BYTES // 1024}
+
+
+def _role_choices():
+    from accounts.models import Role
+
+    return Role.choices
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("Colleague's e-mail address"))
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=_role_choices,
+        initial="editor",
+        help_text=_(
+            "Owner: everything, including the team and the company profile. Editor: lists and "
+            "campaigns. Viewer: reads only."
+        ),
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=_role_choices)
+
+
+class TransferForm(forms.Form):
+    user_id = forms.TypedChoiceField(label=_("New owner"), coerce=int)
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user_id"].choices = [(m.pk, m.email) for m in members]
+
+
+class JoinForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 10 characters, not a common password."),
+    )
+    accept_terms = forms.BooleanField(
+        label=_("I accept the terms of service, including the anti-spam policy")
+    )
+    accept_privacy = forms.BooleanField(label=_("I accept the privacy policy"))
+
+
+class CloseAccountForm(forms.Form):
+    """Closing is for good: the owner types the company's name and their password."""
+
+    company_name = forms.CharField(label=_("Type the company's name to confirm"), max_length=200)
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    exported = forms.BooleanField(label=_("I downloaded the lists I need, or I do not need them"))
+
+    def __init__(self, *args, user, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.account = account
+
+    def clean_company_name(self) -> str:
+        value = self.cleaned_data["company_name"].strip()
+        if value.casefold() != self.account.company_name.strip().casefold():
+            raise forms.ValidationError(_("That is not the company's name."))
+        return value
+
+    def clean_password(self) -> str:
+        value = self.cleaned_data["password"]
+        if not self.user.check_password(value):
+            raise forms.ValidationError(_("That is not your password."))
+        return value

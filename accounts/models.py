@@ -71,6 +71,17 @@ class Account(models.Model):
         return reverse("brand_css", kwargs={"color": self.brand_color.lstrip("#")})
 
 
+class Role(models.TextChoices):
+    """A member's role in their account, from the most to the least it allows (accounts.roles).
+
+    The owner manages the team, the company profile, sender domains, webhooks and closing the
+    account; an editor works on lists and campaigns; a viewer reads."""
+
+    OWNER = "owner", pgettext_lazy("team role", "Owner")
+    EDITOR = "editor", pgettext_lazy("team role", "Editor")
+    VIEWER = "viewer", pgettext_lazy("team role", "Viewer")
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -107,6 +118,9 @@ class User(AbstractUser):
     email_verified_at = models.DateTimeField(null=True, blank=True)
     # The interface language the user picked (settings.LANGUAGES); blank: the browser's.
     language = models.CharField(max_length=8, blank=True, default="")
+    # The role within `account` (meaningless without one). The default is the owner because
+    # every path that makes an account makes its owner with it; invitations set the role.
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.OWNER)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -152,6 +166,9 @@ class ApiToken(models.Model):
     )
     key_digest = models.CharField(max_length=64, unique=True)
     read_only = models.BooleanField(default=False)
+    # The creator's role when the token was made; a request with it acts with the lesser of
+    # this and the creator's current role (accounts.roles.effective_role).
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.OWNER)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -327,3 +344,67 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class Invitation(models.Model):
+    """An owner's invitation of a colleague to the account with a role. The e-mailed link is a
+    signed token naming this row (accounts.team); it works until `expires_at`, once."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=8, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="invitation_role_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role}"
+
+
+class AccountEventAction(models.TextChoices):
+    INVITED = "invited", _("Invited a colleague")
+    INVITATION_REVOKED = "invitation_revoked", _("Withdrew an invitation")
+    JOINED = "joined", _("Joined the team")
+    ROLE_CHANGED = "role_changed", _("Changed a member's role")
+    REMOVED = "removed", _("Removed a member")
+    OWNERSHIP_TRANSFERRED = "ownership_transferred", _("Transferred the ownership")
+    PROFILE_UPDATED = "profile_updated", _("Updated the company profile")
+    TOKEN_CREATED = "token_created", _("Created an API token")
+    TOKEN_REVOKED = "token_revoked", _("Revoked an API token")
+    CLOSED = "closed", _("Closed the account")
+
+
+class AccountEvent(models.Model):
+    """Who changed what about the account's team and identity, and when. Rows are never
+    edited; `actor_label` and `subject` keep an entry readable after the member is gone."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    # An API request says so: the change came through a token, named here.
+    via = models.CharField(max_length=120, blank=True)
+    action = models.CharField(max_length=32, choices=AccountEventAction.choices)
+    subject = models.CharField(max_length=254, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["account", "-at"], name="account_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label}: {self.action} {self.subject}"

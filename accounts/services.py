@@ -19,17 +19,20 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import branding, dkim
+from accounts import branding, dkim, roles
 from accounts import dns as sender_dns
 from accounts.addresses import normalise_address
 from accounts.models import (
     Account,
+    AccountEventAction,
     ApiToken,
     Notification,
+    Role,
     SenderDomain,
     TermsAcceptance,
     User,
 )
+from accounts.team import account_event_record
 from config.errors import ApplicationError, NotFound
 from config.text import clean_header_text
 
@@ -195,8 +198,11 @@ def account_profile_update(
     phone: str,
     postal_address: str,
     website: str = "",
+    actor: User | None = None,
+    via: object = None,
 ) -> Account:
-    """Keep the identity shown in every message current; every field but website is required."""
+    """Keep the identity shown in every message current; every field but website is required.
+    Records who changed which fields (accounts.team), when anything changed."""
     values = {
         "company_name": company_name,
         "contact_name": contact_name,
@@ -208,10 +214,20 @@ def account_profile_update(
             raise ApplicationError(_("This field is required."), field=name)
     values["company_name"] = clean_header_text(company_name.strip(), field="company_name")
     account = Account.objects.select_for_update().get(pk=account.pk)
+    values = {name: value.strip() for name, value in values.items()}
+    values["website"] = (website or "").strip()
+    changed = sorted(name for name, value in values.items() if getattr(account, name) != value)
     for name, value in values.items():
-        setattr(account, name, value.strip())
-    account.website = (website or "").strip()
+        setattr(account, name, value)
     account.save()
+    if changed:
+        account_event_record(
+            account=account,
+            actor=actor,
+            action=AccountEventAction.PROFILE_UPDATED,
+            details={"fields": changed},
+            via=via,
+        )
     return account
 
 
@@ -276,8 +292,12 @@ def _token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
-    """Make a named API token for the user's account; returns the row and the key (shown once)."""
+def api_token_create(
+    *, user: User, name: str, read_only: bool = False, via: object = None
+) -> tuple[ApiToken, str]:
+    """Make a named API token for the user's account; returns the row and the key (shown once).
+    The token records the user's role now and never acts above it (accounts.roles); a token
+    made with a token is capped by that token's role too."""
     if user.account_id is None:
         raise ApplicationError(_("Only users of a sender account can have API tokens."))
     name = (name or "").strip()
@@ -290,18 +310,43 @@ def api_token_create(*, user: User, name: str, read_only: bool = False) -> tuple
         name=name[:100],
         prefix=key[:8],
         key_digest=_token_digest(key),
-        read_only=read_only,
+        read_only=read_only or (isinstance(via, ApiToken) and via.read_only),
+        role=roles.effective_role(user, via),
+    )
+    account_event_record(
+        account=user.account,
+        actor=user,
+        action=AccountEventAction.TOKEN_CREATED,
+        subject=token.name,
+        details={"role": token.role, "read_only": token.read_only},
+        via=via,
     )
     return token, key
 
 
-def api_token_revoke(*, account: Account, token_id: int) -> ApiToken:
-    """Revoke one of the account's tokens. Idempotent; another account's token is NotFound."""
-    token = ApiToken.objects.filter(account=account, pk=token_id).first()
+def api_token_revoke(
+    *, account: Account, token_id: int, actor: User | None = None, via: object = None
+) -> ApiToken:
+    """Revoke one of the account's tokens. Idempotent; another account's token is NotFound, and
+    so is a colleague's for a member who is not an owner (they manage their own)."""
+    tokens = ApiToken.objects.filter(account=account)
+    if actor is not None and actor.role != Role.OWNER:
+        tokens = tokens.filter(user=actor)
+    token = tokens.filter(pk=token_id).first()
     if token is None:
         raise NotFound("No such token.")
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     token.refresh_from_db()
+    if revoked:
+        account_event_record(
+            account=account,
+            actor=actor,
+            action=AccountEventAction.TOKEN_REVOKED,
+            subject=token.name,
+            via=via,
+        )
     return token
 
 
@@ -312,7 +357,8 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
         .filter(key_digest=_token_digest(key), revoked_at__isnull=True)
         .first()
     )
-    if token is None or not token.user.is_active:
+    # A member who left (or moved) no longer acts for the account through old tokens.
+    if token is None or not token.user.is_active or token.user.account_id != token.account_id:
         return None
     now = timezone.now()
     # Write at most once a minute per token: a busy integration must not turn reads into writes.

@@ -67,3 +67,16 @@ def webhooks_retry_due() -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
+
+
+@shared_task(
+    name="accounts.send_invitation_email",
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_invitation_email(invitation_id: int, language: str = "") -> bool:
+    """E-mail a team invitation's link; a no-op for one no longer pending."""
+    from accounts.team import invitation_send_email
+
+    return invitation_send_email(invitation_id=invitation_id, language=language)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import brand_views, views
+from accounts import brand_views, team_views, views
 from accounts.forms import UserLanguagePasswordResetForm
 
 urlpatterns = [
@@ -95,6 +95,26 @@ urlpatterns = [
         views.webhook_delete,
         name="webhook_delete",
     ),
+    path("account/team/", team_views.team_page, name="team"),
+    path("account/team/invite/", team_views.team_invite, name="team_invite"),
+    path(
+        "account/team/invitations/<int:invitation_id>/revoke/",
+        team_views.team_invitation_revoke,
+        name="team_invitation_revoke",
+    ),
+    path(
+        "account/team/members/<int:user_id>/role/",
+        team_views.team_member_role,
+        name="team_member_role",
+    ),
+    path(
+        "account/team/members/<int:user_id>/remove/",
+        team_views.team_member_remove,
+        name="team_member_remove",
+    ),
+    path("account/team/transfer/", team_views.team_transfer, name="team_transfer"),
+    # Public: the e-mailed invitation; the signed token is the key.
+    path("join/<str:token>/", team_views.team_join, name="team_join"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
     path("terms/", views.legal_page, {"page": "terms"}, name="terms"),

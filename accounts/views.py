@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from accounts import dkim, selectors, services, webhooks
+from accounts import dkim, roles, selectors, services, webhooks
 from accounts.forms import (
     ApiTokenForm,
     BrandForm,
@@ -37,7 +37,8 @@ def form_error(form, exc: ApplicationError) -> None:
 
 
 def account_required(view):
-    """Login required, and the user must belong to a sender account (not staff-only)."""
+    """Login required, the user must belong to a sender account (not staff-only), and their
+    role in it must allow the request (accounts.roles)."""
 
     @login_required
     def wrapper(request, *args, **kwargs):
@@ -48,6 +49,8 @@ def account_required(view):
                 return redirect("moderation_queue")
             messages.info(request, _("Staff users have no sender account."))
             return redirect("home")
+        # The member's role must allow the request (accounts.roles: one table for every page).
+        roles.check_page(request)
         return view(request, *args, **kwargs)
 
     wrapper.__name__ = view.__name__
@@ -55,9 +58,15 @@ def account_required(view):
     return wrapper
 
 
+def landing_url_name(user) -> str:
+    """Where a logged-in user works: moderators (staff) in the moderation queue, even those
+    with a sending account of their own; senders on their dashboard."""
+    return "moderation_queue" if user.is_staff else "dashboard"
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.user.account_id:
-        return redirect("dashboard")
+    if request.user.is_authenticated and (request.user.account_id or request.user.is_staff):
+        return redirect(landing_url_name(request.user))
     return render(request, "home.html")
 
 
@@ -92,6 +101,10 @@ class EmailLoginView(LoginView):
     form_class = EmailAuthenticationForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        # Without a ?next=, each lands where they work (LOGIN_REDIRECT_URL is the sender's).
+        return reverse(landing_url_name(self.request.user))
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
@@ -145,7 +158,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.account_profile_update(account=account, **form.cleaned_data)
+            services.account_profile_update(
+                account=account, actor=request.user, **form.cleaned_data
+            )
         except ApplicationError as exc:
             form_error(form, exc)
         else:
@@ -193,7 +208,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        token = services.api_token_revoke(account=request.user.account, token_id=token_id)
+        token = services.api_token_revoke(
+            account=request.user.account, token_id=token_id, actor=request.user
+        )
     except NotFound as exc:
         raise Http404(exc.message) from exc
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})

@@ -52,3 +52,79 @@ _OUTCOMES = {
     (False, False): "imported",
     (False, True): "imported",
 }
+
+
+# The columns of a list in the account's export: the subscriber, then the consent they gave
+# (the latest "granted" record: how, when, from where, what they were told, the proof).
+ACCOUNT_EXPORT_HEADER = [
+    "email",
+    "name",
+    "phone",
+    "status",
+    "subscribed_at",
+    "unsubscribed_at",
+    "attributes",
+    "consent_source",
+    "consent_obtained_at",
+    "consent_ip",
+    "consent_user_agent",
+    "consent_purpose",
+    "consent_form_url",
+    "consent_proof",
+]
+
+
+def _list_rows(mailing_list) -> Iterator[list]:
+    import json
+
+    from django.db.models import OuterRef, Subquery
+
+    from lists.models import ConsentRecord
+
+    latest = ConsentRecord.objects.filter(subscriber=OuterRef("pk"), event="granted").order_by(
+        "-obtained_at", "-pk"
+    )
+    fields = ["source", "obtained_at", "ip", "user_agent", "purpose_text", "form_url", "proof"]
+    subscribers = (
+        mailing_list.subscribers.order_by("pk")
+        .annotate(**{f"consent_{f}": Subquery(latest.values(f)[:1]) for f in fields})
+        .values_list(
+            "email",
+            "name",
+            "phone",
+            "status",
+            "subscribed_at",
+            "unsubscribed_at",
+            "attributes",
+            *[f"consent_{f}" for f in fields],
+        )
+    )
+    for row in subscribers.iterator(chunk_size=2000):
+        row = list(row)
+        row[4] = row[4].isoformat() if row[4] else ""
+        row[5] = row[5].isoformat() if row[5] else ""
+        row[6] = json.dumps(row[6] or {}, ensure_ascii=False, sort_keys=True)
+        row[8] = row[8].isoformat() if row[8] else ""
+        yield row
+
+
+def account_lists_zip(*, account, target) -> int:
+    """Write a ZIP of the account's lists to the binary file `target`: one spreadsheet-safe
+    CSV per list (ACCOUNT_EXPORT_HEADER: every subscriber with their consent record). Reads
+    only the account's lists. Returns the number of lists written."""
+    import zipfile
+
+    from django.utils.text import slugify
+
+    from lists.models import MailingList
+
+    lists = MailingList.objects.filter(account=account).order_by("pk")
+    count = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for mailing_list in lists:
+            name = f"{mailing_list.pk}-{slugify(mailing_list.name) or 'list'}.csv"
+            with archive.open(name, "w") as member:
+                for line in csv_lines(ACCOUNT_EXPORT_HEADER, _list_rows(mailing_list)):
+                    member.write(line.encode("utf-8"))
+            count += 1
+    return count

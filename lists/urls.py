@@ -3,6 +3,8 @@ from django.urls import path
 from lists import public_views, views
 
 urlpatterns = [
+    # The owner's download of every list with its consent records (before closing the account).
+    path("account/export/", views.account_export, name="account_export"),
     path("consent/<int:record_id>/proof/", views.consent_proof, name="consent_proof"),
     # Recipients: the hosted subscription form and the double opt-in confirmation.
     path("subscribe/<str:public_id>/", public_views.subscribe, name="subscribe"),

@@ -489,3 +489,23 @@ def suppressions(request: HttpRequest) -> HttpResponse:
     queryset = selectors.suppressions_for(account=request.user.account)
     page: Page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "lists/suppressions.html", {"page": page})
+
+
+@account_required
+def account_export(request: HttpRequest) -> FileResponse:
+    """Every list of the account with its subscribers' consent, as a ZIP of CSV files (the
+    owner's, before closing the account: accounts.roles)."""
+    import tempfile
+
+    from django.utils import timezone
+
+    from lists.exports import account_lists_zip
+
+    # A temporary file, not memory: an account's lists can be large.
+    target = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
+    account_lists_zip(account=request.user.account, target=target)
+    target.seek(0)
+    filename = f"consentmail-lists-{timezone.now():%Y-%m-%d}.zip"
+    return FileResponse(
+        target, as_attachment=True, filename=filename, content_type="application/zip"
+    )

@@ -23,8 +23,10 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import (
     Account,
+    AccountEvent,
     AccountState,
     ApiToken,
+    Invitation,
     Notification,
     SenderDomain,
     TermsAcceptance,
@@ -45,7 +47,7 @@ from campaigns.models import (
 from campaigns.states import UNDER_WAY, CampaignStatus, can_transition
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
 from complaints.selectors import AccountHealth, HealthStatus, account_health
-from config.errors import ApplicationError, InvalidTransition, NotFound
+from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import (
     ConsentRecord,
     ImportJob,
@@ -544,7 +546,41 @@ def _raw_delete(queryset) -> int:
     return queryset._raw_delete(queryset.db)
 
 
-def account_data_delete(*, account_id: int, actor: User | None = None) -> dict[str, int]:
+def account_close(*, account_id: int, owner: User) -> dict[str, int]:
+    """The owner closes the account: it is scheduled for deletion at once (no more sending;
+    campaigns under way pause), then its data is deleted through `account_data_delete`, the
+    same path as after an unappealed freeze. PermissionDenied for anyone but an owner of the
+    account. Idempotent: a closed account returns {}. Locks the account row."""
+    from accounts.models import AccountEventAction, Role
+    from accounts.team import account_event_record
+
+    reason = "Closed by its owner."
+    with transaction.atomic():
+        account = _locked_account(account_id)
+        if account.state == State.DELETED:
+            return {}
+        if owner.account_id != account.pk or owner.role != Role.OWNER or not owner.is_active:
+            raise PermissionDenied(_("Only the account's owner can do this."))
+        now = timezone.now()
+        if account.state != State.SCHEDULED_FOR_DELETION:
+            _set_state(account, State.SCHEDULED_FOR_DELETION, reason=reason, now=now)
+        account.deletion_due_at = now
+        account.save(update_fields=["deletion_due_at"])
+        account_event_record(account=account, actor=owner, action=AccountEventAction.CLOSED)
+        audit(
+            actor=owner,
+            action=AuditAction.DELETION_SCHEDULED,
+            account=account,
+            reason=reason,
+            details={"by": "owner"},
+        )
+    pause_campaigns(account_id=account_id, reason="account closed")
+    return account_data_delete(account_id=account_id, actor=owner, reason=reason)
+
+
+def account_data_delete(
+    *, account_id: int, actor: User | None = None, reason: str = ""
+) -> dict[str, int]:
     """Delete everything an account scheduled for deletion holds: lists, subscribers, consent
     records and proof files, imports and their files, campaigns with their deliveries, tracking
     events, status history and test sends, sender domains, API tokens, webhooks and their
@@ -617,6 +653,9 @@ def account_data_delete(*, account_id: int, actor: User | None = None) -> dict[s
         )
         counts["webhook_endpoints"] = _raw_delete(WebhookEndpoint.objects.filter(account=account))
         counts["notifications"] = _raw_delete(Notification.objects.filter(account=account))
+        # The team's log and invitations name people (their addresses): gone with the data.
+        counts["account_events"] = _raw_delete(AccountEvent.objects.filter(account=account))
+        counts["invitations"] = _raw_delete(Invitation.objects.filter(account=account))
         counts["suppressions_kept"] = Suppression.objects.filter(account=account).count()
         Suppression.objects.filter(account=account).exclude(email="").update(email="")
         counts["users_anonymised"] = _users_anonymise(account)
@@ -626,7 +665,7 @@ def account_data_delete(*, account_id: int, actor: User | None = None) -> dict[s
             actor=actor,
             action=AuditAction.ACCOUNT_DELETED,
             account=account,
-            reason=f"Data deleted after {settings.DELETION_GRACE_DAYS} days' grace.",
+            reason=reason or f"Data deleted after {settings.DELETION_GRACE_DAYS} days' grace.",
             details=counts,
         )
         account.company_name = f"Deleted account {account.pk}"

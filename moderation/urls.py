@@ -52,4 +52,5 @@ urlpatterns = [
     ),
     # The sender's side of enforcement: appealing a freeze.
     path("account/appeal/", views.account_appeal, name="account_appeal"),
+    path("account/close/", views.account_close, name="account_close"),
 ]

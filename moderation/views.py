@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,7 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from accounts import roles
 from accounts.models import AccountState
+from accounts.views import account_required
 from campaigns.models import Campaign
 from campaigns.sending import VersionMismatch
 from campaigns.states import CampaignStatus, can_transition
@@ -642,10 +645,11 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
 @login_required
 def account_appeal(request: HttpRequest) -> HttpResponse:
     """The sender's side: appeal a freeze once, within the window; then see the appeal's
-    status."""
+    status. Filing it is the owner's (accounts.roles)."""
     account = request.user.account
     if account is None:
         raise Http404("No such page.")
+    roles.check_page(request)
     form = AppealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -672,4 +676,26 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
             "appeal_hours": settings.APPEAL_HOURS,
         },
         status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@account_required
+def account_close(request: HttpRequest) -> HttpResponse:
+    """The owner closes the account (accounts.roles: owner only): first the export of every
+    list with its consent records, then a confirmation (the company's name and the owner's
+    password), then the data is deleted through the same path as after an unappealed freeze."""
+    from accounts.forms import CloseAccountForm
+
+    account = request.user.account
+    form = CloseAccountForm(request.POST or None, user=request.user, account=account)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        enforcement.account_close(account_id=account.pk, owner=user)
+        logout(request)
+        messages.success(request, _("The account is closed and its data deleted."))
+        return redirect("home")
+    return render(
+        request,
+        "moderation/account_close.html",
+        {"account": account, "form": form, "lists": account.lists.count()},
     )

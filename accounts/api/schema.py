@@ -23,7 +23,9 @@ ERROR_DESCRIPTIONS = {
     400: 'Invalid input: messages per field (`{"name": ["This field is required."]}`) or '
     "a `detail`.",
     401: "No valid credentials: the token is missing, wrong or revoked.",
-    403: "Not allowed: a read-only token asked to write, the account is frozen, the user is "
+    403: "Not allowed: the member's role does not allow it (a viewer or a read-only token "
+    "asked to write, an editor asked for what only the owner manages: the team, the company "
+    "profile, sender domains, webhooks, closing the account), the account is frozen, the user is "
     "not a moderator (or has no sender account), or, for an action that sends (submit, test "
     'send, import), a new terms or privacy version is not accepted yet (`"code": '
     '"terms_not_accepted"`, the `versions` due and the `accept_url`: '

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.forms import ProfileForm
 from accounts.models import Account, ApiToken, SenderDomain
 from accounts.selectors import sender_domain_records
 
@@ -29,15 +30,66 @@ class AccountOutput(serializers.ModelSerializer):
         ]
 
 
+_PROFILE_FIELDS = ProfileForm.base_fields
+
+
+class AccountProfileInput(serializers.Serializer):
+    """PATCH /account/: any of the company profile's fields. The rules are the profile page's
+    (accounts.forms.ProfileForm, then accounts.services.account_profile_update): the form
+    validates the account's values with these applied, so the page and the API cannot differ."""
+
+    company_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["company_name"].max_length
+    )
+    contact_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["contact_name"].max_length
+    )
+    phone = serializers.CharField(
+        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["phone"].max_length
+    )
+    postal_address = serializers.CharField(required=False, allow_blank=True)
+    website = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="An http(s) address; one without a scheme gets https://. Blank removes it.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        account = self.context["account"]
+        values = {name: getattr(account, name) for name in _PROFILE_FIELDS} | attrs
+        form = ProfileForm(data=values)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {name: [str(m) for m in errors] for name, errors in form.errors.items()}
+            )
+        return form.cleaned_data
+
+
 class ApiTokenInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     read_only = serializers.BooleanField(default=False)
 
 
 class ApiTokenOutput(serializers.ModelSerializer):
+    role = serializers.ChoiceField(
+        choices=["owner", "editor", "viewer"],
+        read_only=True,
+        help_text="Its creator's role when it was made; it never acts above the creator's "
+        "role now (a read-only token acts as a viewer).",
+    )
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "read_only", "created_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "read_only",
+            "role",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
 
 class ApiTokenCreatedOutput(ApiTokenOutput):

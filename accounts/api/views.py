@@ -14,11 +14,14 @@ from accounts import lockout, selectors, services
 from accounts.api import serializers as s
 from accounts.api.schema import error_responses
 from accounts.permissions import HasAccount, TokenScope
+from accounts.roles import MemberRole
 from config.api import PageNumberPagination, paginated_response
 from config.errors import ApplicationError
 from config.http import client_ip
 
-ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
+# Every account endpoint: a member of a sender account whose role (and token) allows the
+# request (accounts.roles); a read-only token only reads.
+ACCOUNT_PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope, MemberRole]
 
 _TXT_RECORD = {
     "type": "TXT",
@@ -136,6 +139,7 @@ _TOKEN = {
     "name": "CRM sync",
     "prefix": "q8Zk3pX0",
     "read_only": False,
+    "role": "owner",
     "created_at": "2026-11-02T09:00:00Z",
     "last_used_at": "2026-11-20T07:45:00Z",
     "revoked_at": None,
@@ -212,6 +216,36 @@ class AccountView(APIView):
     )
     def get(self, request):
         return Response(s.AccountOutput(request.user.account).data)
+
+    @extend_schema(
+        request=s.AccountProfileInput,
+        responses={200: s.AccountOutput, **error_responses(400)},
+        examples=[
+            OpenApiExample(
+                "Move office",
+                value={
+                    "postal_address": "2 Park Row, Leeds LS1 5HD, United Kingdom",
+                    "website": "https://acme.example.com",
+                },
+                request_only=True,
+            ),
+            ACCOUNT_EXAMPLE,
+        ],
+        summary="Update the company profile every message shows (owner only)",
+        description="Any of company_name, contact_name, phone, postal_address and website; the "
+        "others keep their values. Validated as the profile page validates them: every field "
+        "but website is required and may not be blank, website must be an http(s) address. "
+        "Editors and viewers (and their tokens) get 403. The change is recorded with who made "
+        "it (and through which token) on the team page.",
+    )
+    def patch(self, request):
+        account = request.user.account
+        data = s.AccountProfileInput(data=request.data, context={"account": account})
+        data.is_valid(raise_exception=True)
+        account = services.account_profile_update(
+            account=account, actor=request.user, via=request.auth, **data.validated_data
+        )
+        return Response(s.AccountOutput(account).data)
 
 
 TERMS_STATUS_EXAMPLE = OpenApiExample(
@@ -296,7 +330,9 @@ class ApiTokenListView(APIView):
     def post(self, request):
         data = s.ApiTokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        token, key = services.api_token_create(user=request.user, **data.validated_data)
+        token, key = services.api_token_create(
+            user=request.user, via=request.auth, **data.validated_data
+        )
         body = s.ApiTokenOutput(token).data | {"token": key}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -306,7 +342,9 @@ class ApiTokenDetailView(APIView):
 
     @extend_schema(responses={204: None, **error_responses(404)}, summary="Revoke an API token")
     def delete(self, request, token_id: int):
-        services.api_token_revoke(account=request.user.account, token_id=token_id)
+        services.api_token_revoke(
+            account=request.user.account, token_id=token_id, actor=request.user, via=request.auth
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

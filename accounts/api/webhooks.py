@@ -9,9 +9,10 @@ from rest_framework.views import APIView
 from accounts import webhooks
 from accounts.models import WebhookDelivery, WebhookEndpoint
 from accounts.permissions import HasAccount, TokenScope
+from accounts.roles import MemberRole
 from config.api import PageNumberPagination, paginated_response
 
-PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope]
+PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope, MemberRole]
 SIGNING_NOTE = (
     "Each delivery is a JSON POST signed in the header "
     "`X-ConsentMail-Signature: t=<unix seconds>,v1=<hex>`, where `<hex>` is HMAC-SHA256 keyed "

@@ -253,7 +253,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.roles.MemberRole",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
@@ -299,6 +302,8 @@ SPECTACULAR_SETTINGS = {
 TERMS_VERSION = env("TERMS_VERSION", default="2026-11-01")
 PRIVACY_VERSION = env("PRIVACY_VERSION", default="2026-12-06")
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)
+# How long a team invitation's link works (accounts.team).
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 # Nameservers for sender-domain checks, "ip" or "ip:port"; empty means the system resolver.
 DNS_NAMESERVERS = env.list("DNS_NAMESERVERS", default=[])
 DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import api_token_create
+from accounts.team import invitation_create
 from campaigns import sending
 from complaints.models import AbuseReport
 from lists.models import ImportJob
@@ -112,6 +113,11 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
     report = AbuseReport.objects.create(
         reporter_email="kim@example.net", comment="Never signed up.", account=account
     )
+    # A colleague to change or remove, and an invitation to withdraw (the team endpoints).
+    colleague = UserFactory(email="sam@acme.example", account=account, role="editor")
+    invitation = invitation_create(
+        account=account, invited_by=sender, email="alex@acme.example", role="viewer"
+    )
     return World(
         sender_auth=f"Token {sender_key}",
         staff_auth=f"Token {staff_key}",
@@ -125,6 +131,8 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
             "moderation_campaign_id": submitted.pk,
             "account_id": account.pk,
             "report_id": report.pk,
+            "user_id": colleague.pk,
+            "invitation_id": invitation.pk,
         },
     )
 

@@ -128,6 +128,21 @@ def _abuse_report(tenant: Tenant) -> int:
 
 # Path parameter name -> makes an object of the tenant's and returns its id. A route whose ids
 # depend on each other (a subscriber of the list in the path) asks the tenant for the other id.
+def _member(tenant: Tenant) -> int:
+    return UserFactory(account=tenant.account, role="editor").pk
+
+
+def _invitation(tenant: Tenant) -> int:
+    from accounts.team import invitation_create
+
+    return invitation_create(
+        account=tenant.account,
+        invited_by=tenant.user,
+        email=f"new{tenant.user.pk}@example.org",
+        role="viewer",
+    ).pk
+
+
 FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "list_id": _list,
     "subscriber_id": _subscriber,
@@ -138,6 +153,8 @@ FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "webhook_id": _webhook,
     "account_id": _account,
     "report_id": _abuse_report,
+    "user_id": _member,
+    "invitation_id": _invitation,
 }
 
 

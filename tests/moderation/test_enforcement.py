@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import (
     Account,
+    AccountEvent,
     ApiToken,
     Notification,
     SenderDomain,
@@ -649,6 +650,9 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
         "webhook_deliveries": 1,
         "webhook_endpoints": 1,
         "notifications": 3,
+        # The team's log (the API token's creation) and invitations (none) go too.
+        "account_events": 1,
+        "invitations": 0,
         "suppressions_kept": 1,
         "users_anonymised": 1,
     }
@@ -663,6 +667,7 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     assert not ApiToken.objects.filter(account=account).exists()
     assert not WebhookEndpoint.objects.exists() and not WebhookDelivery.objects.exists()
     assert not Notification.objects.filter(account=account).exists()
+    assert not AccountEvent.objects.filter(account=account).exists()
     assert not FeedbackEvent.objects.exists()
     assert not TermsAcceptance.objects.filter(user__account=account, user__is_staff=False).exists()
     assert not any(default_storage.exists(name) for name in files)

@@ -45,6 +45,8 @@ class World:
     staff: object
     objects: dict[str, object] = field(default_factory=dict)
     marker: str = ""  # a string that appears only in A's data
+    editor: object = None  # A's editor and viewer (accounts.roles)
+    viewer: object = None
 
     def client(self, user=None) -> Client:
         client = Client()
@@ -58,6 +60,7 @@ def build_world(settings, tmp_path) -> World:
     without an account (the database must be available)."""
     from accounts.models import Notification, WebhookEndpoint
     from accounts.services import api_token_create
+    from accounts.team import invitation_create
     from campaigns.consent_requests import consent_request_create
     from complaints.models import AbuseReport
     from lists.models import ConsentRecord, ImportJob
@@ -96,6 +99,12 @@ def build_world(settings, tmp_path) -> World:
         column_map={"email": 0},
     )
     token, _ = api_token_create(user=owner, name=f"{marker} token")
+    # A's team: an editor and a viewer beside the owner, and an invitation waiting.
+    editor = UserFactory(email="editor@example.com", account=account, role="editor")
+    viewer = UserFactory(email="viewer@example.com", account=account, role="viewer")
+    invitation = invitation_create(
+        account=account, invited_by=owner, email="invited@example.com", role="viewer"
+    )
     webhook = WebhookEndpoint.objects.create(
         account=account,
         url="https://hooks.example.com/consentmail",
@@ -109,7 +118,9 @@ def build_world(settings, tmp_path) -> World:
     report = AbuseReport.objects.create(
         reporter_email="kim@example.net", comment="Never signed up.", account=account
     )
-    world = World(owner=owner, other=other, staff=staff, marker=marker)
+    world = World(
+        owner=owner, other=other, staff=staff, marker=marker, editor=editor, viewer=viewer
+    )
     world.objects = {
         "list": mailing_list,
         "subscriber": subscriber,
@@ -130,6 +141,7 @@ def build_world(settings, tmp_path) -> World:
         "webhook": webhook,
         "appeal": appeal,
         "report": report,
+        "invitation": invitation,
     }
     return world
 
@@ -168,6 +180,7 @@ def _approved_click(world: World) -> str:
 
 def _token(world: World, route: Route) -> str:
     from accounts.services import email_verification_token
+    from accounts.team import invitation_token
     from lists.services.optin import subscription_confirm_token
 
     makers: dict[str, Callable[[], str]] = {
@@ -180,6 +193,7 @@ def _token(world: World, route: Route) -> str:
         "consent_request_yes": lambda: _consent_button(world),
         "unsubscribe": lambda: _message_tokens(world).unsubscribe(),
         "report_spam": lambda: _message_tokens(world).report(),
+        "team_join": lambda: invitation_token(world.objects["invitation"]),
     }
     if route.name not in makers:
         pytest.fail(f"{route}: no way to make its <token>; add one to _token() in {__file__}")
@@ -205,6 +219,9 @@ FILLERS: dict[str, Callable[[World, Route], object]] = {
     "domain_id": lambda w, r: w.objects["domain"].pk,
     "token_id": lambda w, r: w.objects["token"].pk,
     "webhook_id": lambda w, r: w.objects["webhook"].pk,
+    # A's editor: a member the owner may change or remove.
+    "user_id": lambda w, r: w.editor.pk,
+    "invitation_id": lambda w, r: w.objects["invitation"].pk,
     "account_id": lambda w, r: w.owner.account.pk,
     "appeal_id": lambda w, r: w.objects["appeal"].pk,
     "report_id": lambda w, r: w.objects["report"].pk,
@@ -230,6 +247,8 @@ OBJECT_PARAMETERS = {
     "domain_id",
     "token_id",
     "webhook_id",
+    "user_id",
+    "invitation_id",
 }
 
 
@@ -317,6 +336,13 @@ def is_login_redirect(response, url: str, *, login: str = "/login/") -> bool:
         return False
     location = urlsplit(response["Location"])
     return location.path == login and f"next={url.split('?')[0]}" in unquote(location.query)
+
+
+def body(response) -> str:
+    """The response's text, streamed or not (a download is a FileResponse)."""
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode()
 
 
 def describe(response) -> str:

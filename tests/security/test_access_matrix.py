@@ -18,7 +18,9 @@ What each kind of page must answer (GET, and POST where it matters):
 - a sender who is not staff: 404 on moderation pages (they do not exist for them), 403 on the
   moderation API, the admin's login page on the admin;
 - staff: 200 on moderation pages and API lists; no sender page shows them an account's data.
-Cross-account API writes are covered method by method in tests/api/test_tenant_isolation.py.
+Cross-account API writes are covered method by method in tests/api/test_tenant_isolation.py, and
+what an editor and a viewer of account A may do on every page and route in
+tests/security/test_role_matrix.py.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tests.security.routes import (
     ROUTES,
     Route,
     World,
-    build_world,
+    body,
     describe,
     is_login_redirect,
     post_forms_without_token,
@@ -107,6 +109,9 @@ PAGES: dict[str, Page] = {
     "mailgun_tracking_webhook": public(405, WEBHOOK, post=401),
     "sendgrid_tracking_webhook": public(405, WEBHOOK, post=401),
     "postmark_tracking_webhook": public(405, WEBHOOK, post=401),
+    "team_join": public(
+        200, "the e-mailed team invitation; the signed, expiring token is the key", post=200
+    ),
     # --- any logged-in user
     "password_change": Page(USER),
     "password_change_done": Page(USER),
@@ -163,6 +168,14 @@ PAGES: dict[str, Page] = {
     "campaign_progress": Page(SENDER),
     "feedback": Page(SENDER),
     "account_appeal": Page(SENDER),
+    "team": Page(SENDER),
+    "team_invite": Page(SENDER),
+    "team_invitation_revoke": Page(SENDER),
+    "team_member_role": Page(SENDER),
+    "team_member_remove": Page(SENDER),
+    "team_transfer": Page(SENDER),
+    "account_close": Page(SENDER),
+    "account_export": Page(SENDER),
     # --- moderators
     "moderation_queue": Page(STAFF),
     "moderation_blocklists": Page(STAFF),
@@ -192,18 +205,6 @@ PUBLIC_API: dict[str, dict[str, int]] = {
 }
 # Query strings a route needs to answer 200 to its owner.
 API_QUERIES = {"api-subscriber-export": "?email=reader@example.org"}
-
-
-@pytest.fixture
-def world(db, settings, tmp_path) -> World:
-    # Configured as in production, so that the webhooks check credentials rather than answer
-    # 503 "not configured".
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "WEBHOOK_SECRET": "matrix:webhook-secret",
-        "MAILGUN_WEBHOOK_SIGNING_KEY": "matrix-signing-key",
-    }
-    return build_world(settings, tmp_path)
 
 
 # --- the matrix -----------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ def _owner_get(route: Route, page: Page, client: Client, url: str):
         f"{page.owner_get} (or 405 for a POST-only page)"
     )
     if response.status_code == 200 and "text/html" in response.get("Content-Type", ""):
-        missing = post_forms_without_token(response.content.decode())
+        missing = post_forms_without_token(body(response))
         assert not missing, f"{route}: POST forms without a CSRF token: {missing}"
     return response
 
@@ -305,7 +306,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
             )
         # Staff have no account: a sender's object page is not theirs either.
         response = staff.get(url)
-        assert response.status_code != 200 and world.marker not in response.content.decode(), (
+        assert response.status_code != 200 and world.marker not in body(response), (
             f"{route}: staff GET of account A's {url} answered {describe(response)}"
         )
         # And A still has it (B's POSTs changed nothing that A's page shows).
@@ -319,7 +320,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
         assert response.status_code in page.owner_get, (
             f"{route}: account B's GET {url} answered {describe(response)}"
         )
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: account B's page {url} shows account A's data"
         )
         response = staff.get(url)
@@ -327,7 +328,7 @@ def _check_user_page(route: Route, page: Page, url: str, world: World):
             assert response.status_code in page.owner_get, (
                 f"{route}: staff GET {url} answered {describe(response)}"
             )
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: staff see account A's data on the sender page {url}"
         )
 
@@ -400,7 +401,7 @@ def test_api_route(route: Route, world: World):
         )
     else:
         assert response.status_code == 200
-        assert world.marker not in response.content.decode(), (
+        assert world.marker not in body(response), (
             f"{route}: account B's GET {url} shows account A's data"
         )
 
@@ -417,7 +418,7 @@ def test_admin_route(route: Route, world: World):
             f"{route}: {who} GET {url} ended at {final} ({response.status_code}), expected the "
             "admin's login page"
         )
-        assert world.marker not in response.content.decode()
+        assert world.marker not in body(response)
 
 
 def test_staff_open_the_admin_index(world: World):
