@@ -22,8 +22,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
-import openpyxl
 import xlrd
+from python_calamine_plus import CalamineWorkbook
 
 from config.errors import ApplicationError
 
@@ -450,7 +450,7 @@ def _check_xlsx_zip(path: Path) -> None:
     if len(members) > MAX_XLSX_MEMBERS:
         raise ImportFileError("This .xlsx file has too many parts to be a spreadsheet.")
     # zipfile never unpacks more than a member's declared size (a lying header fails its CRC
-    # check instead), so the declared sizes bound what openpyxl can be made to read.
+    # check instead), so the declared sizes bound what the reader can be made to read.
     if sum(member.file_size for member in members) > MAX_XLSX_UNCOMPRESSED_BYTES:
         limit = _format_size(MAX_XLSX_UNCOMPRESSED_BYTES)
         raise ImportFileError(
@@ -464,7 +464,7 @@ def _check_xlsx_zip(path: Path) -> None:
                 "it cannot be imported."
             )
     names = {member.filename for member in members}
-    # openpyxl finds the workbook part through [Content_Types].xml; some writers name it otherwise.
+    # The workbook part is found through [Content_Types].xml; some writers name it otherwise.
     has_workbook = any(re.fullmatch(r"(.*/)?workbook\d*\.xml", name) for name in names)
     if "[Content_Types].xml" not in names or not has_workbook:
         raise ImportFileError(XLSX_DAMAGED)
@@ -485,22 +485,26 @@ def _zip_directory_size(handle: io.BufferedReader) -> tuple[int, int]:
 
 
 def _xlsx_records(path: Path, stack: ExitStack) -> Iterator[tuple[int, list[str]]]:
-    # A file object, not the path: openpyxl refuses a path that does not end in .xlsx.
-    handle = stack.enter_context(path.open("rb"))
-    # openpyxl raises a zoo of types on malformed input (KeyError, ValueError, TypeError, XML
-    # errors...); whatever escapes its parsing of an untrusted file means the file is unreadable.
+    # python-calamine-plus streams the sheet's rows straight out of the zip: the sheet is never
+    # held whole (a full 1,048,576-row sheet reads in seconds, where openpyxl's read-only mode
+    # took minutes), while its shared-strings table is loaded once when the workbook opens, as
+    # every reader of the format does (a cell names its string by index). check_file bounds
+    # that table with the rest of the zip (MAX_XLSX_UNCOMPRESSED_BYTES). The reader raises its
+    # own error types on malformed input; whatever escapes its parsing of an untrusted file
+    # means the file is unreadable.
     try:
-        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        workbook = CalamineWorkbook.from_path(str(path))
+        stack.callback(workbook.close)
+        if not workbook.sheet_names:
+            raise ImportFileError("This .xlsx file has no worksheet.")
+        # Streamed rows ignore the <dimension> a writer records (it may be wrong): every row
+        # is read and none is padded.
+        stream = workbook.stream_sheet_by_index(0)
+    except ImportFileError:
+        raise
     except Exception as exc:
         raise ImportFileError(XLSX_DAMAGED) from exc
-    stack.callback(workbook.close)
-    if not workbook.worksheets:
-        raise ImportFileError("This .xlsx file has no worksheet.")
-    sheet = workbook.worksheets[0]
-    # The <dimension> a writer records may be wrong, and read-only mode would then cut rows off
-    # at it; unsized, every row is read and none is padded.
-    sheet.reset_dimensions()
-    return _spreadsheet_records(sheet.iter_rows(values_only=True), XLSX_DAMAGED)
+    return _spreadsheet_records(iter(stream), XLSX_DAMAGED)
 
 
 def _spreadsheet_records(
@@ -552,7 +556,7 @@ def _trimmed(cells: list[str]) -> list[str]:
 
 @contextmanager
 def _open_xls(path: Path) -> Iterator[xlrd.sheet.Sheet]:
-    # xlrd, like openpyxl, raises many types on malformed input (XLRDError, struct.error,
+    # xlrd, like the .xlsx reader, raises many types on malformed input (XLRDError, struct.error,
     # IndexError, AssertionError...); any of them means the file cannot be read.
     try:
         workbook = xlrd.open_workbook(str(path), on_demand=True)
