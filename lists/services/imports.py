@@ -23,7 +23,14 @@ from accounts.webhooks import emit_event
 from config.errors import ApplicationError
 from lists import export_layouts, parsers
 from lists.addresses import address_hasher
-from lists.bulk import insert_rows, lookup_in, run_ahead
+from lists.bulk import (
+    copy_text,
+    insert_rows,
+    insert_select_sql,
+    lookup_in,
+    run_ahead,
+    stage_rows,
+)
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -31,6 +38,7 @@ from lists.models import (
     ImportRowIssue,
     ImportStatus,
     MailingList,
+    PlatformSuppression,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -46,7 +54,12 @@ from lists.services.consent import (
     upload_name,
 )
 from lists.services.subscribers import subscriber_unsubscribe
-from lists.services.suppression import SuppressionView, suppression_message
+from lists.services.suppression import (
+    PLATFORM_HARD_BOUNCE,
+    PLATFORM_HASH_ID,
+    SuppressionView,
+    suppression_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -504,6 +517,8 @@ class _PreparedBatch:
     # source; all skipped.
     refused: list[tuple[int, str, str]]
     opted_out: dict[str, _OptedOut] = field(default_factory=dict)
+    # The candidates as lines of the stage table (PostgreSQL), rendered ahead with the rest.
+    stage_lines: list[str] | None = None
 
 
 def _prepared_batches(
@@ -520,6 +535,7 @@ def _prepared_batches(
     attributes_at = list(column_map.get("attributes", {}).items())
     digest_of = address_hasher(job.account_id)
     batch_size = settings.IMPORT_BATCH_SIZE
+    staged = connection.vendor == "postgresql"
     while batch := list(islice(rows, batch_size)):
         candidates: dict[str, Candidate] = {}
         refused: list[tuple[int, str, str]] = []
@@ -573,7 +589,11 @@ def _prepared_batches(
                 digest=digest_of(email),
             )
         yield _PreparedBatch(
-            rows=len(batch), candidates=candidates, refused=refused, opted_out=opted_out
+            rows=len(batch),
+            candidates=candidates,
+            refused=refused,
+            opted_out=opted_out,
+            stage_lines=_stage_lines(candidates) if staged else None,
         )
 
 
@@ -604,50 +624,178 @@ def _write_batch(
         result.suppressed = len(prepared.opted_out)
         result.issues.extend(_suppress_opted_out(job, prepared.opted_out))
 
-    def imported_before(subscriber_ids: list[int]) -> set[int]:
-        return set(
-            lookup_in(
-                ConsentRecord,
-                key="subscriber",
-                values=subscriber_ids,
-                result="subscriber",
-                import_job=job,
-            )
+    consent = {
+        "event": ConsentEvent.GRANTED,
+        "source": job.consent_source,
+        "obtained_at": job.consent_obtained_at or job.created_at,
+        "purpose_text": mailing_list.purpose,
+        # Every row written into an adult list said yes in its age_confirmed column.
+        "proof": proof_with_age_confirmation(
+            mailing_list=mailing_list, proof=job.proof, how=AgeConfirmedBy.IMPORT
+        ),
+        "proof_file": job.proof_file.name or "",
+        "import_job_id": job.pk,
+        "recorded_by_id": job.created_by_id,
+    }
+    if connection.vendor == "postgresql":
+        result.imported, updated_ids = _staged_write(job, prepared, consent, issue)
+    else:
+        written = candidates_write(
+            mailing_list=mailing_list,
+            candidates=prepared.candidates,
+            suppressions=suppressions,
+            issue=issue,
+            written_before=lambda ids: _imported_before(job, ids),
+            repeat_reason=REPEAT_REASON,
         )
-
-    written = candidates_write(
-        mailing_list=mailing_list,
-        candidates=prepared.candidates,
-        suppressions=suppressions,
-        issue=issue,
-        written_before=imported_before,
-        repeat_reason="Duplicate of an earlier row of this file.",
-    )
-    created_ids = [pk for _, pk in written.created]
-    updated_ids = [pk for _, pk in written.updated]
+        created_ids = [pk for _, pk in written.created]
+        updated_ids = [pk for _, pk in written.updated]
+        result.imported = len(created_ids)
+        insert_rows(
+            ConsentRecord,
+            ["subscriber_id"],
+            [(pk,) for pk in created_ids],
+            shared=consent,
+            return_ids=False,
+        )
     result.updated = len(updated_ids)
-    result.imported = len(created_ids)
     insert_rows(
         ConsentRecord,
         ["subscriber_id"],
-        [(pk,) for pk in created_ids + updated_ids],
-        shared={
-            "event": ConsentEvent.GRANTED,
-            "source": job.consent_source,
-            "obtained_at": job.consent_obtained_at or job.created_at,
-            "purpose_text": mailing_list.purpose,
-            # Every row written into an adult list said yes in its age_confirmed column.
-            "proof": proof_with_age_confirmation(
-                mailing_list=mailing_list, proof=job.proof, how=AgeConfirmedBy.IMPORT
-            ),
-            "proof_file": job.proof_file.name or "",
-            "import_job_id": job.pk,
-            "recorded_by_id": job.created_by_id,
-        },
+        [(pk,) for pk in updated_ids],
+        shared=consent,
         return_ids=False,
     )
     ImportRowIssue.objects.bulk_create(result.issues, batch_size=1000)
     return result
+
+
+REPEAT_REASON = "Duplicate of an earlier row of this file."
+_STAGE = "lists_import_stage"
+_STAGE_COLUMNS = (
+    ("row", "integer"),
+    ("email", "text"),
+    ("digest", "text"),
+    ("platform_digest", "text"),
+    ("name", "text"),
+    ("phone", "text"),
+    ("attributes", "jsonb"),
+    ("is_role_address", "boolean"),
+)
+
+
+def _imported_before(job: ImportJob, subscriber_ids: list[int]) -> set[int]:
+    """The subscribers an earlier batch of `job` wrote (they hold its consent record)."""
+    return set(
+        lookup_in(
+            ConsentRecord,
+            key="subscriber",
+            values=subscriber_ids,
+            result="subscriber",
+            import_job=job,
+        )
+    )
+
+
+def _stage_lines(candidates: dict[str, Candidate]) -> list[str]:
+    """The candidates as COPY text lines of the stage table (`_STAGE_COLUMNS`)."""
+    platform_digest = address_hasher(PLATFORM_HASH_ID)
+    return [
+        copy_text(
+            (
+                candidate.row,
+                email,
+                candidate.digest,
+                platform_digest(email),
+                candidate.name,
+                candidate.phone,
+                candidate.attributes,
+                is_role_address(email),
+            )
+        )
+        for email, candidate in candidates.items()
+    ]
+
+
+def _staged_write(
+    job: ImportJob, prepared: _PreparedBatch, consent: dict, issue: Callable[..., None]
+) -> tuple[int, list[int]]:
+    """PostgreSQL: write a batch's checked candidates set-based; return (subscribers created,
+    ids of those refreshed). Same rules as `candidates_write`, in fewer round trips.
+
+    The candidates are COPYed into a temporary stage table; one join finds the few that need a
+    decision in Python (suppressed for the account or platform-wide, already on the list,
+    written by an earlier batch of this import); the rest become subscribers and their consent
+    records in one statement (`INSERT ... SELECT ... RETURNING` feeding the consent INSERT).
+    Inside the caller's transaction: a unique violation (a form sign-up meanwhile) raises
+    IntegrityError, and the caller writes the batch again.
+    """
+    candidates = prepared.candidates
+    if not candidates:
+        return 0, []
+    lines = prepared.stage_lines if prepared.stage_lines is not None else _stage_lines(candidates)
+    stage_rows(_STAGE, _STAGE_COLUMNS, lines)
+    quote = connection.ops.quote_name
+    # Only the models' own table names are interpolated; values are parameters.
+    attention_sql = f"""
+        SELECT st.email, sup.reason, ps.id IS NOT NULL, sub.id, EXISTS (
+            SELECT 1 FROM {quote(ConsentRecord._meta.db_table)} c
+            WHERE c.subscriber_id = sub.id AND c.import_job_id = %s)
+        FROM pg_temp.{_STAGE} st
+        LEFT JOIN {quote(Suppression._meta.db_table)} sup
+            ON sup.account_id = %s AND sup.email_hash = st.digest
+        LEFT JOIN {quote(PlatformSuppression._meta.db_table)} ps
+            ON ps.email_hash = st.platform_digest
+        LEFT JOIN {quote(Subscriber._meta.db_table)} sub
+            ON sub.mailing_list_id = %s AND sub.email = st.email
+        WHERE sup.id IS NOT NULL OR ps.id IS NOT NULL OR sub.id IS NOT NULL
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(attention_sql, [job.pk, job.account_id, job.mailing_list_id])
+        attention = cursor.fetchall()
+    suppressed, held_back = set(), []
+    to_update: dict[int, tuple[str, Candidate]] = {}
+    for email, reason, platform_bounced, subscriber_id, repeated in attention:
+        held_back.append(email)
+        if reason or platform_bounced:
+            suppressed.add(email)
+            reason = reason or PLATFORM_HARD_BOUNCE
+            issue(candidates[email].row, email, suppression_message(reason))
+        elif repeated:
+            issue(candidates[email].row, email, REPEAT_REASON)
+        else:
+            to_update[subscriber_id] = (email, candidates[email])
+    for email, candidate in candidates.items():
+        if email not in suppressed and is_role_address(email):
+            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+    now = timezone.now()
+    updated_ids = _update_existing(to_update, now=now, skip=issue)
+    subscribers_sql, subscriber_params = insert_select_sql(
+        Subscriber,
+        selected={
+            "email": "st.email",
+            "name": "st.name",
+            "phone": "st.phone",
+            "attributes": "st.attributes",
+            "is_role_address": "st.is_role_address",
+        },
+        shared={
+            "mailing_list_id": job.mailing_list_id,
+            "status": SubscriberStatus.SUBSCRIBED,
+            "subscribed_at": now,
+        },
+        source=f"pg_temp.{_STAGE} st WHERE NOT (st.email = ANY(%s)) ORDER BY st.row",
+    )
+    consent_sql, consent_params = insert_select_sql(
+        ConsentRecord, selected={"subscriber_id": "new.id"}, shared=consent, source="new"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new AS ({subscribers_sql} RETURNING id) {consent_sql}",
+            [*subscriber_params, held_back, *consent_params],
+        )
+        created = cursor.rowcount
+    return created, updated_ids
 
 
 # The subscriber status of a list member whose address the file says opted out.
