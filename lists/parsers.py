@@ -213,6 +213,48 @@ def count_rows(*, path: Path, fmt: str) -> int:
         return sum(1 for _ in table.rows)
 
 
+# How much of a file (of an .xlsx sheet, unpacked) `estimate_rows` reads.
+ESTIMATE_SAMPLE_BYTES = 256 * 1024
+
+
+def estimate_rows(*, path: Path, fmt: str) -> tuple[int, bool]:
+    """(rows, exact): how many rows the file has, for the progress bar before it is read.
+
+    An import reads its file once, as it imports it, so the count is only known at the end:
+    this estimates it from the file's size and the rows of its first ESTIMATE_SAMPLE_BYTES
+    (for an .xlsx, of its largest worksheet, unpacked). An .xls is counted exactly (xlrd
+    reads the whole workbook anyway, and the format holds at most 65,536 rows).
+    """
+    if fmt == "xls":
+        return count_rows(path=path, fmt=fmt), True
+    if fmt == "xlsx":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                sheets = [
+                    member
+                    for member in archive.infolist()
+                    if member.filename.startswith("xl/worksheets/")
+                    and member.filename.endswith(".xml")
+                ]
+                if not sheets:
+                    return 1, False
+                largest = max(sheets, key=lambda member: member.file_size)
+                size = largest.file_size
+                with archive.open(largest) as sheet:
+                    sample = sheet.read(ESTIMATE_SAMPLE_BYTES)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+            return 1, False  # the reader says what is wrong with the file
+        rows = sample.count(b"<row ") + sample.count(b"<row>")
+    else:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            sample = handle.read(ESTIMATE_SAMPLE_BYTES)
+        rows = sample.count(b"\n") + (0 if sample.endswith(b"\n") else 1)
+    if not sample or not rows:
+        return 1, False
+    return max(1, round(rows * size / len(sample))), False
+
+
 # How many of a file's first non-blank rows are searched for its header (title rows above it).
 HEADER_SCAN_ROWS = 20
 

@@ -332,9 +332,12 @@ def import_run(*, import_id: int) -> str:
     Safe to run twice and after a crash: each batch commits with the job's progress in one
     transaction, so a redelivered task resumes after the last committed batch and never writes
     half a batch; of two runs at once, only the one that committed the last batch finishes the
-    import (one status, one `import.finished` event). The whole file is read once first
-    (counting rows), so a damaged file fails before anything is imported. The uploaded file is
-    deleted when the import ends; if it is gone before that, the import fails saying so.
+    import (one status, one `import.finished` event). The file is read once, as it is
+    imported: `total_rows` starts as an estimate (`total_rows_estimated`) and becomes the exact
+    count, committed on its own, when the last row is read. A file found damaged part-way
+    fails the import at that row, with the rows before it imported (the failure reason says
+    so). The uploaded file is deleted when the import ends; if it is gone before that, the
+    import fails saying so.
     """
     claimed = ImportJob.objects.filter(
         pk=import_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
@@ -347,13 +350,17 @@ def import_run(*, import_id: int) -> str:
         job.save(update_fields=["started_at"])
     try:
         # Every row in already: a run died while ending the import, and only the ending is left.
-        if job.total_rows is None or job.processed < job.total_rows:
+        every_row_in = job.total_rows is not None and not job.total_rows_estimated
+        if not every_row_in or job.processed < job.total_rows:
             if not (job.file and job.file.storage.exists(job.file.name)):
                 raise ApplicationError(_file_gone_reason(job))
             if job.total_rows is None:
-                job.total_rows = parsers.count_rows(path=Path(job.file.path), fmt=job.file_format)
+                job.total_rows, exact = parsers.estimate_rows(
+                    path=Path(job.file.path), fmt=job.file_format
+                )
+                job.total_rows_estimated = not exact
                 job.progress_at = timezone.now()
-                job.save(update_fields=["total_rows", "progress_at"])
+                job.save(update_fields=["total_rows", "total_rows_estimated", "progress_at"])
             _import_rows(job)
     except _ClaimLost:
         job.refresh_from_db()
@@ -442,6 +449,21 @@ def _import_rows(job: ImportJob) -> None:
         suppressions = SuppressionView(account_id=job.account_id)
         for prepared in run_ahead(_prepared_batches(job, rows, layout), depth=2):
             _commit_batch(job, prepared, suppressions)
+    _rows_counted(job)
+
+
+def _rows_counted(job: ImportJob) -> None:
+    """Every row is read: make the row count exact, if this run still owns the import (raises
+    _ClaimLost otherwise). Committed before the import ends, so that a run dying while
+    ending it leaves an import a rerun knows to have every row in."""
+    if job.total_rows == job.processed and not job.total_rows_estimated:
+        return
+    counted = ImportJob.objects.filter(
+        pk=job.pk, status=ImportStatus.RUNNING, processed=job.processed
+    ).update(total_rows=job.processed, total_rows_estimated=False)
+    if not counted:
+        raise _ClaimLost
+    job.total_rows, job.total_rows_estimated = job.processed, False
 
 
 def _commit_batch(job: ImportJob, prepared: _PreparedBatch, suppressions: SuppressionView) -> None:
@@ -480,8 +502,19 @@ def _save_progress(job: ImportJob, rows: int, result: _BatchResult) -> None:
     job.skipped += result.skipped
     job.suppressed += result.suppressed
     job.progress_at = timezone.now()
+    if job.total_rows_estimated and job.total_rows is not None and job.processed >= job.total_rows:
+        # The estimate was low: the file goes on for at least another batch.
+        job.total_rows = job.processed + rows
     job.save(
-        update_fields=["processed", "imported", "updated", "skipped", "suppressed", "progress_at"]
+        update_fields=[
+            "processed",
+            "imported",
+            "updated",
+            "skipped",
+            "suppressed",
+            "progress_at",
+            "total_rows",
+        ]
     )
 
 
@@ -521,6 +554,15 @@ class _PreparedBatch:
     stage_lines: list[str] | None = None
 
 
+def import_batch_size(total_rows: int | None) -> int:
+    """Rows per batch for a file of about `total_rows` rows: IMPORT_BATCH_SIZE, but small
+    enough for the progress bar to move IMPORT_PROGRESS_STEPS times (each batch commits its
+    progress), and never under IMPORT_MIN_BATCH_SIZE (each batch costs a transaction)."""
+    steps = max(1, settings.IMPORT_PROGRESS_STEPS)
+    wanted = -(-(total_rows or 0) // steps)  # rounded up
+    return max(1, min(settings.IMPORT_BATCH_SIZE, max(settings.IMPORT_MIN_BATCH_SIZE, wanted)))
+
+
 def _prepared_batches(
     job: ImportJob, rows, layout: export_layouts.SourceStatus
 ) -> Iterator[_PreparedBatch]:
@@ -534,7 +576,7 @@ def _prepared_batches(
     adult_list = job.mailing_list.adult_content
     attributes_at = list(column_map.get("attributes", {}).items())
     digest_of = address_hasher(job.account_id)
-    batch_size = settings.IMPORT_BATCH_SIZE
+    batch_size = import_batch_size(job.total_rows)
     staged = connection.vendor == "postgresql"
     while batch := list(islice(rows, batch_size)):
         candidates: dict[str, Candidate] = {}

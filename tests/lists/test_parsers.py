@@ -508,3 +508,30 @@ def test_open_table_streams_a_large_csv_in_flat_memory(tmp_path):
         tracemalloc.stop()
     assert count == 200_000
     assert peak < 20 * MB
+
+
+@pytest.mark.parametrize(("fmt", "rows"), [("csv", 5000), ("xlsx", 5000), ("xls", 3)])
+def test_row_estimates_are_close_and_xls_counts_are_exact(tmp_path, fmt, rows):
+    from lists.parsers import count_rows, estimate_rows
+
+    if fmt == "xls":
+        path = FILES / "sheet.xls"
+    elif fmt == "csv":
+        path = tmp_path / "big.csv"
+        path.write_text(
+            "email,name\n" + "".join(f"user{i}@example.com,User {i}\n" for i in range(rows))
+        )
+    else:
+        import openpyxl
+
+        path = tmp_path / "big.xlsx"
+        workbook = openpyxl.Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        sheet.append(["email", "name"])
+        for i in range(rows):
+            sheet.append([f"user{i}@example.com", f"User {i}"])
+        workbook.save(path)
+    estimate, exact = estimate_rows(path=path, fmt=fmt)
+    actual = count_rows(path=path, fmt=fmt)
+    assert exact is (fmt == "xls")
+    assert abs(estimate - actual) <= actual * 0.1
