@@ -680,7 +680,9 @@ def _write_batch(
         "recorded_by_id": job.created_by_id,
     }
     if connection.vendor == "postgresql":
+        # The new subscribers' consent records are written with them; these are the rest.
         result.imported, updated_ids = _staged_write(job, prepared, consent, issue)
+        consent_for = updated_ids
     else:
         written = candidates_write(
             mailing_list=mailing_list,
@@ -693,18 +695,12 @@ def _write_batch(
         created_ids = [pk for _, pk in written.created]
         updated_ids = [pk for _, pk in written.updated]
         result.imported = len(created_ids)
-        insert_rows(
-            ConsentRecord,
-            ["subscriber_id"],
-            [(pk,) for pk in created_ids],
-            shared=consent,
-            return_ids=False,
-        )
+        consent_for = created_ids + updated_ids
     result.updated = len(updated_ids)
     insert_rows(
         ConsentRecord,
         ["subscriber_id"],
-        [(pk,) for pk in updated_ids],
+        [(pk,) for pk in consent_for],
         shared=consent,
         return_ids=False,
     )
