@@ -42,6 +42,10 @@ MAX_XLSX_UNCOMPRESSED_BYTES = 500 * MB
 MAX_XLSX_MEMBERS = 10_000
 MAX_XLSX_MEMBER_RATIO = 100
 MAX_XLSX_RATIO_MEMBER_BYTES = 10 * MB
+# The reader streams the sheet but holds its shared-strings table (about twice its unpacked
+# size: 70 MB of them, the two million distinct strings of a full 1,048,576-row sheet, took
+# 130 MB), so the table is capped to keep an import's memory under 300 MB.
+MAX_XLSX_SHARED_STRINGS_BYTES = 100 * MB
 
 CSV_DELIMITERS = ",;\t|"
 XLSX_MAGIC = b"PK\x03\x04"
@@ -499,6 +503,13 @@ def _check_xlsx_zip(path: Path) -> None:
             f"This .xlsx file unpacks to more than {limit}; it cannot be imported."
         )
     for member in members:
+        shared_strings = re.fullmatch(r"(.*/)?sharedstrings\d*\.xml", member.filename.lower())
+        if shared_strings and member.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
+            limit = _format_size(MAX_XLSX_SHARED_STRINGS_BYTES)
+            raise ImportFileError(
+                f"This .xlsx file's text (its shared strings) unpacks to more than {limit}; "
+                "split it into smaller files or save it as CSV."
+            )
         ratio = member.file_size / max(member.compress_size, 1)
         if ratio > MAX_XLSX_MEMBER_RATIO and member.file_size > MAX_XLSX_RATIO_MEMBER_BYTES:
             raise ImportFileError(

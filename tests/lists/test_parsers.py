@@ -535,3 +535,18 @@ def test_row_estimates_are_close_and_xls_counts_are_exact(tmp_path, fmt, rows):
     actual = count_rows(path=path, fmt=fmt)
     assert exact is (fmt == "xls")
     assert abs(estimate - actual) <= actual * 0.1
+
+
+def test_xlsx_with_a_shared_strings_table_past_the_cap_is_refused(tmp_path, monkeypatch):
+    """The reader holds the shared strings whole: a table past the cap is refused up front."""
+    monkeypatch.setattr(parsers, "MAX_XLSX_SHARED_STRINGS_BYTES", MB)
+    path = tmp_path / "wordy.xlsx"
+    path.write_bytes((FILES / "sheet.xlsx").read_bytes())
+    check_file(path=path, fmt="xlsx", max_bytes=MB)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        strings = "".join(f"<si><t>text {n}</t></si>" for n in range(80_000))
+        archive.writestr("xl/sharedStrings2.xml", f"<sst>{strings}</sst>")
+    assert refusal(check_file, path=path, fmt="xlsx", max_bytes=10 * MB) == (
+        "This .xlsx file's text (its shared strings) unpacks to more than 1 MB; "
+        "split it into smaller files or save it as CSV."
+    )
