@@ -761,7 +761,7 @@ def _staged_write(
     """PostgreSQL: write a batch's checked candidates set-based; return (subscribers created,
     ids of those refreshed). Same rules as `candidates_write`, in fewer round trips.
 
-    The candidates are COPYed into a temporary stage table; one query finds the few that need a
+    The candidates are COPYed into a temporary stage table; one join finds the few that need a
     decision in Python (suppressed for the account or platform-wide, already on the list,
     written by an earlier batch of this import); the rest become subscribers and their consent
     records in one statement (`INSERT ... SELECT ... RETURNING` feeding the consent INSERT).
@@ -774,36 +774,32 @@ def _staged_write(
     lines = prepared.stage_lines if prepared.stage_lines is not None else _stage_lines(candidates)
     stage_rows(_STAGE, _STAGE_COLUMNS, lines)
     quote = connection.ops.quote_name
-    # Only the models' own table names are interpolated; values are parameters. Subqueries per
-    # stage row, not joins: the stage has no statistics, and a join planned without them may
-    # hash a whole growing list on every batch, where these are always three index lookups.
+    # Only the models' own table names are interpolated; values are parameters.
     attention_sql = f"""
-        SELECT * FROM (
-            SELECT st.email,
-                (SELECT sup.reason FROM {quote(Suppression._meta.db_table)} sup
-                 WHERE sup.account_id = %s AND sup.email_hash = st.digest) AS reason,
-                EXISTS (SELECT 1 FROM {quote(PlatformSuppression._meta.db_table)} ps
-                        WHERE ps.email_hash = st.platform_digest) AS platform_bounced,
-                (SELECT sub.id FROM {quote(Subscriber._meta.db_table)} sub
-                 WHERE sub.mailing_list_id = %s AND sub.email = st.email) AS subscriber_id
-            FROM pg_temp.{_STAGE} st
-        ) found
-        WHERE reason IS NOT NULL OR platform_bounced OR subscriber_id IS NOT NULL
+        SELECT st.email, sup.reason, ps.id IS NOT NULL, sub.id, EXISTS (
+            SELECT 1 FROM {quote(ConsentRecord._meta.db_table)} c
+            WHERE c.subscriber_id = sub.id AND c.import_job_id = %s)
+        FROM pg_temp.{_STAGE} st
+        LEFT JOIN {quote(Suppression._meta.db_table)} sup
+            ON sup.account_id = %s AND sup.email_hash = st.digest
+        LEFT JOIN {quote(PlatformSuppression._meta.db_table)} ps
+            ON ps.email_hash = st.platform_digest
+        LEFT JOIN {quote(Subscriber._meta.db_table)} sub
+            ON sub.mailing_list_id = %s AND sub.email = st.email
+        WHERE sup.id IS NOT NULL OR ps.id IS NOT NULL OR sub.id IS NOT NULL
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(attention_sql, [job.account_id, job.mailing_list_id])
+        cursor.execute(attention_sql, [job.pk, job.account_id, job.mailing_list_id])
         attention = cursor.fetchall()
-    existing = [subscriber_id for *_, subscriber_id in attention if subscriber_id is not None]
-    repeated = _imported_before(job, existing) if existing else set()
     suppressed, held_back = set(), []
     to_update: dict[int, tuple[str, Candidate]] = {}
-    for email, reason, platform_bounced, subscriber_id in attention:
+    for email, reason, platform_bounced, subscriber_id, repeated in attention:
         held_back.append(email)
         if reason or platform_bounced:
             suppressed.add(email)
             reason = reason or PLATFORM_HARD_BOUNCE
             issue(candidates[email].row, email, suppression_message(reason))
-        elif subscriber_id in repeated:
+        elif repeated:
             issue(candidates[email].row, email, REPEAT_REASON)
         else:
             to_update[subscriber_id] = (email, candidates[email])
