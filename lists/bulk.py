@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -282,3 +282,65 @@ def insert_new_rows(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def copy_text(values: Sequence) -> str:
+    """One line of COPY's text format (no newline) from plain values: str, bool, None, int,
+    datetime; dicts and lists as JSON."""
+    return "\t".join(
+        json.dumps(value).translate(_COPY_ESCAPES)
+        if isinstance(value, dict | list)
+        else _copy_text(value)
+        for value in values
+    )
+
+
+def stage_rows(table: str, columns: Sequence[tuple[str, str]], lines: Iterable[str]) -> None:
+    """Create the temporary table `table` (dropped at commit: it lives in the caller's
+    transaction) with `columns` (name, SQL type) and COPY `lines` (COPY text, see
+    `copy_text`) into it. PostgreSQL only. Not analysed: the planner sizes a table it has no
+    statistics for from its pages, which is close enough here, and ANALYZE cost more than
+    the joins it would plan."""
+    name = connection.ops.quote_name(table)
+    definition = ", ".join(f"{connection.ops.quote_name(c)} {kind}" for c, kind in columns)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        # An earlier batch of the same outer transaction (a test's) may have left it.
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} ({definition}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY {name} FROM STDIN") as copy:
+            chunk: list[str] = []
+            for line in lines:
+                chunk.append(line)
+                if len(chunk) == 5000:
+                    copy.write("\n".join(chunk) + "\n")
+                    chunk = []
+            if chunk:
+                copy.write("\n".join(chunk) + "\n")
+
+
+def insert_select_sql(
+    model: type[models.Model], *, selected: dict[str, str], shared: dict, source: str
+) -> tuple[str, list]:
+    """`INSERT INTO <model> (...) SELECT ... FROM <source>` and its parameters: `selected` maps
+    attnames to SQL expressions over `source` (trusted SQL, never user input); `shared` gives
+    values (parameters) the same on every row; every other field gets its default, auto_now
+    ones now. For the caller to run, or to wrap in a CTE."""
+    meta = model._meta
+    now = timezone.now()
+    columns, expressions, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key and field.attname not in selected:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.attname in selected:
+            expressions.append(selected[field.attname])
+            continue
+        value = shared[field.attname] if field.attname in shared else _default(field, now)
+        expressions.append("%s")
+        params.append(field.get_db_prep_save(value, connection))
+    table = connection.ops.quote_name(meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(expressions)} FROM {source}"
+    )
+    return sql, params

@@ -356,6 +356,9 @@ class ImportJob(models.Model):
         max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
     total_rows = models.PositiveIntegerField(null=True, blank=True)
+    # The file is read once: while it runs, total_rows is estimated from the file's size (for
+    # the progress bar); the count is exact once the last row is read.
+    total_rows_estimated = models.BooleanField(default=False, db_default=False)
     processed = models.PositiveIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -387,7 +390,9 @@ class ImportJob(models.Model):
             return 1.0
         if not self.total_rows:
             return 0.0
-        return min(1.0, self.processed / self.total_rows)
+        # An estimate never shows the import done: the last row read does.
+        ceiling = 0.99 if self.total_rows_estimated else 1.0
+        return min(ceiling, self.processed / self.total_rows)
 
     @property
     def is_finished(self) -> bool:

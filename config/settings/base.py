@@ -417,6 +417,10 @@ SUPPRESSION_HASH_KEY = env("SUPPRESSION_HASH_KEY", default=SECRET_KEY)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CONSENT_PROOF_MAX_BYTES = env.int("CONSENT_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=20000)
+# Each batch commits its progress: smaller batches for smaller files, so that the progress bar
+# moves about this many times, but never under IMPORT_MIN_BATCH_SIZE rows (a transaction each).
+IMPORT_PROGRESS_STEPS = env.int("IMPORT_PROGRESS_STEPS", default=20)
+IMPORT_MIN_BATCH_SIZE = env.int("IMPORT_MIN_BATCH_SIZE", default=100)
 # One confirmation e-mail per address per this many seconds, however often the form is sent.
 CONFIRMATION_RESEND_SECONDS = env.int("CONFIRMATION_RESEND_SECONDS", default=600)
 SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)

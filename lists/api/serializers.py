@@ -191,6 +191,11 @@ class ImportOutput(serializers.ModelSerializer):
         "(not counted in `skipped`).",
     )
     progress = serializers.FloatField(read_only=True)
+    total_rows_estimated = serializers.BooleanField(
+        read_only=True,
+        help_text="True while `total_rows` is an estimate from the file's size (the file is read "
+        "once, as it is imported); false once every row was read and the count is exact.",
+    )
     errors = serializers.SerializerMethodField()
     error_report_url = serializers.SerializerMethodField()
 
@@ -205,6 +210,7 @@ class ImportOutput(serializers.ModelSerializer):
             "consent_source",
             "column_map",
             "total_rows",
+            "total_rows_estimated",
             "processed",
             "imported",
             "updated",

@@ -43,7 +43,9 @@
     var percent = Math.round(progress * 100) + "%";
     bar.textContent = percent;
     setText("import-percent", percent);
-    setText("count-total", data.total_rows === null ? text("counting", "counting…") : String(data.total_rows));
+    // While the file is being read the total is an estimate from its size: shown as such.
+    setText("count-total", data.total_rows === null ? text("counting", "counting…")
+      : (data.total_rows_estimated ? "≈" : "") + String(data.total_rows));
     setText("count-processed", String(data.processed));
     setText("count-imported", String(data.imported));
     setText("count-updated", String(data.updated));

@@ -460,3 +460,146 @@ def test_a_huge_upload_in_the_browser_gets_a_page_that_says_so(client, user, set
     assert response.status_code == 400
     assert "over the size limit" in response.text
     assert not ImportJob.objects.exists()
+
+
+def _shared_strings_xlsx(rows: list[list[str]]) -> bytes:
+    """An .xlsx laid out the way Excel writes one: every string in the shared-strings table
+    (openpyxl writes inline strings, which no reader has to look up), and a <dimension> that
+    claims far fewer rows than the sheet has."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    strings: dict[str, int] = {}
+    body = []
+    for number, cells in enumerate(rows, start=1):
+        refs = "".join(
+            f'<c r="{"ABCD"[i]}{number}" t="s"><v>{strings.setdefault(v, len(strings))}</v></c>'
+            for i, v in enumerate(cells)
+        )
+        body.append(f'<row r="{number}">{refs}</row>')
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{sheet_type}.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{sheet_type}.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{sheet_type}.sharedStrings+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{package}">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{main}"><dimension ref="A1:B2"/>'
+            f"<sheetData>{''.join(body)}</sheetData></worksheet>"
+        ),
+        "xl/sharedStrings.xml": (
+            f'<sst xmlns="{main}" uniqueCount="{len(strings)}">'
+            + "".join(f"<si><t>{escape(text)}</t></si>" for text in strings)
+            + "</sst>"
+        ),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_sheet_of_shared_strings_is_read_once_with_progress_on_the_way(
+    token_client, mailing_list, settings
+):
+    """An Excel-style sheet (shared strings, a wrong <dimension>) is imported whole, read once:
+    the progress bar moves batch by batch from an estimate, and the count ends exact."""
+    from unittest import mock
+
+    from lists import parsers
+    from lists.services import imports as imports_module
+
+    settings.IMPORT_MIN_BATCH_SIZE = 10
+    rows = [["email", "name"]] + [[f"p{i}@example.com", f"Person {i}"] for i in range(500)]
+    rows[300] = ["p1@example.com", "Person 1 again"]  # a repeat, in a later batch
+    seen = []
+    real_save = imports_module._save_progress
+
+    def watching(job, count, result):
+        real_save(job, count, result)
+        seen.append((job.progress, job.total_rows_estimated))
+
+    with (
+        mock.patch.object(imports_module, "_save_progress", watching),
+        mock.patch.object(parsers, "count_rows", side_effect=AssertionError("read twice")),
+    ):
+        body = _run(token_client, mailing_list, "people.xlsx", _shared_strings_xlsx(rows))
+
+    assert (body["total_rows"], body["total_rows_estimated"], body["processed"]) == (
+        500,
+        False,
+        500,
+    )
+    assert (body["imported"], body["skipped"]) == (499, 1)
+    assert mailing_list.subscribers.get(email="p499@example.com").name == "Person 499"
+    assert len(seen) >= 10  # 20 steps planned from the estimate
+    progress = [value for value, _ in seen]
+    assert progress == sorted(progress) and 0 < progress[0] < 0.2
+    assert all(estimated for _, estimated in seen)  # exact only once the last row is read
+    assert max(progress) < 1.0
+
+
+def test_a_low_estimate_grows_and_the_count_ends_exact(token_client, mailing_list, settings):
+    from unittest import mock
+
+    from lists import parsers
+
+    settings.IMPORT_MIN_BATCH_SIZE = 10
+    rows = "".join(f"r{i}@example.com\n" for i in range(300))
+    with mock.patch.object(parsers, "estimate_rows", return_value=(40, False)):
+        body = _run(token_client, mailing_list, "r.csv", ("email\n" + rows).encode())
+    assert (body["total_rows"], body["processed"], body["imported"]) == (300, 300, 300)
+    assert body["total_rows_estimated"] is False
+    assert body["progress"] == 1.0
+
+
+def test_a_rerun_after_every_row_is_in_ends_the_import_without_the_file(
+    token_client, mailing_list, settings
+):
+    """The exact count commits before the import ends: a run that died while ending it (its
+    file already deleted) leaves an import the rerun ends as done."""
+    from unittest import mock
+
+    from lists.services import imports as imports_module
+    from lists.services.imports import import_run
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with mock.patch("lists.tasks.run_import.delay"):
+        response = _upload(token_client, mailing_list, "r.csv", b"email\na@example.com\n")
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    with (
+        mock.patch.object(imports_module, "_finish", side_effect=KeyboardInterrupt("killed")),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        import_run(import_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.total_rows, job.total_rows_estimated) == ("running", 1, False)
+    job.file.delete(save=False)
+
+    assert import_run(import_id=job.pk) == ImportStatus.DONE
+    assert mailing_list.subscribers.count() == 1

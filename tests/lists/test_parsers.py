@@ -508,3 +508,45 @@ def test_open_table_streams_a_large_csv_in_flat_memory(tmp_path):
         tracemalloc.stop()
     assert count == 200_000
     assert peak < 20 * MB
+
+
+@pytest.mark.parametrize(("fmt", "rows"), [("csv", 5000), ("xlsx", 5000), ("xls", 3)])
+def test_row_estimates_are_close_and_xls_counts_are_exact(tmp_path, fmt, rows):
+    from lists.parsers import count_rows, estimate_rows
+
+    if fmt == "xls":
+        path = FILES / "sheet.xls"
+    elif fmt == "csv":
+        path = tmp_path / "big.csv"
+        path.write_text(
+            "email,name\n" + "".join(f"user{i}@example.com,User {i}\n" for i in range(rows))
+        )
+    else:
+        import openpyxl
+
+        path = tmp_path / "big.xlsx"
+        workbook = openpyxl.Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        sheet.append(["email", "name"])
+        for i in range(rows):
+            sheet.append([f"user{i}@example.com", f"User {i}"])
+        workbook.save(path)
+    estimate, exact = estimate_rows(path=path, fmt=fmt)
+    actual = count_rows(path=path, fmt=fmt)
+    assert exact is (fmt == "xls")
+    assert abs(estimate - actual) <= actual * 0.1
+
+
+def test_xlsx_with_a_shared_strings_table_past_the_cap_is_refused(tmp_path, monkeypatch):
+    """The reader holds the shared strings whole: a table past the cap is refused up front."""
+    monkeypatch.setattr(parsers, "MAX_XLSX_SHARED_STRINGS_BYTES", MB)
+    path = tmp_path / "wordy.xlsx"
+    path.write_bytes((FILES / "sheet.xlsx").read_bytes())
+    check_file(path=path, fmt="xlsx", max_bytes=MB)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        strings = "".join(f"<si><t>text {n}</t></si>" for n in range(80_000))
+        archive.writestr("xl/sharedStrings2.xml", f"<sst>{strings}</sst>")
+    assert refusal(check_file, path=path, fmt="xlsx", max_bytes=10 * MB) == (
+        "This .xlsx file's text (its shared strings) unpacks to more than 1 MB; "
+        "split it into smaller files or save it as CSV."
+    )
