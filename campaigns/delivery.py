@@ -35,7 +35,7 @@ from django.utils import timezone
 from campaigns import consent_requests, selectors, sending, tasks
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
-from campaigns.mime import envelope_sender, raw_message
+from campaigns.mime import MimeBytes, envelope_sender, raw_message
 from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
@@ -142,7 +142,8 @@ class SmtpTransport:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
             eight_bit = smtp.has_extn("8bitmime")
-            raw = _built(lambda: raw_message(rendered, eight_bit=eight_bit))
+            # The one place a message's final bytes are made, just before they go to SMTP.
+            message_bytes = _built(lambda: raw_message(rendered, eight_bit=eight_bit))
             envelope = (
                 f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
                 f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
@@ -159,7 +160,7 @@ class SmtpTransport:
                     replies.append(smtp.getreply())
                     if replies[-1][0] >= 400:
                         break
-            code, response = self._data(smtp, raw, replies)
+            code, response = self._data(smtp, message_bytes, replies)
         except UnicodeEncodeError as exc:
             raise PermanentError(
                 "the address needs SMTPUTF8, which is not supported", refused_by_server=False
@@ -193,17 +194,23 @@ class SmtpTransport:
                 smtp.getreply()
             smtp.rset()
             return failed
-        # Dot-stuffing (RFC 5321 4.5.2). campaigns.mime writes CRLF line ends only; should a bare
-        # CR or LF get through anyway, it becomes a CRLF first: some relays end DATA at "\r.\r\n"
-        # or "\n.\n", and a merge value must never end the message and start another (SMTP
-        # smuggling). Three counts in C cost a few µs; the rewrite runs only when they differ.
-        if not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
+        # Dot-stuffing (RFC 5321 4.5.2). campaigns.mime writes CRLF line ends only (MimeBytes
+        # says so, and whether any line starts with a dot, from what it built); other bytes
+        # are checked here: should a bare CR or LF get through anyway, it becomes a CRLF
+        # first: some relays end DATA at "\r.\r\n" or "\n.\n", and a merge value must never
+        # end the message and start another (SMTP smuggling). The three counts cost ~70 µs on
+        # a 50 KB message, so bytes known clean skip them.
+        known_clean = isinstance(raw, MimeBytes)
+        dot_lines = raw.dot_lines if known_clean else True
+        if not known_clean and not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
             raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
         if not raw.endswith(b"\r\n"):
             raw += b"\r\n"
-        body = raw.replace(b"\r\n.", b"\r\n..")
-        if body.startswith(b"."):
-            body = b"." + body
+        body = raw
+        if dot_lines:
+            body = raw.replace(b"\r\n.", b"\r\n..")
+            if body.startswith(b"."):
+                body = b"." + body
         smtp.send(body + b".\r\n")
         self._handed_over = True
         return smtp.getreply()
