@@ -2,8 +2,12 @@
 print messages per second end to end, with the sink's own ceiling measured in the same run.
 
     .venv/bin/python bench/send_bench.py [--recipients 100000] [--workers 2]
+        [--pool prefork|threads] [--concurrency 2] [--batch 500] [--ceiling-messages 30000]
         [--database-url postgres://postgres@127.0.0.1:5432/consentmail_bench]
         [--broker-url redis://127.0.0.1:6379/7]
+
+The workers run production's prefork pool (docker-compose.yml) by default: `--concurrency`
+sending processes each (`--threads` is the same option; `--pool threads` for threads).
 
 It needs PostgreSQL, Redis and Postfix's smtp-sink (bench/smtp_sink.py says how to install it).
 The campaign goes the real way: a moderator approves it, a worker resolves the recipients and
@@ -144,10 +148,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument(
+        "--pool",
+        choices=["prefork", "threads"],
+        default="prefork",
+        help="the Celery pool: prefork (production's, docker-compose.yml) or threads",
+    )
+    parser.add_argument(
         "--threads",
+        "--concurrency",
+        dest="threads",
         type=int,
         default=2,
-        help="send threads per worker process: one renders while another waits on the network",
+        help="senders per worker (pool processes or threads): one renders while another waits "
+        "on the network or the database",
     )
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/consentmail_bench"
@@ -184,7 +197,7 @@ def main() -> None:
             subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "config", "worker",
-                    "--pool=threads", f"--concurrency={args.threads}",
+                    f"--pool={args.pool}", f"--concurrency={args.threads}",
                     "--loglevel=WARNING", "--without-gossip", "--without-mingle",
                     "--without-heartbeat", "-n", f"bench{i}@%h",
                 ],
@@ -236,7 +249,8 @@ def main() -> None:
         )
         print(
             f"end to end: {sent:,} messages in {total:.1f} s = {sent / total:,.0f} messages/s "
-            f"with {args.workers} worker processes of {args.threads} threads (batch {args.batch})"
+            f"with {args.workers} workers of {args.threads} {args.pool} senders "
+            f"(batch {args.batch})"
         )
         print(
             f"sink accepted {accepted:,}; deliveries recorded sent {sent:,}; in flight at a "
