@@ -167,6 +167,7 @@ def main() -> None:
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--ceiling-messages", type=int, default=30_000)
+    parser.add_argument("--worker-loglevel", default="WARNING")
     args = parser.parse_args()
 
     with SmtpSink() as sink:
@@ -198,7 +199,7 @@ def main() -> None:
                 [
                     sys.executable, "-m", "celery", "-A", "config", "worker",
                     f"--pool={args.pool}", f"--concurrency={args.threads}",
-                    "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+                    f"--loglevel={args.worker_loglevel}", "--without-gossip", "--without-mingle",
                     "--without-heartbeat", "-n", f"bench{i}@%h",
                 ],
                 cwd=ROOT,

@@ -62,10 +62,16 @@ def main() -> None:
         from moderation.services import decision_approve
 
         moderator = User.objects.create_user("profile-moderator@example.com", is_staff=True)
+        started = time.perf_counter()
         decision_approve(
             campaign_id=campaign.pk, moderator=moderator, version_id=campaign.submitted_version_id
         )
+        approved = time.perf_counter()
         campaign_start_probe(campaign_id=campaign.pk)
+        print(
+            f"approval {approved - started:.2f} s; fixing the audience of {args.recipients:,} and "
+            f"choosing the probe {time.perf_counter() - approved:.2f} s"
+        )
         baseline = sink.accepted()
         profile = cProfile.Profile()
         started = time.perf_counter()

@@ -429,24 +429,21 @@ class _Skeleton:
         out[0::2] = self._pieces
         out[1::2] = picked
         text = "".join(out)
-        # A UTF-8 character is at most 4 bytes; measured exactly only when that is too coarse.
-        longest = max(map(len, picked)) * 4
-        bound = self._field_line_fixed + self._per_line * longest
-        if bound > SMTP_LINE_LIMIT:
+        filled = "".join(picked)
+        longest = max(map(len, picked))
+        if not filled.isascii():
+            # Bytes, not characters: measured value by value only when some are not ASCII.
             longest = max(map(_utf8_length, picked))
-            bound = self._field_line_fixed + self._per_line * longest
-        return text, PartLines(text, max(self._plain_max, bound), self._dot_lines(picked))
+        bound = self._field_line_fixed + self._per_line * longest
+        return text, PartLines(text, max(self._plain_max, bound), self._dot_lines(picked, filled))
 
-    def _dot_lines(self, picked: tuple[str, ...]) -> bool | None:
+    def _dot_lines(self, picked: tuple[str, ...], filled: str) -> bool | None:
         """Whether a line starts with ".": in the fixed text, where a field starts a line and
         its value starts with ".", after a line break inside a value, or where a value ends
         a line and the fixed text after it starts with "." (None: a CR, which campaigns.mime
         turns into a line break, or a value ending a line before another field)."""
         dots = self._fixed_dot_lines
-        if dots is None:
-            return None
-        filled = "".join(picked)
-        if "\r" in filled:
+        if dots is None or "\r" in filled:
             return None
         pieces = self._pieces
         for number in self._line_start_fields:
