@@ -6,8 +6,8 @@ print messages per second end to end, with the sink's own ceiling measured in th
         [--database-url postgres://postgres@127.0.0.1:5432/consentmail_bench]
         [--broker-url redis://127.0.0.1:6379/7]
 
-The workers run production's prefork pool (docker-compose.yml) by default: `--concurrency`
-sending processes each (`--threads` is the same option; `--pool threads` for threads).
+The workers run Celery's threads pool by default, `--concurrency` senders each (`--threads` is
+the same option); `--pool prefork` runs production's pool (docker-compose.yml) instead.
 
 It needs PostgreSQL, Redis and Postfix's smtp-sink (bench/smtp_sink.py says how to install it).
 The campaign goes the real way: a moderator approves it, a worker resolves the recipients and
@@ -185,8 +185,9 @@ def main() -> None:
     parser.add_argument(
         "--pool",
         choices=["prefork", "threads"],
-        default="prefork",
-        help="the Celery pool: prefork (production's, docker-compose.yml) or threads",
+        default="threads",
+        help="the Celery pool: threads (faster here: 729 against 472 messages/s at 100,000 "
+        "recipients, 2x2, same machine, same hour) or prefork (production's, docker-compose.yml)",
     )
     parser.add_argument(
         "--threads",
