@@ -33,18 +33,19 @@ import email.policy
 import re
 import secrets
 import time
+from collections.abc import Callable
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import formatdate
 from functools import lru_cache
 
-from campaigns.rendering import RenderedMessage
+from campaigns.rendering import SMTP_LINE_LIMIT, PartLines, RenderedMessage
 from config.text import one_line
 
 POLICY = email.policy.SMTP
 # SMTP's limit is 998 octets a line; a little margin for the CRLF and dot-stuffing.
-MAX_LINE = 990
+MAX_LINE = SMTP_LINE_LIMIT
 # Printable ASCII, one line, short enough to write unfolded; the caller also rules out "=?".
 _PLAIN_TEXT = re.compile(r"[\x20-\x7e]{0,900}")
 # A List-Id phrase that needs neither quoting nor encoding: atoms and spaces.
@@ -156,15 +157,62 @@ def _has_long_line(data: bytes) -> bool:
     return max(map(len, data.split(b"\n"))) > MAX_LINE
 
 
-def _part(content_type: str, text: str, *, eight_bit: bool) -> bytes:
-    if "\r" in text:
+class MimeBytes(bytes):
+    """What raw_message makes: bytes every line of which ends in CRLF (no bare CR or LF), so
+    by construction, with `dot_lines`: whether a line starts with "." (SMTP's dot-stuffing has
+    work to do). Any change to them (a concatenation, a slice) gives plain bytes, about which
+    the transport then knows nothing and checks everything."""
+
+    dot_lines: bool = True
+
+
+def signed_in_front(message: MimeBytes, sign: Callable[[bytes], bytes]) -> bytes:
+    """`sign(message)`, which may only put header fields in front of it (a DKIM signature),
+    kept MimeBytes with the message's own facts when what it put there is clean too (CRLF
+    line ends only, no line starting with "."): the transport then trusts the whole, instead of
+    checking 50 KB again because 500 bytes were added. Anything else comes back as it is."""
+    signed = sign(message)
+    if signed is message or not isinstance(message, MimeBytes):
+        return signed
+    front = signed[: len(signed) - len(message)]
+    clean = (
+        signed.endswith(message)
+        and front.endswith(b"\r\n")
+        and front.count(b"\r") == front.count(b"\n") == front.count(b"\r\n")
+        and not front.startswith(b".")
+        and b"\n." not in front
+    )
+    if not clean:
+        return signed
+    result = MimeBytes(signed)
+    result.dot_lines = message.dot_lines
+    return result
+
+
+def _part(
+    content_type: str,
+    text: str,
+    *,
+    eight_bit: bool,
+    lines: PartLines | None,
+) -> tuple[bytes, bool]:
+    """One part, its lines CRLF-ended, and whether a line of it starts with ".". `lines`: what
+    the renderer knows of them (campaigns.rendering.PartLines); a longest line within MAX_LINE
+    need not be measured (the clean-up below only ever shortens lines)."""
+    line_bound = dot_lines = None
+    if lines is not None and lines.about(text):
+        line_bound, dot_lines = lines.longest_line_bound, lines.dot_lines
+    data = text.encode()
+    # Single bytes: these tests run at memchr speed.
+    if b"\r" in data:
         # Every bare CR (and CRLF) becomes one line end: "\r.\r\n" in a merge value must not
         # reach DATA as a line of its own on a relay that ends lines at a bare CR.
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    data = text.encode()
-    long_lines = _has_long_line(data)
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        dot_lines = None
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
+        dot_lines = None
+    long_lines = (line_bound is None or line_bound > MAX_LINE) and _has_long_line(data)
     if data.isascii() and not long_lines:
         encoding = "7bit"
     elif eight_bit and not long_lines:
@@ -172,14 +220,17 @@ def _part(content_type: str, text: str, *, eight_bit: bool) -> bytes:
     else:
         encoding = "quoted-printable"
         data = binascii.b2a_qp(data, istext=True)
+        dot_lines = None
+    if dot_lines is None:
+        dot_lines = data.startswith(b".") or b"\n." in data
     head = (
         f"Content-Type: {content_type}; charset=utf-8\r\n"
         f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
     ).encode()
-    return head + data.replace(b"\n", b"\r\n")
+    return head + data.replace(b"\n", b"\r\n"), dot_lines
 
 
-def raw_message(rendered: RenderedMessage, *, eight_bit: bool = True) -> bytes:
+def raw_message(rendered: RenderedMessage, *, eight_bit: bool = True) -> MimeBytes:
     """The message as SMTP DATA (CRLF line ends, no bare CR or LF anywhere). `eight_bit`: the
     server announced 8BITMIME, so non-ASCII parts may go unencoded."""
     boundary = "=_cm" + secrets.token_hex(12)
@@ -195,17 +246,31 @@ def raw_message(rendered: RenderedMessage, *, eight_bit: bool = True) -> bytes:
     headers.append(
         f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
     )
+    head = "".join(headers).encode()
+    unpaired = head.replace(b"\r\n", b"")
+    if b"\n" in unpaired or b"\r" in unpaired:
+        # Every header above is one line or folded with CRLF by the email package; a bare
+        # CR or LF here would be a bug, and is refused rather than sent.
+        raise ValueError("a header line does not end in CRLF")
     separator = f"\r\n--{boundary}\r\n".encode()
-    return b"".join(
-        (
-            "".join(headers).encode(),
-            separator[2:],
-            _part("text/plain", rendered.text, eight_bit=eight_bit),
-            separator,
-            _part("text/html", rendered.html, eight_bit=eight_bit),
-            f"\r\n--{boundary}--\r\n".encode(),
-        )
+    text, text_dots = _part(
+        "text/plain",
+        rendered.text,
+        eight_bit=eight_bit,
+        lines=rendered.text_lines,
     )
+    html, html_dots = _part(
+        "text/html",
+        rendered.html,
+        eight_bit=eight_bit,
+        lines=rendered.html_lines,
+    )
+    message = MimeBytes(
+        b"".join((head, separator[2:], text, separator, html, f"\r\n--{boundary}--\r\n".encode()))
+    )
+    # Header lines start with a name or, folded, with white space; boundary lines with "--".
+    message.dot_lines = text_dots or html_dots
+    return message
 
 
 def envelope_sender(rendered: RenderedMessage) -> str:

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from email.utils import formataddr
 from functools import lru_cache
 from html.parser import HTMLParser
+from operator import itemgetter
 
 from django.conf import settings
 from django.core import signing
@@ -43,6 +44,9 @@ CLICK_PATH = "/c/{}/"
 OPEN_PATH = "/o/{}.gif"
 CONSENT_PATH = "/k/{}/"
 TEST_SUBJECT_PREFIX = "[Test] "
+# The longest line a part may have to go unencoded: SMTP's 998 octets, less a margin for the
+# CRLF and dot-stuffing (campaigns.mime).
+SMTP_LINE_LIMIT = 990
 # A consent request's "Yes" button (campaigns.consent_requests): the fixed template links here,
 # and each message gets its own signed CONSENT_PATH link in its place (never a tracked link).
 CONSENT_BUTTON_URL = "https://consent-request.invalid/yes"
@@ -94,6 +98,22 @@ class Recipient:
     track_clicks: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class PartLines:
+    """What the renderer knows of one part's lines from its compiled skeleton and the lengths
+    of what filled it, so that campaigns.mime need not measure 36 KB a message: an upper bound
+    on the longest line in UTF-8 bytes, and whether a line starts with "." (SMTP's
+    dot-stuffing has work to do; None: not known). Facts about `text`, that very string: a
+    message whose part was replaced since (another object) is measured afresh."""
+
+    text: str = field(repr=False)
+    longest_line_bound: int
+    dot_lines: bool | None
+
+    def about(self, text: str) -> bool:
+        return self.text is text
+
+
 @dataclass(frozen=True)
 class RenderedMessage:
     subject: str
@@ -109,6 +129,9 @@ class RenderedMessage:
     return_path: str
     headers: dict[str, str]
     message_ref: str
+    # What the renderer knows of the lines of `text` and `html` (see PartLines).
+    text_lines: PartLines | None = field(default=None, repr=False, compare=False)
+    html_lines: PartLines | None = field(default=None, repr=False, compare=False)
 
     @property
     def from_header(self) -> str:
@@ -167,11 +190,11 @@ class CompiledCampaign:
     content: CampaignContent
     links: list[str]
     merge: MergeProgram
-    # Each part is a str.format template whose positional fields are, in order: the merge
-    # values, the links, then the slots (see _as_format).
-    subject: str
-    html: str
-    text: str
+    # Each part is a skeleton whose fields are numbered, in order: the merge values, the
+    # links, then the slots (see _Skeleton).
+    subject: _Skeleton
+    html: _Skeleton
+    text: _Skeleton
     identity_html: str
     identity_text: str
     sender_domain: str
@@ -225,35 +248,39 @@ class CompiledCampaign:
                 )
             )
 
-        subject = subject_prefix + _one_line(self.subject.format(*merged, *links))
+        subject = subject_prefix + _one_line(self.subject.fill([*merged, *links])[0])
         pixel = ""
         if recipient.track_opens:
             pixel = (
                 f'<img src="{site}{OPEN_PATH.format(tokens.open())}" width="1" height="1" '
                 'alt="" style="display:block;width:1px;height:1px;border:0">\n'
             )
-        html = self.html.format(
-            *[str(escape(value)) for value in merged],
-            *links_html,
-            # The slots, in their numbered order.
-            str(escape(subject)),
-            str(escape(unsubscribe_url)),
-            str(escape(report_url)),
-            str(escape(consent)),
-            self.identity_html,
-            pixel,
-            str(escape(consent_url)),
+        html, html_lines = self.html.fill(
+            [
+                *[str(escape(value)) for value in merged],
+                *links_html,
+                # The slots, in their numbered order.
+                str(escape(subject)),
+                str(escape(unsubscribe_url)),
+                str(escape(report_url)),
+                str(escape(consent)),
+                self.identity_html,
+                pixel,
+                str(escape(consent_url)),
+            ]
         )
-        text = self.text.format(
-            *merged,
-            *links,
-            subject,
-            unsubscribe_url,
-            report_url,
-            consent,
-            self.identity_text,
-            "",
-            consent_url,
+        text, text_lines = self.text.fill(
+            [
+                *merged,
+                *links,
+                subject,
+                unsubscribe_url,
+                report_url,
+                consent,
+                self.identity_text,
+                "",
+                consent_url,
+            ]
         )
         message_ref = tokens.message_ref()
         headers = {
@@ -284,6 +311,8 @@ class CompiledCampaign:
             ),
             headers=headers,
             message_ref=message_ref,
+            text_lines=text_lines,
+            html_lines=html_lines,
         )
 
     def _consent_sentence(self, recipient: Recipient) -> str:
@@ -308,19 +337,135 @@ class CompiledCampaign:
         return f"{sentence} on {formatted}."
 
 
-def _as_format(segments: list[tuple[int, object]], *, merges: int, links: int) -> str:
-    """Segments as one str.format template: rendering a part is then one C-level call."""
-    out = []
-    for kind, value in segments:
-        if kind is _STATIC:
-            out.append(value.replace("{", "{{").replace("}", "}}"))
-        elif kind is _MERGE:
-            out.append(f"{{{value}}}")
-        elif kind is _LINK:
-            out.append(f"{{{merges + value}}}")
-        else:
-            out.append(f"{{{merges + links + value}}}")
-    return "".join(out)
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+class _Skeleton:
+    """A compiled part: its fixed text cut at the fields, filled per recipient with one join
+    (str.format would parse the 36 KB template again for every message).
+
+    It also knows enough of its lines to bound the longest line of any filling: the longest
+    line without a field, and over the lines with fields the most fixed bytes and the most
+    fields one holds. A field's value can only lengthen the line it is on by its own length (a
+    line break in it only shortens lines), so `fixed + fields x longest value` bounds them."""
+
+    __slots__ = (
+        "_pieces",
+        "_fields",
+        "_pick",
+        "_plain_max",
+        "_field_line_fixed",
+        "_per_line",
+        "_fixed_dot_lines",
+        "_line_start_fields",
+    )
+
+    def __init__(self, segments: list[tuple[int, object]], *, merges: int, links: int) -> None:
+        pieces: list[str] = [""]
+        fields: list[int] = []
+        for kind, value in segments:
+            if kind is _STATIC:
+                pieces[-1] += value
+                continue
+            if kind is _MERGE:
+                fields.append(value)
+            elif kind is _LINK:
+                fields.append(merges + value)
+            else:
+                fields.append(merges + links + value)
+            pieces.append("")
+        self._pieces = pieces
+        self._fields = fields
+        self._pick = itemgetter(*fields) if len(fields) > 1 else None
+        self._measure()
+        # Dot-stuffing: a line starts with "." in the fixed text, or where a field starts a
+        # line (the part's start, or after a line break) and its value starts with ".".
+        # Values without line breaks cannot start a line anywhere else.
+        # (A CR in the fixed text would become a line break in campaigns.mime: then not known.)
+        self._fixed_dot_lines = (
+            None
+            if any("\r" in piece for piece in pieces)
+            else pieces[0].startswith(".") or any("\n." in piece for piece in pieces)
+        )
+        self._line_start_fields = [
+            number
+            for number, piece in enumerate(pieces[:-1])
+            if piece.endswith("\n") or (number == 0 and not piece)
+        ]
+
+    def _measure(self) -> None:
+        plain_max = field_line_fixed = per_line = 0
+        fixed = fields = 0  # of the line being measured
+
+        def line_ends() -> None:
+            nonlocal plain_max, field_line_fixed, per_line
+            if fields:
+                field_line_fixed = max(field_line_fixed, fixed)
+                per_line = max(per_line, fields)
+            else:
+                plain_max = max(plain_max, fixed)
+
+        for index, piece in enumerate(self._pieces):
+            fields += index > 0  # a field stands before every piece but the first
+            for number, line in enumerate(piece.split("\n")):
+                if number:
+                    line_ends()
+                    fixed = fields = 0
+                fixed += _utf8_length(line)
+        line_ends()
+        self._plain_max = plain_max
+        self._field_line_fixed = field_line_fixed
+        self._per_line = per_line
+
+    def fill(self, values: list[str]) -> tuple[str, PartLines]:
+        """The part with `values` in its fields, and what is known of its lines."""
+        fields = self._fields
+        if not fields:
+            text = self._pieces[0]
+            return text, PartLines(text, self._plain_max, self._fixed_dot_lines)
+        picked = self._pick(values) if self._pick is not None else (values[fields[0]],)
+        out = [""] * (2 * len(fields) + 1)
+        out[0::2] = self._pieces
+        out[1::2] = picked
+        text = "".join(out)
+        filled = "".join(picked)
+        longest = max(map(len, picked))
+        if not filled.isascii():
+            # Bytes, not characters: measured value by value only when some are not ASCII.
+            longest = max(map(_utf8_length, picked))
+        bound = self._field_line_fixed + self._per_line * longest
+        return text, PartLines(text, max(self._plain_max, bound), self._dot_lines(picked, filled))
+
+    def _dot_lines(self, picked: tuple[str, ...], filled: str) -> bool | None:
+        """Whether a line starts with ".": in the fixed text, where a field starts a line and
+        its value starts with ".", after a line break inside a value, or where a value ends
+        a line and the fixed text after it starts with "." (None: a CR, which campaigns.mime
+        turns into a line break, or a value ending a line before another field)."""
+        dots = self._fixed_dot_lines
+        if dots is None or "\r" in filled:
+            return None
+        pieces = self._pieces
+        for number in self._line_start_fields:
+            value = picked[number] or pieces[number + 1]  # an empty value: what follows it
+            if value.startswith("."):
+                return True
+            if not value:
+                return None
+        if "\n" not in filled:
+            return dots
+        for number, value in enumerate(picked):
+            if "\n" not in value:
+                continue
+            if "\n." in value:
+                return True
+            if value.endswith("\n"):
+                after = pieces[number + 1]
+                if not after:
+                    return None
+                if after.startswith("."):
+                    return True
+        return dots
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -510,9 +655,9 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         content=content,
         links=compiler.links,
         merge=MergeProgram(compiler.merge_tags),
-        subject=_as_format(subject, merges=merges, links=links),
-        html=_as_format(html_segments, merges=merges, links=links),
-        text=_as_format(text_segments, merges=merges, links=links),
+        subject=_Skeleton(subject, merges=merges, links=links),
+        html=_Skeleton(html_segments, merges=merges, links=links),
+        text=_Skeleton(text_segments, merges=merges, links=links),
         identity_html=identity_html,
         identity_text=identity_text,
         sender_domain=content.from_email.rpartition("@")[2].lower(),

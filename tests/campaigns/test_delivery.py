@@ -209,3 +209,42 @@ def test_a_message_whose_headers_cannot_be_written_fails_for_good(
     assert {row.status for row in rows} == {"failed"}
     assert all(row.error.startswith("the message could not be built") for row in rows)
     assert not smtp_server.accepted
+
+
+class _SweptAfter:
+    """The real SMTP transport, but once `after` messages are handed over, the sweeper takes
+    the batch back (as it does from a worker it thinks dead) before the worker records it."""
+
+    def __init__(self, after: int):
+        self.transport = delivery.open_transport()
+        self.after = after
+        self.handed_over = 0
+
+    def send(self, rendered, **kwargs):
+        message_id = self.transport.send(rendered, **kwargs)
+        self.handed_over += 1
+        if self.handed_over == self.after:
+            running = SendBatch.objects.get(status=SendBatch.Status.RUNNING)
+            SendBatch.objects.filter(pk=running.pk).update(status=SendBatch.Status.DEAD)
+            Delivery.objects.filter(batch=running, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.PENDING, batch=None
+            )
+        return message_id
+
+    def close(self):
+        self.transport.close()
+
+
+def test_a_worker_whose_batch_was_taken_back_sends_nothing_more(smtp_server, probing):
+    transport = _SweptAfter(after=2)
+
+    delivery.send_batch(campaign_id=probing.pk, transport=transport)
+    transport.close()
+
+    # The first is recorded; the second went but could not be recorded (the one message a
+    # sweep can duplicate); the worker learnt it before the third could go, and stopped.
+    assert len(smtp_server.accepted) == 2
+    statuses = list(
+        Delivery.objects.filter(campaign=probing).order_by("id").values_list("status", flat=True)
+    )
+    assert statuses == [DeliveryStatus.SENT] + [DeliveryStatus.PENDING] * 5

@@ -206,3 +206,16 @@ def test_the_transport_normalises_line_ends_even_if_the_mime_did_not(lax_relay, 
     (message,) = lax_relay.messages
     assert message.endswith(b"\r\n.\r\nmore\r\n.\r\nend")
     assert b"MAIL FROM:<ceo@bank.example>" in message
+
+
+def test_a_line_starting_with_a_dot_reaches_a_strict_server_intact(strict_sink):
+    """Dot-stuffing still happens when the message says a line starts with a dot."""
+    rendered = _rendered("Ann")
+    rendered = type(rendered)(
+        **(rendered.__dict__ | {"text": ".hidden line\n..two dots\n" + rendered.text})
+    )
+
+    _send(rendered)
+
+    (stored,) = strict_sink.messages()
+    assert stored.text.replace("\r\n", "\n").startswith(".hidden line\n..two dots\n")

@@ -81,3 +81,46 @@ def test_clicks_in_one_go_are_the_click_tokens_one_by_one():
         tokens = MessageTokens(campaign_id=2**47 - 1, subscriber_id=12345, is_test=is_test)
         assert tokens.clicks(300) == [tokens.click(i) for i in range(300)]
     assert tokens.clicks(0) == []
+
+
+def _hmac_token(kind, campaign_id, subscriber_id, link=0, flags=0):
+    """A token as they were made before BLAKE2b: HMAC-SHA256 under the older key, no flag."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    from django.conf import settings
+
+    secret = settings.SECRET_KEY.encode()
+    key = hashlib.sha256(b"consentmail.campaigns.tokens\x00" + secret).digest()
+    payload = struct.pack(
+        ">B6s6sH",
+        (kind << 4) | flags,
+        campaign_id.to_bytes(6, "big"),
+        subscriber_id.to_bytes(6, "big"),
+        link,
+    )
+    raw = payload + hmac.digest(key, payload, "sha256")[:12]
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_links_already_sent_with_hmac_tokens_still_verify():
+    old = _hmac_token(TokenKind.CLICK, 77, 88, link=4)
+
+    assert unpack(old, kind=TokenKind.CLICK) == TokenData(TokenKind.CLICK, 77, 88, link=4)
+    assert old != MessageTokens(campaign_id=77, subscriber_id=88).click(4)
+
+
+def test_a_token_moved_to_the_other_mac_scheme_is_refused():
+    import base64
+
+    for token in (
+        MessageTokens(campaign_id=5, subscriber_id=6).unsubscribe(),
+        _hmac_token(TokenKind.UNSUBSCRIBE, 5, 6),
+    ):
+        raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        raw[0] ^= 0x2  # the MAC scheme's flag
+        moved = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+        with pytest.raises(BadToken):
+            unpack(moved, kind=TokenKind.UNSUBSCRIBE)
