@@ -136,7 +136,7 @@ def test_sign_up_verify_log_in_add_domain_and_create_token(page, site, screensho
     expect(page).to_have_url(re.compile(re.escape(site.url) + r"/account/domains/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("news.example.com")
     expect(page.locator("#domain-status")).to_have_text("Not verified")
-    expect(page.get_by_role("status")).to_contain_text("news.example.com added.")
+    expect(page.locator("ul.messages")).to_contain_text("news.example.com added.")
     txt_value = page.locator("#record-ownership-value").inner_text().strip()
     assert re.fullmatch(r"consentmail-verification=[0-9a-f]{32}", txt_value), txt_value
     domain = SenderDomain.objects.get(account=user.account)

@@ -649,7 +649,7 @@ def test_one_unsubscribe_through_two_channels_and_a_retry_at_the_same_moment_cou
                 **basic_auth(WEBHOOK_SECRET),
             ),
         ],
-        hold=(complaints_services, "subscriber_unsubscribe"),
+        hold=(complaints_services, "subscriptions_ended_write"),
         waiters=2,
     )
 
