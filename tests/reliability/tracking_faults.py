@@ -72,6 +72,7 @@ def run(requests: int) -> dict:
         "CONN_MAX_AGE": "60",
         "SECRET_KEY": load_run.SECRET_KEY,
         "SUPPRESSION_HASH_KEY": load_run.SECRET_KEY + "-suppressions",
+        "DKIM_KEY_SECRET": load_run.SECRET_KEY + "-dkim-keys",
         "ALLOWED_HOSTS": load_run.HOST,
         "SITE_URL": f"https://{load_run.HOST}",
         "VAR_DIR": str(var_dir),
