@@ -1,7 +1,7 @@
 """Load run of the busiest public endpoints against gunicorn on PostgreSQL and Redis, driven by wrk.
 
     .venv/bin/python bench/load_run.py [--rate 400,800,1200] [--duration 15] [--deliveries 20000]
-        [--worker-class gthread|sync] [--workers 2] [--threads 4] [--consumers 1]
+        [--worker-class gthread|sync] [--workers 2] [--threads 8] [--consumers 1]
         [--database-url postgres://postgres@127.0.0.1:5432/NAME] [--redis-url redis://HOST:PORT/DB]
         [--mix open=50,click=30,unsubscribe=10,webhook=10] [--no-queue] [--json FILE]
 
@@ -740,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     # alive and lets the pixel through while a webhook or unsubscribe waits on PostgreSQL.
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
     parser.add_argument("--consumers", type=int, default=1, help="consume_events processes")
     parser.add_argument("--p99-hot-ms", type=float, default=50.0, help="pixel and click")
     parser.add_argument("--p99-unsubscribe-ms", type=float, default=100.0)

@@ -597,19 +597,26 @@ class LinkOutcome:
     already: bool = False
 
 
-def _link_feedback(
-    *, token: TokenData, kind: FeedbackKind, source: str, comment: str = ""
-) -> LinkOutcome:
-    subscriber_status = (
-        Subscriber.objects.filter(pk=token.subscriber_id).values_list("status", flat=True).first()
+def _links_feedback(
+    tokens: Sequence[TokenData], *, kind: FeedbackKind, source: str, comment: str = ""
+) -> list[LinkOutcome]:
+    """What `tokens` (each a recipient's link) did, applied as one batch."""
+    statuses = dict(
+        Subscriber.objects.filter(pk__in={token.subscriber_id for token in tokens}).values_list(
+            "pk", "status"
+        )
     )
-    strength = _STRENGTH.get(subscriber_status, 0) if subscriber_status else 0
-    # Gone (erased: only a hashed suppression is left) or already as far off the list.
-    done = subscriber_status is None or strength >= _STRENGTH[_ENDS_SUBSCRIPTION[kind]]
-    if done and not token.is_test:
-        return LinkOutcome(event=None, already=True)
-    event = feedback_apply(
-        Feedback(
+    outcomes: list[LinkOutcome | None] = [None] * len(tokens)
+    reports: list[tuple[int, Feedback]] = []
+    for index, token in enumerate(tokens):
+        subscriber_status = statuses.get(token.subscriber_id)
+        strength = _STRENGTH.get(subscriber_status, 0) if subscriber_status else 0
+        # Gone (erased: only a hashed suppression is left) or already as far off the list.
+        done = subscriber_status is None or strength >= _STRENGTH[_ENDS_SUBSCRIPTION[kind]]
+        if done and not token.is_test:
+            outcomes[index] = LinkOutcome(event=None, already=True)
+            continue
+        feedback = Feedback(
             source=source,
             # One per message and channel: a second click changes nothing.
             event_id=f"{token.campaign_id}:{token.subscriber_id}",
@@ -617,8 +624,18 @@ def _link_feedback(
             token=token,
             comment=comment,
         )
-    )
-    return LinkOutcome(event=event, already=event is None)
+        reports.append((index, feedback))
+    if reports:
+        events = feedback_apply_batch([feedback for _, feedback in reports])
+        for (index, _), event in zip(reports, events, strict=True):
+            outcomes[index] = LinkOutcome(event=event, already=event is None)
+    return outcomes  # type: ignore[return-value]
+
+
+def _link_feedback(
+    *, token: TokenData, kind: FeedbackKind, source: str, comment: str = ""
+) -> LinkOutcome:
+    return _links_feedback([token], kind=kind, source=source, comment=comment)[0]
 
 
 def unsubscribe_link_apply(*, token: TokenData, one_click: bool) -> LinkOutcome:
@@ -627,6 +644,14 @@ def unsubscribe_link_apply(*, token: TokenData, one_click: bool) -> LinkOutcome:
     message's link changes nothing."""
     source = FeedbackSource.ONE_CLICK if one_click else FeedbackSource.UNSUBSCRIBE_PAGE
     return _link_feedback(token=token, kind=K.UNSUBSCRIBED, source=source)
+
+
+def one_click_unsubscribes_apply(tokens: Sequence[TokenData]) -> list[LinkOutcome]:
+    """`unsubscribe_link_apply(one_click=True)` for many links in one transaction (committed
+    before it returns): what the one-click POSTs of concurrent requests share
+    (config.group_commit). Two links of one message: the first unsubscribes, the second finds
+    it done (already)."""
+    return _links_feedback(tokens, kind=K.UNSUBSCRIBED, source=FeedbackSource.ONE_CLICK)
 
 
 def report_link_apply(*, token: TokenData, comment: str = "") -> LinkOutcome:

@@ -32,7 +32,8 @@ from campaigns import tracking, tracking_queue
 from campaigns.public_views import PIXEL
 from campaigns.selectors import approved_link_cached, approved_links_cached
 from campaigns.tokens import BadToken, TokenKind, unpack
-from complaints.services import unsubscribe_link_apply
+from complaints.services import one_click_unsubscribes_apply
+from config.group_commit import GroupCommit
 from config.http import client_ip_of
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ _UNSUBSCRIBE = re.compile(rf"/u/{_SIGNED}/")
 _ONE_CLICK = b"List-Unsubscribe=One-Click"
 _BODY_LIMIT = 1024
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_ONE_CLICKS = GroupCommit(one_click_unsubscribes_apply, max_batch=200)
 
 
 class HotPaths:
@@ -113,10 +115,16 @@ class HotPaths:
             return self.django(environ, start_response)
         if data.is_test:
             return self.django(environ, start_response)
-        # Durable before the answer: the service commits before it returns, so any send that
-        # starts after this answer finds the address suppressed.
-        with _django_request(environ):
-            outcome = unsubscribe_link_apply(token=data, one_click=True)
+        # Durable before the answer: the batch this one-click is in commits before submit
+        # returns, so any send that starts after this answer finds the address suppressed.
+        # Concurrent one-clicks of this process share that transaction (config.group_commit).
+        try:
+            with _django_request(environ):
+                outcome = _ONE_CLICKS.submit(data)
+        except Exception:
+            # The batch failed: Django's view applies this one alone, as it always could.
+            logger.exception("A batch of one-click unsubscribes failed; applying one alone")
+            return self.django(environ, start_response)
         if outcome.already:
             # Gone or already off the list: Django's view says which, as it always did.
             return self.django(environ, start_response)

@@ -351,3 +351,67 @@ def test_consume_events_refuses_without_a_queue(settings):
     settings.TRACKING_QUEUE_URL = ""
     with pytest.raises(CommandError):
         call_command("consume_events", "--until-empty")
+
+
+# --- one-click unsubscribes of concurrent requests: one transaction ----------------------------
+
+
+def test_one_click_unsubscribes_of_many_requests_apply_in_one_batch(campaign, mailing_list):
+    from campaigns.tokens import TokenData, TokenKind
+    from complaints.services import one_click_unsubscribes_apply
+    from lists.models import SubscriberStatus
+    from tests.lists.factories import SubscriberFactory
+
+    people = [
+        SubscriberFactory(mailing_list=mailing_list, email=f"p{n}@example.org") for n in range(4)
+    ]
+    people[3].status = SubscriberStatus.UNSUBSCRIBED
+    people[3].save(update_fields=["status"])
+    for person in people:
+        Delivery.objects.create(
+            campaign=campaign, subscriber=person, status=DeliveryStatus.SENT, provider="other"
+        )
+
+    def link(person):
+        return TokenData(
+            kind=TokenKind.UNSUBSCRIBE, campaign_id=campaign.pk, subscriber_id=person.pk
+        )
+
+    # Two POSTs of one message in one batch, and one of somebody already off the list.
+    outcomes = one_click_unsubscribes_apply(
+        [link(people[0]), link(people[1]), link(people[0]), link(people[2]), link(people[3])]
+    )
+
+    assert [outcome.already for outcome in outcomes] == [False, False, True, False, True]
+    assert all(outcome.event.source == "one_click" for outcome in outcomes if not outcome.already)
+    assert {p.email for p in Subscriber.objects.filter(status="unsubscribed")} == {
+        person.email for person in people
+    }
+    assert FeedbackEvent.objects.filter(kind="unsubscribed").count() == 3
+    assert sorted(Suppression.objects.values_list("email", flat=True)) == [
+        "p0@example.org",
+        "p1@example.org",
+        "p2@example.org",
+    ]
+
+
+def test_a_failed_batch_of_one_clicks_is_applied_by_django_alone(
+    tokens, delivery, monkeypatch, caplog
+):
+    from config import hot_paths
+
+    def broken(_tokens):
+        raise RuntimeError("the batch failed")
+
+    monkeypatch.setattr(hot_paths, "_ONE_CLICKS", hot_paths.GroupCommit(broken))
+
+    response = HotClient().post(
+        f"/u/{tokens.unsubscribe()}/",
+        data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200
+    assert _subscriber_of(delivery).status == "unsubscribed"
+    assert FeedbackEvent.objects.get().source == "one_click"
+    assert "applying one alone" in caplog.text
