@@ -56,6 +56,7 @@ OWNER_WRITES = frozenset(
         "sender_domain_verify",
         "sender_domain_selector",
         "sender_domain_delete",
+        "sender_domain_rotate_key",
         "api-sender-domains",
         "api-sender-domain",
         "api-sender-domain-verify",

@@ -43,6 +43,7 @@ OWNER_WRITES = OWNER_ONLY | {
     "sender_domain_verify",
     "sender_domain_selector",
     "sender_domain_delete",
+    "sender_domain_rotate_key",
     "webhooks",
     "webhook",
     "webhook_test",
@@ -94,6 +95,18 @@ def test_every_sender_route_has_a_role_rule():
     names = {r.name for r in SENDER_PAGES} | {r.name for r in ACCOUNT_API}
     stale = sorted((OWNER_WRITES | MEMBER_WRITES) - names)
     assert not stale, f"role rules for routes that no longer exist: {stale}"
+
+
+def test_every_route_of_what_the_owner_manages_is_an_owner_write():
+    """A new route for domains, webhooks, the team or the profile is the owner's by its name,
+    not an editor's because both tables forgot it (sender_domain_rotate_key once was)."""
+    owners = ("sender_domain", "webhook", "team", "profile", "api-sender-domain", "api-webhook")
+    names = {r.name for r in SENDER_PAGES} | {r.name for r in ACCOUNT_API}
+    read_only = {"api-webhook-deliveries"}  # a list: GET only, which every member may
+    forgotten = sorted(
+        n for n in names if n.startswith(owners) and n not in OWNER_WRITES | read_only
+    )
+    assert not forgotten, f"owner-managed routes editors could write: {forgotten}"
 
 
 def test_the_table_in_accounts_roles_agrees_with_this_one():
