@@ -194,10 +194,16 @@ def consumer_name() -> str:
 
 
 def _acknowledge(hits: Iterable[Hit]) -> int:
+    return _acknowledge_entries((hit.queue_id, str(hit.campaign_id)) for hit in hits)
+
+
+def _acknowledge_entries(entries: Iterable[tuple[str, str]]) -> int:
+    """Acknowledge and delete (queue id, campaign id) entries, each lowering its campaign's
+    pending count (which the verdict waits on)."""
     _, acknowledge = _scripts(settings.TRACKING_QUEUE_URL)
     args = [GROUP]
-    for hit in hits:
-        args += (hit.queue_id, str(hit.campaign_id))
+    for queue_id, campaign_id in entries:
+        args += (queue_id, campaign_id)
     if len(args) == 1:
         return 0
     return acknowledge(keys=[STREAM, PENDING], args=args)
@@ -212,7 +218,8 @@ def _parse(entries) -> list[Hit]:
             hits.append(Hit.from_entry(queue_id, fields))
         except (KeyError, ValueError):
             logger.error("Dropping malformed tracking entry %s: %r", queue_id, fields)
-            _acknowledge([Hit("o", 0, 0, "", "", "", datetime.now(UTC), queue_id=queue_id)])
+            # Under the campaign it was counted for, or that campaign's verdict waits forever.
+            _acknowledge_entries([(queue_id, str(fields.get("c", "0")))])
     return hits
 
 

@@ -415,3 +415,20 @@ def test_a_failed_batch_of_one_clicks_is_applied_by_django_alone(
     assert _subscriber_of(delivery).status == "unsubscribed"
     assert FeedbackEvent.objects.get().source == "one_click"
     assert "applying one alone" in caplog.text
+
+
+def test_a_malformed_entry_is_dropped_under_its_own_campaign(tracking_queue_url, delivery):
+    """Its campaign's pending count comes back to 0: the verdict waits on it."""
+    enqueue, _ = tracking_queue._scripts(tracking_queue_url)
+    campaign = str(delivery.campaign_id)
+    fields = ["k", "o", "c", campaign, "s", "not a number", "t", "1"]
+    enqueue(
+        keys=[tracking_queue.STREAM, tracking_queue.PENDING, tracking_queue.ACCEPTED],
+        args=[campaign, *fields],
+    )
+    assert tracking_queue.pending_for(delivery.campaign_id) == 1
+
+    drain()
+
+    assert tracking_queue.pending_for(delivery.campaign_id) == 0
+    assert TrackingEvent.objects.count() == 0
