@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 KEY_BITS = 2048
@@ -214,7 +215,9 @@ def _load_key(domain: str, account_id: int | None) -> SigningKey | None:
     if account_id is None:
         # A campaign's message: only a verified domain's key. Were two accounts to verify one
         # domain, both proved they control its DNS; the one whose key was seen published wins.
-        rows = rows.filter(verified_at__isnull=False).order_by("-dkim_published_at", "pk")
+        rows = rows.filter(verified_at__isnull=False).order_by(
+            F("dkim_published_at").desc(nulls_last=True), "pk"
+        )
     else:
         rows = rows.filter(account_id=account_id)
     row = rows.values_list("signing_selector", "signing_key").first()
