@@ -23,7 +23,17 @@
         else say("copy-by-hand", "Press Ctrl+C (⌘C) to copy.");
       };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(done, fallback);
+        // A browser may leave writeText pending (no focus, a permission prompt nobody answers):
+        // after a second the selection fallback answers instead, so the button never says nothing.
+        var settled = false;
+        var once = function (answer) {
+          return function () { if (!settled) { settled = true; answer(); } };
+        };
+        var timer = window.setTimeout(once(fallback), 1000);
+        navigator.clipboard.writeText(text).then(
+          function () { window.clearTimeout(timer); once(done)(); },
+          function () { window.clearTimeout(timer); once(fallback)(); }
+        );
       } else {
         fallback();
       }

@@ -237,6 +237,10 @@ def test_the_domain_page_shows_every_record_with_a_copy_button(client, user, dns
     assert "v=spf1 include:_spf.other.test -all" in html  # what we saw
     assert "the selector your mail provider signs with" not in html
     assert 'name="dkim_selector"' not in html  # we sign: no selector to give
+    # The copy script is loaded once, at the end of the page, not inside the window's title.
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "<script" not in title
+    assert html.count("js/copy-snippet") == 1
 
 
 def test_a_domain_added_before_we_signed_gets_its_key_on_first_view(client, user):
