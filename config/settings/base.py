@@ -271,8 +271,8 @@ REST_FRAMEWORK = {
     # Counted in the cache (CACHE_URL). The last one never throttles: it makes POSTs honour the
     # Idempotency-Key header (config/idempotency.py), so a view setting its own list needs it too.
     "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttling.TokenRateThrottle",
-        "config.throttling.AccountRateThrottle",
+        "accounts.throttling.TokenRateThrottle",
+        "accounts.throttling.AccountRateThrottle",
         "config.idempotency.IdempotencyGate",
     ],
     "DEFAULT_THROTTLE_RATES": {

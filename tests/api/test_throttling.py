@@ -101,7 +101,7 @@ def test_browser_sessions_count_against_the_account(user, rates):
 
 
 def test_the_limit_resets_after_its_period(user, rates, monkeypatch):
-    from config import throttling
+    from accounts import throttling
 
     rates(token="1/min", account="100/min")
     client = _client(user)
@@ -120,6 +120,6 @@ def test_the_default_rates_come_from_the_environment_names():
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert {"credentials", "token", "account"} <= set(rates)
     assert set(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]) >= {
-        "config.throttling.TokenRateThrottle",
-        "config.throttling.AccountRateThrottle",
+        "accounts.throttling.TokenRateThrottle",
+        "accounts.throttling.AccountRateThrottle",
     }

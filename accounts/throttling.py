@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.models import ApiToken
+
 
 class _LiveRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
@@ -29,8 +31,6 @@ class TokenRateThrottle(_LiveRateThrottle):
     scope = "token"
 
     def get_cache_key(self, request, view) -> str | None:
-        from accounts.models import ApiToken  # config is wired before the apps load
-
         if not isinstance(request.auth, ApiToken):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
