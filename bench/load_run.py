@@ -45,9 +45,9 @@ PostgreSQL backends and wrk spent per request, which does not.
 After the stages it waits for the consumers to drain the queue and prints the events the web
 processes accepted (answered after XADD) beside the events recorded in PostgreSQL, and the
 webhook posts accepted beside the reports recorded: each pair must be equal. `uptime` is printed
-with every stage: the machine may be shared, and rates and latencies say little under load. Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under
-the same gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for
---ceiling-seconds; it prints both rates and ours as a share of the bare one, and the highest
+with every stage: the machine may be shared, and rates and latencies say little under load.
+Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under the same
+gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds; it prints both rates and ours as a share of the bare one, and the highest
 mixed rate held as a share of it too.
 """
 
