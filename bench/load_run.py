@@ -47,8 +47,9 @@ processes accepted (answered after XADD) beside the events recorded in PostgreSQ
 webhook posts accepted beside the reports recorded: each pair must be equal. `uptime` is printed
 with every stage: the machine may be shared, and rates and latencies say little under load.
 Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under the same
-gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds; it prints both rates and ours as a share of the bare one, and the highest
-mixed rate held as a share of it too.
+gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds;
+it prints both rates and ours as a share of the bare one, and the highest mixed rate held as a
+share of it too.
 """
 
 from __future__ import annotations
