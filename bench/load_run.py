@@ -5,8 +5,8 @@
         [--database-url postgres://postgres@127.0.0.1:5432/NAME] [--redis-url redis://HOST:PORT/DB]
         [--mix open=50,click=30,unsubscribe=10,webhook=10] [--no-queue] [--json FILE]
 
-    # the stepped figures of the README (issue 19)
-    .venv/bin/python bench/load_run.py --rate 400,800,1000,1250,1500 --duration 15 --keep-going
+    # the stepped figures of the README (issue 19): the whole mix, on a quiet machine
+    .venv/bin/python bench/load_run.py --rate 500,1000,1250,1500 --duration 15 --keep-going
 
 The database named by --database-url (default: consentmail_load on the PostgreSQL server of
 DATABASE_URL, or of 127.0.0.1) is dropped, created and migrated, then seeded with one account,
@@ -32,6 +32,7 @@ signed token:
 - 10% POST /u/<token>/          RFC 8058 one-click unsubscribe (each recipient once)
 - 10% POST /webhooks/...        ESP events, half Mailgun (HMAC-signed JSON), half Postmark
                                 (basic auth): deliveries, opens, hard bounces, complaints
+                                (verified and queued by the hot front, applied by the consumer)
 
 Per endpoint the run prints requests, errors (connection errors, timeouts and statuses of 400
 and above), the achieved rate, and p50/p95/p99/max latency from wrk's histogram. A stage
@@ -42,11 +43,13 @@ runs, so the run also prints the CPU time gunicorn's workers, the consumers, our
 PostgreSQL backends and wrk spent per request, which does not.
 
 After the stages it waits for the consumers to drain the queue and prints the events the web
-processes accepted (answered after XADD) beside the events recorded in PostgreSQL: they must
-be equal. Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under
-the same gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for
---ceiling-seconds; it prints both rates and ours as a share of the bare one, and the highest
-mixed rate held as a share of it too.
+processes accepted (answered after XADD) beside the events recorded in PostgreSQL, and the
+webhook posts accepted beside the reports recorded: each pair must be equal. `uptime` is printed
+with every stage: the machine may be shared, and rates and latencies say little under load.
+Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under the same
+gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds;
+it prints both rates and ours as a share of the bare one, and the highest mixed rate held as a
+share of it too.
 """
 
 from __future__ import annotations
@@ -212,7 +215,10 @@ def server_side_counts(campaign_id: int) -> dict[str, int]:
         "postmark_events": feedback.filter(source="postmark").count(),
         "subscribers_off_list": Subscriber.objects.exclude(status="subscribed").count(),
         "suppressions": Suppression.objects.count(),
-        "queued_events": events.filter(queue_id__isnull=False).count(),
+        # The pixel's and the redirect's (an ESP's opens carry their report's id instead).
+        "queued_events": events.filter(queue_id__isnull=False)
+        .exclude(queue_id__startswith="feedback:")
+        .count(),
     }
 
 
@@ -704,6 +710,11 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def _uptime() -> str:
+    """`uptime`, printed with every figure: the machine is shared, and its load shows here."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def default_redis_url() -> str:
     """Database 15 of CELERY_BROKER_URL's Redis server (flushed by the run), else of
     127.0.0.1:6379."""
@@ -719,7 +730,8 @@ def wait_for_drain(timeout: float) -> float:
     started = time.monotonic()
     redis = tracking_queue.connection()
     while time.monotonic() - started < timeout:
-        if not redis.hlen(tracking_queue.PENDING) and not redis.xlen(tracking_queue.STREAM):
+        # Acknowledged entries are deleted: an empty stream is a drained one.
+        if not redis.xlen(tracking_queue.STREAM):
             break
         time.sleep(0.1)
     return time.monotonic() - started
@@ -875,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ms = {
                 part: seconds * 1000 / max(1, answered) for part, seconds in meter.spent.items()
             }
+            print(f"uptime: {_uptime()}")
             print(
                 "CPU per request: "
                 + ", ".join(f"{part} {ms:.2f} ms" for part, ms in cpu_ms.items())
@@ -910,10 +923,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.ceiling_seconds > 0:
             # Before the drain: its pixels are queued and recorded too.
             ceiling = measure_ceiling(args, env=env, port=port, maker=maker, work=work, log=log)
-        drained = accepted = None
+        drained = accepted = posts_in = None
         if not args.no_queue:
             drained = wait_for_drain(timeout=120)
             accepted = tracking_queue.accepted_total()
+            posts_in = tracking_queue.posts_accepted_total()
             print(f"\nthe consumers drained the queue {drained:.1f} s after the last stage")
 
     finally:
@@ -929,6 +943,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"events in (answered after XADD) {accepted:,}; events recorded "
             f"{counts['queued_events']:,}: {same}"
+        )
+        # Each post of the run carries one event, which makes one report.
+        reports = counts["mailgun_events"] + counts["postmark_events"]
+        same = "equal" if posts_in == reports else "NOT EQUAL: reports lost"
+        print(
+            f"webhook posts in (answered after XADD) {posts_in:,}; reports recorded "
+            f"{reports:,}: {same}"
         )
     best = max(passed_rates) if passed_rates else None
     if len(rates) > 1:
@@ -963,6 +984,8 @@ def main(argv: list[str] | None = None) -> int:
         "database": counts,
         "server_tracebacks": len(server_errors),
         "events_in": accepted,
+        "webhook_posts_in": posts_in,
+        "uptime": _uptime(),
         "drain_seconds": drained,
         "ceiling": ceiling,
     }

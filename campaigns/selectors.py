@@ -331,14 +331,19 @@ def approved_link(*, campaign_id: int, index: int) -> str | None:
     """The approved version's `index`-th tracked link, for the click redirect (public: the
     token names the campaign). None for an unknown campaign or link, or a campaign that was
     never approved: the redirect never goes where no moderator looked."""
-    links = (
+    return _link_at(_approved_links_of(campaign_id) or (), index)
+
+
+def _link_at(links, index: int) -> str | None:
+    return links[index] if 0 <= index < len(links) else None
+
+
+def _approved_links_of(campaign_id: int) -> list[str] | None:
+    return (
         Campaign.objects.filter(pk=campaign_id, approved_version__isnull=False)
         .values_list("approved_version__links", flat=True)
         .first()
     )
-    if not links:
-        return None
-    return links[index] if 0 <= index < len(links) else None
 
 
 # campaign id -> (the approved version's links, when to look again); per process.
@@ -353,19 +358,14 @@ def approved_link_cached(*, campaign_id: int, index: int) -> str | None:
     now = time.monotonic()
     cached = _approved_links_cache.get(campaign_id)
     if cached is None or cached[1] <= now:
-        links = (
-            Campaign.objects.filter(pk=campaign_id, approved_version__isnull=False)
-            .values_list("approved_version__links", flat=True)
-            .first()
-        )
+        links = _approved_links_of(campaign_id)
         if not links:
             return None
         cached = (tuple(links), now + settings.TRACKING_LINKS_CACHE_SECONDS)
         if len(_approved_links_cache) > 10_000:  # a bound, not an eviction policy
             _approved_links_cache.clear()
         _approved_links_cache[campaign_id] = cached
-    links = cached[0]
-    return links[index] if 0 <= index < len(links) else None
+    return _link_at(cached[0], index)
 
 
 def approved_links_cached(campaign_id: int) -> bool:

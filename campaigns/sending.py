@@ -408,8 +408,9 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
             campaign.hold_until and campaign.hold_until > timezone.now()
         ):
             return campaign, None
-        if tracking_queue.pending_for(campaign.pk):
-            # The figures would miss hits already answered; the next check judges them all.
+        if tracking_queue.pending_for(campaign.pk, before=campaign.hold_until):
+            # The figures would miss hits of the hold already answered; the next check judges
+            # them all. Only those: hits that keep coming after the hold never postpone it.
             return campaign, None
         if not campaign.account.can_send:
             _pause(campaign, reason="the account may not send")

@@ -32,7 +32,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import selectors, tracking_queue
@@ -335,8 +335,9 @@ def _insert_events(rows: list[list]) -> None:
 
 
 def _recount_many(delivery_ids: set[int]) -> None:
-    """_recount for many deliveries in one statement: counters and first open and click from
-    the events, grouped by delivery (PostgreSQL and SQLite both take UPDATE ... FROM)."""
+    """Set each delivery's counters and first open and click from its events, in one statement
+    (PostgreSQL and SQLite both take UPDATE ... FROM). A person's click means they opened the
+    message, pixel or not: the first open is the first human event of either kind."""
     q = connection.ops.quote_name
     delivery = q(Delivery._meta.db_table)
     event = q(TrackingEvent._meta.db_table)
@@ -367,14 +368,6 @@ def _recount_many(delivery_ids: set[int]) -> None:
 
 
 def _recount(delivery_id: int) -> None:
-    """Set the delivery's counters and first open and click from its events (two queries)."""
-    totals = TrackingEvent.objects.filter(delivery_id=delivery_id).aggregate(
-        opens=Count("id", filter=Q(kind=OPEN) & HUMAN),
-        machine_opens=Count("id", filter=Q(kind=OPEN) & ~HUMAN),
-        clicks=Count("id", filter=Q(kind=CLICK) & HUMAN),
-        machine_clicks=Count("id", filter=Q(kind=CLICK) & ~HUMAN),
-        # A person's click means they opened the message, pixel or not.
-        opened_at=Min("at", filter=HUMAN),
-        clicked_at=Min("at", filter=Q(kind=CLICK) & HUMAN),
-    )
-    Delivery.objects.filter(pk=delivery_id).update(**totals)
+    """Set the delivery's counters and first open and click from its events (one statement:
+    the rule is _recount_many's)."""
+    _recount_many({delivery_id})

@@ -15,9 +15,17 @@ TRACKING_QUEUE_CLAIM_SECONDS (XAUTOCLAIM) and applies them again, and a consumer
 commit and acknowledgement sees them again too: hits whose queue id is already recorded are
 skipped. Acknowledged entries are deleted, so the stream holds only what is not yet recorded.
 
-Per campaign, a hash counts the hits enqueued and not yet acknowledged (both sides change it in
-the same Lua script as XADD and XACK, atomically): the probe's verdict waits until it is zero
-(`pending_for`), so it never judges figures the queue has not delivered yet.
+ESP webhook posts take the same way (`post_enqueue`): the web process verifies a post's
+authentication and answers only after XADD; the consumer parses the raw body with the webhook
+view's own parser and applies its reports with `feedback_apply_batch` (complaints.esp.posts_apply):
+exactly once rests on the (source, event id) unique constraint there, and an ESP's opens and
+clicks are recorded in the same transaction as their reports.
+
+Per campaign, a sorted set holds the hits enqueued and not yet acknowledged, by the time they
+came in, and one more holds the webhook posts (both sides change them in the same Lua script as
+XADD and XACK, atomically): the probe's verdict waits until nothing that came in before the
+hold's end is left (`pending_for`), so it never judges figures the queue has not delivered yet,
+and steady traffic after the hold cannot postpone it.
 
 Without TRACKING_QUEUE_URL (tests, the local `bin/run` stack: no Redis) hits are recorded at
 once, in the request, exactly as before.
@@ -40,32 +48,37 @@ logger = logging.getLogger(__name__)
 
 STREAM = "tracking:hits"
 GROUP = "tracking"
-PENDING = "tracking:pending"  # campaign id -> hits enqueued and not yet acknowledged
+# One sorted set per campaign: its hits enqueued and not yet acknowledged (entry id, scored by
+# the hit's time); and one for the ESP webhook posts (their campaigns are known only once they
+# are parsed). The verdict waits on what arrived before the hold's end (`pending_for`).
+PENDING_PREFIX = "tracking:pending:"
+POSTS = "posts"
 ACCEPTED = "tracking:accepted"  # hits ever enqueued (the load run's "events in")
+POSTS_ACCEPTED = "tracking:accepted-posts"  # webhook posts ever enqueued
 
 OPEN = "o"
 CLICK = "c"
+POST = "w"  # a verified ESP webhook post, its raw body applied by the consumer
 
-# KEYS: stream, pending hash, accepted counter; ARGV: campaign id, then the entry's fields.
+# KEYS: stream, pending set, accepted counter; ARGV: score (the entry's time), then the entry's
+# fields.
 _ENQUEUE = """
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('ZADD', KEYS[2], ARGV[1], id)
 redis.call('INCR', KEYS[3])
 return id
 """
-# KEYS: stream, pending hash; ARGV: group, then (entry id, campaign id) pairs. An entry counts
-# down its campaign only when this XACK acknowledged it: two consumers that both applied an
-# entry (one was slow, not dead) count it once.
+# KEYS: stream; ARGV: group, the pending sets' prefix, then (entry id, pending set) pairs. An
+# acknowledged entry leaves its pending set (ZREM: two consumers that both applied an entry,
+# one slow, not dead, take it out once all the same).
 _ACKNOWLEDGE = """
 local done = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
     redis.call('XDEL', KEYS[1], ARGV[i])
-    if redis.call('HINCRBY', KEYS[2], ARGV[i + 1], -1) <= 0 then
-      redis.call('HDEL', KEYS[2], ARGV[i + 1])
-    end
     done = done + 1
   end
+  redis.call('ZREM', ARGV[2] .. ARGV[i + 1], ARGV[i])
 end
 return done
 """
@@ -116,6 +129,37 @@ class Hit:
         )
 
 
+@dataclass(frozen=True)
+class Post:
+    """An ESP's webhook post whose authentication the web process verified (config.hot_paths):
+    its raw body, parsed by the consumer with the webhook view's own parser."""
+
+    esp: str  # the webhook's URL name: amazon_ses, mailgun, postmark, sendgrid
+    content_type: str
+    body: str
+    at: datetime
+    queue_id: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "k": POST,
+            "e": self.esp,
+            "ct": self.content_type,
+            "b": self.body,
+            "t": repr(self.at.timestamp()),
+        }
+
+    @classmethod
+    def from_entry(cls, queue_id: str, fields: dict[str, str]) -> Post:
+        return cls(
+            esp=fields["e"],
+            content_type=fields.get("ct", ""),
+            body=fields["b"],
+            at=datetime.fromtimestamp(float(fields["t"]), UTC),
+            queue_id=queue_id,
+        )
+
+
 def queue_enabled() -> bool:
     """Whether hits go through the Redis stream (TRACKING_QUEUE_URL set) or are recorded at once."""
     return bool(settings.TRACKING_QUEUE_URL)
@@ -152,28 +196,52 @@ def _scripts(url: str):
 def hit_enqueue(hit: Hit) -> str:
     """Append a hit to the stream and count it as pending for its campaign, atomically; returns
     the entry id once Redis has it, or raises QueueUnavailable."""
+    return _enqueue(hit.fields(), pending=str(hit.campaign_id), at=hit.at, accepted=ACCEPTED)
+
+
+def post_enqueue(post: Post) -> str:
+    """Append a verified webhook post to the stream and count it as pending, atomically;
+    returns the entry id once Redis has it, or raises QueueUnavailable."""
+    return _enqueue(post.fields(), pending=POSTS, at=post.at, accepted=POSTS_ACCEPTED)
+
+
+def _enqueue(fields: dict[str, str], *, pending: str, at: datetime, accepted: str) -> str:
     import redis
 
     enqueue, _ = _scripts(settings.TRACKING_QUEUE_URL)
     flat: list[str] = []
-    for name, value in hit.fields().items():
+    for name, value in fields.items():
         flat += (name, value)
     try:
-        return enqueue(keys=[STREAM, PENDING, ACCEPTED], args=[str(hit.campaign_id), *flat])
+        return enqueue(
+            keys=[STREAM, PENDING_PREFIX + pending, accepted], args=[repr(at.timestamp()), *flat]
+        )
     except redis.RedisError as exc:
         raise QueueUnavailable(str(exc)) from exc
 
 
-def pending_for(campaign_id: int) -> int:
-    """Hits of the campaign enqueued and not yet recorded (0 when there is no queue)."""
+def pending_for(campaign_id: int, *, before: datetime | None = None) -> int:
+    """What the campaign's figures may still be missing (0 when there is no queue): its hits
+    enqueued and not yet recorded, and the webhook posts not yet applied (any of them may
+    report on it). With `before`, only those that came in before it: the verdict waits for
+    what arrived during the hold, never for the traffic that keeps coming after it."""
     if not queue_enabled():
         return 0
-    return int(connection().hget(PENDING, str(campaign_id)) or 0)
+    until = "+inf" if before is None else repr(before.timestamp())
+    client = connection()
+    return sum(
+        client.zcount(PENDING_PREFIX + key, "-inf", until) for key in (str(campaign_id), POSTS)
+    )
 
 
 def accepted_total() -> int:
     """Hits ever enqueued on this Redis (the load run compares it with what was recorded)."""
     return int(connection().get(ACCEPTED) or 0)
+
+
+def posts_accepted_total() -> int:
+    """Webhook posts ever enqueued on this Redis."""
+    return int(connection().get(POSTS_ACCEPTED) or 0)
 
 
 def ensure_group() -> None:
@@ -193,50 +261,66 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _acknowledge(hits: Iterable[Hit]) -> int:
-    return _acknowledge_entries((hit.queue_id, str(hit.campaign_id)) for hit in hits)
+def _pending_key(entry: Hit | Post) -> str:
+    return POSTS if isinstance(entry, Post) else str(entry.campaign_id)
+
+
+def _acknowledge(entries: Iterable[Hit | Post]) -> int:
+    return _acknowledge_entries((entry.queue_id, _pending_key(entry)) for entry in entries)
 
 
 def _acknowledge_entries(entries: Iterable[tuple[str, str]]) -> int:
-    """Acknowledge and delete (queue id, campaign id) entries, each lowering its campaign's
-    pending count (which the verdict waits on)."""
+    """Acknowledge and delete (queue id, pending set) entries, each leaving its pending set
+    (which the verdict waits on)."""
     _, acknowledge = _scripts(settings.TRACKING_QUEUE_URL)
-    args = [GROUP]
-    for queue_id, campaign_id in entries:
-        args += (queue_id, campaign_id)
-    if len(args) == 1:
+    args = [GROUP, PENDING_PREFIX]
+    for queue_id, pending in entries:
+        args += (queue_id, pending)
+    if len(args) == 2:
         return 0
-    return acknowledge(keys=[STREAM, PENDING], args=args)
+    return acknowledge(keys=[STREAM], args=args)
 
 
-def _parse(entries) -> list[Hit]:
-    hits = []
+def _parse(entries) -> list[Hit | Post]:
+    parsed: list[Hit | Post] = []
     for queue_id, fields in entries:
         if fields is None:  # deleted while pending (XAUTOCLAIM reports these as None)
             continue
         try:
-            hits.append(Hit.from_entry(queue_id, fields))
+            if fields.get("k") == POST:
+                parsed.append(Post.from_entry(queue_id, fields))
+            else:
+                parsed.append(Hit.from_entry(queue_id, fields))
         except (KeyError, ValueError):
             logger.error("Dropping malformed tracking entry %s: %r", queue_id, fields)
-            # Under the campaign it was counted for, or that campaign's verdict waits forever.
-            _acknowledge_entries([(queue_id, str(fields.get("c", "0")))])
-    return hits
+            # Out of the pending set it was counted in, or a verdict waits forever.
+            pending = POSTS if fields.get("k") == POST else str(fields.get("c", "0"))
+            _acknowledge_entries([(queue_id, pending)])
+    return parsed
 
 
-def batch_apply(hits: list[Hit]) -> int:
-    """Record a batch (one transaction) and then acknowledge it; returns the hits recorded
-    (those already recorded by an earlier attempt are skipped, but acknowledged)."""
+def batch_apply(entries: list[Hit | Post]) -> int:
+    """Record a batch and then acknowledge it; returns the entries handled. Hits are recorded
+    in one transaction (those already recorded by an earlier attempt are skipped, but
+    acknowledged); webhook posts are parsed and their reports applied in batches
+    (complaints.esp.posts_apply: each report once, whatever attempt applied it first)."""
     from django.db import close_old_connections, connection
 
     from campaigns import tracking
 
-    if not hits:
+    if not entries:
         return 0
     if not connection.in_atomic_block:
         close_old_connections()  # one the database dropped since the last batch
-    recorded = tracking.hits_record(hits)
-    _acknowledge(hits)
-    return recorded
+    hits = [entry for entry in entries if isinstance(entry, Hit)]
+    posts = [entry for entry in entries if isinstance(entry, Post)]
+    tracking.hits_record(hits)
+    if posts:
+        from complaints.esp import posts_apply
+
+        posts_apply(posts)
+    _acknowledge(entries)
+    return len(entries)
 
 
 def consume_once(*, consumer: str, batch_size: int, block_ms: int) -> int:
@@ -250,19 +334,19 @@ def consume_once(*, consumer: str, batch_size: int, block_ms: int) -> int:
         cursor, claimed, *_ = client.xautoclaim(
             STREAM, GROUP, consumer, min_idle_time=idle_ms, start_id=cursor, count=batch_size
         )
-        hits = _parse(claimed)
-        if hits:
-            batch_apply(hits)
-            handled += len(hits)
+        parsed = _parse(claimed)
+        if parsed:
+            batch_apply(parsed)
+            handled += len(parsed)
         if cursor == "0-0" or not claimed:
             break
     response = client.xreadgroup(
         GROUP, consumer, {STREAM: ">"}, count=batch_size, block=block_ms or None
     )
     for _stream, entries in response or []:
-        hits = _parse(entries)
-        batch_apply(hits)
-        handled += len(hits)
+        parsed = _parse(entries)
+        batch_apply(parsed)
+        handled += len(parsed)
     return handled
 
 

@@ -2,8 +2,9 @@
 
 Every ESP webhook view (complaints/webhook_views.py) hands a post's events to
 `handle_tracking_events`, which turns each into at most one report and applies them in batches
-(`feedback_apply_batch`); `handle_tracking_event` does the same for one event sent through
-anymail's `tracking` signal.
+(`feedback_apply_batch`). With the tracking queue, the hot front (config.hot_paths) verifies the
+post and queues it, and the consumer hands it to `posts_apply`, which parses it with the same
+view's parser and applies it the same way.
 
 A "bounced" event is read by the one classifier every path uses (campaigns.bounces): hard, soft
 or blocked (a provider refused our content or sender). The evidence, strongest first:
@@ -31,11 +32,12 @@ import hashlib
 import ipaddress
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
+from campaigns.tracking_queue import Post
 from complaints.models import FeedbackKind, FeedbackSource
 from complaints.services import (
     FEEDBACK_BATCH_SIZE,
@@ -69,18 +71,16 @@ _EVENT_ID_MAX = 200
 _BOUNCE_KINDS = {K.HARD_BOUNCE, K.SOFT_BOUNCE, K.BLOCKED}
 
 
-def handle_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
-    """anymail's `tracking` signal receiver, for a view that sends the signal per event: apply
-    the event once (feedback_apply dedups on the event id). Our own webhook views apply a whole
-    post at once instead (`handle_tracking_events`)."""
-    handle_tracking_events([event], esp_name=esp_name)
-
-
 def handle_tracking_events(events: list[AnymailTrackingEvent], *, esp_name: str) -> None:
     """Apply one post's events in batches of FEEDBACK_BATCH_SIZE (feedback_apply_batch), in
     the order the ESP sent them, each once. Events we do not act on (queued, sent, deferred,
     rejected...) are ignored. A batch that fails raises (the ESP retries the post, and what
     was applied before is not applied again)."""
+    reports_apply(reports_of(events, esp_name=esp_name), esp_name=esp_name)
+
+
+def reports_of(events: list[AnymailTrackingEvent], *, esp_name: str) -> list[Feedback]:
+    """The reports of a post's events, in order (events we do not act on left out)."""
     reports = []
     for event in events:
         feedback = feedback_from_event(event, esp_name=esp_name)
@@ -88,11 +88,36 @@ def handle_tracking_events(events: list[AnymailTrackingEvent], *, esp_name: str)
             logger.debug("Ignoring %s %s event %s", esp_name, event.event_type, event.event_id)
         else:
             reports.append(feedback)
+    return reports
+
+
+def reports_apply(reports: list[Feedback], *, esp_name: str = "ESP") -> None:
+    """Apply reports in order, FEEDBACK_BATCH_SIZE to a transaction, each once."""
     for start in range(0, len(reports), FEEDBACK_BATCH_SIZE):
         batch = reports[start : start + FEEDBACK_BATCH_SIZE]
         for feedback, applied in zip(batch, feedback_apply_batch(batch), strict=True):
             if applied is None:
                 logger.info("%s event %s was already applied", esp_name, feedback.event_id)
+
+
+def posts_apply(posts: Sequence[Post]) -> int:
+    """Apply the webhook posts the tracking queue holds (verified by the web process,
+    config.hot_paths), in the order they came: each parsed by its webhook view's own parser,
+    their reports applied together in batches. Returns the reports applied or skipped as
+    already applied. A post that no longer parses is dropped with an error logged: the web
+    process parsed it before answering, so only a change of code between the two can do that,
+    and it would fail again on every attempt."""
+    from complaints.webhook_views import queued_post_events
+
+    reports: list[Feedback] = []
+    for post in posts:
+        try:
+            events, esp_name = queued_post_events(post)
+            reports += reports_of(events, esp_name=esp_name)
+        except Exception:
+            logger.exception("Dropping queued %s webhook post %s", post.esp, post.queue_id)
+    reports_apply(reports)
+    return len(reports)
 
 
 def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedback | None:

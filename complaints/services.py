@@ -28,6 +28,9 @@ from campaigns.bounces import BounceClass, BounceVerdict
 from campaigns.models import Campaign, Delivery
 from campaigns.refusals import SOFT_BOUNCE_LOOKBACK_DAYS, soft_bounce_limits
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
+from campaigns.tracking_queue import CLICK as QUEUED_CLICK
+from campaigns.tracking_queue import OPEN as QUEUED_OPEN
+from campaigns.tracking_queue import Hit
 from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
 from lists.addresses import address_hash
 from lists.bulk import insert_new_rows, insert_rows, update_rows
@@ -163,31 +166,32 @@ def feedback_apply_batch(reports: Sequence[Feedback]) -> list[FeedbackEvent | No
     None for a report already applied (before, or earlier in this batch). Exactly once: the
     (source, event id) unique constraint decides, and a batch that meets a report committed
     meanwhile is rolled back and applied again. Locks the deliveries (in id order), then the
-    subscribers whose subscription a report ends (in id order). Opens and clicks are recorded
-    after the commit, as our own pixel's and redirect's."""
+    subscribers whose subscription a report ends (in id order). An ESP's opens and clicks are
+    recorded as our own pixel's and redirect's, together (tracking.hits_record) and in the same
+    transaction as their reports, so that they too are recorded once."""
     reports = list(reports)
     if not reports:
         return []
     results: list[FeedbackEvent | None] | None = None
-    matches: list[_Match | None] = []
     for attempt in range(_RACE_ATTEMPTS):
         try:
             with transaction.atomic():
                 results, matches = _apply_batch(reports)
+                _track(reports, results, matches)
             break
         except IntegrityError:
             if len(reports) == 1 and attempt == _RACE_ATTEMPTS - 1:
-                # The same report again (a webhook retried, a mailbox read twice).
-                return [None]
+                report = reports[0]
+                applied = FeedbackEvent.objects.filter(
+                    source=report.source, event_id=report.event_id[:200]
+                )
+                if applied.exists():
+                    return [None]  # the same report again (a webhook retried, a mailbox read twice)
+                raise  # not this report's row: a real fault, which must not pass for "already"
     if results is None:
         # Something else than a report already applied keeps failing: one at a time, so one
         # bad report cannot hold back the others.
         results = [feedback_apply_batch([report])[0] for report in reports]
-        return results
-    for report, event, match in zip(reports, results, matches, strict=True):
-        tracked = report.kind in (K.OPENED, K.CLICKED)
-        if tracked and event is not None and event.outcome == FeedbackOutcome.APPLIED:
-            _track(report, match)
     return results
 
 
@@ -565,27 +569,36 @@ _EVENT_COLUMNS = [
 ]
 
 
-def _track(feedback: Feedback, match: _Match) -> None:
-    """An ESP's open or click, recorded like our own pixel's and redirect's (machines set
-    apart the same way)."""
-    kind = TokenKind.OPEN if feedback.kind == K.OPENED else TokenKind.CLICK
-    data = TokenData(kind=kind, campaign_id=match.campaign_id, subscriber_id=match.subscriber_id)
+def _track(
+    reports: list[Feedback], results: list[FeedbackEvent | None], matches: list[_Match | None]
+) -> None:
+    """The batch's applied ESP opens and clicks, recorded like our own pixel's and redirect's
+    (machines set apart the same way) in one go, each under its report's id (so never twice)."""
+    hits = [
+        Hit(
+            kind=QUEUED_OPEN if report.kind == K.OPENED else QUEUED_CLICK,
+            campaign_id=match.campaign_id,
+            subscriber_id=match.subscriber_id,
+            user_agent=report.user_agent,
+            method="GET",
+            ip=report.ip,
+            at=event.received_at,  # as our pixel: when we heard of it (as before)
+            queue_id=f"feedback:{event.pk}",
+        )
+        for report, event, match in zip(reports, results, matches, strict=True)
+        if report.kind in (K.OPENED, K.CLICKED)
+        and event is not None
+        and event.outcome == FeedbackOutcome.APPLIED
+        and match is not None
+    ]
+    if not hits:
+        return
     try:
-        # Both record nothing for a message that was not sent.
-        if kind == TokenKind.OPEN:
-            tracking.record_open(
-                token_data=data, user_agent=feedback.user_agent, method="GET", ip=feedback.ip
-            )
-        else:
-            tracking.record_click(
-                token_data=data,
-                link_index=None,
-                user_agent=feedback.user_agent,
-                method="GET",
-                ip=feedback.ip,
-            )
-    except Exception:  # an engagement count must never undo the report that was recorded
-        logger.exception("Could not record the ESP's %s", feedback.kind)
+        # Records nothing for a message that was not sent.
+        with transaction.atomic():
+            tracking.hits_record(hits)
+    except Exception:  # an engagement count must never undo the reports that were recorded
+        logger.exception("Could not record the ESP's opens and clicks")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,12 @@ event), each once.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
+from functools import cache
+from typing import TYPE_CHECKING
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -31,10 +34,16 @@ from anymail.webhooks.mailgun import MailgunBaseWebhookView, MailgunTrackingWebh
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 
 from complaints import sns
+
+if TYPE_CHECKING:
+    from campaigns.tracking_queue import Post
+    from complaints.services import Feedback
 
 logger = logging.getLogger(__name__)
 
@@ -218,3 +227,71 @@ class SendGridTrackingView(_WebhookGuard, SendGridTrackingWebhookView):
 
 class PostmarkTrackingView(_WebhookGuard, PostmarkTrackingWebhookView):
     """Postmark events: Postmark signs nothing, so basic auth is required."""
+
+
+# --- the tracking queue's way (config.hot_paths, complaints.esp.posts_apply) ----------------
+
+# The webhooks under /webhooks/<name>/tracking/ (complaints/webhook_urls.py), by URL name.
+VIEWS: dict[str, type[_WebhookGuard]] = {
+    "amazon_ses": AmazonSESTrackingView,
+    "mailgun": MailgunTrackingView,
+    "sendgrid": SendGridTrackingView,
+    "postmark": PostmarkTrackingView,
+}
+
+
+@cache
+def view_of(esp: str) -> _WebhookGuard:
+    """One instance of the webhook's view per process (they keep only their settings)."""
+    return VIEWS[esp]()
+
+
+def _forget_views(**kwargs) -> None:
+    view_of.cache_clear()  # they read ANYMAIL once, when made (tests change it)
+
+
+setting_changed.connect(_forget_views, dispatch_uid="complaints.webhook_views.views")
+
+
+def verified_post_reports(esp: str, request: HttpRequest) -> list[Feedback] | None:
+    """For the hot front: the reports of a post that passes every check its view makes (basic
+    auth, the ESP's signature, a body that parses), or None when the view would answer anything
+    but 200 (refused, unconfigured, malformed, Amazon unreachable) or would do more than apply
+    reports (an SNS subscription confirmation): the view answers those itself."""
+    from complaints.esp import reports_of
+
+    view = view_of(esp)
+    if view.configuration_error():
+        return None
+    if view.basic_auth:
+        given = get_request_basic_auth(request)
+        if given is None or not any(constant_time_compare(given, a) for a in view.basic_auth):
+            return None
+    if esp == "amazon_ses" and request.META.get("HTTP_X_AMZ_SNS_MESSAGE_TYPE") != "Notification":
+        return None
+    try:
+        view.run_validators(request)
+        return reports_of(list(view.parse_events(request)), esp_name=view.esp_name)
+    except Exception:  # whatever it is, the view answers it as it always did
+        return None
+
+
+def queued_post_events(post: Post) -> tuple[list, str]:
+    """The events of a queued post (verified before it was queued), parsed by its view's own
+    parser, and the ESP's name as anymail spells it."""
+    view = view_of(post.esp)
+    body = post.body.encode("utf-8")
+    request = WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/webhooks/{post.esp}/tracking/",
+            "SCRIPT_NAME": "",
+            "CONTENT_TYPE": post.content_type,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    if post.esp == "amazon_ses":
+        # Verified (signature, topic) by the web process: parsed here as validate_request would.
+        request._sns_message = json.loads(post.body)
+    return list(view.parse_events(request)), view.esp_name

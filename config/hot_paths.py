@@ -1,14 +1,20 @@
 """The public hot paths, answered in front of Django's browser stack.
 
 The open pixel, the click redirect and RFC 8058's one-click unsubscribe POST come from mailbox
-providers and image proxies at the rate we send, not at the rate people browse: a campaign
-released at 1,000 messages a second brings hundreds of pixel fetches a second (Apple's Mail
-Privacy Protection fetches every image on delivery). Through Django's middleware (sessions,
-CSRF, auth, messages, locale, axes, CSP, the terms gate) each one cost about 15 ms of CPU. None
-of that serves them: they carry no cookie, show no page and are authorised by the signed token
-alone. `HotPaths` answers their common case in a few plain functions and hands everything else
-(a bad or test token, an unknown link, a HEAD, a non-one-click POST, plain HTTP when HTTPS is
-required, an unsubscribe already done) to Django unchanged, so those answers stay Django's.
+providers and image proxies at the rate we send, not at the rate people browse, and so do the
+ESPs' tracking webhooks: a campaign released at 1,000 messages a second brings hundreds of pixel
+fetches a second (Apple's Mail Privacy Protection fetches every image on delivery) and as many
+delivery reports. Through Django's middleware (sessions, CSRF, auth, messages, locale, axes,
+CSP, the terms gate) each one cost 7 to 15 ms of CPU. None of that serves them: they carry no
+cookie, show no page and are authorised by the signed token alone (the webhooks by basic auth
+and the ESP's signature). `HotPaths` answers their common case in a few plain functions and
+hands everything else (a bad or test token, an unknown link, a HEAD, a non-one-click POST, plain
+HTTP when HTTPS is required, an unsubscribe already done, a webhook post its view would refuse
+or could not parse) to Django unchanged, so those answers stay Django's.
+
+With the tracking queue, a webhook post is checked by its own view's validators and parser
+(complaints.webhook_views.verified_post_reports), queued raw, and answered once Redis has it;
+the consumer applies it (complaints.esp.posts_apply).
 
 What they keep: the responses carry the security headers that matter for them (no caching,
 nosniff, referrer policy, frame denial, a CSP that allows nothing, HSTS over HTTPS), and the
@@ -25,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core import signals
+from django.core.handlers.wsgi import WSGIRequest
+from django.utils import timezone
 
 # Imported with the WSGI application (config.wsgi, after Django's set-up), not by a worker's
 # first request: gunicorn starts the app in every worker before it takes requests.
@@ -33,6 +41,7 @@ from campaigns.public_views import PIXEL
 from campaigns.selectors import approved_link_cached, approved_links_cached
 from campaigns.tokens import BadToken, TokenKind, unpack
 from complaints.services import one_click_unsubscribes_apply
+from complaints.webhook_views import verified_post_reports
 from config.group_commit import GroupCommit
 from config.http import client_ip_of
 
@@ -45,6 +54,10 @@ _UNSUBSCRIBE = re.compile(rf"/u/{_SIGNED}/")
 _ONE_CLICK = b"List-Unsubscribe=One-Click"
 _BODY_LIMIT = 1024
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_WEBHOOK = re.compile(r"/webhooks/(amazon_ses|mailgun|sendgrid|postmark)/tracking/")
+# A larger post (a SendGrid batch of thousands of events) goes to the view, which applies it
+# at once as before.
+_WEBHOOK_BODY_LIMIT = 1024 * 1024
 _ONE_CLICKS = GroupCommit(one_click_unsubscribes_apply, max_batch=200)
 
 
@@ -58,6 +71,14 @@ class HotPaths:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "")
+        if (
+            method == "POST"
+            and path.startswith("/webhooks/")
+            and (match := _WEBHOOK.fullmatch(path))
+            and _queued()
+            and self._may_answer(environ)
+        ):
+            return self._webhook(environ, start_response, match.group(1))
         if len(path) > 3 and path[0] == "/" and path[2] == "/" and self._may_answer(environ):
             head = path[1]
             if head == "o" and method == "GET" and (match := _OPEN.fullmatch(path)):
@@ -135,6 +156,35 @@ class HotPaths:
         ]
         start_response("200 OK", headers + self._security_headers(environ))
         return [text]
+
+    def _webhook(self, environ, start_response, esp):
+        """An ESP's tracking post: verified here as its view verifies it, queued raw, and
+        answered 200 once Redis has it (the consumer parses and applies it: complaints.esp).
+        Anything the view would answer otherwise, and any post Redis does not take, goes to the
+        view, which answers or applies it as it always did."""
+        body = _read_body(environ, limit=_WEBHOOK_BODY_LIMIT)
+        if body is None:
+            return self.django(environ, start_response)
+        try:
+            text = body.decode("utf-8")
+            # A request of its own: Django's view reads the body again from wsgi.input.
+            request = WSGIRequest({**environ, "wsgi.input": io.BytesIO(body)})
+            if verified_post_reports(esp, request) is None:
+                return self.django(environ, start_response)
+            tracking_queue.post_enqueue(
+                tracking_queue.Post(
+                    esp=esp,
+                    content_type=environ.get("CONTENT_TYPE", ""),
+                    body=text,
+                    at=timezone.now(),
+                )
+            )
+        except Exception:  # a body that is not text, Redis refusing it: the view's way
+            logger.warning("Webhook post for %s handed to Django", esp, exc_info=True)
+            return self.django(environ, start_response)
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0")]
+        start_response("200 OK", headers + self._security_headers(environ))
+        return [b""]
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -221,13 +271,13 @@ def _redirectable(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https") and not _CONTROL.search(url)
 
 
-def _read_body(environ) -> bytes | None:
+def _read_body(environ, *, limit: int = _BODY_LIMIT) -> bytes | None:
     """The POST body when it is small (put back for Django to read again); None when larger."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
-    if length > _BODY_LIMIT:
+    if length > limit:
         return None
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)

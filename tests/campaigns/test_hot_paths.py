@@ -319,10 +319,10 @@ def test_the_verdict_waits_for_the_campaigns_queue_to_drain(tracking_queue_url, 
     from campaigns import sending
     from campaigns.models import Campaign
 
-    Campaign.objects.filter(pk=delivery.campaign_id).update(
-        status="holding", hold_until=timezone.now() - timedelta(seconds=1)
-    )
-    tracking_queue.hit_enqueue(_hit(delivery))
+    hold_end = timezone.now() - timedelta(seconds=1)
+    Campaign.objects.filter(pk=delivery.campaign_id).update(status="holding", hold_until=hold_end)
+    # A hit of the hold, still queued.
+    tracking_queue.hit_enqueue(_hit(delivery, at=hold_end - timedelta(seconds=2)))
 
     held, verdict = sending.campaign_judge_probe(campaign_id=delivery.campaign_id)
     assert verdict is None and held.status == "holding" and held.judged_at is None
@@ -332,6 +332,45 @@ def test_the_verdict_waits_for_the_campaigns_queue_to_drain(tracking_queue_url, 
     assert verdict is not None and judged.judged_at is not None
     delivery.refresh_from_db()
     assert delivery.opens == 1  # what the verdict read
+
+
+def test_hits_after_the_holds_end_never_postpone_the_verdict(tracking_queue_url, delivery):
+    """Under steady traffic the queue is never empty: only what came in during the hold counts."""
+    from campaigns import sending
+    from campaigns.models import Campaign
+
+    hold_end = timezone.now() - timedelta(seconds=5)
+    Campaign.objects.filter(pk=delivery.campaign_id).update(status="holding", hold_until=hold_end)
+    tracking_queue.hit_enqueue(_hit(delivery, at=hold_end - timedelta(seconds=1)))
+    tracking_queue.hit_enqueue(_hit(delivery, at=hold_end + timedelta(seconds=1)))
+    assert tracking_queue.pending_for(delivery.campaign_id, before=hold_end) == 1
+
+    # The consumer records the first; the second and newer ones keep the queue busy.
+    entries = tracking_queue.connection().xrange(tracking_queue.STREAM, count=1)
+    tracking_queue.batch_apply([tracking_queue.Hit.from_entry(i, f) for i, f in entries])
+    tracking_queue.hit_enqueue(_hit(delivery))
+
+    judged, verdict = sending.campaign_judge_probe(campaign_id=delivery.campaign_id)
+    assert verdict is not None and judged.judged_at is not None
+    assert tracking_queue.pending_for(delivery.campaign_id) == 2
+
+
+def test_the_verdict_waits_for_webhook_posts_of_the_hold(tracking_queue_url, delivery):
+    """A queued post may report on any campaign: one that came in during the hold is waited for."""
+    from campaigns import sending
+    from campaigns.models import Campaign
+
+    hold_end = timezone.now() - timedelta(seconds=5)
+    Campaign.objects.filter(pk=delivery.campaign_id).update(status="holding", hold_until=hold_end)
+    post = tracking_queue.Post(
+        esp="postmark", content_type="application/json", body="{}", at=hold_end
+    )
+    tracking_queue.post_enqueue(post)
+
+    assert sending.campaign_judge_probe(campaign_id=delivery.campaign_id)[1] is None
+
+    drain()
+    assert sending.campaign_judge_probe(campaign_id=delivery.campaign_id)[1] is not None
 
 
 def test_consume_events_command_drains_the_queue(tracking_queue_url, delivery):
@@ -423,8 +462,12 @@ def test_a_malformed_entry_is_dropped_under_its_own_campaign(tracking_queue_url,
     campaign = str(delivery.campaign_id)
     fields = ["k", "o", "c", campaign, "s", "not a number", "t", "1"]
     enqueue(
-        keys=[tracking_queue.STREAM, tracking_queue.PENDING, tracking_queue.ACCEPTED],
-        args=[campaign, *fields],
+        keys=[
+            tracking_queue.STREAM,
+            tracking_queue.PENDING_PREFIX + campaign,
+            tracking_queue.ACCEPTED,
+        ],
+        args=["1", *fields],
     )
     assert tracking_queue.pending_for(delivery.campaign_id) == 1
 
@@ -432,3 +475,26 @@ def test_a_malformed_entry_is_dropped_under_its_own_campaign(tracking_queue_url,
 
     assert tracking_queue.pending_for(delivery.campaign_id) == 0
     assert TrackingEvent.objects.count() == 0
+
+
+def test_one_rule_recounts_a_delivery_and_finds_an_approved_link(delivery, monkeypatch):
+    """record_open's recount and the batch's are one statement; approved_link and its cached
+    twin read the links one way."""
+    recounted = []
+    real = tracking._recount_many
+    monkeypatch.setattr(tracking, "_recount_many", lambda ids: recounted.append(ids) or real(ids))
+    tracking._recount(delivery.pk)
+    assert recounted == [{delivery.pk}]
+
+    read = []
+    monkeypatch.setattr(
+        selectors, "_approved_links_of", lambda pk: read.append(pk) or ["https://a.example/"]
+    )
+    assert (
+        selectors.approved_link(campaign_id=delivery.campaign_id, index=0) == "https://a.example/"
+    )
+    assert selectors.approved_link_cached(campaign_id=delivery.campaign_id, index=0) == (
+        "https://a.example/"
+    )
+    assert selectors.approved_link_cached(campaign_id=delivery.campaign_id, index=1) is None
+    assert read == [delivery.campaign_id] * 2

@@ -399,3 +399,77 @@ def test_the_same_post_applied_twice_at_once_is_applied_once(world):
     assert ConsentRecord.objects.filter(event="withdrawn").count() == 9
     assert WebhookDelivery.objects.count() == 9
     assert Subscriber.objects.filter(status="complained").count() == 9
+
+
+def test_an_integrity_error_that_is_not_the_reports_own_row_is_raised(
+    tokens, subscriber, monkeypatch
+):
+    """Only the report's (source, event id) row already there means "already applied"."""
+    from django.db import IntegrityError
+
+    from complaints import services
+
+    def broken(batch, events):
+        raise IntegrityError("insert or update on table violates foreign key constraint")
+
+    monkeypatch.setattr(services, "_write", broken)
+    report = Feedback(
+        source="arf", event_id="x", kind=K.COMPLAINED, message_ref=tokens.message_ref()
+    )
+
+    with pytest.raises(IntegrityError):
+        feedback_apply_batch([report])
+    assert not FeedbackEvent.objects.exists()
+
+
+def test_a_report_committed_meanwhile_by_another_is_already_applied(
+    tokens, subscriber, monkeypatch
+):
+    from django.db import IntegrityError
+
+    from complaints import services
+
+    report = Feedback(
+        source="arf", event_id="x", kind=K.COMPLAINED, message_ref=tokens.message_ref()
+    )
+    feedback_apply(report)  # the other process's, committed while ours kept meeting it
+
+    def racing(reports):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(services, "_apply_batch", racing)
+
+    assert feedback_apply_batch([report]) == [None]
+
+
+def test_an_esps_opens_and_clicks_are_recorded_together_and_once(world, monkeypatch):
+    from campaigns import tracking
+    from campaigns.models import TrackingEvent
+
+    calls = []
+    real = tracking.hits_record
+    monkeypatch.setattr(tracking, "hits_record", lambda hits: calls.append(hits) or real(hits))
+    deliveries = list(Delivery.objects.filter(status=DeliveryStatus.SENT)[:3])
+    reports = [
+        Feedback(
+            source="mailgun",
+            event_id=f"e{n}",
+            kind=K.OPENED if n < 2 else K.CLICKED,
+            message_ref=MessageTokens(
+                campaign_id=d.campaign_id, subscriber_id=d.subscriber_id
+            ).message_ref(),
+            user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        for n, d in enumerate(deliveries)
+    ]
+
+    feedback_apply_batch(reports)
+    feedback_apply_batch(reports)  # the ESP retried the post
+
+    assert [len(hits) for hits in calls] == [3]
+    events = TrackingEvent.objects.filter(delivery__in=deliveries)
+    assert sorted(events.values_list("kind", flat=True)) == ["click", "open", "open"]
+    ids = set(
+        FeedbackEvent.objects.filter(kind__in=("opened", "clicked")).values_list("pk", flat=True)
+    )
+    assert {e.queue_id for e in events} == {f"feedback:{pk}" for pk in ids}

@@ -1,12 +1,18 @@
 """complaints.esp: what an anymail tracking event means for us (hard or soft bounce, which
-events are ignored), its stable id and our message reference, and the signal wiring."""
+events are ignored), its stable id and our message reference, and applying a post's events."""
 
 from __future__ import annotations
 
 import pytest
-from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
+from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
-from complaints.esp import event_key, feedback_from_event, feedback_kind, message_ref_for
+from complaints.esp import (
+    event_key,
+    feedback_from_event,
+    feedback_kind,
+    handle_tracking_events,
+    message_ref_for,
+)
 from complaints.models import FeedbackEvent, FeedbackKind
 
 HARD, SOFT = FeedbackKind.HARD_BOUNCE, FeedbackKind.SOFT_BOUNCE
@@ -148,8 +154,8 @@ def test_the_message_reference_must_verify(tokens):
 
 
 @pytest.mark.django_db
-def test_the_tracking_signal_applies_an_event_once(tokens, delivery, subscriber):
-    """complaints.apps connects the receiver: any anymail view's event reaches feedback_apply."""
+def test_a_posts_event_is_applied_once(tokens, delivery, subscriber):
+    """What every webhook view (and the tracking queue's consumer) hands its events to."""
     event = AnymailTrackingEvent(
         event_type=EventType.COMPLAINED,
         event_id="tok-1",
@@ -159,8 +165,8 @@ def test_the_tracking_signal_applies_an_event_once(tokens, delivery, subscriber)
         esp_event={},
     )
 
-    tracking.send(sender=object, event=event, esp_name="Mailgun")
-    tracking.send(sender=object, event=event, esp_name="Mailgun")
+    handle_tracking_events([event], esp_name="Mailgun")
+    handle_tracking_events([event], esp_name="Mailgun")
 
     feedback = FeedbackEvent.objects.get()
     assert (feedback.source, feedback.kind, feedback.code) == ("mailgun", "complained", "abuse")

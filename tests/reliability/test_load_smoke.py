@@ -103,5 +103,7 @@ def test_a_short_load_run_answers_every_endpoint_without_errors(load_database_ur
     assert counts["machine_opens"] == 0
     # Every pixel and click the server accepted (XADD) was recorded, once.
     assert results["events_in"] == counts["queued_events"] > 0
+    # Every webhook post went through the queue (the hot front), each applied once.
+    assert results["webhook_posts_in"] == webhooks > 0
     assert results["ceiling"]["bare"]["rps"] > 0 and results["ceiling"]["pixel"]["rps"] > 0
     assert results["server_tracebacks"] == 0

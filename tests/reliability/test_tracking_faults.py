@@ -1,7 +1,8 @@
-"""Faults under tracking load (issue 19): the consumer killed in the middle of a batch and a
-gunicorn worker killed mid-load, then the consumer started again; every event the server
-acknowledged is recorded exactly once (tests/reliability/tracking_faults.py runs the scenario in
-a process of its own and prints what it saw). `pytest -m faults`; about half a minute."""
+"""Faults under tracking load (issue 19): pixels, clicks and signed ESP webhook posts; the
+consumer killed in the middle of a batch and a gunicorn worker killed mid-load, then the
+consumer started again; every event the server acknowledged is recorded exactly once
+(tests/reliability/tracking_faults.py runs the scenario in a process of its own and prints what
+it saw). `pytest -m faults`; about half a minute."""
 
 from __future__ import annotations
 
@@ -46,3 +47,6 @@ def test_every_acknowledged_event_is_recorded_once_after_the_consumer_and_a_work
     assert outcome["recorded"] == outcome["events_in"], outcome
     assert outcome["recorded"] == outcome["acknowledged"] + outcome["unacknowledged_recorded"]
     assert outcome["stream_left"] == 0, outcome
+    # Webhook posts were in the load, and each acknowledged one was applied once too.
+    assert outcome["webhooks_acknowledged"] > 0, outcome
+    assert outcome["webhooks_recorded"] >= outcome["webhooks_acknowledged"], outcome

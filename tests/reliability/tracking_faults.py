@@ -6,16 +6,20 @@ Against a fresh PostgreSQL database (on DATABASE_URL's server) and a flushed Red
 CELERY_BROKER_URL's server), it serves config.wsgi with gunicorn (production settings, hits
 queued on the Redis stream) and one `manage.py consume_events`, seeded as bench/load_run.py
 seeds. Eight client threads send pixel fetches and clicks, each with a user agent that names
-the request ("... fault-run n=123"). A third of the way in the consumer is killed (SIGKILL: no
-batch finishes, no acknowledgement is sent) and one gunicorn worker too (its requests in flight
-get no answer; the master starts another); the consumer is started again at two thirds. After
+the request ("... fault-run n=123"), and every tenth request is a signed Mailgun webhook post
+(deliveries, opens, hard bounces, complaints) whose signature token names it ("load000...123"),
+verified and queued by the hot front and applied by the consumer. A third of the way in the
+consumer is killed (SIGKILL: no batch finishes, no acknowledgement is sent) and one gunicorn
+worker too (its requests in flight get no answer; the master starts another); the consumer is
+started again at two thirds. After
 the load it waits for the queue to drain and prints, as JSON with --json:
 
 - acknowledged: requests answered 200/302 (each is an event the server accepted);
 - recorded: events in PostgreSQL; missing: acknowledged but not recorded; duplicated: recorded
   more than once; unacknowledged_recorded: recorded though the client saw no answer (allowed:
   the worker died after XADD);
-- events_in: the Redis counter of accepted hits, which must equal `recorded`;
+- events_in: the Redis counters of accepted hits and webhook posts, which must equal `recorded`;
+- webhooks_acknowledged, webhooks_recorded: the webhook posts among them;
 - pending_at_kill: entries the killed consumer had read and not acknowledged, which the new one
   had to claim (0 when the kill fell between two batches);
 - worker_killed, consumer_killed, consumer_restarted.
@@ -24,6 +28,7 @@ the load it waits for the queue to drain and prints, as JSON with --json:
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -44,6 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import load_run  # noqa: E402  (bench/load_run.py: seeding and processes)
 
 MARK = re.compile(r"fault-run n=(\d+)")
+POST_MARK = re.compile(r"load(\d+)/")
 THREADS = 8
 
 
@@ -81,6 +87,12 @@ def run(requests: int) -> dict:
         # A killed consumer's entries are claimed after 2 s idle, not 30.
         "TRACKING_QUEUE_CLAIM_SECONDS": "2",
         "CELERY_BROKER_URL": "filesystem://",
+        "ANYMAIL": json.dumps(
+            {
+                "MAILGUN_WEBHOOK_SIGNING_KEY": load_run.MAILGUN_SIGNING_KEY,
+                "WEBHOOK_SECRET": load_run.WEBHOOK_AUTH,
+            }
+        ),
     }
     os.environ.update(env)
     load_run.prepare_database(database_url)
@@ -92,6 +104,7 @@ def run(requests: int) -> dict:
 
     from campaigns import tracking_queue
     from campaigns.models import TrackingEvent
+    from complaints.models import FeedbackEvent
 
     redis = tracking_queue.connection()
     redis.flushdb()
@@ -109,6 +122,7 @@ def run(requests: int) -> dict:
     consumer = load_run.start_consumer(env=env, log=var_dir / "consumer.log")
     outcome: dict = {"requests": requests}
     acknowledged: set[int] = set()
+    webhooks: set[int] = set()
     lock = threading.Lock()
     counter = iter(range(requests))
 
@@ -119,15 +133,20 @@ def run(requests: int) -> dict:
                 n = next(counter, None)
             if n is None:
                 break
-            planned = maker._open() if n % 5 < 3 else maker._click()
-            head, _, _ = planned.raw.partition(b"\r\n\r\n")
+            with lock:  # the maker's random numbers and recipients are shared
+                if n % 10 == 9:
+                    planned = _webhook(maker, n)
+                    webhooks.add(n)
+                else:
+                    planned = maker._open() if n % 5 < 3 else maker._click()
+            head, _, body = planned.raw.partition(b"\r\n\r\n")
             request_line, *header_lines = head.decode().split("\r\n")
             method, path, _ = request_line.split(" ")
             headers = dict(line.split(": ", 1) for line in header_lines)
             headers["User-Agent"] = f"Mozilla/5.0 (X11; Linux x86_64) fault-run n={n}"
             try:
                 connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                connection.request(method, path, headers=headers)
+                connection.request(method, path, body=body or None, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 if response.status in (200, 302):
@@ -164,10 +183,17 @@ def run(requests: int) -> dict:
         load_run.stop_process(consumer)
 
     marks = Counter()
-    for user_agent in TrackingEvent.objects.filter(queue_id__isnull=False).values_list(
-        "user_agent", flat=True
-    ):
+    # The pixel's and the redirect's hits (an ESP's opens carry their report's id instead).
+    hits = TrackingEvent.objects.filter(queue_id__isnull=False).exclude(
+        queue_id__startswith="feedback:"
+    )
+    for user_agent in hits.values_list("user_agent", flat=True):
         match = MARK.search(user_agent)
+        marks[int(match.group(1)) if match else -1] += 1
+    for event_id in FeedbackEvent.objects.filter(source="mailgun").values_list(
+        "event_id", flat=True
+    ):
+        match = POST_MARK.match(event_id)
         marks[int(match.group(1)) if match else -1] += 1
     outcome |= {
         "acknowledged": len(acknowledged),
@@ -175,7 +201,9 @@ def run(requests: int) -> dict:
         "missing": len(acknowledged - set(marks)),
         "duplicated": sum(1 for count in marks.values() if count > 1),
         "unacknowledged_recorded": len(set(marks) - acknowledged),
-        "events_in": tracking_queue.accepted_total(),
+        "events_in": tracking_queue.accepted_total() + tracking_queue.posts_accepted_total(),
+        "webhooks_acknowledged": len(acknowledged & webhooks),
+        "webhooks_recorded": sum(1 for n in marks if n in webhooks),
         "stream_left": redis.xlen(tracking_queue.STREAM),
         "logs": str(var_dir),
     }
@@ -185,6 +213,22 @@ def run(requests: int) -> dict:
     ) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
     return outcome
+
+
+def _webhook(maker, n: int):
+    """A Mailgun post of one event, signed, whose token (the event's id) carries n."""
+    event = maker.rng.choices(["delivered", "opened", "bounced", "complained"], [60, 25, 10, 5])[0]
+    leaving = event in ("bounced", "complained")
+    tokens, email = maker._leaving_recipient() if leaving else maker._any_recipient()
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(load_run.WEBHOOK_AUTH.encode()).decode(),
+    }
+    body = load_run._mailgun(event, tokens, email, n)
+    raw = load_run._request(
+        "POST", "/webhooks/mailgun/tracking/", client_ip="192.0.2.1", headers=headers, body=body
+    )
+    return load_run.Planned("webhook", raw)
 
 
 def _kill_mid_batch(consumer, redis) -> int:
