@@ -83,7 +83,10 @@ def list_index(request: HttpRequest) -> HttpResponse:
 
 @account_required
 def list_create(request: HttpRequest) -> HttpResponse:
-    form = ListForm(request.POST or None)
+    form = ListForm(
+        request.POST or None,
+        initial={"language": list_services.default_list_language(request.user.account)},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             mailing_list = list_services.list_create(
