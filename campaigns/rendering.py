@@ -236,7 +236,9 @@ class CompiledCampaign:
         if parts is not None:
             return parts
         if language not in dict(settings.LANGUAGES):
-            return self._parts_in(settings.LANGUAGE_CODE)
+            # Kept under this name too: the next message of this list finds it at once.
+            parts = self._parts[language] = self._parts_in(settings.LANGUAGE_CODE)
+            return parts
         merges, links = len(self.merge), len(self.links)
         with translation.override(language):
             html_segments = [*self.author_html[:-1], *_footer_html(language), self.author_html[-1]]
