@@ -41,7 +41,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.addresses import InvalidAddress, normalise_address
@@ -107,12 +107,14 @@ def consent_request_content(
         "intro": intro,
         "button_url": CONSENT_BUTTON_URL,
     }
-    return {
-        "subject": gettext("%(company)s asks: may we keep writing to you?")
-        % {"company": account.company_name},
-        "html_body": render_to_string("campaigns/email/consent_request.html", context),
-        "text_body": render_to_string("campaigns/email/consent_request.txt", context).strip(),
-    }
+    # Written in the list's language, whoever in the sender's team asks.
+    with translation.override(mailing_list.language or settings.LANGUAGE_CODE):
+        return {
+            "subject": gettext("%(company)s asks: may we keep writing to you?")
+            % {"company": account.company_name},
+            "html_body": render_to_string("campaigns/email/consent_request.html", context),
+            "text_body": render_to_string("campaigns/email/consent_request.txt", context).strip(),
+        }
 
 
 def consent_request_create(

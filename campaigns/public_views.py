@@ -22,6 +22,7 @@ from campaigns import consent_requests, selectors, tracking
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from config.errors import ApplicationError, NotFound
 from config.http import client_ip
+from config.i18n import recipient_language
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
         candidate = consent_requests.candidate_for_link(token)
     except NotFound:
         return _invalid(request)
+    recipient_language(request, candidate.mailing_list.language)
     context = {
         "list_name": candidate.mailing_list.name,
         "purpose": candidate.mailing_list.purpose,

@@ -22,8 +22,8 @@ from operator import itemgetter
 
 from django.conf import settings
 from django.core import signing
-from django.utils import dateformat
-from django.utils.translation import gettext
+from django.utils import dateformat, translation
+from django.utils.translation import gettext, gettext_lazy
 from markupsafe import escape
 
 from campaigns.html import ANCHOR_HREF, URL_IN_TEXT, html_to_text, is_trackable, sanitise_html
@@ -52,13 +52,13 @@ SMTP_LINE_LIMIT = 990
 CONSENT_BUTTON_URL = "https://consent-request.invalid/yes"
 CONSENT_LINK_SALT = "campaigns.consent_request"
 
-# "You subscribed to <list> of <company> via ..." (rule 3).
+# "You subscribed to <list> of <company> via ..." (rule 3), in the list's language.
 CONSENT_SOURCE_WORDS = {
-    "web_form": "our sign-up form",
-    "form_checkbox": "a consent checkbox on one of our forms",
-    "paper_form": "a signed paper form",
-    "client_reconfirmed": "your reply to our request for consent",
-    "api": "a sign-up recorded in our systems",
+    "web_form": gettext_lazy("our sign-up form"),
+    "form_checkbox": gettext_lazy("a consent checkbox on one of our forms"),
+    "paper_form": gettext_lazy("a signed paper form"),
+    "client_reconfirmed": gettext_lazy("your reply to our request for consent"),
+    "api": gettext_lazy("a sign-up recorded in our systems"),
 }
 
 
@@ -96,6 +96,8 @@ class Recipient:
     consented_at: datetime | date | None
     track_opens: bool = True
     track_clicks: bool = True
+    # The list's language (settings.LANGUAGES): the footer is written in it. "": the default.
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +158,17 @@ _LINK_STYLE = (
 )
 
 
-def _footer_html() -> list[tuple[int, object]]:
-    """The compliance footer: fixed markup with inline styles that set every property an author
-    could use to hide it (colour on its own background, size, display, visibility)."""
+def _footer_html(language: str) -> list[tuple[int, object]]:
+    """The compliance footer in the active language (`language`): fixed markup with inline
+    styles that set every property an author could use to hide it (colour on its own
+    background, size, display, visibility)."""
     return [
         (
             _STATIC,
             "\n<table "
             + _FOOTER_MARK
-            + ' role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
+            + f' lang="{language}" role="presentation" width="100%" cellpadding="0" '
+            'cellspacing="0" border="0" '
             'style="width:100%;border-collapse:collapse;background-color:#ffffff;'
             'border-top:1px solid #d4d4d8;margin:24px 0 0 0;display:table;visibility:visible">\n'
             '<tr><td style="padding:20px 16px;background-color:#ffffff;color:#3f3f46;'
@@ -176,13 +180,34 @@ def _footer_html() -> list[tuple[int, object]]:
         # not the quoted-printable Django falls back to for long lines.
         (_STATIC, f'</p>\n<p style="{_TEXT_STYLE}">\n<a href="'),
         (_SLOT, _UNSUBSCRIBE_URL),
-        (_STATIC, f'"\nstyle="{_LINK_STYLE}">Unsubscribe</a> &middot;\n<a href="'),
+        (
+            _STATIC,
+            f'"\nstyle="{_LINK_STYLE}">{escape(gettext("Unsubscribe"))}</a> &middot;\n<a href="',
+        ),
         (_SLOT, _REPORT_URL),
-        (_STATIC, f'"\nstyle="{_LINK_STYLE}">Report spam</a></p>\n<p style="{_TEXT_STYLE}">\n'),
+        (
+            _STATIC,
+            f'"\nstyle="{_LINK_STYLE}">{escape(gettext("Report spam"))}</a></p>\n'
+            f'<p style="{_TEXT_STYLE}">\n',
+        ),
         (_SLOT, _IDENTITY),
         (_STATIC, "</p></td></tr></table>\n"),
         (_SLOT, _PIXEL),
     ]
+
+
+@dataclass(frozen=True)
+class _LanguageParts:
+    """A compiled campaign's parts in one language: the HTML and text skeletons (their footer
+    words) and the consent sentence's words, translated once per campaign, not per message."""
+
+    html: _Skeleton
+    text: _Skeleton
+    sources: dict[str, str]
+    unknown_source: str
+    subscribed: str
+    subscribed_on: str
+    request: str
 
 
 @dataclass
@@ -191,16 +216,79 @@ class CompiledCampaign:
     links: list[str]
     merge: MergeProgram
     # Each part is a skeleton whose fields are numbered, in order: the merge values, the
-    # links, then the slots (see _Skeleton).
+    # links, then the slots (see _Skeleton). The subject is the author's alone; the HTML and
+    # text parts carry the footer, so there is one of each per language (_parts_in).
     subject: _Skeleton
-    html: _Skeleton
-    text: _Skeleton
+    author_html: list[tuple[int, object]]
+    author_text: list[tuple[int, object]]
     identity_html: str
     identity_text: str
     sender_domain: str
     links_html: list[str] = field(default_factory=list)
     has_consent_button: bool = False
     _dates: dict = field(default_factory=dict)
+    _parts: dict[str, _LanguageParts] = field(default_factory=dict)
+
+    def _parts_in(self, language: str) -> _LanguageParts:
+        """The parts in `language` (a list's; unknown or "": the default), built on first use.
+        Two threads may build the same language at once: both results are equal."""
+        parts = self._parts.get(language)
+        if parts is not None:
+            return parts
+        if language not in dict(settings.LANGUAGES):
+            # Kept under this name too: the next message of this list finds it at once.
+            parts = self._parts[language] = self._parts_in(settings.LANGUAGE_CODE)
+            return parts
+        merges, links = len(self.merge), len(self.links)
+        with translation.override(language):
+            html_segments = [*self.author_html[:-1], *_footer_html(language), self.author_html[-1]]
+            _check_footer_isolated(html_segments)
+            text_segments = [
+                *self.author_text,
+                (_STATIC, "\n\n-- \n"),
+                (_SLOT, _CONSENT),
+                (_STATIC, "\n" + gettext("Unsubscribe") + ": "),
+                (_SLOT, _UNSUBSCRIBE_URL),
+                (_STATIC, "\n" + gettext("Report spam") + ": "),
+                (_SLOT, _REPORT_URL),
+                (_STATIC, "\n"),
+                (_SLOT, _IDENTITY),
+                (_STATIC, "\n"),
+            ]
+            parts = _LanguageParts(
+                html=_Skeleton(html_segments, merges=merges, links=links),
+                text=_Skeleton(text_segments, merges=merges, links=links),
+                sources={key: str(words) for key, words in CONSENT_SOURCE_WORDS.items()},
+                unknown_source=gettext("a sign-up"),
+                subscribed=gettext(
+                    "You receive this because you subscribed to “%(list)s” of %(company)s via "
+                    "%(source)s."
+                ),
+                subscribed_on=gettext(
+                    "You receive this because you subscribed to “%(list)s” of %(company)s via "
+                    "%(source)s on %(date)s."
+                ),
+                request=gettext(
+                    "You receive this one request because you are a client of %(company)s: "
+                    "unless you answer yes, we will not write to you about “%(list)s”."
+                ),
+            )
+        self._parts[language] = parts
+        return parts
+
+    def subject_for(self, recipient: Recipient) -> str:
+        """The subject exactly as `recipient`'s message has it (no test prefix)."""
+        merged = self.merge.evaluate(
+            merge_context(
+                email=recipient.email,
+                name=recipient.name,
+                phone=recipient.phone,
+                attributes=recipient.attributes,
+                list_name=recipient.list_name,
+                company_name=self.content.company_name,
+            )
+        )
+        return _one_line(self.subject.fill([*merged, *self.links])[0])
 
     def render(
         self,
@@ -238,7 +326,8 @@ class CompiledCampaign:
         unsubscribe_token = tokens.unsubscribe()
         unsubscribe_url = site + UNSUBSCRIBE_PATH.format(unsubscribe_token)
         report_url = site + REPORT_PATH.format(tokens.report())
-        consent = self._consent_sentence(recipient)
+        parts = self._parts.get(recipient.language) or self._parts_in(recipient.language)
+        consent = self._consent_sentence(recipient, parts)
         consent_url = ""
         if self.has_consent_button:
             consent_url = site + CONSENT_PATH.format(
@@ -255,7 +344,7 @@ class CompiledCampaign:
                 f'<img src="{site}{OPEN_PATH.format(tokens.open())}" width="1" height="1" '
                 'alt="" style="display:block;width:1px;height:1px;border:0">\n'
             )
-        html, html_lines = self.html.fill(
+        html, html_lines = parts.html.fill(
             [
                 *[str(escape(value)) for value in merged],
                 *links_html,
@@ -269,7 +358,7 @@ class CompiledCampaign:
                 str(escape(consent_url)),
             ]
         )
-        text, text_lines = self.text.fill(
+        text, text_lines = parts.text.fill(
             [
                 *merged,
                 *links,
@@ -315,26 +404,23 @@ class CompiledCampaign:
             html_lines=html_lines,
         )
 
-    def _consent_sentence(self, recipient: Recipient) -> str:
+    def _consent_sentence(self, recipient: Recipient, parts: _LanguageParts) -> str:
+        words = {"list": recipient.list_name, "company": self.content.company_name}
         if self.has_consent_button:
-            return (
-                f"You receive this one request because you are a client of "
-                f"{self.content.company_name}: unless you answer yes, we will not write to you "
-                f"about “{recipient.list_name}”."
-            )
-        source = CONSENT_SOURCE_WORDS.get(recipient.consent_source, "a sign-up")
-        sentence = (
-            f"You receive this because you subscribed to “{recipient.list_name}” of "
-            f"{self.content.company_name} via {source}"
-        )
+            return parts.request % words
+        words["source"] = parts.sources.get(recipient.consent_source, parts.unknown_source)
         when = recipient.consented_at
         if when is None:
-            return sentence + "."
+            return parts.subscribed % words
         day = when.date() if isinstance(when, datetime) else when
-        formatted = self._dates.get(day)
+        key = (recipient.language, day)
+        formatted = self._dates.get(key)
         if formatted is None:
-            formatted = self._dates[day] = dateformat.format(day, "j F Y")
-        return f"{sentence} on {formatted}."
+            # "E": the month as a date says it (Russian's genitive: "6 декабря 2026").
+            with translation.override(recipient.language or settings.LANGUAGE_CODE):
+                formatted = self._dates[key] = dateformat.format(day, "j E Y")
+        words["date"] = formatted
+        return parts.subscribed_on % words
 
 
 def _utf8_length(text: str) -> int:
@@ -619,7 +705,7 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         f' &middot;\n<a href="mailto:{escape(content.from_email)}" style="{_LINK_STYLE}">'
         f"{escape(content.from_email)}</a>"
     )
-    html_segments = [
+    author_html = [
         (
             _STATIC,
             '<!DOCTYPE html>\n<html><head><meta http-equiv="Content-Type" '
@@ -634,36 +720,26 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
         ),
         *compiler.segments(author_html),
         (_STATIC, "</div>"),
-        *_footer_html(),
+        # The footer goes here, in each list's language (CompiledCampaign._parts_in).
         (_STATIC, "</body></html>\n"),
     ]
-    text_segments = [
-        *compiler.segments(text_source),
-        (_STATIC, "\n\n-- \n"),
-        (_SLOT, _CONSENT),
-        (_STATIC, "\nUnsubscribe: "),
-        (_SLOT, _UNSUBSCRIBE_URL),
-        (_STATIC, "\nReport spam: "),
-        (_SLOT, _REPORT_URL),
-        (_STATIC, "\n"),
-        (_SLOT, _IDENTITY),
-        (_STATIC, "\n"),
-    ]
     merges, links = len(compiler.merge_tags), len(compiler.links)
-    _check_footer_isolated(html_segments)
-    return CompiledCampaign(
+    compiled = CompiledCampaign(
         content=content,
         links=compiler.links,
         merge=MergeProgram(compiler.merge_tags),
         subject=_Skeleton(subject, merges=merges, links=links),
-        html=_Skeleton(html_segments, merges=merges, links=links),
-        text=_Skeleton(text_segments, merges=merges, links=links),
+        author_html=author_html,
+        author_text=compiler.segments(text_source),
         identity_html=identity_html,
         identity_text=identity_text,
         sender_domain=content.from_email.rpartition("@")[2].lower(),
         links_html=[str(escape(link)) for link in compiler.links],
         has_consent_button=compiler.has_consent_button,
     )
+    # The default language's parts at once: the footer's check runs on every compile.
+    compiled._parts_in(settings.LANGUAGE_CODE)
+    return compiled
 
 
 class _StructureCheck(HTMLParser):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -158,6 +158,7 @@ def recipients_of(subscribers: QuerySet[Subscriber]) -> list[Recipient]:
             consented_at=row.consented_at or row.subscribed_at,
             track_opens=row.mailing_list.track_opens,
             track_clicks=row.mailing_list.track_clicks,
+            language=row.mailing_list.language,
         )
         for row in rows
     ]
@@ -177,6 +178,7 @@ def sample_recipient(mailing_list: MailingList | None) -> Recipient:
         consented_at=timezone.now(),
         track_opens=mailing_list.track_opens if mailing_list else True,
         track_clicks=mailing_list.track_clicks if mailing_list else True,
+        language=mailing_list.language if mailing_list else "",
     )
 
 
@@ -319,6 +321,40 @@ def approved_compiled(campaign: Campaign) -> CompiledCampaign:
     if version is None:
         raise ValueError(f"campaign {campaign.pk} has no approved version")
     return compile_campaign(version_content(version, account_id=campaign.account_id))
+
+
+def subject_as_sent(*, campaign: Campaign, subscriber_id: int, is_test: bool) -> str:
+    """The subject of the message `subscriber_id` got from `campaign`, merge tags filled as
+    sent: from the approved version with the address and merge data fixed for the delivery (a
+    test message's from the campaign as it is now, with the subscriber or the preview's
+    sample). For the recipient pages, which must never show a raw merge tag."""
+    version = campaign.approved_version
+    if is_test or version is None:
+        compiled = compiled_campaign(campaign)
+    else:
+        compiled = compile_campaign(version_content(version, account_id=campaign.account_id))
+    found = recipients_of(Subscriber.objects.filter(pk=subscriber_id))
+    if not found:
+        return compiled.subject_for(sample_recipient(campaign.lists.first()))
+    recipient = found[0]
+    delivery = (
+        Delivery.objects.filter(campaign=campaign, subscriber_id=subscriber_id)
+        .values_list("email", "merge_data")
+        .first()
+    )
+    if delivery is not None and delivery[0]:
+        data = delivery[1] or {}
+        recipient = replace(
+            recipient,
+            email=delivery[0],
+            name=data.get("name", ""),
+            phone=data.get("phone", ""),
+            attributes=data.get("attributes", {}),
+        )
+    if version is not None and not is_test:
+        names = {int(item["id"]): str(item["name"]) for item in version.lists}
+        recipient = replace(recipient, list_name=names.get(recipient.list_id, recipient.list_name))
+    return compiled.subject_for(recipient)
 
 
 def approved_links(campaign: Campaign) -> list[str]:

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from campaigns.models import Campaign
+from campaigns.selectors import subject_as_sent
 from campaigns.tokens import BadToken, MessageTokens, TokenData, TokenKind, unpack
 from complaints.abuse import abuse_report_submit
 from complaints.forms import HONEYPOT_FIELD, AbuseReportForm
@@ -25,6 +26,7 @@ from complaints.models import FeedbackEvent, FeedbackKind
 from complaints.services import report_link_apply, unsubscribe_link_apply
 from config.errors import ApplicationError
 from config.http import client_ip
+from config.i18n import recipient_language
 from lists.models import Subscriber
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
@@ -43,16 +45,22 @@ def _context(data: TokenData) -> dict | None:
         .filter(pk=data.subscriber_id)
         .first()
     )
-    campaign = Campaign.objects.select_related("account").filter(pk=data.campaign_id).first()
+    campaign = (
+        Campaign.objects.select_related("account", "approved_version")
+        .filter(pk=data.campaign_id)
+        .first()
+    )
     if subscriber is None and campaign is None:
         return None
     account = subscriber.mailing_list.account if subscriber else campaign.account
+    mailing_list = subscriber.mailing_list if subscriber else campaign.lists.first()
     return {
         "subscriber": subscriber,
         "list": subscriber.mailing_list if subscriber else None,
         "account": account,
         "campaign": campaign,
         "is_test": data.is_test,
+        "list_language": mailing_list.language if mailing_list else None,
     }
 
 
@@ -91,6 +99,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if one_click:
             return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
         return redirect(request.path + "?done=1")
+    recipient_language(request, context["list_language"])
     subscriber = context["subscriber"]
     context["done"] = subscriber is None or subscriber.status not in ("subscribed", "unconfirmed")
     if data.is_test:
@@ -118,6 +127,12 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
         comment = (request.POST.get("comment") or "").strip()[:COMMENT_MAX]
         report_link_apply(token=data, comment=comment)
         return redirect(request.path + "?done=1")
+    recipient_language(request, context["list_language"])
+    if context["campaign"] is not None:
+        # As the message had it, never the template with its merge tags (issue 23, item 1).
+        context["subject"] = subject_as_sent(
+            campaign=context["campaign"], subscriber_id=data.subscriber_id, is_test=data.is_test
+        )
     subscriber = context["subscriber"]
     context["done"] = (subscriber is None or subscriber.status == "complained") or (
         data.is_test and request.GET.get("done") == "1"

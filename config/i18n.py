@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 
 SESSION_KEY = "language"
@@ -25,6 +26,35 @@ def chosen_language(request: HttpRequest) -> str | None:
         return user.language
     session = getattr(request, "session", None)
     return supported_language(session.get(SESSION_KEY)) if session is not None else None
+
+
+def browser_language(request: HttpRequest) -> str | None:
+    """The first language of the browser's Accept-Language the service has, if any (unlike
+    LocaleMiddleware's answer, which falls back to the default and so cannot tell "asked for
+    English" from "asked for nothing we have")."""
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        if code == "*":
+            continue
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return None
+
+
+def recipient_language(request: HttpRequest, list_language: str | None) -> str:
+    """Activate, for the rest of this request, the language of a page a list's recipient reads,
+    and return it: the person's own choice (chosen_language), else a language their browser
+    asks for that the service has, else the list's, else the default."""
+    language = (
+        chosen_language(request)
+        or browser_language(request)
+        or supported_language(list_language)
+        or settings.LANGUAGE_CODE
+    )
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    return language
 
 
 class ChosenLanguageMiddleware:

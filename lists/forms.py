@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -56,6 +57,16 @@ class ListForm(forms.Form):
         error_messages={"required": PURPOSE_REQUIRED},
     )
     privacy_policy_url = _privacy_policy_field()
+    language = forms.ChoiceField(
+        label=gettext_lazy("Language of your recipients"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=gettext_lazy(
+            "The message footer, the confirmation e-mail and the subscription, unsubscribe and "
+            "report pages are in this language, unless a recipient's browser asks for another "
+            "one we have."
+        ),
+    )
     adult_content = forms.BooleanField(
         label=gettext_lazy(
             "Adult content (sign-up asks subscribers to confirm they are 18 or older)"

@@ -91,6 +91,15 @@ class MailingList(models.Model):
     # so creating or editing a list requires it; lists made before it existed show a notice
     # on their form instead of the link until the sender adds it.
     privacy_policy_url = models.URLField(max_length=500, blank=True, default="", db_default="")
+    # What recipients read in (settings.LANGUAGES): the footer of every message, the
+    # confirmation e-mail and every recipient page, unless the recipient's browser asks for
+    # another language the service has (config.i18n.recipient_language).
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        db_default=settings.LANGUAGE_CODE,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

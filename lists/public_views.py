@@ -18,7 +18,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.errors import ApplicationError, NotFound
 from config.http import client_ip
+from config.i18n import recipient_language
 from lists import selectors
+from lists.models import SubscriberStatus
 from lists.services import optin
 from lists.services.consent import FormNotice, form_notice
 
@@ -72,10 +74,12 @@ def _shown_text(request: HttpRequest, mailing_list, notice: FormNotice) -> str:
         return form_notice(mailing_list).text()
 
 
-def _list_or_404(public_id: str):
+def _list_or_404(request: HttpRequest, public_id: str):
+    """The list of the form, its language active for the page (config.i18n)."""
     mailing_list = selectors.list_by_public_id(public_id=public_id)
     if mailing_list is None:
         raise Http404(_("No such subscription form."))
+    recipient_language(request, mailing_list.language)
     return mailing_list
 
 
@@ -88,7 +92,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
     """The hosted form; its answer to a valid post depends on the list alone, never on whether
     or how the address is known: the address is looked up only later, in a worker
     (optin.subscription_form_accept), and no known subscriber changes before confirming."""
-    mailing_list = _list_or_404(public_id)
+    mailing_list = _list_or_404(request, public_id)
     notice = form_notice(mailing_list)
     form = SubscribeForm(request.POST or None, mailing_list=mailing_list, notice=notice)
     context = {
@@ -131,7 +135,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def subscribe_thanks(request: HttpRequest, public_id: str) -> HttpResponse:
-    mailing_list = _list_or_404(public_id)
+    mailing_list = _list_or_404(request, public_id)
     context = {
         "list": mailing_list,
         "account": mailing_list.account,
@@ -143,11 +147,17 @@ def subscribe_thanks(request: HttpRequest, public_id: str) -> HttpResponse:
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button, POST confirms: mail scanners that open links must not subscribe."""
     try:
-        payload_list = optin.subscriber_for_confirm_token(token).mailing_list
+        known = optin.subscriber_for_confirm_token(token)
     except NotFound as exc:
         return render(request, "lists/public/invalid.html", {"message": exc.message}, status=404)
+    payload_list = known.mailing_list
+    recipient_language(request, known.language or payload_list.language)
     context = {"list": payload_list, "account": payload_list.account, "token": token}
     if request.method != "POST":
+        if known.status == SubscriberStatus.SUBSCRIBED:
+            # A used link says so, rather than asking again (issue 23, item 9).
+            context |= {"subscriber": known, "already": True}
+            return render(request, "lists/public/confirmed.html", context)
         return render(request, "lists/public/confirm.html", context)
     try:
         subscriber = optin.subscription_confirm(

@@ -10,6 +10,7 @@ from django.core.paginator import Page, Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -83,7 +84,10 @@ def list_index(request: HttpRequest) -> HttpResponse:
 
 @account_required
 def list_create(request: HttpRequest) -> HttpResponse:
-    form = ListForm(request.POST or None)
+    form = ListForm(
+        request.POST or None,
+        initial={"language": list_services.default_list_language(request.user.account)},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             mailing_list = list_services.list_create(
@@ -386,7 +390,13 @@ def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
 
 
 def embed_snippet(mailing_list: MailingList) -> str:
-    """The HTML a sender pastes into their own site; it posts to the hosted form's view."""
+    """The HTML a sender pastes into their own site; it posts to the hosted form's view. In the
+    list's language, whatever the sender's: it is the recipients' (it says so in `lang`)."""
+    with translation.override(mailing_list.language or settings.LANGUAGE_CODE):
+        return _snippet(mailing_list)
+
+
+def _snippet(mailing_list: MailingList) -> str:
     return render_to_string(
         "lists/form_snippet.html",
         {

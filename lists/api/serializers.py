@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from rest_framework import serializers
 
 from config.errors import ApplicationError
@@ -27,6 +28,13 @@ class ListInput(serializers.Serializer):
     double_opt_in = serializers.BooleanField(default=True)
     track_opens = serializers.BooleanField(default=True)
     track_clicks = serializers.BooleanField(default=True)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="What recipients read in: the message footer, the confirmation e-mail and the "
+        "recipient pages (unless a recipient's browser asks for another language we have). "
+        "Default: the account owner's language, else en.",
+    )
 
 
 class ListOutput(serializers.ModelSerializer):
@@ -46,6 +54,7 @@ class ListOutput(serializers.ModelSerializer):
             "double_opt_in",
             "track_opens",
             "track_clicks",
+            "language",
             "public_id",
             "form_url",
             "subscriber_count",

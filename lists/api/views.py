@@ -31,6 +31,7 @@ _LIST = {
     "double_opt_in": True,
     "track_opens": True,
     "track_clicks": True,
+    "language": "en",
     "public_id": "b7Xq2RkP9mZt",
     "form_url": "https://consentmail.example/f/b7Xq2RkP9mZt/",
     "subscriber_count": 1250,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Account
+from accounts.models import Account, Role
 from config.errors import ApplicationError
 from config.text import clean_header_text
 from lists.models import MailingList, Subscriber
@@ -26,6 +27,7 @@ _EDITABLE = (
     "form_intro",
     "form_thank_you",
     "privacy_policy_url",
+    "language",
 )
 
 # Every list has a hosted form, and the form links the sender's privacy policy (informed
@@ -68,15 +70,31 @@ def _clean(values: dict) -> dict:
                 raise ApplicationError(message, field=field)
     if "privacy_policy_url" in cleaned:
         cleaned["privacy_policy_url"] = _privacy_policy_url(cleaned["privacy_policy_url"])
+    if "language" in cleaned and not cleaned["language"]:
+        del cleaned["language"]  # not given: the list keeps its language
+    if "language" in cleaned and cleaned["language"] not in dict(settings.LANGUAGES):
+        raise ApplicationError(
+            _("Choose one of the languages offered for your recipients."), field="language"
+        )
     if "name" in cleaned:
         # The name is shown in each message's List-Id header and confirmation subject.
         cleaned["name"] = clean_header_text(cleaned["name"], field="name")
     return cleaned
 
 
+def default_list_language(account: Account) -> str:
+    """The language a new list speaks unless told: its account owner's, else the default."""
+    owner_language = (
+        account.users.filter(role=Role.OWNER).order_by("pk").values_list("language", flat=True)
+    ).first()
+    return owner_language if owner_language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def list_create(*, account: Account, name: str, purpose: str, **options) -> MailingList:
     """Create a list; `purpose` and `privacy_policy_url` are required (rule 2). Names are unique
-    within the account."""
+    within the account. Its language is the owner's unless given (default_list_language)."""
+    if not options.get("language"):
+        options["language"] = default_list_language(account)
     values = _clean({"name": name, "purpose": purpose, "privacy_policy_url": "", **options})
     try:
         with transaction.atomic():

@@ -141,9 +141,12 @@ def subscriber_send_confirmation(*, subscriber_id: int) -> bool:
 
 def confirmation_language(subscriber: Subscriber) -> str:
     """The language of the subscriber's double opt-in e-mail: the page they signed up on, else
-    the site's default."""
+    their list's, else the site's default."""
     languages = dict(settings.LANGUAGES)
-    return subscriber.language if subscriber.language in languages else settings.LANGUAGE_CODE
+    for language in (subscriber.language, subscriber.mailing_list.language):
+        if language in languages:
+            return language
+    return settings.LANGUAGE_CODE
 
 
 def _send_confirmation(subscriber: Subscriber) -> None:

@@ -393,3 +393,34 @@ def test_a_yes_on_an_adult_list_needs_the_age_confirmation(
     assert b"consent-confirmed" in answer.content
     record = ConsentRecord.objects.get(subscriber__email="c1@example.org")
     assert "Age confirmed: 18 or older" in record.proof
+
+
+def test_a_russian_lists_consent_request_is_russian_whoever_writes_it(
+    tmp_path, account, sender_domain, mailing_list, django_capture_on_commit_callbacks
+):
+    """Issue 23: the request, its footer and its "Yes" page are in the list's language."""
+    mailing_list.language = "ru"
+    mailing_list.save()
+    request = consent_requests.consent_request_create(
+        account=account,
+        created_by=None,
+        mailing_list_id=mailing_list.pk,
+        from_name="Acme",
+        from_email="news@news.acme.example",
+    )
+    assert request.subject == f"{account.company_name} спрашивает: можно ли и дальше вам писать?"
+    assert "Да, сообщайте мне новости" in request.html_body
+
+    campaign = _approved_request(
+        tmp_path, account, request, mailing_list, django_capture_on_commit_callbacks
+    )
+    subscriber = Subscriber.objects.get(email="c1@example.org")
+    rendered = approved_compiled(campaign).render(
+        recipients_of(Subscriber.objects.filter(pk=subscriber.pk))[0]
+    )
+    assert "Вы получаете этот единственный запрос, потому что вы клиент" in rendered.text
+    link = re.search(r"http://[^/\s]+(/k/[^/\s\"]+/)", rendered.text).group(1)
+    page = Client().get(link)
+    assert page["Content-Language"] == "ru"
+    assert "Да, сообщайте мне новости" in page.content.decode()
+    assert Client().get(link, headers={"accept-language": "en"})["Content-Language"] == "en"
