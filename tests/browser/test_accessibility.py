@@ -20,6 +20,8 @@ from django.test import Client
 
 from tests.accounts.test_dashboard import build_dashboard
 from tests.browser.conftest import DESKTOP, MOBILE
+from tests.browser.test_moderation_journey import submitted_campaign
+from tests.factories import UserFactory
 from tests.security.routes import BROWSER_ROUTES, Route, World, build_world
 from tests.security.test_access_matrix import PAGES, PUBLIC, SENDER, STAFF, USER
 
@@ -130,25 +132,61 @@ def _violations(page, *, url, who, language, width) -> list[Violation]:
     ]
 
 
+# Pages in a state a plain GET does not show: (who, path, what to do first). A form sent empty
+# shows its errors (the browser's own checks are switched off so the server answers); an unknown
+# address shows the 404 page.
+SEND_EMPTY = "send empty"
+STATES = [
+    ("anonymous", "/signup/", SEND_EMPTY),
+    ("anonymous", "/login/", SEND_EMPTY),
+    ("anonymous", "/no-such-page/", None),
+    ("owner", "/lists/new/", SEND_EMPTY),
+    ("owner", "/campaigns/new/", SEND_EMPTY),
+    ("owner", "/account/profile/", SEND_EMPTY),
+    ("owner", "/no-such-page/", None),
+]
+
+
+def _send_empty(page) -> None:
+    page.evaluate("document.querySelectorAll('form').forEach(f => { f.noValidate = true; })")
+    form = page.locator("main form[method=post]").filter(has=page.locator("[type=submit]")).first
+    form.locator(
+        "input[type=text], input[type=email], input[type=password], textarea"
+    ).evaluate_all("fields => fields.forEach(f => { f.value = ''; })")
+    with page.expect_navigation():
+        form.locator("[type=submit]").first.click()
+
+
 def test_every_page_passes_axe_in_both_languages_at_both_widths(chromium, site, settings, tmp_path):
     world = build_world(settings, tmp_path)
     # The dashboard's panels, the campaign index and the complaints page with data in them.
     settings.HEALTH_MIN_SENT = 20
     build_dashboard(world.owner.account)
+    # A review with the analyser's findings and a list of role addresses.
+    other_sender = UserFactory(email="pat@violet-harbour.example")
+    review = f"/moderation/campaigns/{submitted_campaign(other_sender).pk}/"
     users = {"anonymous": None, "owner": world.owner, "viewer": world.viewer, "staff": world.staff}
-    visits = _pages(world)
+    visits = [(who, url, None) for who, url in _pages(world)]
     assert len(visits) >= 60, f"only {len(visits)} pages answered with HTML: {visits}"
+    visits += [*STATES, ("staff", review, None)]
     found: list[Violation] = []
     for language in LANGUAGES:
         for who, user in users.items():
-            urls = [url for visitor, url in visits if visitor == who]
             context = _browser_context(chromium, site.url, language, user)
             try:
                 page = context.new_page()
-                for url in urls:
+                for visitor, url, action in visits:
+                    if visitor != who:
+                        continue
                     page.set_viewport_size(DESKTOP)
                     response = page.goto(site.url + url)
-                    assert response.ok, f"{url} [{who}, {language}] answered {response.status}"
+                    expected = 404 if "no-such-page" in url else 200
+                    assert response.status == expected, (
+                        f"{url} [{who}, {language}] answered {response.status}"
+                    )
+                    if action == SEND_EMPTY:
+                        _send_empty(page)
+                        url += " (sent empty)"
                     lang = page.evaluate("document.documentElement.lang")
                     assert lang.startswith(language), f"{url} [{who}] has lang={lang!r}"
                     for width, size in WIDTHS:
