@@ -144,6 +144,8 @@ STATES = [
     ("owner", "/campaigns/new/", SEND_EMPTY),
     ("owner", "/account/profile/", SEND_EMPTY),
     ("owner", "/no-such-page/", None),
+    # The admin's index, for the moderators who may use it.
+    ("staff", "/admin/", None),
 ]
 
 
