@@ -1,0 +1,202 @@
+"""axe-core over every page the access matrix visits, in a real Chromium: the sender's, a team
+member's, the moderator's and the public (recipient) pages, in English and Russian, at desktop
+(1280 px) and phone (390 px) width. Any serious or critical violation fails the one test, with a
+report naming the page, the language, the width, the rule and the nodes.
+
+axe-core comes inside the `axe-playwright-python` package (its axe.min.js): nothing is fetched at
+test time. The pages and the data behind them are the access matrix's (tests/security/routes.py
+builds the world, test_access_matrix.PAGES says who may open each page), so a page added later
+is checked here too. One browser, one world; each page is loaded once per language and user and
+checked at both widths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+from django.test import Client
+
+from tests.accounts.test_dashboard import build_dashboard
+from tests.browser.conftest import DESKTOP, MOBILE
+from tests.browser.test_moderation_journey import submitted_campaign
+from tests.factories import UserFactory
+from tests.security.routes import BROWSER_ROUTES, Route, World, build_world
+from tests.security.test_access_matrix import PAGES, PUBLIC, SENDER, STAFF, USER
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+FAILING_IMPACTS = {"serious", "critical"}
+LANGUAGES = ("en", "ru")
+WIDTHS = (("desktop", DESKTOP), ("phone", MOBILE))
+NEXT_FRAME = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+@dataclass
+class Violation:
+    url: str
+    who: str
+    language: str
+    width: str
+    rule: str
+    impact: str
+    help: str
+    nodes: list[str]
+
+    def __str__(self) -> str:
+        nodes = "\n".join(f"      {node}" for node in self.nodes[:6])
+        more = f"\n      ... and {len(self.nodes) - 6} more" if len(self.nodes) > 6 else ""
+        return (
+            f"{self.url} [{self.who}, {self.language}, {self.width}] {self.rule} ({self.impact}):"
+            f" {self.help}\n{nodes}{more}"
+        )
+
+
+def _pages(world: World) -> list[tuple[str, str]]:
+    """(who, url) for every browser page that answers its user's GET with a whole HTML page."""
+    clients = {
+        "anonymous": world.client(),
+        "owner": world.client(world.owner),
+        "viewer": world.client(world.viewer),
+        "staff": world.client(world.staff),
+    }
+    visits = []
+    for route in BROWSER_ROUTES:
+        page = PAGES[route.name]
+        whos = {
+            PUBLIC: ("anonymous",),
+            USER: ("owner",),
+            SENDER: ("owner", "viewer") if _team_member_sees(route) else ("owner",),
+            STAFF: ("staff",),
+        }[page.kind]
+        url = route.url(world)
+        for who in whos:
+            response = clients[who].get(url)
+            # A whole page, not a fragment a page polls for (the campaign's progress).
+            html = response.status_code == 200 and not getattr(response, "streaming", False)
+            if html and b"<html" in response.content[:500]:
+                visits.append((who, url))
+    return visits
+
+
+def _team_member_sees(route: Route) -> bool:
+    # A viewer's pages differ from the owner's (no edit actions); the main ones are checked as
+    # a team member too.
+    return route.name in {
+        "dashboard",
+        "lists",
+        "list_detail",
+        "campaigns",
+        "campaign_detail",
+        "team",
+    }
+
+
+def _browser_context(chromium, site_url: str, language: str, user) -> object:
+    context = chromium.new_context(
+        viewport=DESKTOP, locale="ru-RU" if language == "ru" else "en-GB"
+    )
+    context.set_default_timeout(15_000)
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": site_url}]
+        )
+    return context
+
+
+def _violations(page, *, url, who, language, width) -> list[Violation]:
+    # axe is injected once per page load (the phone-width run reuses it).
+    page.evaluate(f"if (typeof axe === 'undefined') {{ {AXE_SCRIPT} }}")
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        Violation(
+            url=url,
+            who=who,
+            language=language,
+            width=width,
+            rule=v["id"],
+            impact=v["impact"],
+            help=v["help"],
+            nodes=[
+                f"{', '.join(map(str, n['target']))}: {n.get('failureSummary', '')!s}".replace(
+                    "\n", " "
+                )
+                for n in v["nodes"]
+            ],
+        )
+        for v in results["violations"]
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+# Pages in a state a plain GET does not show: (who, path, what to do first). A form sent empty
+# shows its errors (the browser's own checks are switched off so the server answers); an unknown
+# address shows the 404 page.
+SEND_EMPTY = "send empty"
+STATES = [
+    ("anonymous", "/signup/", SEND_EMPTY),
+    ("anonymous", "/login/", SEND_EMPTY),
+    ("anonymous", "/no-such-page/", None),
+    ("owner", "/lists/new/", SEND_EMPTY),
+    ("owner", "/campaigns/new/", SEND_EMPTY),
+    ("owner", "/account/profile/", SEND_EMPTY),
+    ("owner", "/no-such-page/", None),
+    # The admin's index, for the moderators who may use it.
+    ("staff", "/admin/", None),
+]
+
+
+def _send_empty(page) -> None:
+    page.evaluate("document.querySelectorAll('form').forEach(f => { f.noValidate = true; })")
+    form = page.locator("main form[method=post]").filter(has=page.locator("[type=submit]")).first
+    form.locator(
+        "input[type=text], input[type=email], input[type=password], textarea"
+    ).evaluate_all("fields => fields.forEach(f => { f.value = ''; })")
+    with page.expect_navigation():
+        form.locator("[type=submit]").first.click()
+
+
+def test_every_page_passes_axe_in_both_languages_at_both_widths(chromium, site, settings, tmp_path):
+    world = build_world(settings, tmp_path)
+    # The dashboard's panels, the campaign index and the complaints page with data in them.
+    settings.HEALTH_MIN_SENT = 20
+    build_dashboard(world.owner.account)
+    # A review with the analyser's findings and a list of role addresses.
+    other_sender = UserFactory(email="pat@violet-harbour.example")
+    review = f"/moderation/campaigns/{submitted_campaign(other_sender).pk}/"
+    users = {"anonymous": None, "owner": world.owner, "viewer": world.viewer, "staff": world.staff}
+    visits = [(who, url, None) for who, url in _pages(world)]
+    assert len(visits) >= 60, f"only {len(visits)} pages answered with HTML: {visits}"
+    visits += [*STATES, ("staff", review, None)]
+    found: list[Violation] = []
+    for language in LANGUAGES:
+        for who, user in users.items():
+            context = _browser_context(chromium, site.url, language, user)
+            try:
+                page = context.new_page()
+                for visitor, url, action in visits:
+                    if visitor != who:
+                        continue
+                    page.set_viewport_size(DESKTOP)
+                    response = page.goto(site.url + url)
+                    expected = 404 if "no-such-page" in url else 200
+                    assert response.status == expected, (
+                        f"{url} [{who}, {language}] answered {response.status}"
+                    )
+                    if action == SEND_EMPTY:
+                        _send_empty(page)
+                        url += " (sent empty)"
+                    lang = page.evaluate("document.documentElement.lang")
+                    assert lang.startswith(language), f"{url} [{who}] has lang={lang!r}"
+                    for width, size in WIDTHS:
+                        page.set_viewport_size(size)
+                        # The page's scripts answer the resize in the next frame.
+                        page.evaluate(NEXT_FRAME)
+                        found += _violations(page, url=url, who=who, language=language, width=width)
+            finally:
+                context.close()
+    report = "\n".join(map(str, found))
+    assert not found, f"{len(found)} serious or critical axe violations:\n{report}"
