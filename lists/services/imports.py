@@ -791,21 +791,26 @@ def _staged_write(
     with connection.cursor() as cursor:
         cursor.execute(attention_sql, [job.pk, job.account_id, job.mailing_list_id])
         attention = cursor.fetchall()
-    suppressed, held_back = set(), []
-    to_update: dict[int, tuple[str, Candidate]] = {}
-    for email, reason, platform_bounced, subscriber_id, repeated in attention:
+    suppressed: dict[str, str] = {}
+    existing: dict[str, int] = {}
+    repeated: set[int] = set()
+    held_back = []
+    for email, reason, platform_bounced, subscriber_id, written_before in attention:
         held_back.append(email)
         if reason or platform_bounced:
-            suppressed.add(email)
-            reason = reason or PLATFORM_HARD_BOUNCE
-            issue(candidates[email].row, email, suppression_message(reason))
-        elif repeated:
-            issue(candidates[email].row, email, REPEAT_REASON)
-        else:
-            to_update[subscriber_id] = (email, candidates[email])
-    for email, candidate in candidates.items():
-        if email not in suppressed and is_role_address(email):
-            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+            suppressed[email] = reason or PLATFORM_HARD_BOUNCE
+        if subscriber_id is not None:
+            existing[email] = subscriber_id
+            if written_before:
+                repeated.add(subscriber_id)
+    _new, to_update = _candidates_sorted(
+        candidates,
+        suppressed=suppressed,
+        existing=existing,
+        repeated=repeated,
+        issue=issue,
+        repeat_reason=REPEAT_REASON,
+    )
     now = timezone.now()
     updated_ids = _update_existing(to_update, now=now, skip=issue)
     subscribers_sql, subscriber_params = insert_select_sql(
@@ -911,36 +916,31 @@ def candidates_write(
     `issue(row, email, reason, skipped=True|False)`; subscriber ids `written_before` returns
     (an earlier batch of the same import) are skipped with `repeat_reason`.
     """
-    candidates = dict(candidates)
     by_digest = {candidate.digest: email for email, candidate in candidates.items()}
-    suppressed = suppressions.reasons(by_digest)
-    for digest, reason in suppressed.items():
-        email = by_digest[digest]
-        issue(candidates.pop(email).row, email, suppression_message(reason))
-
+    suppressed = {
+        by_digest[digest]: reason for digest, reason in suppressions.reasons(by_digest).items()
+    }
     existing = lookup_in(
-        Subscriber, key="email", values=list(candidates), result="id", mailing_list=mailing_list
+        Subscriber,
+        key="email",
+        values=[email for email in candidates if email not in suppressed],
+        result="id",
+        mailing_list=mailing_list,
     )
     repeated = written_before(list(existing.values())) if written_before and existing else set()
     now = now or timezone.now()
-    new_subscribers: list[tuple] = []
-    new_emails: list[str] = []
-    to_update: dict[int, tuple[str, Candidate]] = {}
-    for email, candidate in candidates.items():
-        role = is_role_address(email)
-        if role:
-            issue(candidate.row, email, ROLE_NOTE, skipped=False)
-        subscriber_id = existing.get(email)
-        if subscriber_id in repeated:
-            issue(candidate.row, email, repeat_reason)
-        elif subscriber_id is None:
-            new_subscribers.append(
-                (email, candidate.name, candidate.phone, candidate.attributes, role)
-            )
-            new_emails.append(email)
-        else:
-            to_update[subscriber_id] = (email, candidate)
-
+    new_emails, to_update = _candidates_sorted(
+        candidates,
+        suppressed=suppressed,
+        existing=existing,
+        repeated=repeated,
+        issue=issue,
+        repeat_reason=repeat_reason,
+    )
+    new_subscribers = [
+        (email, c.name, c.phone, c.attributes, is_role_address(email))
+        for email, c in ((email, candidates[email]) for email in new_emails)
+    ]
     updated_ids = _update_existing(to_update, now=now, skip=issue)
     created_ids = insert_rows(
         Subscriber,
@@ -956,6 +956,42 @@ def candidates_write(
         created=list(zip(new_emails, created_ids, strict=True)),
         updated=[(to_update[pk][0], pk) for pk in updated_ids],
     )
+
+
+def _candidates_sorted(
+    candidates: dict[str, Candidate],
+    *,
+    suppressed: dict[str, str],
+    existing: dict[str, int],
+    repeated: set[int],
+    issue: Callable[..., None],
+    repeat_reason: str,
+) -> tuple[list[str], dict[int, tuple[str, Candidate]]]:
+    """The one rule of both writers (`candidates_write`, and the import's set-based
+    `_staged_write`), whichever way they looked the facts up: return (the addresses to insert,
+    in candidate order; {subscriber id: (address, candidate)} to refresh).
+
+    `suppressed` maps addresses to their suppression reason (the account's or the platform's):
+    skipped, whatever else is true of them. A role address is noted (not skipped). An address
+    already on the list is refreshed, unless its subscriber is in `repeated` (written by an
+    earlier batch of the same import): skipped with `repeat_reason`. The rest are new.
+    """
+    new: list[str] = []
+    to_update: dict[int, tuple[str, Candidate]] = {}
+    for email, candidate in candidates.items():
+        if email in suppressed:
+            issue(candidate.row, email, suppression_message(suppressed[email]))
+            continue
+        if is_role_address(email):
+            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+        subscriber_id = existing.get(email)
+        if subscriber_id is None:
+            new.append(email)
+        elif subscriber_id in repeated:
+            issue(candidate.row, email, repeat_reason)
+        else:
+            to_update[subscriber_id] = (email, candidate)
+    return new, to_update
 
 
 def _update_existing(to_update: dict[int, tuple[str, Candidate]], *, now, skip) -> list[int]:
