@@ -469,7 +469,8 @@ def _rows_counted(job: ImportJob) -> None:
 def _commit_batch(job: ImportJob, prepared: _PreparedBatch, suppressions: SuppressionView) -> None:
     """Write one batch and the job's progress in one transaction, if this run still owns the
     import (raises _ClaimLost otherwise). A unique violation means a form sign-up added one of
-    these addresses meanwhile: the batch is written again, reading the list afresh."""
+    these addresses meanwhile (on PostgreSQL the set-based write takes such a row as already on
+    the list instead): the batch is written again, reading the list afresh."""
     for attempt in range(3):
         try:
             with transaction.atomic():
