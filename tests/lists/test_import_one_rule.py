@@ -117,3 +117,56 @@ def test_the_import_and_candidates_write_decide_every_row_alike(user, other_user
         (7, False),  # role, new
         (8, False),  # role, refreshed
     ]
+
+
+def test_a_sign_up_committed_while_the_batch_is_written_is_taken_as_on_the_list(user, monkeypatch):
+    """The set-based write skips a row the list gained after its lookups (ON CONFLICT) and
+    refreshes it, in the same pass: no unique violation, no second write of the batch."""
+    import threading
+
+    from lists.services import imports
+
+    mailing_list = MailingListFactory(account=user.account)
+    real_insert_select_sql, real_stage_rows = imports.insert_select_sql, imports.stage_rows
+    staged = []
+
+    def sign_up():
+        from django.db import connection
+
+        try:
+            SubscriberFactory(mailing_list=mailing_list, email="late@example.com", name="")
+        finally:
+            connection.close()  # the thread's own connection, or the test database stays busy
+
+    def insert_select_sql(*args, **kwargs):
+        if not any(s.email == "late@example.com" for s in mailing_list.subscribers.all()):
+            thread = threading.Thread(target=sign_up)  # its own connection, committed at once
+            thread.start()
+            thread.join()
+        return real_insert_select_sql(*args, **kwargs)
+
+    def stage_rows(*args, **kwargs):
+        staged.append(1)
+        return real_stage_rows(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "insert_select_sql", insert_select_sql)
+    monkeypatch.setattr(imports, "stage_rows", stage_rows)
+    content = b"email,name\nearly@example.com,Early\nlate@example.com,Late\n"
+    job = import_create(
+        mailing_list=mailing_list,
+        user=user,
+        upload=SimpleUploadedFile("rows.csv", content),
+        consent_source="paper_form",
+        proof="Signed forms",
+        start=False,
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status="queued", column_map={"email": 0, "name": 1})
+
+    assert import_run(import_id=job.pk) == "done"
+
+    job.refresh_from_db()
+    assert (job.imported, job.updated, job.skipped) == (1, 1, 0)
+    assert staged == [1]
+    late = mailing_list.subscribers.get(email="late@example.com")
+    assert late.name == "Late"
+    assert late.consent_records.filter(import_job=job).count() == 1
