@@ -226,7 +226,7 @@ def estimate_rows(*, path: Path, fmt: str) -> tuple[int, bool]:
 
     An import reads its file once, as it imports it, so the count is only known at the end:
     this estimates it from the file's size and the rows of its first ESTIMATE_SAMPLE_BYTES
-    (for an .xlsx, of its largest worksheet, unpacked). An .xls is counted exactly (xlrd
+    (for an .xlsx, of the worksheet imported, the first, unpacked). An .xls is counted exactly (xlrd
     reads the whole workbook anyway, and the format holds at most 65,536 rows).
     """
     if fmt == "xls":
@@ -234,17 +234,11 @@ def estimate_rows(*, path: Path, fmt: str) -> tuple[int, bool]:
     if fmt == "xlsx":
         try:
             with zipfile.ZipFile(path) as archive:
-                sheets = [
-                    member
-                    for member in archive.infolist()
-                    if member.filename.startswith("xl/worksheets/")
-                    and member.filename.endswith(".xml")
-                ]
-                if not sheets:
+                first = _first_sheet_member(archive)
+                if first is None:
                     return 1, False
-                largest = max(sheets, key=lambda member: member.file_size)
-                size = largest.file_size
-                with archive.open(largest) as sheet:
+                size = first.file_size
+                with archive.open(first) as sheet:
                     sample = sheet.read(ESTIMATE_SAMPLE_BYTES)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
             return 1, False  # the reader says what is wrong with the file
@@ -257,6 +251,53 @@ def estimate_rows(*, path: Path, fmt: str) -> tuple[int, bool]:
     if not sample or not rows:
         return 1, False
     return max(1, round(rows * size / len(sample))), False
+
+
+# How much of the workbook part and its relationships `_first_sheet_member` reads: a sheet list
+# is a few KB; a part past this is not a workbook any reader would finish.
+_WORKBOOK_PART_BYTES = 1 * MB
+_CONTENT_TYPE_WORKBOOK = re.compile(
+    rb'PartName="/?([^"]+)"\s+ContentType="application/vnd\.[^"]*\.sheet\.main\+xml"'
+    rb'|ContentType="application/vnd\.[^"]*\.sheet\.main\+xml"\s+PartName="/?([^"]+)"'
+)
+_FIRST_SHEET_ID = re.compile(rb"<(?:\w+:)?sheet\b[^>]*?\s\w+:id=\"([^\"]+)\"")
+_RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
+_ATTRIBUTE = re.compile(rb'(\w+)="([^"]*)"')
+
+
+def _first_sheet_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo | None:
+    """The zip member of the workbook's first worksheet, the one an import reads (the reader
+    opens sheet index 0: the first <sheet> of the workbook part, through its relationships),
+    whatever its file is named. Falls back to the largest worksheet part when the workbook
+    does not say (the estimate is only for the progress bar); None when there is none."""
+    members = {member.filename: member for member in archive.infolist()}
+    try:
+        workbook = "xl/workbook.xml"
+        if "[Content_Types].xml" in members:
+            with archive.open("[Content_Types].xml") as handle:
+                found = _CONTENT_TYPE_WORKBOOK.search(handle.read(_WORKBOOK_PART_BYTES))
+            if found:
+                workbook = (found.group(1) or found.group(2)).decode()
+        folder, _, name = workbook.rpartition("/")
+        with archive.open(workbook) as handle:
+            first = _FIRST_SHEET_ID.search(handle.read(_WORKBOOK_PART_BYTES))
+        with archive.open(f"{folder}/_rels/{name}.rels".lstrip("/")) as handle:
+            relationships = handle.read(_WORKBOOK_PART_BYTES)
+        for relationship in _RELATIONSHIP.finditer(relationships) if first else ():
+            attributes = dict(_ATTRIBUTE.findall(relationship.group(1)))
+            if attributes.get(b"Id") == first.group(1) and b"Target" in attributes:
+                target = attributes[b"Target"].decode()
+                path = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+                if (member := members.get(path.lstrip("/"))) is not None:
+                    return member
+    except (KeyError, UnicodeDecodeError):
+        pass  # no such part: the reader will say what is wrong with the file
+    sheets = [
+        member
+        for name, member in members.items()
+        if name.startswith("xl/worksheets/") and name.endswith(".xml")
+    ]
+    return max(sheets, key=lambda member: member.file_size) if sheets else None
 
 
 # How many of a file's first non-blank rows are searched for its header (title rows above it).

@@ -469,7 +469,8 @@ def _rows_counted(job: ImportJob) -> None:
 def _commit_batch(job: ImportJob, prepared: _PreparedBatch, suppressions: SuppressionView) -> None:
     """Write one batch and the job's progress in one transaction, if this run still owns the
     import (raises _ClaimLost otherwise). A unique violation means a form sign-up added one of
-    these addresses meanwhile: the batch is written again, reading the list afresh."""
+    these addresses meanwhile (on PostgreSQL the set-based write takes such a row as already on
+    the list instead): the batch is written again, reading the list afresh."""
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -759,14 +760,16 @@ def _staged_write(
     job: ImportJob, prepared: _PreparedBatch, consent: dict, issue: Callable[..., None]
 ) -> tuple[int, list[int]]:
     """PostgreSQL: write a batch's checked candidates set-based; return (subscribers created,
-    ids of those refreshed). Same rules as `candidates_write`, in fewer round trips.
+    ids of those refreshed). The rule is `candidates_write`'s (`_candidates_sorted`), in
+    fewer round trips and with the list's unique index doing the list lookup.
 
-    The candidates are COPYed into a temporary stage table; one join finds the few that need a
-    decision in Python (suppressed for the account or platform-wide, already on the list,
-    written by an earlier batch of this import); the rest become subscribers and their consent
-    records in one statement (`INSERT ... SELECT ... RETURNING` feeding the consent INSERT).
-    Inside the caller's transaction: a unique violation (a form sign-up meanwhile) raises
-    IntegrityError, and the caller writes the batch again.
+    The candidates are COPYed into a temporary stage table and one query finds the suppressed
+    ones (for the account or platform-wide). The rest are inserted with their consent records
+    in one statement (`INSERT ... ON CONFLICT DO NOTHING RETURNING` feeding the consent
+    INSERT): the insert probes the list's unique index for every row anyway, so the rows it
+    skips are exactly those already on the list, usually none; only those are then read (a
+    fresh statement, which also sees a form sign-up committed meanwhile) and decided by the
+    rule: refreshed, or skipped when an earlier batch of this import wrote them.
     """
     candidates = prepared.candidates
     if not candidates:
@@ -775,39 +778,24 @@ def _staged_write(
     stage_rows(_STAGE, _STAGE_COLUMNS, lines)
     quote = connection.ops.quote_name
     # Only the models' own table names are interpolated; values are parameters.
-    attention_sql = f"""
-        SELECT st.email, sup.reason, ps.id IS NOT NULL, sub.id, EXISTS (
-            SELECT 1 FROM {quote(ConsentRecord._meta.db_table)} c
-            WHERE c.subscriber_id = sub.id AND c.import_job_id = %s)
+    suppressed_sql = f"""
+        SELECT st.email, coalesce(sup.reason, %s)
         FROM pg_temp.{_STAGE} st
         LEFT JOIN {quote(Suppression._meta.db_table)} sup
             ON sup.account_id = %s AND sup.email_hash = st.digest
         LEFT JOIN {quote(PlatformSuppression._meta.db_table)} ps
             ON ps.email_hash = st.platform_digest
-        LEFT JOIN {quote(Subscriber._meta.db_table)} sub
-            ON sub.mailing_list_id = %s AND sub.email = st.email
-        WHERE sup.id IS NOT NULL OR ps.id IS NOT NULL OR sub.id IS NOT NULL
+        WHERE sup.id IS NOT NULL OR ps.id IS NOT NULL
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(attention_sql, [job.pk, job.account_id, job.mailing_list_id])
-        attention = cursor.fetchall()
-    suppressed, held_back = set(), []
-    to_update: dict[int, tuple[str, Candidate]] = {}
-    for email, reason, platform_bounced, subscriber_id, repeated in attention:
-        held_back.append(email)
-        if reason or platform_bounced:
-            suppressed.add(email)
-            reason = reason or PLATFORM_HARD_BOUNCE
-            issue(candidates[email].row, email, suppression_message(reason))
-        elif repeated:
-            issue(candidates[email].row, email, REPEAT_REASON)
-        else:
-            to_update[subscriber_id] = (email, candidates[email])
-    for email, candidate in candidates.items():
-        if email not in suppressed and is_role_address(email):
-            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+        # An index lookup per stage row, whatever the planner believes of the suppression
+        # tables' sizes (statistics may be missing or stale): a hash join would read a whole
+        # platform-wide table on every batch.
+        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        cursor.execute(suppressed_sql, [PLATFORM_HARD_BOUNCE, job.account_id])
+        suppressed = dict(cursor.fetchall())
+        cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
     now = timezone.now()
-    updated_ids = _update_existing(to_update, now=now, skip=issue)
     subscribers_sql, subscriber_params = insert_select_sql(
         Subscriber,
         selected={
@@ -827,13 +815,47 @@ def _staged_write(
     consent_sql, consent_params = insert_select_sql(
         ConsentRecord, selected={"subscriber_id": "new.id"}, shared=consent, source="new"
     )
+    # The statement answers with the stage rows it did not insert (already on the list).
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH new AS ({subscribers_sql} RETURNING id) {consent_sql}",
-            [*subscriber_params, held_back, *consent_params],
+            f"WITH new AS ({subscribers_sql} ON CONFLICT DO NOTHING RETURNING id, email), "  # noqa: S608
+            f"consent AS ({consent_sql}) "
+            f"SELECT st.email FROM pg_temp.{_STAGE} st "
+            "WHERE NOT (st.email = ANY(%s)) "
+            "AND NOT EXISTS (SELECT 1 FROM new WHERE new.email = st.email)",
+            [*subscriber_params, list(suppressed), *consent_params, list(suppressed)],
         )
-        created = cursor.rowcount
-    return created, updated_ids
+        on_list = [email for (email,) in cursor.fetchall()]
+    existing: dict[str, int] = {}
+    repeated: set[int] = set()
+    if on_list:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT sub.email, sub.id, EXISTS (
+                        SELECT 1 FROM {quote(ConsentRecord._meta.db_table)} c
+                        WHERE c.subscriber_id = sub.id AND c.import_job_id = %s)
+                    FROM {quote(Subscriber._meta.db_table)} sub
+                    WHERE sub.mailing_list_id = %s AND sub.email = ANY(%s)""",  # noqa: S608
+                [job.pk, job.mailing_list_id, on_list],
+            )
+            for email, subscriber_id, written_before in cursor.fetchall():
+                existing[email] = subscriber_id
+                if written_before:
+                    repeated.add(subscriber_id)
+    new, to_update = _candidates_sorted(
+        candidates,
+        suppressed=suppressed,
+        existing=existing,
+        repeated=repeated,
+        issue=issue,
+        repeat_reason=REPEAT_REASON,
+    )
+    if len(existing) < len(on_list):
+        # Skipped by the insert but not found: the row was deleted meanwhile (a list member
+        # erased while the batch ran). Rare enough to let the caller write the batch again.
+        raise IntegrityError("A list member changed while the batch was written.")
+    updated_ids = _update_existing(to_update, now=now, skip=issue)
+    return len(new), updated_ids
 
 
 # The subscriber status of a list member whose address the file says opted out.
@@ -911,36 +933,31 @@ def candidates_write(
     `issue(row, email, reason, skipped=True|False)`; subscriber ids `written_before` returns
     (an earlier batch of the same import) are skipped with `repeat_reason`.
     """
-    candidates = dict(candidates)
     by_digest = {candidate.digest: email for email, candidate in candidates.items()}
-    suppressed = suppressions.reasons(by_digest)
-    for digest, reason in suppressed.items():
-        email = by_digest[digest]
-        issue(candidates.pop(email).row, email, suppression_message(reason))
-
+    suppressed = {
+        by_digest[digest]: reason for digest, reason in suppressions.reasons(by_digest).items()
+    }
     existing = lookup_in(
-        Subscriber, key="email", values=list(candidates), result="id", mailing_list=mailing_list
+        Subscriber,
+        key="email",
+        values=[email for email in candidates if email not in suppressed],
+        result="id",
+        mailing_list=mailing_list,
     )
     repeated = written_before(list(existing.values())) if written_before and existing else set()
     now = now or timezone.now()
-    new_subscribers: list[tuple] = []
-    new_emails: list[str] = []
-    to_update: dict[int, tuple[str, Candidate]] = {}
-    for email, candidate in candidates.items():
-        role = is_role_address(email)
-        if role:
-            issue(candidate.row, email, ROLE_NOTE, skipped=False)
-        subscriber_id = existing.get(email)
-        if subscriber_id in repeated:
-            issue(candidate.row, email, repeat_reason)
-        elif subscriber_id is None:
-            new_subscribers.append(
-                (email, candidate.name, candidate.phone, candidate.attributes, role)
-            )
-            new_emails.append(email)
-        else:
-            to_update[subscriber_id] = (email, candidate)
-
+    new_emails, to_update = _candidates_sorted(
+        candidates,
+        suppressed=suppressed,
+        existing=existing,
+        repeated=repeated,
+        issue=issue,
+        repeat_reason=repeat_reason,
+    )
+    new_subscribers = [
+        (email, c.name, c.phone, c.attributes, is_role_address(email))
+        for email, c in ((email, candidates[email]) for email in new_emails)
+    ]
     updated_ids = _update_existing(to_update, now=now, skip=issue)
     created_ids = insert_rows(
         Subscriber,
@@ -956,6 +973,42 @@ def candidates_write(
         created=list(zip(new_emails, created_ids, strict=True)),
         updated=[(to_update[pk][0], pk) for pk in updated_ids],
     )
+
+
+def _candidates_sorted(
+    candidates: dict[str, Candidate],
+    *,
+    suppressed: dict[str, str],
+    existing: dict[str, int],
+    repeated: set[int],
+    issue: Callable[..., None],
+    repeat_reason: str,
+) -> tuple[list[str], dict[int, tuple[str, Candidate]]]:
+    """The one rule of both writers (`candidates_write`, and the import's set-based
+    `_staged_write`), whichever way they looked the facts up: return (the addresses to insert,
+    in candidate order; {subscriber id: (address, candidate)} to refresh).
+
+    `suppressed` maps addresses to their suppression reason (the account's or the platform's):
+    skipped, whatever else is true of them. A role address is noted (not skipped). An address
+    already on the list is refreshed, unless its subscriber is in `repeated` (written by an
+    earlier batch of the same import): skipped with `repeat_reason`. The rest are new.
+    """
+    new: list[str] = []
+    to_update: dict[int, tuple[str, Candidate]] = {}
+    for email, candidate in candidates.items():
+        if email in suppressed:
+            issue(candidate.row, email, suppression_message(suppressed[email]))
+            continue
+        if is_role_address(email):
+            issue(candidate.row, email, ROLE_NOTE, skipped=False)
+        subscriber_id = existing.get(email)
+        if subscriber_id is None:
+            new.append(email)
+        elif subscriber_id in repeated:
+            issue(candidate.row, email, repeat_reason)
+        else:
+            to_update[subscriber_id] = (email, candidate)
+    return new, to_update
 
 
 def _update_existing(to_update: dict[int, tuple[str, Candidate]], *, now, skip) -> list[int]:

@@ -550,3 +550,63 @@ def test_xlsx_with_a_shared_strings_table_past_the_cap_is_refused(tmp_path, monk
         "This .xlsx file's text (its shared strings) unpacks to more than 1 MB; "
         "split it into smaller files or save it as CSV."
     )
+
+
+def test_an_xlsx_estimate_samples_the_sheet_imported_not_the_largest(tmp_path):
+    """The import reads the first sheet: a bigger second sheet must not inflate the estimate."""
+    import openpyxl
+
+    from lists.parsers import count_rows, estimate_rows
+
+    path = tmp_path / "two.xlsx"
+    workbook = openpyxl.Workbook(write_only=True)
+    first = workbook.create_sheet("Subscribers")
+    first.append(["email", "name"])
+    for i in range(200):
+        first.append([f"user{i}@example.com", f"User {i}"])
+    notes = workbook.create_sheet("Notes")
+    for i in range(5000):
+        notes.append([f"note {i}", "a longer line of text than the first sheet holds"])
+    workbook.save(path)
+
+    estimate, exact = estimate_rows(path=path, fmt="xlsx")
+
+    assert not exact
+    assert count_rows(path=path, fmt="xlsx") == 200
+    assert abs(estimate - 200) <= 20
+
+
+def test_the_first_sheet_is_found_through_the_workbook_whatever_its_part_is_named(tmp_path):
+    import openpyxl
+
+    from lists.parsers import _first_sheet_member
+
+    path = tmp_path / "renamed.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["email"])
+    workbook.active.append(["ann@example.com"])
+    workbook.create_sheet("Second").append(["other"])
+    workbook.save(path)
+    # Swap the two parts' names, as some writers number them otherwise: the workbook's
+    # relationships still name the first sheet's part.
+    renamed = tmp_path / "swapped.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(renamed, "w") as target:
+        swap = {"xl/worksheets/sheet1.xml": "xl/worksheets/sheet2.xml"}
+        swap.update({v: k for k, v in swap.items()})
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/_rels/workbook.xml.rels":
+                data = (
+                    data.replace(b"worksheets/sheet1.xml", b"worksheets/sheetX.xml")
+                    .replace(b"worksheets/sheet2.xml", b"worksheets/sheet1.xml")
+                    .replace(b"worksheets/sheetX.xml", b"worksheets/sheet2.xml")
+                )
+            target.writestr(swap.get(member.filename, member.filename), data)
+
+    with zipfile.ZipFile(path) as original:
+        first_sheet = original.read("xl/worksheets/sheet1.xml")
+    with zipfile.ZipFile(renamed) as archive:
+        first = _first_sheet_member(archive)
+        assert first.filename == "xl/worksheets/sheet2.xml"
+        assert archive.read(first) == first_sheet
+    assert count_rows(path=renamed, fmt="xlsx") == 1
