@@ -37,7 +37,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -299,11 +299,24 @@ def _parse(entries) -> list[Hit | Post]:
     return parsed
 
 
+# Who applies queued ESP webhook posts: complaints (complaints.apps registers
+# complaints.esp.posts_apply when Django starts). Campaigns sits below complaints in the layers,
+# so the queue carries the posts without knowing what they mean.
+_posts_applier: Callable[[list[Post]], object] | None = None
+
+
+def posts_applier_register(applier: Callable[[list[Post]], object]) -> None:
+    """Make `applier` the one that applies queued webhook posts (called once, at start-up)."""
+    global _posts_applier
+    _posts_applier = applier
+
+
 def batch_apply(entries: list[Hit | Post]) -> int:
     """Record a batch and then acknowledge it; returns the entries handled. Hits are recorded
     in one transaction (those already recorded by an earlier attempt are skipped, but
     acknowledged); webhook posts are parsed and their reports applied in batches
-    (complaints.esp.posts_apply: each report once, whatever attempt applied it first)."""
+    (the registered applier, complaints.esp.posts_apply: each report once, whatever attempt
+    applied it first)."""
     from django.db import close_old_connections, connection
 
     from campaigns import tracking
@@ -316,9 +329,10 @@ def batch_apply(entries: list[Hit | Post]) -> int:
     posts = [entry for entry in entries if isinstance(entry, Post)]
     tracking.hits_record(hits)
     if posts:
-        from complaints.esp import posts_apply
-
-        posts_apply(posts)
+        if _posts_applier is None:
+            # Left pending, not acknowledged: a consumer with the applier claims them later.
+            raise RuntimeError("no webhook post applier registered (complaints not installed?)")
+        _posts_applier(posts)
     _acknowledge(entries)
     return len(entries)
 

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ComplaintsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "complaints"
+
+    def ready(self) -> None:
+        from campaigns import tracking_queue
+        from complaints.esp import posts_apply
+
+        # The tracking queue (campaigns) carries ESP webhook posts; complaints applies them.
+        tracking_queue.posts_applier_register(posts_apply)
