@@ -49,6 +49,7 @@ from campaigns.rendering import (
 )
 from campaigns.states import FINAL, STOPPED, CampaignStatus
 from campaigns.verdict import ProbeFigures
+from config.coded_text import render
 from config.errors import ApplicationError
 from lists.addresses import KeyedAddressHash, address_hasher
 from lists.models import (
@@ -305,6 +306,14 @@ def campaign_findings(campaign: Campaign) -> list[dict]:
     does not import moderation), as dicts."""
     analyse = import_string(settings.CONTENT_ANALYSER)
     return [finding.as_dict() for finding in analyse(campaign)]
+
+
+def finding_shown(finding: dict) -> dict:
+    """A stored finding (its reason a code and parameters, or English text from before reasons
+    were coded) for a reader: `reason` in the active language, `params` what it was made with."""
+    reason = finding.get("reason")
+    params = reason.get("params", {}) if isinstance(reason, dict) else {}
+    return {**finding, "reason": render(reason), "params": params}
 
 
 def blocking_findings(findings: list[dict]) -> list[dict]:

@@ -50,6 +50,7 @@ from campaigns.states import (
 )
 from campaigns.verdict import Tier, Verdict, judge, with_blocklisted_domain
 from campaigns.versions import version_freeze, version_merge_tags
+from config.coded_text import render
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.bulk import insert_select
 
@@ -148,8 +149,8 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
             raise ApplicationError(
                 gettext("The campaign cannot be submitted:")
                 + " "
-                + " ".join(finding["reason"] for finding in blocking),
-                extra={"findings": findings},
+                + " ".join(render(finding["reason"]) for finding in blocking),
+                extra={"findings": [selectors.finding_shown(finding) for finding in findings]},
             )
         version = version_freeze(campaign=campaign, actor=actor)
         record_status_change(campaign, S.SUBMITTED, actor=actor, reason=f"version {version.number}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.conf import settings
@@ -221,3 +222,15 @@ def subscriber_export(*, account: Account, email: str) -> dict:
             for row in import_rows
         ],
     }
+
+
+def attributes_present(*, mailing_lists: list[MailingList], keys: Iterable[str]) -> frozenset[str]:
+    """Which of the attribute `keys` at least one subscriber of `mailing_lists` has (one EXISTS
+    query per key: a campaign's merge tags read a handful)."""
+    return frozenset(
+        key
+        for key in keys
+        if Subscriber.objects.filter(
+            mailing_list__in=mailing_lists, attributes__has_key=key
+        ).exists()
+    )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignTestSend
+from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
 
 
@@ -38,9 +39,18 @@ class CampaignInput(serializers.Serializer):
 class FindingOutput(serializers.Serializer):
     code = serializers.CharField()
     severity = serializers.ChoiceField(choices=["block", "review", "info"])
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="The reason, in the request's language.")
+    params = serializers.DictField(
+        required=False,
+        help_text="What the reason was made with (what was found, where), as stored; empty for "
+        "findings stored before reasons were coded.",
+    )
     where = serializers.CharField()
     excerpt = serializers.CharField()
+
+    def to_representation(self, instance):
+        # Stored as a code and parameters (config.coded_text): rendered for this request.
+        return super().to_representation(finding_shown(instance))
 
 
 class CampaignOutput(serializers.ModelSerializer):
