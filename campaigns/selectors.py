@@ -711,12 +711,12 @@ def send_progress(*, campaign: Campaign, now: datetime | None = None) -> SendPro
         change = (
             campaign.changes.filter(new_status=status)
             .order_by("-at", "-id")
-            .only("old_status", "reason", "at")
+            .only("old_status", "reason", "reason_code", "at")
         ).first()
         was = change.old_status if change else CampaignStatus.SUBMITTED
         if was == CampaignStatus.PAUSED:
             was = campaign.resume_status or CampaignStatus.APPROVED
-        stop_reason, stopped_at = (change.reason, change.at) if change else ("", None)
+        stop_reason, stopped_at = (change.reason_text, change.at) if change else ("", None)
         at_step, state = _STEP_OF_STATUS.get(was, "approved"), "stopped"
     elif status == CampaignStatus.PAUSED:
         at_step = _STEP_OF_STATUS.get(campaign.resume_status, "probe")

@@ -19,8 +19,9 @@ Each app declares its texts once, in its own `texts.py`, with `define`; the stri
 and writes with `coded("lists.import.duplicate_row", row=2)`. Parameters are JSON-safe values
 (str, int, float, bool, None, a list of them, or another coded text, which is rendered in the same
 language); floats are shown with the reader's decimal separator, and a rate written with
-`percent(0.0044)` as config.numbers.percent shows it ("0.44%", "0,44%"). A two-form text is
-chosen with `ngettext` on the `count` parameter.
+`percent(0.0044)` as config.numbers.percent shows it ("0.44%", "0,44%"), a count written with
+`number(1000)` with the reader's grouping ("1,000"). A two-form text is chosen with `ngettext`
+on the `count` parameter.
 
 Text stored before codes existed is a plain string: `render` returns it unchanged, so old rows
 still read.
@@ -84,7 +85,7 @@ def _check_param(name: str, value: Any) -> None:
         for item in value:
             _check_param(name, item)
         return
-    if isinstance(value, dict) and ("code" in value or "percent" in value):
+    if isinstance(value, dict) and ("code" in value or "percent" in value or "number" in value):
         return
     raise TypeError(f"coded text parameter {name!r} is not JSON-safe: {type(value).__name__}")
 
@@ -92,6 +93,11 @@ def _check_param(name: str, value: Any) -> None:
 def percent(fraction: float) -> dict[str, float]:
     """A rate as a parameter, shown as a percentage in the reader's language when rendered."""
     return {"percent": float(fraction)}
+
+
+def number(value: int) -> dict[str, int]:
+    """A count as a parameter, shown with the reader's digit grouping when rendered."""
+    return {"number": int(value)}
 
 
 def coded(code: str, **params: Any) -> CodedText:
@@ -114,6 +120,8 @@ def _show(value: Any) -> str:
         return str(value)
     if isinstance(value, dict) and "percent" in value:
         return numbers.percent(value["percent"])
+    if isinstance(value, dict) and "number" in value:
+        return formats.number_format(value["number"], use_l10n=True, force_grouping=True)
     if isinstance(value, dict):
         return render(value)  # a coded text inside a coded text
     if isinstance(value, list | tuple):

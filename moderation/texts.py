@@ -1,5 +1,5 @@
-"""The moderation app's stored texts (config.coded_text): the content analyser's findings, the
-health reasons the system writes on flags and warnings, and the system's audit reasons. Each is
+"""The moderation app's stored texts (config.coded_text): the content analyser's findings and the
+system's audit reasons (the health reasons on flags and warnings are complaints/texts.py's). Each is
 stored as a code and parameters and read in the reader's language: a sender in theirs, a
 moderator in theirs."""
 
@@ -115,46 +115,9 @@ define(
     ),
 )
 
-# --- account health (complaints.selectors.account_health), as flags and warnings keep it -----
-H = "moderation.health."
-define(
-    H + "complaints_limit",
-    gettext_noop(
-        "Spam complaints at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
-    ),
-)
-define(
-    H + "complaints_warn",
-    gettext_noop("Spam complaints at %(rate)s of %(sent)s messages, over %(warn)s."),
-)
-define(
-    H + "hard_bounces_limit",
-    gettext_noop(
-        "Hard bounces at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
-    ),
-)
-define(
-    H + "hard_bounces_warn",
-    gettext_noop("Hard bounces at %(rate)s of %(sent)s messages, over %(warn)s."),
-)
-define(
-    H + "blocks_warn",
-    gettext_noop(
-        "Blocked by mailbox providers' spam filters at %(rate)s of %(sent)s messages, "
-        "over %(warn)s."
-    ),
-)
-define(
-    H + "unsubscribes_warn",
-    gettext_noop("Unsubscribes at %(rate)s of %(sent)s messages, over %(warn)s."),
-)
-define(
-    H + "abuse_upheld", gettext_noop("%(count)s abuse report(s) upheld in the last %(days)s days.")
-)
-
 # --- the system's audit reasons ---------------------------------------------------------------
 A = "moderation.audit."
-define(A + "verdict", gettext_noop("Probe verdict %(tier)s: %(reasons)s"))
+define(A + "verdict", gettext_noop("Probe verdict: %(tier)s."))
 define(A + "appeal_rejected", gettext_noop("The appeal was rejected."))
 define(A + "no_appeal", gettext_noop("No appeal within %(hours)s hours of the freeze. %(reason)s"))
 define(A + "closed_by_owner", gettext_noop("Closed by its owner."))

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from campaigns.models import Campaign, CampaignTestSend
 from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
+from config.coded_text import render
 
 
 class CampaignInput(serializers.Serializer):
@@ -34,6 +35,14 @@ class CampaignInput(serializers.Serializer):
         trim_whitespace=False,
         help_text="Plain text; generated from the HTML when empty.",
     )
+
+
+class CodedTextField(serializers.CharField):
+    """Text stored as a code and parameters (config.coded_text), or as plain text from before
+    codes: given in the request's language."""
+
+    def to_representation(self, value) -> str:
+        return render(getattr(value, "text", value))
 
 
 class FindingOutput(serializers.Serializer):
@@ -218,7 +227,9 @@ class CampaignVerdictOutput(serializers.Serializer):
     tier = serializers.ChoiceField(choices=["green", "amber", "review"])
     flag_account = serializers.BooleanField()
     rule = serializers.CharField()
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(
+        child=CodedTextField(), help_text="Why, in the request's language."
+    )
     rates = serializers.DictField(child=serializers.FloatField())
     intervals = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()))
     inactive = InactiveOutput(

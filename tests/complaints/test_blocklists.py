@@ -18,6 +18,7 @@ from complaints.blocklists import (
 )
 from complaints.models import BlocklistListing
 from complaints.tasks import check_blocklists
+from config.coded_text import render
 from moderation.models import AccountFlag
 from tests.campaigns.factories import (
     approve_now,
@@ -339,7 +340,7 @@ def test_a_listed_from_domain_sends_the_campaign_to_review(
 
     assert campaign.status == "review"
     assert campaign.verdict["rule"] == "domain_blocklisted"
-    assert campaign.verdict["reasons"][0].startswith(
+    assert render(campaign.verdict["reasons"][0]).startswith(
         f"The From domain {domain} is listed on {DOMAIN_ZONE}:"
     )
     assert campaign.deliveries.filter(is_probe=False, status="waiting").count() == 36

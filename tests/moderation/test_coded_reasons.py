@@ -8,8 +8,8 @@ from django.utils import translation
 
 from config.coded_text import coded, defined_codes, render
 
-# The codes this part of issue 23 declares (moderation/texts.py, campaigns/texts.py).
-PREFIXES = ("moderation.", "campaigns.verdict.")
+# The codes this part of issue 23 declares (moderation/, campaigns/ and complaints/texts.py).
+PREFIXES = ("moderation.", "campaigns.verdict.", "campaigns.status.", "complaints.health.")
 PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
