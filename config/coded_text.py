@@ -10,13 +10,16 @@ it is rendered by `render` at read time, in the active language.
 Each app declares its texts once, in its own `texts.py`, with `define`; the strings are marked with
 `gettext_noop` so `makemessages` finds them and they are translated in the app's catalogue part:
 
-    from django.utils.translation import gettext_noop as N_
+    from django.utils.translation import gettext_noop
     from config.coded_text import define
 
-    define("lists.import.duplicate_row", N_("Duplicate of row %(row)s."))
-    define("campaigns.verdict.bounces", N_("%(count)s bounce"), N_("%(count)s bounces"))
+    define("lists.import.duplicate_row", gettext_noop("Duplicate of row %(row)s."))
+    define("x.bounces", gettext_noop("%(count)s bounce"), gettext_noop("%(count)s bounces"))
 
-and writes with `coded("lists.import.duplicate_row", row=2)`. Parameters are JSON-safe values
+(by that name: makemessages knows `gettext_noop`, not an alias such as `N_`). It extracts the two
+forms of a plural as two entries, so a part translates each, and also the pair as one plural
+entry (msgid and msgid_plural), which is what `ngettext` reads (see campaigns.po's
+"%(n)s message"). A text then writes with `coded("lists.import.duplicate_row", row=2)`. Parameters are JSON-safe values
 (str, int, float, bool, None, a list of them, or another coded text, which is rendered in the same
 language); floats are shown with the reader's decimal separator, and a rate written with
 `percent(0.0044)` as config.numbers.percent shows it ("0.44%", "0,44%"), a count written with
