@@ -19,12 +19,13 @@ Each app declares its texts once, in its own `texts.py`, with `define`; the stri
 (by that name: makemessages knows `gettext_noop`, not an alias such as `N_`). It extracts the two
 forms of a plural as two entries, so a part translates each, and also the pair as one plural
 entry (msgid and msgid_plural), which is what `ngettext` reads (see campaigns.po's
-"%(n)s message"). A text then writes with `coded("lists.import.duplicate_row", row=2)`. Parameters are JSON-safe values
-(str, int, float, bool, None, a list of them, or another coded text, which is rendered in the same
-language); floats are shown with the reader's decimal separator, and a rate written with
-`percent(0.0044)` as config.numbers.percent shows it ("0.44%", "0,44%"), a count written with
-`number(1000)` with the reader's grouping ("1,000"). A two-form text is chosen with `ngettext`
-on the `count` parameter.
+"%(n)s message"). A text is then written as `coded("lists.import.duplicate_row", row=2)`.
+
+Parameters are JSON-safe values (str, int, float, bool, None, a list of them, or another coded
+text, which is rendered in the same language); floats are shown with the reader's decimal
+separator, a rate written with `percent(0.0044)` as config.numbers.percent shows it ("0.44%",
+"0,44%"), a count written with `number(1000)` with the reader's grouping ("1,000"). A two-form
+text is chosen with `ngettext` on the `count` parameter.
 
 Text stored before codes existed is a plain string: `render` returns it unchanged, so old rows
 still read.
