@@ -44,6 +44,7 @@ from campaigns.rendering import Recipient, RenderedMessage
 from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
 from campaigns.throttle import SendThrottle
 from campaigns.versions import version_list_names
+from config.coded_text import coded
 from lists.models import Subscriber, SubscriberStatus
 from lists.services.suppression import PLATFORM_HARD_BOUNCE
 
@@ -536,7 +537,9 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     if campaign is None or campaign.status not in SENDING_STATUSES:
         return 0
     if not campaign.account.can_send:
-        sending.campaign_pause(campaign_id=campaign_id, reason="the account may not send")
+        sending.campaign_pause(
+            campaign_id=campaign_id, reason=coded("campaigns.status.account_may_not_send")
+        )
         return 0
     batch = SendBatch.objects.create(campaign=campaign, worker=worker or worker_name())
     claimed = _claim(campaign_id, batch, size or settings.SEND_BATCH_SIZE)
@@ -685,7 +688,9 @@ def _heartbeat(batch: SendBatch) -> bool:
     if not alive or campaign.status not in SENDING_STATUSES:
         return False
     if not campaign.account.can_send:
-        sending.campaign_pause(campaign_id=campaign.pk, reason="the account may not send")
+        sending.campaign_pause(
+            campaign_id=campaign.pk, reason=coded("campaigns.status.account_may_not_send")
+        )
         return False
     return True
 

@@ -9,6 +9,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from campaigns.states import DELETABLE, EDITABLE, CampaignStatus
+from config.coded_text import render_all
 from lists.models import MailingList, Subscriber
 
 
@@ -159,6 +160,10 @@ class CampaignStatusChange(models.Model):
         related_name="+",
     )
     reason = models.TextField(blank=True)
+    # A reason the system wrote, as a code and parameters (config.coded_text), read in the
+    # reader's language; `reason` keeps it in English (webhooks carry that).
+    reason_code = models.JSONField(null=True, blank=True)
+
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -166,6 +171,11 @@ class CampaignStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.old_status} -> {self.new_status}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language (as typed, when a person wrote it)."""
+        return render_all(self.reason_code) if self.reason_code else self.reason
 
 
 class CampaignTestSend(models.Model):

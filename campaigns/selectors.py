@@ -49,6 +49,7 @@ from campaigns.rendering import (
 )
 from campaigns.states import FINAL, STOPPED, CampaignStatus
 from campaigns.verdict import ProbeFigures
+from config.coded_text import render
 from config.errors import ApplicationError
 from lists.addresses import KeyedAddressHash, address_hasher
 from lists.models import (
@@ -307,6 +308,14 @@ def campaign_findings(campaign: Campaign) -> list[dict]:
     does not import moderation), as dicts."""
     analyse = import_string(settings.CONTENT_ANALYSER)
     return [finding.as_dict() for finding in analyse(campaign)]
+
+
+def finding_shown(finding: dict) -> dict:
+    """A stored finding (its reason a code and parameters, or English text from before reasons
+    were coded) for a reader: `reason` in the active language, `params` what it was made with."""
+    reason = finding.get("reason")
+    params = reason.get("params", {}) if isinstance(reason, dict) else {}
+    return {**finding, "reason": render(reason), "params": params}
 
 
 def blocking_findings(findings: list[dict]) -> list[dict]:
@@ -738,12 +747,12 @@ def send_progress(*, campaign: Campaign, now: datetime | None = None) -> SendPro
         change = (
             campaign.changes.filter(new_status=status)
             .order_by("-at", "-id")
-            .only("old_status", "reason", "at")
+            .only("old_status", "reason", "reason_code", "at")
         ).first()
         was = change.old_status if change else CampaignStatus.SUBMITTED
         if was == CampaignStatus.PAUSED:
             was = campaign.resume_status or CampaignStatus.APPROVED
-        stop_reason, stopped_at = (change.reason, change.at) if change else ("", None)
+        stop_reason, stopped_at = (change.reason_text, change.at) if change else ("", None)
         at_step, state = _STEP_OF_STATUS.get(was, "approved"), "stopped"
     elif status == CampaignStatus.PAUSED:
         at_step = _STEP_OF_STATUS.get(campaign.resume_status, "probe")

@@ -50,6 +50,7 @@ from campaigns.states import (
 )
 from campaigns.verdict import Tier, Verdict, judge, with_blocklisted_domain
 from campaigns.versions import version_freeze, version_merge_tags
+from config.coded_text import CodedText, coded, in_english, render
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.bulk import insert_select
 
@@ -75,16 +76,21 @@ def _locked(campaign_id: int) -> Campaign:
 
 
 def record_status_change(
-    campaign: Campaign, new_status: str, *, actor: User | None, reason: str = ""
+    campaign: Campaign, new_status: str, *, actor: User | None, reason: str | CodedText = ""
 ) -> None:
     """Write the CampaignStatusChange (and its webhook event) and set `status`; the caller has
-    locked the row, checked the transition and saves the campaign."""
+    locked the row, checked the transition and saves the campaign. A reason the system writes
+    may be a coded text: kept as its code (read in the reader's language) and in English."""
+    reason_code = None if isinstance(reason, str) else reason
+    if reason_code is not None:
+        reason = in_english(reason_code)
     CampaignStatusChange.objects.create(
         campaign=campaign,
         old_status=campaign.status,
         new_status=new_status,
         actor=actor,
         reason=reason,
+        reason_code=reason_code,
     )
     emit_event(
         campaign.account_id,
@@ -148,11 +154,16 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
             raise ApplicationError(
                 gettext("The campaign cannot be submitted:")
                 + " "
-                + " ".join(finding["reason"] for finding in blocking),
-                extra={"findings": findings},
+                + " ".join(render(finding["reason"]) for finding in blocking),
+                extra={"findings": [selectors.finding_shown(finding) for finding in findings]},
             )
         version = version_freeze(campaign=campaign, actor=actor)
-        record_status_change(campaign, S.SUBMITTED, actor=actor, reason=f"version {version.number}")
+        record_status_change(
+            campaign,
+            S.SUBMITTED,
+            actor=actor,
+            reason=coded("campaigns.status.submitted", number=version.number),
+        )
         campaign.findings = findings
         campaign.submitted_at = timezone.now()
         campaign.submitted_version = version
@@ -180,7 +191,9 @@ def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None)
                 gettext("Only a campaign waiting for moderation can be withdrawn."),
                 extra={"status": campaign.status},
             )
-        record_status_change(campaign, S.DRAFT, actor=actor, reason="withdrawn")
+        record_status_change(
+            campaign, S.DRAFT, actor=actor, reason=coded("campaigns.status.withdrawn")
+        )
         campaign.submitted_version = None
         campaign.save(update_fields=["status", "submitted_version", "updated_at"])
     return campaign
@@ -356,7 +369,9 @@ def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campai
             Delivery.objects.filter(
                 campaign=campaign, subscriber_id__in=chosen[start : start + 1000]
             ).update(status=DeliveryStatus.PENDING, is_probe=True)
-        record_status_change(campaign, S.PROBING, actor=None, reason=f"probe of {size}")
+        record_status_change(
+            campaign, S.PROBING, actor=None, reason=coded("campaigns.status.probe", size=size)
+        )
         campaign.recipients_at_approval = recipients
         campaign.probe_size = size
         campaign.probe_seed = seed
@@ -390,7 +405,9 @@ def campaign_begin_hold(*, campaign_id: int) -> Campaign:
         if campaign.status != S.PROBING:
             return campaign
         now = timezone.now()
-        record_status_change(campaign, S.HOLDING, actor=None, reason="probe handed over")
+        record_status_change(
+            campaign, S.HOLDING, actor=None, reason=coded("campaigns.status.probe_handed_over")
+        )
         campaign.probe_sent_at = now
         campaign.hold_until = now + timedelta(seconds=settings.HOLD_SECONDS)
         campaign.save(update_fields=["status", "probe_sent_at", "hold_until", "updated_at"])
@@ -413,7 +430,7 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
             # them all. Only those: hits that keep coming after the hold never postpone it.
             return campaign, None
         if not campaign.account.can_send:
-            _pause(campaign, reason="the account may not send")
+            _pause(campaign, reason=coded("campaigns.status.account_may_not_send"))
             return campaign, None
         figures = selectors.delivery_figures(campaign=campaign, probe_only=True)
         verdict = judge(figures, consent_requests.verdict_thresholds(campaign))
@@ -421,13 +438,18 @@ def campaign_judge_probe(*, campaign_id: int) -> tuple[Campaign, Verdict | None]
         campaign.verdict = verdict.as_dict()
         campaign.judged_at = timezone.now()
         campaign.save(update_fields=["verdict", "judged_at", "updated_at"])
-        summary = f"probe verdict: {verdict.tier} ({verdict.rule})"
+        summary = coded(
+            "campaigns.verdict.status_change",
+            tier=coded(f"campaigns.verdict.tier.{verdict.tier}"),
+            rule=coded(f"campaigns.verdict.rule.{verdict.rule}"),
+        )
         if verdict.tier == Tier.REVIEW:
             record_status_change(campaign, S.REVIEW, actor=None, reason=summary)
             campaign.save(update_fields=["status", "updated_at"])
         else:
             if verdict.tier == Tier.AMBER:
-                campaign.moderation_note = " ".join(verdict.reasons)
+                # In English, as the note field holds text; the page shows the reasons instead.
+                campaign.moderation_note = in_english(verdict.texts)
                 campaign.save(update_fields=["moderation_note", "updated_at"])
             _release(campaign, actor=None, reason=summary)
     return campaign, verdict
@@ -459,7 +481,7 @@ def campaign_release(*, campaign_id: int, actor: User | None, reason: str = "") 
     return campaign
 
 
-def _release(campaign: Campaign, *, actor: User | None, reason: str) -> None:
+def _release(campaign: Campaign, *, actor: User | None, reason: str | CodedText) -> None:
     ensure_transition(campaign.status, S.RELEASING)
     Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.WAITING).update(
         status=DeliveryStatus.PENDING
@@ -498,13 +520,13 @@ def campaign_decline(*, campaign_id: int, actor: User | None, reason: str) -> Ca
     return campaign
 
 
-def _pause(campaign: Campaign, *, reason: str) -> None:
+def _pause(campaign: Campaign, *, reason: str | CodedText) -> None:
     campaign.resume_status = campaign.status
     record_status_change(campaign, S.PAUSED, actor=None, reason=reason)
     campaign.save(update_fields=["status", "resume_status", "updated_at"])
 
 
-def campaign_pause(*, campaign_id: int, reason: str) -> Campaign:
+def campaign_pause(*, campaign_id: int, reason: str | CodedText) -> Campaign:
     """Stop sending while the account may not send (frozen); remembers where to pick up."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
@@ -524,7 +546,9 @@ def campaign_resume(*, campaign_id: int, actor: User | None = None) -> Campaign:
             return campaign
         target = campaign.resume_status or S.APPROVED
         ensure_transition(campaign.status, target)
-        record_status_change(campaign, target, actor=actor, reason="resumed")
+        record_status_change(
+            campaign, target, actor=actor, reason=coded("campaigns.status.resumed")
+        )
         campaign.resume_status = ""
         campaign.save(update_fields=["status", "resume_status", "updated_at"])
         if target in SENDING_STATUSES:

@@ -62,7 +62,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from config.numbers import percent as _localized_percent
+from config.coded_text import CodedText, coded, number, percent, render
 
 
 class Tier(StrEnum):
@@ -277,37 +277,46 @@ _PER_ACCEPTED = ("complaints", "unsubscribes", "opens", "clicks")
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a probe: the tier, whether to flag the account, and why, with the figures."""
+    """The outcome of a probe: the tier, whether to flag the account, and why, with the figures.
+    The reasons are held as codes and parameters (`texts`, campaigns/texts.py), so the sender
+    and a moderator each read them in their own language; `reasons` renders them in the active
+    one."""
 
     tier: Tier
     flag_account: bool
     rule: str
-    reasons: list[str]
+    texts: list[CodedText]
     rates: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     inactive: dict[str, float | int]
 
+    @property
+    def reasons(self) -> list[str]:
+        return [render(text) for text in self.texts]
+
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable copy, for storing on the campaign and showing to a moderator."""
+        """A JSON-serialisable copy, for storing on the campaign and showing to a moderator (the
+        reasons as codes and parameters: render them with config.coded_text)."""
         return {
             "tier": str(self.tier),
             "flag_account": self.flag_account,
             "rule": self.rule,
-            "reasons": list(self.reasons),
+            "reasons": list(self.texts),
             "rates": dict(self.rates),
             "intervals": {name: [low, high] for name, (low, high) in self.intervals.items()},
             "inactive": dict(self.inactive),
         }
 
 
-# The judged metrics: (rule prefix, rate name, figure and thresholds' field, base, nouns). On a
+# The judged metrics: (rule prefix, rate name, figure and thresholds' field, base, the name of
+# its texts in campaigns/texts.py). On a
 # tie the earlier decides: complaints are the strongest signal of unwanted mail, unsubscribes the
 # mildest.
 _METRICS = (
-    ("complaints", "complaint_rate", "complaints", "sent", ("complaint", "complaints")),
-    ("bounces", "hard_bounce_rate", "hard_bounces", "attempted", ("hard bounce", "hard bounces")),
-    ("blocks", "block_rate", "blocks", "attempted", ("provider block", "provider blocks")),
-    ("unsubscribes", "unsubscribe_rate", "unsubscribes", "sent", ("unsubscribe", "unsubscribes")),
+    ("complaints", "complaint_rate", "complaints", "sent", "complaints"),
+    ("bounces", "hard_bounce_rate", "hard_bounces", "attempted", "bounces"),
+    ("blocks", "block_rate", "blocks", "attempted", "blocks"),
+    ("unsubscribes", "unsubscribe_rate", "unsubscribes", "sent", "unsubscribes"),
 )
 
 
@@ -336,9 +345,9 @@ def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
         metric: (
             judge_rate(getattr(figures, name), getattr(figures, base), getattr(thresholds, name)),
             getattr(thresholds, name),
-            nouns,
+            text_name,
         )
-        for metric, _rate_name, name, base, nouns in _METRICS
+        for metric, _rate_name, name, base, text_name in _METRICS
     }
     intervals = {
         rate_name: (judgements[metric][0].low, judgements[metric][0].high)
@@ -349,10 +358,7 @@ def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
             tier=Tier.REVIEW,
             flag_account=False,
             rule="empty_probe",
-            reasons=[
-                "No probe message was handed to the mail server, so nothing was measured: a "
-                "moderator decides whether the rest goes."
-            ],
+            texts=[coded("campaigns.verdict.empty_probe")],
             rates=rates,
             intervals=intervals,
             inactive=inactive,
@@ -374,33 +380,39 @@ def judge(figures: ProbeFigures, thresholds: Thresholds) -> Verdict:
 
     reasons = []
     if sent == 0:
-        handed = _count(attempted, "probe message", "probe messages")
         reasons.append(
-            f"The mail server accepted none of the {handed} handed to it: a probe with no "
-            "accepted message is never released on its own."
+            coded("campaigns.verdict.none_accepted", count=attempted, n=number(attempted))
         )
     reasons.extend(
-        _metric_reason(judgement, levels, nouns) for judgement, levels, nouns in judgements.values()
+        _metric_reason(judgement, levels, text_name)
+        for judgement, levels, text_name in judgements.values()
     )
     if figures.refused:
         reasons.append(
-            f"{_count(figures.refused, 'message was', 'messages were')} refused when handed over "
-            f"({_percent(rates['refusal_rate'])} of {attempted:,}), counted as bounces or blocks."
+            coded(
+                "campaigns.verdict.refused",
+                count=figures.refused,
+                n=number(figures.refused),
+                rate=percent(rates["refusal_rate"]),
+                attempted=number(attempted),
+            )
         )
     if sent:
         reasons.append(_engagement_reason(figures))
     reasons.append(_inactive_reason(figures))
     if figures.machine_opens or figures.machine_clicks:
         reasons.append(
-            f"{_count(figures.machine_opens, 'machine open', 'machine opens')} and "
-            f"{_count(figures.machine_clicks, 'machine click', 'machine clicks')} "
-            "(privacy proxies, security scanners) were set apart and not counted as engagement."
+            coded(
+                "campaigns.verdict.machines",
+                opens=_counted("machine_opens", figures.machine_opens),
+                clicks=_counted("machine_clicks", figures.machine_clicks),
+            )
         )
     return Verdict(
         tier=tier,
         flag_account=bool(flagged),
         rule=rule,
-        reasons=reasons,
+        texts=reasons,
         rates=rates,
         intervals=intervals,
         inactive=inactive,
@@ -413,83 +425,73 @@ def with_blocklisted_domain(verdict: Verdict, *, domain: str, zones: list[str]) 
     account is not flagged for it: a listing is a reason to look, not proof of a breach."""
     if not zones:
         return verdict
-    reason = (
-        f"The From domain {domain} is listed on {', '.join(zones)}: mail from it is likely to be "
-        "refused or filtered, so a moderator decides whether the rest goes."
-    )
+    reason = coded("campaigns.verdict.domain_blocklisted", domain=domain, zones=list(zones))
     return replace(
-        verdict, tier=Tier.REVIEW, rule="domain_blocklisted", reasons=[reason, *verdict.reasons]
+        verdict, tier=Tier.REVIEW, rule="domain_blocklisted", texts=[reason, *verdict.texts]
     )
 
 
-def _metric_reason(judgement: RateJudgement, levels: Levels, nouns: tuple[str, str]) -> str:
+def _counted(name: str, count: int) -> CodedText:
+    """ "3 soft bounces", "1 campaign": a count with its noun (campaigns/texts.py)."""
+    return coded(f"campaigns.verdict.{name}", count=count, n=number(count))
+
+
+def _metric_reason(judgement: RateJudgement, levels: Levels, name: str) -> CodedText:
     events, trials, low, high = judgement.events, judgement.trials, judgement.low, judgement.high
-    noun, plural = nouns
     if trials == 0:
-        return f"No {plural}: no message was accepted to draw any."
-    figure = (
-        f"{_count(events, noun, plural)} in {_count(trials, 'message', 'messages')}: "
-        f"{_percent(events / trials)} (95% interval {_percent(low)}–{_percent(high)})"
+        return coded(f"campaigns.verdict.none.{name}")
+    figure = coded(
+        f"campaigns.verdict.figure.{name}",
+        count=events,
+        n=number(events),
+        messages=_counted("messages", trials),
+        rate=percent(events / trials),
+        low=percent(low),
+        high=percent(high),
     )
-    warn, review = _percent(levels.warn), _percent(levels.review)
+    warn, review = percent(levels.warn), percent(levels.review)
     if judgement.flagged:
-        return (
-            f"{figure}; even the interval's low end breaks the policy limit of "
-            f"{_percent(levels.limit or 0.0)}, so the account is flagged."
+        return coded(
+            "campaigns.verdict.metric.flagged", figure=figure, limit=percent(levels.limit or 0.0)
         )
     above_review = Fraction(events, trials) > _exact(levels.review)
     if judgement.tier is Tier.REVIEW:
-        return (
-            f"{figure}; above the review threshold of {review}, and the interval's low end "
-            f"clears the warning threshold of {warn}, so it is not sampling noise: a moderator "
-            "decides."
-        )
+        return coded("campaigns.verdict.metric.review", figure=figure, review=review, warn=warn)
     if above_review:
-        return (
-            f"{figure}; above the review threshold of {review}, but too few messages to tell it "
-            f"from noise (the interval's low end is under {warn}): released with a warning."
-        )
+        return coded("campaigns.verdict.metric.noise", figure=figure, review=review, warn=warn)
     if judgement.tier is Tier.AMBER:
-        return f"{figure}; at or above the warning threshold of {warn}: released with a warning."
-    return f"{figure}; under the warning threshold of {warn}."
+        return coded("campaigns.verdict.metric.amber", figure=figure, warn=warn)
+    return coded("campaigns.verdict.metric.green", figure=figure, warn=warn)
 
 
-def _engagement_reason(figures: ProbeFigures) -> str:
+def _engagement_reason(figures: ProbeFigures) -> CodedText:
     sent = figures.sent
     # A person's click counts as an open, so those who did neither are the rest.
     neither = sent - figures.opens
-    return (
-        f"People opened {figures.opens} ({_percent(figures.opens / sent)}) and clicked "
-        f"{figures.clicks} ({_percent(figures.clicks / sent)}); {neither} "
-        f"({_percent(neither / sent)}) did neither; "
-        f"{_count(figures.soft_bounces, 'soft bounce', 'soft bounces')}."
+    return coded(
+        "campaigns.verdict.engagement",
+        opens=figures.opens,
+        open_rate=percent(figures.opens / sent),
+        clicks=figures.clicks,
+        click_rate=percent(figures.clicks / sent),
+        neither=neither,
+        neither_rate=percent(neither / sent),
+        soft=_counted("soft_bounces", figures.soft_bounces),
     )
 
 
-def _inactive_reason(figures: ProbeFigures) -> str:
+def _inactive_reason(figures: ProbeFigures) -> CodedText:
     if figures.earlier_campaigns == 0 or figures.recipients == 0:
-        return (
-            "Inactive recipients: the account has no earlier campaign to tell them by "
-            "(this informs; it never decides the tier)."
-        )
-    campaigns = _count(figures.earlier_campaigns, "campaign", "campaigns")
-    return (
-        f"Inactive recipients: {figures.inactive:,} of the {figures.recipients:,} probe recipients "
-        f"({_percent(figures.inactive / figures.recipients)}) were sent at least one of the "
-        f"account's last {campaigns} and never opened or clicked one as a person; "
-        f"{figures.first_time:,} had been sent none of them (this informs; it never decides the "
-        "tier)."
+        return coded("campaigns.verdict.inactive.unknown")
+    return coded(
+        "campaigns.verdict.inactive",
+        inactive=number(figures.inactive),
+        recipients=number(figures.recipients),
+        share=percent(figures.inactive / figures.recipients),
+        campaigns=_counted("campaigns", figures.earlier_campaigns),
+        first_time=number(figures.first_time),
     )
 
 
 def _rate(events: int, base: int) -> float:
     return events / base if base else 0.0
-
-
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number:,} {singular if number == 1 else plural}"
-
-
-def _percent(fraction: float) -> str:
-    # The reasons are stored in English, so the decimal point is a dot whatever the language.
-    return _localized_percent(fraction, localize=False)

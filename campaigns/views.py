@@ -26,6 +26,7 @@ from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import CampaignStatus, can_transition
 from campaigns.verdict import Thresholds
 from config import charts, numbers
+from config.coded_text import in_english
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists import selectors as list_selectors
 from lists.models import MailingList
@@ -658,7 +659,7 @@ def _sending_context(campaign: Campaign) -> dict:
             "rates_basis": figures["rates"]["basis"],
             # An amber verdict's warning is its reasons, shown with the verdict already.
             "note": ""
-            if campaign.moderation_note == " ".join((figures["verdict"] or {}).get("reasons", []))
+            if campaign.moderation_note == in_english((figures["verdict"] or {}).get("reasons", []))
             else campaign.moderation_note,
             "intervals": _intervals(figures["rates"]),
             "chart": _timeline_chart(figures["timeline"]),

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import CharField, Count, F, Q, QuerySet, TextField, Value
 from django.db.models.functions import NullIf
-from django.utils import formats, timezone
-from django.utils.translation import gettext, gettext_noop
+from django.utils import timezone
 
 from accounts.models import Account
 from campaigns.models import Delivery, DeliveryStatus
@@ -22,7 +21,8 @@ from complaints.models import (
     FeedbackKind,
     FeedbackOutcome,
 )
-from config.numbers import percent
+from config.coded_text import coded, in_english, render
+from config.coded_text import percent as as_percent
 
 
 def feedback_for(
@@ -163,24 +163,21 @@ class AccountHealth:
 
 
 class HealthReason(str):
-    """One reason for a health verdict: the English text (what flags, state reasons and logs
-    keep), which can also say itself in the active language for a page (`translated`)."""
+    """One reason for a health verdict: the English text (what logs and plain-text readers
+    keep), with `text`, its code and parameters (complaints/texts.py), which flags, warnings and
+    the audit log store and pages render in the reader's language (`translated`)."""
 
-    def __new__(cls, template: str, **params):
-        self = super().__new__(cls, template % params)
-        self.template, self.params = template, params
+    def __new__(cls, code: str, **params):
+        text = coded(code, **params)
+        self = super().__new__(cls, in_english(text))
+        self.text = text
         return self
 
     def __getnewargs_ex__(self):  # copies and pickles rebuild it from its parts
-        return (self.template,), self.params
+        return (self.text["code"],), self.text["params"]
 
     def translated(self) -> str:
-        separator = formats.get_format("DECIMAL_SEPARATOR")
-        params = {
-            name: value.replace(".", separator) if isinstance(value, str) else value
-            for name, value in self.params.items()
-        }
-        return gettext(self.template) % params
+        return render(self.text)
 
 
 # Handed over in the window: accepted then, or refused at once then (a refused message has no
@@ -249,41 +246,15 @@ def accounts_health(
     }
 
 
-# What each judged metric reads: (its AccountHealth count, the base it is a rate of, the
-# reason at the policy's limit, the reason at the warning level). Metrics without a policy
-# limit (blocks, unsubscribes) never reach the first.
+# What each judged metric reads: (its AccountHealth count, the base it is a rate of). The reason
+# at the policy's limit is complaints.health.<metric>_limit, at the warning level
+# complaints.health.<metric>_warn (complaints/texts.py); metrics without a policy limit (blocks,
+# unsubscribes) never reach the first.
 _HEALTH_METRICS = {
-    "complaints": (
-        "complaints",
-        "accepted",
-        gettext_noop(
-            "Spam complaints at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
-        ),
-        gettext_noop("Spam complaints at %(rate)s of %(sent)s messages, over %(warn)s."),
-    ),
-    "hard_bounces": (
-        "hard_bounces",
-        "sent",
-        gettext_noop(
-            "Hard bounces at %(rate)s of %(sent)s messages, at or over the limit of %(limit)s."
-        ),
-        gettext_noop("Hard bounces at %(rate)s of %(sent)s messages, over %(warn)s."),
-    ),
-    "blocks": (
-        "blocks",
-        "sent",
-        "",
-        gettext_noop(
-            "Blocked by mailbox providers' spam filters at %(rate)s of %(sent)s messages, "
-            "over %(warn)s."
-        ),
-    ),
-    "unsubscribes": (
-        "unsubscribes",
-        "accepted",
-        "",
-        gettext_noop("Unsubscribes at %(rate)s of %(sent)s messages, over %(warn)s."),
-    ),
+    "complaints": ("complaints", "accepted"),
+    "hard_bounces": ("hard_bounces", "sent"),
+    "blocks": ("blocks", "sent"),
+    "unsubscribes": ("unsubscribes", "accepted"),
 }
 
 
@@ -295,25 +266,25 @@ def _judge(*, since: datetime, counts: dict, abuse: dict) -> AccountHealth:
     over, warn = [], []
     levels: dict[str, str] = {}
     if enough:
-        for name, (count, base, at_limit, at_warn) in _HEALTH_METRICS.items():
+        for name, (count, base) in _HEALTH_METRICS.items():
             metric_levels = getattr(thresholds, name)
             # Every message the account sent in the window, not a sample: judged by the rate.
             judged = judge_rate(counts[count], counts[base], metric_levels, sample=False)
-            figures = {"rate": percent(judged.rate, localize=False), "sent": counts[base]}
+            figures = {"rate": as_percent(judged.rate), "sent": counts[base]}
             if judged.flagged:
                 levels[name] = HealthStatus.OVER_LIMIT
-                limit = percent(metric_levels.limit, localize=False)
-                over.append(HealthReason(at_limit, **figures, limit=limit))
+                limit = as_percent(metric_levels.limit)
+                over.append(HealthReason(f"complaints.health.{name}_limit", **figures, limit=limit))
             elif judged.tier is not Tier.GREEN:
                 levels[name] = HealthStatus.WARNING
-                warn_at = percent(metric_levels.warn, localize=False)
-                warn.append(HealthReason(at_warn, **figures, warn=warn_at))
+                warn_at = as_percent(metric_levels.warn)
+                warn.append(HealthReason(f"complaints.health.{name}_warn", **figures, warn=warn_at))
             else:
                 levels[name] = HealthStatus.GOOD
     if abuse["upheld"] >= settings.ABUSE_UPHELD_WARN:
         over.append(
             HealthReason(
-                gettext_noop("%(count)s abuse report(s) upheld in the last %(days)s days."),
+                "complaints.health.abuse_upheld",
                 count=abuse["upheld"],
                 days=window,
             )

@@ -10,16 +10,22 @@ it is rendered by `render` at read time, in the active language.
 Each app declares its texts once, in its own `texts.py`, with `define`; the strings are marked with
 `gettext_noop` so `makemessages` finds them and they are translated in the app's catalogue part:
 
-    from django.utils.translation import gettext_noop as N_
+    from django.utils.translation import gettext_noop
     from config.coded_text import define
 
-    define("lists.import.duplicate_row", N_("Duplicate of row %(row)s."))
-    define("campaigns.verdict.bounces", N_("%(count)s bounce"), N_("%(count)s bounces"))
+    define("lists.import.duplicate_row", gettext_noop("Duplicate of row %(row)s."))
+    define("x.bounces", gettext_noop("%(count)s bounce"), gettext_noop("%(count)s bounces"))
 
-and writes with `coded("lists.import.duplicate_row", row=2)`. Parameters are JSON-safe values
-(str, int, float, bool, None, a list of them, or another coded text, which is rendered in the same
-language); floats are shown with the reader's decimal separator. A two-form text is chosen with
-`ngettext` on the `count` parameter.
+(by that name: makemessages knows `gettext_noop`, not an alias such as `N_`). It extracts the two
+forms of a plural as two entries, so a part translates each, and also the pair as one plural
+entry (msgid and msgid_plural), which is what `ngettext` reads (see campaigns.po's
+"%(n)s message"). A text is then written as `coded("lists.import.duplicate_row", row=2)`.
+
+Parameters are JSON-safe values (str, int, float, bool, None, a list of them, or another coded
+text, which is rendered in the same language); floats are shown with the reader's decimal
+separator, a rate written with `percent(0.0044)` as config.numbers.percent shows it ("0.44%",
+"0,44%"), a count written with `number(1000)` with the reader's grouping ("1,000"). A two-form
+text is chosen with `ngettext` on the `count` parameter.
 
 Text stored before codes existed is a plain string: `render` returns it unchanged, so old rows
 still read.
@@ -30,9 +36,11 @@ from __future__ import annotations
 import logging
 from typing import Any, TypedDict
 
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext, ngettext
+
+from config import numbers
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +89,19 @@ def _check_param(name: str, value: Any) -> None:
         for item in value:
             _check_param(name, item)
         return
-    if isinstance(value, dict) and "code" in value:
+    if isinstance(value, dict) and ("code" in value or "percent" in value or "number" in value):
         return
     raise TypeError(f"coded text parameter {name!r} is not JSON-safe: {type(value).__name__}")
+
+
+def percent(fraction: float) -> dict[str, float]:
+    """A rate as a parameter, shown as a percentage in the reader's language when rendered."""
+    return {"percent": float(fraction)}
+
+
+def number(value: int) -> dict[str, int]:
+    """A count as a parameter, shown with the reader's digit grouping when rendered."""
+    return {"number": int(value)}
 
 
 def coded(code: str, **params: Any) -> CodedText:
@@ -104,6 +122,10 @@ def _show(value: Any) -> str:
         return formats.number_format(round(value, 2), use_l10n=True)
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, dict) and "percent" in value:
+        return numbers.percent(value["percent"])
+    if isinstance(value, dict) and "number" in value:
+        return formats.number_format(value["number"], use_l10n=True, force_grouping=True)
     if isinstance(value, dict):
         return render(value)  # a coded text inside a coded text
     if isinstance(value, list | tuple):
@@ -137,6 +159,20 @@ def render(value: CodedText | dict | str | None) -> str:
     except (ValueError, TypeError):
         logger.warning("coded text %r does not fit its parameters %r", code, sorted(params))
         return gettext(singular).replace("%%", "%")
+
+
+def render_all(value: CodedText | list | dict | str | None, separator: str = " ") -> str:
+    """`render` of one stored text, or of a list of them joined (sentences, by default)."""
+    if isinstance(value, list | tuple):
+        return separator.join(render(item) for item in value)
+    return render(value)
+
+
+def in_english(value: CodedText | list | dict | str | None) -> str:
+    """The text as an English reader sees it: the copy kept beside a code for logs, webhooks and
+    readers that take text (a moderator's search, an old API field)."""
+    with translation.override("en"):
+        return render_all(value)
 
 
 class _Shown(dict):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.conf import settings
 from django.db.models import Count, DateField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Lower, Trunc
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
 from lists.addresses import address_hash
 from lists.models import (
     ConsentRecord,
+    ConsentSource,
     ImportJob,
     MailingList,
     Subscriber,
@@ -221,3 +224,43 @@ def subscriber_export(*, account: Account, email: str) -> dict:
             for row in import_rows
         ],
     }
+
+
+def attributes_present(*, mailing_lists: list[MailingList], keys: Iterable[str]) -> frozenset[str]:
+    """Which of the attribute `keys` at least one subscriber of `mailing_lists` has (one EXISTS
+    query per key: a campaign's merge tags read a handful)."""
+    return frozenset(
+        key
+        for key in keys
+        if Subscriber.objects.filter(
+            mailing_list__in=mailing_lists, attributes__has_key=key
+        ).exists()
+    )
+
+
+# Where a withdrawal came from (ConsentRecord.source of events other than "granted"), in words.
+_WITHDRAWAL_CHANNELS = {
+    "confirmation_link": gettext_lazy("Confirmation link"),
+    "import": gettext_lazy("An import"),
+    "api": gettext_lazy("The API"),
+    "sender": gettext_lazy("The sender, by hand"),
+    "consent_request": gettext_lazy("A consent request"),
+    "smtp_refusal": gettext_lazy("Refused by the mail server"),
+    "abuse_form": gettext_lazy("An abuse report"),
+}
+
+
+def consent_source_label(source: str) -> str:
+    """A consent record's source as a reader names it (a consent source, a feedback channel, a
+    status), in the active language; an unknown one as stored, "—" for none. Never the code."""
+    from complaints.models import FeedbackSource
+
+    if not source:
+        return "—"
+    labels = {
+        **dict(ConsentSource.choices),
+        **dict(FeedbackSource.choices),
+        **dict(SubscriberStatus.choices),
+        **_WITHDRAWAL_CHANNELS,
+    }
+    return str(labels.get(source, source))

@@ -249,7 +249,11 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
 @account_required
 def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
-    records = subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
+    records = list(
+        subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
+    )
+    for record in records:
+        record.source_label = selectors.consent_source_label(record.source)
     return render(
         request,
         "lists/subscriber_detail.html",

@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -25,7 +26,9 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
-from lists.selectors import role_address_share
+from campaigns.merge import MERGE_TAG, MergeProgram, MergeTagError, compile_merge_tag, merge_context
+from config.coded_text import CodedText, coded, define, percent, render
+from lists.selectors import attributes_present, role_address_share
 
 if TYPE_CHECKING:
     from campaigns.models import Campaign
@@ -44,22 +47,40 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.BLOCK: 0, Severity.REVIEW: 1, Severity.INFO: 2}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Finding:
-    """One thing the analyser noticed, with a reason the sender can read."""
+    """One thing the analyser noticed, with a reason the sender can read: `text` is stored as a
+    code and parameters (config.coded_text, declared in moderation/texts.py), so the sender and
+    the moderator each read it in their own language; `reason` is it in the active one."""
 
     code: str
     severity: Severity
-    reason: str
+    text: CodedText
     where: str = ""
     excerpt: str = ""
 
-    def as_dict(self) -> dict[str, str]:
-        """The finding as JSON-safe data, the severity as its string value."""
+    @property
+    def reason(self) -> str:
+        return render(self.text)
+
+    def _said(self) -> tuple:
+        return (self.code, self.severity, self.reason, self.where, self.excerpt)
+
+    # Two findings are the same when they say the same (in the active language), whether the
+    # reason is held as a code or, as a test writes it, as text.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Finding) and self._said() == other._said()
+
+    def __hash__(self) -> int:
+        return hash(self._said())
+
+    def as_dict(self) -> dict:
+        """The finding as JSON-safe data, as the campaign stores it: the severity as its string
+        value, the reason as its code and parameters (`finding_shown` renders it)."""
         return {
             "code": self.code,
             "severity": self.severity.value,
-            "reason": self.reason,
+            "reason": self.text,
             "where": self.where,
             "excerpt": self.excerpt,
         }
@@ -77,6 +98,9 @@ class ContentUnderReview:
     company_name: str
     postal_address: str
     list_role_shares: tuple[tuple[str, float], ...] = ()
+    # The subscriber attributes the merge tags read that at least one subscriber of the
+    # campaign's lists has; None when not known (the analyser then does not judge attributes).
+    present_attributes: frozenset[str] | None = None
 
 
 def analyse_content(content: ContentUnderReview) -> list[Finding]:
@@ -91,6 +115,7 @@ def analyse_content(content: ContentUnderReview) -> list[Finding]:
 
     findings = [
         *_subject_findings(subject, rules),
+        *_merge_findings(content),
         *_identity_findings(content),
         *_service_contact_findings(texts, links),
         *_link_findings(links, rules),
@@ -104,6 +129,9 @@ def analyse_campaign(campaign: Campaign) -> list[Finding]:
     """`analyse_content` for a Campaign: its texts, its account's identity and its lists' share
     of role addresses (one count query per list)."""
     account = campaign.account
+    keys = merge_attribute_keys(
+        (campaign.subject or "", campaign.html_body or "", campaign.text_body or "")
+    )
     return analyse_content(
         ContentUnderReview(
             subject=campaign.subject or "",
@@ -116,6 +144,9 @@ def analyse_campaign(campaign: Campaign) -> list[Finding]:
             list_role_shares=tuple(
                 (mailing_list.name, role_address_share(mailing_list=mailing_list))
                 for mailing_list in campaign.lists.all()
+            ),
+            present_attributes=attributes_present(
+                mailing_lists=list(campaign.lists.all()), keys=keys
             ),
         )
     )
@@ -182,6 +213,9 @@ def content_rules() -> ContentRules:
     """The rules in content_rules.toml, with every pattern compiled; loaded once per process."""
     with RULES_PATH.open("rb") as file:
         data = tomllib.load(file)
+    for category in data["category"]:
+        # The reason is data; its code is defined here, its Russian kept in moderation.po.
+        define(_category_code(category["code"]), category["reason"].replace("{found}", "%(found)s"))
     categories = tuple(
         CategoryRule(
             code=category["code"],
@@ -201,6 +235,10 @@ def content_rules() -> ContentRules:
         denied_hosts=frozenset(host.lower() for host in links["denied_hosts"]),
         executable_extensions=tuple(ext.lower() for ext in links["executable_extensions"]),
     )
+
+
+def _category_code(code: str) -> str:
+    return f"moderation.finding.{code}"
 
 
 @dataclass(frozen=True)
@@ -395,7 +433,7 @@ def _subject_findings(subject: str, rules: ContentRules) -> Iterator[Finding]:
         yield Finding(
             "subject.empty",
             Severity.BLOCK,
-            "The subject is empty; write one that says what the message is about.",
+            coded("moderation.finding.subject.empty"),
             where="subject",
         )
         return
@@ -404,8 +442,7 @@ def _subject_findings(subject: str, rules: ContentRules) -> Iterator[Finding]:
         yield Finding(
             "subject.fake_reply",
             Severity.BLOCK,
-            f'The subject starts with "{prefix}", pretending to be a reply or a forward, '
-            "but a campaign is never part of a conversation.",
+            coded("moderation.finding.subject.fake_reply", prefix=prefix),
             where="subject",
             excerpt=prefix,
         )
@@ -415,8 +452,7 @@ def _subject_findings(subject: str, rules: ContentRules) -> Iterator[Finding]:
         yield Finding(
             "subject.all_caps",
             Severity.REVIEW,
-            "The subject is written in capital letters, which reads as shouting and is typical "
-            "of spam.",
+            coded("moderation.finding.subject.all_caps"),
             where="subject",
             excerpt=_shorten(subject.strip()),
         )
@@ -424,7 +460,7 @@ def _subject_findings(subject: str, rules: ContentRules) -> Iterator[Finding]:
         yield Finding(
             "subject.bait",
             Severity.REVIEW,
-            f"The subject uses bait wording typical of spam ({_quoted(bait)}).",
+            coded("moderation.finding.subject.bait", found=_quoted(bait)),
             where="subject",
             excerpt=_excerpt(bait),
         )
@@ -438,21 +474,21 @@ def _identity_findings(content: ContentUnderReview) -> Iterator[Finding]:
         yield Finding(
             "identity.missing_company",
             Severity.BLOCK,
-            "Add your company's name in the company profile: every message must say who sends it.",
+            coded("moderation.finding.identity.missing_company"),
             where="sender",
         )
     if not content.postal_address.strip():
         yield Finding(
             "identity.missing_postal_address",
             Severity.BLOCK,
-            "Add your company's postal address in the company profile: every message shows it.",
+            coded("moderation.finding.identity.missing_postal_address"),
             where="sender",
         )
     if not content.from_name.strip():
         yield Finding(
             "identity.missing_from_name",
             Severity.BLOCK,
-            "Add a sender name to the campaign, so recipients see who the message is from.",
+            coded("moderation.finding.identity.missing_from_name"),
             where="sender",
         )
     from_email = content.from_email.strip()
@@ -461,10 +497,11 @@ def _identity_findings(content: ContentUnderReview) -> Iterator[Finding]:
         yield Finding(
             "identity.invalid_from_email",
             Severity.BLOCK,
-            f'The sender address "{_shorten(from_email, 60)}" is not an e-mail address; choose '
-            "one on a domain you have verified."
+            coded(
+                "moderation.finding.identity.invalid_from_email", address=_shorten(from_email, 60)
+            )
             if from_email
-            else "Choose a sender address on a domain you have verified.",
+            else coded("moderation.finding.identity.no_from_email"),
             where="sender",
             excerpt=_shorten(from_email),
         )
@@ -553,12 +590,7 @@ def _is_bare_ip(host: str) -> bool:
 
 
 _IMAGE_ATTRIBUTES = frozenset({"src", "srcset", "background", "poster"})
-_MALWARE_KINDS = {
-    "executable": "a program or script file to download",
-    "script": "a javascript: or data: address",
-    "bare_ip": "a bare IP address instead of a domain name",
-    "denied_host": "a host known for malware or phishing",
-}
+_MALWARE_KINDS = ("executable", "script", "bare_ip", "denied_host")  # moderation/texts.py
 
 
 def _malware_kinds(link: _Link, rules: ContentRules) -> Iterator[str]:
@@ -585,8 +617,7 @@ def _link_findings(links: list[_Link], rules: ContentRules) -> Iterator[Finding]
         yield Finding(
             "link.shortener",
             Severity.BLOCK,
-            f"Links go through a URL shortener ({', '.join(hosts)}); link to the full address so "
-            "recipients can see the real destination.",
+            coded("moderation.finding.link.shortener", hosts=", ".join(hosts)),
             where="links",
             excerpt=_excerpt(_distinct(_shorten(link.url, 60) for link in shortened)),
         )
@@ -597,14 +628,17 @@ def _link_findings(links: list[_Link], rules: ContentRules) -> Iterator[Finding]
             kinds.setdefault(kind)
             urls.append(_shorten(link.url, 60))
     if urls:
-        described = [_MALWARE_KINDS[kind] for kind in kinds]
-        listed = " and ".join(
-            [", ".join(described[:-1]), described[-1]] if described[1:] else described
-        )
+        described = [coded(f"moderation.finding.malware.{kind}") for kind in kinds]
+        if described[1:]:
+            text = coded(
+                "moderation.finding.link.malware_several", kinds=described[:-1], last=described[-1]
+            )
+        else:
+            text = coded("moderation.finding.link.malware", kinds=described)
         yield Finding(
             "link.malware",
             Severity.BLOCK,
-            f"The message links to {listed}, which is how malware and phishing spread.",
+            text,
             where="links",
             excerpt=_excerpt(_distinct(urls)),
         )
@@ -662,8 +696,7 @@ def _service_contact_findings(
         yield Finding(
             "service.contact",
             Severity.BLOCK,
-            f"The message contains this service's own name or contact details ({_quoted(found)}); "
-            "only your own company's details may appear in it.",
+            coded("moderation.finding.service.contact", found=_quoted(found)),
             where=where,
             excerpt=_excerpt(found),
         )
@@ -681,7 +714,7 @@ def _category_findings(
             yield Finding(
                 category.code,
                 category.severity,
-                category.reason.replace("{found}", _quoted(found)),
+                coded(_category_code(category.code), found=_quoted(found)),
                 where=where,
                 excerpt=_excerpt(found),
             )
@@ -696,8 +729,179 @@ def _role_list_findings(shares: Iterable[tuple[str, float]], threshold: float) -
             yield Finding(
                 "lists.role_addresses",
                 Severity.REVIEW,
-                f'The list "{_shorten(name, 60)}" is {share:.0%} role addresses (info@, sales@ '
-                "and the like), which rarely come with a person's own consent.",
+                coded(
+                    "moderation.finding.lists.role_addresses",
+                    list=_shorten(name, 60),
+                    share=percent(share),
+                ),
                 where="lists",
                 excerpt=_shorten(f"{name} ({share:.0%})"),
             )
+
+
+# --- Merge tags ----------------------------------------------------------------------------
+
+# What each merge root holds (campaigns.merge.merge_context): a lookup of anything else is empty
+# in every message, whoever receives it.
+_KNOWN_FIELDS = {
+    "subscriber": ("email", "name", "first_name", "last_name", "phone", "attributes"),
+    "list": ("name",),
+    "company": ("name",),
+}
+# What a subscriber with every field filled and every attribute set looks like, against one with
+# nothing but an address: what the subject turns into for the second is what is judged.
+_FULL_SUBSCRIBER = {"email": "a@example.com", "name": "Alex Example", "phone": "+10000000000"}
+_GAP_BEFORE_PUNCTUATION = re.compile(r"\s[,.;:!?)]")
+
+
+def _tags(texts: Iterable[str]) -> Iterator:
+    for text in texts:
+        for match in MERGE_TAG.finditer(text):
+            try:
+                yield compile_merge_tag(match.group(1), field="")
+            except MergeTagError:
+                continue  # refused where the campaign is saved; nothing to add here
+
+
+def _lookups(tag) -> Iterator[tuple[str, ...]]:
+    """Each chain of constant lookups in the tag, from its root: ("subscriber", "attributes",
+    "favourite")."""
+    from jinja2 import nodes
+
+    def chain(node) -> tuple[str, ...] | None:
+        if isinstance(node, nodes.Name):
+            return (node.name,)
+        if isinstance(node, nodes.Getattr):
+            inner = chain(node.node)
+            return None if inner is None else (*inner, node.attr)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            inner = chain(node.node)
+            return None if inner is None else (*inner, str(node.arg.value))
+        return None
+
+    seen = set()
+    for node in [tag.expression, *tag.expression.find_all((nodes.Getattr, nodes.Getitem))]:
+        found = chain(node)
+        if found is not None:
+            seen.add(found)
+    # Only the longest chains: "subscriber.attributes.city", not "subscriber.attributes" too.
+    for found in seen:
+        if not any(other[: len(found)] == found and other != found for other in seen):
+            yield found
+
+
+def _has_default(tag) -> bool:
+    """Whether the tag gives a value of its own where data is missing (`| default("there")`)."""
+    from jinja2 import nodes
+
+    return any(node.name in ("default", "d") for node in tag.expression.find_all(nodes.Filter)) or (
+        isinstance(tag.expression, nodes.Filter) and tag.expression.name in ("default", "d")
+    )
+
+
+def merge_attribute_keys(texts: Iterable[str]) -> frozenset[str]:
+    """The subscriber attributes the merge tags in `texts` read by name."""
+    return frozenset(
+        lookup[2]
+        for tag in _tags(texts)
+        for lookup in _lookups(tag)
+        if lookup[:2] == ("subscriber", "attributes") and len(lookup) > 2
+    )
+
+
+def _subject_for(subject: str, context: dict) -> str | None:
+    tags = list(_tags([subject]))
+    if not tags:
+        return None
+    values = iter(MergeProgram(tags).evaluate(context))
+    return MERGE_TAG.sub(lambda _match: next(values, ""), subject)
+
+
+def _merge_findings(content: ContentUnderReview) -> Iterator[Finding]:
+    texts = (content.subject, content.html_body, content.text_body)
+    reported = set()
+    for tag in _tags(texts):
+        for lookup in _lookups(tag):
+            root, *keys = lookup
+            if root not in _KNOWN_FIELDS or not keys or (tag.source, lookup) in reported:
+                continue
+            reported.add((tag.source, lookup))
+            if keys[0] not in _KNOWN_FIELDS[root]:
+                yield Finding(
+                    "merge.unknown_field",
+                    Severity.REVIEW,
+                    coded(
+                        "moderation.finding.merge.unknown_field",
+                        tag=tag.source,
+                        field=".".join(lookup[:2]),
+                        known=", ".join(f"{root}.{name}" for name in _KNOWN_FIELDS[root]),
+                    ),
+                    where="merge",
+                    excerpt=_shorten(tag.source),
+                )
+            elif (
+                keys[0] == "attributes"
+                and len(keys) > 1
+                and not _has_default(tag)
+                and content.present_attributes is not None
+                and keys[1] not in content.present_attributes
+            ):
+                yield Finding(
+                    "merge.unknown_attribute",
+                    Severity.REVIEW,
+                    coded(
+                        "moderation.finding.merge.unknown_attribute",
+                        tag=tag.source,
+                        attribute=keys[1],
+                    ),
+                    where="merge",
+                    excerpt=_shorten(tag.source),
+                )
+    full = merge_context(
+        **_FULL_SUBSCRIBER,
+        attributes={},
+        list_name="List",
+        company_name=content.company_name or "Company",
+    )
+    full["subscriber"]["attributes"] = _EveryAttribute()
+    empty = merge_context(
+        email="a@example.com",
+        name="",
+        phone="",
+        attributes={},
+        list_name="List",
+        company_name=content.company_name or "Company",
+    )
+    as_full, as_empty = _subject_for(content.subject, full), _subject_for(content.subject, empty)
+    if as_full is None or as_empty is None:
+        return
+    starts_badly = _starts_with_punctuation(as_empty) and not _starts_with_punctuation(as_full)
+    gaps = len(_GAP_BEFORE_PUNCTUATION.findall(as_empty)) > len(
+        _GAP_BEFORE_PUNCTUATION.findall(as_full)
+    )
+    if starts_badly or gaps:
+        example = _shorten(" ".join(as_empty.split()), 80)
+        yield Finding(
+            "subject.leading_punctuation",
+            Severity.REVIEW,
+            coded("moderation.finding.subject.leading_punctuation", example=example),
+            where="subject",
+            excerpt=example,
+        )
+
+
+class _EveryAttribute(dict):
+    """Attributes of a subscriber who has them all: any name reads as a word."""
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __getitem__(self, key: str) -> str:
+        return "Value"
+
+
+def _starts_with_punctuation(text: str) -> bool:
+    stripped = text.lstrip()
+    # Opening quotes and brackets begin a subject well enough; a comma, a dash or a closing
+    # mark shows that something meant to stand before it is missing.
+    return bool(stripped) and unicodedata.category(stripped[0]) in ("Po", "Pd", "Pe", "Pf")

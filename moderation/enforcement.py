@@ -47,6 +47,7 @@ from campaigns.models import (
 from campaigns.states import UNDER_WAY, CampaignStatus, can_transition
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
 from complaints.selectors import AccountHealth, HealthStatus, account_health
+from config.coded_text import CodedText, coded, in_english
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import (
     ConsentRecord,
@@ -237,7 +238,7 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
             link=_appeal_link(),
             level="error",
         )
-    pause_campaigns(account_id=account.pk, reason="account frozen")
+    pause_campaigns(account_id=account.pk, reason=coded("campaigns.status.account_frozen"))
     return account
 
 
@@ -252,7 +253,7 @@ def campaigns_to_pause(*, account_id: int) -> list[int]:
     )
 
 
-def pause_campaigns(*, account_id: int, reason: str) -> list[int]:
+def pause_campaigns(*, account_id: int, reason: str | CodedText) -> list[int]:
     """Pause every campaign of the account under way that may be paused, each in its own
     transaction (campaigns.sending.campaign_pause locks the row). Safe to repeat: a campaign
     paused, finished or stopped meanwhile is left as it is. Returns the ids now paused."""
@@ -415,7 +416,7 @@ def appeal_reject(*, appeal_id: int, moderator: User, note: str) -> Appeal:
             actor=moderator,
             action=AuditAction.DELETION_SCHEDULED,
             account=account,
-            reason="The appeal was rejected.",
+            reason=coded("moderation.audit.appeal_rejected"),
             details={"deletion_due_at": due.isoformat()},
         )
         _notify(
@@ -487,16 +488,18 @@ def appeal_windows_expire(*, now: datetime | None = None) -> list[int]:
                 ).exists()
             ):
                 continue
-            reason = (
-                f"No appeal within {settings.APPEAL_HOURS} hours of the freeze. "
-                f"{account.state_reason}"
-            ).strip()
+            why = coded(
+                "moderation.audit.no_appeal",
+                hours=settings.APPEAL_HOURS,
+                reason=account.state_reason,  # the moderator's, as typed
+            )
+            reason = in_english(why).strip()
             due = _schedule_deletion(account, reason=reason, now=now)
             audit(
                 actor=None,
                 action=AuditAction.DELETION_SCHEDULED,
                 account=account,
-                reason=reason,
+                reason=why,
                 details={"deletion_due_at": due.isoformat()},
             )
             _notify(
@@ -554,7 +557,8 @@ def account_close(*, account_id: int, owner: User) -> dict[str, int]:
     from accounts.models import AccountEventAction, Role
     from accounts.team import account_event_record
 
-    reason = "Closed by its owner."
+    closed = coded("moderation.audit.closed_by_owner")
+    reason = in_english(closed)
     with transaction.atomic():
         account = _locked_account(account_id)
         if account.state == State.DELETED:
@@ -571,15 +575,15 @@ def account_close(*, account_id: int, owner: User) -> dict[str, int]:
             actor=owner,
             action=AuditAction.DELETION_SCHEDULED,
             account=account,
-            reason=reason,
+            reason=closed,
             details={"by": "owner"},
         )
-    pause_campaigns(account_id=account_id, reason="account closed")
-    return account_data_delete(account_id=account_id, actor=owner, reason=reason)
+    pause_campaigns(account_id=account_id, reason=coded("campaigns.status.account_closed"))
+    return account_data_delete(account_id=account_id, actor=owner, reason=closed)
 
 
 def account_data_delete(
-    *, account_id: int, actor: User | None = None, reason: str = ""
+    *, account_id: int, actor: User | None = None, reason: str | CodedText = ""
 ) -> dict[str, int]:
     """Delete everything an account scheduled for deletion holds: lists, subscribers, consent
     records and proof files, imports and their files, campaigns with their deliveries, tracking
@@ -665,7 +669,8 @@ def account_data_delete(
             actor=actor,
             action=AuditAction.ACCOUNT_DELETED,
             account=account,
-            reason=reason or f"Data deleted after {settings.DELETION_GRACE_DAYS} days' grace.",
+            reason=reason
+            or coded("moderation.audit.data_deleted", days=settings.DELETION_GRACE_DAYS),
             details=counts,
         )
         account.company_name = f"Deleted account {account.pk}"
@@ -731,6 +736,8 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
     if health.status != HealthStatus.OVER_LIMIT:
         return health
     reasons = " ".join(health.reasons)
+    # The flag and the audit entry keep the reasons as codes, read in the reader's language.
+    texts = [reason.text for reason in health.reasons]
     with transaction.atomic():
         account = Account.objects.select_for_update().filter(pk=account_id).first()
         if account is None or account.state not in ENFORCEABLE:
@@ -739,7 +746,7 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
             account=account, campaign__isnull=True, resolved_at__isnull=True
         ).exists()
         if not has_flag:
-            AccountFlag.objects.create(account=account, reason=reasons)
+            AccountFlag.objects.create(account=account, reason=reasons, reason_code=texts)
         details = {
             "sent": health.sent,
             "hard_bounces": health.hard_bounces,
@@ -753,7 +760,7 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
                 actor=None,
                 action=AuditAction.HEALTH_WARNING,
                 account=account,
-                reason=reasons,
+                reason=texts,
                 details=details,
             )
             _notify(
@@ -775,7 +782,7 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
                 actor=None,
                 action=AuditAction.ACCOUNT_FLAGGED,
                 account=account,
-                reason=reasons,
+                reason=texts,
                 details=details,
             )
     return health

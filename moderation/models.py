@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from config.coded_text import render_all
+
 
 class AuditAction(models.TextChoices):
     APPROVED = "approved", gettext_lazy("Approved a campaign")
@@ -48,6 +50,10 @@ class AuditEntry(models.Model):
     )
     campaign_label = models.CharField(max_length=200, blank=True)
     reason = models.TextField(blank=True)
+    # A reason the system wrote, as codes and parameters (config.coded_text; one, or a list of
+    # sentences): read in the reader's language. `reason` keeps it in English beside; what a
+    # person typed is only in `reason`.
+    reason_code = models.JSONField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
@@ -57,6 +63,11 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language (as typed, when a person wrote it)."""
+        return render_all(self.reason_code) if self.reason_code else self.reason
 
 
 class AccountFlag(models.Model):
@@ -68,6 +79,8 @@ class AccountFlag(models.Model):
         "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.TextField()
+    # As on AuditEntry: the system's reason as codes and parameters; `reason` is it in English.
+    reason_code = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -79,6 +92,11 @@ class AccountFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.reason[:60]}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language."""
+        return render_all(self.reason_code) if self.reason_code else self.reason
 
 
 class AppealStatus(models.TextChoices):

@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts import retention as accounts_retention
 from campaigns import retention as campaigns_retention
 from complaints import retention as complaints_retention
+from config.coded_text import coded
 from lists.services import retention as lists_retention
 from moderation.models import AuditAction
 from moderation.services import audit
@@ -195,7 +196,7 @@ def purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> dict
         audit(
             actor=None,
             action=AuditAction.PURGED,
-            reason=f"Retention purge: {sum(counts.values())} row(s) or file(s).",
+            reason=coded("moderation.audit.purged", count=sum(counts.values())),
             details={"counts": counts, "cutoffs": cutoffs, "failed": failed, "at": now.isoformat()},
         )
     return counts

@@ -16,6 +16,7 @@ from campaigns import sending
 from campaigns.models import Campaign
 from campaigns.selectors import holds_due
 from campaigns.verdict import Tier, Verdict
+from config.coded_text import CodedText, coded, in_english
 from config.errors import ApplicationError, NotFound, PermissionDenied
 from moderation.models import AccountFlag, AuditAction, AuditEntry
 
@@ -28,11 +29,13 @@ def audit(
     action: AuditAction,
     campaign: Campaign | None = None,
     account: Account | None = None,
-    reason: str = "",
+    reason: str | CodedText | list[CodedText] = "",
     details: dict | None = None,
 ) -> AuditEntry:
     """Write one audit entry (actor None: the system). Labels keep it readable after the
-    account or campaign is deleted."""
+    account or campaign is deleted. A `reason` the system writes is a coded text (or a list of
+    them, sentences), kept as codes and in English; a person's is text, kept as typed."""
+    reason_code = None if isinstance(reason, str) else reason
     account = account or (campaign.account if campaign else None)
     return AuditEntry.objects.create(
         actor=actor,
@@ -42,7 +45,8 @@ def audit(
         account_label=account.company_name if account else "",
         campaign=campaign,
         campaign_label=campaign.name if campaign else "",
-        reason=reason,
+        reason=reason if reason_code is None else in_english(reason_code),
+        reason_code=reason_code,
         details=details or {},
     )
 
@@ -215,21 +219,27 @@ def hold_evaluate(*, campaign_id: int) -> Verdict | None:
         if verdict is None:
             return None
         reasons = " ".join(verdict.reasons)
+        tier = coded(f"campaigns.verdict.tier.{verdict.tier}")
         audit(
             actor=None,
             action=AuditAction.VERDICT,
             campaign=campaign,
-            reason=f"{verdict.tier}: {reasons}",
+            reason=[coded("moderation.audit.verdict", tier=tier), *verdict.texts],
             details=verdict.as_dict(),
         )
         link = _campaign_link(campaign)
         if verdict.flag_account:
-            AccountFlag.objects.create(account=campaign.account, campaign=campaign, reason=reasons)
+            AccountFlag.objects.create(
+                account=campaign.account,
+                campaign=campaign,
+                reason=in_english(verdict.texts),
+                reason_code=verdict.texts,
+            )
             audit(
                 actor=None,
                 action=AuditAction.ACCOUNT_FLAGGED,
                 campaign=campaign,
-                reason=reasons,
+                reason=verdict.texts,
                 details={"rule": verdict.rule},
             )
         if verdict.tier == Tier.REVIEW:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignTestSend
+from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
+from config.coded_text import render
 
 
 class CampaignInput(serializers.Serializer):
@@ -35,12 +37,29 @@ class CampaignInput(serializers.Serializer):
     )
 
 
+class CodedTextField(serializers.CharField):
+    """Text stored as a code and parameters (config.coded_text), or as plain text from before
+    codes: given in the request's language."""
+
+    def to_representation(self, value) -> str:
+        return render(getattr(value, "text", value))
+
+
 class FindingOutput(serializers.Serializer):
     code = serializers.CharField()
     severity = serializers.ChoiceField(choices=["block", "review", "info"])
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="The reason, in the request's language.")
+    params = serializers.DictField(
+        required=False,
+        help_text="What the reason was made with (what was found, where), as stored; empty for "
+        "findings stored before reasons were coded.",
+    )
     where = serializers.CharField()
     excerpt = serializers.CharField()
+
+    def to_representation(self, instance):
+        # Stored as a code and parameters (config.coded_text): rendered for this request.
+        return super().to_representation(finding_shown(instance))
 
 
 class CampaignOutput(serializers.ModelSerializer):
@@ -208,7 +227,9 @@ class CampaignVerdictOutput(serializers.Serializer):
     tier = serializers.ChoiceField(choices=["green", "amber", "review"])
     flag_account = serializers.BooleanField()
     rule = serializers.CharField()
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(
+        child=CodedTextField(), help_text="Why, in the request's language."
+    )
     rates = serializers.DictField(child=serializers.FloatField())
     intervals = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()))
     inactive = InactiveOutput(

@@ -5,11 +5,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Account, AccountState
-from campaigns.api.serializers import FindingOutput
+from campaigns.api.serializers import CodedTextField, FindingOutput
 from campaigns.models import Campaign
 from campaigns.states import CampaignStatus
 from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import account_health
+from config.coded_text import render
 from moderation.enforcement import APPEAL_TEXT_MAX
 from moderation.models import Appeal, AppealStatus, AuditAction, AuditEntry
 from moderation.selectors import account_current_appeal, appeal_deadline
@@ -91,7 +92,9 @@ class VerdictOutput(serializers.Serializer):
     tier = serializers.ChoiceField(choices=["green", "amber", "review"])
     flag_account = serializers.BooleanField()
     rule = serializers.CharField()
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(
+        child=CodedTextField(), help_text="Why, in the request's language."
+    )
     rates = serializers.DictField(child=serializers.FloatField())
     intervals = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()))
 
@@ -141,11 +144,19 @@ class ModerationCampaignOutput(serializers.ModelSerializer):
 
     @extend_schema_field(VerdictOutput(allow_null=True))
     def get_verdict(self, campaign: Campaign) -> dict | None:
-        return campaign.verdict or None
+        if not campaign.verdict:
+            return None
+        # The reasons are stored as codes and parameters: given in the request's language.
+        reasons = [render(reason) for reason in campaign.verdict.get("reasons", [])]
+        return {**campaign.verdict, "reasons": reasons}
 
 
 class AuditEntryOutput(serializers.ModelSerializer):
     action = serializers.ChoiceField(choices=AuditAction.choices)
+    reason = serializers.CharField(
+        source="reason_text",
+        help_text="As the moderator typed it; the system's reasons in the request's language.",
+    )
     actor = serializers.IntegerField(source="actor_id", allow_null=True)
     account = serializers.IntegerField(source="account_id", allow_null=True)
     campaign = serializers.IntegerField(source="campaign_id", allow_null=True)
@@ -192,7 +203,9 @@ class HealthOutput(serializers.Serializer):
         help_text="over_limit: at or over the policy's limits (the account is warned and "
         "flagged); warning: over the stricter levels mailbox providers apply.",
     )
-    reasons = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(
+        child=CodedTextField(), help_text="Why, in the request's language."
+    )
     window_days = serializers.IntegerField()
     since = serializers.DateTimeField()
     sent = serializers.IntegerField()

@@ -7,6 +7,7 @@ from django import template
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
+from config.coded_text import coded, is_defined, render
 from config.numbers import percent
 from moderation.selectors import AppealState, appeal_state_for
 
@@ -63,3 +64,11 @@ def finding_where(where) -> str:
     """ "subject" -> "In the subject", in the reader's language."""
     label = WHERE_LABELS.get(str(where or ""))
     return str(label) if label is not None else f"In the {where}"
+
+
+@register.filter
+def rule_label(rule: str) -> str:
+    """A verdict's rule ("complaints_limit") as readers name it, in the active language; never
+    the code (campaigns/texts.py)."""
+    code = f"campaigns.verdict.rule.{rule}"
+    return render(coded(code)) if is_defined(code) else str(rule).replace("_", " ")

@@ -233,7 +233,11 @@ def test_blocking_findings_stop_submission(user, campaign_fields, subscriber, se
     assert refused.value.message == (
         "The campaign cannot be submitted: Links through URL shorteners hide where they lead."
     )
-    assert refused.value.extra["findings"] == [BLOCKING.as_dict(), REVIEW.as_dict()]
+    # Given as the reader reads them: the reason in the request's language, with its params.
+    assert refused.value.extra["findings"] == [
+        {**BLOCKING.as_dict(), "params": {}},
+        {**REVIEW.as_dict(), "params": {}},
+    ]
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
     assert not CampaignStatusChange.objects.exists()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from campaigns import stats
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.verdict import wilson_interval
+from config.coded_text import in_english, render
 from moderation import services as moderation
 from tests.campaigns.factories import (
     CampaignFactory,
@@ -157,7 +158,9 @@ def test_stats_of_a_sent_campaign_give_the_whole_send_and_the_probe(token_client
 def test_the_rates_are_the_verdicts_once_judged(token_client, sent_campaign):
     body = token_client.get(f"/api/v1/campaigns/{sent_campaign.pk}/stats/").json()
 
-    assert body["verdict"] == sent_campaign.verdict
+    # The reasons are stored as codes; the API gives them in the request's language.
+    reasons = [render(reason) for reason in sent_campaign.verdict["reasons"]]
+    assert body["verdict"] == {**sent_campaign.verdict, "reasons": reasons}
     assert body["verdict"]["tier"] == "amber"
     assert body["verdict"]["rule"] == "bounces_amber"
     rates = body["rates"]
@@ -407,7 +410,7 @@ def test_the_campaign_page_shows_the_probe_and_the_whole_send(client, user, sent
     assert "Sent to every recipient" in words
     assert "1 message was being handed over when a sending worker stopped" in words
     # The amber verdict's warning is its reasons, shown once, with the verdict.
-    assert sent_campaign.moderation_note == " ".join(sent_campaign.verdict["reasons"])
+    assert sent_campaign.moderation_note == in_english(sent_campaign.verdict["reasons"])
     assert 'id="moderation-note"' not in response.content.decode()
 
 
@@ -437,7 +440,7 @@ def test_the_campaign_page_shows_the_verdict(client, user, sent_campaign):
     assert badge in verdict
     assert "Hard bounces at the warning level" in verdict and "bounces_amber" in verdict
     for reason in sent_campaign.verdict["reasons"]:
-        assert f"<li>{reason}</li>" in verdict
+        assert f"<li>{render(reason)}</li>" in verdict
     rows = {
         key: " ".join(re.sub(r"<[^>]+>", " ", _section(response, f"interval-{key}")).split())
         for key in ("complaint_rate", "hard_bounce_rate")

@@ -12,6 +12,7 @@ from campaigns.verdict import (
     judge_rate,
     wilson_interval,
 )
+from config.coded_text import render
 
 
 def thresholds(
@@ -490,7 +491,7 @@ def test_as_dict_is_json_serialisable():
     assert restored["tier"] == "review"
     assert restored["flag_account"] is False
     assert restored["rule"] == "complaints_review"
-    assert restored["reasons"] == verdict.reasons
+    assert [render(reason) for reason in restored["reasons"]] == verdict.reasons
     assert restored["rates"] == verdict.rates
     assert restored["intervals"] == {
         "complaint_rate": [low, high],

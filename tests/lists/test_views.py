@@ -463,7 +463,8 @@ def test_subscriber_detail_shows_the_consent_history(owner, mailing_list):
         "Subscribed",
         "Consent given",
         "Confirmed by e-mail (double opt-in)",
-        "web_form",
+        "Web form (our hosted or embedded form)",
+        "Confirmation link",
         "203.0.113.9",
         "198.51.100.7",
         "Mozilla/5.0 Firefox/140",
@@ -473,7 +474,27 @@ def test_subscriber_detail_shows_the_consent_history(owner, mailing_list):
         "Lyon",
     ):
         assert expected in text, expected
+    # Issue 23, item 2: the sources read as words, never as their codes.
+    assert "web_form" not in text and "confirmation_link" not in text
     assert reverse("subscriber_unsubscribe", args=[mailing_list.pk, subscriber.pk]) in text
+
+
+def test_a_reconfirmed_clients_source_reads_in_the_readers_language(owner, mailing_list, user):
+    subscriber = SubscriberFactory(mailing_list=mailing_list)
+    ConsentRecord.objects.create(
+        subscriber=subscriber,
+        event=ConsentEvent.GRANTED,
+        source=ConsentSource.CLIENT_RECONFIRMED,
+        obtained_at=subscriber.created_at,
+        proof="Answered our consent request",
+    )
+    user.language = "ru"
+    user.save(update_fields=["language"])
+
+    text = _text(owner.get(reverse("subscriber_detail", args=[mailing_list.pk, subscriber.pk])))
+
+    assert "client_reconfirmed" not in text
+    assert "Существующий клиент" in text
 
 
 def test_unsubscribe_from_the_detail_page(owner, mailing_list, user):
