@@ -58,7 +58,7 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.selectors import role_address_share, status_counts
-from moderation.models import AccountFlag, Appeal, AppealStatus, AuditEntry
+from moderation.models import AccountFlag, Appeal, AppealFile, AppealStatus, AuditEntry
 
 S = CampaignStatus
 # What a moderator may still stop, paused campaigns (a frozen account's) included.
@@ -336,6 +336,11 @@ def consent_proofs(
         )
         for row in rows
     ]
+
+
+def appeal_document(*, file_id: int) -> AppealFile | None:
+    """A document sent with an appeal, for a moderator (staff see every account's)."""
+    return AppealFile.objects.filter(pk=file_id).first()
 
 
 def consent_proof_record(*, record_id: int) -> ConsentRecord | None:

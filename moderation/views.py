@@ -273,6 +273,15 @@ def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
 
 
 @staff_required
+def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
+    """A document sent with an appeal, for a moderator, always as a download."""
+    document = selectors.appeal_document(file_id=file_id)
+    if document is None:
+        raise Http404(_("No such file."))
+    return private_file_response(document.file)
+
+
+@staff_required
 @require_POST
 def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpResponse:
     """Approve, reject, release or decline: the reason is checked on the form (the page comes
@@ -661,11 +670,14 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
     if account is None:
         raise Http404("No such page.")
     roles.check_page(request)
-    form = AppealForm(request.POST or None)
+    form = AppealForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             enforcement.appeal_file(
-                account=account, user=request.user, text=form.cleaned_data["text"]
+                account=account,
+                user=request.user,
+                text=form.cleaned_data["text"],
+                files=form.cleaned_data["files"],
             )
         except ApplicationError as exc:
             if not (exc.field and exc.field in form.fields):

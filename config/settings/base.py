@@ -389,6 +389,9 @@ SEND_RATE_PER_PROVIDER = env.json(
     default={"gmail": 1000, "yahoo": 500, "microsoft": 500, "yandex": 300, "mailru": 300},
 )
 APPEAL_HOURS = env.int("APPEAL_HOURS", default=24)
+# An appeal may carry documents (signed forms: PDF or images): at most this many, each this big.
+APPEAL_FILES_MAX = env.int("APPEAL_FILES_MAX", default=5)
+APPEAL_FILE_MAX_BYTES = env.int("APPEAL_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Campaigns -----------------------------------------------------------------------------------
 # Where bounces (VERP return path) and mailto: unsubscribes arrive: a domain whose MX is ours.

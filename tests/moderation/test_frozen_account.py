@@ -127,3 +127,100 @@ def test_an_import_uploaded_before_the_freeze_cannot_be_started_after_it(
 
     job.refresh_from_db()
     assert job.status == ImportStatus.PENDING
+
+
+# --- the appeal's documents -------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_the_appeal_takes_the_signed_forms_and_only_moderators_download_them(
+    client, sender, moderator
+):
+    from moderation.models import Appeal
+
+    freeze(sender.account, moderator)
+    client.force_login(sender)
+    page = client.get(reverse("account_appeal")).content.decode()
+    assert 'enctype="multipart/form-data"' in page
+
+    response = client.post(
+        reverse("account_appeal"),
+        {
+            "text": "Here are the signed forms of the fair.",
+            "files": [
+                SimpleUploadedFile("forms page 1.pdf", PDF, "application/pdf"),
+                SimpleUploadedFile("../photo.png", PNG, "image/png"),
+            ],
+        },
+    )
+
+    assert response.status_code == 302
+    appeal = Appeal.objects.get(account=sender.account)
+    documents = list(appeal.files.all())
+    assert [(d.original_name, d.size) for d in documents] == [
+        ("forms page 1.pdf", len(PDF)),
+        ("photo.png", len(PNG)),
+    ]
+    assert documents[0].file.name.startswith("appeals/")
+    # The sender sees what was sent; the file route does not exist for them.
+    assert "forms page 1.pdf" in words(client.get(reverse("account_appeal")))
+    url = reverse("moderation_appeal_file", args=[documents[0].pk])
+    assert client.get(url).status_code == 404
+
+    client.force_login(moderator)
+    account_page = client.get(reverse("moderation_account", args=[sender.account.pk]))
+    assert f'href="{url}" download' in account_page.content.decode()
+    download = client.get(url)
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert b"".join(download.streaming_content) == PDF
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("forms.pdf", b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>", "is not a PDF"),
+        ("forms.html", b"<html><script>alert(1)</script></html>", "is not a PDF"),
+        ("huge.pdf", PDF + b"x" * 200, "is too big"),
+    ],
+)
+def test_an_appeal_with_a_document_that_is_not_a_scan_is_refused_whole(
+    client, sender, moderator, settings, name, content, error
+):
+    from moderation.models import Appeal, AppealFile
+
+    settings.APPEAL_FILE_MAX_BYTES = 100
+    freeze(sender.account, moderator)
+    client.force_login(sender)
+
+    response = client.post(
+        reverse("account_appeal"),
+        {"text": "Forms attached.", "files": [SimpleUploadedFile(name, content)]},
+    )
+
+    assert response.status_code == 400
+    assert error in words(response)
+    assert not Appeal.objects.exists() and not AppealFile.objects.exists()
+
+
+def test_at_most_appeal_files_max_documents(client, sender, moderator, settings):
+    from moderation.models import Appeal
+
+    settings.APPEAL_FILES_MAX = 2
+    freeze(sender.account, moderator)
+    client.force_login(sender)
+
+    response = client.post(
+        reverse("account_appeal"),
+        {
+            "text": "Forms attached.",
+            "files": [SimpleUploadedFile(f"p{n}.pdf", PDF) for n in range(3)],
+        },
+    )
+
+    assert "At most 2 files." in words(response)
+    assert not Appeal.objects.exists()

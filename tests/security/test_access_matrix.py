@@ -186,6 +186,7 @@ PAGES: dict[str, Page] = {
     "moderation_decline": Page(STAFF),
     "moderation_audit": Page(STAFF),
     "moderation_consent_proof": Page(STAFF),
+    "moderation_appeal_file": Page(STAFF),
     "moderation_accounts": Page(STAFF),
     "moderation_account": Page(STAFF),
     "moderation_account_warn": Page(STAFF),
