@@ -49,6 +49,7 @@ from lists.models import (
 from lists.services.consent import (
     AgeConfirmedBy,
     consent_proof_check,
+    consent_proof_file_check,
     consent_source_check,
     proof_file_name,
     proof_with_age_confirmation,
@@ -182,6 +183,36 @@ def import_ensure_allowed(account: Account) -> None:
         raise PermissionDenied(
             _("Your account is frozen: it cannot start imports until the freeze is lifted.")
         )
+
+
+def import_request_problems(
+    *,
+    consent_source: str,
+    proof: str,
+    consent_obtained_at: datetime | None,
+    proof_file: UploadedFile | None = None,
+) -> dict[str, str]:
+    """Every refusal import_create would make of the consent it is given (source, proof, its
+    file, the date), by field, so the upload page shows them together. Writes nothing."""
+    problems: dict[str, str] = {}
+    try:
+        source = consent_source_check(consent_source, field="consent_source")
+    except ApplicationError as exc:
+        problems["consent_source"] = exc.message
+        source = None
+    try:
+        consent_proof_file_check(proof_file)
+    except ApplicationError as exc:
+        problems["proof_file"] = exc.message
+        proof_file = None
+    if source is not None:
+        try:
+            consent_proof_check(source=source, proof=proof, ip=None, proof_file=proof_file)
+        except ApplicationError as exc:
+            problems.setdefault(exc.field or "proof", exc.message)
+    if consent_obtained_at and consent_obtained_at > timezone.now():
+        problems["consent_obtained_at"] = "Consent cannot be obtained in the future."
+    return problems
 
 
 def import_create(
