@@ -46,6 +46,56 @@ def _validate_password(password: str, *, user: User | None = None) -> None:
         raise ApplicationError(" ".join(exc.messages), field="password") from exc
 
 
+def account_sign_up_problems(
+    *,
+    company_name: str,
+    contact_name: str,
+    email: str,
+    phone: str,
+    postal_address: str,
+    password: str,
+    accepted_terms: bool,
+    accepted_privacy: bool,
+) -> dict[str, list[str]]:
+    """Every reason account_sign_up would refuse these values, by field (empty: none), so the
+    sign-up page can show them all at once instead of one per attempt. Writes nothing."""
+    problems: dict[str, list[str]] = {}
+
+    def refuse(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(str(message))
+
+    if not accepted_terms:
+        refuse("accept_terms", _("You must accept the terms of service."))
+    if not accepted_privacy:
+        refuse("accept_privacy", _("You must accept the privacy policy."))
+    required = {
+        "company_name": company_name,
+        "contact_name": contact_name,
+        "phone": phone,
+        "postal_address": postal_address,
+    }
+    for name, value in required.items():
+        if not (value or "").strip():
+            refuse(name, _("This field is required."))
+    if "company_name" not in problems:
+        try:
+            clean_header_text(company_name.strip(), field="company_name")
+        except ApplicationError as exc:
+            refuse("company_name", exc.message)
+    try:
+        email = normalise_address(email)
+    except ApplicationError as exc:
+        refuse("email", exc.message)
+    else:
+        if User.objects.filter(email__iexact=email).exists():
+            refuse("email", _("An account with this e-mail address already exists."))
+    try:
+        _validate_password(password, user=User(email=email, first_name=contact_name))
+    except ApplicationError as exc:
+        refuse("password", exc.message)
+    return problems
+
+
 @transaction.atomic
 def account_sign_up(
     *,
@@ -69,27 +119,22 @@ def account_sign_up(
     verification link and later notifications arrive in it. The verification e-mail is enqueued
     after commit.
     """
-    if not accepted_terms:
-        raise ApplicationError(_("You must accept the terms of service."), field="accept_terms")
-    if not accepted_privacy:
-        raise ApplicationError(_("You must accept the privacy policy."), field="accept_privacy")
-    required = {
-        "company_name": company_name,
-        "contact_name": contact_name,
-        "phone": phone,
-        "postal_address": postal_address,
-    }
-    for name, value in required.items():
-        if not (value or "").strip():
-            raise ApplicationError(_("This field is required."), field=name)
+    problems = account_sign_up_problems(
+        company_name=company_name,
+        contact_name=contact_name,
+        email=email,
+        phone=phone,
+        postal_address=postal_address,
+        password=password,
+        accepted_terms=accepted_terms,
+        accepted_privacy=accepted_privacy,
+    )
+    if problems:
+        field, messages = next(iter(problems.items()))
+        raise ApplicationError(messages[0], field=field)
     # The company name is the display name of the double opt-in e-mails' From.
     company_name = clean_header_text(company_name.strip(), field="company_name")
     email = normalise_address(email)
-    if User.objects.filter(email__iexact=email).exists():
-        raise ApplicationError(
-            _("An account with this e-mail address already exists."), field="email"
-        )
-    _validate_password(password, user=User(email=email, first_name=contact_name))
 
     account = Account.objects.create(
         company_name=company_name.strip(),

@@ -70,10 +70,40 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+def _sign_up_errors_all_at_once(form: SignUpForm) -> None:
+    """Add to the form's own errors every refusal the sign-up service would make (terms not
+    accepted, an address in use, a weak password...), for the fields the form found no fault
+    with, so that one attempt shows every error."""
+    form.is_valid()
+    data = form.cleaned_data
+    problems = services.account_sign_up_problems(
+        **{name: data.get(name, "") for name in SIGN_UP_TEXT_FIELDS},
+        accepted_terms=bool(data.get("accept_terms")),
+        accepted_privacy=bool(data.get("accept_privacy")),
+    )
+    for field, refusals in problems.items():
+        if field in form.errors:
+            continue
+        for message in refusals:
+            form.add_error(field, message)
+
+
+SIGN_UP_TEXT_FIELDS = (
+    "company_name",
+    "contact_name",
+    "email",
+    "phone",
+    "postal_address",
+    "password",
+)
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        _sign_up_errors_all_at_once(form)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:

@@ -125,6 +125,30 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def campaign_figures(*, campaign: Campaign) -> dict[str, Any]:
+    """The counters alone (the whole send, and the probe's under "probe"), as campaign_stats
+    gives them: one grouped query (two before approval, to count the recipients). The campaign
+    page polls them with its timeline while the send goes on."""
+    rows = list(
+        Delivery.objects.filter(campaign=campaign)
+        .values("is_probe")
+        .annotate(
+            **{name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()}
+        )
+        .order_by()
+    )
+    probe_row = next((row for row in rows if row["is_probe"]), {})
+    whole = {name: sum(row[name] for row in rows) for name in DELIVERY_COUNTERS}
+    probe = {name: probe_row.get(name, 0) for name in DELIVERY_COUNTERS}
+    whole["recipients"] = (
+        campaign.recipients_at_approval
+        if campaign.recipients_at_approval is not None
+        else selectors.recipient_count(campaign=campaign)
+    )
+    whole["probe_size"] = probe["probe_size"] = campaign.probe_size
+    return {**_shown(whole), "probe": _shown(probe)}
+
+
 def _shown(figures: dict[str, int | None]) -> dict[str, int | None]:
     return {name: figures[name] for name in FIGURES}
 

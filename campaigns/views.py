@@ -476,6 +476,12 @@ def _figure_rows(stats: dict) -> list[dict]:
     ]
 
 
+def _figures_sig(stats: dict) -> str:
+    """What the figures table shows, as one string: the page swaps the table in (polling it with
+    the timeline) only when it changed."""
+    return "|".join(f"{stats['probe'][key]},{stats[key]}" for key, _label, _as_share in FIGURE_ROWS)
+
+
 def _thresholds() -> dict[str, str]:
     """What the verdict compares each judged rate with, in words (from settings)."""
     limits = Thresholds.from_settings()
@@ -655,6 +661,7 @@ def _sending_context(campaign: Campaign) -> dict:
         "sending": {
             "stats": figures,
             "rows": _figure_rows(figures),
+            "figures_sig": _figures_sig(figures),
             "verdict": _verdict_display(figures["verdict"]),
             "rates_basis": figures["rates"]["basis"],
             # An amber verdict's warning is its reasons, shown with the verdict already.
@@ -793,14 +800,19 @@ def _progress_context(campaign: Campaign) -> dict | None:
 @never_cache
 @account_required
 def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    """The campaign page's timeline alone, as an HTML fragment, which the page polls while the
-    send is under way. Another account's campaign is a 404; a few queries whatever its size."""
+    """The campaign page's timeline, and once the probe is chosen its figures table, as an HTML
+    fragment, which the page polls while the send is under way. Another account's campaign is
+    a 404; a few queries whatever its size."""
     campaign = _campaign_or_404(request, campaign_id)
-    return render(
-        request,
-        "campaigns/_send_progress.html",
-        {"campaign": campaign, "progress": _progress_context(campaign)},
-    )
+    progress = _progress_context(campaign)
+    context = {"campaign": campaign, "progress": progress}
+    if progress and progress["total"]:
+        # Whenever the timeline counts the messages (the probe or the rest going out, and the
+        # end), the figures table below moves with it: one more grouped query. During the hold
+        # and a review neither counts anything.
+        figures = stats.campaign_figures(campaign=campaign)
+        context["figures"] = {"rows": _figure_rows(figures), "sig": _figures_sig(figures)}
+    return render(request, "campaigns/_progress_fragment.html", context)
 
 
 # --- one campaign --------------------------------------------------------------------------------

@@ -110,6 +110,17 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.POST.get(HONEYPOT_FIELD):
         # Answer a bot as if it had worked, so it learns nothing.
         return redirect(thanks)
+    form.is_valid()
+    # Every refusal at once: the consent box, the age, the address (one try shows them all).
+    problems = optin.subscription_form_problems(
+        mailing_list=mailing_list,
+        email=form.cleaned_data.get("email", ""),
+        consent_given=bool(form.cleaned_data.get("consent")),
+        adult_confirmed=bool(form.cleaned_data.get("adult")),
+    )
+    for field, message in problems.items():
+        if field in form.fields and field not in form.errors:
+            form.add_error(field, message)
     if form.is_valid():
         data = form.cleaned_data
         try:

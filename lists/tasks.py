@@ -64,11 +64,14 @@ def run_import(import_id: int) -> str:
 
 @shared_task(name="lists.purge_stale_imports")
 def purge_stale_imports() -> int:
-    """Beat, hourly: drop imports uploaded but never started within a day. Safe to run twice."""
+    """Beat, hourly: drop imports uploaded but never started within a day, and files held for
+    a second try past HELD_UPLOAD_SECONDS. Safe to run twice."""
     from datetime import timedelta
 
+    from lists.services.held_uploads import held_uploads_purge
     from lists.services.imports import imports_purge_stale
 
+    held_uploads_purge()
     return imports_purge_stale(older_than=timedelta(hours=24))
 
 

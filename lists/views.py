@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -31,7 +32,7 @@ from lists.forms import (
     SubscriberFilterForm,
 )
 from lists.models import ImportJob, ImportStatus, MailingList, Subscriber, SubscriberStatus
-from lists.services import imports, privacy
+from lists.services import held_uploads, imports, privacy
 from lists.services import lists as list_services
 from lists.services import subscribers as subscriber_services
 from lists.services.consent import AgeConfirmedBy, form_notice
@@ -295,33 +296,82 @@ def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: in
 # --- imports -------------------------------------------------------------------------------------
 
 
+# The import form's files kept for the next try when it is refused for something else.
+HELD_FIELDS = ("file", "proof_file")
+
+
+def _held_files(request: HttpRequest) -> tuple[MultiValueDict | None, dict]:
+    """The request's files, with each file held from the last try put back where the person
+    did not choose a new one (a new choice replaces, and deletes, the held one)."""
+    if request.method != "POST":
+        return None, {}
+    account_id = request.user.account_id
+    files, held = request.FILES.copy(), {}
+    for field in HELD_FIELDS:
+        token = request.POST.get(f"held_{field}", "")
+        if field in request.FILES:
+            held_uploads.upload_release(token=token, account_id=account_id)
+        elif token:
+            found = held_uploads.upload_held(token=token, account_id=account_id)
+            if found is not None:
+                files[field], held[field] = found
+    return files, held
+
+
 @account_required
 def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
+    """Step 1 of the import wizard. Every error shows at once (the form's and the consent
+    rules'); a file the person chose is kept for the next try when the refusal was about
+    something else (lists.services.held_uploads), so it need not be chosen again."""
     mailing_list = _list_or_404(request, list_id)
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    account_id = request.user.account_id
+    files, held = _held_files(request)
+    form = ImportUploadForm(request.POST or None, files)
+    if request.method == "POST":
+        form.is_valid()
         data = form.cleaned_data
-        try:
-            job = imports.import_create(
-                mailing_list=mailing_list,
-                user=request.user,
-                upload=data["file"],
-                consent_source=data["consent_source"],
-                proof=data["proof"],
-                consent_obtained_at=form.consent_obtained_datetime(),
-                column_map=None,
-                start=False,
-                proof_file=data.get("proof_file"),
-            )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
-            return redirect("import_map", import_id=job.pk)
+        problems = imports.import_request_problems(
+            consent_source=request.POST.get("consent_source", ""),
+            proof=data.get("proof", ""),
+            consent_obtained_at=form.consent_obtained_datetime(),
+            proof_file=data.get("proof_file"),
+        )
+        for field, message in problems.items():
+            if field not in form.errors:
+                form.add_error(field, message)
+        if not form.errors:
+            try:
+                job = imports.import_create(
+                    mailing_list=mailing_list,
+                    user=request.user,
+                    upload=data["file"],
+                    consent_source=data["consent_source"],
+                    proof=data["proof"],
+                    consent_obtained_at=form.consent_obtained_datetime(),
+                    column_map=None,
+                    start=False,
+                    proof_file=data.get("proof_file"),
+                )
+            except ApplicationError as exc:
+                form_error(form, exc)
+            else:
+                for kept in held.values():
+                    held_uploads.upload_release(token=kept.token, account_id=account_id)
+                return redirect("import_map", import_id=job.pk)
+        for field in HELD_FIELDS:
+            if field in form.errors:
+                # The file itself was refused: another one is needed.
+                if field in held:
+                    held_uploads.upload_release(token=held.pop(field).token, account_id=account_id)
+            elif field in request.FILES:
+                held[field] = held_uploads.upload_hold(
+                    account_id=account_id, upload=request.FILES[field]
+                )
     max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
     return render(
         request,
         "lists/import_upload.html",
-        {"form": form, "list": mailing_list, "max_mb": max_mb},
+        {"form": form, "list": mailing_list, "max_mb": max_mb, "held": held},
     )
 
 

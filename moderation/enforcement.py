@@ -14,8 +14,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -58,8 +60,9 @@ from lists.models import (
     SubscriberCount,
     Suppression,
 )
+from lists.services.consent import PROOF_FILE_TYPES, upload_name
 from lists.services.subscribers import subscribers_delete
-from moderation.models import AccountFlag, Appeal, AppealStatus, AuditAction
+from moderation.models import AccountFlag, Appeal, AppealFile, AppealStatus, AuditAction
 from moderation.selectors import appeal_deadline
 from moderation.services import REASON_MAX, _clean_reason, _ensure_moderator, audit
 
@@ -318,12 +321,46 @@ def account_unfreeze(*, account_id: int, moderator: User, reason: str) -> Accoun
 # --- the appeal -----------------------------------------------------------------------------------
 
 
-def appeal_file(*, account: Account, user: User | None, text: str) -> Appeal:
+def appeal_documents_check(uploads: list[UploadedFile]) -> list[tuple[UploadedFile, str]]:
+    """Refuse (a field error on "files") more than APPEAL_FILES_MAX documents, one over
+    APPEAL_FILE_MAX_BYTES, or one that is not a PDF, PNG, JPEG or GIF by its first bytes
+    (whatever its name or declared type: never HTML or SVG); return each with its type."""
+    if len(uploads) > settings.APPEAL_FILES_MAX:
+        raise ApplicationError(
+            _("At most %(max)s files.") % {"max": settings.APPEAL_FILES_MAX}, field="files"
+        )
+    checked = []
+    for upload in uploads:
+        name = upload_name(upload.name, default="document")
+        if upload.size is None or upload.size > settings.APPEAL_FILE_MAX_BYTES:
+            raise ApplicationError(
+                _("%(name)s is too big: the limit is %(limit)s.")
+                % {"name": name, "limit": filesizeformat(settings.APPEAL_FILE_MAX_BYTES)},
+                field="files",
+            )
+        upload.seek(0)
+        head = upload.read(8)
+        upload.seek(0)
+        kind = next((k for magic, k in PROOF_FILE_TYPES.items() if head.startswith(magic)), None)
+        if kind is None:
+            raise ApplicationError(
+                _("%(name)s is not a PDF, PNG, JPEG or GIF file (a scan or photo of the forms).")
+                % {"name": name},
+                field="files",
+            )
+        checked.append((upload, kind))
+    return checked
+
+
+def appeal_file(
+    *, account: Account, user: User | None, text: str, files: list[UploadedFile] | None = None
+) -> Appeal:
     """The sender's one appeal against the current freeze, filed within APPEAL_HOURS of it;
     while it waits, the account is not scheduled for deletion. InvalidTransition (409) when the
     account is not frozen, the window has passed or the freeze was already appealed; a field
-    error for an empty or oversized text. Locks the account row, so an appeal and the window's
-    expiry cannot both happen."""
+    error for an empty or oversized text, or documents appeal_documents_check refuses. The
+    documents (signed forms) are stored privately with the appeal. Locks the account row, so an
+    appeal and the window's expiry cannot both happen."""
     text = (text or "").strip()
     if not text:
         raise ApplicationError(_("Say why the account should be unfrozen."), field="text")
@@ -331,6 +368,7 @@ def appeal_file(*, account: Account, user: User | None, text: str) -> Appeal:
         raise ApplicationError(
             _("At most %(max)s characters.") % {"max": APPEAL_TEXT_MAX}, field="text"
         )
+    documents = appeal_documents_check(list(files or []))
     with transaction.atomic():
         locked = _locked_account(account.pk)
         if locked.state != State.FROZEN or locked.state_changed_at is None:
@@ -353,6 +391,14 @@ def appeal_file(*, account: Account, user: User | None, text: str) -> Appeal:
         appeal = Appeal.objects.create(
             account=locked, frozen_at=locked.state_changed_at, text=text, filed_by=user
         )
+        stored = []
+        for upload, kind in documents:
+            name = upload_name(upload.name, default="document")
+            document = AppealFile(appeal=appeal, original_name=name, size=upload.size)
+            # The stored name ends in the type found, so it is only ever served as that type.
+            document.file.save(f"{name.rsplit('.', 1)[0][:80] or 'document'}.{kind}", upload, False)
+            stored.append(document)
+        AppealFile.objects.bulk_create(stored)
         audit(
             actor=user,
             action=AuditAction.APPEALED,
@@ -638,6 +684,11 @@ def account_data_delete(
             subscriber_id__in=subscribers.values("pk")
         ).count()
         counts["subscribers"] = subscribers_delete(subscribers)
+        # The appeals stay (the audit log's); the documents sent with them are the account's data.
+        appeal_files = AppealFile.objects.filter(appeal__account=account)
+        field = AppealFile._meta.get_field("file")
+        files += [(field, name) for name in appeal_files.values_list("file", flat=True)]
+        _raw_delete(appeal_files)
         imports = ImportJob.objects.filter(account=account)
         for job_file, proof_file in imports.values_list("file", "proof_file"):
             files += [(ImportJob._meta.get_field("file"), job_file)] if job_file else []

@@ -217,8 +217,25 @@ class AbuseResolveForm(forms.Form):
     )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern): a list, possibly empty."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
 class AppealForm(forms.Form):
-    """The sender's appeal against a freeze."""
+    """The sender's appeal against a freeze, with the documents it may need (signed forms)."""
 
     text = forms.CharField(
         label=gettext_lazy("Your appeal"),
@@ -229,4 +246,13 @@ class AppealForm(forms.Form):
             "consent was given, what you removed."
         ),
         widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    files = MultipleFileField(
+        label=gettext_lazy("Documents (optional)"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),
+        help_text=gettext_lazy(
+            "If the freeze asks for them: scans or photos of the signed consent forms, as PDF "
+            "or images. Only moderators see them."
+        ),
     )

@@ -139,3 +139,22 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"appeal of account {self.account_id} ({self.status})"
+
+
+class AppealFile(models.Model):
+    """A document sent with an appeal (the signed forms a freeze asked for): a PDF or an image,
+    checked by its first bytes, stored outside any public URL and served only to moderators, as
+    a download (moderation_appeal_file). Deleted with the account's data."""
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to="appeals/%Y/%m/")
+    # The name the sender gave it (cleaned); the stored name carries the type found.
+    original_name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -19,6 +19,7 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -57,7 +58,7 @@ from lists.models import (
     SubscriberStatus,
 )
 from lists.selectors import role_address_share, status_counts
-from moderation.models import AccountFlag, Appeal, AppealStatus, AuditEntry
+from moderation.models import AccountFlag, Appeal, AppealFile, AppealStatus, AuditEntry
 
 S = CampaignStatus
 # What a moderator may still stop, paused campaigns (a frozen account's) included.
@@ -167,6 +168,20 @@ class SourceShare:
 
 
 @dataclass(frozen=True)
+class ConsentProof:
+    """One proof of consent a list's subscribers share (an import's, a form's), as recorded."""
+
+    source: str
+    label: str
+    proof: str
+    # The record whose proof file a moderator downloads (moderation_consent_proof), if any.
+    file_record_id: int | None
+    file_name: str
+    # How many of the counted subscribers' latest consent rests on it.
+    count: int
+
+
+@dataclass(frozen=True)
 class ListConsent:
     """Who a list's subscribers are and how their consent was obtained."""
 
@@ -182,6 +197,8 @@ class ListConsent:
     created_at: datetime
     oldest_subscription: datetime | None
     newest_subscription: datetime | None
+    # The proofs behind those sources, the most shared first (at most CONSENT_PROOFS_SHOWN).
+    proofs: list[ConsentProof] = field(default_factory=list)
 
     @property
     def unconsented(self) -> int:
@@ -250,12 +267,7 @@ def consent_sources(*, mailing_list: MailingList, subscribed: int) -> tuple[list
         .order_by("-obtained_at", "-id")
         .values("source")[:1]
     )
-    members = Subscriber.objects.filter(
-        mailing_list=mailing_list, status=SubscriberStatus.SUBSCRIBED
-    )
-    if subscribed > CONSENT_SAMPLE_SIZE:
-        stride = math.ceil(subscribed / CONSENT_SAMPLE_SIZE)
-        members = members.annotate(id_mod=Mod(F("id"), Value(stride))).filter(id_mod=0)
+    members = _counted_members(mailing_list, subscribed)
     rows = (
         members.annotate(consent_source=Subquery(latest_source))
         .values("consent_source")
@@ -276,6 +288,64 @@ def consent_sources(*, mailing_list: MailingList, subscribed: int) -> tuple[list
     ]
     shares.sort(key=lambda row: (-row.count, row.source))
     return shares, counted
+
+
+# The review page shows this many distinct proofs per list (the most shared first).
+CONSENT_PROOFS_SHOWN = 8
+
+
+def _counted_members(mailing_list: MailingList, subscribed: int) -> QuerySet[Subscriber]:
+    """The subscribed members the consent make-up is counted over: all of them up to
+    CONSENT_SAMPLE_SIZE, else every k-th by id."""
+    members = Subscriber.objects.filter(
+        mailing_list=mailing_list, status=SubscriberStatus.SUBSCRIBED
+    )
+    if subscribed > CONSENT_SAMPLE_SIZE:
+        stride = math.ceil(subscribed / CONSENT_SAMPLE_SIZE)
+        members = members.annotate(id_mod=Mod(F("id"), Value(stride))).filter(id_mod=0)
+    return members
+
+
+def consent_proofs(
+    *, mailing_list: MailingList, subscribed: int, limit: int = CONSENT_PROOFS_SHOWN
+) -> list[ConsentProof]:
+    """The proofs (text and file) of the counted subscribers' latest given consent, grouped:
+    an import's thousand rows share one proof. The most shared first, at most `limit`; two
+    queries over the same members as consent_sources."""
+    latest_id = (
+        ConsentRecord.objects.filter(subscriber=OuterRef("pk"), event=ConsentEvent.GRANTED)
+        .order_by("-obtained_at", "-id")
+        .values("id")[:1]
+    )
+    members = _counted_members(mailing_list, subscribed).annotate(consent_id=Subquery(latest_id))
+    rows = (
+        ConsentRecord.objects.filter(pk__in=members.values("consent_id"))
+        .values("source", "proof", "proof_file")
+        .annotate(n=Count("id"), example=Max("id"))
+        .order_by("-n", "source", "-example")[:limit]
+    )
+    labels = _source_labels()
+    return [
+        ConsentProof(
+            source=row["source"],
+            label=labels.get(row["source"], row["source"]),
+            proof=row["proof"],
+            file_record_id=row["example"] if row["proof_file"] else None,
+            file_name=(row["proof_file"] or "").rsplit("/", 1)[-1],
+            count=row["n"],
+        )
+        for row in rows
+    ]
+
+
+def appeal_document(*, file_id: int) -> AppealFile | None:
+    """A document sent with an appeal, for a moderator (staff see every account's)."""
+    return AppealFile.objects.filter(pk=file_id).first()
+
+
+def consent_proof_record(*, record_id: int) -> ConsentRecord | None:
+    """A consent record with a proof file, for a moderator (staff see every account's)."""
+    return ConsentRecord.objects.exclude(proof_file="").filter(pk=record_id).first()
 
 
 def _subscription_bounds(mailing_list: MailingList) -> tuple[datetime | None, datetime | None]:
@@ -312,6 +382,7 @@ def list_consent(*, mailing_list: MailingList) -> ListConsent:
         created_at=mailing_list.created_at,
         oldest_subscription=oldest,
         newest_subscription=newest,
+        proofs=consent_proofs(mailing_list=mailing_list, subscribed=subscribed),
     )
 
 

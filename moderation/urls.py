@@ -22,6 +22,16 @@ urlpatterns = [
         )
         for decision in ("approve", "reject", "release", "decline")
     ],
+    path(
+        "moderation/consent/<int:record_id>/proof/",
+        views.consent_proof,
+        name="moderation_consent_proof",
+    ),
+    path(
+        "moderation/appeal-files/<int:file_id>/",
+        views.appeal_file,
+        name="moderation_appeal_file",
+    ),
     path("moderation/audit/", views.audit, name="moderation_audit"),
     path("moderation/accounts/", views.accounts, name="moderation_accounts"),
     path("moderation/accounts/<int:account_id>/", views.account_detail, name="moderation_account"),

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -36,6 +36,7 @@ from complaints.blocklists import (
 )
 from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
+from config.downloads import private_file_response
 from config.errors import ApplicationError
 from moderation import enforcement, selectors, services
 from moderation.forms import (
@@ -259,6 +260,25 @@ def _review_page(
 @staff_required
 def review(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _review_page(request, campaign_id)
+
+
+@staff_required
+def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+    """A consent record's proof file for a moderator, always as a download
+    (config.downloads); the record's id comes from the review page's consent section."""
+    record = selectors.consent_proof_record(record_id=record_id)
+    if record is None:
+        raise Http404(_("No such proof file."))
+    return private_file_response(record.proof_file)
+
+
+@staff_required
+def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
+    """A document sent with an appeal, for a moderator, always as a download."""
+    document = selectors.appeal_document(file_id=file_id)
+    if document is None:
+        raise Http404(_("No such file."))
+    return private_file_response(document.file)
 
 
 @staff_required
@@ -650,11 +670,14 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
     if account is None:
         raise Http404("No such page.")
     roles.check_page(request)
-    form = AppealForm(request.POST or None)
+    form = AppealForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             enforcement.appeal_file(
-                account=account, user=request.user, text=form.cleaned_data["text"]
+                account=account,
+                user=request.user,
+                text=form.cleaned_data["text"],
+                files=form.cleaned_data["files"],
             )
         except ApplicationError as exc:
             if not (exc.field and exc.field in form.fields):

@@ -391,6 +391,9 @@ SEND_RATE_PER_PROVIDER = env.json(
     default={"gmail": 1000, "yahoo": 500, "microsoft": 500, "yandex": 300, "mailru": 300},
 )
 APPEAL_HOURS = env.int("APPEAL_HOURS", default=24)
+# An appeal may carry documents (signed forms: PDF or images): at most this many, each this big.
+APPEAL_FILES_MAX = env.int("APPEAL_FILES_MAX", default=5)
+APPEAL_FILE_MAX_BYTES = env.int("APPEAL_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Campaigns -----------------------------------------------------------------------------------
 # Where bounces (VERP return path) and mailto: unsubscribes arrive: a domain whose MX is ours.
@@ -423,6 +426,9 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=20000)
 # moves about this many times, but never under IMPORT_MIN_BATCH_SIZE rows (a transaction each).
 IMPORT_PROGRESS_STEPS = env.int("IMPORT_PROGRESS_STEPS", default=20)
 IMPORT_MIN_BATCH_SIZE = env.int("IMPORT_MIN_BATCH_SIZE", default=100)
+# A file chosen on an import form that was refused for something else is kept this long for the
+# next try (lists.services.held_uploads), then purged with the stale imports.
+HELD_UPLOAD_SECONDS = env.int("HELD_UPLOAD_SECONDS", default=3600)
 # One confirmation e-mail per address per this many seconds, however often the form is sent.
 CONFIRMATION_RESEND_SECONDS = env.int("CONFIRMATION_RESEND_SECONDS", default=600)
 SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=7 * 24 * 3600)

@@ -16,11 +16,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.addresses import InvalidAddress, normalise_address
-from accounts.models import User, WebhookEvent
+from accounts.models import Account, User, WebhookEvent
 from accounts.webhooks import emit_event
-from config.errors import ApplicationError
+from config.errors import ApplicationError, PermissionDenied
 from lists import export_layouts, parsers
 from lists.addresses import address_hasher
 from lists.bulk import (
@@ -48,6 +49,7 @@ from lists.models import (
 from lists.services.consent import (
     AgeConfirmedBy,
     consent_proof_check,
+    consent_proof_file_check,
     consent_source_check,
     proof_file_name,
     proof_with_age_confirmation,
@@ -174,6 +176,45 @@ def source_status(job: ImportJob, header: list[str]) -> export_layouts.SourceSta
     return dataclasses.replace(layout, **changes)
 
 
+def import_ensure_allowed(account: Account) -> None:
+    """PermissionDenied (403) for an account that may not send (frozen, closing): it may not
+    start an import either, as a freeze stops growing the lists it was frozen over."""
+    if not account.can_send:
+        raise PermissionDenied(
+            _("Your account is frozen: it cannot start imports until the freeze is lifted.")
+        )
+
+
+def import_request_problems(
+    *,
+    consent_source: str,
+    proof: str,
+    consent_obtained_at: datetime | None,
+    proof_file: UploadedFile | None = None,
+) -> dict[str, str]:
+    """Every refusal import_create would make of the consent it is given (source, proof, its
+    file, the date), by field, so the upload page shows them together. Writes nothing."""
+    problems: dict[str, str] = {}
+    try:
+        source = consent_source_check(consent_source, field="consent_source")
+    except ApplicationError as exc:
+        problems["consent_source"] = exc.message
+        source = None
+    try:
+        consent_proof_file_check(proof_file)
+    except ApplicationError as exc:
+        problems["proof_file"] = exc.message
+        proof_file = None
+    if source is not None:
+        try:
+            consent_proof_check(source=source, proof=proof, ip=None, proof_file=proof_file)
+        except ApplicationError as exc:
+            problems.setdefault(exc.field or "proof", exc.message)
+    if consent_obtained_at and consent_obtained_at > timezone.now():
+        problems["consent_obtained_at"] = "Consent cannot be obtained in the future."
+    return problems
+
+
 def import_create(
     *,
     mailing_list: MailingList,
@@ -191,8 +232,10 @@ def import_create(
     Refuses (and stores nothing) a forbidden consent source, a missing proof, a file over
     IMPORT_MAX_BYTES, an empty, unknown or damaged file and, when starting, a file whose e-mail
     column cannot be found. With `start` the import is queued and its task enqueued after
-    commit; otherwise it waits (`pending`) for the column mapping (the browser wizard).
+    commit; otherwise it waits (`pending`) for the column mapping (the browser wizard). A
+    frozen account is refused first (import_ensure_allowed).
     """
+    import_ensure_allowed(mailing_list.account)
     source = consent_source_check(consent_source, field="consent_source")
     consent_proof_check(source=source, proof=proof, ip=None, proof_file=proof_file)
     if consent_obtained_at and consent_obtained_at > timezone.now():
@@ -281,7 +324,9 @@ def import_header(*, job: ImportJob) -> ImportPreview:
 
 
 def import_start(*, job: ImportJob, column_map: dict) -> ImportJob:
-    """Map the columns of a pending import and queue it. Idempotent for a queued import."""
+    """Map the columns of a pending import and queue it. Idempotent for a queued import; refused
+    for an account frozen since the upload."""
+    import_ensure_allowed(job.account)
     header = import_header(job=job).header
     column_map = with_standing_columns(column_map_check(column_map, header=header), header=header)
     with transaction.atomic():

@@ -292,13 +292,33 @@ def subscription_form_check(
     """What a form post is refused for, the same whoever the address belongs to: the consent box,
     the age confirmation of an adult list, an address that is not one. Returns the address,
     normalised; raises ApplicationError (with the field) and reads nothing from the database."""
-    if not consent_given:
-        raise ApplicationError(
-            _("Tick the box to agree to receive these e-mails."), field="consent"
-        )
-    if mailing_list.adult_content and not adult_confirmed:
-        raise ApplicationError(_("This list is for adults only: confirm your age."), field="adult")
+    problems = subscription_form_problems(
+        mailing_list=mailing_list,
+        email=email,
+        consent_given=consent_given,
+        adult_confirmed=adult_confirmed,
+    )
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise ApplicationError(message, field=field)
     return normalise_address(email)
+
+
+def subscription_form_problems(
+    *, mailing_list: MailingList, email: str, consent_given: bool, adult_confirmed: bool
+) -> dict[str, str]:
+    """Every refusal subscription_form_check would make, by field, so the form shows them all
+    at once. Reads nothing from the database (the answer says nothing about the address)."""
+    problems: dict[str, str] = {}
+    if not consent_given:
+        problems["consent"] = _("Tick the box to agree to receive these e-mails.")
+    if mailing_list.adult_content and not adult_confirmed:
+        problems["adult"] = _("This list is for adults only: confirm your age.")
+    try:
+        normalise_address(email)
+    except ApplicationError as exc:
+        problems["email"] = exc.message
+    return problems
 
 
 def subscription_form_accept(

@@ -7,7 +7,8 @@
    pauses while the tab is hidden, backs off after errors and ends on a 4xx or anything that is
    not the fragment (signed out, campaign deleted). The countdown ticks every second; its words
    come translated in the region's data-* attributes. Without JavaScript the page shows the
-   state it was loaded in, and a reload shows the current one. */
+   state it was loaded in, and a reload shows the current one. The fragment also carries the
+   figures table (#figures) once the probe is chosen, swapped in the same way. */
 (function () {
   "use strict";
 
@@ -105,6 +106,16 @@
     tick();
   }
 
+  // The figures table below (campaigns/_figures_table.html) comes with the timeline once the
+  // probe is chosen: swapped whole when its data-sig changed, so "Sent" never lags the steps.
+  function swapFigures(fresh) {
+    var current = document.getElementById("figures");
+    if (!fresh || !current) return;
+    if (current.getAttribute("data-sig") !== fresh.getAttribute("data-sig")) {
+      current.replaceWith(document.importNode(fresh, true));
+    }
+  }
+
   function poll() {
     timer = null;
     window.fetch(words.pollUrl, {
@@ -123,6 +134,7 @@
         if (!fresh) return stop();
         failures = 0;
         swap(fresh);
+        swapFigures(parsed.getElementById("figures"));
         if (isFinal(fresh)) stop();
         else schedule(every);
       })

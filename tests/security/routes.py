@@ -210,7 +210,22 @@ def _campaign_id(world: World, route: Route) -> int:
 
 # Path parameter -> its value for account A's objects. A new parameter fails the test until it
 # has one here.
+def _appeal_file_id(world: World, route: Route) -> int:
+    """A document sent with an appeal of account A (made on first use: A is not frozen)."""
+    from moderation.models import Appeal, AppealFile
+
+    if "appeal_file" not in world.objects:
+        appeal = Appeal.objects.create(
+            account=world.owner.account, frozen_at=timezone.now(), text="Matrix appeal"
+        )
+        document = AppealFile(appeal=appeal, original_name="forms.pdf", size=9)
+        document.file.save("forms.pdf", ContentFile(b"%PDF-1.4\n"), save=True)
+        world.objects["appeal_file"] = document
+    return world.objects["appeal_file"].pk
+
+
 FILLERS: dict[str, Callable[[World, Route], object]] = {
+    "file_id": _appeal_file_id,
     "list_id": lambda w, r: w.objects["list"].pk,
     "subscriber_id": lambda w, r: w.objects["subscriber"].pk,
     "record_id": lambda w, r: w.objects["record"].pk,

@@ -185,6 +185,8 @@ PAGES: dict[str, Page] = {
     "moderation_release": Page(STAFF),
     "moderation_decline": Page(STAFF),
     "moderation_audit": Page(STAFF),
+    "moderation_consent_proof": Page(STAFF),
+    "moderation_appeal_file": Page(STAFF),
     "moderation_accounts": Page(STAFF),
     "moderation_account": Page(STAFF),
     "moderation_account_warn": Page(STAFF),
