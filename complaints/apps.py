@@ -8,6 +8,10 @@ class ComplaintsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import tracking_queue
         from complaints.esp import posts_apply
+        from complaints.models import FeedbackSource
+        from lists.selectors import consent_channels_register
 
         # The tracking queue (campaigns) carries ESP webhook posts; complaints applies them.
         tracking_queue.posts_applier_register(posts_apply)
+        # A withdrawal recorded from a report names its channel in words on the subscriber page.
+        consent_channels_register(dict(FeedbackSource.choices))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, DateField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -250,16 +251,24 @@ _WITHDRAWAL_CHANNELS = {
 }
 
 
+# Channels the apps above lists name (complaints registers its feedback sources at start-up:
+# lists sits below complaints in the layers and does not import it).
+_REGISTERED_CHANNELS: dict[str, Any] = {}
+
+
+def consent_channels_register(labels: Mapping[str, Any]) -> None:
+    """Add `labels` (source code -> lazily translated name) to what consent_source_label knows."""
+    _REGISTERED_CHANNELS.update(labels)
+
+
 def consent_source_label(source: str) -> str:
     """A consent record's source as a reader names it (a consent source, a feedback channel, a
     status), in the active language; an unknown one as stored, "—" for none. Never the code."""
-    from complaints.models import FeedbackSource
-
     if not source:
         return "—"
     labels = {
         **dict(ConsentSource.choices),
-        **dict(FeedbackSource.choices),
+        **_REGISTERED_CHANNELS,
         **dict(SubscriberStatus.choices),
         **_WITHDRAWAL_CHANNELS,
     }
