@@ -40,4 +40,5 @@ urlpatterns = [
 if settings.DEBUG:
     urlpatterns.append(path("dev/outbox/", include("outbox.urls")))
 
+handler400 = "config.views.bad_request"
 handler404 = "config.views.not_found"

@@ -1,6 +1,7 @@
 """Project-wide error pages: the API answers in JSON even when no URL pattern matched."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 
 
@@ -10,3 +11,12 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 for a request Django itself refuses before any view (a Host header that is empty or
+    not allowed, a malformed upload): `{"detail": ...}` under /api/, where integrators parse
+    JSON, and the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return django_bad_request(request, exception)

@@ -452,7 +452,10 @@ def test_the_queries_do_not_grow_with_lists_campaigns_or_feedback(
 
 def test_the_page_needs_no_script_and_every_chart_has_its_numbers_as_text(sender, data):
     html = _html(sender.get(URL))
-    assert "<script" not in html
+    # The one script is the site-wide one that lets keyboards reach a table that scrolls on a
+    # phone (base.html); the dashboard itself draws everything on the server.
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts == ['<script src="/static/js/scroll-regions.js" defer>']
     # Every drawing is either an image with a title and a description, or hidden because the
     # number beside it says the same.
     drawings = list(re.finditer(r"<svg\b[^>]*>.*?</svg>", html, re.S))

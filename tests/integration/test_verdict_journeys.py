@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns import selectors
 from campaigns.models import Campaign, Delivery, DeliveryStatus
+from config.coded_text import render
 from lists.models import Subscriber
 from moderation import services as moderation
 from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
@@ -139,7 +140,8 @@ def test_a_probe_refused_at_rcpt_goes_to_review_and_the_addresses_stop_being_mai
     )
     assert verdict["rates"]["refusal_rate"] == 1.0
     assert verdict["rates"]["hard_bounce_rate"] == 1.0
-    assert verdict["reasons"][0] == (
+    # Stored as codes, read in the reader's language (English here).
+    assert render(verdict["reasons"][0]) == (
         "The mail server accepted none of the 20 probe messages handed to it: a probe with no "
         "accepted message is never released on its own."
     )
@@ -215,7 +217,8 @@ def test_thirty_percent_of_the_probe_unsubscribing_sends_it_to_review(
     )
     assert verdict["rates"]["unsubscribe_rate"] == 0.3
     assert any(
-        reason.startswith("30 unsubscribes in 100 messages: 30%") for reason in verdict["reasons"]
+        render(reason).startswith("30 unsubscribes in 100 messages: 30%")
+        for reason in verdict["reasons"]
     )
     gone = [message.to for message in leaving]
     assert set(

@@ -24,7 +24,9 @@ def _text(response) -> str:
 def russian(client):
     user = UserFactory(language="ru")
     client.force_login(user)
-    mailing_list = MailingListFactory(account=user.account, name="Новости", adult_content=True)
+    mailing_list = MailingListFactory(
+        account=user.account, name="Новости", adult_content=True, language="ru"
+    )
     subscribers = [SubscriberFactory(mailing_list=mailing_list) for _ in range(3)]
     suppression_add(account=user.account, email="gone@example.org", reason="unsubscribed")
     job = ImportJob.objects.create(
@@ -74,7 +76,7 @@ def test_the_list_pages_read_in_russian(russian):
             assert word in text, (url, word)
 
 
-def test_the_snippet_is_written_in_the_senders_language_and_says_so(russian):
+def test_the_snippet_is_written_in_the_lists_language_and_says_so(russian):
     client, mailing_list, _, _ = russian
     body = client.get(reverse("list_form_builder", args=[mailing_list.pk])).content.decode()
     assert "form method=&quot;post&quot;" in body

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from config.urls import handler404  # noqa: F401
+from config.urls import handler400, handler404  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
 
 urlpatterns = [*project_urlpatterns, path("dev/outbox/", include("outbox.urls"))]
