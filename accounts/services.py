@@ -268,7 +268,7 @@ def account_create(
             "verification": {
                 "status": "ok",
                 "records": [],
-                "messages": ["Marked verified by an operator (create_account)."],
+                "messages": [coded_text.coded("accounts.dns.verification_by_operator")],
             }
         }
         domain.save(update_fields=["verified_at", "findings"])

@@ -1,5 +1,5 @@
 """Texts the accounts app stores for a later reader (config.coded_text): notifications
-(accounts.services.notify), DNS findings of sender domains and webhook delivery errors.
+(accounts.services.notify) and the DNS findings of sender domains.
 
 A notice is two codes, `<code>.subject` and `<code>.body`, declared together by `notice`; both
 are rendered with the parameters `notify` was given. Text a person typed (a moderator's reason)
@@ -161,3 +161,64 @@ notice(
         "to learn why and how to ask for removal.\n\nThe blocklist says: %(reason)s"
     ),
 )
+
+# --- DNS findings of a sender domain (accounts.dns; SenderDomain.findings[...]["messages"]) -----
+# The parameters are names and values from DNS: shown as they are.
+
+define("accounts.dns.verification_found", gettext_noop("The verification TXT record was found."))
+define(
+    "accounts.dns.verification_differs",
+    gettext_noop("A verification record exists on %(domain)s but its token differs."),
+)
+define(
+    "accounts.dns.verification_missing",
+    gettext_noop('Add a TXT record on %(domain)s with the value "%(value)s".'),
+)
+define(
+    "accounts.dns.verification_by_operator",
+    gettext_noop("Marked verified by an operator (create_account)."),
+)
+define("accounts.dns.spf_missing", gettext_noop("%(domain)s publishes no SPF record."))
+define(
+    "accounts.dns.spf_many",
+    gettext_noop("More than one SPF record: receivers treat it as none."),
+)
+define("accounts.dns.spf_plus_all", gettext_noop("'+all' lets anyone send as this domain."))
+define(
+    "accounts.dns.spf_not_ours",
+    gettext_noop("The SPF record does not authorise us: it needs 'include:%(include)s'."),
+)
+define("accounts.dns.spf_no_all", gettext_noop("The SPF record has no 'all' mechanism at its end."))
+define("accounts.dns.spf_neutral", gettext_noop("'?all' is neutral; prefer '~all' or '-all'."))
+define(
+    "accounts.dns.spf_ours",
+    gettext_noop("SPF authorises us (include:%(include)s) and ends with '%(ending)s'."),
+)
+define("accounts.dns.spf_ok", gettext_noop("SPF ends with '%(ending)s'."))
+define(
+    "accounts.dns.dmarc_missing",
+    gettext_noop("_dmarc.%(domain)s has no DMARC record; large mailbox providers require one."),
+)
+define(
+    "accounts.dns.dmarc_many", gettext_noop("More than one DMARC record: receivers ignore them.")
+)
+define("accounts.dns.dmarc_no_policy", gettext_noop("The DMARC record has no valid 'p=' policy."))
+define(
+    "accounts.dns.dmarc_inherited",
+    gettext_noop("Inherited from %(publisher)s: the policy for subdomains is %(policy)s."),
+)
+define("accounts.dns.dmarc_policy", gettext_noop("DMARC policy is p=%(policy)s."))
+define(
+    "accounts.dns.dmarc_no_rua",
+    gettext_noop("No 'rua=' address: you will not receive aggregate reports."),
+)
+define(
+    "accounts.dns.dkim_no_selector", gettext_noop("Give a DKIM selector to check its public key.")
+)
+define("accounts.dns.dkim_missing", gettext_noop("%(name)s has no DKIM key record."))
+define("accounts.dns.dkim_revoked", gettext_noop("The DKIM key at %(name)s is revoked (empty p=)."))
+define(
+    "accounts.dns.dkim_not_ours",
+    gettext_noop("The key at %(name)s is not ours: publish the value shown here."),
+)
+define("accounts.dns.dkim_found", gettext_noop("DKIM key found at %(name)s (k=%(algorithm)s)."))
