@@ -323,7 +323,8 @@ class WebhookDelivery(models.Model):
         default=WebhookDeliveryStatus.PENDING,
     )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    # Coded text (accounts/texts.py), rendered in the reader's language (old rows: a sentence).
+    error = models.JSONField(default=str, blank=True)
     response_excerpt = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

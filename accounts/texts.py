@@ -1,5 +1,6 @@
 """Texts the accounts app stores for a later reader (config.coded_text): notifications
-(accounts.services.notify) and the DNS findings of sender domains.
+(accounts.services.notify), the DNS findings of sender domains and why a webhook delivery
+failed.
 
 A notice is two codes, `<code>.subject` and `<code>.body`, declared together by `notice`; both
 are rendered with the parameters `notify` was given. Text a person typed (a moderator's reason)
@@ -222,3 +223,15 @@ define(
     gettext_noop("The key at %(name)s is not ours: publish the value shown here."),
 )
 define("accounts.dns.dkim_found", gettext_noop("DKIM key found at %(name)s (k=%(algorithm)s)."))
+
+# --- why a webhook delivery failed (accounts.webhooks; WebhookDelivery.error) --------------------
+
+# `error` is the HTTP library's own explanation, in English.
+define("accounts.webhook.connection_failed", gettext_noop("Connection failed: %(error)s"))
+define("accounts.webhook.timed_out", gettext_noop("Timed out."))
+define(
+    "accounts.webhook.redirected",
+    gettext_noop("HTTP %(status)s: redirects are not followed; register the final URL."),
+)
+define("accounts.webhook.http_status", gettext_noop("HTTP %(status)s."))
+define("accounts.webhook.disabled", gettext_noop("The webhook is disabled."))
