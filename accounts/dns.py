@@ -16,6 +16,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from publicsuffixlist import PublicSuffixList
 
+from config.coded_text import CodedText, coded
+
 
 @dataclass
 class RecordCheck:
@@ -23,7 +25,8 @@ class RecordCheck:
 
     status: str
     records: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
+    # Coded text (accounts/texts.py: accounts.dns.*), rendered when the domain page is read.
+    messages: list[CodedText] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +48,10 @@ class DomainFindings:
 
 class LookupFailed(Exception):
     """The nameservers could not be asked (timeout, refused); distinct from "no such record"."""
+
+
+def _say(code: str, **params: str) -> CodedText:
+    return coded(f"accounts.dns.{code}", **params)
 
 
 def build_resolver() -> dns.resolver.Resolver:
@@ -88,15 +95,11 @@ def txt_records(name: str, *, resolver: dns.resolver.Resolver) -> list[str]:
 def check_verification(domain: str, expected: str, records: list[str]) -> RecordCheck:
     matching = [record for record in records if record.strip() == expected]
     if matching:
-        return RecordCheck("ok", matching, ["The verification TXT record was found."])
+        return RecordCheck("ok", matching, [_say("verification_found")])
     ours = [r for r in records if r.startswith(settings.DOMAIN_VERIFICATION_PREFIX)]
     if ours:
-        return RecordCheck(
-            "error", ours, [f"A verification record exists on {domain} but its token differs."]
-        )
-    return RecordCheck(
-        "missing", [], [f'Add a TXT record on {domain} with the value "{expected}".']
-    )
+        return RecordCheck("error", ours, [_say("verification_differs", domain=domain)])
+    return RecordCheck("missing", [], [_say("verification_missing", domain=domain, value=expected)])
 
 
 ALL_TERMS = ("all", "+all", "-all", "~all", "?all")
@@ -125,28 +128,26 @@ def check_spf(domain: str, records: list[str], *, include: str | None = None) ->
     authorises us through that include."""
     spf = spf_records(records)
     if not spf:
-        return RecordCheck("missing", [], [f"{domain} publishes no SPF record."])
+        return RecordCheck("missing", [], [_say("spf_missing", domain=domain)])
     if len(spf) > 1:
-        return RecordCheck("error", spf, ["More than one SPF record: receivers treat it as none."])
+        return RecordCheck("error", spf, [_say("spf_many")])
     terms = spf[0].lower().split()
     all_terms = [t for t in terms if t in ALL_TERMS]
     if all_terms and all_terms[-1] in ("+all", "all"):
-        return RecordCheck("error", spf, ["'+all' lets anyone send as this domain."])
+        return RecordCheck("error", spf, [_say("spf_plus_all")])
     if include and not spf_authorises(spf[0], include):
         return RecordCheck(
             "error",
             spf,
-            [f"The SPF record does not authorise us: it needs 'include:{include}'."],
+            [_say("spf_not_ours", include=include)],
         )
     if not all_terms:
-        return RecordCheck("warning", spf, ["The SPF record has no 'all' mechanism at its end."])
+        return RecordCheck("warning", spf, [_say("spf_no_all")])
     if all_terms[-1] == "?all":
-        return RecordCheck("warning", spf, ["'?all' is neutral; prefer '~all' or '-all'."])
+        return RecordCheck("warning", spf, [_say("spf_neutral")])
     if include:
-        return RecordCheck(
-            "ok", spf, [f"SPF authorises us (include:{include}) and ends with '{all_terms[-1]}'."]
-        )
-    return RecordCheck("ok", spf, [f"SPF ends with '{all_terms[-1]}'."])
+        return RecordCheck("ok", spf, [_say("spf_ours", include=include, ending=all_terms[-1])])
+    return RecordCheck("ok", spf, [_say("spf_ok", ending=all_terms[-1])])
 
 
 def spf_record_to_publish(records: list[str], include: str) -> str:
@@ -230,23 +231,23 @@ def check_dmarc(domain: str, records: list[str], *, publisher: str | None = None
         return RecordCheck(
             "missing",
             [],
-            [f"_dmarc.{domain} has no DMARC record; large mailbox providers require one."],
+            [_say("dmarc_missing", domain=domain)],
         )
     if len(dmarc) > 1:
-        return RecordCheck("error", dmarc, ["More than one DMARC record: receivers ignore them."])
+        return RecordCheck("error", dmarc, [_say("dmarc_many")])
     tags = parse_tags(dmarc[0])
     policy = tags.get("p", "").lower()
     if policy not in DMARC_POLICIES:
-        return RecordCheck("error", dmarc, ["The DMARC record has no valid 'p=' policy."])
+        return RecordCheck("error", dmarc, [_say("dmarc_no_policy")])
     if publisher and publisher != domain:
         # A subdomain without its own record gets the parent's sp=; an invalid sp= means p=.
         subdomain_policy = tags.get("sp", "").lower()
         policy = subdomain_policy if subdomain_policy in DMARC_POLICIES else policy
-        messages = [f"Inherited from {publisher}: the policy for subdomains is {policy}."]
+        messages = [_say("dmarc_inherited", publisher=publisher, policy=policy)]
     else:
-        messages = [f"DMARC policy is p={policy}."]
+        messages = [_say("dmarc_policy", policy=policy)]
     if "rua" not in tags:
-        messages.append("No 'rua=' address: you will not receive aggregate reports.")
+        messages.append(_say("dmarc_no_rua"))
     return RecordCheck("ok" if policy != "none" else "warning", dmarc, messages)
 
 
@@ -255,19 +256,17 @@ def check_dkim(
 ) -> RecordCheck:
     """Judge the key at the selector; with `expected_key` (ours), "ok" only for that key."""
     if not selector:
-        return RecordCheck("missing", [], ["Give a DKIM selector to check its public key."])
+        return RecordCheck("missing", [], [_say("dkim_no_selector")])
     name = f"{selector}._domainkey.{domain}"
     keys = [r for r in records if "p" in parse_tags(r)]
     if not keys:
-        return RecordCheck("missing", [], [f"{name} has no DKIM key record."])
+        return RecordCheck("missing", [], [_say("dkim_missing", name=name)])
     tags = parse_tags(keys[0])
     if not tags.get("p"):
-        return RecordCheck("error", keys, [f"The DKIM key at {name} is revoked (empty p=)."])
+        return RecordCheck("error", keys, [_say("dkim_revoked", name=name)])
     if expected_key and tags["p"] != expected_key:
-        return RecordCheck(
-            "error", keys, [f"The key at {name} is not ours: publish the value shown here."]
-        )
-    return RecordCheck("ok", keys, [f"DKIM key found at {name} (k={tags.get('k', 'rsa')})."])
+        return RecordCheck("error", keys, [_say("dkim_not_ours", name=name)])
+    return RecordCheck("ok", keys, [_say("dkim_found", name=name, algorithm=tags.get("k", "rsa"))])
 
 
 def parse_tags(record: str) -> dict[str, str]:

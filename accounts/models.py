@@ -242,8 +242,10 @@ class Notification(models.Model):
     UI until read and also e-mailed."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
+    # Coded text (config.coded_text, written by accounts.services.notify), rendered in the
+    # reader's language; rows from before codes hold the sentence, shown as it is.
+    subject = models.JSONField()
+    body = models.JSONField(default=str, blank=True)
     # A path inside the app, e.g. the campaign's page.
     link = models.CharField(max_length=300, blank=True)
     level = models.CharField(max_length=8, default="info")  # info, warning, error
@@ -256,7 +258,9 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["account", "read_at"], name="notification_unread")]
 
     def __str__(self) -> str:
-        return self.subject
+        from config.coded_text import render
+
+        return render(self.subject)
 
 
 class WebhookEvent(models.TextChoices):
@@ -319,7 +323,8 @@ class WebhookDelivery(models.Model):
         default=WebhookDeliveryStatus.PENDING,
     )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    # Coded text (accounts/texts.py), rendered in the reader's language (old rows: a sentence).
+    error = models.JSONField(default=str, blank=True)
     response_excerpt = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,6 +12,7 @@ from accounts import dkim
 from accounts import dns as sender_dns
 from accounts.dns import normalise_domain
 from accounts.models import Account, ApiToken, Notification, SenderDomain
+from config.coded_text import render
 
 
 def sender_domains_for(*, account: Account) -> QuerySet[SenderDomain]:
@@ -94,10 +95,12 @@ def _dkim_length_note() -> str:
 
 
 def _check(findings: dict, name: str) -> tuple[str, list[str], list[str]]:
+    """The stored check's status, records seen and messages (coded: rendered for the reader)."""
     check = findings.get(name)
     if not check:
         return UNCHECKED, [], []
-    return _STATUS_OF_CHECK.get(check["status"], WRONG), check["records"], check["messages"]
+    messages = [render(message) for message in check["messages"]]
+    return _STATUS_OF_CHECK.get(check["status"], WRONG), check["records"], messages
 
 
 def sender_domain_records(*, sender_domain: SenderDomain) -> list[DnsRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -33,6 +34,7 @@ from accounts.models import (
     User,
 )
 from accounts.team import account_event_record
+from config import coded_text
 from config.errors import ApplicationError, NotFound
 from config.text import clean_header_text
 
@@ -311,7 +313,7 @@ def account_create(
             "verification": {
                 "status": "ok",
                 "records": [],
-                "messages": ["Marked verified by an operator (create_account)."],
+                "messages": [coded_text.coded("accounts.dns.verification_by_operator")],
             }
         }
         domain.save(update_fields=["verified_at", "findings"])
@@ -622,15 +624,23 @@ def sender_domain_delete(*, account: Account, domain_id: int) -> None:
         raise NotFound("No such sender domain.")
 
 
-def notify_account(
-    *, account: Account, subject: str, body: str = "", link: str = "", level: str = "info"
+def notify(
+    account: Account, code: str, *, level: str = "info", link: str = "", **params: Any
 ) -> Notification:
-    """Tell an account's users something (a moderation decision, a probe's warning): shown in
-    the UI until read, and e-mailed by a worker once the transaction commits."""
+    """Tell an account's users something (a moderation decision, a probe's verdict, a system
+    notice): shown in the UI until read, and e-mailed by a worker once the transaction commits.
+
+    `code` names a notice declared in a `texts.py` (accounts.texts.notice): its subject and
+    body are stored as coded text with `params`, and rendered in each reader's language, on
+    the page and in the e-mail. Text a person typed (a moderator's reason) is a parameter,
+    shown as typed. Raises KeyError for an undeclared notice."""
     from accounts import tasks
 
+    subject = coded_text.coded(f"{code}.subject", **params)
+    body_code = f"{code}.body"
+    body = coded_text.coded(body_code, **params) if coded_text.is_defined(body_code) else ""
     notification = Notification.objects.create(
-        account=account, subject=subject[:200], body=body, link=link[:300], level=level
+        account=account, subject=subject, body=body, link=link[:300], level=level
     )
     transaction.on_commit(lambda: tasks.send_notification_email.delay(notification.pk))
     return notification
@@ -638,7 +648,7 @@ def notify_account(
 
 def notification_send_email(*, notification_id: int) -> int:
     """E-mail a notification to the account's active users with a verified address, each in
-    their language (its frame: the subject and body are the notifier's words); safe to run twice
+    their language (the subject and body too: they are stored as codes); safe to run twice
     (sends once). Returns how many were e-mailed."""
     with transaction.atomic():
         notification = (
@@ -663,10 +673,12 @@ def notification_send_email(*, notification_id: int) -> int:
         "service_name": settings.SERVICE_NAME,
     }
     for language, recipients in by_language.items():
+        # The stored subject and body are codes: each language renders its own words.
         with translation.override(language):
             message = render_to_string("accounts/email/notification.txt", context)
+            subject = coded_text.render(notification.subject)
         send_mail(
-            subject=f"[{settings.SERVICE_NAME}] {notification.subject}",
+            subject=f"[{settings.SERVICE_NAME}] {' '.join(subject.split())}",
             message=message,
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=recipients,

@@ -27,6 +27,7 @@ from accounts.forms import (
     SignUpForm,
 )
 from accounts.models import WebhookEvent
+from config import coded_text
 from config.errors import ApplicationError, NotFound
 from config.http import client_ip
 
@@ -324,7 +325,10 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
         if domain.is_verified:
             messages.success(request, _("%(domain)s is verified.") % {"domain": domain.domain})
         else:
-            found = domain.findings.get("verification", {}).get("messages", [])
+            found = [
+                coded_text.render(m)
+                for m in domain.findings.get("verification", {}).get("messages", [])
+            ]
             messages.error(
                 request,
                 " ".join(found) or _("%(domain)s is not verified yet.") % {"domain": domain.domain},

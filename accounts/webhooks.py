@@ -50,6 +50,7 @@ from accounts.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from config.coded_text import CodedText, coded
 from config.errors import ApplicationError, NotFound
 
 SIGNATURE_HEADER = "X-ConsentMail-Signature"
@@ -397,7 +398,8 @@ def webhook_send_test(*, account: Account, endpoint_id: int) -> WebhookDelivery:
 @dataclass(frozen=True)
 class AttemptResult:
     status_code: int | None = None
-    error: str = ""
+    # Coded text (accounts/texts.py: accounts.webhook.*), or the address guard's own sentence.
+    error: CodedText | str = ""
     response_excerpt: str = ""
     duration_ms: int = 0
     retryable: bool = False
@@ -459,13 +461,20 @@ def _post(url: str, *, body: bytes, headers: dict[str, str]) -> AttemptResult:
             response.close()
     except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: a subclass
         return AttemptResult(
-            error=f"Connection failed: {exc}"[:500], duration_ms=elapsed(), retryable=True
+            error=coded("accounts.webhook.connection_failed", error=str(exc)[:400]),
+            duration_ms=elapsed(),
+            retryable=True,
         )
     except urllib3.exceptions.TimeoutError:
-        return AttemptResult(error="Timed out.", duration_ms=elapsed(), retryable=True)
+        return AttemptResult(
+            error=coded("accounts.webhook.timed_out"), duration_ms=elapsed(), retryable=True
+        )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         return AttemptResult(
-            error=f"Connection failed: {exc.__class__.__name__}: {exc}"[:500],
+            error=coded(
+                "accounts.webhook.connection_failed",
+                error=f"{exc.__class__.__name__}: {exc}"[:400],
+            ),
             duration_ms=elapsed(),
             retryable=True,
         )
@@ -476,9 +485,9 @@ def _post(url: str, *, body: bytes, headers: dict[str, str]) -> AttemptResult:
     if 200 <= code < 300:
         return AttemptResult(status_code=code, response_excerpt=text, duration_ms=elapsed())
     if 300 <= code < 400:
-        error = f"HTTP {code}: redirects are not followed; register the final URL."
+        error = coded("accounts.webhook.redirected", status=code)
     else:
-        error = f"HTTP {code}."
+        error = coded("accounts.webhook.http_status", status=code)
     return AttemptResult(
         status_code=code,
         error=error,
@@ -512,7 +521,7 @@ def deliver(delivery_id: int) -> int | None:
     endpoint = delivery.endpoint
     attempt = delivery.attempt + 1
     if not endpoint.is_active and delivery.event != WEBHOOK_TEST_EVENT:
-        result = AttemptResult(error="The webhook is disabled.")
+        result = AttemptResult(error=coded("accounts.webhook.disabled"))
     else:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         headers = {

@@ -29,12 +29,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from accounts.dns import LookupFailed, build_resolver, txt_records
 from accounts.models import SenderDomain
-from accounts.services import notify_account, user_language
+from accounts.services import notify
 from complaints.models import BlocklistListing, ListingKind
 
 logger = logging.getLogger(__name__)
@@ -236,26 +235,20 @@ def _record(
 
 
 def _notify_listed(sender_domain: SenderDomain, *, zone: str, answer: ZoneAnswer) -> None:
-    """Tell the account (in its users' language) that one of its domains was listed."""
-    account = sender_domain.account
-    user = account.users.filter(is_active=True).order_by("pk").first()
-    language = user_language(user) if user is not None else settings.LANGUAGE_CODE
-    with translation.override(language):
-        body = _(
-            "%(zone)s lists %(domain)s (return code %(codes)s). Mail from it is likely to be "
-            "refused or filtered as spam, and until it is delisted your next campaign from it "
-            "waits for a moderator after its probe. Look the domain up on the blocklist's site "
-            "to learn why and how to ask for removal."
-        ) % {"zone": zone, "domain": sender_domain.domain, "codes": ", ".join(answer.codes)}
-        if answer.reason:
-            body += "\n\n" + _("The blocklist says: %(reason)s") % {"reason": answer.reason}
-        notify_account(
-            account=account,
-            subject=_("%(domain)s is on a blocklist") % {"domain": sender_domain.domain},
-            body=body,
-            link=reverse("sender_domain", args=[sender_domain.pk]),
-            level="warning",
-        )
+    """Tell the account that one of its domains was listed (each reader in their language; the
+    blocklist's own words, when it gave any, as it gave them)."""
+    params = {"zone": zone, "domain": sender_domain.domain, "codes": ", ".join(answer.codes)}
+    if answer.reason:
+        params["reason"] = answer.reason
+    notify(
+        sender_domain.account,
+        "accounts.notice.domain_blocklisted_said"
+        if answer.reason
+        else "accounts.notice.domain_blocklisted",
+        link=reverse("sender_domain", args=[sender_domain.pk]),
+        level="warning",
+        **params,
+    )
 
 
 def _sync_sender_domain(sender_domain_id: int) -> None:

@@ -4,10 +4,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-from rest_framework import pagination
+from rest_framework import pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.coded_text import render
 from config.errors import ApplicationError
 
 
@@ -60,3 +61,11 @@ def exception_handler(exc, context):
             return Response(exc.message_dict, status=400)
         return Response({"detail": exc.messages}, status=400)
     return drf_exception_handler(exc, context)
+
+
+class CodedTextField(serializers.CharField):
+    """A stored coded text (config.coded_text) as a string in the request's language; a plain
+    string stored before codes as it is. Read-only in effect: the schema says string."""
+
+    def to_representation(self, value) -> str:
+        return render(value)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from config.coded_text import CodedText, coded
 from lists.models import SuppressionReason
 from lists.parsers import cell_says_yes
 
@@ -94,7 +95,7 @@ class Standing:
     """Why a row is not subscribed: `suppress` is the suppression reason, or None to only skip."""
 
     suppress: SuppressionReason | None
-    reason: str
+    reason: CodedText  # lists/texts.py: lists.source.*
 
 
 @dataclass(frozen=True)
@@ -139,22 +140,31 @@ class SourceStatus:
 
         source = f"{self.source} " if self.source else ""
         if (flag := cell(self.opt_out_at)) and cell_says_yes(flag):
+            # A column and its cell: the file's own words.
             return _suppressed(UNSUBSCRIBED, f"{source}{self.opt_out_header} '{flag}'")
         if self.status_at is not None:
             value = cell(self.status_at)
             if value:
-                return _from_status(value, f"{source}status '{value}'")
+                where = (
+                    coded("lists.source.where.source_status", source=self.source, value=value)
+                    if self.source
+                    else coded("lists.source.where.status", value=value)
+                )
+                return _from_status(value, where)
         for index, header in self.clean_at:
             if value := cell(index):
-                return _suppressed(HARD_BOUNCE, f"Mailchimp status 'cleaned' ({header} {value})")
+                return _suppressed(HARD_BOUNCE, _mailchimp_column("cleaned", header, value))
         for index, header in self.unsub_at:
             if value := cell(index):
-                return _suppressed(
-                    UNSUBSCRIBED, f"Mailchimp status 'unsubscribed' ({header} {value})"
-                )
+                return _suppressed(UNSUBSCRIBED, _mailchimp_column("unsubscribed", header, value))
         if self.file_status and self.status_at is None:
             return _from_status(
-                self.file_status, f"Mailchimp status '{self.file_status}' (file {self.filename})"
+                self.file_status,
+                coded(
+                    "lists.source.where.mailchimp_file",
+                    status=self.file_status,
+                    file=self.filename,
+                ),
             )
         return None
 
@@ -210,31 +220,27 @@ def _first(pair: tuple) -> int:
     return -1 if pair[0] is None else pair[0]
 
 
-def _from_status(value: str, where: str) -> Standing | None:
+def _mailchimp_column(status: str, header: str, value: str) -> CodedText:
+    return coded("lists.source.where.mailchimp_column", status=status, column=header, value=value)
+
+
+def _from_status(value: str, where: CodedText | str) -> Standing | None:
     normalised = _normalise(value)
     for reason, values in _SUPPRESSING_VALUES.items():
         if normalised in values:
             return _suppressed(reason, where)
     if normalised in _NOT_CONFIRMED_VALUES:
-        return Standing(None, f"Not confirmed in the source: {where}.")
+        return Standing(None, coded("lists.source.not_confirmed", where=where))
     if normalised in _NOT_SUBSCRIBED_VALUES:
-        return Standing(None, f"Not subscribed in the source: {where}.")
+        return Standing(None, coded("lists.source.not_subscribed", where=where))
     if normalised in _DISABLED_VALUES:
-        return Standing(None, f"Disabled in the source: {where}.")
+        return Standing(None, coded("lists.source.disabled", where=where))
     return None
 
 
-_WHAT_HAPPENED = {
-    UNSUBSCRIBED: "Unsubscribed in the source",
-    HARD_BOUNCE: "Bounced in the source",
-    COMPLAINED: "Reported as spam in the source",
-}
-
-
-def _suppressed(reason: SuppressionReason, where: str) -> Standing:
-    return Standing(
-        reason, f"{_WHAT_HAPPENED[reason]}: {where}. Not subscribed; added to your suppressions."
-    )
+def _suppressed(reason: SuppressionReason, where: CodedText | str) -> Standing:
+    # lists.source.unsubscribed, lists.source.hard_bounce, lists.source.complained
+    return Standing(reason, coded(f"lists.source.{str(reason)}", where=where))
 
 
 def _normalise(value: str) -> str:

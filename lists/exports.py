@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 
+from django.utils import translation
+
+from config.coded_text import render
 from lists.models import ImportJob
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
@@ -31,14 +34,21 @@ def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
 
 
 def import_issues_csv(job: ImportJob) -> Iterator[str]:
-    """The import's error report: every row skipped or flagged, with the reason."""
+    """The import's error report: every row skipped or flagged, with the reason in the
+    language active now (the request's: the rows are streamed after the view returns)."""
     rows = job.issues.order_by("row", "id").values_list(
         "row", "email", "reason", "skipped", "suppressed"
     )
+    language = translation.get_language()
+
+    def reason_of(reason) -> str:
+        with translation.override(language):
+            return render(reason)
+
     return csv_lines(
         ["row", "email", "reason", "outcome"],
         (
-            (row, email, reason, _OUTCOMES[skipped, suppressed])
+            (row, email, reason_of(reason), _OUTCOMES[skipped, suppressed])
             for row, email, reason, skipped, suppressed in rows.iterator(chunk_size=2000)
         ),
     )

@@ -375,7 +375,9 @@ class ImportJob(models.Model):
     # Rows the file itself marks as unsubscribed, bounced or complained in the service it was
     # exported from: not subscribed, their addresses added to the account's suppressions.
     suppressed = models.PositiveIntegerField(default=0, db_default=0)
-    failure_reason = models.TextField(blank=True)
+    # Coded text (config.coded_text; lists/texts.py), rendered in the reader's language; rows
+    # from before codes hold the sentence, shown as it is.
+    failure_reason = models.JSONField(default=str, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # When a worker last showed life on it (claimed it, counted its rows, wrote a batch).
@@ -414,7 +416,8 @@ class ImportRowIssue(models.Model):
     import_job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
     row = models.PositiveIntegerField()
     email = models.CharField(max_length=254, blank=True)
-    reason = models.CharField(max_length=500)
+    # Coded text (lists/texts.py), rendered in the reader's language (old rows: the sentence).
+    reason = models.JSONField()
     # A role address is imported but reported; everything else was skipped.
     skipped = models.BooleanField(default=True)
     # Skipped because the file marks the row as opted out: its address is now suppressed.
@@ -424,4 +427,6 @@ class ImportRowIssue(models.Model):
         ordering = ["row", "id"]
 
     def __str__(self) -> str:
-        return f"Row {self.row}: {self.reason}"
+        from config.coded_text import render
+
+        return f"Row {self.row}: {render(self.reason)}"

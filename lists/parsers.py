@@ -25,6 +25,7 @@ from typing import TextIO
 import xlrd
 from python_calamine_plus import CalamineWorkbook
 
+from config.coded_text import CodedText, coded, render
 from config.errors import ApplicationError
 
 FORMATS = ("txt", "csv", "xls", "xlsx")
@@ -52,6 +53,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _WHITESPACE_BYTES = b" \t\r\n\x0b\x0c"
 
+# The English words of a few refusals (lists/texts.py has them all, coded); tests compare them.
 XLSX_DAMAGED = "This .xlsx file is damaged or not a spreadsheet."
 XLS_DAMAGED = "This .xls file is damaged or not a spreadsheet."
 NOT_TEXT = "This file is not a text file; save it as CSV (UTF-8) or plain text and try again."
@@ -65,10 +67,16 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 
 class ImportFileError(ApplicationError):
-    """The file cannot be imported; `message` is safe to show the user. field="file"."""
+    """The file cannot be imported; `message` is safe to show the user. field="file".
 
-    def __init__(self, message: str, *, field: str | None = "file", extra: dict | None = None):
-        super().__init__(message, field=field, extra=extra)
+    Given coded text (lists/texts.py), `message` is it rendered in the active language and
+    `coded` keeps it, so an import that fails part-way stores the code, not the words."""
+
+    def __init__(
+        self, message: str | CodedText, *, field: str | None = "file", extra: dict | None = None
+    ):
+        self.coded = message if isinstance(message, dict) else None
+        super().__init__(render(message), field=field, extra=extra)
 
 
 class _LineTooLong(Exception):
@@ -121,16 +129,16 @@ def detect_format(*, filename: str, path: Path) -> str:
                 "remove the password or save it as .xlsx again."
             )
         if not head.startswith(XLSX_MAGIC):
-            raise ImportFileError(XLSX_DAMAGED)
+            raise ImportFileError(coded("lists.file.xlsx_damaged"))
     elif suffix == "xls":
         if head.startswith(XLSX_MAGIC):
             raise ImportFileError(
                 "This file is named .xls but is an .xlsx spreadsheet; rename it to .xlsx."
             )
         if not head.startswith(XLS_MAGIC):
-            raise ImportFileError(XLS_DAMAGED)
+            raise ImportFileError(coded("lists.file.xls_damaged"))
     elif b"\x00" in head:
-        raise ImportFileError(NOT_TEXT)
+        raise ImportFileError(coded("lists.file.not_text"))
     return suffix
 
 
@@ -175,14 +183,14 @@ def open_table(*, path: Path, fmt: str) -> Iterator[Table]:
         if fmt == "txt":
             first = next(records, None)
             if first is None:
-                raise ImportFileError(NO_DATA)
+                raise ImportFileError(coded("lists.file.no_data"))
             yield Table(
                 header=["email", "name"], header_in_file=False, rows=chain([first], records)
             )
             return
         head = list(islice(records, HEADER_SCAN_ROWS))
         if not head:
-            raise ImportFileError(NO_DATA)
+            raise ImportFileError(coded("lists.file.no_data"))
         at = find_header([cells for _, cells in head])
         data = head if at is None else head[at + 1 :]
         width = max(len(cells) for _, cells in head[at or 0 :])
@@ -205,8 +213,12 @@ def _width_checked(
     for row_number, cells in records:
         if len(cells) > MAX_COLUMNS:
             raise ImportFileError(
-                f"Row {row_number} has {len(cells)} columns; a file of subscribers may have "
-                f"at most {MAX_COLUMNS}."
+                coded(
+                    "lists.file.too_many_columns",
+                    row=row_number,
+                    columns=len(cells),
+                    limit=MAX_COLUMNS,
+                )
             )
         yield row_number, cells
 
@@ -533,7 +545,7 @@ def _check_xlsx_zip(path: Path) -> None:
             with zipfile.ZipFile(handle) as archive:
                 members = archive.infolist()
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
-            raise ImportFileError(XLSX_DAMAGED) from exc
+            raise ImportFileError(coded("lists.file.xlsx_damaged")) from exc
     if len(members) > MAX_XLSX_MEMBERS:
         raise ImportFileError("This .xlsx file has too many parts to be a spreadsheet.")
     # zipfile never unpacks more than a member's declared size (a lying header fails its CRC
@@ -561,7 +573,7 @@ def _check_xlsx_zip(path: Path) -> None:
     # The workbook part is found through [Content_Types].xml; some writers name it otherwise.
     has_workbook = any(re.fullmatch(r"(.*/)?workbook\d*\.xml", name) for name in names)
     if "[Content_Types].xml" not in names or not has_workbook:
-        raise ImportFileError(XLSX_DAMAGED)
+        raise ImportFileError(coded("lists.file.xlsx_damaged"))
 
 
 def _zip_directory_size(handle: io.BufferedReader) -> tuple[int, int]:
@@ -597,12 +609,13 @@ def _xlsx_records(path: Path, stack: ExitStack) -> Iterator[tuple[int, list[str]
     except ImportFileError:
         raise
     except Exception as exc:
-        raise ImportFileError(XLSX_DAMAGED) from exc
-    return _spreadsheet_records(iter(stream), XLSX_DAMAGED)
+        raise ImportFileError(coded("lists.file.xlsx_damaged")) from exc
+    return _spreadsheet_records(iter(stream), "lists.file.xlsx_damaged")
 
 
 def _spreadsheet_records(
-    values: Iterator[tuple[object, ...]], damaged: str
+    values: Iterator[tuple[object, ...]],
+    damaged: str,  # its code
 ) -> Iterator[tuple[int, list[str]]]:
     row_number = 0
     while True:
@@ -611,7 +624,7 @@ def _spreadsheet_records(
         except StopIteration:
             return
         except Exception as exc:  # see _xlsx_records
-            raise ImportFileError(damaged) from exc
+            raise ImportFileError(coded(damaged)) from exc
         row_number += 1
         cells = _trimmed([_cell_text(value) for value in row])
         if cells:
@@ -659,14 +672,14 @@ def _open_xls(path: Path) -> Iterator[xlrd.sheet.Sheet]:
             raise ImportFileError(
                 "This .xls file is password-protected; remove the password and try again."
             ) from exc
-        raise ImportFileError(XLS_DAMAGED) from exc
+        raise ImportFileError(coded("lists.file.xls_damaged")) from exc
     try:
         if workbook.nsheets == 0:
             raise ImportFileError("This .xls file has no worksheet.")
         try:
             sheet = workbook.sheet_by_index(0)
         except Exception as exc:
-            raise ImportFileError(XLS_DAMAGED) from exc
+            raise ImportFileError(coded("lists.file.xls_damaged")) from exc
         yield sheet
     finally:
         workbook.release_resources()
@@ -772,15 +785,13 @@ def _guarded_lines(text: TextIO) -> Iterator[str]:
         if len(line) > MAX_CELL_CHARS:
             raise _LineTooLong
         if "\x00" in line:
-            raise ImportFileError(NOT_TEXT)
+            raise ImportFileError(coded("lists.file.not_text"))
         yield line
 
 
 def _too_long(row_number: int) -> ImportFileError:
     limit = _format_size(MAX_CELL_CHARS)
-    return ImportFileError(
-        f"Row {row_number} is longer than {limit}; this does not look like a list of addresses."
-    )
+    return ImportFileError(coded("lists.file.row_too_long", row=row_number, limit=limit))
 
 
 def _csv_records(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -797,7 +808,9 @@ def _csv_records(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, li
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise _too_long(row_number) from None
-            raise ImportFileError(f"Row {row_number} cannot be read as CSV: {exc}.") from None
+            raise ImportFileError(
+                coded("lists.file.not_csv", row=row_number, error=str(exc))
+            ) from None
         cells = _trimmed([cell.strip() for cell in row])
         if cells:
             yield row_number, cells

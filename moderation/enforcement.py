@@ -19,9 +19,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import (
     Account,
@@ -36,7 +35,7 @@ from accounts.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from accounts.services import notify_account, user_language
+from accounts.services import notify
 from campaigns import sending
 from campaigns.models import (
     Campaign,
@@ -127,34 +126,6 @@ def _when(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _account_language(account: Account) -> str:
-    """The language to tell the account's users something in. A notification is stored once
-    per account, so it is written in its first active user's language (the owner's, normally)."""
-    user = account.users.filter(is_active=True).order_by("pk").first()
-    return user_language(user) if user is not None else settings.LANGUAGE_CODE
-
-
-def _notify(
-    account: Account,
-    *,
-    subject: str,
-    body: str,
-    values: dict | None = None,
-    link: str = "",
-    level: str = "info",
-) -> None:
-    """notify_account with `subject` and `body` (lazy translations; `body` %-formatted with
-    `values`) written in the account's users' language (_account_language)."""
-    with translation.override(_account_language(account)):
-        notify_account(
-            account=account,
-            subject=str(subject),
-            body=str(body) % (values or {}),
-            link=link,
-            level=level,
-        )
-
-
 # --- moderators' decisions ------------------------------------------------------------------------
 
 
@@ -178,16 +149,12 @@ def account_warn(*, account_id: int, moderator: User, reason: str) -> Account:
         _set_state(account, State.WARNED, reason=reason, now=now)
         _resolve_open_flags(account, moderator=moderator, now=now)
         audit(actor=moderator, action=AuditAction.WARNED, account=account, reason=reason)
-        _notify(
+        notify(
             account,
-            subject=gettext_lazy("A warning about your account"),
-            body=gettext_lazy(
-                "The moderator's reason: %(reason)s\nIf it goes on, the account is frozen: "
-                "it can no longer send."
-            ),
-            values={"reason": reason},
+            "accounts.notice.warned",
             link=reverse("dashboard"),
             level="warning",
+            reason=reason,
         )
     return account
 
@@ -224,22 +191,14 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
             reason=reason,
             details={"campaigns_under_way": under_way, "appeal_deadline": deadline.isoformat()},
         )
-        _notify(
+        notify(
             account,
-            subject=gettext_lazy("Your account is frozen"),
-            body=gettext_lazy(
-                "The moderator's reason: %(reason)s\nThe account cannot send: campaigns cannot "
-                "be created, tested or submitted, and those under way are paused. You may appeal "
-                "once, until %(deadline)s; without an appeal the account is scheduled for "
-                "deletion, and its data is deleted %(days)s days later."
-            ),
-            values={
-                "reason": reason,
-                "deadline": _when(deadline),
-                "days": settings.DELETION_GRACE_DAYS,
-            },
+            "accounts.notice.frozen",
             link=_appeal_link(),
             level="error",
+            reason=reason,
+            deadline=_when(deadline),
+            days=settings.DELETION_GRACE_DAYS,
         )
     pause_campaigns(account_id=account.pk, reason=coded("campaigns.status.account_frozen"))
     return account
@@ -303,16 +262,12 @@ def account_unfreeze(*, account_id: int, moderator: User, reason: str) -> Accoun
             reason=reason,
             details={"from_state": before, "appeal_granted": bool(granted)},
         )
-        _notify(
+        notify(
             account,
-            subject=gettext_lazy("Your account is unfrozen"),
-            body=gettext_lazy(
-                "The moderator's note: %(note)s\nThe account can send again; paused "
-                "campaigns carry on where they stopped."
-            ),
-            values={"note": reason},
+            "accounts.notice.unfrozen",
             link=reverse("campaigns"),
             level="info",
+            note=reason,
         )
     sending.campaigns_resume_for_account(account_id=account.pk)
     return account
@@ -406,13 +361,9 @@ def appeal_file(
             reason=text,
             details={"appeal": appeal.pk},
         )
-        _notify(
+        notify(
             locked,
-            subject=gettext_lazy("Your appeal was received"),
-            body=gettext_lazy(
-                "A moderator will read it and answer. While it waits, the account stays "
-                "frozen and is not scheduled for deletion."
-            ),
+            "accounts.notice.appeal_received",
             link=_appeal_link(),
         )
     return appeal
@@ -465,16 +416,13 @@ def appeal_reject(*, appeal_id: int, moderator: User, note: str) -> Appeal:
             reason=coded("moderation.audit.appeal_rejected"),
             details={"deletion_due_at": due.isoformat()},
         )
-        _notify(
+        notify(
             account,
-            subject=gettext_lazy("Your appeal was rejected"),
-            body=gettext_lazy(
-                "The moderator's note: %(note)s\nThe account stays frozen and its data is "
-                "deleted on %(due)s. Export what you need before then."
-            ),
-            values={"note": note, "due": _when(due)},
+            "accounts.notice.appeal_rejected",
             link=_appeal_link(),
             level="error",
+            note=note,
+            due=_when(due),
         )
     return appeal
 
@@ -548,17 +496,13 @@ def appeal_windows_expire(*, now: datetime | None = None) -> list[int]:
                 reason=why,
                 details={"deletion_due_at": due.isoformat()},
             )
-            _notify(
+            notify(
                 account,
-                subject=gettext_lazy("Your account is scheduled for deletion"),
-                body=gettext_lazy(
-                    "The account was not appealed within %(hours)s hours of its freeze. Its "
-                    "data is deleted on %(due)s; only a hashed list of the addresses it may "
-                    "never mail is kept."
-                ),
-                values={"hours": settings.APPEAL_HOURS, "due": _when(due)},
+                "accounts.notice.deletion_scheduled",
                 link=_appeal_link(),
                 level="error",
+                hours=settings.APPEAL_HOURS,
+                due=_when(due),
             )
             scheduled.append(account_id)
     return scheduled
@@ -814,19 +758,12 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
                 reason=texts,
                 details=details,
             )
-            _notify(
+            notify(
                 account,
-                subject=gettext_lazy(
-                    "Your account is warned: its mail draws too many bounces or complaints"
-                ),
-                body=gettext_lazy(
-                    "%(reasons)s\nA moderator will look at the account; if it goes on, it is "
-                    "frozen. Remove addresses that bounce and check how the others were "
-                    "collected."
-                ),
-                values={"reasons": reasons},
+                "accounts.notice.health_warned",
                 link=reverse("dashboard"),
                 level="warning",
+                reasons=reasons,
             )
         elif not has_flag:
             audit(
@@ -903,16 +840,12 @@ def abuse_report_resolve(
             details={"abuse_report": report.pk},
         )
         if decision == AbuseStatus.UPHELD and report.account is not None:
-            _notify(
+            notify(
                 report.account,
-                subject=gettext_lazy("An abuse report about your mail was upheld"),
-                body=gettext_lazy(
-                    "The moderator's note: %(note)s\nUpheld reports count towards a warning "
-                    "and a freeze of the account."
-                ),
-                values={"note": note},
+                "accounts.notice.abuse_upheld",
                 link=reverse("dashboard"),
                 level="warning",
+                note=note,
             )
     if decision == AbuseStatus.UPHELD and report.account_id is not None:
         account_health_check(account_id=report.account_id)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from accounts.models import Account, User
-from accounts.services import notify_account
+from accounts.services import notify
 from campaigns import sending
 from campaigns.models import Campaign
 from campaigns.selectors import holds_due
@@ -86,12 +86,13 @@ def _decide(
     action: AuditAction,
     reason: str,
     reason_required: bool,
-    notice: Callable[[Campaign, str], tuple[str, str, str]],
+    notice: Callable[[Campaign, str], tuple[str, str, dict]],
     extra: dict | None = None,
 ) -> Campaign:
     """One moderator decision: the transition, and, when it changed anything (decisions are safe
-    to repeat), its audit entry and the sender's notification (`notice` gives subject, body and
-    level). The row lock taken first makes "did it change?" exact under concurrent clicks."""
+    to repeat), its audit entry and the sender's notification (`notice` gives the notice's
+    code, level and parameters: accounts.services.notify). The row lock taken first makes "did
+    it change?" exact under concurrent clicks."""
     _ensure_moderator(moderator)
     reason = _clean_reason(reason, required=reason_required)
     with transaction.atomic():
@@ -116,14 +117,8 @@ def _decide(
                 reason=reason,
                 details=_version_details(campaign),
             )
-            subject, body, level = notice(campaign, reason)
-            notify_account(
-                account=campaign.account,
-                subject=subject,
-                body=body,
-                link=_campaign_link(campaign),
-                level=level,
-            )
+            code, level, params = notice(campaign, reason)
+            notify(campaign.account, code, level=level, link=_campaign_link(campaign), **params)
     return campaign
 
 
@@ -148,10 +143,9 @@ def decision_approve(
         reason_required=False,
         extra={"version_id": version_id},
         notice=lambda campaign, note: (
-            f"“{campaign.name}” was approved",
-            "Its probe goes out now; the rest follows after the hold if the probe's figures "
-            "are within the thresholds.",
+            "accounts.notice.campaign_approved",
             "info",
+            {"name": campaign.name},
         ),
     )
 
@@ -170,9 +164,9 @@ def decision_reject(
         reason_required=True,
         extra={"version_id": version_id},
         notice=lambda campaign, reason: (
-            f"“{campaign.name}” was rejected",
-            f"The moderator's reason: {reason}\nEdit the campaign and submit it again.",
+            "accounts.notice.campaign_rejected",
             "warning",
+            {"name": campaign.name, "reason": reason},
         ),
     )
 
@@ -187,9 +181,11 @@ def decision_release(*, campaign_id: int, moderator: User, reason: str = "") -> 
         reason=reason,
         reason_required=False,
         notice=lambda campaign, reason: (
-            f"“{campaign.name}” was released to all its recipients",
-            reason,
+            "accounts.notice.campaign_released_noted"
+            if reason
+            else "accounts.notice.campaign_released",
             "info",
+            {"name": campaign.name, "note": reason} if reason else {"name": campaign.name},
         ),
     )
 
@@ -204,9 +200,9 @@ def decision_decline(*, campaign_id: int, moderator: User, reason: str) -> Campa
         reason=reason,
         reason_required=True,
         notice=lambda campaign, reason: (
-            f"“{campaign.name}” was declined",
-            f"Nothing more of it will be sent. The moderator's reason: {reason}",
+            "accounts.notice.campaign_declined",
             "error",
+            {"name": campaign.name, "reason": reason},
         ),
     )
 
@@ -243,29 +239,30 @@ def hold_evaluate(*, campaign_id: int) -> Verdict | None:
                 details={"rule": verdict.rule},
             )
         if verdict.tier == Tier.REVIEW:
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” waits for a moderator",
-                body="Its probe went over the thresholds, so the rest is not sent until a "
-                f"moderator decides. {reasons}",
+            notify(
+                campaign.account,
+                "accounts.notice.campaign_in_review",
                 link=link,
                 level="error" if verdict.flag_account else "warning",
+                name=campaign.name,
+                reasons=reasons,
             )
         elif verdict.tier == Tier.AMBER:
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” was released with a warning",
-                body=f"{reasons} Clean your list before the next campaign: mailbox providers "
-                "start filtering senders with figures like these.",
+            notify(
+                campaign.account,
+                "accounts.notice.campaign_amber",
                 link=link,
                 level="warning",
+                name=campaign.name,
+                reasons=reasons,
             )
         else:
-            notify_account(
-                account=campaign.account,
-                subject=f"“{campaign.name}” passed its probe and is being sent",
-                body=reasons,
+            notify(
+                campaign.account,
+                "accounts.notice.campaign_passed",
                 link=link,
+                name=campaign.name,
+                reasons=reasons,
             )
     return verdict
 

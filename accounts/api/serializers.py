@@ -4,6 +4,7 @@ from rest_framework import serializers
 from accounts.forms import ProfileForm
 from accounts.models import Account, ApiToken, SenderDomain
 from accounts.selectors import sender_domain_records
+from config.coded_text import render
 
 
 class TokenObtainInput(serializers.Serializer):
@@ -121,8 +122,22 @@ class DnsRecordOutput(serializers.Serializer):
     messages = serializers.ListField(child=serializers.CharField())
 
 
+class FindingsField(serializers.JSONField):
+    """The last DNS check as stored, each check's `messages` in the request's language (they
+    are stored as codes: accounts.dns)."""
+
+    def to_representation(self, value):
+        shown = {}
+        for name, check in (value or {}).items():
+            if isinstance(check, dict) and "messages" in check:
+                check = {**check, "messages": [render(m) for m in check["messages"]]}
+            shown[name] = check
+        return shown
+
+
 class SenderDomainOutput(serializers.ModelSerializer):
     txt_record = serializers.SerializerMethodField()
+    findings = FindingsField(read_only=True)
     verified = serializers.BooleanField(source="is_verified")
     records = serializers.SerializerMethodField(
         help_text="Every record to publish for this domain, with its last check."

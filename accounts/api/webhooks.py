@@ -10,7 +10,7 @@ from accounts import webhooks
 from accounts.models import WebhookDelivery, WebhookEndpoint
 from accounts.permissions import HasAccount, TokenScope
 from accounts.roles import MemberRole
-from config.api import PageNumberPagination, paginated_response
+from config.api import CodedTextField, PageNumberPagination, paginated_response
 
 PERMISSIONS = [IsAuthenticated, HasAccount, TokenScope, MemberRole]
 SIGNING_NOTE = (
@@ -127,6 +127,10 @@ class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
 
 
 class WebhookDeliveryOutput(serializers.ModelSerializer):
+    error = CodedTextField(
+        read_only=True, help_text="Why the attempt failed, in the request's language."
+    )
+
     class Meta:
         model = WebhookDelivery
         fields = [

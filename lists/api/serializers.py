@@ -5,6 +5,7 @@ import json
 from django.conf import settings
 from rest_framework import serializers
 
+from config.api import CodedTextField
 from config.errors import ApplicationError
 from config.parsers import holds_lone_surrogate
 from lists.models import ImportJob, MailingList, Subscriber, SubscriberStatus
@@ -183,7 +184,7 @@ class ImportInput(serializers.Serializer):
 class ImportErrorOutput(serializers.Serializer):
     row = serializers.IntegerField()
     email = serializers.CharField()
-    reason = serializers.CharField()
+    reason = CodedTextField(help_text="Why, in the request's language.")
     skipped = serializers.BooleanField()
     suppressed = serializers.BooleanField(
         help_text="The file marks this row as opted out in the service it came from: not "
@@ -206,6 +207,9 @@ class ImportOutput(serializers.ModelSerializer):
         "once, as it is imported); false once every row was read and the count is exact.",
     )
     errors = serializers.SerializerMethodField()
+    failure_reason = CodedTextField(
+        read_only=True, help_text="Why the import failed, in the request's language."
+    )
     error_report_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import User
+from config.coded_text import CodedText, render
 from config.errors import ApplicationError
 from lists.addresses import address_hasher
 from lists.bulk import insert_rows
@@ -162,8 +163,9 @@ def _write_chunk(
         skipped_rows: dict[int, str] = {}
         warnings: dict[int, str] = {}
 
-        def issue(row: int, email: str, reason: str, *, skipped: bool = True) -> None:
-            (skipped_rows if skipped else warnings)[row] = reason  # noqa: B023 - used at once
+        def issue(row: int, email: str, reason: CodedText, *, skipped: bool = True) -> None:
+            # The answer to this request: in its language.
+            (skipped_rows if skipped else warnings)[row] = render(reason)  # noqa: B023 - used at once
 
         try:
             with transaction.atomic():

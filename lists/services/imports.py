@@ -15,12 +15,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import Account, User, WebhookEvent
 from accounts.webhooks import emit_event
+from config.coded_text import CodedText, coded, render
 from config.errors import ApplicationError, PermissionDenied
 from lists import export_layouts, parsers
 from lists.addresses import address_hasher
@@ -65,12 +66,10 @@ from lists.services.suppression import (
 
 logger = logging.getLogger(__name__)
 
-ROLE_NOTE = "Role address (info@, sales@…): imported, but lists made mostly of them are flagged."
+# Row reasons are coded text (lists/texts.py), rendered in the reader's language when read.
+ROLE_NOTE: CodedText = {"code": "lists.import.role_address", "params": {}}
 # A row of an adult-content list whose age_confirmed column does not say yes (or is not mapped).
-AGE_NOT_CONFIRMED = (
-    "Age not confirmed: the list has adult content and the row's age_confirmed column does not "
-    "say yes."
-)
+AGE_NOT_CONFIRMED: CodedText = {"code": "lists.import.age_not_confirmed", "params": {}}
 _LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
 
 
@@ -398,7 +397,7 @@ def import_run(*, import_id: int) -> str:
         every_row_in = job.total_rows is not None and not job.total_rows_estimated
         if not every_row_in or job.processed < job.total_rows:
             if not (job.file and job.file.storage.exists(job.file.name)):
-                raise ApplicationError(_file_gone_reason(job))
+                raise _FileGone(_file_gone_reason(job))
             if job.total_rows is None:
                 job.total_rows, exact = parsers.estimate_rows(
                     path=Path(job.file.path), fmt=job.file_format
@@ -411,10 +410,10 @@ def import_run(*, import_id: int) -> str:
         job.refresh_from_db()
         return job.status
     except ApplicationError as exc:
-        _finish(job, ImportStatus.FAILED, reason=exc.message)
+        _finish(job, ImportStatus.FAILED, reason=getattr(exc, "coded", None) or exc.message)
     except Exception:
         logger.exception("Import %s failed", import_id)
-        reason = "The import stopped on an unexpected error."
+        reason = coded("lists.import.unexpected_error")
         if not _finish(job, ImportStatus.FAILED, reason=reason):
             return job.status  # another run ended it meanwhile: this one's error is moot
         raise
@@ -424,16 +423,18 @@ def import_run(*, import_id: int) -> str:
     return job.status
 
 
-def _file_gone_reason(job: ImportJob) -> str:
-    done = (
-        f"The first {job.processed} rows were imported; the rest were not."
-        if job.processed
-        else "Nothing was imported."
-    )
-    return (
-        f"The uploaded file is no longer available, so the import could not go on. {done} "
-        "Upload the file again to import the rest: rows already imported are not added twice."
-    )
+class _FileGone(ApplicationError):
+    """The uploaded file went missing before the import ended; `coded` is the failure reason."""
+
+    def __init__(self, reason: CodedText):
+        super().__init__(render(reason))
+        self.coded = reason
+
+
+def _file_gone_reason(job: ImportJob) -> CodedText:
+    if job.processed:
+        return coded("lists.import.file_gone_part", count=job.processed)
+    return coded("lists.import.file_gone")
 
 
 # After this many new rows the planner's idea of a list's size is too stale to wait for
@@ -447,7 +448,12 @@ def _refresh_planner_statistics() -> None:
             cursor.execute("ANALYZE lists_subscriber, lists_consentrecord")
 
 
-def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> bool:
+def _in_default_language(reason: CodedText | str) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return render(reason)
+
+
+def _finish(job: ImportJob, status: ImportStatus, *, reason: CodedText | str = "") -> bool:
     """End the import as `status`, if this run still owns it: it is running and its committed
     progress is this run's. Otherwise (another run got further, or already ended it) change
     nothing, reload `job` and return False. Only the owner deletes the uploaded file and
@@ -476,7 +482,8 @@ def _finish(job: ImportJob, status: ImportStatus, *, reason: str = "") -> bool:
                     "updated": job.updated,
                     "skipped": job.skipped,
                     "suppressed": job.suppressed,
-                    "failure_reason": reason,
+                    # The event goes to the sender's own system: in the default language.
+                    "failure_reason": _in_default_language(reason),
                 },
             )
     if not owned:
@@ -581,7 +588,7 @@ class _OptedOut:
 
     row: int
     reason: SuppressionReason
-    text: str
+    text: CodedText
     digest: str
 
 
@@ -594,7 +601,7 @@ class _PreparedBatch:
     candidates: dict[str, Candidate]
     # (row, email, reason): invalid, empty, repeated within the batch or not confirmed in the
     # source; all skipped.
-    refused: list[tuple[int, str, str]]
+    refused: list[tuple[int, str, CodedText]]
     opted_out: dict[str, _OptedOut] = field(default_factory=dict)
     # The candidates as lines of the stage table (PostgreSQL), rendered ahead with the rest.
     stage_lines: list[str] | None = None
@@ -626,33 +633,39 @@ def _prepared_batches(
     staged = connection.vendor == "postgresql"
     while batch := list(islice(rows, batch_size)):
         candidates: dict[str, Candidate] = {}
-        refused: list[tuple[int, str, str]] = []
+        refused: list[tuple[int, str, CodedText]] = []
         opted_out: dict[str, _OptedOut] = {}
         for row, cells in batch:
             width = len(cells)
             raw = cells[email_at].strip() if email_at < width else ""
             if not raw:
-                refused.append((row, "", "No e-mail address in this row."))
+                refused.append((row, "", coded("lists.import.no_email")))
                 continue
             try:
                 email = normalise_address(raw)
             except InvalidAddress as exc:
-                refused.append((row, raw, f"Invalid address: {exc.message}"))
+                refused.append((row, raw, coded("lists.import.invalid_address", why=exc.message)))
                 continue
             if email in opted_out:
-                refused.append((row, email, f"Duplicate of row {opted_out[email].row}."))
+                refused.append(
+                    (row, email, coded("lists.import.duplicate_row", row=opted_out[email].row))
+                )
                 continue
             standing = layout.standing(cells)
             if standing is not None and standing.suppress is not None:
                 # The opt-out wins over an earlier row of the same address in the batch.
                 if (earlier := candidates.pop(email, None)) is not None:
-                    refused.append((earlier.row, email, f"Opted out in the source on row {row}."))
+                    refused.append(
+                        (earlier.row, email, coded("lists.import.opted_out_later", row=row))
+                    )
                 opted_out[email] = _OptedOut(
                     row=row, reason=standing.suppress, text=standing.reason, digest=digest_of(email)
                 )
                 continue
             if email in candidates:
-                refused.append((row, email, f"Duplicate of row {candidates[email].row}."))
+                refused.append(
+                    (row, email, coded("lists.import.duplicate_row", row=candidates[email].row))
+                )
                 continue
             if standing is not None:
                 refused.append((row, email, standing.reason))
@@ -697,10 +710,10 @@ def _write_batch(
     result = _BatchResult()
     mailing_list = job.mailing_list
 
-    def issue(row: int, email: str, reason: str, *, skipped: bool = True) -> None:
+    def issue(row: int, email: str, reason: CodedText, *, skipped: bool = True) -> None:
         result.issues.append(
             ImportRowIssue(
-                import_job=job, row=row, email=email[:254], reason=reason[:500], skipped=skipped
+                import_job=job, row=row, email=email[:254], reason=reason, skipped=skipped
             )
         )
         if skipped:
@@ -754,7 +767,7 @@ def _write_batch(
     return result
 
 
-REPEAT_REASON = "Duplicate of an earlier row of this file."
+REPEAT_REASON: CodedText = {"code": "lists.import.repeated", "params": {}}
 _STAGE = "lists_import_stage"
 _STAGE_COLUMNS = (
     ("row", "integer"),
@@ -943,7 +956,7 @@ def _suppress_opted_out(job: ImportJob, opted_out: dict[str, _OptedOut]) -> list
             import_job=job,
             row=out.row,
             email=email[:254],
-            reason=out.text[:500],
+            reason=out.text,
             skipped=True,
             suppressed=True,
         )
@@ -966,7 +979,7 @@ def candidates_write(
     suppressions: SuppressionView,
     issue: Callable[..., None],
     written_before: Callable[[list[int]], set[int]] | None = None,
-    repeat_reason: str = "",
+    repeat_reason: CodedText | str = "",
     now: datetime | None = None,
 ) -> CandidatesWritten:
     """Upsert checked, distinct candidates (normalised address -> Candidate) into the list, in
@@ -1072,7 +1085,7 @@ def _update_existing(to_update: dict[int, tuple[str, Candidate]], *, now, skip) 
     for subscriber in current:
         email, candidate = to_update[subscriber.pk]
         if subscriber.status not in _LIVE:
-            skip(candidate.row, email, "Unsubscribed from this list.")
+            skip(candidate.row, email, coded("lists.import.left_list"))
             continue
         matched.append(subscriber.pk)
         before = (subscriber.name, subscriber.phone, subscriber.attributes, subscriber.status)

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
+from config.coded_text import coded
 from lists.models import (
     ConsentRecord,
     ImportJob,
@@ -33,7 +34,6 @@ from lists.services.subscribers import subscribers_delete
 STALE_PENDING_IMPORT_AGE = timedelta(hours=24)
 _FINISHED = (ImportStatus.DONE, ImportStatus.FAILED)
 _IN_PROGRESS = (ImportStatus.QUEUED, ImportStatus.RUNNING)
-STUCK_IMPORT_REASON = "The import never finished; its uploaded file was deleted after {days} days."
 
 
 def _delete_files_after_commit(field, names: list[str]) -> None:
@@ -73,7 +73,7 @@ def import_files_purge(*, before: datetime, days: int, dry_run: bool = False) ->
     count += stuck.filter(pk__in=files).update(
         file="",
         status=ImportStatus.FAILED,
-        failure_reason=STUCK_IMPORT_REASON.format(days=days),
+        failure_reason=coded("lists.import.never_finished", days=days),
         finished_at=timezone.now(),
     )
     kept = set(ImportJob.objects.filter(pk__in=files).exclude(file="").values_list("pk", flat=True))

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event, emit_events
+from config.coded_text import render
 from config.errors import ApplicationError
 from lists.bulk import insert_rows, update_rows
 from lists.models import (
@@ -242,7 +243,7 @@ def subscriber_add(
     account = mailing_list.account
     reason = suppression_reason(account=account, email=email)
     if reason:
-        raise ApplicationError(suppression_message(reason), field="email")
+        raise ApplicationError(render(suppression_message(reason)), field="email")
     obtained_at: datetime = consent.get("obtained_at") or timezone.now()
     if obtained_at > timezone.now():
         raise ApplicationError(_("Consent cannot be obtained in the future."), field="obtained_at")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Account
+from config.coded_text import CodedText, coded
 from lists.addresses import address_hash, address_hasher
 from lists.bulk import lookup_in
 from lists.models import PlatformSuppression, Suppression, SuppressionReason
@@ -144,16 +145,17 @@ def suppression_lift(*, account: Account, email: str) -> bool:
     return bool(deleted)
 
 
-SUPPRESSION_MESSAGES = {
-    SuppressionReason.UNSUBSCRIBED: "This address unsubscribed from your mail.",
-    SuppressionReason.HARD_BOUNCE: "This address bounced permanently.",
-    SuppressionReason.COMPLAINED: "This address reported your mail as spam.",
-    SuppressionReason.ERASED: "This address asked to be erased.",
-    PLATFORM_HARD_BOUNCE: "This address does not exist: mail to it bounced permanently "
-    "(known across the service, whoever sent it).",
+# The reasons with words of their own (lists/texts.py: lists.suppressed.<reason>).
+_SUPPRESSION_MESSAGES = {
+    SuppressionReason.UNSUBSCRIBED,
+    SuppressionReason.HARD_BOUNCE,
+    SuppressionReason.COMPLAINED,
+    SuppressionReason.ERASED,
+    PLATFORM_HARD_BOUNCE,
 }
 
 
-def suppression_message(reason: str) -> str:
-    """Why an address is skipped, in words for the sender."""
-    return "Suppressed: " + SUPPRESSION_MESSAGES.get(reason, "This address is suppressed.")
+def suppression_message(reason: str) -> CodedText:
+    """Why an address is skipped, in words for the sender (coded: rendered when read)."""
+    why = reason if reason in _SUPPRESSION_MESSAGES else "other"
+    return coded("lists.import.suppressed", why=coded(f"lists.suppressed.{why}"))

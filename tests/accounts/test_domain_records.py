@@ -8,8 +8,15 @@ from accounts import dkim, services
 from accounts import dns as sender_dns
 from accounts.models import SenderDomain
 from accounts.selectors import sender_domain_records, sender_domain_records_found
+from config.coded_text import render
 
 pytestmark = pytest.mark.django_db
+
+
+def said(check: dict) -> list[str]:
+    """A stored check's messages (coded text) in the active language."""
+    return [render(message) for message in check["messages"]]
+
 
 INCLUDE = "_spf.sender.consentmail.test"
 
@@ -80,7 +87,7 @@ def test_an_spf_record_for_someone_else_is_wrong_and_ours_is_merged_into_it(user
 
     assert spf.status == "wrong"
     assert spf.seen == [theirs]
-    assert "does not authorise us" in spf.messages[0]
+    assert "does not authorise us" in render(spf.messages[0])
     assert spf.value == f"v=spf1 ip4:192.0.2.0/24 include:_spf.google.com include:{INCLUDE} ~all"
     assert spf.note
 
@@ -151,7 +158,7 @@ def test_dmarc_of_the_organisational_domain_applies_not_an_intermediate_ones(use
     dmarc = _check(user, domain).findings["dmarc"]
 
     assert dmarc["records"] == ["v=DMARC1; p=quarantine; sp=none; rua=mailto:d@acme.co.uk"]
-    assert dmarc["messages"][0] == "Inherited from acme.co.uk: the policy for subdomains is none."
+    assert said(dmarc)[0] == "Inherited from acme.co.uk: the policy for subdomains is none."
 
 
 # --- rotation ------------------------------------------------------------------------------------

@@ -4,11 +4,15 @@ import re
 from html import unescape
 
 import pytest
+from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Notification
-from accounts.services import notify_account
+from accounts.services import notification_send_email
+from accounts.services import notify as notify_account
+from config.coded_text import render
+from moderation import enforcement
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,11 +150,12 @@ def test_anonymous_visitors_and_staff_without_an_account_are_turned_away(client)
 
 def test_a_moderation_decision_arrives_with_a_link_to_the_campaign(signed_in, user):
     notify_account(
-        account=user.account,
-        subject="“Spring” was rejected",
-        body="The moderator's reason: No identity.",
+        user.account,
+        "accounts.notice.campaign_rejected",
         link="/campaigns/42/",
         level="warning",
+        name="Spring",
+        reason="No identity.",
     )
 
     response = signed_in.get(reverse("notifications"))
@@ -158,3 +163,48 @@ def test_a_moderation_decision_arrives_with_a_link_to_the_campaign(signed_in, us
     assert badge(response) == "1"
     assert "The moderator's reason: No identity." in unescape(response.content.decode())
     assert '<a class="button secondary" href="/campaigns/42/">Open</a>' in response.content.decode()
+
+
+def test_a_notice_written_while_the_account_read_english_reads_russian_to_a_russian_reader(
+    client, user
+):
+    moderator = UserFactory(is_staff=True, account=None)
+    enforcement.account_warn(account_id=user.account.pk, moderator=moderator, reason="Спам <b>.")
+    user.language = "ru"
+    user.save(update_fields=["language"])
+    client.force_login(user)
+
+    page = unescape(client.get(reverse("notifications")).content.decode())
+
+    assert "Предупреждение о вашем аккаунте" in page
+    assert "Причина от модератора: Спам <b>." in page  # typed text as typed (and escaped)
+    assert "A warning about your account" not in page
+    notification = Notification.objects.get(account=user.account)
+    with translation.override("en"):
+        assert render(notification.subject) == "A warning about your account"
+
+
+def test_the_email_of_a_notice_speaks_each_readers_language(user):
+    UserFactory(account=user.account, language="ru")
+    notification = notify_account(
+        user.account, "accounts.notice.campaign_declined", name="Весна", reason="No imprint."
+    )
+
+    assert notification_send_email(notification_id=notification.pk) == 2
+
+    subjects = sorted(message.subject for message in mail.outbox)
+    assert subjects == [
+        "[ConsentMail] Рассылка «Весна» отменена модератором",
+        "[ConsentMail] “Весна” was declined",
+    ]
+    russian = next(m for m in mail.outbox if "Рассылка" in m.subject)
+    assert "Причина от модератора: No imprint." in russian.body
+
+
+def test_a_notice_stored_before_codes_reads_as_it_was_written(signed_in, user):
+    old = notify(user.account, "“Autumn” was approved", body="Its probe goes out now.")
+
+    text = item(signed_in.get(reverse("notifications")), old)
+
+    assert "“Autumn” was approved" in text and "Its probe goes out now." in text
+    assert str(old) == "“Autumn” was approved"

@@ -14,11 +14,18 @@ from django.utils import timezone
 from accounts import dns as sender_dns
 from accounts import services
 from accounts.models import SenderDomain
+from config.coded_text import render
 from config.errors import ApplicationError, NotFound
 from tests.dns_server import free_port
 from tests.factories import SenderDomainFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def said(check: dict) -> list[str]:
+    """A stored check's messages (coded text) in the active language."""
+    return [render(message) for message in check["messages"]]
+
 
 LIST_URL = "/api/v1/sender-domains/"
 DKIM_KEY = (
@@ -274,13 +281,10 @@ def test_api_verify_succeeds_when_the_token_is_published(token_client, dns_serve
     assert findings["spf"]["records"] == [
         "v=spf1 ip4:192.0.2.0/24 include:_spf.mailer.test include:_spf.consentmail.localhost -all"
     ]
-    assert "'-all'" in findings["spf"]["messages"][0]
-    assert findings["dmarc"]["messages"] == ["DMARC policy is p=reject."]
+    assert "'-all'" in said(findings["spf"])[0]
+    assert said(findings["dmarc"]) == ["DMARC policy is p=reject."]
     # We sign, so the key checked is ours at our selector, not the "s1" given.
-    assert (
-        f"{domain.signing_selector}._domainkey.news.example.test"
-        in (findings["dkim"]["messages"][0])
-    )
+    assert f"{domain.signing_selector}._domainkey.news.example.test" in (said(findings["dkim"])[0])
     assert findings["dkim"]["records"] == [f"v=DKIM1; k=rsa; p={domain.signing_public_key}"]
     # The stored state matches, and GET shows it.
     domain.refresh_from_db()
@@ -309,7 +313,7 @@ def test_token_among_other_records_and_with_spaces_verifies(user, dns_server):
 
     assert domain.is_verified
     assert domain.findings["dkim"]["status"] == "missing"
-    assert domain.findings["dkim"]["messages"] == [
+    assert said(domain.findings["dkim"]) == [
         f"{domain.signing_selector}._domainkey.{domain.domain} has no DKIM key record."
     ]
 
@@ -333,7 +337,7 @@ def test_api_verify_without_any_record_is_missing(token_client, dns_server):
         "dmarc": "missing",
         "dkim": "missing",
     }
-    assert domain.txt_record_value in body["findings"]["verification"]["messages"][0]
+    assert domain.txt_record_value in said(body["findings"]["verification"])[0]
 
 
 def test_api_verify_with_another_token_is_an_error(token_client, dns_server):
@@ -347,7 +351,7 @@ def test_api_verify_with_another_token_is_an_error(token_client, dns_server):
     assert body["findings"]["verification"]["records"] == [
         "consentmail-verification=0123456789abcdef"
     ]
-    assert "token differs" in body["findings"]["verification"]["messages"][0]
+    assert "token differs" in said(body["findings"]["verification"])[0]
 
 
 def test_token_of_another_domain_on_this_name_does_not_verify(user, other_user, dns_server):
@@ -426,7 +430,7 @@ def test_spf_judgement(user, dns_server, spf_records, status, message):
     spf = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["spf"]
 
     assert spf["status"] == status, spf
-    assert message in " ".join(spf["messages"])
+    assert message in " ".join(said(spf))
 
 
 def test_spf_does_not_make_or_break_ownership(user, dns_server):
@@ -461,7 +465,7 @@ def test_dmarc_judgement(user, dns_server, dmarc_records, status, message):
     ]
 
     assert dmarc["status"] == status, dmarc
-    assert message in " ".join(dmarc["messages"])
+    assert message in " ".join(said(dmarc))
 
 
 @pytest.mark.parametrize(
@@ -484,7 +488,7 @@ def test_dkim_judgement_of_an_esps_key(
     dkim = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["dkim"]
 
     assert dkim["status"] == status, dkim
-    assert message in " ".join(dkim["messages"])
+    assert message in " ".join(said(dkim))
 
 
 def test_an_esps_dkim_is_looked_up_at_the_selector_of_the_domain(user, dns_server, esp_backend):
@@ -494,7 +498,7 @@ def test_an_esps_dkim_is_looked_up_at_the_selector_of_the_domain(user, dns_serve
     dkim = services.sender_domain_verify(account=user.account, domain_id=domain.pk).findings["dkim"]
 
     assert dkim["status"] == "missing"
-    assert "mail._domainkey.news.example.test" in dkim["messages"][0]
+    assert "mail._domainkey.news.example.test" in said(dkim)[0]
 
 
 # --- The DNS cannot be asked ----------------------------------------------------------------------
@@ -688,9 +692,7 @@ def test_dmarc_of_the_parent_domain_governs_a_subdomain_without_its_own(user, dn
     ]
 
     assert dmarc["status"] == "ok"
-    assert dmarc["messages"][0] == (
-        "Inherited from example.test: the policy for subdomains is reject."
-    )
+    assert said(dmarc)[0] == ("Inherited from example.test: the policy for subdomains is reject.")
 
 
 def test_a_dotted_dkim_selector_is_accepted_and_looked_up(user, dns_server, esp_backend):
@@ -776,4 +778,4 @@ def test_an_invalid_inherited_sp_falls_back_to_the_parents_p(user, dns_server):
     ]
 
     assert dmarc["status"] == "warning"
-    assert dmarc["messages"][0] == "Inherited from example.test: the policy for subdomains is none."
+    assert said(dmarc)[0] == "Inherited from example.test: the policy for subdomains is none."

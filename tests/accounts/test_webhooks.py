@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts import webhooks
 from accounts.models import WebhookDelivery
 from accounts.tasks import deliver_webhook, webhooks_retry_due
+from config.coded_text import render
 from tests.accounts.webhook_receiver import start_receiver
 from tests.factories import AccountFactory
 
@@ -115,7 +116,7 @@ def test_a_500_is_retried_with_backoff_then_succeeds(
     delivery.refresh_from_db()
     assert len(receiver.requests) == 1  # the eager retry is not due yet, so nothing more went
     assert (delivery.status, delivery.attempt, delivery.status_code) == ("pending", 1, 500)
-    assert delivery.error == "HTTP 500."
+    assert render(delivery.error) == "HTTP 500."
     assert delivery.response_excerpt == "boom"
     assert before + timedelta(seconds=9) < delivery.next_attempt_at
     assert delivery.next_attempt_at < timezone.now() + timedelta(seconds=11)
@@ -135,7 +136,7 @@ def test_a_500_is_retried_with_backoff_then_succeeds(
     assert webhooks_retry_due() == 1  # the sweeper picks the overdue one up
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt, delivery.status_code) == ("succeeded", 3, 200)
-    assert delivery.response_excerpt == "thanks" and delivery.error == ""
+    assert delivery.response_excerpt == "thanks" and render(delivery.error) == ""
     assert len(receiver.requests) == 3
     # The same event id each time, so the receiver can de-duplicate.
     ids = {r.headers["X-ConsentMail-Delivery"] for r in receiver.requests}
@@ -167,7 +168,7 @@ def test_a_4xx_is_logged_and_not_retried(account, receiver, django_capture_on_co
     [delivery] = _emit(account, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt, delivery.status_code) == ("failed", 1, 404)
-    assert delivery.error == "HTTP 404."
+    assert render(delivery.error) == "HTTP 404."
     # The answer is read only up to the cap.
     assert delivery.response_excerpt.startswith("no such hook x")
     assert len(delivery.response_excerpt) == 2048
@@ -186,7 +187,7 @@ def test_a_timeout_is_logged_and_retried(
     assert time.monotonic() - started < 1.9
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt, delivery.status_code) == ("pending", 1, None)
-    assert delivery.error == "Timed out."
+    assert render(delivery.error) == "Timed out."
     assert delivery.next_attempt_at is not None
 
 
@@ -199,7 +200,7 @@ def test_a_refused_connection_is_logged_and_retried(account, django_capture_on_c
     [delivery] = _emit(account, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt, delivery.status_code) == ("pending", 1, None)
-    assert delivery.error.startswith("Connection failed")
+    assert render(delivery.error).startswith("Connection failed")
 
 
 @pytest.mark.django_db
@@ -209,7 +210,7 @@ def test_redirects_are_not_followed(account, receiver, django_capture_on_commit_
     [delivery] = _emit(account, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.status_code) == ("failed", 302)
-    assert "redirects are not followed" in delivery.error
+    assert "redirects are not followed" in render(delivery.error)
     assert [r.path for r in receiver.requests] == ["/hook"]
 
 
@@ -328,7 +329,7 @@ def test_localhost_registered_while_allowed_is_refused_at_delivery_time(
     [delivery] = _emit(account, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
     assert delivery.status == "failed"
-    assert "private or local" in delivery.error
+    assert "private or local" in render(delivery.error)
     assert receiver.requests == []
 
 
@@ -342,7 +343,7 @@ def test_a_private_address_is_refused_at_delivery_time_and_nothing_is_sent(
     [delivery] = _emit(account, django_capture_on_commit_callbacks)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.status_code, delivery.attempt) == ("failed", None, 1)
-    assert "127.0.0.1" in delivery.error
+    assert "127.0.0.1" in render(delivery.error)
     assert receiver.requests == []
 
 

@@ -252,3 +252,35 @@ def test_an_import_finishing_fires_one_import_finished_and_no_per_row_events(
         "suppressed": 0,
         "failure_reason": "",
     }
+
+
+@pytest.mark.django_db
+def test_a_delivery_error_reads_in_the_readers_language(token_client, client, user, receiver):
+    import uuid
+
+    from accounts.models import WebhookDelivery
+
+    endpoint, _ = webhooks.webhook_endpoint_create(
+        account=user.account, url=receiver.url, events=["import.finished"]
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event="import.finished",
+        event_id=uuid.uuid4(),
+        payload={},
+        status="failed",
+        status_code=503,
+        error={"code": "accounts.webhook.http_status", "params": {"status": 503}},
+    )
+    url = f"/api/v1/webhooks/{endpoint.pk}/deliveries/"
+
+    russian = token_client.get(url, headers={"accept-language": "ru"}).json()
+    english = token_client.get(url, headers={"accept-language": "en"}).json()
+
+    assert russian["results"][0]["error"] == "Ответ HTTP 503."
+    assert english["results"][0]["error"] == "HTTP 503."
+    user.language = "ru"
+    user.save(update_fields=["language"])
+    client.force_login(user)
+    page = client.get(f"/account/webhooks/{endpoint.pk}/").content.decode()
+    assert "Ответ HTTP 503." in page and "&#x27;code&#x27;" not in page

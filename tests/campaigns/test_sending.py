@@ -191,7 +191,9 @@ def test_reject_needs_a_reason_the_sender_sees(campaign, moderator):
     campaign.refresh_from_db()
     assert campaign.status == "rejected"
     assert campaign.moderation_note == "No imprint."
-    assert campaign.account.notifications.filter(subject__contains="rejected").exists()
+    assert campaign.account.notifications.filter(
+        subject__code="accounts.notice.campaign_rejected.subject"
+    ).exists()
 
 
 def test_a_frozen_account_pauses_at_the_next_batch_and_resumes_when_unfrozen(

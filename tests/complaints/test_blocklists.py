@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import SenderDomain
 from campaigns.verdict import ProbeFigures, Thresholds, judge, with_blocklisted_domain
@@ -536,9 +536,11 @@ def test_a_new_domain_listing_notifies_the_account_once(
 
     notification = Notification.objects.get()
     assert notification.account == sender_domain.account
-    assert notification.subject == subject
+    with translation.override(language):
+        assert render(notification.subject) == subject
+        body = render(notification.body)
     assert notification.level == "warning"
     assert notification.link == reverse("sender_domain", args=[sender_domain.pk])
-    assert DOMAIN_ZONE in notification.body and "127.0.1.2" in notification.body
-    assert notification.body.endswith("spam domain")
+    assert DOMAIN_ZONE in body and "127.0.1.2" in body
+    assert body.endswith("spam domain")
     assert len(callbacks) == 1  # the one e-mail of the one notification

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from config.coded_text import render
 from lists import selectors
 from lists.models import ConsentRecord, Subscriber, SubscriberStatus
 from lists.services.imports import ROLE_NOTE
@@ -98,7 +99,7 @@ def test_mixed_items_get_one_result_each(token_client, mailing_list, user):
         "email": "info@example.org",
         "status": "created",
         "id": role.pk,
-        "warning": ROLE_NOTE,
+        "warning": render(ROLE_NOTE),
     }
     assert results[7] == {
         "index": 7,

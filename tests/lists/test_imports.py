@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from config.coded_text import render
 from lists.models import (
     ConsentRecord,
     ImportJob,
@@ -382,7 +383,7 @@ def test_a_batch_that_fails_half_way_leaves_nothing_of_itself(token_client, mail
         _upload(token_client, mailing_list, "r.csv", ("email\n" + rows).encode())
     job = ImportJob.objects.get()
     assert (job.status, job.processed, job.imported) == (ImportStatus.FAILED, 4, 4)
-    assert job.failure_reason == "The import stopped on an unexpected error."
+    assert render(job.failure_reason) == "The import stopped on an unexpected error."
     # Exactly the first batch: every subscriber with its consent record, nothing of the second.
     assert mailing_list.subscribers.count() == 4
     assert ConsentRecord.objects.filter(subscriber__mailing_list=mailing_list).count() == 4

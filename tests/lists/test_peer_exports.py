@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from accounts.services import api_token_create
+from config.coded_text import render
 from lists.models import (
     ConsentRecord,
     ImportJob,
@@ -572,4 +573,4 @@ def test_what_a_row_may_become(header, cells, expected):
     if expected is None:
         assert standing is None
     else:
-        assert (standing.suppress, standing.reason.split(" in the source")[0]) == expected
+        assert (standing.suppress, render(standing.reason).split(" in the source")[0]) == expected

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from accounts.models import Notification
 from complaints.models import AbuseReport, AbuseStatus
+from config.coded_text import render
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from moderation import enforcement
 from moderation.models import AccountFlag, AuditEntry
@@ -68,11 +69,12 @@ def test_upholding_a_report_is_audited_and_warns_and_flags_the_account(
     account.refresh_from_db()
     assert account.state == "warned"
     assert AccountFlag.objects.filter(account=account, resolved_at=None).count() == 1
-    assert list(
-        Notification.objects.filter(account=account)
+    assert [
+        render(subject)
+        for subject in Notification.objects.filter(account=account)
         .order_by("id")
         .values_list("subject", flat=True)
-    ) == [
+    ] == [
         "An abuse report about your mail was upheld",
         "Your account is warned: its mail draws too many bounces or complaints",
     ]

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts.models import Notification
 from accounts.services import api_token_create
 from campaigns.models import Campaign, CampaignStatusChange, Delivery
+from config.coded_text import render
 from moderation import services as moderation
 from moderation.models import AuditEntry
 from tests.campaigns.factories import CampaignFactory, subscribe_many, waiting_version
@@ -196,7 +197,7 @@ def test_approval_starts_the_probe_and_tells_the_sender(
     )
     assert entry.account == submitted.account
     notification = Notification.objects.get(account=submitted.account)
-    assert notification.subject == "“Spring offer” was approved"
+    assert render(notification.subject) == "“Spring offer” was approved"
     assert notification.link == f"/campaigns/{submitted.pk}/"
 
 
@@ -247,7 +248,7 @@ def test_a_rejection_reaches_the_sender_with_its_reason(
         submitted,
     )
     notification = Notification.objects.get(account=sender.account)
-    assert reason in notification.body
+    assert reason in render(notification.body)
     assert notification.level == "warning"
     # The sender's own campaign page says why.
     client.force_login(sender)

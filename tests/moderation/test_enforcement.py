@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import (
     Account,
@@ -33,6 +33,7 @@ from campaigns.models import (
     TrackingEvent,
 )
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
+from config.coded_text import render
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from lists.models import (
     ConsentRecord,
@@ -72,11 +73,14 @@ def entries(account, action=None) -> list[str]:
 
 
 def notices(account) -> list[str]:
-    return list(
+    """The subjects of the account's notifications, in English."""
+    subjects = (
         Notification.objects.filter(account_id=account.pk)
         .order_by("created_at", "id")
         .values_list("subject", flat=True)
     )
+    with translation.override("en"):
+        return [render(subject) for subject in subjects]
 
 
 def reload(account) -> Account:
@@ -208,11 +212,11 @@ def test_freezing_stops_sending_and_tells_the_users_the_reason_and_the_appeal_de
     assert (entry.action, entry.actor, entry.reason) == ("frozen", moderator, REASON)
     assert entry.details == {"campaigns_under_way": [], "appeal_deadline": deadline.isoformat()}
     notification = Notification.objects.get(account=account)
-    assert notification.subject == "Your account is frozen"
+    assert render(notification.subject) == "Your account is frozen"
     assert notification.level == "error"
     assert notification.link == "/account/appeal/"
-    assert REASON in notification.body
-    assert timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") in notification.body
+    assert REASON in render(notification.body)
+    assert timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") in render(notification.body)
     with pytest.raises(PermissionDenied, match="frozen"):
         campaign_services.campaign_create(
             account=account, created_by=None, lists=[], name="New", subject="Hi"

@@ -25,6 +25,7 @@ from accounts.models import (
 )
 from campaigns.models import Campaign, CampaignTestSend, Delivery, DeliveryStatus, TrackingEvent
 from complaints.models import FeedbackEvent, FeedbackKind, FeedbackSource
+from config.coded_text import render
 from lists import selectors as lists_selectors
 from lists.models import (
     ConsentEvent,
@@ -39,7 +40,6 @@ from lists.models import (
     Suppression,
     SuppressionReason,
 )
-from lists.services.retention import STUCK_IMPORT_REASON
 from moderation import retention
 from moderation.models import AuditAction, AuditEntry
 from moderation.retention import PURGES, months_before, purge_expired
@@ -320,7 +320,9 @@ def test_old_import_files_leave_storage_and_the_job_and_its_report_stay(
     assert done.proof_file.name and (media / done.proof_file.name).exists()
     # Without its file the stuck import can never finish: it is failed, saying why.
     assert stuck.status == ImportStatus.FAILED
-    assert stuck.failure_reason == STUCK_IMPORT_REASON.format(days=days)
+    assert render(stuck.failure_reason) == (
+        f"The import never finished; its uploaded file was deleted after {days} days."
+    )
     assert stuck.finished_at is not None
     assert alive.status == ImportStatus.RUNNING
 

@@ -8,9 +8,11 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Notification
 from complaints.models import AbuseReport
+from config.coded_text import render
 from moderation import enforcement
 from moderation.models import AccountFlag
 from tests.campaigns.factories import CampaignFactory
@@ -161,20 +163,24 @@ def test_the_sender_reads_the_appeal_page_in_russian(client, sender, moderator):
     assert "Your account is frozen." in english and "Send the appeal" in english
 
 
-def test_notifications_to_a_sender_are_written_in_the_account_users_language(sender, moderator):
+def test_a_notification_to_a_sender_reads_in_the_readers_language(sender, moderator):
     sender.language = "ru"
     sender.save(update_fields=["language"])
     enforcement.account_freeze(account_id=sender.account.pk, moderator=moderator, reason=REASON)
     notification = Notification.objects.get(account=sender.account)
-    assert notification.subject == "Ваш аккаунт заморожен"
-    assert notification.body.startswith(f"Причина от модератора: {REASON}\n")
+    with translation.override("ru"):
+        assert render(notification.subject) == "Ваш аккаунт заморожен"
+        assert render(notification.body).startswith(f"Причина от модератора: {REASON}\n")
+    with translation.override("en"):
+        assert render(notification.subject) == "Your account is frozen"
 
 
-def test_notifications_stay_english_for_a_user_without_a_choice(sender, moderator):
+def test_notifications_read_in_english_by_a_user_without_a_choice(sender, moderator):
     enforcement.account_warn(account_id=sender.account.pk, moderator=moderator, reason=REASON)
     notification = Notification.objects.get(account=sender.account)
-    assert notification.subject == "A warning about your account"
-    assert notification.body == (
-        f"The moderator's reason: {REASON}\nIf it goes on, the account is frozen: "
-        "it can no longer send."
-    )
+    with translation.override("en"):
+        assert render(notification.subject) == "A warning about your account"
+        assert render(notification.body) == (
+            f"The moderator's reason: {REASON}\nIf it goes on, the account is frozen: "
+            "it can no longer send."
+        )
