@@ -65,7 +65,8 @@ def exception_handler(exc, context):
 
 class CodedTextField(serializers.CharField):
     """A stored coded text (config.coded_text) as a string in the request's language; a plain
-    string stored before codes as it is. Read-only in effect: the schema says string."""
+    string stored before codes as it is; an object that carries its coded text as `.text` (a
+    verdict's or health check's reason) by that. Read-only in effect: the schema says string."""
 
     def to_representation(self, value) -> str:
-        return render(value)
+        return render(getattr(value, "text", value))

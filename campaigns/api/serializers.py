@@ -5,7 +5,7 @@ from rest_framework import serializers
 from campaigns.models import Campaign, CampaignTestSend
 from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
-from config.coded_text import render
+from config.api import CodedTextField
 
 
 class CampaignInput(serializers.Serializer):
@@ -35,14 +35,6 @@ class CampaignInput(serializers.Serializer):
         trim_whitespace=False,
         help_text="Plain text; generated from the HTML when empty.",
     )
-
-
-class CodedTextField(serializers.CharField):
-    """Text stored as a code and parameters (config.coded_text), or as plain text from before
-    codes: given in the request's language."""
-
-    def to_representation(self, value) -> str:
-        return render(getattr(value, "text", value))
 
 
 class FindingOutput(serializers.Serializer):

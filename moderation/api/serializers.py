@@ -5,11 +5,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Account, AccountState
-from campaigns.api.serializers import CodedTextField, FindingOutput
+from campaigns.api.serializers import FindingOutput
 from campaigns.models import Campaign
 from campaigns.states import CampaignStatus
 from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import account_health
+from config.api import CodedTextField
 from config.coded_text import render
 from moderation.enforcement import APPEAL_TEXT_MAX
 from moderation.models import Appeal, AppealStatus, AuditAction, AuditEntry
