@@ -6,6 +6,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from config.coded_text import render_all
+
 
 class AccountState(models.TextChoices):
     ACTIVE = "active", _("Active")
@@ -29,6 +31,9 @@ class Account(models.Model):
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     state_reason = models.TextField(blank=True)
+    # The reason as coded text (config.coded_text) when the system wrote it (a health warning):
+    # read in each reader's language. A moderator's typed reason lives in state_reason alone.
+    state_reason_code = models.JSONField(null=True, blank=True)
     # Set when an unappealed freeze schedules the account for deletion.
     deletion_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,6 +52,13 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.company_name
+
+    @property
+    def state_reason_shown(self) -> str:
+        """Why the account is in its state, in the reader's language where the system wrote it."""
+        if self.state_reason_code:
+            return render_all(self.state_reason_code)
+        return self.state_reason
 
     @property
     def can_send(self) -> bool:

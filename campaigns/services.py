@@ -14,6 +14,7 @@ from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import selectors as account_selectors
 from accounts.addresses import InvalidAddress, normalise_address
@@ -49,10 +50,13 @@ def account_ensure_can_send(account: Account) -> None:
     """PermissionDenied (403) for a frozen or closing account: it may not start anything that
     sends."""
     if not account.can_send:
-        raise PermissionDenied(
-            "Your account is frozen: it cannot create, test or submit campaigns. "
-            + (f"Reason: {account.state_reason}" if account.state_reason else "")
-        )
+        message = _("Your account is frozen: it cannot create, test or submit campaigns.")
+        if account.state_reason_shown:
+            message = _("%(message)s Reason: %(reason)s") % {
+                "message": message,
+                "reason": account.state_reason_shown,
+            }
+        raise PermissionDenied(message)
 
 
 def _clean_text(data: dict, name: str, *, required: bool) -> None:

@@ -129,6 +129,9 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return render(value)  # a coded text inside a coded text
     if isinstance(value, list | tuple):
+        # A list of coded texts is sentences (a health check's reasons); anything else a list.
+        if value and all(isinstance(item, dict) for item in value):
+            return " ".join(_show(item) for item in value)
         return ", ".join(_show(item) for item in value)
     return str(value)
 

@@ -100,11 +100,16 @@ def _state_label(state: str) -> str:
     return AccountState(state).label.lower()
 
 
-def _set_state(account: Account, state: str, *, reason: str, now: datetime) -> None:
+def _set_state(
+    account: Account, state: str, *, reason: str, now: datetime, reason_code: list | None = None
+) -> None:
+    """`reason` as the English copy (or as a moderator typed it); `reason_code`, when the system
+    wrote the reason, is what readers see, each in their language."""
     account.state = state
     account.state_changed_at = now
     account.state_reason = reason
-    fields = ["state", "state_changed_at", "state_reason"]
+    account.state_reason_code = reason_code
+    fields = ["state", "state_changed_at", "state_reason", "state_reason_code"]
     if state != State.SCHEDULED_FOR_DELETION:
         account.deletion_due_at = None
         fields.append("deletion_due_at")
@@ -730,9 +735,10 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
     health = account_health(account=account, now=now)
     if health.status != HealthStatus.OVER_LIMIT:
         return health
-    reasons = " ".join(health.reasons)
-    # The flag and the audit entry keep the reasons as codes, read in the reader's language.
+    # The flag, the audit entry, the account's state reason and the notice keep the reasons as
+    # codes, read in the reader's language; the English copy is for logs and webhooks.
     texts = [reason.text for reason in health.reasons]
+    reasons = in_english(texts)
     with transaction.atomic():
         account = Account.objects.select_for_update().filter(pk=account_id).first()
         if account is None or account.state not in ENFORCEABLE:
@@ -750,7 +756,7 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
             "window_days": health.window_days,
         }
         if account.state == State.ACTIVE:
-            _set_state(account, State.WARNED, reason=reasons, now=timezone.now())
+            _set_state(account, State.WARNED, reason=reasons, reason_code=texts, now=timezone.now())
             audit(
                 actor=None,
                 action=AuditAction.HEALTH_WARNING,
@@ -763,7 +769,7 @@ def account_health_check(*, account_id: int, now: datetime | None = None) -> Acc
                 "accounts.notice.health_warned",
                 link=reverse("dashboard"),
                 level="warning",
-                reasons=reasons,
+                reasons=texts,
             )
         elif not has_flag:
             audit(

@@ -236,7 +236,11 @@ class ModerationAccountOutput(serializers.Serializer):
     id = serializers.IntegerField()
     company_name = serializers.CharField()
     state = serializers.ChoiceField(choices=AccountState.choices)
-    state_reason = serializers.CharField(help_text="The reason its users were given.")
+    state_reason = serializers.CharField(
+        source="state_reason_shown",
+        help_text="The reason its users were given, in the request's language where the system "
+        "wrote it.",
+    )
     state_changed_at = serializers.DateTimeField(allow_null=True)
     appeal_deadline = serializers.SerializerMethodField(
         help_text="Frozen accounts: until when they may appeal; else null."

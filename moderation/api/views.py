@@ -483,7 +483,7 @@ def _appeal_state(account: Account) -> dict:
     return s.AppealStateOutput(
         {
             "state": account.state,
-            "state_reason": account.state_reason,
+            "state_reason": account.state_reason_shown,
             "appeal_deadline": state.deadline,
             "can_appeal": state.can_appeal,
             "window_passed": state.window_passed,

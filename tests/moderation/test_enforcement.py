@@ -860,3 +860,26 @@ def test_the_appeal_window_task_runs_twice_safely(frozen, settings):
     assert moderation_tasks.expire_appeal_windows() == [frozen.pk]
     assert moderation_tasks.expire_appeal_windows() == []
     assert entries(frozen).count("deletion_scheduled") == 1
+
+
+def test_a_health_warning_reads_in_each_readers_language_on_the_banner_and_the_notice(
+    account, settings, django_capture_on_commit_callbacks
+):
+    settings.ABUSE_UPHELD_WARN = 1
+    over_the_limit(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        enforcement.account_health_check(account_id=account.pk)
+
+    account = reload(account)
+    assert account.state_reason_code  # stored as codes, not as a sentence in one language
+    with translation.override("en"):
+        english = account.state_reason_shown
+    with translation.override("ru"):
+        russian = account.state_reason_shown
+    assert english == "1 abuse report(s) upheld in the last 30 days."
+    assert russian and russian != english and "%(" not in russian
+    body = Notification.objects.get(account=account).body
+    with translation.override("ru"):
+        assert russian in render(body)
+    with translation.override("en"):
+        assert english in render(body)
