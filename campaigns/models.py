@@ -9,7 +9,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from campaigns.states import DELETABLE, EDITABLE, CampaignStatus
-from config.coded_text import render_all
+from config.coded_text import in_english, render_all
 from lists.models import MailingList, Subscriber
 
 
@@ -17,6 +17,15 @@ class CampaignKind(models.TextChoices):
     REGULAR = "regular", pgettext_lazy("campaign kind", "Campaign")
     # One fixed, moderated message to a list's candidates (campaigns.consent_requests).
     CONSENT_REQUEST = "consent_request", pgettext_lazy("campaign kind", "Consent request")
+
+
+def note_shown(note: str, verdict: dict | None) -> str:
+    """`note` as the reader should see it: an amber verdict's reasons (the note is their English
+    copy) rendered in the active language; any other note (a moderator's) as written."""
+    reasons = (verdict or {}).get("reasons") or []
+    if note and reasons and note == in_english(reasons):
+        return render_all(reasons)
+    return note
 
 
 class Campaign(models.Model):
@@ -94,6 +103,12 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def moderation_note_shown(self) -> str:
+        """The last note to the sender, in the reader's language when it is an amber verdict's
+        reasons (stored as their English copy; the verdict keeps them as codes)."""
+        return note_shown(self.moderation_note, self.verdict)
 
     @property
     def is_editable(self) -> bool:

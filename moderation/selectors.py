@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Account, AccountState
 from campaigns.merge import MergeProgram, merge_context
-from campaigns.models import Campaign, CampaignVersion
+from campaigns.models import Campaign, CampaignVersion, note_shown
 from campaigns.selectors import (
     Preview,
     campaign_preview,
@@ -406,7 +406,7 @@ def account_history(*, account: Account, exclude_campaign_id: int | None = None)
             submitted_at=row["submitted_at"],
             created_at=row["created_at"],
             verdict_tier=(row["verdict"] or {}).get("tier", ""),
-            moderation_note=row["moderation_note"],
+            moderation_note=note_shown(row["moderation_note"], row["verdict"]),
         )
         for row in rows
     ]
