@@ -92,16 +92,7 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         )
         .order_by()
     )
-    probe_row = next((row for row in rows if row["is_probe"]), {})
-    whole = {name: sum(row[name] for row in rows) for name in DELIVERY_COUNTERS}
-    probe = {name: probe_row.get(name, 0) for name in DELIVERY_COUNTERS}
-
-    whole["recipients"] = (
-        campaign.recipients_at_approval
-        if campaign.recipients_at_approval is not None
-        else selectors.recipient_count(campaign=campaign)
-    )
-    whole["probe_size"] = probe["probe_size"] = campaign.probe_size
+    whole, probe = _counters(campaign, rows)
 
     # A probe refused whole has no message sent: its timeline starts at the first refusal.
     firsts = ["first_sent", *(f"first_{field}" for field in _OF_ATTEMPTED)]
@@ -125,6 +116,21 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _counters(campaign: Campaign, rows: list[dict]) -> tuple[dict, dict]:
+    """The whole send's counters and the probe's, from the rows grouped by is_probe, each with
+    the recipients (fixed at approval, else counted) and the probe's size."""
+    probe_row = next((row for row in rows if row["is_probe"]), {})
+    whole = {name: sum(row[name] for row in rows) for name in DELIVERY_COUNTERS}
+    probe = {name: probe_row.get(name, 0) for name in DELIVERY_COUNTERS}
+    whole["recipients"] = (
+        campaign.recipients_at_approval
+        if campaign.recipients_at_approval is not None
+        else selectors.recipient_count(campaign=campaign)
+    )
+    whole["probe_size"] = probe["probe_size"] = campaign.probe_size
+    return whole, probe
+
+
 def campaign_figures(*, campaign: Campaign) -> dict[str, Any]:
     """The counters alone (the whole send, and the probe's under "probe"), as campaign_stats
     gives them: one grouped query (two before approval, to count the recipients). The campaign
@@ -137,15 +143,7 @@ def campaign_figures(*, campaign: Campaign) -> dict[str, Any]:
         )
         .order_by()
     )
-    probe_row = next((row for row in rows if row["is_probe"]), {})
-    whole = {name: sum(row[name] for row in rows) for name in DELIVERY_COUNTERS}
-    probe = {name: probe_row.get(name, 0) for name in DELIVERY_COUNTERS}
-    whole["recipients"] = (
-        campaign.recipients_at_approval
-        if campaign.recipients_at_approval is not None
-        else selectors.recipient_count(campaign=campaign)
-    )
-    whole["probe_size"] = probe["probe_size"] = campaign.probe_size
+    whole, probe = _counters(campaign, rows)
     return {**_shown(whole), "probe": _shown(probe)}
 
 
