@@ -807,8 +807,11 @@ def sweep(*, now=None) -> SweepReport:
             dispatch(campaign_id=campaign.pk)
             report.dispatched.append(campaign.pk)
     # An approved campaign whose probe task was lost (or failed) gets it queued again.
+    # (One waiting for its scheduled time is not lost: beat's start_due_campaigns starts it.)
     for campaign_id in Campaign.objects.filter(
-        status=CampaignStatus.APPROVED, approved_at__lt=now - lease
+        Q(scheduled_at=None) | Q(scheduled_at__lte=now),
+        status=CampaignStatus.APPROVED,
+        approved_at__lt=now - lease,
     ).values_list("pk", flat=True):
         tasks.start_probe.delay(campaign_id)
         report.dispatched.append(campaign_id)

@@ -64,6 +64,11 @@ class Campaign(models.Model):
     # What moderators last told the sender (a rejection or decline reason, a probe warning).
     moderation_note = models.TextField(blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # When the sender asked the probe to start (UTC), and the IANA time zone they chose it in
+    # (the page and the API show it there). Blank: as soon as a moderator approves. The probe
+    # starts at this time or at approval, whichever is later (campaigns.sending).
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    schedule_timezone = models.CharField(max_length=64, blank=True, default="", db_default="")
     # The send, as decided when the probe was chosen: how many recipients, the probe's size,
     # seed and provider mix (reproducible), and when the hold ends.
     recipients_at_approval = models.PositiveIntegerField(null=True, blank=True)
@@ -99,7 +104,15 @@ class Campaign(models.Model):
                 name="campaign_status_valid",
             )
         ]
-        indexes = [models.Index(fields=["account", "status"], name="campaign_account_status")]
+        indexes = [
+            models.Index(fields=["account", "status"], name="campaign_account_status"),
+            # Beat's check for approved campaigns whose time has come reads only these.
+            models.Index(
+                fields=["scheduled_at"],
+                name="campaign_scheduled_waiting",
+                condition=models.Q(status=CampaignStatus.APPROVED, scheduled_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -191,6 +204,35 @@ class CampaignStatusChange(models.Model):
     def reason_text(self) -> str:
         """The reason in the active language (as typed, when a person wrote it)."""
         return render_all(self.reason_code) if self.reason_code else self.reason
+
+
+class CampaignScheduleChange(models.Model):
+    """One change of a campaign's schedule: from when to when (UTC, with the zones chosen), by
+    whom, in which status and when. The schedule is not content, so it may change after
+    approval (until the probe starts) without new moderation; this row is its trail."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="schedule_changes"
+    )
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices)
+    old_scheduled_at = models.DateTimeField(null=True, blank=True)
+    old_timezone = models.CharField(max_length=64, blank=True)
+    new_scheduled_at = models.DateTimeField(null=True, blank=True)
+    new_timezone = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.old_scheduled_at} -> {self.new_scheduled_at}"
 
 
 class CampaignTestSend(models.Model):

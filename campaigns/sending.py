@@ -22,7 +22,7 @@ from __future__ import annotations
 import secrets
 from array import array
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -36,6 +36,7 @@ from campaigns import consent_requests, selectors, tasks, tracking_queue
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
+from campaigns.scheduling import schedule_is_due
 from campaigns.services import (
     account_ensure_can_send,
     campaign_locked_for,
@@ -263,7 +264,9 @@ def campaign_approve(
                 "updated_at",
             ]
         )
-        transaction.on_commit(lambda: tasks.start_probe.delay(campaign_id))
+        if schedule_is_due(campaign):
+            transaction.on_commit(lambda: tasks.start_probe.delay(campaign_id))
+        # Otherwise it waits, approved, for its time: beat's start_due_campaigns starts it.
     return campaign
 
 
@@ -340,14 +343,23 @@ def _fix_audience(campaign: Campaign) -> dict[str, array]:
     return members
 
 
-def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campaign:
+def campaign_start_probe(
+    *, campaign_id: int, seed: int | None = None, now: datetime | None = None
+) -> Campaign:
     """Fix the audience of the approved version (a waiting delivery per recipient), choose
     the probe among it (min(ceil(PROBE_SHARE x recipients), PROBE_CAP), at least one,
-    stratified by mailbox provider with a recorded seed) and start sending it."""
+    stratified by mailbox provider with a recorded seed) and start sending it. A no-op before
+    the campaign's scheduled time (it waits, approved); an account that may not send (frozen)
+    has the campaign paused instead. Idempotent; locks the row."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
         if campaign.status != S.APPROVED:
             # Already started (a retried task), or stopped meanwhile.
+            return campaign
+        if not schedule_is_due(campaign, now=now):
+            return campaign
+        if not campaign.account.can_send:
+            _pause(campaign, reason=coded("campaigns.status.account_may_not_send"))
             return campaign
         ensure_transition(campaign.status, S.PROBING)
         if campaign.approved_version_id is None:
@@ -394,6 +406,33 @@ def campaign_start_probe(*, campaign_id: int, seed: int | None = None) -> Campai
         )
         _enqueue_sending(campaign.pk)
     return campaign
+
+
+def campaigns_start_due(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Beat: start the probe of every approved campaign whose scheduled time has come (at most
+    `limit` a run; the next run takes the rest). Each is claimed with SELECT ... FOR UPDATE
+    SKIP LOCKED and started in that transaction, so overlapping runs, or a start_probe task on
+    the same campaign, never start it twice and never wait on each other. Returns the ids
+    whose status changed (started, or paused for an account that may not send)."""
+    now = now or timezone.now()
+    changed: list[int] = []
+    seen: set[int] = set()
+    for _ in range(limit):
+        with transaction.atomic():
+            due = (
+                Campaign.objects.select_for_update(skip_locked=True)
+                .filter(status=S.APPROVED, scheduled_at__lte=now)
+                .exclude(pk__in=seen)
+                .order_by("scheduled_at", "pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if due is None:
+                break
+            seen.add(due)
+            if campaign_start_probe(campaign_id=due, now=now).status != S.APPROVED:
+                changed.append(due)
+    return changed
 
 
 def campaign_begin_hold(*, campaign_id: int) -> Campaign:

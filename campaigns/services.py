@@ -26,6 +26,7 @@ from campaigns.models import (
     CampaignTestSend,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
+from campaigns.scheduling import Schedule, schedule_apply, schedule_checked, schedule_of
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from config.text import clean_header_text
 from lists.models import MailingList
@@ -157,10 +158,25 @@ def content_check(campaign: Campaign) -> None:
     selectors.compiled_campaign(campaign)
 
 
+SCHEDULE_FIELDS = ("scheduled_at", "schedule_timezone")
+
+
+def _schedule_asked(fields: dict, current: Schedule | None) -> Schedule | None:
+    """The schedule `fields` ask for (popped from them), checked; None when they name none. A
+    zone alone keeps the time and changes the zone it is shown in."""
+    if not any(name in fields for name in SCHEDULE_FIELDS):
+        return None
+    scheduled_at = fields.pop("scheduled_at", current.at if current else None)
+    timezone_name = fields.pop("schedule_timezone", None) or None
+    return schedule_checked(scheduled_at=scheduled_at, timezone_name=timezone_name, current=current)
+
+
 def campaign_create(*, account: Account, created_by: User | None, lists, **fields) -> Campaign:
-    """A new draft. Refused for a frozen account, an invalid From address, another account's
-    list or content that does not compile (the sender domain is checked at submission)."""
+    """A new draft, scheduled when `scheduled_at` (and `schedule_timezone`) are given. Refused
+    for a frozen account, an invalid From address, another account's list, content that does
+    not compile (the sender domain is checked at submission) or a past time."""
     account_ensure_can_send(account)
+    schedule = _schedule_asked(fields, None)
     data = _validated(account, fields, creating=True)
     mailing_lists = _lists_of(account, lists)
     with transaction.atomic():
@@ -168,11 +184,17 @@ def campaign_create(*, account: Account, created_by: User | None, lists, **field
         content_check(campaign)
         campaign.save()
         campaign.lists.set(mailing_lists)
+        if schedule is not None:
+            schedule_apply(campaign, schedule, actor=created_by)
     return campaign
 
 
-def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields) -> Campaign:
-    """Change a draft or rejected campaign (InvalidTransition otherwise); locks the row."""
+def campaign_update(
+    *, account: Account, campaign_id: int, lists=None, actor: User | None = None, **fields
+) -> Campaign:
+    """Change a draft or rejected campaign (InvalidTransition otherwise), its schedule too
+    (`scheduled_at`, `schedule_timezone`); locks the row."""
+    schedule_fields = {name: fields.pop(name) for name in SCHEDULE_FIELDS if name in fields}
     data = _validated(account, fields, creating=False)
     mailing_lists = _lists_of(account, lists) if lists is not None else None
     with transaction.atomic():
@@ -183,12 +205,15 @@ def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields)
                 f"{campaign.get_status_display().lower()}.",
                 extra={"status": campaign.status},
             )
+        schedule = _schedule_asked(schedule_fields, schedule_of(campaign))
         for name, value in data.items():
             setattr(campaign, name, value)
         content_check(campaign)
         campaign.save()
         if mailing_lists is not None:
             campaign.lists.set(mailing_lists)
+        if schedule is not None:
+            schedule_apply(campaign, schedule, actor=actor)
     return campaign
 
 

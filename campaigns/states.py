@@ -60,11 +60,24 @@ STOPPED = frozenset({S.DECLINED, S.CANCELLED})
 # Statuses a moderator can still stop.
 UNDER_WAY = frozenset({S.SUBMITTED, S.APPROVED, S.PROBING, S.HOLDING, S.REVIEW, S.RELEASING})
 DELETABLE = frozenset({S.DRAFT, S.REJECTED, S.CANCELLED})
+# Statuses in which the sender may still set, move or clear the campaign's schedule: until the
+# probe starts. An approved campaign whose time has not come waits in `approved` (a paused one
+# that was waiting, in `paused` with `approved` to resume to); the time is no part of what a
+# moderator approves, so changing it asks for no new moderation.
+SCHEDULE_CHANGEABLE = frozenset({S.DRAFT, S.SUBMITTED, S.REJECTED, S.APPROVED})
 FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 
 
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
+
+
+def schedule_can_change(status: str, resume_status: str = "") -> bool:
+    """Whether the schedule may still change: the probe has not started (a paused campaign
+    counts by where it would resume)."""
+    if status == S.PAUSED:
+        return (resume_status or S.APPROVED) == S.APPROVED
+    return status in SCHEDULE_CHANGEABLE
 
 
 def ensure_transition(current: str, target: str) -> None:

@@ -14,6 +14,15 @@ def start_probe(campaign_id: int) -> str:
     return campaign_start_probe(campaign_id=campaign_id).status
 
 
+@shared_task(name="campaigns.start_due_campaigns")
+def start_due_campaigns() -> list[int]:
+    """Beat: start the probe of approved campaigns whose scheduled time has come (rows claimed
+    with SKIP LOCKED: overlapping runs share the work, none is started twice)."""
+    from campaigns.sending import campaigns_start_due
+
+    return campaigns_start_due()
+
+
 @shared_task(name="campaigns.dispatch_campaign")
 def dispatch_campaign(campaign_id: int) -> int:
     """Queue send tasks for the campaign's due deliveries (a transition just made some due)."""

@@ -1,14 +1,50 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignTestSend
+from campaigns.scheduling import schedule_local
 from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
 from config.api import CodedTextField
 
 
-class CampaignInput(serializers.Serializer):
+class WallTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time kept as given: with an offset it is that instant; without
+    one, a wall-clock time the service reads in `schedule_timezone` (not the server's zone)."""
+
+    def enforce_timezone(self, value):
+        return value
+
+
+SCHEDULED_AT_HELP = (
+    "When the probe should start (ISO 8601). With an offset (`Z`, `+02:00`) it is that "
+    "instant; without one, a time in `schedule_timezone`, daylight saving included (a time the "
+    "clocks skip is refused). Must be in the future, at most a year ahead; null: as soon as a "
+    "moderator approves. The probe starts at this time or at approval, whichever is later."
+)
+SCHEDULE_TIMEZONE_HELP = (
+    "The IANA time zone the schedule is chosen and shown in, e.g. `Europe/Berlin`; the "
+    "current one, else UTC, when omitted."
+)
+
+
+class ScheduleFields(serializers.Serializer):
+    scheduled_at = WallTimeField(required=False, allow_null=True, help_text=SCHEDULED_AT_HELP)
+    schedule_timezone = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text=SCHEDULE_TIMEZONE_HELP
+    )
+
+
+class ScheduleInput(serializers.Serializer):
+    scheduled_at = WallTimeField(allow_null=True, help_text=SCHEDULED_AT_HELP)
+    schedule_timezone = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text=SCHEDULE_TIMEZONE_HELP
+    )
+
+
+class CampaignInput(ScheduleFields):
     name = serializers.CharField(max_length=200)
     lists = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
@@ -58,6 +94,13 @@ class CampaignOutput(serializers.ModelSerializer):
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
     findings = FindingOutput(many=True, read_only=True)
+    scheduled_at = serializers.SerializerMethodField(
+        help_text="When the probe starts (or started: it is kept), in `schedule_timezone` "
+        "with its offset; null: as soon as a moderator approves."
+    )
+    schedule_timezone = serializers.CharField(
+        read_only=True, help_text="The IANA time zone the schedule was chosen in ('' if none)."
+    )
 
     class Meta:
         model = Campaign
@@ -76,7 +119,14 @@ class CampaignOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "submitted_at",
+            "scheduled_at",
+            "schedule_timezone",
         ]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_scheduled_at(self, campaign: Campaign) -> str | None:
+        local = schedule_local(campaign)
+        return local.isoformat() if local else None
 
 
 class CampaignFilter(serializers.Serializer):

@@ -21,6 +21,11 @@ urlpatterns = [
         name="api-campaign-submit",
     ),
     path(
+        "campaigns/<int:campaign_id>/schedule/",
+        views.CampaignScheduleView.as_view(),
+        name="api-campaign-schedule",
+    ),
+    path(
         "campaigns/<int:campaign_id>/cancel/",
         views.CampaignCancelView.as_view(),
         name="api-campaign-cancel",

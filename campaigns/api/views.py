@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.api.schema import error_responses
 from accounts.api.views import ACCOUNT_PERMISSIONS
-from campaigns import selectors, sending, services, stats
+from campaigns import scheduling, selectors, sending, services, stats
 from campaigns.api import serializers as s
 from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
@@ -36,6 +36,8 @@ CREATE_EXAMPLE = OpenApiExample(
         "html_body": "<h1>Hello {{ subscriber.name }}</h1><p>Our <a "
         'href="https://acme.example/new">new products</a>.</p>',
         "text_body": "",
+        "scheduled_at": "2026-11-05T09:00:00",
+        "schedule_timezone": "Europe/Berlin",
     },
     request_only=True,
 )
@@ -57,6 +59,8 @@ CAMPAIGN_EXAMPLE = OpenApiExample(
         "created_at": "2026-11-02T09:30:00Z",
         "updated_at": "2026-11-02T09:30:00Z",
         "submitted_at": None,
+        "scheduled_at": "2026-11-05T09:00:00+01:00",
+        "schedule_timezone": "Europe/Berlin",
     },
     response_only=True,
 )
@@ -136,6 +140,14 @@ BLOCKED_EXAMPLE = OpenApiExample(
     },
     response_only=True,
     status_codes=["400"],
+)
+SCHEDULE_EXAMPLE = OpenApiExample(
+    "Move to 9:00 in Berlin",
+    value={"scheduled_at": "2026-11-05T09:00:00", "schedule_timezone": "Europe/Berlin"},
+    request_only=True,
+)
+UNSCHEDULE_EXAMPLE = OpenApiExample(
+    "As soon as approved", value={"scheduled_at": None}, request_only=True
 )
 CANCEL_EXAMPLE = OpenApiExample(
     "Cancel", value={"reason": "The offer was withdrawn."}, request_only=True
@@ -255,7 +267,10 @@ class CampaignDetailView(APIView):
         data = s.CampaignInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.campaign_update(
-            account=request.user.account, campaign_id=campaign_id, **data.validated_data
+            account=request.user.account,
+            campaign_id=campaign_id,
+            actor=request.user,
+            **data.validated_data,
         )
         return Response(_output(request, campaign_id))
 
@@ -343,6 +358,30 @@ class CampaignSubmitView(APIView):
         _campaign_or_404(request, campaign_id)
         sending.campaign_submit(
             account=request.user.account, campaign_id=campaign_id, actor=request.user
+        )
+        return Response(_output(request, campaign_id))
+
+
+class CampaignScheduleView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        request=s.ScheduleInput,
+        responses={200: s.CampaignOutput, **error_responses(400, 404, 409)},
+        examples=[SCHEDULE_EXAMPLE, UNSCHEDULE_EXAMPLE, CAMPAIGN_EXAMPLE],
+        summary="Set, move or clear when the probe starts, in any status until it starts "
+        "(approved included: no new moderation; each change is recorded); 409 after",
+    )
+    def patch(self, request, campaign_id: int):
+        _campaign_or_404(request, campaign_id)
+        data = s.ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        scheduling.campaign_schedule(
+            account=request.user.account,
+            campaign_id=campaign_id,
+            actor=request.user,
+            scheduled_at=data.validated_data["scheduled_at"],
+            timezone_name=data.validated_data.get("schedule_timezone") or None,
         )
         return Response(_output(request, campaign_id))
 

@@ -242,6 +242,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "resume-stalled-imports": {"task": "lists.resume_stalled_imports", "schedule": 300.0},
     # The hold's end is read from the database, never scheduled as an ETA (see sending.py).
     "evaluate-holds": {"task": "moderation.evaluate_holds", "schedule": 60.0},
+    # Scheduled campaigns start within this of their time; a time in the database, no ETA task
+    # (one for next month would sit in a worker and be redelivered by Redis every hour).
+    "start-due-campaigns": {
+        "task": "campaigns.start_due_campaigns",
+        "schedule": env.float("SCHEDULE_CHECK_SECONDS", default=30.0),
+    },
     # Dead batches are found within a lease plus this; the fault harness lowers both.
     "sweep-sending": {
         "task": "campaigns.sweep_sending",
