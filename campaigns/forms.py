@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from campaigns.scheduling import timezone_names
 from campaigns.services import CONTENT_FIELDS
 
 FROM_DOMAINS_ID = "from-domains"
@@ -108,3 +111,40 @@ class CancelForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("Kept in the campaign's history."),
     )
+
+
+# What a datetime-local input sends (with seconds when the browser adds them).
+WALL_TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+class ScheduleForm(forms.Form):
+    """When the probe should start: a wall-clock date and time and the zone it is read in
+    (campaigns.scheduling checks both; the browser's own zone is offered first by
+    static/js/schedule-zone.js)."""
+
+    scheduled_at = forms.CharField(
+        label=gettext_lazy("Date and time"),
+        max_length=32,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=gettext_lazy("The time in the zone below, daylight saving included."),
+    )
+    schedule_timezone = forms.ChoiceField(
+        label=gettext_lazy("Time zone"),
+        choices=(),
+        widget=forms.Select(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, guess_zone: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["schedule_timezone"].choices = [(name, name) for name in timezone_names()]
+        if guess_zone:
+            self.fields["schedule_timezone"].widget.attrs["data-guess-zone"] = "true"
+
+    def clean_scheduled_at(self) -> datetime:
+        value = self.cleaned_data["scheduled_at"].strip()
+        for layout in WALL_TIME_FORMATS:
+            try:
+                return datetime.strptime(value, layout)
+            except ValueError:
+                continue
+        raise forms.ValidationError(gettext("Enter a date and a time, such as 2027-03-28 09:00."))

@@ -234,6 +234,9 @@ class CampaignScheduleChange(models.Model):
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.old_scheduled_at} -> {self.new_scheduled_at}"
 
+    # The campaign's history lists these among its status changes.
+    is_schedule_change = True
+
 
 class CampaignTestSend(models.Model):
     """A test of a campaign sent to the account's own verified address (also its rate limit)."""

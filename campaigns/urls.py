@@ -30,6 +30,9 @@ urlpatterns = [
     path(
         "campaigns/<int:campaign_id>/withdraw/", views.campaign_withdraw, name="campaign_withdraw"
     ),
+    path(
+        "campaigns/<int:campaign_id>/schedule/", views.campaign_schedule, name="campaign_schedule"
+    ),
     path("campaigns/<int:campaign_id>/cancel/", views.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:campaign_id>/delete/", views.campaign_delete, name="campaign_delete"),
     path(

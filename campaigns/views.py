@@ -19,11 +19,16 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.views import account_required, form_error
-from campaigns import selectors, sending, services, stats
-from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm
+from campaigns import scheduling, selectors, sending, services, stats
+from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
 from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
-from campaigns.states import CampaignStatus, can_transition
+from campaigns.states import (
+    SCHEDULE_CHANGEABLE,
+    CampaignStatus,
+    can_transition,
+    schedule_can_change,
+)
 from campaigns.verdict import Thresholds
 from config import charts, numbers
 from config.coded_text import in_english
@@ -219,6 +224,8 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
             "has_any": has_any,
             "has_verified_domain": bool(_verified_domains(account)),
             "has_lists": list_selectors.lists_for(account=account).exists(),
+            # Before the probe, the index says when it starts.
+            "schedule_shown_statuses": SCHEDULE_CHANGEABLE,
         },
     )
 
@@ -778,6 +785,9 @@ def _progress_context(campaign: Campaign) -> dict | None:
             for name, label in INTERVAL_LABELS.items()
         ]
     return {
+        "waiting_for_schedule": _waiting_for_schedule(campaign),
+        "scheduled_at": campaign.scheduled_at,
+        "schedule_timezone": campaign.schedule_timezone,
         "status": progress.status,
         "status_label": status_label,
         "is_final": progress.is_final,
@@ -866,7 +876,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "finding_groups": _group_findings(findings),
             "findings_are_live": campaign.is_editable,
             "has_blocking": bool(selectors.blocking_findings(findings)),
-            "history": campaign.changes.select_related("actor").order_by("at", "id"),
+            "history": _history(campaign),
+            "can_schedule": schedule_can_change(campaign.status, campaign.resume_status),
+            "waiting_for_schedule": _waiting_for_schedule(campaign),
             "rejection": _last_rejection(campaign),
             "test_sends": selectors.test_sends_for(account=account, campaign=campaign)[
                 :RECENT_TEST_SENDS
@@ -883,6 +895,18 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             **_sending_context(campaign),
         },
     )
+
+
+def _history(campaign: Campaign) -> list:
+    """The status changes and the schedule's changes, in the order they happened."""
+    changes = list(campaign.changes.select_related("actor"))
+    changes += list(campaign.schedule_changes.select_related("actor"))
+    return sorted(changes, key=lambda change: change.at)
+
+
+def _waiting_for_schedule(campaign: Campaign) -> bool:
+    """Approved, and its probe waits for the time the sender chose."""
+    return campaign.status == CampaignStatus.APPROVED and not scheduling.schedule_is_due(campaign)
 
 
 def _last_rejection(campaign: Campaign):
@@ -996,6 +1020,56 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(
         request,
         "campaigns/campaign_cancel.html",
+        {**_account_context(request.user.account), "campaign": campaign, "form": form},
+    )
+
+
+@account_required
+def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Set, move or clear when the probe starts; open until the probe starts (an approved
+    campaign included: the time is not content and needs no new moderation)."""
+    campaign = _campaign_or_404(request, campaign_id)
+    if not schedule_can_change(campaign.status, campaign.resume_status):
+        messages.error(
+            request,
+            _("The probe of this campaign has started: its schedule can no longer change."),
+        )
+        return _back_to_detail(campaign.pk)
+    local = scheduling.schedule_local(campaign)
+    initial = {"schedule_timezone": campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE}
+    if local is not None:
+        initial["scheduled_at"] = local.replace(tzinfo=None)
+    form = ScheduleForm(request.POST or None, initial=initial, guess_zone=local is None)
+    if request.method == "POST":
+        clearing = "clear" in request.POST
+        if clearing or form.is_valid():
+            try:
+                campaign = scheduling.campaign_schedule(
+                    account=request.user.account,
+                    campaign_id=campaign.pk,
+                    actor=request.user,
+                    scheduled_at=None if clearing else form.cleaned_data["scheduled_at"],
+                    timezone_name=None if clearing else form.cleaned_data["schedule_timezone"],
+                )
+            except NotFound as exc:
+                raise Http404(exc.message) from exc
+            except InvalidTransition as exc:
+                messages.error(request, exc.message)
+                return _back_to_detail(campaign.pk)
+            except ApplicationError as exc:
+                form_error(form, exc)
+            else:
+                if clearing:
+                    messages.success(
+                        request,
+                        _("Schedule cleared: the probe starts as soon as a moderator approves."),
+                    )
+                else:
+                    messages.success(request, _("Schedule saved."))
+                return _back_to_detail(campaign.pk)
+    return render(
+        request,
+        "campaigns/campaign_schedule.html",
         {**_account_context(request.user.account), "campaign": campaign, "form": form},
     )
 

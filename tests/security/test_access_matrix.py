@@ -164,6 +164,7 @@ PAGES: dict[str, Page] = {
     "campaign_submit": Page(SENDER),
     "campaign_withdraw": Page(SENDER),
     "campaign_cancel": Page(SENDER),
+    "campaign_schedule": Page(SENDER),
     "campaign_delete": Page(SENDER),
     "campaign_progress": Page(SENDER),
     "feedback": Page(SENDER),
