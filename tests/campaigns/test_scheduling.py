@@ -368,3 +368,46 @@ def test_a_draft_edit_may_change_only_the_zone_it_is_shown_in(campaign_fields, m
 
     assert updated.scheduled_at == when.astimezone(UTC)
     assert updated.schedule_timezone == "Asia/Tokyo"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_due_campaign_locked_elsewhere_is_skipped_not_waited_for(mailing_list):
+    """Two beat runs (or a run and a start_probe task) never start one campaign twice, and
+    never wait on each other: the run skips the row another transaction holds."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED needs PostgreSQL")
+    subscribe_many(mailing_list, 10)
+    campaign = submitted_campaign(mailing_list)
+    _schedule(campaign, _in_an_hour())
+    sending.campaign_approve(
+        campaign_id=campaign.pk, actor=None, version_id=campaign.submitted_version_id
+    )
+    _time_passes(campaign)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                Campaign.objects.select_for_update().get(pk=campaign.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        skipped = sending.campaigns_start_due()
+    finally:
+        release.set()
+        holder.join()
+
+    assert skipped == []
+    assert Campaign.objects.get(pk=campaign.pk).status == "approved"
+    assert sending.campaigns_start_due() == [campaign.pk]
+    assert Campaign.objects.get(pk=campaign.pk).status in {"probing", "holding"}
