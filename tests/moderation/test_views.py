@@ -400,3 +400,18 @@ def test_consent_sources_of_a_big_list_come_from_a_sample(sender, monkeypatch):
     assert set(shares) == {"paper_form", "web_form"}
     assert 0.3 <= shares["paper_form"] <= 0.7
     assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_the_review_page_shows_when_the_sender_asked_it_to_go(staff, submitted):
+    page = section(staff.get(review_url(submitted)), "campaign-schedule")
+    assert "As soon as a moderator approves it" in page
+
+    Campaign.objects.filter(pk=submitted.pk).update(
+        scheduled_at=timezone.now().replace(
+            year=timezone.now().year + 1, month=1, day=15, hour=8, minute=0, second=0, microsecond=0
+        ),
+        schedule_timezone="Asia/Tokyo",
+    )
+
+    page = section(staff.get(review_url(submitted)), "campaign-schedule")
+    assert f"{timezone.now().year + 1}-01-15 17:00 (Asia/Tokyo)" in page
