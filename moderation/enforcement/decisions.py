@@ -33,6 +33,16 @@ def _resolve_open_flags(account: Account, *, moderator: User | None, now: dateti
     )
 
 
+def _change(account: Account, target: str, *, moderator: User, reason: str) -> datetime:
+    """Move the locked account to `target` (InvalidTransition unless accounts.states allows
+    it); the moderator who decided has answered its open flags. Returns the moment."""
+    ensure_transition(account.state, target)
+    now = timezone.now()
+    account_state_change(account=account, state=target, reason=reason, now=now)
+    _resolve_open_flags(account, moderator=moderator, now=now)
+    return now
+
+
 def account_warn(*, account_id: int, moderator: User, reason: str) -> Account:
     """Warn an active account (state warned; it may still send) with a reason its users see.
     Idempotent (an account already warned changes nothing: no second entry or notification);
@@ -43,10 +53,7 @@ def account_warn(*, account_id: int, moderator: User, reason: str) -> Account:
         account = locked_account(account_id)
         if account.state == State.WARNED:
             return account
-        ensure_transition(account.state, State.WARNED)
-        now = timezone.now()
-        account_state_change(account=account, state=State.WARNED, reason=reason, now=now)
-        _resolve_open_flags(account, moderator=moderator, now=now)
+        _change(account, State.WARNED, moderator=moderator, reason=reason)
         audit(actor=moderator, action=AuditAction.WARNED, account=account, reason=reason)
         notify(
             account,
@@ -72,10 +79,7 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
         account = locked_account(account_id)
         if account.state == State.FROZEN:
             return account
-        ensure_transition(account.state, State.FROZEN)
-        now = timezone.now()
-        account_state_change(account=account, state=State.FROZEN, reason=reason, now=now)
-        _resolve_open_flags(account, moderator=moderator, now=now)
+        _change(account, State.FROZEN, moderator=moderator, reason=reason)
         deadline = appeal_deadline(account)
         under_way = campaigns_to_pause(account_id=account.pk)
         audit(
@@ -136,11 +140,8 @@ def account_unfreeze(*, account_id: int, moderator: User, reason: str) -> Accoun
         account = locked_account(account_id)
         if account.state in ENFORCEABLE:
             return account
-        ensure_transition(account.state, State.ACTIVE)
-        now = timezone.now()
         before = account.state
-        account_state_change(account=account, state=State.ACTIVE, reason=reason, now=now)
-        _resolve_open_flags(account, moderator=moderator, now=now)
+        now = _change(account, State.ACTIVE, moderator=moderator, reason=reason)
         granted = Appeal.objects.filter(account=account, status=AppealStatus.PENDING).update(
             status=AppealStatus.GRANTED, decided_by=moderator, decided_at=now, decision_note=reason
         )
