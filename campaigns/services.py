@@ -311,8 +311,8 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
             TrackingEvent.objects.filter(delivery_id__in=deliveries.values("pk"))
         ),
         # Nothing else points at them now: one statement each, not Django's row-by-row cascade.
-        "deliveries": rows_delete(deliveries),
-        "send_batches": rows_delete(SendBatch.objects.filter(campaign_id__in=campaign_ids)),
+        "deliveries": rows_delete(Delivery, field="campaign", keys=campaign_ids),
+        "send_batches": rows_delete(SendBatch, field="campaign", keys=campaign_ids),
         "status_changes": deleted(
             CampaignStatusChange.objects.filter(campaign_id__in=campaign_ids)
         ),

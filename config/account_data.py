@@ -41,22 +41,24 @@ def _model(ref: ModelRef) -> type[Model]:
     return apps.get_model(ref) if isinstance(ref, str) else ref
 
 
-def rows_delete(queryset: QuerySet[Any]) -> int:
-    """Delete the queryset's rows with one DELETE statement; returns how many.
+def rows_delete(model: type[Model], *, field: str, keys: QuerySet[Any]) -> int:
+    """DELETE FROM <model's table> WHERE <field's column> IN (<the SELECT of `keys`>): one
+    statement, returning how many rows went. `keys` is a queryset of one column (`.values("pk")`
+    of the rows `field` points at).
 
-    QuerySet.delete() does that only for a model nothing refers to (and without delete signals):
-    otherwise its collector first loads every row, which for the deliveries or subscribers of a
-    big account means millions in memory and a statement per hundred. Here there is no
-    collector, so no cascade, SET_NULL or signal: the caller has deleted (or detached) whatever
-    refers to these rows first. The rows are chosen by the queryset's own SELECT of their keys.
+    QuerySet.delete() is one statement only for a model nothing refers to (and without delete
+    signals): otherwise its collector first loads every row, which for the deliveries of a big
+    account means millions in memory and a statement per hundred. Here there is no collector,
+    so no cascade, SET_NULL or signal: the caller has deleted (or detached) whatever refers to
+    these rows first. A column compared with the keys (not "pk IN (SELECT pk ... )" of the same
+    table, which took five times as long over 100,000 deliveries) keeps the plan an index scan.
     """
-    model = queryset.model
-    connection = connections[queryset.db]
-    keys, params = queryset.order_by().values("pk").query.sql_with_params()
+    connection = connections[keys.db]
+    keys_sql, params = keys.order_by().query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({keys})", params)  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({keys_sql})", params)  # noqa: S608
         return cursor.rowcount
 
 

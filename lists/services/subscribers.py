@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event, emit_events
-from config.account_data import rows_delete
 from config.coded_text import render
 from config.errors import ApplicationError
 from lists.bulk import insert_rows, update_rows
@@ -362,6 +361,6 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
         .values_list("proof_file", flat=True)
     )
     records.delete()
-    deleted = rows_delete(subscribers)
+    deleted = subscribers._raw_delete(subscribers.db)
     transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return deleted

@@ -11,7 +11,7 @@ from accounts.models import Account
 from campaigns.models import Delivery, TrackingEvent
 from complaints.models import BlocklistListing
 from config.account_data import rows_delete
-from lists.models import ConsentRecord
+from lists.models import ConsentRecord, MailingList, Subscriber
 from moderation.enforcement import deletion
 from tests.factories import SenderDomainFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -90,7 +90,11 @@ def test_rows_delete_is_one_statement_and_leaves_other_rows():
     ConsentRecord.objects.filter(subscriber__mailing_list=mailing_list).delete()
 
     with CaptureQueriesContext(connection) as queries:
-        count = rows_delete(mailing_list.subscribers.all())
+        count = rows_delete(
+            Subscriber,
+            field="mailing_list",
+            keys=MailingList.objects.filter(pk=mailing_list.pk).values("pk"),
+        )
 
     assert count == 3
     assert len(queries) == 1 and queries[0]["sql"].startswith("DELETE FROM")
