@@ -184,3 +184,36 @@ def test_notifications_read_in_english_by_a_user_without_a_choice(sender, modera
             f"The moderator's reason: {REASON}\nIf it goes on, the account is frozen: "
             "it can no longer send."
         )
+
+
+def test_a_probe_verdicts_notice_keeps_its_reasons_as_codes_for_each_readers_language(
+    sender, mailing_list, monkeypatch
+):
+    from campaigns import sending
+    from campaigns.verdict import Tier, Verdict
+    from config.coded_text import coded
+    from moderation import services
+
+    campaign = CampaignFactory(account=sender.account, lists=[mailing_list], name="Sale")
+    verdict = Verdict(
+        tier=Tier.REVIEW,
+        flag_account=False,
+        rule="empty_probe",
+        texts=[coded("campaigns.verdict.empty_probe")],
+        rates={},
+        intervals={},
+        inactive={},
+    )
+    monkeypatch.setattr(sending, "campaign_judge_probe", lambda campaign_id: (campaign, verdict))
+
+    with translation.override("en"):
+        services.hold_evaluate(campaign_id=campaign.pk)
+
+    notice = Notification.objects.get(account=sender.account)
+    assert notice.body["params"]["reasons"] == [{"code": verdict.texts[0]["code"], "params": {}}]
+    with translation.override("ru"):
+        russian = render(notice.body)
+    with translation.override("en"):
+        english = render(notice.body)
+    assert english.endswith(render(verdict.texts[0]))
+    assert russian != english and not russian.endswith(english.split(". ")[-1])
