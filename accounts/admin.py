@@ -23,6 +23,15 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["company_name", "state", "created_at"]
     list_filter = ["state"]
     search_fields = ["company_name", "users__email"]
+    # The state changes only through the moderators' decisions (accounts.states and its one
+    # writer, accounts.services.account_state_change), each audited and told to the account.
+    readonly_fields = [
+        "state",
+        "state_changed_at",
+        "state_reason",
+        "state_reason_code",
+        "deletion_due_at",
+    ]
 
 
 @admin.register(SenderDomain)

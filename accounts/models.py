@@ -6,16 +6,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from accounts.states import AccountState
 from config.coded_text import render_all
-
-
-class AccountState(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    WARNED = "warned", _("Warned")
-    FROZEN = "frozen", _("Frozen")
-    SCHEDULED_FOR_DELETION = "scheduled_for_deletion", _("Scheduled for deletion")
-    # Its data is gone; the row stays (anonymised) for the hashed suppressions and the audit log.
-    DELETED = "deleted", _("Deleted")
 
 
 class Account(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,16 +25,22 @@ from accounts import dns as sender_dns
 from accounts.addresses import normalise_address
 from accounts.models import (
     Account,
+    AccountEvent,
     AccountEventAction,
     ApiToken,
+    Invitation,
     Notification,
     Role,
     SenderDomain,
     TermsAcceptance,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
+from accounts.states import AccountState, ensure_transition
 from accounts.team import account_event_record
 from config import coded_text
+from config.account_data import AccountDataStep, deleted
 from config.errors import ApplicationError, NotFound
 from config.text import clean_header_text
 
@@ -266,7 +272,8 @@ def account_profile_update(
     changed = sorted(name for name, value in values.items() if getattr(account, name) != value)
     for name, value in values.items():
         setattr(account, name, value)
-    account.save()
+    # Only the identity: the state and the rest have writers of their own.
+    account.save(update_fields=list(values))
     if changed:
         account_event_record(
             account=account,
@@ -764,3 +771,145 @@ def terms_accept(*, user: User, ip: str | None = None, user_agent: str = "") -> 
         ip=ip or None,
         user_agent=(user_agent or "")[:500],
     )
+
+
+# --- the account's state (accounts.states) and the deletion of its data ------------------------
+
+
+def account_state_change(
+    *,
+    account: Account,
+    state: str,
+    reason: str,
+    reason_code: Any = None,
+    now: datetime | None = None,
+    deletion_due_at: datetime | None = None,
+) -> Account:
+    """The one writer of `Account.state`: InvalidTransition unless accounts.states allows the
+    change. `reason` is the English copy (or what a moderator typed); `reason_code`, when the
+    system wrote the reason, is what readers see, each in their language. `deletion_due_at` is
+    kept only by an account scheduled for deletion (and, as a record, by a deleted one). The
+    caller holds the account's row lock and writes the audit entry."""
+    ensure_transition(account.state, state)
+    account.state = state
+    account.state_changed_at = now or timezone.now()
+    account.state_reason = reason
+    account.state_reason_code = reason_code
+    if state == AccountState.SCHEDULED_FOR_DELETION:
+        account.deletion_due_at = deletion_due_at
+    elif state != AccountState.DELETED:
+        account.deletion_due_at = None
+    account.save(
+        update_fields=[
+            "state",
+            "state_changed_at",
+            "state_reason",
+            "state_reason_code",
+            "deletion_due_at",
+        ]
+    )
+    return account
+
+
+def account_data_delete(*, account: Account) -> dict[str, int]:
+    """The accounts app's step of deleting an account's data (moderation runs the steps in one
+    transaction): sender domains, API tokens, webhooks and their deliveries, notifications, the
+    team's log and invitations (they name people) go; the users are deactivated and anonymised
+    (staff users only leave the account). The account row itself stays: account_anonymise."""
+    counts = {
+        "sender_domains": deleted(SenderDomain.objects.filter(account=account)),
+        "api_tokens": deleted(ApiToken.objects.filter(account=account)),
+    }
+    counts["webhook_deliveries"] = deleted(
+        WebhookDelivery.objects.filter(endpoint__account=account)
+    )
+    counts["webhook_endpoints"] = deleted(WebhookEndpoint.objects.filter(account=account))
+    counts["notifications"] = deleted(Notification.objects.filter(account=account))
+    counts["account_events"] = deleted(AccountEvent.objects.filter(account=account))
+    counts["invitations"] = deleted(Invitation.objects.filter(account=account))
+    counts["users_anonymised"] = _users_anonymise(account)
+    return counts
+
+
+def _users_anonymise(account: Account) -> int:
+    """Deactivate the account's users and strip what identifies them (their address becomes
+    a placeholder; the audit log keeps its own label). Staff users only leave the account."""
+    users = list(User.objects.filter(account=account))
+    TermsAcceptance.objects.filter(user__in=[u.pk for u in users if not u.is_staff]).delete()
+    anonymised = 0
+    for user in users:
+        if user.is_staff:
+            user.account = None
+            user.save(update_fields=["account"])
+            continue
+        user.email = f"deleted-user-{user.pk}@deleted.invalid"
+        user.first_name = ""
+        user.last_name = ""
+        user.is_active = False
+        user.email_verified_at = None
+        # A new (unusable) password also ends every open session of the user.
+        user.set_unusable_password()
+        user.save()
+        anonymised += 1
+    return anonymised
+
+
+def account_anonymise(*, account: Account) -> Account:
+    """The last step of deleting an account's data: the row stays (for the hashed suppressions
+    and the audit log) without what identifies the company, in state "deleted"; its logo file is
+    deleted after commit. The caller holds the account's row lock."""
+    logo = account.logo.name if account.logo else ""
+    account.company_name = f"Deleted account {account.pk}"
+    account.contact_name = ""
+    account.phone = ""
+    account.postal_address = ""
+    account.website = ""
+    account.logo = ""
+    account.logo_content_type = ""
+    account.brand_color = ""
+    account.save(
+        update_fields=[
+            "company_name",
+            "contact_name",
+            "phone",
+            "postal_address",
+            "website",
+            "logo",
+            "logo_content_type",
+            "brand_color",
+        ]
+    )
+    # The reason the account was scheduled for deletion stays its last word.
+    account_state_change(
+        account=account,
+        state=AccountState.DELETED,
+        reason=account.state_reason,
+        reason_code=account.state_reason_code,
+    )
+    if logo:
+        storage = Account._meta.get_field("logo").storage
+        transaction.on_commit(lambda: storage.delete(logo))
+    return account
+
+
+ACCOUNT_DATA = AccountDataStep(
+    app="accounts",
+    run=account_data_delete,
+    deletes=(
+        SenderDomain,
+        ApiToken,
+        WebhookEndpoint,
+        WebhookDelivery,
+        Notification,
+        AccountEvent,
+        Invitation,
+        TermsAcceptance,
+    ),
+    keeps={
+        Account: "the row stays, anonymised (account_anonymise), for the suppressions and audit",
+        User: "deactivated and anonymised; the audit log and the moderators' records name them",
+        User.groups.through: "a user's groups stay with the (anonymised) user",
+        User.user_permissions.through: "a user's permissions stay with the (anonymised) user",
+        "admin.LogEntry": "staff users' admin log: only staff act in the admin",
+    },
+)

@@ -72,7 +72,7 @@ def _locked(campaign_id: int) -> Campaign:
         .first()
     )
     if campaign is None:
-        raise NotFound("No such campaign.")
+        raise NotFound(gettext("No such campaign."))
     return campaign
 
 

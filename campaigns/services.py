@@ -23,10 +23,18 @@ from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
     Campaign,
+    CampaignScheduleChange,
+    CampaignStatusChange,
     CampaignTestSend,
+    CampaignVersion,
+    ConsentCandidate,
+    Delivery,
+    SendBatch,
+    TrackingEvent,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
 from campaigns.scheduling import Schedule, schedule_apply, schedule_checked, schedule_of
+from config.account_data import AccountDataStep, deleted, rows_delete
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
 from config.text import clean_header_text
 from lists.models import MailingList
@@ -311,3 +319,55 @@ def _send_test_message(rendered, *, account: Account) -> None:
         raise smtplib.SMTPException(str(exc)) from exc
     finally:
         transport.close()
+
+
+# --- deleting an account's data (config.account_data) ------------------------------------------
+
+
+def account_data_delete(*, account: Account) -> dict[str, int]:
+    """The campaigns app's step of deleting an account's data: its campaigns with their
+    versions, deliveries, tracking events, batches, status history, test sends and consent
+    requests. Set-based DELETEs inside the caller's transaction; runs after the complaints'
+    step (feedback points at deliveries) and before the lists' (campaigns point at lists)."""
+    campaigns = Campaign.objects.filter(account=account)
+    campaign_ids = campaigns.values("pk")
+    deliveries = Delivery.objects.filter(campaign_id__in=campaign_ids)
+    counts = {
+        "tracking_events": deleted(
+            TrackingEvent.objects.filter(delivery_id__in=deliveries.values("pk"))
+        ),
+        # Nothing else points at them now: one statement each, not Django's row-by-row cascade.
+        "deliveries": rows_delete(Delivery, field="campaign", keys=campaign_ids),
+        "send_batches": rows_delete(SendBatch, field="campaign", keys=campaign_ids),
+        "status_changes": deleted(
+            CampaignStatusChange.objects.filter(campaign_id__in=campaign_ids)
+        ),
+        "test_sends": deleted(CampaignTestSend.objects.filter(account=account)),
+        "schedule_changes": deleted(
+            CampaignScheduleChange.objects.filter(campaign_id__in=campaign_ids)
+        ),
+    }
+    deleted(Campaign.lists.through.objects.filter(campaign_id__in=campaign_ids))
+    deleted(ConsentCandidate.objects.filter(campaign_id__in=campaign_ids))
+    # What is left of a campaign is one row each (and its versions); Django's collector applies
+    # the SET_NULLs of the audit log, flags and abuse reports (their labels keep the name).
+    counts["campaigns"] = deleted(campaigns)
+    return counts
+
+
+ACCOUNT_DATA = AccountDataStep(
+    app="campaigns",
+    run=account_data_delete,
+    deletes=(
+        Campaign,
+        Campaign.lists.through,
+        CampaignVersion,
+        CampaignStatusChange,
+        CampaignScheduleChange,
+        CampaignTestSend,
+        SendBatch,
+        Delivery,
+        TrackingEvent,
+        ConsentCandidate,
+    ),
+)

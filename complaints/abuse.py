@@ -1,6 +1,6 @@
 """The public abuse form: anyone may report spam sent through the service. A report is matched to
 the account and campaign that sent it where the pasted headers or text allow, and waits for a
-moderator (moderation.enforcement.abuse_report_resolve). Nothing is suppressed or paused on an
+moderator (moderation.enforcement.abuse.abuse_report_resolve). Nothing is suppressed or paused on an
 anonymous report's word alone."""
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from accounts.models import Account
 from campaigns import tracking
 from campaigns.bounces import BounceClass, BounceVerdict
 from campaigns.models import Campaign, Delivery
@@ -31,7 +32,15 @@ from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
 from campaigns.tracking_queue import CLICK as QUEUED_CLICK
 from campaigns.tracking_queue import OPEN as QUEUED_OPEN
 from campaigns.tracking_queue import Hit
-from complaints.models import FeedbackEvent, FeedbackKind, FeedbackOutcome, FeedbackSource
+from complaints.models import (
+    AbuseReport,
+    BlocklistListing,
+    FeedbackEvent,
+    FeedbackKind,
+    FeedbackOutcome,
+    FeedbackSource,
+)
+from config.account_data import AccountDataStep, deleted
 from lists.addresses import address_hash
 from lists.bulk import insert_new_rows, insert_rows, update_rows
 from lists.models import (
@@ -674,3 +683,28 @@ def report_link_apply(*, token: TokenData, comment: str = "") -> LinkOutcome:
     return _link_feedback(
         token=token, kind=K.COMPLAINED, source=FeedbackSource.REPORT_PAGE, comment=comment
     )
+
+
+# --- deleting an account's data (config.account_data) ------------------------------------------
+
+
+def account_data_delete(*, account: Account) -> dict[str, int]:
+    """The complaints app's step of deleting an account's data: its feedback events and the
+    blocklist listings of its sender domains go; feedback of another account that points at
+    this one's campaigns or deliveries lets go of them. Abuse reports stay (the moderators'
+    record). Runs first, inside the caller's transaction: its rows point at deliveries."""
+    counts = {"feedback_events": deleted(FeedbackEvent.objects.filter(account=account))}
+    campaign_ids = Campaign.objects.filter(account=account).values("pk")
+    FeedbackEvent.objects.filter(campaign_id__in=campaign_ids).update(campaign=None)
+    deliveries = Delivery.objects.filter(campaign_id__in=campaign_ids).values("pk")
+    FeedbackEvent.objects.filter(delivery_id__in=deliveries).update(delivery=None)
+    deleted(BlocklistListing.objects.filter(sender_domain__account=account))
+    return counts
+
+
+ACCOUNT_DATA = AccountDataStep(
+    app="complaints",
+    run=account_data_delete,
+    deletes=(FeedbackEvent, BlocklistListing),
+    keeps={AbuseReport: "the moderators' record of what was reported and decided"},
+)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountState
 from complaints.models import AbuseStatus
-from moderation.enforcement import APPEAL_TEXT_MAX
+from moderation.enforcement.appeals import APPEAL_TEXT_MAX
 from moderation.models import AuditAction
 from moderation.services import REASON_MAX
 

@@ -51,9 +51,10 @@ def audit(
     )
 
 
-def _ensure_moderator(user: User | None) -> None:
+def ensure_moderator(user: User | None) -> None:
+    """PermissionDenied unless `user` is staff: every decision of a moderator starts here."""
     if user is None or not user.is_staff:
-        raise PermissionDenied("Only moderators can do this.")
+        raise PermissionDenied(gettext("Only moderators can do this."))
 
 
 def _ensure_not_own(moderator: User, campaign_account_id: int) -> None:
@@ -65,13 +66,29 @@ def _ensure_not_own(moderator: User, campaign_account_id: int) -> None:
         )
 
 
-def _clean_reason(reason: str, *, required: bool) -> str:
+def clean_reason(reason: str, *, required: bool) -> str:
+    """A moderator's reason, stripped: a field error on "reason" when it is required and empty,
+    or longer than REASON_MAX."""
     reason = (reason or "").strip()
     if required and not reason:
-        raise ApplicationError("Give a reason: the sender sees it.", field="reason")
+        raise ApplicationError(gettext("Give a reason: the sender sees it."), field="reason")
     if len(reason) > REASON_MAX:
-        raise ApplicationError(f"At most {REASON_MAX} characters.", field="reason")
+        raise ApplicationError(
+            gettext("At most %(max)s characters.") % {"max": REASON_MAX}, field="reason"
+        )
     return reason
+
+
+def clean_note(note: str, *, field: str = "note") -> str:
+    """A moderator's note the sender sees: required, at most REASON_MAX characters."""
+    note = (note or "").strip()
+    if not note:
+        raise ApplicationError(gettext("Give a note: the sender sees it."), field=field)
+    if len(note) > REASON_MAX:
+        raise ApplicationError(
+            gettext("At most %(max)s characters.") % {"max": REASON_MAX}, field=field
+        )
+    return note
 
 
 def _campaign_link(campaign: Campaign) -> str:
@@ -93,8 +110,8 @@ def _decide(
     to repeat), its audit entry and the sender's notification (`notice` gives the notice's
     code, level and parameters: accounts.services.notify). The row lock taken first makes "did
     it change?" exact under concurrent clicks."""
-    _ensure_moderator(moderator)
-    reason = _clean_reason(reason, required=reason_required)
+    ensure_moderator(moderator)
+    reason = clean_reason(reason, required=reason_required)
     with transaction.atomic():
         row = (
             Campaign.objects.select_for_update()
@@ -103,7 +120,7 @@ def _decide(
             .first()
         )
         if row is None:
-            raise NotFound("No such campaign.")
+            raise NotFound(gettext("No such campaign."))
         before, account_id = row
         _ensure_not_own(moderator, account_id)
         campaign = transition(
@@ -214,7 +231,8 @@ def hold_evaluate(*, campaign_id: int) -> Verdict | None:
         campaign, verdict = sending.campaign_judge_probe(campaign_id=campaign_id)
         if verdict is None:
             return None
-        reasons = " ".join(verdict.reasons)
+        # The reasons as codes: the notice reads them in each reader's language.
+        reasons = verdict.texts
         tier = coded(f"campaigns.verdict.tier.{verdict.tier}")
         audit(
             actor=None,

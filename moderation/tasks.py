@@ -35,7 +35,7 @@ def check_account_health(account_id: int | None = None) -> list[int]:
     from django.utils import timezone
 
     from complaints.selectors import HealthStatus
-    from moderation.enforcement import account_health_check, accounts_health_check
+    from moderation.enforcement.health import account_health_check, accounts_health_check
 
     if account_id is not None:
         health = account_health_check(account_id=account_id)
@@ -48,7 +48,7 @@ def check_account_health(account_id: int | None = None) -> list[int]:
 def expire_appeal_windows() -> list[int]:
     """Beat, every 5 minutes: schedule for deletion the frozen accounts that did not appeal
     within APPEAL_HOURS. Idempotent. Returns the ids scheduled."""
-    from moderation.enforcement import appeal_windows_expire
+    from moderation.enforcement.appeals import appeal_windows_expire
 
     return appeal_windows_expire()
 
@@ -57,6 +57,6 @@ def expire_appeal_windows() -> list[int]:
 def delete_due_accounts() -> list[int]:
     """Beat, hourly: delete the data of the accounts whose deletion is due. Idempotent.
     Returns the ids deleted."""
-    from moderation.enforcement import accounts_delete_due
+    from moderation.enforcement.deletion import accounts_delete_due
 
     return accounts_delete_due()

@@ -38,7 +38,8 @@ from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
 from config.downloads import private_file_response
 from config.errors import ApplicationError
-from moderation import enforcement, selectors, services
+from moderation import selectors, services
+from moderation.enforcement import abuse, appeals, decisions, deletion
 from moderation.forms import (
     AbuseResolveForm,
     AccountReasonForm,
@@ -376,7 +377,7 @@ class AccountAction:
 
 ACCOUNT_ACTIONS: dict[str, AccountAction] = {
     "warn": AccountAction(
-        call=enforcement.account_warn,
+        call=decisions.account_warn,
         allowed=frozenset({A.ACTIVE}),
         title=gettext_lazy("Warn"),
         explained=gettext_lazy(
@@ -386,7 +387,7 @@ ACCOUNT_ACTIONS: dict[str, AccountAction] = {
         done=gettext_lazy("Warned {name}. Its users were told why."),
     ),
     "freeze": AccountAction(
-        call=enforcement.account_freeze,
+        call=decisions.account_freeze,
         allowed=frozenset({A.ACTIVE, A.WARNED}),
         title=gettext_lazy("Freeze"),
         explained=gettext_lazy(
@@ -400,7 +401,7 @@ ACCOUNT_ACTIONS: dict[str, AccountAction] = {
         ),
     ),
     "unfreeze": AccountAction(
-        call=enforcement.account_unfreeze,
+        call=decisions.account_unfreeze,
         allowed=frozenset({A.FROZEN, A.SCHEDULED_FOR_DELETION}),
         title=gettext_lazy("Unfreeze"),
         explained=gettext_lazy(
@@ -547,7 +548,7 @@ def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpRe
     form = AppealDecisionForm(request.POST, prefix=form_key)
     if not form.is_valid():
         return _account_page(request, appeal.account_id, bound=(form_key, form))
-    call = enforcement.appeal_grant if decision == "grant" else enforcement.appeal_reject
+    call = appeals.appeal_grant if decision == "grant" else appeals.appeal_reject
     try:
         call(appeal_id=appeal.pk, moderator=request.user, note=form.cleaned_data["note"])
     except ApplicationError as exc:
@@ -642,7 +643,7 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
     if not form.is_valid():
         return _abuse_page(request, bound=(report.pk, form))
     try:
-        enforcement.abuse_report_resolve(
+        abuse.abuse_report_resolve(
             report_id=report.pk,
             moderator=request.user,
             decision=form.cleaned_data["decision"],
@@ -673,7 +674,7 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
     form = AppealForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            enforcement.appeal_file(
+            appeals.appeal_file(
                 account=account,
                 user=request.user,
                 text=form.cleaned_data["text"],
@@ -713,7 +714,7 @@ def account_close(request: HttpRequest) -> HttpResponse:
     form = CloseAccountForm(request.POST or None, user=request.user, account=account)
     if request.method == "POST" and form.is_valid():
         user = request.user
-        enforcement.account_close(account_id=account.pk, owner=user)
+        deletion.account_close(account_id=account.pk, owner=user)
         logout(request)
         messages.success(request, _("The account is closed and its data deleted."))
         return redirect("home")

@@ -12,7 +12,7 @@ from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import account_health
 from config.api import CodedTextField
 from config.coded_text import render
-from moderation.enforcement import APPEAL_TEXT_MAX
+from moderation.enforcement.appeals import APPEAL_TEXT_MAX
 from moderation.models import Appeal, AppealStatus, AuditAction, AuditEntry
 from moderation.selectors import account_current_appeal, appeal_deadline
 from moderation.services import REASON_MAX

@@ -14,8 +14,9 @@ from accounts.models import Account
 from campaigns.models import Campaign
 from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
-from moderation import enforcement, selectors, services
+from moderation import selectors, services
 from moderation.api import serializers as s
+from moderation.enforcement import abuse, appeals, decisions
 from moderation.permissions import MODERATOR_PERMISSIONS
 
 
@@ -366,7 +367,7 @@ class _AccountDecisionView(APIView):
     )
 )
 class AccountWarnView(_AccountDecisionView):
-    decide = staticmethod(enforcement.account_warn)
+    decide = staticmethod(decisions.account_warn)
 
 
 @extend_schema_view(
@@ -379,7 +380,7 @@ class AccountWarnView(_AccountDecisionView):
     )
 )
 class AccountFreezeView(_AccountDecisionView):
-    decide = staticmethod(enforcement.account_freeze)
+    decide = staticmethod(decisions.account_freeze)
 
 
 @extend_schema_view(
@@ -392,7 +393,7 @@ class AccountFreezeView(_AccountDecisionView):
     )
 )
 class AccountUnfreezeView(_AccountDecisionView):
-    decide = staticmethod(enforcement.account_unfreeze)
+    decide = staticmethod(decisions.account_unfreeze)
 
 
 # --- abuse reports --------------------------------------------------------------------------------
@@ -468,7 +469,7 @@ class AbuseReportResolveView(APIView):
             raise NotFound("No such abuse report.")
         data = s.AbuseResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        enforcement.abuse_report_resolve(
+        abuse.abuse_report_resolve(
             report_id=report_id, moderator=request.user, **data.validated_data
         )
         report = selectors.abuse_report_for_moderation(report_id=report_id)
@@ -521,7 +522,7 @@ class AccountAppealView(APIView):
     def post(self, request):
         data = s.AppealInput(data=request.data)
         data.is_valid(raise_exception=True)
-        enforcement.appeal_file(
+        appeals.appeal_file(
             account=request.user.account, user=request.user, text=data.validated_data["text"]
         )
         request.user.account.refresh_from_db()

@@ -12,7 +12,7 @@ from accounts.models import Notification
 from accounts.services import notification_send_email
 from accounts.services import notify as notify_account
 from config.coded_text import render
-from moderation import enforcement
+from moderation.enforcement import decisions
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +169,7 @@ def test_a_notice_written_while_the_account_read_english_reads_russian_to_a_russ
     client, user
 ):
     moderator = UserFactory(is_staff=True, account=None)
-    enforcement.account_warn(account_id=user.account.pk, moderator=moderator, reason="Спам <b>.")
+    decisions.account_warn(account_id=user.account.pk, moderator=moderator, reason="Спам <b>.")
     user.language = "ru"
     user.save(update_fields=["language"])
     client.force_login(user)

@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from campaigns.models import Campaign, Delivery, DeliveryStatus
-from moderation import enforcement
 from moderation import services as moderation
+from moderation.enforcement import decisions
 from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.integration.conftest import wait_for
@@ -114,7 +114,7 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
     wait_for(lambda: len(_to(sink, "Spring sale")) >= 400, timeout=60, what="release under way")
 
     moderation.decision_decline(campaign_id=first.pk, moderator=moderator, reason="Complaints.")
-    enforcement.account_freeze(
+    decisions.account_freeze(
         account_id=account.pk, moderator=moderator, reason="Spam complaints over the limit."
     )
 
@@ -147,7 +147,7 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
         assert "frozen" in answer.json()["detail"]
     assert Campaign.objects.filter(account=account).count() == 2
 
-    enforcement.account_unfreeze(
+    decisions.account_unfreeze(
         account_id=account.pk, moderator=moderator, reason="Appeal accepted: list cleaned."
     )
     status_becomes(second, "sent", timeout=180)

@@ -359,7 +359,7 @@ def test_deleting_an_accounts_data_deletes_its_logo(
     owner, tmp_path, django_capture_on_commit_callbacks
 ):
     from accounts.models import AccountState
-    from moderation import enforcement
+    from moderation.enforcement import deletion
 
     client, account = owner
     _upload(client, PNG, brand_color="#1f3a93")
@@ -368,7 +368,7 @@ def test_deleting_an_accounts_data_deletes_its_logo(
     Account.objects.filter(pk=account.pk).update(state=AccountState.SCHEDULED_FOR_DELETION)
 
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_data_delete(account_id=account.pk)
+        deletion.account_data_delete(account_id=account.pk)
 
     account.refresh_from_db()
     assert (account.logo.name, account.logo_content_type, account.brand_color) == ("", "", "")

@@ -8,7 +8,7 @@ from accounts.models import Notification
 from complaints.models import AbuseReport, AbuseStatus
 from config.coded_text import render
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
-from moderation import enforcement
+from moderation.enforcement import abuse
 from moderation.models import AccountFlag, AuditEntry
 from tests.campaigns.factories import CampaignFactory
 
@@ -37,7 +37,7 @@ def report(account, mailing_list):
 
 
 def resolve(report, moderator, decision="upheld", note=NOTE):
-    return enforcement.abuse_report_resolve(
+    return abuse.abuse_report_resolve(
         report_id=report.pk, moderator=moderator, decision=decision, note=note
     )
 
@@ -138,7 +138,7 @@ def test_only_moderators_resolve_and_unknown_reports_are_not_found(report, sende
     with pytest.raises(PermissionDenied):
         resolve(report, sender)
     with pytest.raises(NotFound):
-        enforcement.abuse_report_resolve(
+        abuse.abuse_report_resolve(
             report_id=2_000_000_000, moderator=moderator, decision="upheld", note=NOTE
         )
 

@@ -46,9 +46,10 @@ from lists.models import (
     SuppressionReason,
 )
 from lists.services.suppression import platform_suppression_add, suppression_add
-from moderation import enforcement
 from moderation import services as moderation
 from moderation import tasks as moderation_tasks
+from moderation.enforcement import appeals, decisions, deletion
+from moderation.enforcement import health as account_health
 from moderation.models import AccountFlag, Appeal, AuditEntry
 from tests.campaigns.factories import (
     CampaignFactory,
@@ -105,7 +106,7 @@ def account(sender):
 
 @pytest.fixture
 def frozen(account, moderator):
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     return reload(account)
 
 
@@ -129,7 +130,7 @@ def test_warning_an_active_account_tells_its_users_why_and_is_audited(
     account, moderator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_warn(account_id=account.pk, moderator=moderator, reason=REASON)
+        decisions.account_warn(account_id=account.pk, moderator=moderator, reason=REASON)
 
     account = reload(account)
     assert (account.state, account.state_reason) == ("warned", REASON)
@@ -145,10 +146,10 @@ def test_warning_an_active_account_tells_its_users_why_and_is_audited(
 
 
 def test_warning_twice_changes_nothing_the_second_time(account, moderator):
-    enforcement.account_warn(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_warn(account_id=account.pk, moderator=moderator, reason=REASON)
     changed_at = reload(account).state_changed_at
 
-    enforcement.account_warn(account_id=account.pk, moderator=moderator, reason="Again")
+    decisions.account_warn(account_id=account.pk, moderator=moderator, reason="Again")
 
     account = reload(account)
     assert (account.state, account.state_reason, account.state_changed_at) == (
@@ -163,7 +164,7 @@ def test_warning_twice_changes_nothing_the_second_time(account, moderator):
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 2001])
 def test_a_warning_needs_a_reason_of_sensible_length(account, moderator, reason):
     with pytest.raises(ApplicationError) as refused:
-        enforcement.account_warn(account_id=account.pk, moderator=moderator, reason=reason)
+        decisions.account_warn(account_id=account.pk, moderator=moderator, reason=reason)
 
     assert refused.value.field == "reason"
     assert reload(account).state == "active"
@@ -171,7 +172,7 @@ def test_a_warning_needs_a_reason_of_sensible_length(account, moderator, reason)
 
 
 def test_only_moderators_enforce(account, sender):
-    for decide in (enforcement.account_warn, enforcement.account_freeze):
+    for decide in (decisions.account_warn, decisions.account_freeze):
         with pytest.raises(PermissionDenied):
             decide(account_id=account.pk, moderator=sender, reason=REASON)
 
@@ -181,7 +182,7 @@ def test_only_moderators_enforce(account, sender):
 
 def test_an_unknown_account_is_not_found(moderator):
     with pytest.raises(NotFound):
-        enforcement.account_freeze(account_id=2_000_000_000, moderator=moderator, reason=REASON)
+        decisions.account_freeze(account_id=2_000_000_000, moderator=moderator, reason=REASON)
     assert AuditEntry.objects.count() == 0
 
 
@@ -189,7 +190,7 @@ def test_a_frozen_account_cannot_be_warned(frozen, moderator):
     before = entries(frozen)
 
     with pytest.raises(InvalidTransition):
-        enforcement.account_warn(account_id=frozen.pk, moderator=moderator, reason="Warn")
+        decisions.account_warn(account_id=frozen.pk, moderator=moderator, reason="Warn")
 
     assert reload(frozen).state == "frozen"
     assert entries(frozen) == before
@@ -203,7 +204,7 @@ def test_freezing_stops_sending_and_tells_the_users_the_reason_and_the_appeal_de
 ):
     settings.APPEAL_HOURS = 24
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+        decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
 
     account = reload(account)
     assert (account.state, account.state_reason, account.can_send) == ("frozen", REASON, False)
@@ -231,7 +232,7 @@ def test_freezing_pauses_campaigns_under_way_and_unfreezing_resumes_them(
     waiting = submitted_campaign(mailing_list)
 
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+        decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
 
     campaign.refresh_from_db()
     holding.refresh_from_db()
@@ -248,7 +249,7 @@ def test_freezing_pauses_campaigns_under_way_and_unfreezing_resumes_them(
     assert sending.SENDING_STATUSES.isdisjoint({campaign.status})
 
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Fixed")
+        decisions.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Fixed")
 
     campaign.refresh_from_db()
     holding.refresh_from_db()
@@ -270,13 +271,13 @@ def test_freezing_pauses_a_releasing_campaign_which_finishes_after_the_unfreeze(
     for subscriber in Subscriber.objects.filter(mailing_list=mailing_list)[:3]:
         Delivery.objects.create(campaign=campaign, subscriber=subscriber, provider="other")
 
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     campaign.refresh_from_db()
     assert (campaign.status, campaign.resume_status) == ("paused", "releasing")
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).count() == 3
 
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Fixed")
+        decisions.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Fixed")
 
     campaign.refresh_from_db()
     assert campaign.status == "sent"
@@ -286,7 +287,7 @@ def test_freezing_pauses_a_releasing_campaign_which_finishes_after_the_unfreeze(
 def test_freezing_twice_writes_one_entry_and_one_notification(frozen, moderator):
     changed_at = frozen.state_changed_at
 
-    enforcement.account_freeze(account_id=frozen.pk, moderator=moderator, reason="Again")
+    decisions.account_freeze(account_id=frozen.pk, moderator=moderator, reason="Again")
 
     frozen = reload(frozen)
     assert (frozen.state_reason, frozen.state_changed_at) == (REASON, changed_at)
@@ -297,7 +298,7 @@ def test_freezing_twice_writes_one_entry_and_one_notification(frozen, moderator)
 def test_freezing_answers_the_accounts_open_flags(account, moderator):
     flag = AccountFlag.objects.create(account=account, reason="Complaints at 0.8%.")
 
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
 
     flag.refresh_from_db()
     assert flag.resolved_by == moderator and flag.resolved_at is not None
@@ -308,7 +309,7 @@ def test_an_account_closing_or_deleted_cannot_be_frozen(account, moderator, stat
     Account.objects.filter(pk=account.pk).update(state=state)
 
     with pytest.raises(InvalidTransition):
-        enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+        decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
 
     assert reload(account).state == state
     assert entries(account) == [] and notices(account) == []
@@ -318,9 +319,9 @@ def test_an_account_closing_or_deleted_cannot_be_frozen(account, moderator, stat
 
 
 def test_unfreezing_gives_back_sending_and_grants_a_pending_appeal(frozen, sender, moderator):
-    appeal = enforcement.appeal_file(account=frozen, user=sender, text="We fixed the form.")
+    appeal = appeals.appeal_file(account=frozen, user=sender, text="We fixed the form.")
 
-    enforcement.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="Fixed.")
+    decisions.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="Fixed.")
 
     account = reload(frozen)
     assert (account.state, account.state_reason, account.deletion_due_at) == (
@@ -345,10 +346,10 @@ def test_unfreezing_gives_back_sending_and_grants_a_pending_appeal(frozen, sende
 
 def test_an_account_scheduled_for_deletion_can_be_unfrozen(frozen, moderator):
     frozen_hours_ago(frozen, 25)
-    enforcement.appeal_windows_expire()
+    appeals.appeal_windows_expire()
     assert reload(frozen).deletion_due_at is not None
 
-    enforcement.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="Mistake.")
+    decisions.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="Mistake.")
 
     account = reload(frozen)
     assert (account.state, account.deletion_due_at) == ("active", None)
@@ -358,7 +359,7 @@ def test_an_account_scheduled_for_deletion_can_be_unfrozen(frozen, moderator):
 
 
 def test_unfreezing_an_account_that_may_send_changes_nothing(account, moderator):
-    enforcement.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Nothing")
+    decisions.account_unfreeze(account_id=account.pk, moderator=moderator, reason="Nothing")
 
     assert reload(account).state == "active"
     assert entries(account) == [] and notices(account) == []
@@ -366,7 +367,7 @@ def test_unfreezing_an_account_that_may_send_changes_nothing(account, moderator)
 
 def test_unfreezing_needs_a_reason(frozen, moderator):
     with pytest.raises(ApplicationError):
-        enforcement.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason=" ")
+        decisions.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason=" ")
     assert reload(frozen).state == "frozen"
     assert entries(frozen) == ["frozen"]
 
@@ -375,7 +376,7 @@ def test_unfreezing_needs_a_reason(frozen, moderator):
 
 
 def test_a_frozen_account_appeals_once_within_the_window(frozen, sender):
-    appeal = enforcement.appeal_file(account=frozen, user=sender, text="  We fixed the form.  ")
+    appeal = appeals.appeal_file(account=frozen, user=sender, text="  We fixed the form.  ")
 
     assert (appeal.status, appeal.text, appeal.filed_by) == (
         "pending",
@@ -392,7 +393,7 @@ def test_a_frozen_account_appeals_once_within_the_window(frozen, sender):
     assert notices(frozen) == ["Your account is frozen", "Your appeal was received"]
 
     with pytest.raises(InvalidTransition, match="already appealed"):
-        enforcement.appeal_file(account=frozen, user=sender, text="Please!")
+        appeals.appeal_file(account=frozen, user=sender, text="Please!")
     assert Appeal.objects.count() == 1
     assert entries(frozen) == ["frozen", "appealed"]
 
@@ -402,7 +403,7 @@ def test_an_appeal_after_the_window_is_refused(frozen, sender, settings):
     frozen_hours_ago(frozen, 24.1)
 
     with pytest.raises(InvalidTransition, match="time to appeal ended"):
-        enforcement.appeal_file(account=frozen, user=sender, text="Sorry, late.")
+        appeals.appeal_file(account=frozen, user=sender, text="Sorry, late.")
 
     assert Appeal.objects.count() == 0
     assert entries(frozen) == ["frozen"]
@@ -412,7 +413,7 @@ def test_an_appeal_just_inside_the_window_is_taken(frozen, sender, settings):
     settings.APPEAL_HOURS = 24
     frozen_hours_ago(frozen, 23.9)
 
-    assert enforcement.appeal_file(account=frozen, user=sender, text="In time.").pk
+    assert appeals.appeal_file(account=frozen, user=sender, text="In time.").pk
 
 
 @pytest.mark.parametrize("state", ["active", "warned", "scheduled_for_deletion", "deleted"])
@@ -420,7 +421,7 @@ def test_only_a_frozen_account_can_appeal(account, sender, state):
     Account.objects.filter(pk=account.pk).update(state=state, state_changed_at=timezone.now())
 
     with pytest.raises(InvalidTransition, match="Only a frozen account can appeal"):
-        enforcement.appeal_file(account=account, user=sender, text="Why?")
+        appeals.appeal_file(account=account, user=sender, text="Why?")
 
     assert Appeal.objects.count() == 0 and AuditEntry.objects.count() == 0
 
@@ -428,18 +429,18 @@ def test_only_a_frozen_account_can_appeal(account, sender, state):
 @pytest.mark.parametrize("text", ["", "  ", "x" * 5001])
 def test_an_appeal_needs_a_text_of_sensible_length(frozen, sender, text):
     with pytest.raises(ApplicationError) as refused:
-        enforcement.appeal_file(account=frozen, user=sender, text=text)
+        appeals.appeal_file(account=frozen, user=sender, text=text)
 
     assert refused.value.field == "text"
     assert Appeal.objects.count() == 0
 
 
 def test_a_new_freeze_can_be_appealed_again(frozen, sender, moderator):
-    enforcement.appeal_file(account=frozen, user=sender, text="First.")
-    enforcement.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="OK.")
-    enforcement.account_freeze(account_id=frozen.pk, moderator=moderator, reason="Again.")
+    appeals.appeal_file(account=frozen, user=sender, text="First.")
+    decisions.account_unfreeze(account_id=frozen.pk, moderator=moderator, reason="OK.")
+    decisions.account_freeze(account_id=frozen.pk, moderator=moderator, reason="Again.")
 
-    second = enforcement.appeal_file(account=reload(frozen), user=sender, text="Second.")
+    second = appeals.appeal_file(account=reload(frozen), user=sender, text="Second.")
 
     assert list(Appeal.objects.order_by("id").values_list("status", flat=True)) == [
         "granted",
@@ -452,9 +453,9 @@ def test_rejecting_an_appeal_schedules_the_deletion_after_the_grace_period(
     frozen, sender, moderator, settings
 ):
     settings.DELETION_GRACE_DAYS = 30
-    appeal = enforcement.appeal_file(account=frozen, user=sender, text="We fixed the form.")
+    appeal = appeals.appeal_file(account=frozen, user=sender, text="We fixed the form.")
 
-    enforcement.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="The list was bought.")
+    appeals.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="The list was bought.")
 
     account = reload(frozen)
     appeal.refresh_from_db()
@@ -471,17 +472,17 @@ def test_rejecting_an_appeal_schedules_the_deletion_after_the_grace_period(
     assert notices(account)[-1] == "Your appeal was rejected"
 
     # Again: nothing more.
-    enforcement.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="Again.")
+    appeals.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="Again.")
     assert len(entries(account)) == 4 and len(notices(account)) == 3
 
 
 def test_rejecting_an_appeal_needs_a_note_and_a_moderator(frozen, sender, moderator):
-    appeal = enforcement.appeal_file(account=frozen, user=sender, text="Please.")
+    appeal = appeals.appeal_file(account=frozen, user=sender, text="Please.")
 
     with pytest.raises(ApplicationError):
-        enforcement.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="")
+        appeals.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="")
     with pytest.raises(PermissionDenied):
-        enforcement.appeal_reject(appeal_id=appeal.pk, moderator=sender, note="No.")
+        appeals.appeal_reject(appeal_id=appeal.pk, moderator=sender, note="No.")
 
     appeal.refresh_from_db()
     assert appeal.status == "pending" and reload(frozen).state == "frozen"
@@ -490,14 +491,14 @@ def test_rejecting_an_appeal_needs_a_note_and_a_moderator(frozen, sender, modera
 def test_granting_an_appeal_unfreezes_and_a_granted_one_cannot_be_rejected(
     frozen, sender, moderator
 ):
-    appeal = enforcement.appeal_file(account=frozen, user=sender, text="Please.")
+    appeal = appeals.appeal_file(account=frozen, user=sender, text="Please.")
 
-    granted = enforcement.appeal_grant(appeal_id=appeal.pk, moderator=moderator, note="Fine.")
+    granted = appeals.appeal_grant(appeal_id=appeal.pk, moderator=moderator, note="Fine.")
 
     assert granted.status == "granted"
     assert reload(frozen).state == "active"
     with pytest.raises(InvalidTransition):
-        enforcement.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="No.")
+        appeals.appeal_reject(appeal_id=appeal.pk, moderator=moderator, note="No.")
     assert reload(frozen).state == "active"
 
 
@@ -512,7 +513,7 @@ def test_an_unappealed_freeze_is_scheduled_for_deletion_once_the_window_passed(
     frozen_hours_ago(frozen, 25)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert enforcement.appeal_windows_expire() == [frozen.pk]
+        assert appeals.appeal_windows_expire() == [frozen.pk]
 
     account = reload(frozen)
     assert account.state == "scheduled_for_deletion"
@@ -523,7 +524,7 @@ def test_an_unappealed_freeze_is_scheduled_for_deletion_once_the_window_passed(
     assert notices(account)[-1] == "Your account is scheduled for deletion"
     assert mail.outbox[-1].subject.endswith("Your account is scheduled for deletion")
 
-    assert enforcement.appeal_windows_expire() == []
+    assert appeals.appeal_windows_expire() == []
     assert entries(account) == ["frozen", "deletion_scheduled"]
 
 
@@ -532,12 +533,12 @@ def test_a_freeze_still_in_its_window_or_appealed_is_left_alone(
 ):
     settings.APPEAL_HOURS = 24
     appealed = UserFactory(account__company_name="Appealed Ltd").account
-    enforcement.account_freeze(account_id=appealed.pk, moderator=moderator, reason=REASON)
-    enforcement.appeal_file(account=reload(appealed), user=None, text="Please.")
+    decisions.account_freeze(account_id=appealed.pk, moderator=moderator, reason=REASON)
+    appeals.appeal_file(account=reload(appealed), user=None, text="Please.")
     frozen_hours_ago(reload(appealed), 48)
     frozen_hours_ago(frozen, 23)
 
-    assert enforcement.appeal_windows_expire() == []
+    assert appeals.appeal_windows_expire() == []
 
     assert reload(frozen).state == "frozen" and reload(appealed).state == "frozen"
 
@@ -627,15 +628,15 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     SubscriberFactory(mailing_list=other_list)
     suppression_add(account=other.account, email="x@example.org", reason="unsubscribed")
     other_campaign = CampaignFactory(account=other.account, lists=[other_list])
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     frozen_hours_ago(account, 25)
-    enforcement.appeal_windows_expire()
+    appeals.appeal_windows_expire()
     files = [held["files"][0].proof_file.name, held["files"][1].file.name]
     files.append(held["files"][1].proof_file.name)
     assert all(default_storage.exists(name) for name in files)
 
     with django_capture_on_commit_callbacks(execute=True):
-        counts = enforcement.account_data_delete(account_id=account.pk)
+        counts = deletion.account_data_delete(account_id=account.pk)
 
     assert counts == {
         "feedback_events": 1,
@@ -708,13 +709,13 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     assert Suppression.objects.get(account=other.account).email == "x@example.org"
 
     # Idempotent: a second run finds nothing to do.
-    assert enforcement.account_data_delete(account_id=account.pk) == {}
+    assert deletion.account_data_delete(account_id=account.pk) == {}
     assert entries(account).count("account_deleted") == 1
 
 
 def test_only_an_account_scheduled_for_deletion_has_its_data_deleted(frozen, mailing_list):
     with pytest.raises(InvalidTransition):
-        enforcement.account_data_delete(account_id=frozen.pk)
+        deletion.account_data_delete(account_id=frozen.pk)
 
     assert Subscriber.objects.filter(mailing_list=mailing_list).count() == 20
     assert reload(frozen).state == "frozen"
@@ -757,7 +758,7 @@ def test_an_active_account_over_the_limits_is_warned_and_flagged_once(
     over_the_limit(account)
 
     with django_capture_on_commit_callbacks(execute=True):
-        health = enforcement.account_health_check(account_id=account.pk)
+        health = account_health.account_health_check(account_id=account.pk)
 
     assert health.status == "over_limit"
     account = reload(account)
@@ -773,7 +774,7 @@ def test_an_active_account_over_the_limits_is_warned_and_flagged_once(
     ]
     assert len(mail.outbox) == 1
 
-    enforcement.account_health_check(account_id=account.pk)
+    account_health.account_health_check(account_id=account.pk)
     assert AccountFlag.objects.filter(account=account).count() == 1
     assert entries(account) == ["health_warning"] and len(notices(account)) == 1
 
@@ -795,7 +796,7 @@ def test_complaints_across_campaigns_over_the_limit_warn_the_account(account, se
             complained_at=now if n == 0 else None,
         )
 
-    health = enforcement.account_health_check(account_id=account.pk)
+    health = account_health.account_health_check(account_id=account.pk)
 
     assert (health.sent, health.complaints, health.status) == (20, 1, "over_limit")
     assert reload(account).state == "warned"
@@ -803,11 +804,11 @@ def test_complaints_across_campaigns_over_the_limit_warn_the_account(account, se
 
 def test_a_warned_account_over_the_limits_is_only_flagged(account, moderator, settings):
     settings.ABUSE_UPHELD_WARN = 1
-    enforcement.account_warn(account_id=account.pk, moderator=moderator, reason="Careful.")
+    decisions.account_warn(account_id=account.pk, moderator=moderator, reason="Careful.")
     over_the_limit(account)
 
-    enforcement.account_health_check(account_id=account.pk)
-    enforcement.account_health_check(account_id=account.pk)
+    account_health.account_health_check(account_id=account.pk)
+    account_health.account_health_check(account_id=account.pk)
 
     account = reload(account)
     assert (account.state, account.state_reason) == ("warned", "Careful.")
@@ -823,13 +824,13 @@ def test_the_health_check_never_freezes_and_leaves_healthy_or_frozen_accounts_al
     healthy = AccountFactory()
     over_the_limit(frozen)
 
-    assert enforcement.account_health_check(account_id=healthy.pk).status == "not_enough_data"
-    assert enforcement.account_health_check(account_id=frozen.pk).status == "over_limit"
+    assert account_health.account_health_check(account_id=healthy.pk).status == "not_enough_data"
+    assert account_health.account_health_check(account_id=frozen.pk).status == "over_limit"
 
     assert reload(healthy).state == "active" and reload(frozen).state == "frozen"
     assert not AccountFlag.objects.exists()
     assert entries(frozen) == ["frozen"]
-    assert enforcement.account_health_check(account_id=2_000_000_000) is None
+    assert account_health.account_health_check(account_id=2_000_000_000) is None
 
 
 def test_the_health_task_checks_accounts_with_recent_feedback(account, settings):
@@ -868,7 +869,7 @@ def test_a_health_warning_reads_in_each_readers_language_on_the_banner_and_the_n
     settings.ABUSE_UPHELD_WARN = 1
     over_the_limit(account)
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_health_check(account_id=account.pk)
+        account_health.account_health_check(account_id=account.pk)
 
     account = reload(account)
     assert account.state_reason_code  # stored as codes, not as a sentence in one language

@@ -11,7 +11,7 @@ from accounts.models import Account, Notification
 from accounts.services import api_token_create
 from campaigns.models import Campaign
 from complaints.models import AbuseReport, AbuseStatus
-from moderation import enforcement
+from moderation.enforcement import appeals, decisions
 from moderation.models import AccountFlag, Appeal, AuditEntry
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import AccountFactory, UserFactory
@@ -143,12 +143,12 @@ def test_the_list_shows_accounts_waiting_for_a_moderator_first(mod_api, account,
     warned = AccountFactory(company_name="Alpha warned")
     flagged = AccountFactory(company_name="Zulu flagged")
     appealing = AccountFactory(company_name="Yankee appealing")
-    enforcement.account_freeze(account_id=frozen.pk, moderator=moderator, reason=REASON)
-    enforcement.account_warn(account_id=warned.pk, moderator=moderator, reason="Careful.")
+    decisions.account_freeze(account_id=frozen.pk, moderator=moderator, reason=REASON)
+    decisions.account_warn(account_id=warned.pk, moderator=moderator, reason="Careful.")
     AccountFlag.objects.create(account=flagged, reason="Complaints at 0.8%.")
-    enforcement.account_freeze(account_id=appealing.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=appealing.pk, moderator=moderator, reason=REASON)
     appealing.refresh_from_db()
-    enforcement.appeal_file(account=appealing, user=None, text="Please.")
+    appeals.appeal_file(account=appealing, user=None, text="Please.")
 
     rows = mod_api.get(ACCOUNTS).json()["results"]
 
@@ -180,9 +180,9 @@ def test_the_account_view_has_its_health_and_appeal(mod_api, account, moderator,
         resolved_at=timezone.now(),
     )
     AbuseReport.objects.create(reporter_email="lee@example.net", account=account)
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     account.refresh_from_db()
-    appeal = enforcement.appeal_file(account=account, user=None, text="Please.")
+    appeal = appeals.appeal_file(account=account, user=None, text="Please.")
 
     body = mod_api.get(f"{ACCOUNTS}{account.pk}/").json()
 
@@ -197,7 +197,7 @@ def test_the_account_view_has_its_health_and_appeal(mod_api, account, moderator,
 
 @pytest.fixture
 def frozen(account, moderator):
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     account.refresh_from_db()
     return account
 

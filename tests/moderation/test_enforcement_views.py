@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account
-from moderation import enforcement
+from moderation.enforcement import appeals, decisions
 from moderation.models import AccountFlag, Appeal, AuditEntry
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import AccountFactory
@@ -43,7 +43,7 @@ def words(response) -> str:
 
 
 def freeze(account, moderator):
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     account.refresh_from_db()
     return account
 
@@ -141,7 +141,7 @@ def test_a_pending_appeal_is_shown_and_can_be_rejected_from_the_page(
     staff, account, moderator, sender
 ):
     freeze(account, moderator)
-    appeal = enforcement.appeal_file(account=account, user=sender, text="<b>We</b> fixed it.")
+    appeal = appeals.appeal_file(account=account, user=sender, text="<b>We</b> fixed it.")
 
     page = staff.get(reverse("moderation_account", args=[account.pk]))
     html = page.content.decode()
@@ -161,7 +161,7 @@ def test_a_pending_appeal_is_shown_and_can_be_rejected_from_the_page(
 
 def test_granting_an_appeal_from_the_page_unfreezes(staff, account, moderator, sender):
     freeze(account, moderator)
-    appeal = enforcement.appeal_file(account=account, user=sender, text="Please.")
+    appeal = appeals.appeal_file(account=account, user=sender, text="Please.")
 
     staff.post(reverse("moderation_appeal_grant", args=[appeal.pk]), {"appeal-grant-note": "Fine."})
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.services import api_token_create
 from lists.models import ImportJob, ImportStatus
 from lists.services import imports
-from moderation import enforcement
+from moderation.enforcement import decisions
 from tests.lists.factories import MailingListFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def mailing_list(sender):
 
 
 def freeze(account, moderator):
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     account.refresh_from_db()
     return account
 

@@ -13,7 +13,7 @@ from django.utils import translation
 from accounts.models import Notification
 from complaints.models import AbuseReport
 from config.coded_text import render
-from moderation import enforcement
+from moderation.enforcement import decisions
 from moderation.models import AccountFlag
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import UserFactory
@@ -54,7 +54,7 @@ def record(sender, mailing_list, moderator, submitted):
         account=account,
         campaign=CampaignFactory(account=account, lists=[mailing_list], name="Winter sale"),
     )
-    enforcement.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     # After the freeze, which answers the flags open then.
     AccountFlag.objects.create(account=account, reason="Complaints at 0.8%.")
     return account
@@ -153,7 +153,7 @@ def test_a_common_reason_is_stored_in_the_moderators_language(russian_staff, sub
 
 
 def test_the_sender_reads_the_appeal_page_in_russian(client, sender, moderator):
-    enforcement.account_freeze(account_id=sender.account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=sender.account.pk, moderator=moderator, reason=REASON)
     client.force_login(sender)
     said = _said(client.get(reverse("account_appeal"), headers={"accept-language": "ru"}))
     assert "Ваш аккаунт заморожен." in said
@@ -166,7 +166,7 @@ def test_the_sender_reads_the_appeal_page_in_russian(client, sender, moderator):
 def test_a_notification_to_a_sender_reads_in_the_readers_language(sender, moderator):
     sender.language = "ru"
     sender.save(update_fields=["language"])
-    enforcement.account_freeze(account_id=sender.account.pk, moderator=moderator, reason=REASON)
+    decisions.account_freeze(account_id=sender.account.pk, moderator=moderator, reason=REASON)
     notification = Notification.objects.get(account=sender.account)
     with translation.override("ru"):
         assert render(notification.subject) == "Ваш аккаунт заморожен"
@@ -176,7 +176,7 @@ def test_a_notification_to_a_sender_reads_in_the_readers_language(sender, modera
 
 
 def test_notifications_read_in_english_by_a_user_without_a_choice(sender, moderator):
-    enforcement.account_warn(account_id=sender.account.pk, moderator=moderator, reason=REASON)
+    decisions.account_warn(account_id=sender.account.pk, moderator=moderator, reason=REASON)
     notification = Notification.objects.get(account=sender.account)
     with translation.override("en"):
         assert render(notification.subject) == "A warning about your account"
@@ -184,3 +184,36 @@ def test_notifications_read_in_english_by_a_user_without_a_choice(sender, modera
             f"The moderator's reason: {REASON}\nIf it goes on, the account is frozen: "
             "it can no longer send."
         )
+
+
+def test_a_probe_verdicts_notice_keeps_its_reasons_as_codes_for_each_readers_language(
+    sender, mailing_list, monkeypatch
+):
+    from campaigns import sending
+    from campaigns.verdict import Tier, Verdict
+    from config.coded_text import coded
+    from moderation import services
+
+    campaign = CampaignFactory(account=sender.account, lists=[mailing_list], name="Sale")
+    verdict = Verdict(
+        tier=Tier.REVIEW,
+        flag_account=False,
+        rule="empty_probe",
+        texts=[coded("campaigns.verdict.empty_probe")],
+        rates={},
+        intervals={},
+        inactive={},
+    )
+    monkeypatch.setattr(sending, "campaign_judge_probe", lambda campaign_id: (campaign, verdict))
+
+    with translation.override("en"):
+        services.hold_evaluate(campaign_id=campaign.pk)
+
+    notice = Notification.objects.get(account=sender.account)
+    assert notice.body["params"]["reasons"] == [{"code": verdict.texts[0]["code"], "params": {}}]
+    with translation.override("ru"):
+        russian = render(notice.body)
+    with translation.override("en"):
+        english = render(notice.body)
+    assert english.endswith(render(verdict.texts[0]))
+    assert russian != english and not russian.endswith(english.split(". ")[-1])

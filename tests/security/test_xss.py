@@ -27,7 +27,7 @@ from campaigns.tokens import MessageTokens
 from complaints.models import AbuseReport, FeedbackEvent, FeedbackKind, FeedbackSource
 from lists.models import ConsentEvent, ConsentRecord, ImportJob, ImportRowIssue, Suppression
 from lists.services.optin import subscription_confirm_token
-from moderation.enforcement import account_warn
+from moderation.enforcement.decisions import account_warn
 from tests.browser.conftest import log_in
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import SenderDomainFactory, UserFactory

@@ -1,0 +1,55 @@
+"""The lists app's step of deleting an account's data (config.account_data): its lists with
+their subscribers, consent records and proof files, and its imports with their files. The
+suppressions stay, with the address blanked: the keyed hash still stops any mailing."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import Account
+from config.account_data import AccountDataStep, deleted
+from lists.models import (
+    ConsentRecord,
+    ImportJob,
+    ImportRowIssue,
+    MailingList,
+    Subscriber,
+    SubscriberCount,
+    Suppression,
+)
+from lists.services.subscribers import subscribers_delete
+
+
+def account_data_delete(*, account: Account) -> dict[str, int]:
+    """Delete the account's lists, subscribers (set-based: subscribers_delete), consent records,
+    imports and their files (after commit); blank the addresses of its suppressions. Runs inside
+    the caller's transaction, after the campaigns' step (campaigns point at lists)."""
+    subscribers = Subscriber.objects.filter(mailing_list__account=account)
+    counts = {
+        "consent_records": ConsentRecord.objects.filter(
+            subscriber_id__in=subscribers.values("pk")
+        ).count(),
+        "subscribers": subscribers_delete(subscribers),
+    }
+    imports = ImportJob.objects.filter(account=account)
+    files: list[tuple[object, str]] = []
+    for job_file, proof_file in imports.values_list("file", "proof_file"):
+        files += [(ImportJob._meta.get_field("file"), job_file)] if job_file else []
+        files += [(ImportJob._meta.get_field("proof_file"), proof_file)] if proof_file else []
+    deleted(ImportRowIssue.objects.filter(import_job__account=account))
+    # Consent records left pointing at these imports were deleted with their subscribers.
+    counts["imports"] = deleted(imports)
+    deleted(SubscriberCount.objects.filter(mailing_list__account=account))
+    counts["lists"] = deleted(MailingList.objects.filter(account=account))
+    counts["suppressions_kept"] = Suppression.objects.filter(account=account).count()
+    Suppression.objects.filter(account=account).exclude(email="").update(email="")
+    transaction.on_commit(lambda: [field.storage.delete(name) for field, name in files])
+    return counts
+
+
+ACCOUNT_DATA = AccountDataStep(
+    app="lists",
+    run=account_data_delete,
+    deletes=(MailingList, Subscriber, SubscriberCount, ConsentRecord, ImportJob, ImportRowIssue),
+    keeps={Suppression: "kept with the address blanked: its keyed hash still stops any mailing"},
+)
