@@ -343,12 +343,10 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
             CampaignStatusChange.objects.filter(campaign_id__in=campaign_ids)
         ),
         "test_sends": deleted(CampaignTestSend.objects.filter(account=account)),
-        "schedule_changes": deleted(
-            CampaignScheduleChange.objects.filter(campaign_id__in=campaign_ids)
-        ),
     }
     deleted(Campaign.lists.through.objects.filter(campaign_id__in=campaign_ids))
     deleted(ConsentCandidate.objects.filter(campaign_id__in=campaign_ids))
+    deleted(CampaignScheduleChange.objects.filter(campaign_id__in=campaign_ids))
     # What is left of a campaign is one row each (and its versions); Django's collector applies
     # the SET_NULLs of the audit log, flags and abuse reports (their labels keep the name).
     counts["campaigns"] = deleted(campaigns)

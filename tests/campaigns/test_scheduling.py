@@ -14,7 +14,7 @@ from campaigns import delivery, scheduling, sending, tasks
 from campaigns.models import Campaign, CampaignScheduleChange, Delivery
 from campaigns.states import CampaignStatus, schedule_can_change
 from config.errors import ApplicationError, InvalidTransition, NotFound
-from moderation import enforcement
+from moderation.enforcement import decisions
 from tests.campaigns.factories import approve_now, submitted_campaign, subscribe_many
 from tests.factories import UserFactory
 
@@ -275,7 +275,7 @@ def test_a_frozen_accounts_scheduled_campaign_is_paused_not_started(
     _schedule(campaign, _in_an_hour())
     campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        enforcement.account_freeze(
+        decisions.account_freeze(
             account_id=campaign.account_id, moderator=moderator, reason="Complaints."
         )
     campaign.refresh_from_db()
