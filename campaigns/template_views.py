@@ -147,8 +147,8 @@ def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
 
 
 @account_required
-def starter_preview(request: HttpRequest, key: str) -> HttpResponse:
-    starter = starter_get(key)
+def starter_preview(request: HttpRequest, starter_key: str) -> HttpResponse:
+    starter = starter_get(starter_key)
     if starter is None:
         raise Http404("No such starter template.")
     preview, error = _sample_preview(

@@ -60,7 +60,7 @@ urlpatterns = [
         name="template_create",
     ),
     path(
-        "templates/starters/<slug:key>/",
+        "templates/starters/<slug:starter_key>/",
         allows_mail_preview(template_views.starter_preview),
         name="starter_preview",
     ),

@@ -42,6 +42,7 @@ from campaigns.models import (
     CampaignStatusChange,
     CampaignTestSend,
     Delivery,
+    EmailTemplate,
     SendBatch,
     TrackingEvent,
 )
@@ -582,8 +583,8 @@ def account_data_delete(
 ) -> dict[str, int]:
     """Delete everything an account scheduled for deletion holds: lists, subscribers, consent
     records and proof files, imports and their files, campaigns with their deliveries, tracking
-    events, status history and test sends, sender domains, API tokens, webhooks and their
-    deliveries, notifications and its feedback events. Its users are deactivated and
+    events, status history and test sends, e-mail templates, sender domains, API tokens, webhooks
+    and their deliveries, notifications and its feedback events. Its users are deactivated and
     anonymised (staff users are only detached). Kept: the suppressions, with the address blanked
     (the keyed hash still stops any mailing), platform-wide hard-bounce hashes, the audit log
     (labels intact), appeals, flags and abuse reports; the account row stays, anonymised, with
@@ -627,6 +628,7 @@ def account_data_delete(
         # of the audit log, flags and abuse reports (their labels keep the name).
         counts["campaigns"] = campaigns.count()
         campaigns.delete()
+        counts["email_templates"] = _raw_delete(EmailTemplate.objects.filter(account=account))
 
         subscribers = Subscriber.objects.filter(mailing_list__account=account)
         counts["consent_records"] = ConsentRecord.objects.filter(

@@ -142,7 +142,9 @@ function setup(panel) {
   modeButtons.forEach((button) => {
     button.addEventListener("click", () => setMode(button.getAttribute("data-mode"), true));
   });
-  setMode("visual", false);
+  // A layout with a marked region opens visually; anything else in its source (the visual view
+  // is a click away for a body that is only paragraphs).
+  setMode(textarea.value.indexOf(START) !== -1 ? "visual" : "source", false);
 }
 
 document.querySelectorAll(".visual-editor[data-for]").forEach(setup);
