@@ -78,7 +78,9 @@ function setup(panel) {
       extensions: [
         Document, Paragraph, Text, HardBreak, Bold, Italic, Blockquote, HorizontalRule,
         Heading.configure({ levels: [1, 2, 3] }), BulletList, OrderedList, ListItem,
-        Link.configure({ openOnClick: false, enableTarget: false }), History, Dropcursor, Gapcursor,
+        // No autolink: "Monday.Book" typed in a sentence is not a web address.
+        Link.configure({ openOnClick: false, enableTarget: false, autolink: false }),
+        History, Dropcursor, Gapcursor,
       ],
       content: region,
       editorProps: {
@@ -134,6 +136,10 @@ function setup(panel) {
       else chain.setLink({ href: href.trim() }).run();
     },
   };
+  // A toolbar button must not take the focus (and the selection) away from the text.
+  toolbar.addEventListener("mousedown", (event) => {
+    if (event.target.closest("[data-command]")) event.preventDefault();
+  });
   toolbar.addEventListener("click", (event) => {
     const button = event.target.closest("[data-command]");
     if (!button || !editor) return;
