@@ -52,7 +52,10 @@ class CampaignForm(forms.Form):
     html_body = forms.CharField(
         label=gettext_lazy("HTML body"),
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "true", "class": "code"}),
+        # data-visual-editor: static/js/template-editor.js offers a visual editor for it.
+        widget=forms.Textarea(
+            attrs={"rows": 16, "spellcheck": "true", "class": "code", "data-visual-editor": ""}
+        ),
         help_text=MERGE_TAG_HELP_TEXT,
     )
     text_body = forms.CharField(

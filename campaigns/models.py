@@ -440,3 +440,27 @@ class ConsentCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status}) for campaign {self.campaign_id}"
+
+
+class EmailTemplate(models.Model):
+    """A design the account keeps to start campaigns from: a subject and bodies, written like a
+    campaign's (sanitised and given our footer when a campaign made from it renders). Never
+    sent itself; a campaign copies it, so changing a template changes no campaign."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="email_templates")
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=300, blank=True)
+    html_body = models.TextField()
+    text_body = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["account", "name"], name="emailtemplate_account_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -29,6 +29,7 @@ from campaigns.models import (
     CampaignVersion,
     ConsentCandidate,
     Delivery,
+    EmailTemplate,
     SendBatch,
     TrackingEvent,
 )
@@ -350,6 +351,7 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     # What is left of a campaign is one row each (and its versions); Django's collector applies
     # the SET_NULLs of the audit log, flags and abuse reports (their labels keep the name).
     counts["campaigns"] = deleted(campaigns)
+    counts["email_templates"] = deleted(EmailTemplate.objects.filter(account=account))
     return counts
 
 
@@ -367,5 +369,6 @@ ACCOUNT_DATA = AccountDataStep(
         Delivery,
         TrackingEvent,
         ConsentCandidate,
+        EmailTemplate,
     ),
 )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from campaigns import consent_request_views, views
+from campaigns import consent_request_views, template_views, views
 from config.security import allows_mail_preview
 
 # The editor and the campaign's page show the message in the preview frame, which needs a wider
@@ -44,5 +44,42 @@ urlpatterns = [
         "campaigns/consent-requests/<int:campaign_id>/",
         consent_request_views.consent_request_detail,
         name="consent_request_detail",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/duplicate/",
+        template_views.campaign_duplicate,
+        name="campaign_duplicate",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/save-as-template/",
+        template_views.campaign_save_as_template,
+        name="campaign_save_as_template",
+    ),
+    # The template library. Its editor and previews show mail HTML (see above).
+    path("templates/", template_views.template_index, name="templates"),
+    path(
+        "templates/new/",
+        allows_mail_preview(template_views.template_create),
+        name="template_create",
+    ),
+    path(
+        "templates/starters/<slug:starter_key>/",
+        allows_mail_preview(template_views.starter_preview),
+        name="starter_preview",
+    ),
+    path(
+        "templates/<int:template_id>/",
+        allows_mail_preview(template_views.template_preview),
+        name="template_preview",
+    ),
+    path(
+        "templates/<int:template_id>/edit/",
+        allows_mail_preview(template_views.template_edit),
+        name="template_edit",
+    ),
+    path(
+        "templates/<int:template_id>/delete/",
+        template_views.template_delete,
+        name="template_delete",
     ),
 ]

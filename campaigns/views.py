@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.views import account_required, form_error
-from campaigns import scheduling, selectors, sending, services, stats
+from campaigns import email_templates, scheduling, selectors, sending, services, stats
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
 from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
@@ -257,7 +257,9 @@ def _initial_of(account: Account, campaign: Campaign | None, request: HttpReques
         initial["lists"] = [mailing_list.pk for mailing_list in campaign.lists.all()]
         return initial
     chosen = _parse_id(request.GET.get("list"))
-    return {"from_name": account.company_name, "lists": [chosen] if chosen else []}
+    initial = {"from_name": account.company_name, "lists": [chosen] if chosen else []}
+    # "New campaign from template": a starter (`?starter=`) or one of the account's templates.
+    return {**initial, **email_templates.template_start(account, request.GET)}
 
 
 def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import templates, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -34,5 +34,22 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/stats/",
         views.CampaignStatsView.as_view(),
         name="api-campaign-stats",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/duplicate/",
+        templates.CampaignDuplicateView.as_view(),
+        name="api-campaign-duplicate",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/save-as-template/",
+        templates.CampaignSaveAsTemplateView.as_view(),
+        name="api-campaign-save-as-template",
+    ),
+    path("templates/", templates.TemplateListView.as_view(), name="api-templates"),
+    path("templates/starters/", templates.StarterListView.as_view(), name="api-template-starters"),
+    path(
+        "templates/<int:template_id>/",
+        templates.TemplateDetailView.as_view(),
+        name="api-template",
     ),
 ]

@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "csp",
+    # Its static bundle (Tiptap/ProseMirror) is the visual editor: static/js/template-editor.js.
+    "django_prose_editor",
     "accounts",
     "lists",
     "campaigns",

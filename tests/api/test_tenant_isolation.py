@@ -143,6 +143,14 @@ def _invitation(tenant: Tenant) -> int:
     ).pk
 
 
+def _template(tenant: Tenant) -> int:
+    from campaigns.models import EmailTemplate
+
+    return EmailTemplate.objects.create(
+        account=tenant.account, name="Tenant template", html_body="<p>Template</p>"
+    ).pk
+
+
 FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "list_id": _list,
     "subscriber_id": _subscriber,
@@ -155,6 +163,7 @@ FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "report_id": _abuse_report,
     "user_id": _member,
     "invitation_id": _invitation,
+    "template_id": _template,
 }
 
 

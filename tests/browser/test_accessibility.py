@@ -142,6 +142,10 @@ STATES = [
     ("anonymous", "/no-such-page/", None),
     ("owner", "/lists/new/", SEND_EMPTY),
     ("owner", "/campaigns/new/", SEND_EMPTY),
+    # The visual editor open on a starter template's content (issue 22), and the template form's
+    # errors.
+    ("owner", "/campaigns/new/?starter=newsletter", None),
+    ("owner", "/templates/new/", SEND_EMPTY),
     ("owner", "/account/profile/", SEND_EMPTY),
     ("owner", "/no-such-page/", None),
     # The admin's index, for the moderators who may use it.

@@ -30,6 +30,7 @@ from campaigns.models import (
     CampaignTestSend,
     Delivery,
     DeliveryStatus,
+    EmailTemplate,
     TrackingEvent,
 )
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
@@ -628,6 +629,10 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     SubscriberFactory(mailing_list=other_list)
     suppression_add(account=other.account, email="x@example.org", reason="unsubscribed")
     other_campaign = CampaignFactory(account=other.account, lists=[other_list])
+    EmailTemplate.objects.create(account=account, name="Ours", html_body="<p>x</p>")
+    other_template = EmailTemplate.objects.create(
+        account=other.account, name="Theirs", html_body="<p>y</p>"
+    )
     decisions.account_freeze(account_id=account.pk, moderator=moderator, reason=REASON)
     frozen_hours_ago(account, 25)
     appeals.appeal_windows_expire()
@@ -646,6 +651,7 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
         "status_changes": 1,
         "test_sends": 1,
         "campaigns": 1,
+        "email_templates": 1,
         "consent_records": 21,
         "subscribers": 20,
         "imports": 1,
@@ -664,6 +670,8 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     assert not MailingList.objects.filter(account=account).exists()
     assert not Subscriber.objects.filter(mailing_list__account=account).exists()
     assert not Campaign.objects.filter(account=account).exists()
+    assert not EmailTemplate.objects.filter(account=account).exists()
+    assert EmailTemplate.objects.filter(pk=other_template.pk).exists()
     assert not Delivery.objects.filter(campaign_id=held["campaign"].pk).exists()
     assert not TrackingEvent.objects.exists()
     assert not ImportJob.objects.filter(account=account).exists()

@@ -62,6 +62,7 @@ def build_world(settings, tmp_path) -> World:
     from accounts.services import api_token_create
     from accounts.team import invitation_create
     from campaigns.consent_requests import consent_request_create
+    from campaigns.models import EmailTemplate
     from complaints.models import AbuseReport
     from lists.models import ConsentRecord, ImportJob
     from moderation.models import Appeal
@@ -142,6 +143,9 @@ def build_world(settings, tmp_path) -> World:
         "appeal": appeal,
         "report": report,
         "invitation": invitation,
+        "template": EmailTemplate.objects.create(
+            account=account, name=f"{marker} template", html_body="<p>Template</p>"
+        ),
     }
     return world
 
@@ -232,6 +236,8 @@ FILLERS: dict[str, Callable[[World, Route], object]] = {
     "import_id": lambda w, r: w.objects["import"].pk,
     "campaign_id": _campaign_id,
     "domain_id": lambda w, r: w.objects["domain"].pk,
+    "template_id": lambda w, r: w.objects["template"].pk,
+    "starter_key": lambda w, r: "newsletter",
     "token_id": lambda w, r: w.objects["token"].pk,
     "webhook_id": lambda w, r: w.objects["webhook"].pk,
     # A's editor: a member the owner may change or remove.
@@ -264,6 +270,7 @@ OBJECT_PARAMETERS = {
     "webhook_id",
     "user_id",
     "invitation_id",
+    "template_id",
 }
 
 
