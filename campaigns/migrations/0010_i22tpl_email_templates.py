@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0012_account_state_reason_code'),
-        ('campaigns', '0008_i23codesa_reason_code'),
+        ('campaigns', '0009_i22sched_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
