@@ -19,6 +19,7 @@ from lists.models import (
     ImportJob,
     MailingList,
     Subscriber,
+    SubscriberChange,
     SubscriberCount,
     SubscriberStatus,
     Suppression,
@@ -82,10 +83,17 @@ def list_by_public_id(*, public_id: str) -> MailingList | None:
     return MailingList.objects.select_related("account").filter(public_id=public_id).first()
 
 
+# A search this long or longer finds any part of an address or a name (the trigram indexes of
+# migration 0014 serve it on PostgreSQL; a trigram needs three characters). A shorter one
+# finds what starts with it (the prefix indexes).
+SEARCH_SUBSTRING_MIN = 3
+
+
 def subscribers_for(
     *, account: Account, mailing_list: MailingList, status: str = "", search: str = ""
 ) -> QuerySet[Subscriber]:
-    """A list's subscribers, newest first, filtered by status and by an address or name prefix."""
+    """A list's subscribers, newest first, filtered by status and by a search: any part of the
+    address or the name (case-insensitive) from three characters, a prefix below."""
     queryset = Subscriber.objects.filter(
         mailing_list__account=account, mailing_list=mailing_list
     ).order_by("-id")
@@ -93,11 +101,23 @@ def subscribers_for(
         queryset = queryset.filter(status=status)
     search = search.strip().lower()
     if search:
-        # Both prefixes have an index (addresses are stored lower-case; names by lower(name)).
-        queryset = queryset.annotate(name_lower=Lower("name")).filter(
-            Q(email__startswith=search) | Q(name_lower__startswith=search)
-        )
+        # Addresses are stored lower-case; names are matched by lower(name), which is what the
+        # indexes hold (LIKE, not ILIKE: a trigram index on lower(name) serves it).
+        queryset = queryset.annotate(name_lower=Lower("name"))
+        if len(search) >= SEARCH_SUBSTRING_MIN:
+            queryset = queryset.filter(Q(email__contains=search) | Q(name_lower__contains=search))
+        else:
+            queryset = queryset.filter(
+                Q(email__startswith=search) | Q(name_lower__startswith=search)
+            )
     return queryset
+
+
+def subscriber_changes(*, account: Account, subscriber: Subscriber) -> QuerySet[SubscriberChange]:
+    """Who changed the subscriber's details and how, newest first."""
+    return SubscriberChange.objects.filter(
+        subscriber__mailing_list__account=account, subscriber=subscriber
+    ).select_related("changed_by")
 
 
 def subscriber_get(
@@ -245,6 +265,7 @@ _WITHDRAWAL_CHANNELS = {
     "import": gettext_lazy("An import"),
     "api": gettext_lazy("The API"),
     "sender": gettext_lazy("The sender, by hand"),
+    "removed_by_sender": gettext_lazy("Removed from this list by the sender"),
     "consent_request": gettext_lazy("A consent request"),
     "smtp_refusal": gettext_lazy("Refused by the mail server"),
     "abuse_form": gettext_lazy("An abuse report"),
