@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import translation
 
 from config.coded_text import render
-from lists.models import ImportJob
+from lists.models import ImportJob, MailingList
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -213,3 +213,38 @@ def account_lists_zip(*, account, target) -> int:
                     member.write(line.encode("utf-8"))
             count += 1
     return count
+
+
+EXPORT_FORMATS = ("csv", "xlsx")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def subscribers_export_response(subscribers, *, file_format: str, filename: str):
+    """A download of `subscribers` (a queryset the caller scoped to the account) with their
+    consent: CSV streamed as it is read; XLSX written to a temporary file first (a zip cannot be
+    streamed before it is finished), then sent from it. Memory stays flat either way."""
+    import tempfile
+
+    from django.http import FileResponse, StreamingHttpResponse
+
+    if file_format == "xlsx":
+        target = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
+        subscribers_xlsx(subscribers, target=target)
+        target.seek(0)
+        return FileResponse(
+            target, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_TYPE
+        )
+    response = StreamingHttpResponse(
+        subscribers_csv(subscribers), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def export_filename(mailing_list: MailingList) -> str:
+    """The download's name (ASCII, no quotes: it goes into a header)."""
+    from django.utils import timezone
+    from django.utils.text import slugify
+
+    slug = slugify(mailing_list.name)[:40] or "list"
+    return f"{mailing_list.pk}-{slug}-{timezone.now():%Y-%m-%d}"

@@ -353,7 +353,7 @@ class SubscriberFilterForm(forms.Form):
         required=False,
         max_length=254,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": gettext_lazy("Address or name starts with…")}
+            attrs={"type": "search", "placeholder": gettext_lazy("Part of an address or a name…")}
         ),
     )
     status = forms.ChoiceField(
