@@ -152,6 +152,8 @@ def subscriber_export_rows(subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK) 
                 proof,
                 proof_file or "",
             ]
+        if len(batch) < chunk:
+            return
 
 
 def subscribers_csv(subscribers: QuerySet) -> Iterator[str]:

@@ -286,10 +286,10 @@ def subscriber_add(
 # What a sender may put in a subscriber's details by hand (the browser and the API). The
 # phone is loose on purpose (people write "+44 (0)113 496 0000", "8-800-555-35-35") but must be a
 # phone: digits with the usual separators, an optional leading +, 5 to 20 digits.
-_PHONE = re.compile(r"^\+?[0-9 ()./-]+$")
+_PHONE = re.compile(r"\+?[0-9 ()./-]+")
 PHONE_DIGITS = (5, 20)
 # An attribute name is a merge tag: a letter or underscore, then letters, digits, underscores.
-_ATTRIBUTE_NAME = re.compile(r"^[^\W\d]\w*$")
+_ATTRIBUTE_NAME = re.compile(r"[^\W\d]\w*")
 ATTRIBUTE_NAME_MAX = 64
 ATTRIBUTE_VALUE_MAX = 1000
 ATTRIBUTES_MAX = 50
@@ -305,7 +305,7 @@ def phone_check(phone: str) -> str:
     digits = sum(char.isdigit() for char in phone)
     if (
         len(phone) > 40
-        or not _PHONE.match(phone)
+        or not _PHONE.fullmatch(phone)
         or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
     ):
         raise ApplicationError(
@@ -325,20 +325,29 @@ def attributes_check(attributes: object) -> dict:
     characters, at most 50 attributes and 16 KB in all."""
     import json
 
-    attributes = _clean_attributes(attributes)
+    if attributes in (None, ""):
+        attributes = {}
+    if not isinstance(attributes, dict):
+        raise ApplicationError(
+            _("Attributes must be an object of names and values."), field="attributes"
+        )
     if len(attributes) > ATTRIBUTES_MAX:
         raise ApplicationError(
             _("A subscriber can have at most %(max)s attributes.") % {"max": ATTRIBUTES_MAX},
             field="attributes",
         )
     for key, value in attributes.items():
-        if not _ATTRIBUTE_NAME.match(key) or len(key) > ATTRIBUTE_NAME_MAX:
+        if (
+            not isinstance(key, str)
+            or not _ATTRIBUTE_NAME.fullmatch(key)
+            or len(key) > ATTRIBUTE_NAME_MAX
+        ):
             raise ApplicationError(
                 _(
                     "Attribute name “%(name)s”: use letters, digits and underscores, not starting "
                     "with a digit, at most %(max)s characters (it is used as a merge tag)."
                 )
-                % {"name": key[:80], "max": ATTRIBUTE_NAME_MAX},
+                % {"name": str(key)[:80], "max": ATTRIBUTE_NAME_MAX},
                 field="attributes",
             )
         if isinstance(value, str) and len(value) > ATTRIBUTE_VALUE_MAX:
@@ -347,6 +356,8 @@ def attributes_check(attributes: object) -> dict:
                 % {"name": key, "max": ATTRIBUTE_VALUE_MAX},
                 field="attributes",
             )
+    if problem := attribute_values_problem(attributes):
+        raise ApplicationError(problem, field="attributes")
     size = len(json.dumps(attributes, ensure_ascii=False).encode())
     if size > ATTRIBUTES_MAX_BYTES:
         raise ApplicationError(
