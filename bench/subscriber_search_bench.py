@@ -79,6 +79,9 @@ def main() -> None:
             pattern = pattern[1:]
         where = "mailing_list_id = %s AND (email LIKE %s OR lower(name) LIKE %s)"
         params = [mailing_list.pk, pattern, pattern]
+        if selectors._WHOLE_ADDRESS.fullmatch(search):  # the same rule as the selector's
+            where = "mailing_list_id = %s AND (email = %s OR lower(name) LIKE %s)"
+            params = [mailing_list.pk, search, pattern]
 
         def work():
             with connection.cursor() as cursor:

@@ -384,6 +384,13 @@ def test_search_finds_part_of_an_address_or_a_name(user, mailing_list):
     assert found("SIDOR") == ["x1@example.org"]
     assert found("ail.exa") == ["olga.petrova@mail.example"]
     assert found("100%") == []  # LIKE's wildcards are matched as text
+    # A whole address is that address (by the unique index), not every one containing it.
+    SubscriberFactory(mailing_list=mailing_list, email="xolga.petrova@mail.example")
+    assert found("Olga.Petrova@mail.example") == ["olga.petrova@mail.example"]
+    assert found("ga.petrova@mail.exampl") == [
+        "olga.petrova@mail.example",
+        "xolga.petrova@mail.example",
+    ]
 
 
 def test_page_numbers_and_jump_to_page(owner, mailing_list):
