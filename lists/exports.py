@@ -124,11 +124,14 @@ def subscriber_export_rows(subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK) 
     search; the caller scopes it to the account) as a row of SUBSCRIBER_EXPORT_HEADER, all text,
     with the consent they gave (their latest "granted" record), in primary-key order. Memory is
     bounded by `chunk`: rows are read `chunk` at a time by key (keyset, never OFFSET), one query
-    per chunk. PostgreSQL only (LATERAL, to_char); the tests and the service run on it."""
+    per chunk. Elsewhere than PostgreSQL (SQLite, locally) a slower portable query."""
     from django.db import connections
 
-    ids = subscribers.order_by("pk").values("pk")
     connection = connections[subscribers.db]
+    if connection.vendor != "postgresql":
+        yield from _portable_rows(subscribers)
+        return
+    ids = subscribers.order_by("pk").values("pk")
     after = 0
     while True:
         inner, params = ids.filter(pk__gt=after)[:chunk].query.sql_with_params()
@@ -142,6 +145,54 @@ def subscriber_export_rows(subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK) 
             yield list(row[1:])
         if len(batch) < chunk:
             return
+
+
+def _portable_rows(subscribers: QuerySet) -> Iterator[list]:
+    """subscriber_export_rows on databases without LATERAL (SQLite, for local work): the
+    latest consent by one subquery per column, formatted in Python."""
+    import json
+
+    from django.db.models import OuterRef, Subquery
+
+    from lists.models import ConsentEvent, ConsentRecord
+
+    def iso(value) -> str:
+        return value.isoformat() if value else ""
+
+    latest = ConsentRecord.objects.filter(
+        subscriber=OuterRef("pk"), event=ConsentEvent.GRANTED
+    ).order_by("-obtained_at", "-pk")
+    fields = [*_CONSENT_COLUMNS, "proof_file"]
+    rows = (
+        subscribers.order_by("pk")
+        .annotate(**{f"consent_{f}": Subquery(latest.values(f)[:1]) for f in fields})
+        .values_list(
+            "email",
+            "name",
+            "phone",
+            "status",
+            "subscribed_at",
+            "unsubscribed_at",
+            "attributes",
+            *[f"consent_{f}" for f in fields],
+        )
+    )
+    for row in rows.iterator(chunk_size=2000):
+        row = ["" if cell is None else cell for cell in row]
+        row[4], row[5], row[8] = iso(row[4]), iso(row[5]), iso(row[8])
+        row[6] = json.dumps(row[6] or {}, ensure_ascii=False, sort_keys=True)
+        yield [str(cell) for cell in row]
+
+
+_CONSENT_COLUMNS = [
+    "source",
+    "obtained_at",
+    "ip",
+    "user_agent",
+    "purpose_text",
+    "form_url",
+    "proof",
+]
 
 
 def _safe_text_cells(row: list[str]) -> list[str]:
