@@ -196,7 +196,7 @@ def subscriber_export(*, account: Account, email: str) -> dict:
     subscribers = (
         Subscriber.objects.filter(mailing_list__account=account, email=email)
         .select_related("mailing_list")
-        .prefetch_related("consent_records")
+        .prefetch_related("consent_records", "changes")
         .order_by("pk")
     )
     suppression = suppression_of_address(account=account, email=email).first()
@@ -235,6 +235,15 @@ def subscriber_export(*, account: Account, email: str) -> dict:
                         "import_id": c.import_job_id,
                     }
                     for c in s.consent_records.all()
+                ],
+                # Earlier names, phones and attributes are personal data too.
+                "changes": [
+                    {
+                        "changed_at": change.changed_at.isoformat(),
+                        "channel": change.channel,
+                        "changes": change.changes,
+                    }
+                    for change in s.changes.all()
                 ],
             }
             for s in subscribers

@@ -187,6 +187,13 @@ def test_the_api_edit_records_the_token_user_and_never_the_address(token_client,
     assert refused.status_code == 400 and "attributes" in refused.json()
 
 
+def test_the_privacy_export_holds_the_change_history(subscriber, user):
+    subscriber_update(subscriber=subscriber, name="Jane Smith", changed_by=user, channel="api")
+    export = selectors.subscriber_export(account=user.account, email="jane@example.org")
+    [change] = export["subscriptions"][0]["changes"]
+    assert (change["channel"], change["changes"]) == ("api", {"name": ["Jane", "Jane Smith"]})
+
+
 def test_erasing_an_address_erases_its_change_history(subscriber, user):
     subscriber_update(subscriber=subscriber, name="Jane Smith", changed_by=user)
     subscriber_erase(account=user.account, email="jane@example.org")
