@@ -151,6 +151,78 @@ class SubscriberAddForm(forms.Form):
             del self.fields["age_confirmed"]
 
 
+class SubscriberEditForm(forms.Form):
+    """A subscriber's name, phone and attributes (name/value rows: the ones it has and a few
+    empty ones to add). The address is not here: the consent is tied to it. `attributes()`
+    gives the object the service takes; a row with its name cleared is removed."""
+
+    EMPTY_ROWS = 3
+
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
+    phone = forms.CharField(
+        label=gettext_lazy("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, subscriber, **kwargs):
+        attributes = subscriber.attributes or {}
+        initial = {"name": subscriber.name, "phone": subscriber.phone}
+        # The rows a POST sent (it may have added some), or the subscriber's and a few empty.
+        data = args[0] if args else kwargs.get("data")
+        sent = sum(1 for key in (data or {}) if key.startswith("attribute_name_"))
+        rows = max(sent, len(attributes) + self.EMPTY_ROWS)
+        self.stored = attributes
+        for index, (key, value) in enumerate(attributes.items()):
+            initial[f"attribute_name_{index}"] = key
+            initial[f"attribute_value_{index}"] = "" if value is None else str(value)
+        super().__init__(*args, initial=initial, **kwargs)
+        self.row_count = min(rows, 100)
+        for index in range(self.row_count):
+            self.fields[f"attribute_name_{index}"] = forms.CharField(
+                label=_("Attribute %(number)s name") % {"number": index + 1},
+                max_length=64,
+                required=False,
+                widget=forms.TextInput(attrs={"placeholder": _("e.g. city"), "class": "mono"}),
+            )
+            self.fields[f"attribute_value_{index}"] = forms.CharField(
+                label=_("Attribute %(number)s value") % {"number": index + 1},
+                max_length=1000,
+                required=False,
+                strip=False,
+            )
+
+    def attribute_rows(self):
+        """(name field, value field) per row, for the template."""
+        for index in range(self.row_count):
+            yield self[f"attribute_name_{index}"], self[f"attribute_value_{index}"]
+
+    def clean(self):
+        cleaned = super().clean()
+        attributes: dict = {}
+        for index in range(self.row_count):
+            key = (cleaned.get(f"attribute_name_{index}") or "").strip()
+            value = cleaned.get(f"attribute_value_{index}") or ""
+            if not key:
+                if value.strip():
+                    self.add_error(f"attribute_name_{index}", _("Name the attribute, e.g. city."))
+                continue
+            if key in attributes:
+                self.add_error(
+                    f"attribute_name_{index}", _("“%(name)s” is used twice.") % {"name": key}
+                )
+                continue
+            stored = self.stored.get(key)
+            # A number or a yes/no the API stored stays one when its text is not changed.
+            if key in self.stored and value == ("" if stored is None else str(stored)):
+                attributes[key] = stored
+            else:
+                attributes[key] = value.strip()
+        cleaned["attributes"] = attributes
+        return cleaned
+
+
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("File"),
@@ -281,7 +353,7 @@ class SubscriberFilterForm(forms.Form):
         required=False,
         max_length=254,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": gettext_lazy("Address or name starts with…")}
+            attrs={"type": "search", "placeholder": gettext_lazy("Part of an address or a name…")}
         ),
     )
     status = forms.ChoiceField(

@@ -175,6 +175,37 @@ class Subscriber(models.Model):
         return self.email
 
 
+class SubscriberChange(models.Model):
+    """Who changed a subscriber's name, phone or attributes, when, and from what to what.
+    Append-only; deleted with the subscriber (an erasure leaves nothing of the person)."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="changes")
+    # {"name": ["old", "new"], "attributes": [{...}, {...}]}: only the fields that changed.
+    changes = models.JSONField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # "browser" or "api": where the change came from.
+    channel = models.CharField(max_length=16, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        fields = ", ".join(self.changes)
+        return f"{self.subscriber_id}: {fields} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Subscriber changes are append-only.")
+        super().save(*args, **kwargs)
+
+
 # Each list's counters are split over this many rows per status (by subscriber id), so that
 # concurrent status changes (one-click unsubscribes, bounce webhooks) rarely wait for one another.
 SUBSCRIBER_COUNT_SHARDS = 16

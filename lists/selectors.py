@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from lists.models import (
     ImportJob,
     MailingList,
     Subscriber,
+    SubscriberChange,
     SubscriberCount,
     SubscriberStatus,
     Suppression,
@@ -82,22 +84,49 @@ def list_by_public_id(*, public_id: str) -> MailingList | None:
     return MailingList.objects.select_related("account").filter(public_id=public_id).first()
 
 
+# A search this long or longer finds any part of an address or a name (the trigram indexes of
+# migration 0014 serve it on PostgreSQL; a trigram needs three characters). A shorter one
+# finds what starts with it (the prefix indexes).
+SEARCH_SUBSTRING_MIN = 3
+_WHOLE_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[a-z0-9-]{2,}")
+
+
 def subscribers_for(
     *, account: Account, mailing_list: MailingList, status: str = "", search: str = ""
 ) -> QuerySet[Subscriber]:
-    """A list's subscribers, newest first, filtered by status and by an address or name prefix."""
-    queryset = Subscriber.objects.filter(
-        mailing_list__account=account, mailing_list=mailing_list
-    ).order_by("-id")
+    """A list's subscribers, newest first, filtered by status and by a search: any part of the
+    address or the name (case-insensitive) from three characters, a prefix below."""
+    if mailing_list.account_id != account.pk:
+        return Subscriber.objects.none()
+    # The list is the account's (checked above): no join to the lists table, which on a million
+    # rows would cost a loop per row a deep page skips.
+    queryset = Subscriber.objects.filter(mailing_list=mailing_list).order_by("-id")
     if status:
         queryset = queryset.filter(status=status)
     search = search.strip().lower()
     if search:
-        # Both prefixes have an index (addresses are stored lower-case; names by lower(name)).
-        queryset = queryset.annotate(name_lower=Lower("name")).filter(
-            Q(email__startswith=search) | Q(name_lower__startswith=search)
-        )
+        # Addresses are stored lower-case; names are matched by lower(name), which is what the
+        # indexes hold (LIKE, not ILIKE: a trigram index on lower(name) serves it).
+        queryset = queryset.annotate(name_lower=Lower("name"))
+        if _WHOLE_ADDRESS.fullmatch(search) and queryset.filter(email=search).exists():
+            # An address on the list is that address (the unique index), not every address
+            # that contains it: its trigrams ("exa", "com"…) are in most addresses of a list,
+            # and matching them all costs seconds on a million.
+            queryset = queryset.filter(Q(email=search) | Q(name_lower__contains=search))
+        elif len(search) >= SEARCH_SUBSTRING_MIN:
+            queryset = queryset.filter(Q(email__contains=search) | Q(name_lower__contains=search))
+        else:
+            queryset = queryset.filter(
+                Q(email__startswith=search) | Q(name_lower__startswith=search)
+            )
     return queryset
+
+
+def subscriber_changes(*, account: Account, subscriber: Subscriber) -> QuerySet[SubscriberChange]:
+    """Who changed the subscriber's details and how, newest first."""
+    return SubscriberChange.objects.filter(
+        subscriber__mailing_list__account=account, subscriber=subscriber
+    ).select_related("changed_by")
 
 
 def subscriber_get(
@@ -167,7 +196,7 @@ def subscriber_export(*, account: Account, email: str) -> dict:
     subscribers = (
         Subscriber.objects.filter(mailing_list__account=account, email=email)
         .select_related("mailing_list")
-        .prefetch_related("consent_records")
+        .prefetch_related("consent_records", "changes")
         .order_by("pk")
     )
     suppression = suppression_of_address(account=account, email=email).first()
@@ -207,6 +236,15 @@ def subscriber_export(*, account: Account, email: str) -> dict:
                     }
                     for c in s.consent_records.all()
                 ],
+                # Earlier names, phones and attributes are personal data too.
+                "changes": [
+                    {
+                        "changed_at": change.changed_at.isoformat(),
+                        "channel": change.channel,
+                        "changes": change.changes,
+                    }
+                    for change in s.changes.all()
+                ],
             }
             for s in subscribers
         ],
@@ -245,6 +283,7 @@ _WITHDRAWAL_CHANNELS = {
     "import": gettext_lazy("An import"),
     "api": gettext_lazy("The API"),
     "sender": gettext_lazy("The sender, by hand"),
+    "removed_by_sender": gettext_lazy("Removed from this list by the sender"),
     "consent_request": gettext_lazy("A consent request"),
     "smtp_refusal": gettext_lazy("Refused by the mail server"),
     "abuse_form": gettext_lazy("An abuse report"),

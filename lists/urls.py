@@ -32,6 +32,17 @@ urlpatterns = [
         views.subscriber_unsubscribe,
         name="subscriber_unsubscribe",
     ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/edit/",
+        views.subscriber_edit,
+        name="subscriber_edit",
+    ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/remove/",
+        views.subscriber_remove,
+        name="subscriber_remove",
+    ),
+    path("lists/<int:list_id>/export/", views.list_export, name="list_export"),
     path("lists/<int:list_id>/import/", views.import_upload, name="import_upload"),
     path("imports/<int:import_id>/", views.import_progress, name="import_progress"),
     path("imports/<int:import_id>/map/", views.import_map, name="import_map"),

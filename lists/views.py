@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.addresses import normalise_address
 from accounts.views import account_required, form_error
-from config.api import CountedPaginator
 from config.errors import ApplicationError
 from lists import selectors
 from lists.forms import (
@@ -29,9 +28,11 @@ from lists.forms import (
     ListForm,
     PrivacyRequestForm,
     SubscriberAddForm,
+    SubscriberEditForm,
     SubscriberFilterForm,
 )
 from lists.models import ImportJob, ImportStatus, MailingList, Subscriber, SubscriberStatus
+from lists.paging import ListPaginator, SearchPaginator, page_numbers
 from lists.services import held_uploads, imports, privacy
 from lists.services import lists as list_services
 from lists.services import subscribers as subscriber_services
@@ -40,6 +41,7 @@ from lists.services.consent import AgeConfirmedBy, form_notice
 PAGE_SIZE = 50
 ISSUES_SHOWN = 20
 RECENT_IMPORTS = 5
+CHANGES_SHOWN = 20
 
 
 def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:
@@ -144,13 +146,11 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
     subscribers = selectors.subscribers_for(
         account=account, mailing_list=mailing_list, status=status, search=search
     )
+    # Page numbers without a COUNT(*) of the list, pages read by key (lists.paging).
     if search:
-        # A prefix search is narrow and indexed: counting its matches is cheap.
-        paginator = Paginator(subscribers, PAGE_SIZE)
+        paginator = SearchPaginator(subscribers, PAGE_SIZE)
     else:
-        paginator = CountedPaginator(
-            subscribers, PAGE_SIZE, count=counts[status] if status else total
-        )
+        paginator = ListPaginator(subscribers, PAGE_SIZE, count=counts[status] if status else total)
     page = paginator.get_page(request.GET.get("page"))
     recent_imports = (
         selectors.imports_for(account=account)
@@ -173,7 +173,14 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
             "filters": filters,
             "filtered": bool(search or status),
             "page": page,
+            "page_numbers": page_numbers(page),
+            "count_capped": getattr(paginator, "count_capped", False),
             "page_query": _page_query(request),
+            "page_hidden": [
+                (key, value)
+                for key, value in request.GET.items()
+                if key != "page" and key in filters.fields
+            ],
             "recent_imports": recent_imports,
         },
     )
@@ -262,10 +269,34 @@ def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) ->
             "subscriber": subscriber,
             "list": subscriber.mailing_list,
             "records": records,
+            "changes": _changes_shown(request, subscriber),
             "is_live": subscriber.status
             in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED),
         },
     )
+
+
+def _changes_shown(request: HttpRequest, subscriber: Subscriber) -> list:
+    """The latest changes to the subscriber's details, each with `rows`: ((what, is_attribute),
+    old, new) per field, or per attribute that changed."""
+    changes = list(
+        selectors.subscriber_changes(account=request.user.account, subscriber=subscriber)[
+            :CHANGES_SHOWN
+        ]
+    )
+    labels = {"name": _("Name"), "phone": _("Phone")}
+    for change in changes:
+        rows = []
+        for field, (old, new) in change.changes.items():
+            if field != "attributes":
+                rows.append(((labels.get(field, field), False), old, new))
+                continue
+            old, new = old or {}, new or {}
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    rows.append(((key, True), old.get(key, ""), new.get(key, "")))
+        change.rows = rows
+    return changes
 
 
 @account_required
@@ -291,6 +322,78 @@ def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: in
         % {"email": subscriber.email},
     )
     return redirect("subscriber_detail", list_id=list_id, subscriber_id=subscriber_id)
+
+
+@account_required
+def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+    """Change a subscriber's name, phone and attributes (not the address: consent is tied to
+    it); the change is recorded with who made it."""
+    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    form = SubscriberEditForm(request.POST or None, subscriber=subscriber)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            subscriber_services.subscriber_update(
+                subscriber=subscriber,
+                name=data["name"],
+                phone=data["phone"],
+                attributes=data["attributes"],
+                changed_by=request.user,
+                channel="browser",
+            )
+        except ApplicationError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(
+                request, _("Details of %(email)s saved.") % {"email": subscriber.email}
+            )
+            return redirect("subscriber_detail", list_id=list_id, subscriber_id=subscriber_id)
+    return render(
+        request,
+        "lists/subscriber_edit.html",
+        {"form": form, "subscriber": subscriber, "list": subscriber.mailing_list},
+    )
+
+
+@account_required
+def subscriber_remove(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+    """Take a subscriber off this list only (asks first; the POST removes)."""
+    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    is_live = subscriber.status in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
+    if request.method == "POST":
+        if is_live:
+            subscriber_services.subscriber_remove_from_list(
+                subscriber=subscriber, recorded_by=request.user
+            )
+            messages.success(
+                request,
+                _(
+                    "%(email)s is removed from “%(list)s”. Your other lists are not changed and "
+                    "the address is not suppressed."
+                )
+                % {"email": subscriber.email, "list": subscriber.mailing_list.name},
+            )
+        return redirect("subscriber_detail", list_id=list_id, subscriber_id=subscriber_id)
+    return render(
+        request,
+        "lists/subscriber_remove.html",
+        {"subscriber": subscriber, "list": subscriber.mailing_list, "is_live": is_live},
+    )
+
+
+@account_required
+def list_export(request: HttpRequest, list_id: int) -> HttpResponse:
+    """Every subscriber of the list with their consent, as CSV or XLSX (?format=)."""
+    from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
+
+    mailing_list = _list_or_404(request, list_id)
+    file_format = request.GET.get("format", "csv")
+    if file_format not in EXPORT_FORMATS:
+        raise Http404(_("No such export format."))
+    subscribers = selectors.subscribers_for(account=request.user.account, mailing_list=mailing_list)
+    return subscribers_export_response(
+        subscribers, file_format=file_format, filename=export_filename(mailing_list)
+    )
 
 
 # --- imports -------------------------------------------------------------------------------------

@@ -141,6 +141,15 @@ class SubscriberFilter(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=254)
 
 
+class ExportFormatQuery(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=["csv", "xlsx"],
+        required=False,
+        default="csv",
+        help_text="csv (UTF-8 with a BOM, streamed) or xlsx.",
+    )
+
+
 class ImportInput(serializers.Serializer):
     file = serializers.FileField(help_text=".txt, .csv, .xls or .xlsx")
     consent_source = serializers.CharField()

@@ -20,6 +20,12 @@ urlpatterns = [
         views.SubscriberDetailView.as_view(),
         name="api-subscriber",
     ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/remove/",
+        views.SubscriberRemoveView.as_view(),
+        name="api-subscriber-remove",
+    ),
+    path("lists/<int:list_id>/export/", views.ListExportView.as_view(), name="api-list-export"),
     path("lists/<int:list_id>/imports/", views.ImportCreateView.as_view(), name="api-imports"),
     path("imports/<int:import_id>/", views.ImportDetailView.as_view(), name="api-import"),
     path(

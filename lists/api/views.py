@@ -5,8 +5,10 @@ import io
 from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from django.template.defaultfilters import filesizeformat
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +20,12 @@ from config.errors import ApplicationError, NotFound
 from config.parsers import JSONParser
 from lists import selectors
 from lists.api import serializers as s
-from lists.exports import import_issues_csv
+from lists.exports import (
+    XLSX_TYPE,
+    export_filename,
+    import_issues_csv,
+    subscribers_export_response,
+)
 from lists.services import bulk_upsert, imports, privacy, subscribers
 from lists.services import lists as list_services
 
@@ -67,6 +74,11 @@ SUBSCRIBER_PATCH_EXAMPLE = OpenApiExample(
     "Change name and city",
     value={"name": "Jane Smith", "attributes": {"city": "York"}},
     request_only=True,
+)
+REMOVED_EXAMPLE = OpenApiExample(
+    "Removed from the list",
+    value={**_SUBSCRIBER, "status": "unsubscribed", "unsubscribed_at": "2026-12-01T16:40:00Z"},
+    response_only=True,
 )
 UNSUBSCRIBED_EXAMPLE = OpenApiExample(
     "Unsubscribed",
@@ -477,13 +489,15 @@ class SubscriberDetailView(APIView):
         request=s.SubscriberUpdateInput,
         responses=s.SubscriberOutput,
         examples=[SUBSCRIBER_PATCH_EXAMPLE, SUBSCRIBER_EXAMPLE],
-        summary="Change a subscriber's name, phone or attributes",
+        summary="Change a subscriber's name, phone or attributes (not the address); recorded",
     )
     def patch(self, request, list_id: int, subscriber_id: int):
         subscriber = _subscriber_or_404(request, list_id, subscriber_id)
         data = s.SubscriberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        subscriber = subscribers.subscriber_update(subscriber=subscriber, **data.validated_data)
+        subscriber = subscribers.subscriber_update(
+            subscriber=subscriber, changed_by=request.user, channel="api", **data.validated_data
+        )
         return Response(s.SubscriberOutput(subscriber).data)
 
     @extend_schema(
@@ -498,6 +512,56 @@ class SubscriberDetailView(APIView):
             recorded_by=request.user,
         )
         return Response(s.SubscriberOutput(subscriber).data)
+
+
+class SubscriberRemoveView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        request=None,
+        responses={200: s.SubscriberOutput},
+        examples=[REMOVED_EXAMPLE],
+        summary="Remove from this list only (withdrawn, recorded; the address is not suppressed)",
+    )
+    def post(self, request, list_id: int, subscriber_id: int):
+        subscriber = subscribers.subscriber_remove_from_list(
+            subscriber=_subscriber_or_404(request, list_id, subscriber_id),
+            recorded_by=request.user,
+        )
+        return Response(s.SubscriberOutput(subscriber).data)
+
+
+class _AnyFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` names the file format here, not DRF's renderer: errors still answer JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ListExportView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    content_negotiation_class = _AnyFormatNegotiation
+
+    @extend_schema(
+        parameters=[s.ExportFormatQuery],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_TYPE): OpenApiTypes.BINARY,
+        },
+        summary="Every subscriber of a list with their consent, as CSV (streamed) or XLSX",
+    )
+    def get(self, request, list_id: int):
+        mailing_list = _list_or_404(request, list_id)
+        query = s.ExportFormatQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        queryset = selectors.subscribers_for(
+            account=request.user.account, mailing_list=mailing_list
+        )
+        return subscribers_export_response(
+            queryset,
+            file_format=query.validated_data["format"],
+            filename=export_filename(mailing_list),
+        )
 
 
 class ImportCreateView(APIView):

@@ -22,6 +22,7 @@ from lists.models import (
     ConsentRecord,
     MailingList,
     Subscriber,
+    SubscriberChange,
     SubscriberStatus,
     SuppressionReason,
     is_role_address,
@@ -282,22 +283,174 @@ def subscriber_add(
     return subscriber
 
 
+# What a sender may put in a subscriber's details by hand (the browser and the API). The
+# phone is loose on purpose (people write "+44 (0)113 496 0000", "8-800-555-35-35") but must be a
+# phone: digits with the usual separators, an optional leading +, 5 to 20 digits.
+_PHONE = re.compile(r"\+?[0-9 ()./-]+")
+PHONE_DIGITS = (5, 20)
+# An attribute name is a merge tag: a letter or underscore, then letters, digits, underscores.
+_ATTRIBUTE_NAME = re.compile(r"[^\W\d]\w*")
+ATTRIBUTE_NAME_MAX = 64
+ATTRIBUTE_VALUE_MAX = 1000
+ATTRIBUTES_MAX = 50
+# The whole object as JSON: bounded, since it is read for every message of every campaign.
+ATTRIBUTES_MAX_BYTES = 16 * 1024
+
+
+def phone_check(phone: str) -> str:
+    """The phone stripped, or refuse (ApplicationError on "phone") one that is not a phone."""
+    phone = (phone or "").strip()
+    if not phone:
+        return ""
+    digits = sum(char.isdigit() for char in phone)
+    if (
+        len(phone) > 40
+        or not _PHONE.fullmatch(phone)
+        or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
+    ):
+        raise ApplicationError(
+            _(
+                "Enter a phone number: digits with spaces, dashes, dots or brackets, an optional "
+                "leading +, from %(min)s to %(max)s digits."
+            )
+            % {"min": PHONE_DIGITS[0], "max": PHONE_DIGITS[1]},
+            field="phone",
+        )
+    return phone
+
+
+def attributes_check(attributes: object) -> dict:
+    """The attributes as they may be stored by hand, or refuse (ApplicationError on
+    "attributes"): names are merge tags (at most 64 characters), text values at most 1,000
+    characters, at most 50 attributes and 16 KB in all."""
+    import json
+
+    if attributes in (None, ""):
+        attributes = {}
+    if not isinstance(attributes, dict):
+        raise ApplicationError(
+            _("Attributes must be an object of names and values."), field="attributes"
+        )
+    if len(attributes) > ATTRIBUTES_MAX:
+        raise ApplicationError(
+            _("A subscriber can have at most %(max)s attributes.") % {"max": ATTRIBUTES_MAX},
+            field="attributes",
+        )
+    for key, value in attributes.items():
+        if (
+            not isinstance(key, str)
+            or not _ATTRIBUTE_NAME.fullmatch(key)
+            or len(key) > ATTRIBUTE_NAME_MAX
+        ):
+            raise ApplicationError(
+                _(
+                    "Attribute name “%(name)s”: use letters, digits and underscores, not starting "
+                    "with a digit, at most %(max)s characters (it is used as a merge tag)."
+                )
+                % {"name": str(key)[:80], "max": ATTRIBUTE_NAME_MAX},
+                field="attributes",
+            )
+        if isinstance(value, str) and len(value) > ATTRIBUTE_VALUE_MAX:
+            raise ApplicationError(
+                _("The value of “%(name)s” is longer than %(max)s characters.")
+                % {"name": key, "max": ATTRIBUTE_VALUE_MAX},
+                field="attributes",
+            )
+    if problem := attribute_values_problem(attributes):
+        raise ApplicationError(problem, field="attributes")
+    size = len(json.dumps(attributes, ensure_ascii=False).encode())
+    if size > ATTRIBUTES_MAX_BYTES:
+        raise ApplicationError(
+            _("The attributes take %(size)s bytes; the limit is %(max)s.")
+            % {"size": size, "max": ATTRIBUTES_MAX_BYTES},
+            field="attributes",
+        )
+    return attributes
+
+
 def subscriber_update(
     *,
     subscriber: Subscriber,
     name: str | None = None,
     phone: str | None = None,
     attributes: dict | None = None,
+    changed_by: User | None = None,
+    channel: str = "",
 ) -> Subscriber:
-    """Change a subscriber's name, phone or attributes (never the address or the consent)."""
+    """Change a subscriber's name, phone or attributes (never the address, the status or the
+    consent: consent is tied to the address). Everything is checked before anything is
+    written; what changed is recorded (SubscriberChange: who, when, old and new values); an
+    edit that changes nothing writes nothing. Locks the subscriber row."""
+    wanted: dict[str, object] = {}
     if name is not None:
-        subscriber.name = name.strip()[:200]
+        if problem := text_problem(name):
+            raise ApplicationError(problem, field="name")
+        name = name.strip()
+        if len(name) > 200:
+            raise ApplicationError(
+                _("A name can be at most %(max)s characters.") % {"max": 200}, field="name"
+            )
+        wanted["name"] = name
     if phone is not None:
-        subscriber.phone = phone.strip()[:40]
+        wanted["phone"] = phone_check(phone)
     if attributes is not None:
-        subscriber.attributes = _clean_attributes(attributes)
-    subscriber.save(update_fields=["name", "phone", "attributes", "updated_at"])
+        wanted["attributes"] = attributes_check(attributes)
+    with transaction.atomic():
+        locked = Subscriber.objects.select_for_update(of=("self",)).get(pk=subscriber.pk)
+        changes = {
+            field: [getattr(locked, field), value]
+            for field, value in wanted.items()
+            if getattr(locked, field) != value
+        }
+        if changes:
+            for field, (_old, value) in changes.items():
+                setattr(locked, field, value)
+            locked.save(update_fields=[*changes, "updated_at"])
+            SubscriberChange.objects.create(
+                subscriber=locked, changes=changes, changed_by=changed_by, channel=channel
+            )
+    for field in ("name", "phone", "attributes", "updated_at"):
+        setattr(subscriber, field, getattr(locked, field))
     return subscriber
+
+
+# The consent record's source when a sender takes someone off one list (lists.selectors names it).
+REMOVED_BY_SENDER = "removed_by_sender"
+
+
+def subscriber_remove_from_list(
+    *, subscriber: Subscriber, recorded_by: User | None = None
+) -> Subscriber:
+    """Take the subscriber off this one list, and only this one: status unsubscribed, a
+    withdrawn consent record with source "removed_by_sender", the list's counters follow (the
+    database triggers). Unlike `subscriber_unsubscribe` the address is not suppressed: the
+    person may still be on, or join, the account's other lists. The row and its consent history
+    stay (the proof of what was, and of the removal). Idempotent: a subscriber no longer on the
+    list (unsubscribed, bounced, complained) is left as it is. Locks the subscriber row."""
+    with transaction.atomic():
+        locked = (
+            Subscriber.objects.select_for_update(of=("self",))
+            .select_related("mailing_list__account")
+            .get(pk=subscriber.pk)
+        )
+        previous = locked.status
+        if previous in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED):
+            locked.status = SubscriberStatus.UNSUBSCRIBED
+            locked.unsubscribed_at = timezone.now()
+            locked.save(update_fields=["status", "unsubscribed_at", "updated_at"])
+            consent_record_add(
+                subscriber=locked,
+                event=ConsentEvent.WITHDRAWN,
+                source=REMOVED_BY_SENDER,
+                recorded_by=recorded_by,
+            )
+            subscriber_emit_event(
+                locked,
+                WebhookEvent.SUBSCRIBER_UNSUBSCRIBED,
+                previous_status=previous,
+                channel=REMOVED_BY_SENDER,
+            )
+    return locked
 
 
 def subscriber_unsubscribe(
@@ -361,6 +514,7 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
         .values_list("proof_file", flat=True)
     )
     records.delete()
+    SubscriberChange.objects.filter(subscriber__in=subscribers.values("pk")).delete()
     deleted = subscribers._raw_delete(subscribers.db)
     transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return deleted

@@ -148,6 +148,9 @@ PAGES: dict[str, Page] = {
     "subscriber_add": Page(SENDER),
     "subscriber_detail": Page(SENDER),
     "subscriber_unsubscribe": Page(SENDER),
+    "subscriber_edit": Page(SENDER),
+    "subscriber_remove": Page(SENDER),
+    "list_export": Page(SENDER),
     "import_upload": Page(SENDER),
     # A queued import has nothing to map: its mapping page sends the owner to its progress.
     "import_progress": Page(SENDER),
