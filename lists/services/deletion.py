@@ -14,6 +14,7 @@ from lists.models import (
     ImportRowIssue,
     MailingList,
     Subscriber,
+    SubscriberChange,
     SubscriberCount,
     Suppression,
 )
@@ -50,6 +51,15 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
 ACCOUNT_DATA = AccountDataStep(
     app="lists",
     run=account_data_delete,
-    deletes=(MailingList, Subscriber, SubscriberCount, ConsentRecord, ImportJob, ImportRowIssue),
+    # subscribers_delete takes the subscribers' consent records and recorded edits with them.
+    deletes=(
+        MailingList,
+        Subscriber,
+        SubscriberChange,
+        SubscriberCount,
+        ConsentRecord,
+        ImportJob,
+        ImportRowIssue,
+    ),
     keeps={Suppression: "kept with the address blanked: its keyed hash still stops any mailing"},
 )
