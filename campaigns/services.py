@@ -24,6 +24,7 @@ from campaigns.mail import email_message
 from campaigns.models import (
     Campaign,
     CampaignTestSend,
+    Segment,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
 from config.errors import ApplicationError, InvalidTransition, NotFound, PermissionDenied
@@ -140,8 +141,10 @@ def _validated(account: Account, data: dict, *, creating: bool) -> dict:
     return data
 
 
-def _lists_of(account: Account, list_ids) -> list[MailingList]:
+def _lists_of(account: Account, list_ids, *, required: bool = True) -> list[MailingList]:
     ids = sorted({int(list_id) for list_id in list_ids})
+    if not ids and not required:
+        return []
     if not ids:
         raise ApplicationError("Choose at least one list.", field="lists")
     found = list(MailingList.objects.filter(account=account, pk__in=ids))
@@ -151,30 +154,65 @@ def _lists_of(account: Account, list_ids) -> list[MailingList]:
     return found
 
 
+def _segments_of(account: Account, segment_ids) -> list[Segment]:
+    ids = sorted({int(segment_id) for segment_id in segment_ids or []})
+    found = list(Segment.objects.filter(account=account, pk__in=ids))
+    missing = sorted(set(ids) - {segment.pk for segment in found})
+    if missing:
+        raise ApplicationError(
+            _("No such segment: %(ids)s.") % {"ids": ", ".join(map(str, missing))},
+            field="segments",
+        )
+    return found
+
+
+def _audience_of(
+    account: Account, lists, segments
+) -> tuple[list[MailingList] | None, list[Segment] | None]:
+    """The lists and segments asked for (None: not given, left as they are); at least one of
+    the two when both are given (an audience of whole lists, segments or both)."""
+    chosen_segments = _segments_of(account, segments) if segments is not None else None
+    if lists is None:
+        return None, chosen_segments
+    chosen_lists = _lists_of(account, lists, required=not chosen_segments)
+    return chosen_lists, chosen_segments
+
+
 def content_check(campaign: Campaign) -> None:
     """Compile the content now, so oversized HTML, a bad merge tag or unreadable CSS is an
     error on save."""
     selectors.compiled_campaign(campaign)
 
 
-def campaign_create(*, account: Account, created_by: User | None, lists, **fields) -> Campaign:
-    """A new draft. Refused for a frozen account, an invalid From address, another account's
-    list or content that does not compile (the sender domain is checked at submission)."""
+def campaign_create(
+    *, account: Account, created_by: User | None, lists=(), segments=None, **fields
+) -> Campaign:
+    """A new draft to whole lists, segments (campaigns.segments) or both. Refused for a frozen
+    account, an invalid From address, another account's list or segment or content that does
+    not compile (the sender domain is checked at submission)."""
     account_ensure_can_send(account)
     data = _validated(account, fields, creating=True)
-    mailing_lists = _lists_of(account, lists)
+    mailing_lists, chosen_segments = _audience_of(account, lists, segments)
     with transaction.atomic():
         campaign = Campaign(account=account, created_by=created_by, **data)
         content_check(campaign)
         campaign.save()
         campaign.lists.set(mailing_lists)
+        if chosen_segments:
+            campaign.segments.set(chosen_segments)
     return campaign
 
 
-def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields) -> Campaign:
+def campaign_update(
+    *, account: Account, campaign_id: int, lists=None, segments=None, **fields
+) -> Campaign:
     """Change a draft or rejected campaign (InvalidTransition otherwise); locks the row."""
     data = _validated(account, fields, creating=False)
-    mailing_lists = _lists_of(account, lists) if lists is not None else None
+    if lists is not None and segments is None and not list(lists):
+        # Taking every list away leaves the segments alone: they must carry the audience.
+        existing = Segment.objects.filter(account=account, campaigns__pk=campaign_id)
+        segments = list(existing.values_list("pk", flat=True))
+    mailing_lists, chosen_segments = _audience_of(account, lists, segments)
     with transaction.atomic():
         campaign = campaign_locked_for(account, campaign_id)
         if not campaign.is_editable:
@@ -189,6 +227,8 @@ def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields)
         campaign.save()
         if mailing_lists is not None:
             campaign.lists.set(mailing_lists)
+        if chosen_segments is not None:
+            campaign.segments.set(chosen_segments)
     return campaign
 
 

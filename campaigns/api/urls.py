@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import segments, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -29,5 +29,17 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/stats/",
         views.CampaignStatsView.as_view(),
         name="api-campaign-stats",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/audience/",
+        segments.CampaignAudienceView.as_view(),
+        name="api-campaign-audience",
+    ),
+    path("segments/", segments.SegmentListView.as_view(), name="api-segments"),
+    path("segments/<int:segment_id>/", segments.SegmentDetailView.as_view(), name="api-segment"),
+    path(
+        "segments/<int:segment_id>/count/",
+        segments.SegmentCountView.as_view(),
+        name="api-segment-count",
     ),
 ]

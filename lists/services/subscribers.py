@@ -23,6 +23,7 @@ from lists.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
+    SubscriberTag,
     SuppressionReason,
     is_role_address,
 )
@@ -361,6 +362,9 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
         .values_list("proof_file", flat=True)
     )
     records.delete()
+    # Tag links too: a raw DELETE of the subscribers would not cascade to them.
+    tag_links = SubscriberTag.objects.filter(subscriber__in=subscribers.values("pk"))
+    tag_links._raw_delete(tag_links.db)
     deleted = subscribers._raw_delete(subscribers.db)
     transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return deleted
