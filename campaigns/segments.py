@@ -123,7 +123,11 @@ def conditions_clean(raw: object) -> list[dict]:
             raise _invalid(index, gettext("unknown field."))
         if op not in OPERATORS[field]:
             raise _invalid(index, gettext("this field does not take that operator."))
-        condition = {"field": field, "op": op, "value": _value_clean(index, field, op, item.get("value"))}
+        condition = {
+            "field": field,
+            "op": op,
+            "value": _value_clean(index, field, op, item.get("value")),
+        }
         if field == "attribute":
             key = item.get("key")
             key = key.strip() if isinstance(key, str) else ""
@@ -223,15 +227,16 @@ def conditions_q(*, account_id: int, match: str, conditions: list[dict], now=Non
     return reduce(and_ if match == SegmentMatch.ALL else or_, parts)
 
 
-def segment_q(*, account_id: int, list_ids: list[int], match: str, conditions: list[dict], now=None) -> Q:
+def segment_q(
+    *, account_id: int, list_ids: list[int], match: str, conditions: list[dict], now=None
+) -> Q:
     """The subscribed subscribers of `list_ids` meeting the conditions, as a filter."""
-    return (
-        Q(mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED)
-        & conditions_q(account_id=account_id, match=match, conditions=conditions, now=now)
+    return Q(mailing_list_id__in=list_ids, status=SubscriberStatus.SUBSCRIBED) & conditions_q(
+        account_id=account_id, match=match, conditions=conditions, now=now
     )
 
 
-# --- segments as data: live ones and a version's copy ----------------------------------------------
+# --- segments as data: live ones and a version's copy ---------------------------------------------
 
 
 def segment_as_data(segment: Segment) -> dict:

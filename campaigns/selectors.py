@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Account
+from campaigns import segments
 from campaigns.models import (
     Campaign,
     CampaignTestSend,
@@ -39,7 +40,6 @@ from campaigns.models import (
     DeliveryStatus,
     TrackingEvent,
 )
-from campaigns import segments
 from campaigns.providers import Provider, provider_of
 from campaigns.rendering import (
     CampaignContent,

@@ -35,8 +35,8 @@ from accounts.webhooks import emit_event
 from campaigns import consent_requests, segments, selectors, tasks, tracking_queue
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
-from campaigns.segment_selectors import first_of_each_address
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
+from campaigns.segment_selectors import first_of_each_address
 from campaigns.services import (
     account_ensure_can_send,
     campaign_locked_for,

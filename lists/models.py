@@ -448,9 +448,7 @@ class Tag(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(
-                "account", Lower("name"), name="tag_name_unique_per_account"
-            )
+            models.UniqueConstraint("account", Lower("name"), name="tag_name_unique_per_account")
         ]
 
     def __str__(self) -> str:

@@ -40,7 +40,10 @@ class SegmentInput(serializers.Serializer):
         help_text="Whether a subscriber must meet all of the conditions or any of them.",
     )
     conditions = serializers.ListField(
-        child=serializers.DictField(), required=False, default=list, max_length=20,
+        child=serializers.DictField(),
+        required=False,
+        default=list,
+        max_length=20,
         help_text=_CONDITIONS_HELP,
     )
 

@@ -13,9 +13,7 @@ from lists import selectors
 from lists.api import serializers as s
 from lists.services import tags as tag_services
 
-TAGS_EXAMPLE = OpenApiExample(
-    "Tags", value={"tags": ["vip", "customer"]}, request_only=True
-)
+TAGS_EXAMPLE = OpenApiExample("Tags", value={"tags": ["vip", "customer"]}, request_only=True)
 
 
 def _subscriber_or_404(request, list_id: int, subscriber_id: int):

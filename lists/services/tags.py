@@ -105,7 +105,9 @@ def _subscribers_of(account: Account, subscriber_ids: Iterable[int]) -> QuerySet
     return found
 
 
-def subscribers_tags_add(*, account: Account, subscriber_ids: Iterable[int], names: list[str]) -> None:
+def subscribers_tags_add(
+    *, account: Account, subscriber_ids: Iterable[int], names: list[str]
+) -> None:
     """Give every one of the account's subscribers `subscriber_ids` the tags `names` (creating
     the tags); NotFound, nothing written, if any subscriber is not the account's. Idempotent."""
     with transaction.atomic():
@@ -129,7 +131,9 @@ def subscribers_tags_remove(
             .filter(lower__in=lowered)
             .values("pk")
         )
-        deleted, _ = SubscriberTag.objects.filter(subscriber_id__in=ids, tag_id__in=tag_ids).delete()
+        deleted, _ = SubscriberTag.objects.filter(
+            subscriber_id__in=ids, tag_id__in=tag_ids
+        ).delete()
     return deleted
 
 

@@ -78,7 +78,9 @@ def test_editing_the_segment_after_approval_does_not_change_the_audience(
     campaign = approve_now(campaign, moderator, django_capture_on_commit_callbacks)
     segment_delete(account=account, segment_id=segment.pk)
 
-    recipients = set(Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True))
+    recipients = set(
+        Delivery.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+    )
     assert recipients == set(vips)
     assert campaign.recipients_at_approval == 6
 
@@ -170,9 +172,7 @@ def test_a_segment_matching_no_one_cannot_be_submitted(
     account, sender_domain, mailing_list, segment, user
 ):
     subscribe_many(mailing_list, 3)  # none tagged
-    campaign = CampaignFactory(
-        account=account, lists=[], from_email="news@news.acme.example"
-    )
+    campaign = CampaignFactory(account=account, lists=[], from_email="news@news.acme.example")
     campaign.segments.set([segment])
     with pytest.raises(ApplicationError):
         sending.campaign_submit(account=account, campaign_id=campaign.pk, actor=user)

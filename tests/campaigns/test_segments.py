@@ -88,7 +88,9 @@ def test_has_tag_and_has_not_tag(account, mailing_list, people):
 
 def test_an_unknown_tag_matches_no_one_and_its_absence_everyone(account, mailing_list, people):
     assert _matches(account, mailing_list, [{"field": "tag", "op": "has", "value": "x"}]) == set()
-    assert len(_matches(account, mailing_list, [{"field": "tag", "op": "has_not", "value": "x"}])) == 4
+    assert (
+        len(_matches(account, mailing_list, [{"field": "tag", "op": "has_not", "value": "x"}])) == 4
+    )
 
 
 def test_another_accounts_tag_of_the_same_name_does_not_count(
@@ -163,9 +165,9 @@ def test_engagement_counts_across_lists_by_address(account, mailing_list, people
     ann_elsewhere = SubscriberFactory(mailing_list=other_list, email="ann@example.org")
     campaign = CampaignFactory(account=account, lists=[other_list])
     _delivered(campaign, ann_elsewhere, opened_at=timezone.now())
-    assert _matches(account, mailing_list, [{"field": "opened", "op": "within_days", "value": 1}]) == {
-        "ann"
-    }
+    assert _matches(
+        account, mailing_list, [{"field": "opened", "op": "within_days", "value": 1}]
+    ) == {"ann"}
 
 
 def test_another_accounts_opens_do_not_count(account, mailing_list, people, other_user):
@@ -173,7 +175,10 @@ def test_another_accounts_opens_do_not_count(account, mailing_list, people, othe
     ann_there = SubscriberFactory(mailing_list=other_list, email="ann@example.org")
     campaign = CampaignFactory(account=other_user.account, lists=[other_list])
     _delivered(campaign, ann_there, opened_at=timezone.now())
-    assert _matches(account, mailing_list, [{"field": "opened", "op": "within_days", "value": 1}]) == set()
+    assert (
+        _matches(account, mailing_list, [{"field": "opened", "op": "within_days", "value": 1}])
+        == set()
+    )
 
 
 def test_all_and_any(account, mailing_list, people):
