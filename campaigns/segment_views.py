@@ -150,7 +150,7 @@ def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
                         account=account, segment_id=segment.pk, **fields
                     )
             except ApplicationError as exc:
-                errors[exc.field or "__all__"] = exc.message
+                errors[exc.field or "general"] = exc.message
             else:
                 messages.success(request, _("Segment saved."))
                 return redirect("segment_edit", segment_id=saved.pk)
