@@ -58,7 +58,9 @@ def test_create_read_count_change_and_delete(token_client, mailing_list, tagged)
 
 def test_a_bad_condition_is_a_400_naming_it(token_client, mailing_list):
     answer = _segment(
-        token_client, mailing_list, conditions=[{"field": "opened", "op": "within_days", "value": "x"}]
+        token_client,
+        mailing_list,
+        conditions=[{"field": "opened", "op": "within_days", "value": "x"}],
     )
     assert answer.status_code == 400
     assert "Condition 1" in str(answer.json())
@@ -113,7 +115,9 @@ def test_a_campaign_with_another_accounts_segment_is_a_400(
 
 
 def test_a_campaign_needs_lists_or_segments(token_client, campaign_fields):
-    answer = token_client.post("/api/v1/campaigns/", {**campaign_fields, "lists": []}, format="json")
+    answer = token_client.post(
+        "/api/v1/campaigns/", {**campaign_fields, "lists": []}, format="json"
+    )
     assert answer.status_code == 400
     assert "lists" in answer.json()
 
