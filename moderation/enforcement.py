@@ -42,6 +42,7 @@ from campaigns.models import (
     CampaignStatusChange,
     CampaignTestSend,
     Delivery,
+    Segment,
     SendBatch,
     TrackingEvent,
 )
@@ -58,6 +59,7 @@ from lists.models import (
     Subscriber,
     SubscriberCount,
     Suppression,
+    Tag,
 )
 from lists.services.consent import PROOF_FILE_TYPES, upload_name
 from lists.services.subscribers import subscribers_delete
@@ -623,6 +625,12 @@ def account_data_delete(
         )
         counts["test_sends"] = _raw_delete(CampaignTestSend.objects.filter(account=account))
         _raw_delete(Campaign.lists.through.objects.filter(campaign_id__in=campaign_ids))
+        _raw_delete(Campaign.segments.through.objects.filter(campaign_id__in=campaign_ids))
+        # Segments (their conditions may name people's attributes): the submitted versions
+        # keep their own copies and go with their campaigns.
+        segments = Segment.objects.filter(account=account)
+        _raw_delete(Segment.lists.through.objects.filter(segment_id__in=segments.values("pk")))
+        counts["segments"] = _raw_delete(segments)
         # What is left of a campaign is one row each; Django's collector applies the SET_NULLs
         # of the audit log, flags and abuse reports (their labels keep the name).
         counts["campaigns"] = campaigns.count()
@@ -633,6 +641,8 @@ def account_data_delete(
             subscriber_id__in=subscribers.values("pk")
         ).count()
         counts["subscribers"] = subscribers_delete(subscribers)
+        # Their tag links went with them (subscribers_delete); the account's tags go now.
+        counts["tags"] = _raw_delete(Tag.objects.filter(account=account))
         # The appeals stay (the audit log's); the documents sent with them are the account's data.
         appeal_files = AppealFile.objects.filter(appeal__account=account)
         field = AppealFile._meta.get_field("file")
