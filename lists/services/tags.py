@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext
@@ -85,16 +85,31 @@ def tags_ensure(*, account_id: int, names: Iterable[str]) -> dict[str, Tag]:
 
 def subscriber_tag_links_add(*, account_id: int, pairs: Iterable[tuple[int, str]]) -> int:
     """Tag subscribers in bulk: (subscriber id, tag name) pairs, the subscribers already known
-    to be the account's (callers check). Returns the links written (existing ones count 0)."""
+    to be the account's (callers check). Returns the links written (on PostgreSQL, existing
+    ones count 0)."""
     pairs = list(pairs)
+    if not pairs:
+        return 0
     tags = tags_ensure(account_id=account_id, names={name for _, name in pairs})
+    subscriber_ids = [subscriber_id for subscriber_id, _ in pairs]
+    tag_ids = [tags[name.lower()].pk for _, name in pairs]
+    if connection.vendor == "postgresql":
+        # One statement for a whole import batch: two arrays, not a row of parameters each
+        # (bulk_create's VALUES took most of an import's time with a tags column).
+        table = connection.ops.quote_name(SubscriberTag._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (subscriber_id, tag_id) "  # noqa: S608 - the model's table
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                [subscriber_ids, tag_ids],
+            )
+            return cursor.rowcount
     links = [
-        SubscriberTag(subscriber_id=subscriber_id, tag_id=tags[name.lower()].pk)
-        for subscriber_id, name in pairs
+        SubscriberTag(subscriber_id=subscriber_id, tag_id=tag_id)
+        for subscriber_id, tag_id in zip(subscriber_ids, tag_ids, strict=True)
     ]
-    before = len(links)
     SubscriberTag.objects.bulk_create(links, ignore_conflicts=True, batch_size=5000)
-    return before
+    return len(links)
 
 
 def _subscribers_of(account: Account, subscriber_ids: Iterable[int]) -> QuerySet[Subscriber]:
