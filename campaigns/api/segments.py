@@ -60,7 +60,9 @@ class SegmentOutput(serializers.ModelSerializer):
 
 class SegmentCountOutput(serializers.Serializer):
     count = serializers.IntegerField(
-        help_text="Subscribed, non-suppressed addresses the segment selects now, each once."
+        help_text="Subscribed addresses the segment selects now, each once, without those the "
+        "account suppressed (the platform's hard bounces are left out when the audience is "
+        "fixed at approval)."
     )
 
 
