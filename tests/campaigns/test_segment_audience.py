@@ -179,3 +179,16 @@ def test_a_segment_matching_no_one_cannot_be_submitted(
     campaign.refresh_from_db()
     assert campaign.status == "draft"
     assert waiting_version(campaign) is None
+
+
+def test_the_moderator_sees_the_versions_segments_and_their_count(
+    client, account, mailing_list, vips, segment, moderator
+):
+    campaign = _submitted_to(segment, account)
+    segment_update(account=account, segment_id=segment.pk, conditions=[], name="Renamed")
+    client.force_login(moderator)
+    page = client.get(f"/moderation/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="review-segments"' in page
+    assert "<strong>VIPs</strong>" in page and "Renamed" not in page
+    assert "Has the tag “vip”" in page
+    assert '<span id="recipient-count">6</span>' in page
