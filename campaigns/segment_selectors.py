@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.db.models.functions import Lower
 
@@ -50,9 +51,15 @@ def without_account_suppressions(
 
 def _count(subscribers: QuerySet[Subscriber], *, account_id: int, list_count: int) -> int:
     checked = without_account_suppressions(subscribers, account_id=account_id)
-    if list_count <= 1:
-        return checked.count()
-    return checked.aggregate(n=Count(Lower("email"), distinct=True))["n"]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Room to hash a segment's subqueries (a tag's or a consent source's subscriber
+            # ids) once: past work_mem PostgreSQL runs them again for every subscriber.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        if list_count <= 1:
+            return checked.count()
+        return checked.aggregate(n=Count(Lower("email"), distinct=True))["n"]
 
 
 def audience_count(*, account_id: int, list_ids: list[int], segments: list[dict]) -> int:

@@ -256,3 +256,32 @@ def test_segment_names_are_unique_per_account(account, mailing_list):
     with pytest.raises(ApplicationError) as caught:
         segment_services.segment_create(account=account, name="VIP", lists=[mailing_list.pk])
     assert caught.value.field == "name"
+
+
+def test_any_of_every_kind_is_the_union_of_each_alone(account, mailing_list, people):
+    """Under "any" the subqueries are uncorrelated INs (hashed once), under "all" EXISTS:
+    both must select the same subscribers for each condition."""
+    subscribers_tags_add(account=account, subscriber_ids=[people["ann"].pk], names=["vip"])
+    ConsentRecord.objects.create(
+        subscriber=people["cat"],
+        event=ConsentEvent.GRANTED,
+        source=ConsentSource.PAPER_FORM,
+        obtained_at=timezone.now(),
+    )
+    campaign = CampaignFactory(account=account, lists=[mailing_list])
+    _delivered(campaign, people["bob"], opened_at=timezone.now(), clicked_at=timezone.now())
+    conditions = [
+        {"field": "tag", "op": "has", "value": "vip"},
+        {"field": "tag", "op": "has_not", "value": "vip"},
+        {"field": "consent_source", "op": "is", "value": "paper_form"},
+        {"field": "opened", "op": "within_days", "value": 3},
+        {"field": "clicked", "op": "within_days", "value": 3},
+        {"field": "opened", "op": "never"},
+    ]
+    impossible = {"field": "attribute", "key": "none", "op": "equals", "value": "x"}
+    for condition in conditions:
+        alone = _matches(account, mailing_list, [condition])
+        assert _matches(account, mailing_list, [condition, impossible], match="any") == alone, (
+            condition
+        )
+    assert _matches(account, mailing_list, conditions[2:4], match="any") == {"cat", "bob"}
