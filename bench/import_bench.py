@@ -31,11 +31,14 @@ DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "yandex.ru", "mail.ru", "exa
 FIRST = ["Anna", "Boris", "Chloe", "Dmitri", "Emma", "Farid", "Grace", "Hugo", "Ирина", "Олег"]
 
 
-def generate(path: Path, rows: int) -> None:
+TAGS = ["", "", "vip", "customer", "vip; customer", "event-2026", "customer, newsletter"]
+
+
+def generate(path: Path, rows: int, *, tags: bool = False) -> None:
     rng = random.Random(42)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["email", "name", "phone", "city"])
+        writer.writerow(["email", "name", "phone", "city"] + (["tags"] if tags else []))
         for i in range(rows):
             first = rng.choice(FIRST)
             writer.writerow(
@@ -45,6 +48,7 @@ def generate(path: Path, rows: int) -> None:
                     f"+1 555 {i % 10000:04d}",
                     rng.choice(["Leeds", "Paris", "Kazan", ""]),
                 ]
+                + ([rng.choice(TAGS)] if tags else [])
             )
 
 
@@ -61,7 +65,7 @@ def prepare_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def measure(label: str, mailing_list, source: Path) -> tuple[float, float]:
+def measure(label: str, mailing_list, source: Path, *, tags: bool = False) -> tuple[float, float]:
     """Run one import of `source` into `mailing_list` the way a worker does; print its figures."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -81,7 +85,13 @@ def measure(label: str, mailing_list, source: Path) -> tuple[float, float]:
     )
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportStatus.QUEUED,
-        column_map={"email": 0, "name": 1, "phone": 2, "attributes": {"city": 3}},
+        column_map={
+            "email": 0,
+            "name": 1,
+            "phone": 2,
+            "attributes": {"city": 3},
+            **({"tags": 4} if tags else {}),
+        },
     )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
@@ -101,7 +111,7 @@ def measure(label: str, mailing_list, source: Path) -> tuple[float, float]:
     return elapsed, peak
 
 
-def ceiling(source: Path, rows: int) -> float:
+def ceiling(source: Path, rows: int, *, tags: bool = False) -> float:
     """Plain SQL on the same rows: COPY into an unlogged stage, INSERT ... ON CONFLICT into a
     table with the same unique index, a consent row per subscriber with a deferred foreign
     key; one transaction. Returns the seconds it took (file read included)."""
@@ -113,7 +123,7 @@ def ceiling(source: Path, rows: int) -> float:
             DROP TABLE IF EXISTS bench_ceiling_consent, bench_ceiling_subscriber,
                 bench_ceiling_stage;
             CREATE UNLOGGED TABLE bench_ceiling_stage (
-                email text, name text, phone text, city text);
+                email text, name text, phone text, city text, tags text);
             CREATE TABLE bench_ceiling_subscriber (LIKE lists_subscriber INCLUDING ALL);
             CREATE TABLE bench_ceiling_consent (LIKE lists_consentrecord INCLUDING ALL);
             ALTER TABLE bench_ceiling_consent ADD FOREIGN KEY (subscriber_id)
@@ -126,7 +136,9 @@ def ceiling(source: Path, rows: int) -> float:
         with (
             source.open("rb") as handle,
             cursor.cursor.copy(
-                "COPY bench_ceiling_stage FROM STDIN (FORMAT csv, HEADER true)"
+                "COPY bench_ceiling_stage (email, name, phone, city"
+                + (", tags" if tags else "")
+                + ") FROM STDIN (FORMAT csv, HEADER true)"
             ) as copy,
         ):
             while chunk := handle.read(1 << 20):
@@ -191,6 +203,11 @@ def main() -> None:
     parser.add_argument(
         "--twice", action="store_true", help="import the same file again into the same list"
     )
+    parser.add_argument(
+        "--tags",
+        action="store_true",
+        help="add a tags column (0 to 2 tags a row) that the import maps and writes",
+    )
     args = parser.parse_args()
 
     setup_django(args.database_url)
@@ -204,7 +221,7 @@ def main() -> None:
         settings.MEDIA_ROOT = tmp
         source = Path(tmp) / "subscribers.csv"
         started = time.perf_counter()
-        generate(source, args.rows)
+        generate(source, args.rows, tags=args.tags)
         size = source.stat().st_size
         print(
             f"generated {args.rows:,} rows ({size / 1e6:.1f} MB) in "
@@ -219,9 +236,9 @@ def main() -> None:
         )
         settings.IMPORT_MAX_BYTES = max(settings.IMPORT_MAX_BYTES, size + 1)
         print(f"batch size {settings.IMPORT_BATCH_SIZE}, database {args.database_url}")
-        ceiling_seconds = ceiling(source, args.rows)
+        ceiling_seconds = ceiling(source, args.rows, tags=args.tags)
         for run in ("first import", "same file again")[: 2 if args.twice else 1]:
-            elapsed, peak = measure(run, mailing_list, source)
+            elapsed, peak = measure(run, mailing_list, source, tags=args.tags)
             print(
                 f"  figure {args.rows / elapsed:,.0f} rows/s; ceiling "
                 f"{args.rows / ceiling_seconds:,.0f} rows/s; ratio "

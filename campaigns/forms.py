@@ -32,8 +32,18 @@ class CampaignForm(forms.Form):
         label=gettext_lazy("Send to"),
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": gettext_lazy("Choose at least one list.")},
+        required=False,
         help_text=gettext_lazy("Someone on several of these lists gets one message."),
+    )
+    segments = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("And to these segments"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy(
+            "Only the subscribers of a segment's lists who meet its conditions; each address "
+            "gets one message. Choose whole lists, segments or both."
+        ),
     )
     subject = forms.CharField(label=gettext_lazy("Subject"), max_length=300)
     from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
@@ -66,11 +76,14 @@ class CampaignForm(forms.Form):
         help_text=gettext_lazy("Left empty, it is made from the HTML. Merge tags work here too."),
     )
 
-    def __init__(self, *args, lists=(), from_domains=(), verified_domains=None, **kwargs):
+    def __init__(
+        self, *args, lists=(), segments=(), from_domains=(), verified_domains=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.fields["lists"].choices = [
             (mailing_list.pk, _list_label(mailing_list)) for mailing_list in lists
         ]
+        self.fields["segments"].choices = [(segment.pk, segment.name) for segment in segments]
         self.from_domains = list(from_domains)
         verified = self.from_domains if verified_domains is None else list(verified_domains)
         if verified:
@@ -93,7 +106,14 @@ class CampaignForm(forms.Form):
         """The cleaned data as campaign_create / campaign_update take it."""
         data = {name: self.cleaned_data[name] for name in CONTENT_FIELDS}
         data["lists"] = list(self.cleaned_data["lists"])
+        data["segments"] = list(self.cleaned_data["segments"])
         return data
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("lists") and not cleaned.get("segments") and not self.has_error("lists"):
+            self.add_error("lists", gettext("Choose at least one list or segment."))
+        return cleaned
 
 
 def _list_label(mailing_list) -> str:

@@ -35,6 +35,9 @@ class Campaign(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="campaigns")
     name = models.CharField(max_length=200)
     lists = models.ManyToManyField(MailingList, related_name="campaigns")
+    # Saved segments (campaigns.segments) whose matches join the audience too; the submitted
+    # version records their conditions as they were (CampaignVersion.segments).
+    segments = models.ManyToManyField("Segment", related_name="campaigns", blank=True)
     subject = models.CharField(max_length=300)
     from_name = models.CharField(max_length=100)
     from_email = models.CharField(max_length=254)
@@ -147,6 +150,10 @@ class CampaignVersion(models.Model):
     text_body = models.TextField(blank=True)
     # [{"id": 3, "name": "Newsletter"}, ...] as they were at submission.
     lists = models.JSONField(default=list)
+    # The segments of the audience as they were at submission: [{"id", "name", "match",
+    # "conditions", "lists": [{"id", "name"}]}]. The audience is evaluated from this copy, so
+    # editing a segment after approval cannot change who gets the approved campaign.
+    segments = models.JSONField(default=list, blank=True)
     company_name = models.CharField(max_length=200)
     postal_address = models.TextField(blank=True)
     # The tracked links, in the click tracker's order: the only places /c/ redirects to.
@@ -357,6 +364,18 @@ class Delivery(models.Model):
         indexes = [
             # Workers claim a campaign's pending rows in id order.
             models.Index(fields=["campaign", "status", "id"], name="delivery_claim"),
+            # Segments' "opened/clicked in the last N days" and "never opened" look up an
+            # address's engaged deliveries (campaigns.segments); only engaged rows are indexed.
+            models.Index(
+                fields=["email", "opened_at"],
+                name="delivery_opened_by_address",
+                condition=models.Q(opened_at__isnull=False),
+            ),
+            models.Index(
+                fields=["email", "clicked_at"],
+                name="delivery_clicked_by_address",
+                condition=models.Q(clicked_at__isnull=False),
+            ),
             # ESP events that lost our metadata are matched on the provider's message id.
             models.Index(
                 fields=["provider_message_id"],
@@ -461,6 +480,38 @@ class EmailTemplate(models.Model):
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["account", "name"], name="emailtemplate_account_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMatch(models.TextChoices):
+    ALL = "all", pgettext_lazy("segment match", "all of the conditions")
+    ANY = "any", pgettext_lazy("segment match", "any of the conditions")
+
+
+class Segment(models.Model):
+    """A saved selection of the subscribed, non-suppressed subscribers of one or more of the
+    account's lists that meet all (or any) of its conditions. The conditions are validated JSON
+    (campaigns.segments.conditions_clean) compiled to one SQL query."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=200)
+    lists = models.ManyToManyField(MailingList, related_name="segments")
+    match = models.CharField(max_length=3, choices=SegmentMatch.choices, default=SegmentMatch.ALL)
+    # [{"field": "tag", "op": "has", "value": "vip"}, ...]
+    conditions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="segment_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(match__in=SegmentMatch.values), name="segment_match_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

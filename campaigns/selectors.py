@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Account
+from campaigns import segment_selectors, segments
 from campaigns.models import (
     Campaign,
     CampaignTestSend,
@@ -69,7 +70,7 @@ from lists.services.suppression import PLATFORM_HASH_ID, SuppressionView
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
     """The account's campaigns, newest first, optionally of one status."""
-    queryset = Campaign.objects.filter(account=account).prefetch_related("lists")
+    queryset = Campaign.objects.filter(account=account).prefetch_related("lists", "segments")
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
@@ -260,10 +261,17 @@ def test_sends_for(*, account: Account, campaign: Campaign) -> QuerySet[Campaign
 
 
 def campaign_has_recipients(*, campaign: Campaign) -> bool:
-    """Whether any of the campaign's lists has a subscribed address (one indexed probe, not a
-    count of a million rows)."""
-    return Subscriber.objects.filter(
+    """Whether any of the campaign's lists has a subscribed address, or any of its segments
+    selects one (one indexed probe, not a count of a million rows)."""
+    if Subscriber.objects.filter(
         mailing_list__in=campaign.lists.all(), status=SubscriberStatus.SUBSCRIBED
+    ).exists():
+        return True
+    snapshot = segments.segments_snapshot(campaign.segments.all())
+    if not snapshot:
+        return False
+    return segments.audience_subscribers(
+        account_id=campaign.account_id, list_ids=[], segments=snapshot
     ).exists()
 
 
@@ -271,8 +279,11 @@ def recipient_count(*, campaign: Campaign) -> int:
     """Distinct subscribed addresses across the campaign's lists, before suppression (the
     send resolves the final set when it starts). Addresses are unique within a list, so one
     list's figure comes from the counters the database keeps (a distinct count of a
-    million-subscriber list took 800 ms per page view); only several lists are counted."""
+    million-subscriber list took 800 ms per page view); only several lists are counted. With
+    segments, the database counts the whole audience in one query (campaigns.segments)."""
     lists = list(campaign.lists.all())
+    if campaign.pk and campaign.segments.exists():
+        return segment_selectors.campaign_audience_count(campaign=campaign)
     if len(lists) == 1:
         return status_counts(mailing_list=lists[0])[SubscriberStatus.SUBSCRIBED]
     return (
@@ -361,7 +372,7 @@ def subject_as_sent(*, campaign: Campaign, subscriber_id: int, is_test: bool) ->
             attributes=data.get("attributes", {}),
         )
     if version is not None and not is_test:
-        names = {int(item["id"]): str(item["name"]) for item in version.lists}
+        names = version_list_names(version)
         recipient = replace(recipient, list_name=names.get(recipient.list_id, recipient.list_name))
     return compiled.subject_for(recipient)
 
@@ -430,6 +441,15 @@ def test_link(*, campaign_id: int, index: int) -> str | None:
     except ApplicationError:
         return None
     return links[index] if 0 <= index < len(links) else None
+
+
+def version_list_names(version: CampaignVersion) -> dict[int, str]:
+    """{list id: the list's name at submission} for a version's lists and its segments'."""
+    names = {}
+    for segment in version.segments or []:
+        names.update({int(item["id"]): str(item["name"]) for item in segment["lists"]})
+    names.update({int(item["id"]): str(item["name"]) for item in version.lists})
+    return names
 
 
 def audience_subscribed(*, list_ids: list[int]) -> QuerySet[Subscriber]:
@@ -515,7 +535,7 @@ def joined_since_approval(*, campaign: Campaign) -> int:
     if version is None or campaign.approved_at is None:
         return 0
     return Subscriber.objects.filter(
-        mailing_list_id__in=[item["id"] for item in version.lists],
+        mailing_list_id__in=list(version_list_names(version)),
         status=SubscriberStatus.SUBSCRIBED,
         subscribed_at__gt=campaign.approved_at,
     ).count()

@@ -32,11 +32,12 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, SenderDomain, User, WebhookEvent
 from accounts.webhooks import emit_event
-from campaigns import consent_requests, selectors, tasks, tracking_queue
+from campaigns import consent_requests, segments, selectors, tasks, tracking_queue
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
 from campaigns.scheduling import schedule_is_due
+from campaigns.segment_selectors import first_of_each_address
 from campaigns.services import (
     account_ensure_can_send,
     campaign_locked_for,
@@ -303,6 +304,17 @@ def _fix_audience(campaign: Campaign) -> dict[str, array]:
     if consent_requests.is_consent_request(campaign):
         everyone = consent_requests.candidate_audience(campaign)
         addresses = everyone
+    elif version.segments:
+        # Evaluated from the version's copy of the segments, not the segments as they are now.
+        addresses = segments.audience_subscribers(
+            account_id=campaign.account_id, list_ids=list_ids, segments=version.segments
+        )
+        everyone = first_of_each_address(
+            addresses,
+            list_count=len(
+                segments.audience_list_ids(list_ids=list_ids, segments=version.segments)
+            ),
+        )
     else:
         everyone = selectors.audience_first_of_each_address(list_ids=list_ids)
         addresses = selectors.audience_subscribed(list_ids=list_ids)

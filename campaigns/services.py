@@ -30,6 +30,7 @@ from campaigns.models import (
     ConsentCandidate,
     Delivery,
     EmailTemplate,
+    Segment,
     SendBatch,
     TrackingEvent,
 )
@@ -150,8 +151,10 @@ def _validated(account: Account, data: dict, *, creating: bool) -> dict:
     return data
 
 
-def _lists_of(account: Account, list_ids) -> list[MailingList]:
+def _lists_of(account: Account, list_ids, *, required: bool = True) -> list[MailingList]:
     ids = sorted({int(list_id) for list_id in list_ids})
+    if not ids and not required:
+        return []
     if not ids:
         raise ApplicationError("Choose at least one list.", field="lists")
     found = list(MailingList.objects.filter(account=account, pk__in=ids))
@@ -159,6 +162,30 @@ def _lists_of(account: Account, list_ids) -> list[MailingList]:
     if missing:
         raise ApplicationError(f"No such list: {', '.join(map(str, missing))}.", field="lists")
     return found
+
+
+def _segments_of(account: Account, segment_ids) -> list[Segment]:
+    ids = sorted({int(segment_id) for segment_id in segment_ids or []})
+    found = list(Segment.objects.filter(account=account, pk__in=ids))
+    missing = sorted(set(ids) - {segment.pk for segment in found})
+    if missing:
+        raise ApplicationError(
+            _("No such segment: %(ids)s.") % {"ids": ", ".join(map(str, missing))},
+            field="segments",
+        )
+    return found
+
+
+def _audience_of(
+    account: Account, lists, segments
+) -> tuple[list[MailingList] | None, list[Segment] | None]:
+    """The lists and segments asked for (None: not given, left as they are); at least one of
+    the two when both are given (an audience of whole lists, segments or both)."""
+    chosen_segments = _segments_of(account, segments) if segments is not None else None
+    if lists is None:
+        return None, chosen_segments
+    chosen_lists = _lists_of(account, lists, required=not chosen_segments)
+    return chosen_lists, chosen_segments
 
 
 def content_check(campaign: Campaign) -> None:
@@ -180,14 +207,17 @@ def _schedule_asked(fields: dict, current: Schedule | None) -> Schedule | None:
     return schedule_checked(scheduled_at=scheduled_at, timezone_name=timezone_name, current=current)
 
 
-def campaign_create(*, account: Account, created_by: User | None, lists, **fields) -> Campaign:
-    """A new draft, scheduled when `scheduled_at` (and `schedule_timezone`) are given. Refused
-    for a frozen account, an invalid From address, another account's list, content that does
-    not compile (the sender domain is checked at submission) or a past time."""
+def campaign_create(
+    *, account: Account, created_by: User | None, lists=(), segments=None, **fields
+) -> Campaign:
+    """A new draft to whole lists, segments (campaigns.segments) or both, scheduled when
+    `scheduled_at` (and `schedule_timezone`) are given. Refused for a frozen account, an invalid
+    From address, another account's list or segment, content that does not compile (the sender
+    domain is checked at submission) or a past time."""
     account_ensure_can_send(account)
     schedule = _schedule_asked(fields, None)
     data = _validated(account, fields, creating=True)
-    mailing_lists = _lists_of(account, lists)
+    mailing_lists, chosen_segments = _audience_of(account, lists, segments)
     with transaction.atomic():
         campaign = Campaign(account=account, created_by=created_by, **data)
         content_check(campaign)
@@ -195,17 +225,29 @@ def campaign_create(*, account: Account, created_by: User | None, lists, **field
         campaign.lists.set(mailing_lists)
         if schedule is not None:
             schedule_apply(campaign, schedule, actor=created_by)
+        if chosen_segments:
+            campaign.segments.set(chosen_segments)
     return campaign
 
 
 def campaign_update(
-    *, account: Account, campaign_id: int, lists=None, actor: User | None = None, **fields
+    *,
+    account: Account,
+    campaign_id: int,
+    lists=None,
+    segments=None,
+    actor: User | None = None,
+    **fields,
 ) -> Campaign:
-    """Change a draft or rejected campaign (InvalidTransition otherwise), its schedule too
-    (`scheduled_at`, `schedule_timezone`); locks the row."""
+    """Change a draft or rejected campaign (InvalidTransition otherwise), its audience and its
+    schedule too (`scheduled_at`, `schedule_timezone`); locks the row."""
     schedule_fields = {name: fields.pop(name) for name in SCHEDULE_FIELDS if name in fields}
     data = _validated(account, fields, creating=False)
-    mailing_lists = _lists_of(account, lists) if lists is not None else None
+    if lists is not None and segments is None and not list(lists):
+        # Taking every list away leaves the segments alone: they must carry the audience.
+        existing = Segment.objects.filter(account=account, campaigns__pk=campaign_id)
+        segments = list(existing.values_list("pk", flat=True))
+    mailing_lists, chosen_segments = _audience_of(account, lists, segments)
     with transaction.atomic():
         campaign = campaign_locked_for(account, campaign_id)
         if not campaign.is_editable:
@@ -223,6 +265,8 @@ def campaign_update(
             campaign.lists.set(mailing_lists)
         if schedule is not None:
             schedule_apply(campaign, schedule, actor=actor)
+        if chosen_segments is not None:
+            campaign.segments.set(chosen_segments)
     return campaign
 
 
@@ -348,10 +392,16 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     deleted(Campaign.lists.through.objects.filter(campaign_id__in=campaign_ids))
     deleted(ConsentCandidate.objects.filter(campaign_id__in=campaign_ids))
     deleted(CampaignScheduleChange.objects.filter(campaign_id__in=campaign_ids))
+    deleted(Campaign.segments.through.objects.filter(campaign_id__in=campaign_ids))
     # What is left of a campaign is one row each (and its versions); Django's collector applies
     # the SET_NULLs of the audit log, flags and abuse reports (their labels keep the name).
     counts["campaigns"] = deleted(campaigns)
     counts["email_templates"] = deleted(EmailTemplate.objects.filter(account=account))
+    # Segments (their conditions may name people's attributes): the submitted versions keep
+    # their own copies and went with their campaigns.
+    segments = Segment.objects.filter(account=account)
+    deleted(Segment.lists.through.objects.filter(segment_id__in=segments.values("pk")))
+    counts["segments"] = deleted(segments)
     return counts
 
 
@@ -370,5 +420,8 @@ ACCOUNT_DATA = AccountDataStep(
         TrackingEvent,
         ConsentCandidate,
         EmailTemplate,
+        Campaign.segments.through,
+        Segment,
+        Segment.lists.through,
     ),
 )

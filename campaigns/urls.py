@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from campaigns import consent_request_views, template_views, views
+from campaigns import consent_request_views, segment_views, template_views, views
 from config.security import allows_mail_preview
 
 # The editor and the campaign's page show the message in the preview frame, which needs a wider
@@ -81,5 +81,17 @@ urlpatterns = [
         "templates/<int:template_id>/delete/",
         template_views.template_delete,
         name="template_delete",
+    ),
+    path("campaigns/segments/", segment_views.segment_index, name="segments"),
+    path("campaigns/segments/new/", segment_views.segment_create, name="segment_create"),
+    path(
+        "campaigns/segments/<int:segment_id>/",
+        segment_views.segment_edit,
+        name="segment_edit",
+    ),
+    path(
+        "campaigns/segments/<int:segment_id>/delete/",
+        segment_views.segment_delete,
+        name="segment_delete",
     ),
 ]

@@ -20,6 +20,7 @@ from campaigns import selectors
 from campaigns.merge import MergeTag, compile_merge_tag
 from campaigns.models import Campaign, CampaignVersion
 from campaigns.rendering import compile_campaign
+from campaigns.segments import segments_snapshot
 
 # The fields of a version that its hash covers, in a fixed order.
 HASHED_FIELDS = (
@@ -38,10 +39,12 @@ HASHED_FIELDS = (
 
 
 def content_hash(fields: dict) -> str:
-    """SHA-256 over the hashed fields as canonical JSON."""
-    canonical = json.dumps(
-        [fields[name] for name in HASHED_FIELDS], ensure_ascii=False, separators=(",", ":")
-    )
+    """SHA-256 over the hashed fields as canonical JSON (and the segments, when the audience
+    has any: versions without segments keep the hash they were written with)."""
+    values = [fields[name] for name in HASHED_FIELDS]
+    if fields.get("segments"):
+        values.append(fields["segments"])
+    canonical = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -60,6 +63,8 @@ def _snapshot(campaign: Campaign) -> dict:
             {"id": mailing_list.pk, "name": mailing_list.name}
             for mailing_list in campaign.lists.order_by("pk")
         ],
+        # The segments' conditions as they are now: the audience is evaluated from this copy.
+        "segments": segments_snapshot(campaign.segments.all()),
         "company_name": account.company_name,
         "postal_address": account.postal_address,
         "links": list(compiled.links),
@@ -83,8 +88,8 @@ def version_freeze(*, campaign: Campaign, actor: User | None) -> CampaignVersion
 
 
 def version_list_names(version: CampaignVersion) -> dict[int, str]:
-    """{list id: the list's name at submission}."""
-    return {int(item["id"]): str(item["name"]) for item in version.lists}
+    """{list id: the list's name at submission}, the segments' lists included."""
+    return selectors.version_list_names(version)
 
 
 def version_merge_tags(version: CampaignVersion) -> list[MergeTag]:

@@ -19,7 +19,15 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.views import account_required, form_error
-from campaigns import email_templates, scheduling, selectors, sending, services, stats
+from campaigns import (
+    email_templates,
+    scheduling,
+    segment_selectors,
+    selectors,
+    sending,
+    services,
+    stats,
+)
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
 from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
@@ -255,6 +263,7 @@ def _initial_of(account: Account, campaign: Campaign | None, request: HttpReques
     if campaign is not None:
         initial = {name: getattr(campaign, name) for name in CONTENT_FIELDS}
         initial["lists"] = [mailing_list.pk for mailing_list in campaign.lists.all()]
+        initial["segments"] = [segment.pk for segment in campaign.segments.all()]
         return initial
     chosen = _parse_id(request.GET.get("list"))
     initial = {"from_name": account.company_name, "lists": [chosen] if chosen else []}
@@ -271,6 +280,7 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
     domains = list(account_selectors.sender_domains_for(account=account))
     options = {
         "lists": account_lists,
+        "segments": list(segment_selectors.segments_for(account=account)),
         "from_domains": [domain.domain for domain in domains],
         "verified_domains": [domain.domain for domain in domains if domain.is_verified],
     }
@@ -285,7 +295,10 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
     elif previewing:
         # Unbound, filled with what was posted: a preview shows no "required" errors.
         fields, list_ids, _ = _editor_values(request.POST)
-        form = CampaignForm(initial={**fields, "lists": list_ids}, **options)
+        form = CampaignForm(
+            initial={**fields, "lists": list_ids, "segments": request.POST.getlist("segments")},
+            **options,
+        )
     else:
         form = CampaignForm(initial=_initial_of(account, campaign, request), **options)
 
@@ -830,6 +843,17 @@ def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
 # --- one campaign --------------------------------------------------------------------------------
 
 
+def _segments_shown(campaign: Campaign) -> list[dict]:
+    """The segments of the audience: the version's copy once submitted (what the moderator
+    approves), the live ones while it is a draft."""
+    version = campaign.approved_version or (
+        campaign.submitted_version if not campaign.is_editable else None
+    )
+    if version is not None:
+        return [{"id": item["id"], "name": item["name"]} for item in version.segments or []]
+    return [{"id": segment.pk, "name": segment.name} for segment in campaign.segments.all()]
+
+
 @account_required
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     account = request.user.account
@@ -861,6 +885,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             **_account_context(account),
             "campaign": campaign,
             "lists": lists,
+            "segments": _segments_shown(campaign),
             # Once approved, the page shows the audience fixed then, not a count of the lists
             # (a distinct count over several large lists takes most of a second).
             "recipient_count": (

@@ -270,7 +270,9 @@ IGNORE, EMAIL, NAME, PHONE, ATTRIBUTE = "", "email", "name", "phone", "attribute
 LAST_NAME = "last_name"
 # Yes/no: required on a list with adult content (rows without a yes are refused).
 AGE_CONFIRMED = "age_confirmed"
-MAPPED_TARGETS = (EMAIL, NAME, LAST_NAME, PHONE, AGE_CONFIRMED)
+# Comma- or semicolon-separated tag names (lists.services.tags).
+TAGS = "tags"
+MAPPED_TARGETS = (EMAIL, NAME, LAST_NAME, PHONE, AGE_CONFIRMED, TAGS)
 TARGET_CHOICES = [
     (IGNORE, gettext_lazy("Ignore")),
     (EMAIL, gettext_lazy("E-mail address")),
@@ -278,6 +280,7 @@ TARGET_CHOICES = [
     (LAST_NAME, gettext_lazy("Last name (joined to the name)")),
     (PHONE, gettext_lazy("Phone")),
     (AGE_CONFIRMED, gettext_lazy("Age confirmed, 18 or older (yes/no)")),
+    (TAGS, gettext_lazy("Tags (separated by commas or semicolons)")),
     (ATTRIBUTE, gettext_lazy("Attribute…")),
 ]
 
@@ -288,6 +291,7 @@ ONLY_ONE_COLUMN = {
     LAST_NAME: gettext_lazy("Only one column can be the last name."),
     PHONE: gettext_lazy("Only one column can be the phone."),
     AGE_CONFIRMED: gettext_lazy("Only one column can be the age confirmation."),
+    TAGS: gettext_lazy("Only one column can be the tags."),
 }
 
 

@@ -6,6 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -461,3 +462,45 @@ class ImportRowIssue(models.Model):
         from config.coded_text import render
 
         return f"Row {self.row}: {render(self.reason)}"
+
+
+# Tag names are short labels; compared case-insensitively within an account.
+TAG_NAME_MAX = 64
+
+
+class Tag(models.Model):
+    """A label of the account's own that subscribers of any of its lists may carry (segments
+    select on it). The name is unique per account, whatever its case."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=TAG_NAME_MAX)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint("account", Lower("name"), name="tag_name_unique_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubscriberTag(models.Model):
+    """One subscriber carrying one tag. Deleted with the subscriber by set-based DELETEs
+    (lists.services.subscribers.subscribers_delete)."""
+
+    # No index of its own: the (subscriber, tag) unique index serves lookups by subscriber,
+    # which is how a segment's "has tag" asks (an EXISTS per subscriber).
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="tag_links", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="subscriber_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "tag"], name="subscriber_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} #{self.tag_id}"

@@ -24,6 +24,7 @@ from lists.models import (
     SubscriberCount,
     SubscriberStatus,
     Suppression,
+    Tag,
 )
 
 
@@ -312,3 +313,21 @@ def consent_source_label(source: str) -> str:
         **_WITHDRAWAL_CHANNELS,
     }
     return str(labels.get(source, source))
+
+
+def tags_for(*, account: Account) -> QuerySet:
+    """The account's tags by name, each with `subscriber_count` (links on any list)."""
+    return (
+        Tag.objects.filter(account=account)
+        .annotate(subscriber_count=Count("subscriber_links"))
+        .order_by(Lower("name"), "pk")
+    )
+
+
+def subscriber_tag_names(*, subscriber: Subscriber) -> list[str]:
+    """The subscriber's tags' names, alphabetically."""
+    return list(
+        Tag.objects.filter(subscriber_links__subscriber=subscriber)
+        .order_by(Lower("name"))
+        .values_list("name", flat=True)
+    )

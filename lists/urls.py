@@ -1,8 +1,18 @@
 from django.urls import path
 
-from lists import public_views, views
+from lists import public_views, tag_views, views
 
 urlpatterns = [
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/tags/",
+        tag_views.subscriber_tags_add,
+        name="subscriber_tags_add",
+    ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/tags/remove/",
+        tag_views.subscriber_tag_remove,
+        name="subscriber_tag_remove",
+    ),
     # The owner's download of every list with its consent records (before closing the account).
     path("account/export/", views.account_export, name="account_export"),
     path("consent/<int:record_id>/proof/", views.consent_proof, name="consent_proof"),

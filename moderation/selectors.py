@@ -34,6 +34,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from accounts.models import Account, AccountState
 from campaigns.merge import MergeProgram, merge_context
 from campaigns.models import Campaign, CampaignVersion, note_shown
+from campaigns.segment_selectors import audience_count
+from campaigns.segments import audience_list_ids
 from campaigns.selectors import (
     Preview,
     campaign_preview,
@@ -42,6 +44,7 @@ from campaigns.selectors import (
     recipient_count,
     recipients_of,
     version_content,
+    version_list_names,
 )
 from campaigns.states import UNDER_WAY, CampaignStatus
 from campaigns.verdict import ProbeFigures
@@ -461,7 +464,7 @@ def merge_field_samples(
     if not tags:
         return []
     program = MergeProgram(tags)
-    names = {int(item["id"]): item["name"] for item in version.lists}
+    names = version_list_names(version)
     recipients = recipients_of(
         Subscriber.objects.filter(
             mailing_list_id__in=list(names), status=SubscriberStatus.SUBSCRIBED
@@ -509,6 +512,17 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
     account = campaign.account
     version = campaign.approved_version or campaign.submitted_version
     lists = list(campaign.lists.all())
+    segments = list(version.segments or []) if version is not None else []
+    if segments:
+        # The segments' lists too: their consent make-up is the audience's (issue 22).
+        segment_list_ids = audience_list_ids(list_ids=[], segments=segments)
+        lists += [
+            mailing_list
+            for mailing_list in MailingList.objects.filter(
+                account=account, pk__in=segment_list_ids
+            ).order_by("name")
+            if mailing_list not in lists
+        ]
     preview, preview_error = None, ""
     try:
         if version is not None:
@@ -527,7 +541,17 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
         findings=list(campaign.findings or []),
         preview=preview,
         preview_error=preview_error,
-        recipient_count=recipient_count(campaign=campaign) if lists else 0,
+        recipient_count=(
+            audience_count(
+                account_id=account.pk,
+                list_ids=[int(item["id"]) for item in version.lists],
+                segments=segments,
+            )
+            if segments
+            else recipient_count(campaign=campaign)
+            if lists
+            else 0
+        ),
         lists=[list_consent(mailing_list=mailing_list) for mailing_list in lists],
         history=account_history(account=account, exclude_campaign_id=campaign.pk),
         probe_figures=delivery_figures(campaign=campaign, probe_only=True) if has_probe else None,

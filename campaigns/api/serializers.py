@@ -48,9 +48,18 @@ class CampaignInput(ScheduleFields):
     name = serializers.CharField(max_length=200)
     lists = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
-        min_length=1,
+        min_length=0,
         max_length=100,
-        help_text="Ids of the account's lists; a subscriber on several gets one message.",
+        required=False,
+        help_text="Ids of the account's lists, sent to whole; a subscriber on several gets one "
+        "message. May be empty when `segments` names at least one segment.",
+    )
+    segments = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=100,
+        required=False,
+        help_text="Ids of the account's segments whose matches join the audience (each address "
+        "once); submitting freezes their conditions with the version.",
     )
     subject = serializers.CharField(max_length=300, help_text="Merge tags allowed.")
     from_name = serializers.CharField(max_length=100)
@@ -92,6 +101,7 @@ class FindingOutput(serializers.Serializer):
 
 class CampaignOutput(serializers.ModelSerializer):
     lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    segments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
     findings = FindingOutput(many=True, read_only=True)
     scheduled_at = serializers.SerializerMethodField(
@@ -108,6 +118,7 @@ class CampaignOutput(serializers.ModelSerializer):
             "id",
             "name",
             "lists",
+            "segments",
             "subject",
             "from_name",
             "from_email",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import templates, views
+from campaigns.api import segments, templates, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -51,5 +51,17 @@ urlpatterns = [
         "templates/<int:template_id>/",
         templates.TemplateDetailView.as_view(),
         name="api-template",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/audience/",
+        segments.CampaignAudienceView.as_view(),
+        name="api-campaign-audience",
+    ),
+    path("segments/", segments.SegmentListView.as_view(), name="api-segments"),
+    path("segments/<int:segment_id>/", segments.SegmentDetailView.as_view(), name="api-segment"),
+    path(
+        "segments/<int:segment_id>/count/",
+        segments.SegmentCountView.as_view(),
+        name="api-segment-count",
     ),
 ]

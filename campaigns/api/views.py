@@ -47,6 +47,7 @@ CAMPAIGN_EXAMPLE = OpenApiExample(
         "id": 42,
         "name": "November news",
         "lists": [1],
+        "segments": [],
         "subject": "What's new in November, {{ subscriber.first_name | default('friend') }}",
         "from_name": "Acme News",
         "from_email": "news@acme.example",

@@ -118,6 +118,7 @@ class SubscriberUpdateInput(serializers.Serializer):
 
 class SubscriberOutput(serializers.ModelSerializer):
     list = serializers.IntegerField(source="mailing_list_id", read_only=True)
+    tags = serializers.SerializerMethodField(help_text="The names of the subscriber's tags.")
 
     class Meta:
         model = Subscriber
@@ -130,10 +131,15 @@ class SubscriberOutput(serializers.ModelSerializer):
             "attributes",
             "status",
             "is_role_address",
+            "tags",
             "created_at",
             "subscribed_at",
             "unsubscribed_at",
         ]
+
+    def get_tags(self, obj) -> list[str]:
+        # Lists of subscribers prefetch `tag_links__tag`; one subscriber asks once.
+        return sorted((link.tag.name for link in obj.tag_links.all()), key=str.lower)
 
 
 class SubscriberFilter(serializers.Serializer):
@@ -315,3 +321,29 @@ class BulkUpsertOutput(serializers.Serializer):
     updated = serializers.IntegerField()
     skipped = serializers.IntegerField()
     errors = serializers.IntegerField()
+
+
+class TagOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    subscriber_count = serializers.IntegerField(
+        read_only=True, help_text="Subscribers carrying it, on any of the account's lists."
+    )
+
+
+class TagsInput(serializers.Serializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64, allow_blank=False),
+        min_length=1,
+        max_length=50,
+        help_text="Tag names (case-insensitive; new ones are created).",
+    )
+
+
+class BulkTagsInput(TagsInput):
+    subscribers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=10000,
+        help_text="Ids of the account's subscribers, on any of its lists.",
+    )

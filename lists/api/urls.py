@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lists.api import views
+from lists.api import tags, views
 
 urlpatterns = [
     path("lists/", views.ListListView.as_view(), name="api-lists"),
@@ -35,4 +35,18 @@ urlpatterns = [
     ),
     path("subscribers/erase/", views.SubscriberEraseView.as_view(), name="api-subscriber-erase"),
     path("subscribers/export/", views.SubscriberExportView.as_view(), name="api-subscriber-export"),
+    path("tags/", tags.TagListView.as_view(), name="api-tags"),
+    path("tags/<int:tag_id>/", tags.TagDetailView.as_view(), name="api-tag"),
+    path("tags/add/", tags.BulkTagsView.as_view(), name="api-tags-add"),
+    path("tags/remove/", tags.BulkTagsRemoveView.as_view(), name="api-tags-remove"),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/tags/",
+        tags.SubscriberTagsView.as_view(),
+        name="api-subscriber-tags",
+    ),
+    path(
+        "lists/<int:list_id>/subscribers/<int:subscriber_id>/tags/remove/",
+        tags.SubscriberTagsRemoveView.as_view(),
+        name="api-subscriber-tags-remove",
+    ),
 ]

@@ -60,6 +60,7 @@ _SUBSCRIBER = {
     "attributes": {"city": "Leeds"},
     "status": "subscribed",
     "is_role_address": False,
+    "tags": ["customer", "vip"],
     "created_at": "2026-11-20T10:00:00Z",
     "subscribed_at": "2026-11-20T10:05:00Z",
     "unsubscribed_at": None,
@@ -307,7 +308,7 @@ class SubscriberListView(APIView):
         query.is_valid(raise_exception=True)
         queryset = selectors.subscribers_for(
             account=request.user.account, mailing_list=mailing_list, **query.validated_data
-        )
+        ).prefetch_related("tag_links__tag")
         paginator = None
         if not query.validated_data.get("search"):
             # Unsearched, the total is in the counters: no COUNT(*) over a million rows.

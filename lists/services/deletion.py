@@ -16,7 +16,9 @@ from lists.models import (
     Subscriber,
     SubscriberChange,
     SubscriberCount,
+    SubscriberTag,
     Suppression,
+    Tag,
 )
 from lists.services.subscribers import subscribers_delete
 
@@ -42,6 +44,8 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     counts["imports"] = deleted(imports)
     deleted(SubscriberCount.objects.filter(mailing_list__account=account))
     counts["lists"] = deleted(MailingList.objects.filter(account=account))
+    # Their tag links went with the subscribers (subscribers_delete); the account's tags go now.
+    counts["tags"] = deleted(Tag.objects.filter(account=account))
     counts["suppressions_kept"] = Suppression.objects.filter(account=account).count()
     Suppression.objects.filter(account=account).exclude(email="").update(email="")
     transaction.on_commit(lambda: [field.storage.delete(name) for field, name in files])
@@ -51,12 +55,14 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
 ACCOUNT_DATA = AccountDataStep(
     app="lists",
     run=account_data_delete,
-    # subscribers_delete takes the subscribers' consent records and recorded edits with them.
+    # subscribers_delete takes the subscribers' consent records, recorded edits and tag links.
     deletes=(
         MailingList,
         Subscriber,
         SubscriberChange,
         SubscriberCount,
+        SubscriberTag,
+        Tag,
         ConsentRecord,
         ImportJob,
         ImportRowIssue,

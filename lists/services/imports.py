@@ -63,6 +63,7 @@ from lists.services.suppression import (
     SuppressionView,
     suppression_message,
 )
+from lists.services.tags import subscriber_tag_links_add, tag_names_split
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ _LIVE = (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
 # "last_name" is joined to "name"; "status" and "opt_out" say which rows opted out in the service
 # the file came from (see lists.export_layouts) and may share their column with an attribute.
 # "age_confirmed" (yes/no) is required on an adult-content list: rows without a yes are refused.
-_FIELD_TARGETS = ("name", "last_name", "phone", "age_confirmed")
+_FIELD_TARGETS = ("name", "last_name", "phone", "age_confirmed", "tags")
+# Header titles of a tags column the guess maps by itself.
+_TAGS_TITLES = frozenset({"tags", "tag", "labels", "теги", "метки"})
 _STANDING_TARGETS = ("status", "opt_out")
 
 
@@ -140,7 +143,14 @@ def column_map_check(column_map: dict, *, header: list[str]) -> dict:
 def guessed_column_map(header: list[str], sample: list[list[str]] | None = None) -> dict:
     """The columns guessed from the header (and, for the e-mail address, the first rows)."""
     guess = parsers.guess_column_map(header, sample)
-    return {key: value for key, value in guess.items() if key in ("email", *_FIELD_TARGETS)}
+    guess = {key: value for key, value in guess.items() if key in ("email", *_FIELD_TARGETS)}
+    if "tags" not in guess:
+        taken = set(guess.values())
+        for index, title in enumerate(header):
+            if title.strip().lower() in _TAGS_TITLES and index not in taken:
+                guess["tags"] = index
+                break
+    return guess
 
 
 def with_standing_columns(column_map: dict, *, header: list[str]) -> dict:
@@ -580,6 +590,8 @@ class Candidate:
     phone: str
     attributes: dict
     digest: str
+    # Tag names from the file's tags column (lists.services.tags.tag_names_split).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -626,6 +638,7 @@ def _prepared_batches(
     last_name_at = column_map.get("last_name")
     phone_at = column_map.get("phone")
     age_at = column_map.get("age_confirmed")
+    tags_at = column_map.get("tags")
     adult_list = job.mailing_list.adult_content
     attributes_at = list(column_map.get("attributes", {}).items())
     digest_of = address_hasher(job.account_id)
@@ -688,6 +701,7 @@ def _prepared_batches(
                 phone=_cell(cells, phone_at, width)[:40],
                 attributes=attributes,
                 digest=digest_of(email),
+                tags=tag_names_split(_cell(cells, tags_at, width)) if tags_at is not None else [],
             )
         yield _PreparedBatch(
             rows=len(batch),
@@ -710,6 +724,8 @@ def _write_batch(
     result = _BatchResult()
     mailing_list = job.mailing_list
 
+    skipped_emails: set[str] = set()
+
     def issue(row: int, email: str, reason: CodedText, *, skipped: bool = True) -> None:
         result.issues.append(
             ImportRowIssue(
@@ -718,6 +734,7 @@ def _write_batch(
         )
         if skipped:
             result.skipped += 1
+            skipped_emails.add(email)
 
     for row, email, reason in prepared.refused:
         issue(row, email, reason)
@@ -764,7 +781,30 @@ def _write_batch(
         return_ids=False,
     )
     ImportRowIssue.objects.bulk_create(result.issues, batch_size=1000)
+    _tag_written(job, prepared.candidates, skipped=skipped_emails)
     return result
+
+
+def _tag_written(job: ImportJob, candidates: dict[str, Candidate], *, skipped: set[str]) -> None:
+    """Give the rows written (created or refreshed, not skipped) the tags of their tags cell:
+    one indexed lookup of their ids and one bulk insert of the links. Nothing to do, and no
+    query, for a file without a tags column."""
+    tagged = {
+        email: candidate.tags
+        for email, candidate in candidates.items()
+        if candidate.tags and email not in skipped
+    }
+    if not tagged:
+        return
+    ids = lookup_in(
+        Subscriber, key="email", values=list(tagged), result="id", mailing_list=job.mailing_list
+    )
+    subscriber_tag_links_add(
+        account_id=job.account_id,
+        pairs=[
+            (ids[email], name) for email, names in tagged.items() if email in ids for name in names
+        ],
+    )
 
 
 REPEAT_REASON: CodedText = {"code": "lists.import.repeated", "params": {}}

@@ -24,6 +24,7 @@ from lists.models import (
     Subscriber,
     SubscriberChange,
     SubscriberStatus,
+    SubscriberTag,
     SuppressionReason,
     is_role_address,
 )
@@ -515,6 +516,9 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
     )
     records.delete()
     SubscriberChange.objects.filter(subscriber__in=subscribers.values("pk")).delete()
+    # Tag links too: a raw DELETE of the subscribers would not cascade to them.
+    tag_links = SubscriberTag.objects.filter(subscriber__in=subscribers.values("pk"))
+    tag_links._raw_delete(tag_links.db)
     deleted = subscribers._raw_delete(subscribers.db)
     transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return deleted

@@ -33,8 +33,10 @@ from schemathesis.specs.openapi.checks import (
 from accounts.services import api_token_create
 from accounts.team import invitation_create
 from campaigns import sending
+from campaigns.segment_services import segment_create
 from complaints.models import AbuseReport
-from lists.models import ImportJob
+from lists.models import ImportJob, Tag
+from lists.services.tags import subscribers_tags_add
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -118,6 +120,10 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
     invitation = invitation_create(
         account=account, invited_by=sender, email="alex@acme.example", role="viewer"
     )
+    # A segment and a tag (issue 22), for their endpoints' happy paths.
+    segment = segment_create(account=account, name="Fuzz segment", lists=[mailing_list.pk])
+    subscribers_tags_add(account=account, subscriber_ids=[subscriber.pk], names=["fuzz"])
+    tag = Tag.objects.get(account=account, name="fuzz")
     return World(
         sender_auth=f"Token {sender_key}",
         staff_auth=f"Token {staff_key}",
@@ -133,6 +139,8 @@ def world(db, dns_server, _keep_the_test_connection) -> World:
             "report_id": report.pk,
             "user_id": colleague.pk,
             "invitation_id": invitation.pk,
+            "segment_id": segment.pk,
+            "tag_id": tag.pk,
         },
     )
 

@@ -151,6 +151,24 @@ def _template(tenant: Tenant) -> int:
     ).pk
 
 
+def _segment(tenant: Tenant) -> int:
+    from campaigns.segment_services import segment_create
+
+    return segment_create(
+        account=tenant.account, name="Isolation", lists=[tenant.id_for("list_id")]
+    ).pk
+
+
+def _tag(tenant: Tenant) -> int:
+    from lists.models import Tag
+    from lists.services.tags import subscribers_tags_add
+
+    subscribers_tags_add(
+        account=tenant.account, subscriber_ids=[tenant.id_for("subscriber_id")], names=["iso"]
+    )
+    return Tag.objects.get(account=tenant.account, name="iso").pk
+
+
 FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "list_id": _list,
     "subscriber_id": _subscriber,
@@ -164,6 +182,8 @@ FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "user_id": _member,
     "invitation_id": _invitation,
     "template_id": _template,
+    "segment_id": _segment,
+    "tag_id": _tag,
 }
 
 

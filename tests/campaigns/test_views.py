@@ -277,7 +277,7 @@ def test_missing_fields_and_lists_are_errors_and_save_nothing(owner, campaign_fi
     response = owner.post(reverse("campaign_create"), data)
 
     errors = response.context["form"].errors
-    assert errors["lists"] == ["Choose at least one list."]
+    assert errors["lists"] == ["Choose at least one list or segment."]
     assert errors["subject"] == ["This field is required."]
     assert errors["name"] == ["This field is required."]
     assert not Campaign.objects.exists()

@@ -623,6 +623,19 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
 ):
     held = a_full_account(sender, mailing_list, media)
     account = sender.account
+    # A segment the campaign targets, and a tag on a subscriber (issue 22).
+    from campaigns.models import Segment
+    from lists.models import SubscriberTag, Tag
+    from lists.services.tags import subscribers_tags_add
+
+    segment = Segment.objects.create(account=account, name="VIPs")
+    segment.lists.set([mailing_list])
+    held["campaign"].segments.set([segment])
+    subscribers_tags_add(
+        account=account,
+        subscriber_ids=list(mailing_list.subscribers.values_list("pk", flat=True)[:3]),
+        names=["vip"],
+    )
     # Someone else's data, untouched.
     other = UserFactory(account__company_name="Other Ltd")
     other_list = MailingListFactory(account=other.account)
@@ -652,8 +665,10 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
         "test_sends": 1,
         "campaigns": 1,
         "email_templates": 1,
+        "segments": 1,
         "consent_records": 21,
         "subscribers": 20,
+        "tags": 1,
         "imports": 1,
         "lists": 1,
         "sender_domains": 1,
@@ -682,6 +697,9 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
     assert not Notification.objects.filter(account=account).exists()
     assert not AccountEvent.objects.filter(account=account).exists()
     assert not FeedbackEvent.objects.exists()
+    assert not Segment.objects.filter(account=account).exists()
+    assert not Tag.objects.filter(account=account).exists()
+    assert not SubscriberTag.objects.exists()
     assert not TermsAcceptance.objects.filter(user__account=account, user__is_staff=False).exists()
     assert not any(default_storage.exists(name) for name in files)
     # Kept: the suppression, by hash only; the platform's hashes; the abuse report (without

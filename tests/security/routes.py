@@ -146,8 +146,29 @@ def build_world(settings, tmp_path) -> World:
         "template": EmailTemplate.objects.create(
             account=account, name=f"{marker} template", html_body="<p>Template</p>"
         ),
+        "segment": _segment(account, mailing_list),
+        "tag": _tag(account, subscriber),
     }
     return world
+
+
+def _segment(account, mailing_list):
+    from campaigns.segment_services import segment_create
+
+    return segment_create(
+        account=account,
+        name="Matrix segment",
+        lists=[mailing_list.pk],
+        conditions=[{"field": "tag", "op": "has", "value": "matrix"}],
+    )
+
+
+def _tag(account, subscriber):
+    from lists.models import Tag
+    from lists.services.tags import subscribers_tags_add
+
+    subscribers_tags_add(account=account, subscriber_ids=[subscriber.pk], names=["matrix"])
+    return Tag.objects.get(account=account, name="matrix")
 
 
 def _message_tokens(world: World):
@@ -246,6 +267,8 @@ FILLERS: dict[str, Callable[[World, Route], object]] = {
     "account_id": lambda w, r: w.owner.account.pk,
     "appeal_id": lambda w, r: w.objects["appeal"].pk,
     "report_id": lambda w, r: w.objects["report"].pk,
+    "segment_id": lambda w, r: w.objects["segment"].pk,
+    "tag_id": lambda w, r: w.objects["tag"].pk,
     "public_id": lambda w, r: w.objects["list"].public_id,
     "token": _token,
     "uidb64": lambda w, r: urlsafe_base64_encode(force_bytes(w.owner.pk)),
@@ -271,6 +294,8 @@ OBJECT_PARAMETERS = {
     "user_id",
     "invitation_id",
     "template_id",
+    "segment_id",
+    "tag_id",
 }
 
 
