@@ -160,7 +160,7 @@ def template_from_campaign(
 
 
 def campaign_duplicate(*, account: Account, campaign_id: int, created_by: User | None) -> Campaign:
-    """A new draft with the campaign's content, sender and lists (through campaign_create, so a
+    """A new draft with the campaign's content, sender, lists and segments (through campaign_create, so a
     frozen account is refused, and so is a campaign with no list left). Nothing of the original's
     moderation or sending is copied. A consent request is not duplicated: it is made from its
     list's page."""
@@ -174,6 +174,7 @@ def campaign_duplicate(*, account: Account, campaign_id: int, created_by: User |
         account=account,
         created_by=created_by,
         lists=list(campaign.lists.values_list("pk", flat=True)),
+        segments=list(campaign.segments.values_list("pk", flat=True)),
         name=copy_name,
         subject=campaign.subject,
         from_name=campaign.from_name,

@@ -125,6 +125,20 @@ def test_duplicate_is_a_fresh_draft_with_content_sender_and_lists(account, user,
     assert copy.changes.count() == 0
 
 
+def test_duplicate_keeps_the_campaigns_segments(account, user, mailing_list):
+    from campaigns.segment_services import segment_create
+
+    segment = segment_create(account=account, name="Readers", lists=[mailing_list.pk])
+    original = CampaignFactory(account=account, lists=[mailing_list])
+    original.segments.set([segment])
+
+    copy = email_templates.campaign_duplicate(
+        account=account, campaign_id=original.pk, created_by=user
+    )
+
+    assert list(copy.segments.all()) == [segment]
+
+
 def test_duplicate_of_another_accounts_campaign_is_not_found(user, mailing_list):
     theirs = CampaignFactory(lists=[])
     with pytest.raises(NotFound):
