@@ -44,6 +44,7 @@ from campaigns.models import (
     Delivery,
     SendBatch,
     TrackingEvent,
+    WelcomeMessage,
 )
 from campaigns.states import UNDER_WAY, CampaignStatus, can_transition
 from complaints.models import AbuseReport, AbuseStatus, FeedbackEvent
@@ -611,6 +612,8 @@ def account_data_delete(
         # Feedback first: its rows point at deliveries and campaigns (SET_NULL, which a raw
         # delete would not apply).
         counts["feedback_events"] = _raw_delete(FeedbackEvent.objects.filter(account=account))
+        # Welcome messages point at their campaigns and lists: before both.
+        counts["welcome_messages"] = _raw_delete(WelcomeMessage.objects.filter(account=account))
         FeedbackEvent.objects.filter(campaign_id__in=campaign_ids).update(campaign=None)
         FeedbackEvent.objects.filter(delivery_id__in=deliveries.values("pk")).update(delivery=None)
         counts["tracking_events"] = _raw_delete(
