@@ -33,6 +33,7 @@ from django.utils.module_loading import import_string
 from accounts.models import Account
 from campaigns.models import (
     Campaign,
+    CampaignKind,
     CampaignTestSend,
     CampaignVersion,
     Delivery,
@@ -68,8 +69,13 @@ from lists.services.suppression import PLATFORM_HASH_ID, SuppressionView
 
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
-    """The account's campaigns, newest first, optionally of one status."""
-    queryset = Campaign.objects.filter(account=account).prefetch_related("lists")
+    """The account's campaigns, newest first, optionally of one status. Welcome messages are
+    not among them: each lives on its list's welcome page (campaigns.welcome)."""
+    queryset = (
+        Campaign.objects.filter(account=account)
+        .exclude(kind=CampaignKind.WELCOME)
+        .prefetch_related("lists")
+    )
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")

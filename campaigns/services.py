@@ -23,6 +23,7 @@ from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
     Campaign,
+    CampaignKind,
     CampaignTestSend,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
@@ -183,6 +184,16 @@ def campaign_update(*, account: Account, campaign_id: int, lists=None, **fields)
                 f"{campaign.get_status_display().lower()}.",
                 extra={"status": campaign.status},
             )
+        if (
+            mailing_lists is not None
+            and campaign.kind == CampaignKind.WELCOME
+            and {item.pk for item in mailing_lists}
+            != set(campaign.lists.values_list("pk", flat=True))
+        ):
+            raise ApplicationError(
+                "A welcome message belongs to its list: its lists cannot change.",
+                field="lists",
+            )
         for name, value in data.items():
             setattr(campaign, name, value)
         content_check(campaign)
@@ -197,6 +208,11 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
     (its messages and their audit trail)."""
     with transaction.atomic():
         campaign = campaign_locked_for(account, campaign_id)
+        if campaign.kind == CampaignKind.WELCOME:
+            raise InvalidTransition(
+                "A welcome message is kept with its list (its figures and what was sent).",
+                extra={"status": campaign.status},
+            )
         if not campaign.is_deletable:
             raise InvalidTransition(
                 "Only draft, rejected or cancelled campaigns can be deleted.",

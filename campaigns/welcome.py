@@ -252,3 +252,31 @@ def welcome_skip_pending(*, campaign_id: int, reason: str) -> int:
     return Delivery.objects.filter(campaign_id=campaign_id, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.SKIPPED, error=reason[:300]
     )
+
+
+def welcome_summary(welcome: WelcomeMessage) -> dict:
+    """The welcome as the API and its page show it: the campaign being edited, the live
+    approved version, whether it is being sent, and its figures."""
+    campaign = welcome.campaign
+    live = welcome.live
+    live_shown = None
+    if live is not None and live.approved_version is not None:
+        live_shown = {
+            "campaign_id": live.pk,
+            "version": live.approved_version.number,
+            "subject": live.approved_version.subject,
+            "approved_at": live.approved_at,
+        }
+    return {
+        "list": welcome.mailing_list_id,
+        "campaign_id": campaign.pk,
+        "status": campaign.status,
+        **{name: getattr(campaign, name) for name in WELCOME_FIELDS},
+        "findings": campaign.findings or [],
+        "moderation_note": campaign.moderation_note_shown,
+        "submitted_at": campaign.submitted_at,
+        "live": live_shown,
+        "is_sending": live_shown is not None and is_live(live) and welcome.account.can_send,
+        "stats": welcome_stats(welcome=welcome).as_dict(),
+        "updated_at": max(welcome.updated_at, campaign.updated_at),
+    }

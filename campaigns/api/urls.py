@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import views, welcome_views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -29,5 +29,15 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/stats/",
         views.CampaignStatsView.as_view(),
         name="api-campaign-stats",
+    ),
+    path(
+        "lists/<int:list_id>/welcome/",
+        welcome_views.WelcomeView.as_view(),
+        name="api-list-welcome",
+    ),
+    path(
+        "lists/<int:list_id>/welcome/submit/",
+        welcome_views.WelcomeSubmitView.as_view(),
+        name="api-list-welcome-submit",
     ),
 ]
