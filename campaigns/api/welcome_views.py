@@ -84,9 +84,10 @@ class WelcomeView(APIView):
         "draft needing approval; the approved version keeps being sent meanwhile",
     )
     def put(self, request, list_id: int):
+        # Another account's list is a 404 whatever the body (welcome_for raises NotFound).
+        existed = welcome.welcome_for(account=request.user.account, list_id=list_id) is not None
         data = s.WelcomeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        existed = welcome.welcome_for(account=request.user.account, list_id=list_id) is not None
         welcome.welcome_save(
             account=request.user.account,
             list_id=list_id,
