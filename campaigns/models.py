@@ -118,7 +118,8 @@ class Campaign(models.Model):
 
     @property
     def is_deletable(self) -> bool:
-        return self.status in DELETABLE
+        # A welcome message's campaigns stay with its list (campaigns.welcome).
+        return self.status in DELETABLE and self.kind != CampaignKind.WELCOME
 
 
 class CampaignVersion(models.Model):

@@ -96,8 +96,11 @@ def campaign_status_counts(*, account: Account) -> dict[str, int]:
 
 
 def campaign_get(*, account: Account, campaign_id: int) -> Campaign | None:
+    """The account's campaign `campaign_id`, a welcome message's included (its preview and
+    test send are the campaign page's), or None."""
     return (
-        campaigns_for(account=account)
+        Campaign.objects.filter(account=account)
+        .prefetch_related("lists")
         .select_related("account", "approved_version")
         .filter(pk=campaign_id)
         .first()

@@ -396,3 +396,48 @@ def test_api_refuses_bad_input_other_accounts_and_frozen(
     account.save(update_fields=["state"])
     assert token_client.put(url, WELCOME, format="json").status_code == 403
     assert not WelcomeMessage.objects.exists()
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def test_the_welcome_page_writes_and_submits(client, user, mailing_list, sender_domain, other_user):
+    client.force_login(user)
+    url = reverse("list_welcome", args=[mailing_list.pk])
+    assert 'id="no-live-version"' in client.get(url).content.decode()
+
+    refused = client.post(url, {"action": "save", "subject": ""})
+    assert refused.status_code == 400
+    assert not WelcomeMessage.objects.exists()
+    saved = client.post(url, {"action": "save", **WELCOME})
+    assert saved.status_code == 302
+    submitted = client.post(url, {"action": "submit"})
+    assert submitted.status_code == 302
+    assert WelcomeMessage.objects.get().campaign.status == CampaignStatus.SUBMITTED
+    page = client.get(url).content.decode()
+    assert 'id="waiting-note"' in page
+    # The draft's own campaign page (preview and test) opens too.
+    campaign_id = WelcomeMessage.objects.get().campaign_id
+    assert client.get(reverse("campaign_detail", args=[campaign_id])).status_code == 200
+    # And the list's page names it.
+    assert (
+        'id="list-welcome"'
+        in client.get(reverse("list_detail", args=[mailing_list.pk])).content.decode()
+    )
+
+    theirs = MailingListFactory(account=other_user.account)
+    assert client.get(reverse("list_welcome", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("list_welcome", args=[theirs.pk]), WELCOME).status_code == 404
+
+
+def test_the_moderator_sees_it_is_a_welcome(
+    client, account, mailing_list, sender_domain, moderator
+):
+    written = _write(account, mailing_list)
+    welcome.welcome_submit(account=account, list_id=mailing_list.pk, actor=None)
+    client.force_login(moderator)
+
+    page = client.get(reverse("moderation_review", args=[written.campaign_id]))
+
+    assert page.status_code == 200
+    assert 'id="welcome-kind"' in page.content.decode()
