@@ -441,3 +441,38 @@ def test_the_moderator_sees_it_is_a_welcome(
 
     assert page.status_code == 200
     assert 'id="welcome-kind"' in page.content.decode()
+
+
+def test_a_lost_send_task_is_made_up_by_the_sweeper(
+    account, mailing_list, sender_domain, moderator, django_capture_on_commit_callbacks
+):
+    approved = _approved_welcome(
+        account, mailing_list, moderator, django_capture_on_commit_callbacks
+    )
+    subscriber = SubscriberFactory(mailing_list=mailing_list, email="lost@example.org")
+    with django_capture_on_commit_callbacks(execute=False):  # the task never reaches a worker
+        welcome.welcome_queue_for(subscriber_id=subscriber.pk)
+    assert _welcome_mail() == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = delivery.sweep()
+
+    assert approved.live_id in report.dispatched
+    assert [message.to for message in _welcome_mail()] == [["lost@example.org"]]
+
+
+def test_account_data_deletion_takes_the_welcome(
+    account, mailing_list, sender_domain, django_capture_on_commit_callbacks
+):
+    from moderation import enforcement
+
+    _write(account, mailing_list)
+    account.state = AccountState.SCHEDULED_FOR_DELETION
+    account.save(update_fields=["state"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = enforcement.account_data_delete(account_id=account.pk)
+
+    assert counts["welcome_messages"] == 1
+    assert not WelcomeMessage.objects.exists()
+    assert not Campaign.objects.filter(account=account).exists()
