@@ -34,11 +34,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.dkim import dkim_sign
-from campaigns import consent_requests, selectors, sending, tasks
+from campaigns import consent_requests, selectors, sending, tasks, welcome
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
 from campaigns.mail import email_message
 from campaigns.mime import MimeBytes, envelope_sender, raw_message, signed_in_front
-from campaigns.models import Campaign, Delivery, DeliveryStatus, SendBatch
+from campaigns.models import Campaign, CampaignKind, Delivery, DeliveryStatus, SendBatch
 from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
 from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
@@ -534,9 +534,13 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
         .filter(pk=campaign_id)
         .first()
     )
-    if campaign is None or campaign.status not in SENDING_STATUSES:
+    if campaign is None or not _may_send(campaign):
         return 0
     if not campaign.account.can_send:
+        if welcome.is_welcome(campaign):
+            # A frozen account's welcomes are not sent, later either (a welcome is now or never).
+            welcome.welcome_skip_pending(campaign_id=campaign_id, reason=welcome.SKIPPED_FROZEN)
+            return 0
         sending.campaign_pause(
             campaign_id=campaign_id, reason=coded("campaigns.status.account_may_not_send")
         )
@@ -678,6 +682,12 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
     return out
 
 
+def _may_send(campaign: Campaign) -> bool:
+    """Whether workers hand this campaign's due messages over now: a campaign's probe or
+    release, or an approved welcome (campaigns.welcome: never staged)."""
+    return campaign.status in SENDING_STATUSES or welcome.is_live(campaign)
+
+
 def _heartbeat(batch: SendBatch) -> bool:
     """Tell the sweeper this batch is alive; False when it should stop (the campaign was
     stopped or paused, its account may no longer send, or the sweeper took the batch back)."""
@@ -685,9 +695,11 @@ def _heartbeat(batch: SendBatch) -> bool:
         heartbeat_at=timezone.now()
     )
     campaign = Campaign.objects.select_related("account").get(pk=batch.campaign_id)
-    if not alive or campaign.status not in SENDING_STATUSES:
+    if not alive or not _may_send(campaign):
         return False
     if not campaign.account.can_send:
+        if welcome.is_welcome(campaign):
+            return False  # the next batch skips what is left
         sending.campaign_pause(
             campaign_id=campaign.pk, reason=coded("campaigns.status.account_may_not_send")
         )
@@ -806,13 +818,30 @@ def sweep(*, now=None) -> SweepReport:
         if not recently_dispatched and _due_pending(campaign.pk, now).exists():
             dispatch(campaign_id=campaign.pk)
             report.dispatched.append(campaign.pk)
-    # An approved campaign whose probe task was lost (or failed) gets it queued again.
-    # (One waiting for its scheduled time is not lost: beat's start_due_campaigns starts it.)
-    for campaign_id in Campaign.objects.filter(
-        Q(scheduled_at=None) | Q(scheduled_at__lte=now),
-        status=CampaignStatus.APPROVED,
-        approved_at__lt=now - lease,
-    ).values_list("pk", flat=True):
+    # Welcomes with due messages and no live worker (a lost task, a deferral's retry).
+    for campaign in Campaign.objects.filter(
+        kind=CampaignKind.WELCOME, status=CampaignStatus.APPROVED
+    ).exclude(pk__in=live_campaigns):
+        if campaign.dispatched_at and campaign.dispatched_at > now - lease:
+            continue
+        # One indexed look per welcome (delivery_claim): a few per list at most.
+        if not _due_pending(campaign.pk, now).exists():
+            continue
+        Campaign.objects.filter(pk=campaign.pk).update(dispatched_at=now)
+        tasks.send_welcome.delay(campaign.pk)
+        report.dispatched.append(campaign.pk)
+    # An approved campaign whose probe task was lost (or failed) gets it queued again (a
+    # welcome has no probe; one waiting for its scheduled time is not lost: beat's
+    # start_due_campaigns starts it).
+    for campaign_id in (
+        Campaign.objects.filter(
+            Q(scheduled_at=None) | Q(scheduled_at__lte=now),
+            status=CampaignStatus.APPROVED,
+            approved_at__lt=now - lease,
+        )
+        .exclude(kind=CampaignKind.WELCOME)
+        .values_list("pk", flat=True)
+    ):
         tasks.start_probe.delay(campaign_id)
         report.dispatched.append(campaign_id)
     for account_id in (

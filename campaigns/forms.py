@@ -171,3 +171,33 @@ class ScheduleForm(forms.Form):
             except ValueError:
                 continue
         raise forms.ValidationError(gettext("Enter a date and a time, such as 2027-03-28 09:00."))
+
+
+class WelcomeForm(forms.Form):
+    """A list's welcome message (campaigns.welcome): the message, not its audience."""
+
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=300)
+    from_name = forms.CharField(label=gettext_lazy("From name"), max_length=100)
+    from_email = forms.CharField(
+        label=gettext_lazy("From address"), max_length=254, widget=forms.EmailInput()
+    )
+    reply_to = forms.CharField(
+        label=gettext_lazy("Reply-to address"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(),
+        help_text=gettext_lazy("Where replies go, if not to the From address."),
+    )
+    html_body = forms.CharField(
+        label=gettext_lazy("HTML body"),
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "true", "class": "code"}),
+        help_text=MERGE_TAG_HELP_TEXT,
+    )
+    text_body = forms.CharField(
+        label=gettext_lazy("Text body"),
+        strip=False,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "true"}),
+        help_text=gettext_lazy("Plain text; generated from the HTML when empty."),
+    )

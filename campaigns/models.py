@@ -17,6 +17,8 @@ class CampaignKind(models.TextChoices):
     REGULAR = "regular", pgettext_lazy("campaign kind", "Campaign")
     # One fixed, moderated message to a list's candidates (campaigns.consent_requests).
     CONSENT_REQUEST = "consent_request", pgettext_lazy("campaign kind", "Consent request")
+    # A list's welcome message, sent to each new subscriber on confirmation (campaigns.welcome).
+    WELCOME = "welcome", pgettext_lazy("campaign kind", "Welcome message")
 
 
 def note_shown(note: str, verdict: dict | None) -> str:
@@ -132,7 +134,8 @@ class Campaign(models.Model):
 
     @property
     def is_deletable(self) -> bool:
-        return self.status in DELETABLE
+        # A welcome message's campaigns stay with its list (campaigns.welcome).
+        return self.status in DELETABLE and self.kind != CampaignKind.WELCOME
 
 
 class CampaignVersion(models.Model):
@@ -515,3 +518,28 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WelcomeMessage(models.Model):
+    """A list's welcome message (campaigns.welcome): sent once to each person whose
+    subscription is confirmed. Its content lives in campaigns of kind "welcome", moderated like
+    any: `campaign` is the one the sender edits and submits, `live` the approved one being
+    sent, kept until a newer one is approved. Each approved campaign has one approved version
+    for ever, so a message's tracked links always resolve against what it was sent from."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    mailing_list = models.OneToOneField(
+        MailingList, on_delete=models.CASCADE, related_name="welcome_message"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    live = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account"], name="welcome_account")]
+
+    def __str__(self) -> str:
+        return f"welcome of list {self.mailing_list_id}"

@@ -34,6 +34,7 @@ from accounts.models import Account
 from campaigns import segment_selectors, segments
 from campaigns.models import (
     Campaign,
+    CampaignKind,
     CampaignTestSend,
     CampaignVersion,
     Delivery,
@@ -69,8 +70,13 @@ from lists.services.suppression import PLATFORM_HASH_ID, SuppressionView
 
 
 def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
-    """The account's campaigns, newest first, optionally of one status."""
-    queryset = Campaign.objects.filter(account=account).prefetch_related("lists", "segments")
+    """The account's campaigns, newest first, optionally of one status. Welcome messages are
+    not among them: each lives on its list's welcome page (campaigns.welcome)."""
+    queryset = (
+        Campaign.objects.filter(account=account)
+        .exclude(kind=CampaignKind.WELCOME)
+        .prefetch_related("lists", "segments")
+    )
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
@@ -91,8 +97,11 @@ def campaign_status_counts(*, account: Account) -> dict[str, int]:
 
 
 def campaign_get(*, account: Account, campaign_id: int) -> Campaign | None:
+    """The account's campaign `campaign_id`, a welcome message's included (its preview and
+    test send are the campaign page's), or None."""
     return (
-        campaigns_for(account=account)
+        Campaign.objects.filter(account=account)
+        .prefetch_related("lists")
         .select_related("account", "approved_version")
         .filter(pk=campaign_id)
         .first()

@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, SenderDomain, User, WebhookEvent
 from accounts.webhooks import emit_event
-from campaigns import consent_requests, segments, selectors, tasks, tracking_queue
+from campaigns import consent_requests, segments, selectors, tasks, tracking_queue, welcome
 from campaigns.merge import attribute_keys
 from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
@@ -140,6 +140,9 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
             # Only the fixed template is ever frozen, whatever the editor changed.
             consent_requests.consent_request_refresh_content(campaign)
             has_recipients = consent_requests.candidate_audience(campaign).exists()
+        elif welcome.is_welcome(campaign):
+            # Its recipients are the people who confirm later, one at a time.
+            has_recipients = True
         else:
             has_recipients = selectors.campaign_has_recipients(campaign=campaign)
         content_check(campaign)
@@ -265,7 +268,10 @@ def campaign_approve(
                 "updated_at",
             ]
         )
-        if schedule_is_due(campaign):
+        if welcome.is_welcome(campaign):
+            # No audience, no probe: new subscribers get it from now on, one at a time.
+            welcome.welcome_approved(campaign)
+        elif schedule_is_due(campaign):
             transaction.on_commit(lambda: tasks.start_probe.delay(campaign_id))
         # Otherwise it waits, approved, for its time: beat's start_due_campaigns starts it.
     return campaign
@@ -365,8 +371,8 @@ def campaign_start_probe(
     has the campaign paused instead. Idempotent; locks the row."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
-        if campaign.status != S.APPROVED:
-            # Already started (a retried task), or stopped meanwhile.
+        if campaign.status != S.APPROVED or welcome.is_welcome(campaign):
+            # Already started (a retried task), or stopped meanwhile; a welcome has no probe.
             return campaign
         if not schedule_is_due(campaign, now=now):
             return campaign
@@ -581,7 +587,9 @@ def campaign_pause(*, campaign_id: int, reason: str | CodedText) -> Campaign:
     """Stop sending while the account may not send (frozen); remembers where to pick up."""
     with transaction.atomic():
         campaign = _locked(campaign_id)
-        if campaign.status == S.PAUSED:
+        if campaign.status == S.PAUSED or welcome.is_welcome(campaign):
+            # A welcome stays approved: while the account may not send, workers skip its
+            # messages instead (campaigns.welcome).
             return campaign
         ensure_transition(campaign.status, S.PAUSED)
         _pause(campaign, reason=reason)

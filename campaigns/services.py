@@ -23,6 +23,7 @@ from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
     Campaign,
+    CampaignKind,
     CampaignScheduleChange,
     CampaignStatusChange,
     CampaignTestSend,
@@ -33,6 +34,7 @@ from campaigns.models import (
     Segment,
     SendBatch,
     TrackingEvent,
+    WelcomeMessage,
 )
 from campaigns.rendering import TEST_SUBJECT_PREFIX
 from campaigns.scheduling import Schedule, schedule_apply, schedule_checked, schedule_of
@@ -256,6 +258,16 @@ def campaign_update(
                 f"{campaign.get_status_display().lower()}.",
                 extra={"status": campaign.status},
             )
+        if (
+            mailing_lists is not None
+            and campaign.kind == CampaignKind.WELCOME
+            and {item.pk for item in mailing_lists}
+            != set(campaign.lists.values_list("pk", flat=True))
+        ):
+            raise ApplicationError(
+                "A welcome message belongs to its list: its lists cannot change.",
+                field="lists",
+            )
         schedule = _schedule_asked(schedule_fields, schedule_of(campaign))
         for name, value in data.items():
             setattr(campaign, name, value)
@@ -275,6 +287,11 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
     (its messages and their audit trail)."""
     with transaction.atomic():
         campaign = campaign_locked_for(account, campaign_id)
+        if campaign.kind == CampaignKind.WELCOME:
+            raise InvalidTransition(
+                "A welcome message is kept with its list (its figures and what was sent).",
+                extra={"status": campaign.status},
+            )
         if not campaign.is_deletable:
             raise InvalidTransition(
                 "Only draft, rejected or cancelled campaigns can be deleted.",
@@ -393,6 +410,8 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     deleted(ConsentCandidate.objects.filter(campaign_id__in=campaign_ids))
     deleted(CampaignScheduleChange.objects.filter(campaign_id__in=campaign_ids))
     deleted(Campaign.segments.through.objects.filter(campaign_id__in=campaign_ids))
+    # Welcome messages point at their campaigns and lists: before both.
+    counts["welcome_messages"] = deleted(WelcomeMessage.objects.filter(account=account))
     # What is left of a campaign is one row each (and its versions); Django's collector applies
     # the SET_NULLs of the audit log, flags and abuse reports (their labels keep the name).
     counts["campaigns"] = deleted(campaigns)
@@ -423,5 +442,6 @@ ACCOUNT_DATA = AccountDataStep(
         Campaign.segments.through,
         Segment,
         Segment.lists.through,
+        WelcomeMessage,
     ),
 )

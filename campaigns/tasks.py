@@ -51,3 +51,22 @@ def sweep_sending() -> dict:
     from campaigns.delivery import sweep
 
     return asdict(sweep())
+
+
+@shared_task(name="campaigns.welcome_subscriber")
+def welcome_subscriber(subscriber_id: int) -> int | None:
+    """Queue the list's welcome for a subscriber just confirmed (lists.services.optin sends
+    this by name after commit). At most one per subscriber and welcome; safe to run twice."""
+    from campaigns.welcome import welcome_queue_for
+
+    delivery = welcome_queue_for(subscriber_id=subscriber_id)
+    return delivery.pk if delivery is not None else None
+
+
+@shared_task(name="campaigns.send_welcome")
+def send_welcome(campaign_id: int) -> int:
+    """Send a welcome campaign's pending messages (one drain; the sweeper retries the rest)."""
+    from campaigns.delivery import drain
+
+    claimed, _ = drain(campaign_id=campaign_id)
+    return claimed

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from campaigns import consent_request_views, segment_views, template_views, views
+from campaigns import consent_request_views, segment_views, template_views, views, welcome_views
 from config.security import allows_mail_preview
 
 # The editor and the campaign's page show the message in the preview frame, which needs a wider
 # Content-Security-Policy (config/security.py).
 urlpatterns = [
+    path("lists/<int:list_id>/welcome/", welcome_views.list_welcome, name="list_welcome"),
     path("campaigns/", views.campaign_index, name="campaigns"),
     path("campaigns/new/", allows_mail_preview(views.campaign_create), name="campaign_create"),
     path("campaigns/preview/", views.campaign_preview_new, name="campaign_preview_new"),

@@ -23,6 +23,7 @@ from complaints.models import (
 )
 from config.coded_text import coded, in_english, render
 from config.coded_text import percent as as_percent
+from lists.models import Subscriber, SubscriberStatus
 
 
 def feedback_for(
@@ -423,3 +424,20 @@ def complaint_items_for(
         return FeedbackEvent.objects.none().values(*COMPLAINT_ITEM_COLUMNS)
     items = halves[0].union(*halves[1:], all=True) if len(halves) > 1 else halves[0]
     return items.order_by("-item_created_at", "-item_type", "-item_id")
+
+
+def sender_lists_of_address(
+    *, account_id: int, email: str, exclude_subscriber_id: int
+) -> list[str]:
+    """The names of the other lists of one sender (`account_id`) that `email` is subscribed
+    to, for the unsubscribe page: that sender's only, never another account's."""
+    return list(
+        Subscriber.objects.filter(
+            mailing_list__account_id=account_id,
+            email=email,
+            status=SubscriberStatus.SUBSCRIBED,
+        )
+        .exclude(pk=exclude_subscriber_id)
+        .order_by("mailing_list__name", "mailing_list_id")
+        .values_list("mailing_list__name", flat=True)
+    )

@@ -50,7 +50,11 @@ from lists.models import (
     Suppression,
     SuppressionReason,
 )
-from lists.services.subscribers import SubscriptionEnded, subscriptions_ended_write
+from lists.services.subscribers import (
+    SubscriptionEnded,
+    subscriber_unsubscribe,
+    subscriptions_ended_write,
+)
 from lists.services.suppression import platform_address_hash
 
 logger = logging.getLogger(__name__)
@@ -708,3 +712,48 @@ ACCOUNT_DATA = AccountDataStep(
     deletes=(FeedbackEvent, BlocklistListing),
     keeps={AbuseReport: "the moderators' record of what was reported and decided"},
 )
+# --- preferences: leaving every list of the sender ------------------------------------------
+
+
+# The consent records' word for a subscription ended from the unsubscribe page's "every list".
+ALL_LISTS_CHANNEL = "unsubscribe_page_all_lists"
+
+
+def unsubscribe_everywhere_apply(
+    *, token: TokenData, ip: str | None = None, user_agent: str = ""
+) -> int:
+    """Take the recipient an unsubscribe link names off every list of that sender: the link's
+    own list as `unsubscribe_link_apply` does, then each other subscribed or unconfirmed row of
+    the same address in the same account (never another account's), one consent record
+    (withdrawn) per row changed, the address suppressed account-wide as today. Returns how
+    many other lists were left. Idempotent; a test message's link changes nothing."""
+    if token.is_test:
+        return 0
+    unsubscribe_link_apply(token=token, one_click=False)
+    origin = (
+        Subscriber.objects.select_related("mailing_list")
+        .filter(pk=token.subscriber_id)
+        .values_list("email", "mailing_list__account_id")
+        .first()
+    )
+    if origin is None:
+        return 0
+    email, account_id = origin
+    with transaction.atomic():
+        # Locked in id order with their status checked in the same read: a row that bounced
+        # or complained meanwhile keeps that status (a stronger end than this one).
+        rows = list(
+            Subscriber.objects.select_for_update(of=("self",))
+            .filter(
+                mailing_list__account_id=account_id,
+                email=email,
+                status__in=(SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED),
+            )
+            .exclude(pk=token.subscriber_id)
+            .order_by("pk")
+        )
+        for subscriber in rows:
+            subscriber_unsubscribe(
+                subscriber=subscriber, channel=ALL_LISTS_CHANNEL, ip=ip, user_agent=user_agent
+            )
+    return len(rows)

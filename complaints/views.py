@@ -23,13 +23,20 @@ from campaigns.tokens import BadToken, MessageTokens, TokenData, TokenKind, unpa
 from complaints.abuse import abuse_report_submit
 from complaints.forms import HONEYPOT_FIELD, AbuseReportForm
 from complaints.models import FeedbackEvent, FeedbackKind
-from complaints.services import report_link_apply, unsubscribe_link_apply
+from complaints.selectors import sender_lists_of_address
+from complaints.services import (
+    report_link_apply,
+    unsubscribe_everywhere_apply,
+    unsubscribe_link_apply,
+)
 from config.errors import ApplicationError
 from config.http import client_ip
 from config.i18n import recipient_language
 from lists.models import Subscriber
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+# The unsubscribe page's "every list of this sender" button.
+SCOPE_ALL = "all"
 COMMENT_MAX = 4000
 
 
@@ -95,6 +102,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid(request)
     if request.method == "POST":
         one_click = _is_one_click(request)
+        if not one_click and request.POST.get("scope") == SCOPE_ALL:
+            # The page's second button: every list of this sender (RFC 8058's POST never is).
+            unsubscribe_everywhere_apply(
+                token=data,
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
+            )
+            return redirect(request.path + "?done=all")
         unsubscribe_link_apply(token=data, one_click=one_click)
         if one_click:
             return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
@@ -103,8 +118,24 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = context["subscriber"]
     context["done"] = subscriber is None or subscriber.status not in ("subscribed", "unconfirmed")
     if data.is_test:
-        context["done"] = request.GET.get("done") == "1"
+        context["done"] = request.GET.get("done") in ("1", SCOPE_ALL)
     context["event"] = _latest(data, FeedbackKind.UNSUBSCRIBED) if context["done"] else None
+    # The sender's other lists this address is on (names only, this sender's only).
+    context["other_lists"] = (
+        sender_lists_of_address(
+            account_id=context["account"].pk,
+            email=subscriber.email,
+            exclude_subscriber_id=subscriber.pk,
+        )
+        if subscriber is not None
+        else []
+    )
+    context["left_all"] = request.GET.get("done") == SCOPE_ALL and not context["other_lists"]
+    context["resubscribe_url"] = (
+        reverse("subscribe", kwargs={"public_id": context["list"].public_id})
+        if context["list"] is not None
+        else ""
+    )
     report_token = MessageTokens(
         campaign_id=data.campaign_id, subscriber_id=data.subscriber_id, is_test=data.is_test
     ).report()

@@ -326,3 +326,75 @@ class CampaignStatsOutput(DeliveryFiguresOutput):
         "empty ones included.",
     )
     providers = ProviderShareOutput(many=True, help_text="The probe plan's provider mix.")
+
+
+# --- welcome messages (campaigns.welcome) --------------------------------------------------------
+
+
+class WelcomeInput(serializers.Serializer):
+    subject = serializers.CharField(max_length=300, help_text="Merge tags allowed.")
+    from_name = serializers.CharField(max_length=100)
+    from_email = serializers.CharField(
+        max_length=254, help_text="Submitting needs it on one of the account's verified domains."
+    )
+    reply_to = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    html_body = serializers.CharField(
+        trim_whitespace=False, help_text="HTML; sanitised, CSS inlined; merge tags allowed."
+    )
+    text_body = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Plain text; generated from the HTML when empty.",
+    )
+
+
+class WelcomeLiveOutput(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="The approved version's number.")
+    subject = serializers.CharField(help_text="The approved version's subject, as written.")
+    approved_at = serializers.DateTimeField()
+
+
+class WelcomeStatsOutput(serializers.Serializer):
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    complained = serializers.IntegerField()
+    hard_bounced = serializers.IntegerField()
+    skipped = serializers.IntegerField(
+        help_text="Not sent: suppressed, unsubscribed, or the account could not send."
+    )
+    pending = serializers.IntegerField()
+
+
+class WelcomeOutput(serializers.Serializer):
+    list = serializers.IntegerField(help_text="The list's id.")
+    campaign_id = serializers.IntegerField(
+        help_text="The campaign (kind `welcome`) being edited or moderated."
+    )
+    status = serializers.ChoiceField(
+        choices=CampaignStatus.choices,
+        help_text="Of that campaign: draft, submitted, rejected, approved (or declined, "
+        "cancelled). An approved welcome edited again is a new draft.",
+    )
+    subject = serializers.CharField()
+    from_name = serializers.CharField()
+    from_email = serializers.CharField()
+    reply_to = serializers.CharField(allow_blank=True)
+    html_body = serializers.CharField()
+    text_body = serializers.CharField(allow_blank=True)
+    findings = FindingOutput(many=True)
+    moderation_note = serializers.CharField(allow_blank=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    live = WelcomeLiveOutput(
+        allow_null=True,
+        help_text="The approved version new subscribers get now; null before any approval.",
+    )
+    is_sending = serializers.BooleanField(
+        help_text="Whether new subscribers get it now (approved, and the account may send)."
+    )
+    stats = WelcomeStatsOutput(help_text="Over every version this welcome has sent.")
+    updated_at = serializers.DateTimeField()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import segments, templates, views
+from campaigns.api import segments, templates, views, welcome_views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListView.as_view(), name="api-campaigns"),
@@ -63,5 +63,15 @@ urlpatterns = [
         "segments/<int:segment_id>/count/",
         segments.SegmentCountView.as_view(),
         name="api-segment-count",
+    ),
+    path(
+        "lists/<int:list_id>/welcome/",
+        welcome_views.WelcomeView.as_view(),
+        name="api-list-welcome",
+    ),
+    path(
+        "lists/<int:list_id>/welcome/submit/",
+        welcome_views.WelcomeSubmitView.as_view(),
+        name="api-list-welcome-submit",
     ),
 ]

@@ -95,6 +95,27 @@ def subscription_confirm_token(subscriber: Subscriber) -> str:
     return signing.dumps(payload, salt=CONFIRM_SALT)
 
 
+# The list's welcome message (campaigns.welcome) is queued by name: lists may not import
+# campaigns, and the task finds out whether the list has an approved welcome.
+WELCOME_TASK = "campaigns.welcome_subscriber"
+
+
+def subscriber_welcome_request(*, subscriber_id: int) -> None:
+    """After the current transaction commits, have the list's welcome message queued for a
+    subscriber whose subscription was just confirmed (nothing when the list has none)."""
+    transaction.on_commit(lambda: _queue_welcome(subscriber_id))
+
+
+def _queue_welcome(subscriber_id: int) -> None:
+    from celery import current_app
+
+    task = current_app.tasks.get(WELCOME_TASK)
+    if task is not None:
+        task.delay(subscriber_id)  # the registered task (run at once where tasks are eager)
+    else:
+        current_app.send_task(WELCOME_TASK, args=[subscriber_id])
+
+
 def subscriber_request_confirmation(*, subscriber: Subscriber) -> None:
     """Enqueue (after commit) the double opt-in e-mail for an unconfirmed subscriber."""
     from lists.tasks import send_confirmation_email
@@ -283,6 +304,7 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
             previous_status=previous,
             channel="confirmation_link",
         )
+        subscriber_welcome_request(subscriber_id=subscriber.pk)
     return subscriber
 
 
@@ -449,4 +471,6 @@ def subscription_form_submit(
         if needs_confirmation:
             subscriber_request_confirmation(subscriber=subscriber)
             return FormOutcome.CONFIRMATION_REQUESTED
+        # Signed up on a single opt-in list: confirmed now.
+        subscriber_welcome_request(subscriber_id=subscriber.pk)
     return FormOutcome.SUBSCRIBED

@@ -58,9 +58,21 @@ class Tenant:
 
 
 def _list(tenant: Tenant) -> int:
+    from campaigns.welcome import welcome_save
     from tests.lists.factories import MailingListFactory
 
-    return MailingListFactory(account=tenant.account).pk
+    list_id = MailingListFactory(account=tenant.account).pk
+    # With a welcome message, so that /lists/{id}/welcome/ has something to read.
+    welcome_save(
+        account=tenant.account,
+        list_id=list_id,
+        actor=None,
+        subject="Welcome",
+        from_name="Tenant",
+        from_email="news@tenant.example",
+        html_body="<p>Welcome!</p>",
+    )
+    return list_id
 
 
 def _subscriber(tenant: Tenant) -> int:

@@ -658,6 +658,7 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
 
     assert counts == {
         "feedback_events": 1,
+        "welcome_messages": 0,
         "tracking_events": 2,
         "deliveries": 5,
         "send_batches": 0,

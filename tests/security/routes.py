@@ -63,6 +63,7 @@ def build_world(settings, tmp_path) -> World:
     from accounts.team import invitation_create
     from campaigns.consent_requests import consent_request_create
     from campaigns.models import EmailTemplate
+    from campaigns.welcome import welcome_save
     from complaints.models import AbuseReport
     from lists.models import ConsentRecord, ImportJob
     from moderation.models import Appeal
@@ -135,6 +136,16 @@ def build_world(settings, tmp_path) -> World:
             mailing_list_id=mailing_list.pk,
             from_name="Matrix",
             from_email=draft.from_email,
+        ),
+        # The list's welcome message (campaigns.welcome), a draft.
+        "welcome": welcome_save(
+            account=account,
+            list_id=mailing_list.pk,
+            actor=owner,
+            subject=f"{marker} welcome",
+            from_name="Matrix",
+            from_email=draft.from_email,
+            html_body="<p>Welcome!</p>",
         ),
         "import": import_job,
         "token": token,

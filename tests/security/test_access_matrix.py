@@ -142,6 +142,7 @@ PAGES: dict[str, Page] = {
     "lists": Page(SENDER),
     "list_create": Page(SENDER),
     "list_detail": Page(SENDER),
+    "list_welcome": Page(SENDER),
     "list_edit": Page(SENDER),
     "list_delete": Page(SENDER),
     "list_form_builder": Page(SENDER),

@@ -456,6 +456,7 @@ SENDER_PAGES = [
     ("list_detail", lambda w: [w["list"].pk]),
     ("list_edit", lambda w: [w["list"].pk]),
     ("list_form_builder", lambda w: [w["list"].pk]),
+    ("list_welcome", lambda w: [w["list"].pk]),
     ("subscriber_detail", lambda w: [w["list"].pk, w["ann"].pk]),
     ("suppressions", lambda w: []),
     ("import_progress", lambda w: [w["job"].pk]),
