@@ -162,8 +162,8 @@ def template_from_campaign(
 def campaign_duplicate(*, account: Account, campaign_id: int, created_by: User | None) -> Campaign:
     """A new draft with the campaign's content, sender, lists and segments (through
     campaign_create, so a frozen account is refused, and so is a campaign with no audience left).
-    Nothing of the original's moderation or sending is copied. A consent request is not duplicated: it is made from its
-    list's page."""
+    Nothing of the original's moderation or sending is copied. A consent request or a welcome
+    message is not duplicated: each is made from its list's page."""
     campaign = _campaign_or_not_found(account, campaign_id)
     if campaign.kind != CampaignKind.REGULAR:
         raise ApplicationError(_("A consent request cannot be duplicated; start a new one."))
