@@ -24,10 +24,11 @@ _SPACES = re.compile(r"\s+")
 def tag_names_split(cell: str) -> list[str]:
     """The tag names of an import cell or form field: comma- or semicolon-separated, blanks
     dropped, repeats (whatever their case) once. Too long a name is cut, never refused: an
-    import row is not lost over a label."""
+    import row is not lost over a label. Mailchimp's exports quote each name in the cell
+    (`"newsletter","vip"`); the quotes are not part of the name."""
     seen: dict[str, str] = {}
     for part in _SEPARATORS.split(cell or ""):
-        name = _SPACES.sub(" ", part).strip()[:TAG_NAME_MAX].strip()
+        name = _SPACES.sub(" ", part).strip().strip('"').strip()[:TAG_NAME_MAX].strip()
         if name and name.lower() not in seen:
             seen[name.lower()] = name
     return list(seen.values())[:MAX_TAGS_AT_ONCE]

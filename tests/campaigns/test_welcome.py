@@ -464,14 +464,14 @@ def test_a_lost_send_task_is_made_up_by_the_sweeper(
 def test_account_data_deletion_takes_the_welcome(
     account, mailing_list, sender_domain, django_capture_on_commit_callbacks
 ):
-    from moderation import enforcement
+    from moderation.enforcement import deletion
 
     _write(account, mailing_list)
     account.state = AccountState.SCHEDULED_FOR_DELETION
     account.save(update_fields=["state"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        counts = enforcement.account_data_delete(account_id=account.pk)
+        counts = deletion.account_data_delete(account_id=account.pk)
 
     assert counts["welcome_messages"] == 1
     assert not WelcomeMessage.objects.exists()

@@ -95,9 +95,13 @@ def test_mailchimp_subscribed_export_imports_everyone_with_joined_names(
         "name": 1,
         "last_name": 2,
         "phone": 4,
+        "tags": 23,
         "attributes": {},
     }
     assert body["errors"] == []
+    # Mailchimp's TAGS cell quotes each name: the tag is the name without them.
+    ann = Subscriber.objects.get(email="ann.lee@example.com")
+    assert [link.tag.name for link in ann.tag_links.all()] == ["newsletter"]
     assert _suppressions(user.account) == {}
 
 
