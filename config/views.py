@@ -1,6 +1,12 @@
-"""Project-wide error pages: the API answers in JSON even when no URL pattern matched."""
+"""Project-wide pages: the error pages (the API answers in JSON even when no URL pattern
+matched) and the API reference."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import get_language
+
+from config.api_docs import api_reference
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 
@@ -20,3 +26,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return django_bad_request(request, exception)
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """The API reference (config.api_docs), in the reader's language; no script, nothing
+    third-party: the site's own policy applies."""
+    return render(
+        request,
+        "api/docs.html",
+        {"reference": api_reference(get_language()), "schema_url": reverse("api-schema")},
+    )
