@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 REF_PREFIX = "#/components/schemas/"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -89,6 +91,7 @@ class Response:
 class Operation:
     method: str
     path: str
+    short_path: str  # without the prefix every path has (/api/v1), for the contents
     anchor: str
     summary: str
     description: SafeString
@@ -150,7 +153,7 @@ def build_reference(schema: dict) -> Reference:
     """Read an OpenAPI 3 document into the page's view model: operations grouped by tag (in
     alphabetical order), and every component schema with an anchor its references link to."""
     components = schema.get("components", {}).get("schemas", {})
-    reader = _Reader(components)
+    reader = _Reader(components, _common_prefix(list(schema.get("paths", {}))))
     tags: dict[str, Tag] = {}
     for path, item in schema.get("paths", {}).items():
         for method in HTTP_METHODS:
@@ -175,8 +178,9 @@ def schema_anchor(name: str) -> str:
 
 
 class _Reader:
-    def __init__(self, components: dict) -> None:
+    def __init__(self, components: dict, prefix: str) -> None:
         self.components = components
+        self.prefix = prefix
 
     # --- operations -------------------------------------------------------------------------
 
@@ -186,6 +190,7 @@ class _Reader:
         return Operation(
             method=method.upper(),
             path=path,
+            short_path=path.removeprefix(self.prefix) or path,
             anchor=f"op-{_slug(anchor)}",
             summary=operation.get("summary", ""),
             description=_text(operation.get("description", "")),
@@ -219,7 +224,7 @@ class _Reader:
             content_types=list(content),
             required=bool(body.get("required")),
             type=self.type(schema),
-            fields=self.fields(schema),
+            fields=self.fields(schema, expand=True),
             example=example,
         )
 
@@ -288,10 +293,17 @@ class _Reader:
         return [TypePart(f"{kind} ({schema['format']})" if "format" in schema else kind)]
 
     def fields(
-        self, schema: dict, prefix: str = "", depth: int = 0, seen: frozenset = frozenset()
+        self,
+        schema: dict,
+        *,
+        expand: bool = False,
+        prefix: str = "",
+        depth: int = 0,
+        seen: frozenset = frozenset(),
     ) -> list[Field]:
         """The object's properties, nested objects' ones after theirs (named `parent.child`, or
-        `parent[].child` in an array) to MAX_DEPTH; a schema is never expanded inside itself."""
+        `parent[].child` in an array) to MAX_DEPTH. A nested object that is a component is a link
+        to it, unless `expand` (a request body reads in one place); no schema inside itself."""
         target, name = self.resolve(schema)
         if name:
             seen = seen | {name}
@@ -319,8 +331,19 @@ class _Reader:
                 )
             )
             nested, nested_name = self.resolve(inner)
-            if nested.get("properties") and depth + 1 < MAX_DEPTH and nested_name not in seen:
-                found += self.fields(inner, f"{prefix}{key}{suffix}.", depth + 1, seen)
+            if (
+                nested.get("properties")
+                and (expand or not nested_name)
+                and depth + 1 < MAX_DEPTH
+                and nested_name not in seen
+            ):
+                found += self.fields(
+                    inner,
+                    expand=expand,
+                    prefix=f"{prefix}{key}{suffix}.",
+                    depth=depth + 1,
+                    seen=seen,
+                )
         return found
 
     def resolve(self, schema: dict) -> tuple[dict, str]:
@@ -367,6 +390,19 @@ class _Reader:
         return _text("\n".join(kept).strip()), choices
 
 
+# The limits with a number of things, each its own literal call so makemessages finds both forms.
+COUNTED_NOTES = {
+    "minLength": lambda n: ngettext(
+        "at least %(count)s character", "at least %(count)s characters", n
+    ),
+    "maxLength": lambda n: ngettext(
+        "at most %(count)s character", "at most %(count)s characters", n
+    ),
+    "minItems": lambda n: ngettext("at least %(count)s item", "at least %(count)s items", n),
+    "maxItems": lambda n: ngettext("at most %(count)s item", "at most %(count)s items", n),
+}
+
+
 def _notes(schema: dict) -> list[str]:
     """What the schema says of a value beside its type, in the reader's language."""
     notes = []
@@ -377,20 +413,27 @@ def _notes(schema: dict) -> list[str]:
     ):
         if schema.get(key):
             notes.append(word)
-    for key, word in (
-        ("default", _("default: %(value)s")),
-        ("minLength", _("at least %(value)s characters")),
-        ("maxLength", _("at most %(value)s characters")),
+    if "default" in schema:
+        notes.append(_("default: %(value)s") % {"value": json.dumps(schema["default"])})
+    for key, text in (
         ("minimum", _("minimum: %(value)s")),
         ("maximum", _("maximum: %(value)s")),
-        ("minItems", _("at least %(value)s items")),
-        ("maxItems", _("at most %(value)s items")),
         ("pattern", _("pattern: %(value)s")),
     ):
         if key in schema:
-            value = json.dumps(schema[key]) if key == "default" else schema[key]
-            notes.append(word % {"value": value})
+            notes.append(text % {"value": schema[key]})
+    for key, counted in COUNTED_NOTES.items():
+        if key in schema:
+            notes.append(counted(schema[key]) % {"count": schema[key]})
     return notes
+
+
+def _common_prefix(paths: list[str]) -> str:
+    """The segments every path starts with ("/api/v1"), if any."""
+    if not paths:
+        return ""
+    prefix = os.path.commonprefix(paths)
+    return prefix[: prefix.rfind("/")]
 
 
 def _ref_name(ref: str) -> str:

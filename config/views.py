@@ -5,10 +5,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import get_language
-
-from config.api_docs import api_reference
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
+
+from config.api_docs import api_reference
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
