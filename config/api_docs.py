@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -429,11 +428,17 @@ def _notes(schema: dict) -> list[str]:
 
 
 def _common_prefix(paths: list[str]) -> str:
-    """The segments every path starts with ("/api/v1"), if any."""
-    if not paths:
+    """The segments every path starts with ("/api/v1"), never the whole of a path."""
+    split = [path.strip("/").split("/") for path in paths]
+    if not split:
         return ""
-    prefix = os.path.commonprefix(paths)
-    return prefix[: prefix.rfind("/")]
+    common = []
+    for segments in zip(*split, strict=False):
+        if len(set(segments)) > 1:
+            break
+        common.append(segments[0])
+    common = common[: min(len(segments) for segments in split) - 1]
+    return "".join(f"/{segment}" for segment in common)
 
 
 def _ref_name(ref: str) -> str:
@@ -441,7 +446,7 @@ def _ref_name(ref: str) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
 
 
 def _text(text: str) -> SafeString:
