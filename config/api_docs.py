@@ -85,6 +85,12 @@ class Response:
     def succeeds(self) -> bool:
         return self.status.startswith("2")
 
+    @property
+    def inline_fields(self) -> list[Field]:
+        """The fields of a body that is no component (the errors' `detail`): a component's are
+        in its section, which the type links to."""
+        return [] if any(part.href for part in self.type) else self.fields
+
 
 @dataclass
 class Operation:

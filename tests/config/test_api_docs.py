@@ -53,10 +53,10 @@ def test_a_referenced_schema_is_linked_and_every_link_lands(schema, page):
     create = create[: create.index("</article>")]
     assert '<a href="#schema-ListInputRequest">ListInputRequest</a>' in create
     # Its fields are shown there, the enum's choices listed.
-    assert "<code>privacy_policy_url</code>" in create
+    assert '<th scope="row" class="name">privacy_policy_url</th>' in create
     assert "<code>en</code> · English" in create
     section = page[page.index('id="schema-ListInputRequest"') :]
-    assert "<code>purpose</code>" in section[: section.index("</article>")]
+    assert '<th scope="row" class="name">purpose</th>' in section[: section.index("</article>")]
     # Every component has its section and no link leads nowhere.
     anchors = set(ANCHOR.findall(page))
     for name in schema["components"]["schemas"]:
