@@ -34,6 +34,7 @@ def test_the_page_shows_every_operation_of_the_schema(schema, page):
         if method in HTTP_METHODS
     ]
     assert len(operations) > 60
+    assert api_reference("en").paths == set(schema["paths"])
     anchors = set(ANCHOR.findall(page))
     for method, path, operation_id in operations:
         heading = re.search(rf'id="op-{re.escape(operation_id)}-heading">(.*?)</h3>', page)
