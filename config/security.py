@@ -13,8 +13,3 @@ MAIL_PREVIEW_POLICY = {
     "img-src": ["https:", "http:"],
 }
 allows_mail_preview = csp_update(MAIL_PREVIEW_POLICY)
-
-# drf-spectacular's Swagger UI page has a small <style> block of its own; its script is served
-# as a file (SpectacularSwaggerSplitView), so only styles are widened.
-API_DOCS_POLICY = {"style-src": ["'unsafe-inline'"]}
-allows_api_docs = csp_update(API_DOCS_POLICY)

@@ -22,7 +22,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     "anymail",
     "axes",
     "csp",
@@ -300,10 +299,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Served from our own static files: no third-party requests from the docs page.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # The campaign's status appears in several serializers: one named enum, not colliding copies.
     "ENUM_NAME_OVERRIDES": {"CampaignStatusEnum": "campaigns.states.CampaignStatus"},
 }

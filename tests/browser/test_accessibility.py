@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from django.test import Client
+from playwright.sync_api import expect
 
 from tests.accounts.test_dashboard import build_dashboard
 from tests.browser.conftest import DESKTOP, MOBILE
@@ -202,5 +203,31 @@ def test_every_page_passes_axe_in_both_languages_at_both_widths(chromium, site, 
                         found += _violations(page, url=url, who=who, language=language, width=width)
             finally:
                 context.close()
+    report = "\n".join(map(str, found))
+    assert not found, f"{len(found)} serious or critical axe violations:\n{report}"
+
+
+def test_the_api_docs_pass_axe_in_both_languages_at_both_widths(chromium, site):
+    # The API reference (config/api_docs.py) is not in the access matrix's browser routes: it is
+    # checked here, signed out, with its page translated and the schema's texts as generated.
+    found: list[Violation] = []
+    for language in LANGUAGES:
+        context = _browser_context(chromium, site.url, language, None)
+        try:
+            page = context.new_page()
+            # Generating the schema takes a while on a busy machine.
+            page.goto(site.url + "/api/v1/docs/", timeout=60_000)
+            expect(
+                page.get_by_role("heading", name="GET /api/v1/account/", exact=True)
+            ).to_be_visible()
+            assert page.evaluate("document.documentElement.lang") == language
+            for width, size in WIDTHS:
+                page.set_viewport_size(size)
+                page.evaluate(NEXT_FRAME)
+                found += _violations(
+                    page, url="/api/v1/docs/", who="anonymous", language=language, width=width
+                )
+        finally:
+            context.close()
     report = "\n".join(map(str, found))
     assert not found, f"{len(found)} serious or critical axe violations:\n{report}"

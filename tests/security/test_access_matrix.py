@@ -222,7 +222,7 @@ PAGES: dict[str, Page] = {
 PUBLIC_API: dict[str, dict[str, int]] = {
     "api-token-obtain": {"post": 400},  # e-mail and password (the lock also applies)
     "api-schema": {"get": 200},  # the OpenAPI document
-    "api-docs": {"get": 200},  # Swagger UI for it
+    "api-docs": {"get": 200},  # the reference page made from it
 }
 # Query strings a route needs to answer 200 to its owner.
 API_QUERIES = {"api-subscriber-export": "?email=reader@example.org"}

@@ -124,18 +124,17 @@ def test_a_moderators_decision_with_an_error_shows_the_preview_under_the_same_po
     assert policy(response)["style-src-attr"] == ["'unsafe-inline'"]
 
 
-def test_the_api_docs_load_their_script_from_a_file(db):
+def test_the_api_docs_are_a_page_of_ours_under_the_strict_policy(db):
+    # Rendered by Django from the schema (config/api_docs.py): no widening, no script of its own.
     response = Client().get(reverse("api-docs"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert re.findall(r"<script>", html) == [], "Swagger UI's set-up script is inline"
-    script = re.search(r'<script src="([^"]*script=[^"]*)"', html).group(1).replace("&amp;", "&")
-    served = Client().get(script)
-    assert served.status_code == 200
-    assert served["Content-Type"].startswith("application/javascript")
-    assert b"SwaggerUIBundle" in served.content
-    # Its small <style> block is the one widening; scripts stay 'self'.
-    assert policy(response) == {**BASE_POLICY, "style-src": ["'self'", "'unsafe-inline'"]}
+    assert INLINE_SCRIPT.findall(html) == []
+    assert STYLE_ELEMENT.findall(html) == [] and STYLE_ATTRIBUTE.findall(html) == []
+    assert re.findall(r'<script src="([^"]*)"', html) == ["/static/js/scroll-regions.js"]
+    assert not re.findall(r"(?:src|href)=\"(?:https?:)?//", html)  # nothing third-party
+    assert policy(response) == BASE_POLICY
+    assert_hardened(response)
 
 
 # Style attributes a template may keep, and why.
