@@ -174,3 +174,16 @@ def test_the_browser_export_of_another_accounts_segment_is_a_404(user, other_use
 def test_a_read_only_token_may_export(read_only_token_client, world):
     response = read_only_token_client.get(f"/api/v1/segments/{world.pk}/export/")
     assert response.status_code == 200
+
+
+def test_read_a_row_at_a_time_each_address_still_comes_once(world):
+    from lists.exports import subscriber_export_rows
+
+    subscribers = segment_selectors.segment_subscribers(segment=world)
+    rows = list(subscriber_export_rows(subscribers, chunk=1))
+    assert sorted(row[0] for row in rows) == [
+        "ann@example.org",
+        "bob@example.org",
+        "eve@example.org",
+    ]
+    assert {row[0]: row[1] for row in rows}["ann@example.org"] == "Ann"
