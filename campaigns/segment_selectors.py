@@ -79,6 +79,26 @@ def segment_count(*, segment: Segment) -> int:
     )
 
 
+def segment_subscribers(*, segment: Segment) -> QuerySet[Subscriber]:
+    """The subscribers the segment selects now, as `segment_count` counts them: subscribed,
+    meeting its conditions, in the account's lists, not suppressed, each address once. An
+    address on two of its lists is its oldest subscriber row (the lowest id, as
+    `first_of_each_address` keeps: the list it joined first). For the export, which reads it
+    in chunks by id: the duplicates are left out by an anti-join (an earlier row of the same
+    address, found through the (list, email) index), not a GROUP BY each chunk would redo."""
+    data = compiler.segment_as_data(segment)
+    selected = compiler.audience_subscribers(
+        account_id=segment.account_id, list_ids=[], segments=[data]
+    )
+    checked = without_account_suppressions(selected, account_id=segment.account_id)
+    if len(data["lists"]) <= 1:
+        return checked
+    # Addresses are stored lower-cased, so equal text is the same address (the count's
+    # lower(email)); a suppressed address is suppressed on every list, so `selected` will do.
+    earlier = selected.filter(email=OuterRef("email"), pk__lt=OuterRef("pk"))
+    return checked.exclude(Exists(earlier))
+
+
 def campaign_audience_count(*, campaign: Campaign) -> int:
     """How many addresses the draft's lists and segments reach now (before the send's final
     checks), for the page and the API before submitting."""

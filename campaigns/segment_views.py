@@ -204,3 +204,20 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
         messages.success(request, _("Segment deleted."))
         return redirect("segments")
     return render(request, "campaigns/segment_delete.html", {"segment": segment})
+
+
+@account_required
+def segment_export(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """The segment's subscribers with their consent, as CSV or XLSX (?format=): the list
+    export's columns and cells, over the addresses the segment's count counts."""
+    from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
+
+    segment = _segment_or_404(request, segment_id)
+    file_format = request.GET.get("format", "csv")
+    if file_format not in EXPORT_FORMATS:
+        raise Http404(_("No such export format."))
+    return subscribers_export_response(
+        segment_selectors.segment_subscribers(segment=segment),
+        file_format=file_format,
+        filename=export_filename(segment, kind="segment"),
+    )

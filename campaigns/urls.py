@@ -95,4 +95,9 @@ urlpatterns = [
         segment_views.segment_delete,
         name="segment_delete",
     ),
+    path(
+        "campaigns/segments/<int:segment_id>/export/",
+        segment_views.segment_export,
+        name="segment_export",
+    ),
 ]

@@ -293,10 +293,12 @@ def subscribers_export_response(subscribers, *, file_format: str, filename: str)
     return response
 
 
-def export_filename(mailing_list: MailingList) -> str:
-    """The download's name (ASCII, no quotes: it goes into a header)."""
+def export_filename(mailing_list: MailingList, *, kind: str = "") -> str:
+    """The download's name (ASCII, no quotes: it goes into a header). `kind` ("segment")
+    tells apart another thing with a pk and a name exported the same way."""
     from django.utils import timezone
     from django.utils.text import slugify
 
-    slug = slugify(mailing_list.name)[:40] or "list"
-    return f"{mailing_list.pk}-{slug}-{timezone.now():%Y-%m-%d}"
+    slug = slugify(mailing_list.name)[:40] or kind or "list"
+    prefix = f"{kind}-" if kind else ""
+    return f"{prefix}{mailing_list.pk}-{slug}-{timezone.now():%Y-%m-%d}"

@@ -1,5 +1,6 @@
 """Segments API: saved selections of subscribers (campaigns.segments), and their counts."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -12,6 +13,9 @@ from campaigns.models import Segment, SegmentMatch
 from campaigns.segments import OPERATORS
 from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
+from lists.api.serializers import ExportFormatQuery
+from lists.api.views import AnyFormatNegotiation
+from lists.exports import XLSX_TYPE, export_filename, subscribers_export_response
 
 _CONDITIONS_HELP = (
     "A list of {field, op, value} (and key for an attribute). Fields and operators: "
@@ -157,6 +161,34 @@ class SegmentCountView(APIView):
     def get(self, request, segment_id: int):
         segment = _segment_or_404(request, segment_id)
         return Response({"count": segment_selectors.segment_count(segment=segment)})
+
+
+class SegmentExportView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    content_negotiation_class = AnyFormatNegotiation
+
+    @extend_schema(
+        parameters=[ExportFormatQuery],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_TYPE): OpenApiTypes.BINARY,
+            **error_responses(400, 404),
+        },
+        summary="The segment's subscribers with their consent, as CSV (streamed) or XLSX",
+        description="The list export's columns, over the addresses the segment's count counts: "
+        "subscribed, meeting its conditions, not suppressed, each address once (an address on "
+        "two of its lists is exported from the row it was subscribed by first, the lowest "
+        "subscriber id).",
+    )
+    def get(self, request, segment_id: int):
+        segment = _segment_or_404(request, segment_id)
+        query = ExportFormatQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return subscribers_export_response(
+            segment_selectors.segment_subscribers(segment=segment),
+            file_format=query.validated_data["format"],
+            filename=export_filename(segment, kind="segment"),
+        )
 
 
 class CampaignAudienceView(APIView):

@@ -65,6 +65,11 @@ urlpatterns = [
         name="api-segment-count",
     ),
     path(
+        "segments/<int:segment_id>/export/",
+        segments.SegmentExportView.as_view(),
+        name="api-segment-export",
+    ),
+    path(
         "lists/<int:list_id>/welcome/",
         welcome_views.WelcomeView.as_view(),
         name="api-list-welcome",

@@ -532,7 +532,7 @@ class SubscriberRemoveView(APIView):
         return Response(s.SubscriberOutput(subscriber).data)
 
 
-class _AnyFormatNegotiation(DefaultContentNegotiation):
+class AnyFormatNegotiation(DefaultContentNegotiation):
     """`?format=` names the file format here, not DRF's renderer: errors still answer JSON."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
@@ -541,7 +541,7 @@ class _AnyFormatNegotiation(DefaultContentNegotiation):
 
 class ListExportView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
-    content_negotiation_class = _AnyFormatNegotiation
+    content_negotiation_class = AnyFormatNegotiation
 
     @extend_schema(
         parameters=[s.ExportFormatQuery],

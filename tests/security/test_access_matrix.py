@@ -174,6 +174,7 @@ PAGES: dict[str, Page] = {
     "segment_create": Page(SENDER),
     "segment_edit": Page(SENDER),
     "segment_delete": Page(SENDER),
+    "segment_export": Page(SENDER),
     "subscriber_tags_add": Page(SENDER),
     "subscriber_tag_remove": Page(SENDER),
     "campaign_progress": Page(SENDER),
