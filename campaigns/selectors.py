@@ -84,10 +84,12 @@ def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
 
 def campaign_status_counts(*, account: Account) -> dict[str, int]:
     """How many of the account's campaigns are in each status: every status, zero when none.
-    One grouped query."""
+    One grouped query. Welcome messages are not counted: the campaigns index they would link to
+    does not list them (campaigns_for)."""
     counts = dict.fromkeys(CampaignStatus.values, 0)
     rows = (
         Campaign.objects.filter(account=account)
+        .exclude(kind=CampaignKind.WELCOME)
         .values_list("status")
         .annotate(n=Count("id"))
         .order_by()
