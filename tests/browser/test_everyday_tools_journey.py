@@ -121,8 +121,12 @@ def test_tag_segment_starter_schedule_submit_and_approve(page, site, chromium, t
         review.goto(f"{site.url}/moderation/campaigns/{campaign.pk}/")
         expect(review.get_by_role("heading", level=1)).to_have_text("Coast path")
         shot(review, "review")
-        review.locator("#decision-approve").get_by_role("button").click()
-        expect(review.get_by_role("status")).to_contain_text("Approved “Coast path”")
+        approve = review.locator("#decision-approve")
+        expect(approve).to_contain_text("goes out at the scheduled start")
+        approve.get_by_role("button").click()
+        expect(review.get_by_role("status")).to_contain_text(
+            f"Approved “Coast path”: its probe waits for its start, {wall} (Pacific/Auckland)."
+        )
         shot(review, "approved")
     finally:
         context.close()
