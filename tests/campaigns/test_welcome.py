@@ -494,3 +494,25 @@ def test_the_dashboard_counts_do_not_count_welcome_messages(
     assert counts[CampaignStatus.DRAFT] == 1
     assert counts[CampaignStatus.APPROVED] == 0
     assert sum(counts.values()) == 1
+
+
+def test_a_welcome_campaign_is_not_offered_for_duplication(
+    client, user, account, mailing_list, sender_domain
+):
+    from django.urls import reverse
+
+    from campaigns import email_templates
+    from config.errors import ApplicationError
+
+    written = _write(account, mailing_list)
+    client.force_login(user)
+
+    page = client.get(reverse("campaign_detail", args=[written.campaign_id])).content.decode()
+
+    assert 'id="campaign-duplicate"' not in page
+    assert 'id="campaign-save-as-template"' in page  # its content can still start a template
+    with pytest.raises(ApplicationError, match="welcome message cannot be duplicated"):
+        email_templates.campaign_duplicate(
+            account=account, campaign_id=written.campaign_id, created_by=user
+        )
+    assert Campaign.objects.filter(account=account).count() == 1
