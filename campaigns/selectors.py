@@ -917,17 +917,18 @@ class GettingStarted:
 def getting_started(*, account: Account) -> GettingStarted:
     """The dashboard checklist's facts about lists and campaigns, in one query."""
     account_ref = OuterRef("pk")
+    regular = Campaign.objects.exclude(kind=CampaignKind.WELCOME)
     row = (
         Account.objects.filter(pk=account.pk)
         .annotate(
             has_list=Exists(MailingList.objects.filter(account=account_ref)),
             has_import=Exists(ImportJob.objects.filter(account=account_ref)),
             has_subscriber=Exists(Subscriber.objects.filter(mailing_list__account=account_ref)),
-            has_campaign=Exists(Campaign.objects.filter(account=account_ref)),
+            # A list's welcome message is not the campaign the checklist asks for: the
+            # campaigns index its steps link to does not list it (campaigns_for).
+            has_campaign=Exists(regular.filter(account=account_ref)),
             has_test_send=Exists(CampaignTestSend.objects.filter(account=account_ref)),
-            has_submitted=Exists(
-                Campaign.objects.filter(account=account_ref, submitted_at__isnull=False)
-            ),
+            has_submitted=Exists(regular.filter(account=account_ref, submitted_at__isnull=False)),
         )
         .values(
             "has_list",
