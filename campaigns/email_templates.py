@@ -165,6 +165,10 @@ def campaign_duplicate(*, account: Account, campaign_id: int, created_by: User |
     Nothing of the original's moderation or sending is copied. A consent request or a welcome
     message is not duplicated: each is made from its list's page."""
     campaign = _campaign_or_not_found(account, campaign_id)
+    if campaign.kind == CampaignKind.WELCOME:
+        raise ApplicationError(
+            _("A welcome message cannot be duplicated; edit it from its list's page.")
+        )
     if campaign.kind != CampaignKind.REGULAR:
         raise ApplicationError(_("A consent request cannot be duplicated; start a new one."))
     copy_name = _("%(name)s (copy)") % {"name": campaign.name}

@@ -84,10 +84,12 @@ def campaigns_for(*, account: Account, status: str = "") -> QuerySet[Campaign]:
 
 def campaign_status_counts(*, account: Account) -> dict[str, int]:
     """How many of the account's campaigns are in each status: every status, zero when none.
-    One grouped query."""
+    One grouped query. Welcome messages are not counted: the campaigns index they would link to
+    does not list them (campaigns_for)."""
     counts = dict.fromkeys(CampaignStatus.values, 0)
     rows = (
         Campaign.objects.filter(account=account)
+        .exclude(kind=CampaignKind.WELCOME)
         .values_list("status")
         .annotate(n=Count("id"))
         .order_by()
@@ -915,17 +917,18 @@ class GettingStarted:
 def getting_started(*, account: Account) -> GettingStarted:
     """The dashboard checklist's facts about lists and campaigns, in one query."""
     account_ref = OuterRef("pk")
+    regular = Campaign.objects.exclude(kind=CampaignKind.WELCOME)
     row = (
         Account.objects.filter(pk=account.pk)
         .annotate(
             has_list=Exists(MailingList.objects.filter(account=account_ref)),
             has_import=Exists(ImportJob.objects.filter(account=account_ref)),
             has_subscriber=Exists(Subscriber.objects.filter(mailing_list__account=account_ref)),
-            has_campaign=Exists(Campaign.objects.filter(account=account_ref)),
+            # A list's welcome message is not the campaign the checklist asks for: the
+            # campaigns index its steps link to does not list it (campaigns_for).
+            has_campaign=Exists(regular.filter(account=account_ref)),
             has_test_send=Exists(CampaignTestSend.objects.filter(account=account_ref)),
-            has_submitted=Exists(
-                Campaign.objects.filter(account=account_ref, submitted_at__isnull=False)
-            ),
+            has_submitted=Exists(regular.filter(account=account_ref, submitted_at__isnull=False)),
         )
         .values(
             "has_list",

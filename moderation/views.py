@@ -26,7 +26,8 @@ from django.views.decorators.http import require_POST
 from accounts import roles
 from accounts.models import AccountState
 from accounts.views import account_required
-from campaigns.models import Campaign
+from campaigns import scheduling
+from campaigns.models import Campaign, CampaignKind
 from campaigns.sending import VersionMismatch
 from campaigns.states import CampaignStatus, can_transition
 from complaints.blocklists import (
@@ -253,6 +254,7 @@ def _review_page(
             "decisions": decisions,
             "changes": dossier.campaign.changes.select_related("actor").order_by("at", "id"),
             "tab": _tab_of(status),
+            "probe_waits": not scheduling.schedule_is_due(dossier.campaign),
         },
         status=status_code or (400 if bound else 200),
     )
@@ -309,8 +311,29 @@ def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpRespons
             return _review_page(request, campaign_id, bound=(decision, form))
         messages.error(request, exc.message)
         return redirect("moderation_review", campaign_id=campaign.pk)
-    messages.success(request, str(chosen.done).format(name=campaign.name))
+    messages.success(request, _decided_message(chosen, campaign_id=campaign.pk, name=campaign.name))
     return redirect(f"{reverse('moderation_queue')}?tab={tab}")
+
+
+def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
+    """What the moderator is told after a decision. An approval sends no probe now for a
+    welcome message (it goes to each new subscriber) nor for a campaign whose time is still to
+    come (the probe waits for it): saying "its probe goes out now" would be wrong for both."""
+    if chosen is DECISIONS["approve"]:
+        campaign = selectors.campaign_for_moderation(campaign_id=campaign_id)
+        if campaign is not None and campaign.kind == CampaignKind.WELCOME:
+            return _(
+                "Approved “{name}”: it goes to each new subscriber of its list once their "
+                "subscription is confirmed."
+            ).format(name=name)
+        if campaign is not None and not scheduling.schedule_is_due(campaign):
+            start = scheduling.schedule_local(campaign)
+            return _("Approved “{name}”: its probe waits for its start, {start} ({zone}).").format(
+                name=name,
+                start=start.strftime("%Y-%m-%d %H:%M"),
+                zone=campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE,
+            )
+    return str(chosen.done).format(name=name)
 
 
 # --- the audit log --------------------------------------------------------------------------------

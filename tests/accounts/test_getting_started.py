@@ -106,3 +106,18 @@ def test_the_facts_come_in_one_query_and_never_from_another_account(
         has_test_send=False,
         has_submitted=False,
     )
+
+
+def test_a_welcome_message_is_not_the_campaign_the_checklist_asks_for(user):
+    from campaigns.models import CampaignKind
+
+    welcome = CampaignFactory(account=user.account, kind=CampaignKind.WELCOME)
+    welcome.submitted_at = timezone.now()
+    welcome.save(update_fields=["submitted_at"])
+
+    facts = getting_started(account=user.account)
+
+    assert (facts.has_campaign, facts.has_submitted) == (False, False)
+    CampaignFactory(account=user.account, submitted_at=timezone.now())
+    facts = getting_started(account=user.account)
+    assert (facts.has_campaign, facts.has_submitted) == (True, True)

@@ -476,3 +476,43 @@ def test_account_data_deletion_takes_the_welcome(
     assert counts["welcome_messages"] == 1
     assert not WelcomeMessage.objects.exists()
     assert not Campaign.objects.filter(account=account).exists()
+
+
+def test_the_dashboard_counts_do_not_count_welcome_messages(
+    account, mailing_list, sender_domain, moderator, django_capture_on_commit_callbacks
+):
+    from campaigns.selectors import campaign_status_counts
+    from tests.campaigns.factories import CampaignFactory
+
+    _approved_welcome(account, mailing_list, moderator, django_capture_on_commit_callbacks)
+    _write(account, mailing_list, subject="A newer welcome")  # its next version, a draft
+    CampaignFactory(account=account, lists=[mailing_list])
+
+    counts = campaign_status_counts(account=account)
+
+    # Only the regular draft: the welcome's approved and draft versions live on the list's page.
+    assert counts[CampaignStatus.DRAFT] == 1
+    assert counts[CampaignStatus.APPROVED] == 0
+    assert sum(counts.values()) == 1
+
+
+def test_a_welcome_campaign_is_not_offered_for_duplication(
+    client, user, account, mailing_list, sender_domain
+):
+    from django.urls import reverse
+
+    from campaigns import email_templates
+    from config.errors import ApplicationError
+
+    written = _write(account, mailing_list)
+    client.force_login(user)
+
+    page = client.get(reverse("campaign_detail", args=[written.campaign_id])).content.decode()
+
+    assert 'id="campaign-duplicate"' not in page
+    assert 'id="campaign-save-as-template"' in page  # its content can still start a template
+    with pytest.raises(ApplicationError, match="welcome message cannot be duplicated"):
+        email_templates.campaign_duplicate(
+            account=account, campaign_id=written.campaign_id, created_by=user
+        )
+    assert Campaign.objects.filter(account=account).count() == 1

@@ -4,6 +4,7 @@ decisions, and the audit log; and that they do not exist for anyone else."""
 import re
 from datetime import timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -264,6 +265,69 @@ def test_approving_from_the_page_starts_the_probe(
     submitted.refresh_from_db()
     assert submitted.status == "holding"
     assert AuditEntry.objects.get().action == "approved"
+
+
+def test_approving_a_scheduled_campaign_says_its_probe_waits_for_its_start(
+    staff, submitted, django_capture_on_commit_callbacks
+):
+    start = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    Campaign.objects.filter(pk=submitted.pk).update(
+        scheduled_at=start, schedule_timezone="Asia/Tokyo"
+    )
+
+    page = staff.get(review_url(submitted))
+    assert "goes out at the scheduled start" in section(page, "decision-approve")
+    assert "goes out now" not in section(page, "decision-approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(
+            reverse("moderation_approve", args=[submitted.pk]),
+            {"approve-version": waiting_version(submitted)},
+            follow=True,
+        )
+
+    submitted.refresh_from_db()
+    assert submitted.status == "approved"
+    local = start.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    said = words(response)
+    assert f"its probe waits for its start, {local} (Asia/Tokyo)" in said
+    assert "goes out now" not in said
+
+
+def test_approving_a_welcome_message_says_who_gets_it(
+    staff, sender, django_capture_on_commit_callbacks
+):
+    from campaigns import welcome
+    from tests.factories import SenderDomainFactory
+
+    account = sender.account
+    SenderDomainFactory(account=account, domain="news.acme.example", verified_at=timezone.now())
+    mailing_list = MailingListFactory(account=account, name="Offers")
+    written = welcome.welcome_save(
+        account=account,
+        list_id=mailing_list.pk,
+        actor=None,
+        subject="Welcome",
+        from_name="Acme",
+        from_email="news@news.acme.example",
+        reply_to="",
+        html_body="<p>Hello.</p>",
+        text_body="",
+    )
+    welcome.welcome_submit(account=account, list_id=mailing_list.pk, actor=None)
+    campaign = Campaign.objects.get(pk=written.campaign_id)
+
+    page = staff.get(review_url(campaign))
+    assert "no probe, no hold" in section(page, "decision-approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(
+            reverse("moderation_approve", args=[campaign.pk]),
+            {"approve-version": waiting_version(campaign)},
+            follow=True,
+        )
+
+    said = words(response)
+    assert "it goes to each new subscriber of its list" in said
+    assert "goes out now" not in said
 
 
 def test_declining_needs_a_reason_and_the_confirmation(staff, submitted):
