@@ -41,8 +41,8 @@ from complaints.models import (
     FeedbackSource,
 )
 from config.account_data import AccountDataStep, deleted
+from config.bulk import insert_new_rows, insert_rows, update_rows
 from lists.addresses import address_hash
-from lists.bulk import insert_new_rows, insert_rows, update_rows
 from lists.models import (
     PlatformSuppression,
     Subscriber,
