@@ -10,15 +10,13 @@ from campaigns.models import Delivery
 from config.bulk import update_rows
 
 # The times a delivery records of what came back about it (the first report of each kind).
-FEEDBACK_FIELDS = frozenset(
-    {
-        "delivered_at",
-        "soft_bounced_at",
-        "hard_bounced_at",
-        "blocked_at",
-        "complained_at",
-        "unsubscribed_at",
-    }
+FEEDBACK_FIELDS = (
+    "delivered_at",
+    "soft_bounced_at",
+    "hard_bounced_at",
+    "blocked_at",
+    "complained_at",
+    "unsubscribed_at",
 )
 
 
@@ -28,7 +26,7 @@ def deliveries_feedback_record(*, deliveries: Sequence, fields: Iterable[str]) -
     UPDATE ... FROM unnest on PostgreSQL (config.bulk.update_rows). Only feedback times may be
     written this way; any other field raises ValueError."""
     fields = sorted(set(fields))
-    unknown = set(fields) - FEEDBACK_FIELDS
+    unknown = set(fields).difference(FEEDBACK_FIELDS)
     if unknown:
         raise ValueError(f"not a delivery's feedback time: {', '.join(sorted(unknown))}")
     update_rows(Delivery, deliveries, fields)
