@@ -47,7 +47,7 @@ def create_campaign(recipients: int):
 
     from accounts.models import Account, SenderDomain, User
     from campaigns.models import Campaign, Delivery, TrackingEvent
-    from lists.bulk import insert_rows
+    from config.bulk import insert_rows
     from lists.models import MailingList, Subscriber
 
     now = timezone.now()

@@ -32,6 +32,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import Account
 from campaigns import segment_selectors, segments
+from campaigns.findings import Severity
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -321,10 +322,6 @@ def draft_content(*, account: Account, campaign_id: int = 0, **fields) -> Campai
     )
 
 
-# The analyser's severity that refuses submission (moderation.analyser.Severity.BLOCK).
-BLOCKING_SEVERITY = "block"
-
-
 def campaign_findings(campaign: Campaign) -> list[dict]:
     """The content analyser's findings (moderation.analyser, named in settings because campaigns
     does not import moderation), as dicts."""
@@ -342,7 +339,7 @@ def finding_shown(finding: dict) -> dict:
 
 def blocking_findings(findings: list[dict]) -> list[dict]:
     """The findings that stop a campaign from being submitted."""
-    return [finding for finding in findings if finding.get("severity") == BLOCKING_SEVERITY]
+    return [finding for finding in findings if finding.get("severity") == Severity.BLOCK]
 
 
 def approved_compiled(campaign: Campaign) -> CompiledCampaign:

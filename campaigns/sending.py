@@ -52,9 +52,9 @@ from campaigns.states import (
 )
 from campaigns.verdict import Tier, Verdict, judge, with_blocklisted_domain
 from campaigns.versions import version_freeze, version_merge_tags
+from config.bulk import insert_select
 from config.coded_text import CodedText, coded, in_english, render
 from config.errors import ApplicationError, InvalidTransition, NotFound
-from lists.bulk import insert_select
 
 S = CampaignStatus
 # Rows written per COPY when the audience is fixed.

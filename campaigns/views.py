@@ -28,6 +28,7 @@ from campaigns import (
     services,
     stats,
 )
+from campaigns.findings import Severity
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
 from campaigns.models import Campaign
 from campaigns.providers import PROVIDER_LABELS
@@ -49,15 +50,18 @@ PREVIEW_CHOICES = 20
 RECENT_TEST_SENDS = 5
 # Severity -> (heading, what it means for the sender).
 FINDING_GROUPS = {
-    "block": (
+    Severity.BLOCK: (
         gettext_lazy("Must be fixed before submitting"),
         gettext_lazy("The campaign cannot be submitted while any of these remain."),
     ),
-    "review": (
+    Severity.REVIEW: (
         gettext_lazy("A moderator will look at these"),
         gettext_lazy("You can submit; a moderator decides whether the campaign may go out."),
     ),
-    "info": (gettext_lazy("For your information"), gettext_lazy("These do not stop the campaign.")),
+    Severity.INFO: (
+        gettext_lazy("For your information"),
+        gettext_lazy("These do not stop the campaign."),
+    ),
 }
 # Where in the campaign the content analyser found something (its `where` codes).
 FINDING_PLACES = {

@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import Account
 from campaigns import tracking
 from campaigns.bounces import BounceClass, BounceVerdict
+from campaigns.delivery_updates import deliveries_feedback_record
 from campaigns.models import Campaign, Delivery
 from campaigns.refusals import SOFT_BOUNCE_LOOKBACK_DAYS, soft_bounce_limits
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
@@ -41,8 +42,8 @@ from complaints.models import (
     FeedbackSource,
 )
 from config.account_data import AccountDataStep, deleted
+from config.bulk import insert_new_rows, insert_rows
 from lists.addresses import address_hash
-from lists.bulk import insert_new_rows, insert_rows, update_rows
 from lists.models import (
     PlatformSuppression,
     Subscriber,
@@ -527,8 +528,8 @@ def _end_subscription(
 def _write(batch: _Batch, events: list[FeedbackEvent]) -> None:
     """Every write of the batch, one statement per table."""
     if batch.changed_deliveries:
-        update_rows(
-            Delivery, list(batch.changed_deliveries.values()), sorted(batch.delivery_fields)
+        deliveries_feedback_record(
+            deliveries=list(batch.changed_deliveries.values()), fields=batch.delivery_fields
         )
     subscriptions_ended_write(ended=batch.ended, now=batch.now)
     # The first reason recorded for an address stays (suppression_add's get_or_create).

@@ -17,7 +17,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parseaddr
-from enum import StrEnum
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +25,9 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
+from campaigns.findings import SEVERITY_RANK, Finding, Severity
 from campaigns.merge import MERGE_TAG, MergeProgram, MergeTagError, compile_merge_tag, merge_context
-from config.coded_text import CodedText, coded, define, percent, render
+from config.coded_text import coded, define, percent
 from lists.selectors import attributes_present, role_address_share
 
 if TYPE_CHECKING:
@@ -36,54 +36,6 @@ if TYPE_CHECKING:
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "content_rules.toml"
 MAX_EXCERPT = 120
 EXCERPT_ITEMS = 3
-
-
-class Severity(StrEnum):
-    BLOCK = "block"
-    REVIEW = "review"
-    INFO = "info"
-
-
-_SEVERITY_RANK = {Severity.BLOCK: 0, Severity.REVIEW: 1, Severity.INFO: 2}
-
-
-@dataclass(frozen=True, eq=False)
-class Finding:
-    """One thing the analyser noticed, with a reason the sender can read: `text` is stored as a
-    code and parameters (config.coded_text, declared in moderation/texts.py), so the sender and
-    the moderator each read it in their own language; `reason` is it in the active one."""
-
-    code: str
-    severity: Severity
-    text: CodedText
-    where: str = ""
-    excerpt: str = ""
-
-    @property
-    def reason(self) -> str:
-        return render(self.text)
-
-    def _said(self) -> tuple:
-        return (self.code, self.severity, self.reason, self.where, self.excerpt)
-
-    # Two findings are the same when they say the same (in the active language), whether the
-    # reason is held as a code or, as a test writes it, as text.
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Finding) and self._said() == other._said()
-
-    def __hash__(self) -> int:
-        return hash(self._said())
-
-    def as_dict(self) -> dict:
-        """The finding as JSON-safe data, as the campaign stores it: the severity as its string
-        value, the reason as its code and parameters (`finding_shown` renders it)."""
-        return {
-            "code": self.code,
-            "severity": self.severity.value,
-            "reason": self.text,
-            "where": self.where,
-            "excerpt": self.excerpt,
-        }
 
 
 @dataclass(frozen=True)
@@ -122,7 +74,7 @@ def analyse_content(content: ContentUnderReview) -> list[Finding]:
         *_category_findings(texts, rules),
         *_role_list_findings(content.list_role_shares, settings.ROLE_ADDRESS_FLAG_SHARE),
     ]
-    return sorted(findings, key=lambda finding: _SEVERITY_RANK[finding.severity])
+    return sorted(findings, key=lambda finding: SEVERITY_RANK[finding.severity])
 
 
 def analyse_campaign(campaign: Campaign) -> list[Finding]:

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Account, AccountState
+from campaigns.findings import Severity
 from campaigns.merge import MergeProgram, merge_context
 from campaigns.models import Campaign, CampaignVersion, note_shown
 from campaigns.segment_selectors import audience_count
@@ -250,9 +251,9 @@ class Dossier:
 
     @property
     def findings_by_severity(self) -> dict[str, list[dict]]:
-        groups: dict[str, list[dict]] = {"block": [], "review": [], "info": []}
+        groups: dict[str, list[dict]] = {severity.value: [] for severity in Severity}
         for finding in self.findings:
-            groups.setdefault(finding.get("severity", "info"), []).append(finding)
+            groups.setdefault(finding.get("severity", Severity.INFO.value), []).append(finding)
         return groups
 
 

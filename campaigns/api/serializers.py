@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from campaigns.findings import Severity
 from campaigns.models import Campaign, CampaignTestSend
 from campaigns.scheduling import schedule_local
 from campaigns.selectors import finding_shown
@@ -84,7 +85,7 @@ class CampaignInput(ScheduleFields):
 
 class FindingOutput(serializers.Serializer):
     code = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["block", "review", "info"])
+    severity = serializers.ChoiceField(choices=[severity.value for severity in Severity])
     reason = serializers.CharField(help_text="The reason, in the request's language.")
     params = serializers.DictField(
         required=False,

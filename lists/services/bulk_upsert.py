@@ -22,10 +22,10 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import User
+from config.bulk import insert_rows
 from config.coded_text import CodedText, render
 from config.errors import ApplicationError
 from lists.addresses import address_hasher
-from lists.bulk import insert_rows
 from lists.models import ConsentEvent, ConsentRecord, MailingList
 from lists.services.consent import (
     AgeConfirmedBy,

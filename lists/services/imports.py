@@ -21,11 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.addresses import InvalidAddress, normalise_address
 from accounts.models import Account, User, WebhookEvent
 from accounts.webhooks import emit_event
-from config.coded_text import CodedText, coded, render
-from config.errors import ApplicationError, PermissionDenied
-from lists import export_layouts, parsers
-from lists.addresses import address_hasher
-from lists.bulk import (
+from config.bulk import (
     copy_text,
     insert_rows,
     insert_select_sql,
@@ -33,6 +29,10 @@ from lists.bulk import (
     run_ahead,
     stage_rows,
 )
+from config.coded_text import CodedText, coded, render
+from config.errors import ApplicationError, PermissionDenied
+from lists import export_layouts, parsers
+from lists.addresses import address_hasher
 from lists.models import (
     ConsentEvent,
     ConsentRecord,

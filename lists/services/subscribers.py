@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event, emit_events
+from config.bulk import insert_rows, update_rows
 from config.coded_text import render
 from config.errors import ApplicationError
-from lists.bulk import insert_rows, update_rows
 from lists.models import (
     ConsentEvent,
     ConsentRecord,

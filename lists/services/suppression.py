@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Account
+from config.bulk import lookup_in
 from config.coded_text import CodedText, coded
 from lists.addresses import address_hash, address_hasher
-from lists.bulk import lookup_in
 from lists.models import PlatformSuppression, Suppression, SuppressionReason
 from lists.selectors import suppression_of_address
 

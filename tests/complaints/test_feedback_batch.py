@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
+from campaigns.delivery_updates import FEEDBACK_FIELDS
 from campaigns.models import Delivery, DeliveryStatus
 from campaigns.tokens import MessageTokens
 from complaints.models import FeedbackEvent, FeedbackKind
@@ -145,17 +146,7 @@ def snapshot() -> dict:
             )
             for e in FeedbackEvent.objects.all()
         ),
-        "deliveries": sorted(
-            Delivery.objects.values_list(
-                "pk",
-                "delivered_at",
-                "soft_bounced_at",
-                "hard_bounced_at",
-                "blocked_at",
-                "complained_at",
-                "unsubscribed_at",
-            )
-        ),
+        "deliveries": sorted(Delivery.objects.values_list("pk", *FEEDBACK_FIELDS)),
         "subscribers": sorted(
             (pk, status, unsubscribed_at is not None)
             for pk, status, unsubscribed_at in Subscriber.objects.values_list(

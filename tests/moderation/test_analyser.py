@@ -8,13 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from campaigns.findings import Finding, Severity
 from lists.models import is_role_address
 from moderation.analyser import (
     RULES_PATH,
     ContentUnderReview,
-    Finding,
     PhraseMatcher,
-    Severity,
     analyse_campaign,
     analyse_content,
     content_rules,

@@ -7,10 +7,10 @@ import tomllib
 
 import pytest
 
+from campaigns.findings import Severity
 from moderation.analyser import (
     RULES_PATH,
     ContentUnderReview,
-    Severity,
     analyse_content,
     content_rules,
     prohibited_categories,

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from moderation.analyser import ProhibitedCategory, Severity, prohibited_categories
+from campaigns.findings import Severity
+from moderation.analyser import ProhibitedCategory, prohibited_categories
 from moderation.templatetags import prohibited_content
 
 pytestmark = pytest.mark.django_db

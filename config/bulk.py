@@ -1,4 +1,6 @@
-"""Fast bulk inserts for imports: COPY on PostgreSQL, bulk_create elsewhere."""
+"""Fast bulk writes for every app: COPY on PostgreSQL (bulk_create elsewhere), staged updates,
+lookups and a read-ahead iterator. Lists (imports), campaigns (the send's deliveries) and
+complaints (events) use them, so they sit at the base of the layers."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from lists.bulk import run_ahead
+from config.bulk import run_ahead
 
 
 def test_run_ahead_yields_everything_in_order():
@@ -42,7 +42,7 @@ def test_update_rows_writes_each_rows_own_values_in_one_statement(django_assert_
     from django.db import connection
     from django.utils import timezone
 
-    from lists.bulk import update_rows
+    from config.bulk import update_rows
     from lists.models import Subscriber
     from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -69,7 +69,7 @@ def test_update_rows_writes_each_rows_own_values_in_one_statement(django_assert_
 
 @pytest.mark.django_db
 def test_insert_new_rows_keeps_what_is_there_and_the_first_of_the_rows():
-    from lists.bulk import insert_new_rows
+    from config.bulk import insert_new_rows
     from lists.models import Suppression
     from tests.factories import AccountFactory
 
