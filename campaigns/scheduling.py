@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, User
 from campaigns import tasks
-from campaigns.models import Campaign, CampaignScheduleChange
+from campaigns.models import Campaign, CampaignKind, CampaignScheduleChange
 from campaigns.states import CampaignStatus, schedule_can_change
 from config.errors import ApplicationError, InvalidTransition, NotFound
 
@@ -133,6 +133,13 @@ def schedule_apply(campaign: Campaign, schedule: Schedule, *, actor: User | None
     (InvalidTransition, a 409) once the probe has started."""
     if schedule == schedule_of(campaign):
         return False
+    if campaign.kind == CampaignKind.WELCOME:
+        # A welcome goes to each new subscriber when they confirm; it has no start to schedule
+        # (and, approved for good, would be "due" to beat's start of campaigns on every run).
+        raise ApplicationError(
+            gettext("A welcome message goes out when each subscription is confirmed."),
+            field="scheduled_at",
+        )
     if not schedule_can_change(campaign.status, campaign.resume_status):
         raise InvalidTransition(
             gettext("The probe of this campaign has started: its schedule can no longer change."),

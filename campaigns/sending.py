@@ -34,7 +34,13 @@ from accounts.models import Account, SenderDomain, User, WebhookEvent
 from accounts.webhooks import emit_event
 from campaigns import consent_requests, segments, selectors, tasks, tracking_queue, welcome
 from campaigns.merge import attribute_keys
-from campaigns.models import Campaign, CampaignStatusChange, Delivery, DeliveryStatus
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStatusChange,
+    Delivery,
+    DeliveryStatus,
+)
 from campaigns.sampling import allocation, probe_size, stratified_sample_grouped
 from campaigns.scheduling import schedule_is_due
 from campaigns.segment_selectors import first_of_each_address
@@ -440,6 +446,7 @@ def campaigns_start_due(*, now: datetime | None = None, limit: int = 100) -> lis
             due = (
                 Campaign.objects.select_for_update(skip_locked=True)
                 .filter(status=S.APPROVED, scheduled_at__lte=now)
+                .exclude(kind=CampaignKind.WELCOME)
                 .exclude(pk__in=seen)
                 .order_by("scheduled_at", "pk")
                 .values_list("pk", flat=True)

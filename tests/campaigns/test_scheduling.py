@@ -411,3 +411,21 @@ def test_a_due_campaign_locked_elsewhere_is_skipped_not_waited_for(mailing_list)
     assert Campaign.objects.get(pk=campaign.pk).status == "approved"
     assert sending.campaigns_start_due() == [campaign.pk]
     assert Campaign.objects.get(pk=campaign.pk).status in {"probing", "holding"}
+
+
+def test_a_welcome_message_cannot_be_scheduled_and_beat_never_picks_one(campaign):
+    from campaigns.models import CampaignKind
+
+    # Made a welcome by hand: an approved welcome stays approved for good, so one with a past
+    # time would be "due" to every beat run and crowd out real campaigns.
+    Campaign.objects.filter(pk=campaign.pk).update(kind=CampaignKind.WELCOME)
+    with pytest.raises(ApplicationError) as refused:
+        _schedule(campaign, _in_an_hour())
+    assert refused.value.field == "scheduled_at"
+    assert not CampaignScheduleChange.objects.filter(campaign=campaign).exists()
+
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.APPROVED, scheduled_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert sending.campaigns_start_due() == []
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.APPROVED
