@@ -15,18 +15,18 @@ import {
 
 const START = "<!-- content:start -->";
 const END = "<!-- content:end -->";
-// A layout the visual editor would flatten: edited in the source only, unless it marks a region.
-const LAYOUT = /<(table|html|body|head|style|div)\b/i;
+// Markup the visual editor cannot hold (it knows paragraphs, headings, lists, links, emphasis,
+// quotes and rules) and would drop on the first keystroke: such HTML, whole body or marked
+// region, is edited in the source only.
+const LAYOUT = /<(table|html|body|head|style|div|img|span|font|center)\b|\sstyle=/i;
 
 function split(html) {
   const start = html.indexOf(START);
   const end = start === -1 ? -1 : html.indexOf(END, start + START.length);
   if (start !== -1 && end !== -1) {
-    return {
-      before: html.slice(0, start + START.length),
-      region: html.slice(start + START.length, end),
-      after: html.slice(end),
-    };
+    const region = html.slice(start + START.length, end);
+    if (LAYOUT.test(region)) return null;
+    return { before: html.slice(0, start + START.length), region, after: html.slice(end) };
   }
   if (!LAYOUT.test(html)) return { before: "", region: html, after: "" };
   return null;
@@ -51,8 +51,10 @@ function setup(panel) {
 
   function writeBack() {
     // A region's own markers stay; a whole-body edit writes the body as it is.
-    textarea.value = parts.before + "\n" + editor.getHTML() + "\n" + parts.after;
-    if (!parts.before && !parts.after) textarea.value = editor.getHTML();
+    const whole = !parts.before && !parts.after;
+    textarea.value = whole
+      ? editor.getHTML()
+      : parts.before + "\n" + editor.getHTML() + "\n" + parts.after;
     textarea.dispatchEvent(new Event("input", { bubbles: true }));
   }
 

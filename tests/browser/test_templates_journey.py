@@ -97,3 +97,20 @@ def test_a_campaign_from_a_starter_in_the_visual_editor(page, site):
     expect(page.get_by_label("Campaign name")).to_have_value("Spring timetable (copy)")
     assert Campaign.objects.filter(account=account).count() == 2
     assert not [e for e in errors if "Content Security Policy" in e or "SyntaxError" in e], errors
+
+
+def test_a_region_with_markup_the_editor_cannot_hold_stays_in_the_source(page, site):
+    """An image in the marked region would be dropped by the visual editor on the first
+    keystroke: such a template opens in the source, and asking for the visual view says why."""
+    user = UserFactory(email="sam@violet-harbour.example")
+    region = '<p>Hello</p><img src="https://violet.example/cake.png" alt="A cake">'
+    body = f"<table><tr><td>{CONTENT_START}{region}{CONTENT_END}</td></tr></table>"
+    template = EmailTemplate.objects.create(account=user.account, name="Cakes", html_body=body)
+    log_in(page, site, user)
+
+    page.goto(f"{site.url}/templates/{template.pk}/edit/")
+    expect(page.locator("#id_html_body")).to_be_visible()
+    page.get_by_role("button", name="Visual", exact=True).click()
+    expect(page.locator("#visual-editor-note")).to_contain_text("no region")
+    expect(page.locator("#id_html_body")).to_be_visible()
+    assert 'alt="A cake"' in page.locator("#id_html_body").input_value()
