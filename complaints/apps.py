@@ -6,12 +6,18 @@ class ComplaintsConfig(AppConfig):
     name = "complaints"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_lazy
+
         from campaigns import tracking_queue
         from complaints.esp import posts_apply
         from complaints.models import FeedbackSource
+        from complaints.services import ALL_LISTS_CHANNEL
         from lists.selectors import consent_channels_register
 
         # The tracking queue (campaigns) carries ESP webhook posts; complaints applies them.
         tracking_queue.posts_applier_register(posts_apply)
         # A withdrawal recorded from a report names its channel in words on the subscriber page.
         consent_channels_register(dict(FeedbackSource.choices))
+        consent_channels_register(
+            {ALL_LISTS_CHANNEL: gettext_lazy("The unsubscribe page, leaving every list")}
+        )

@@ -163,3 +163,13 @@ def test_the_page_speaks_the_lists_language(client, tokens, subscriber, other_li
 
     assert 'lang="ru"' in page
     assert "Вы всё ещё в этих списках" in page
+
+
+def test_the_every_list_channel_reads_in_words_on_the_consent_history():
+    from django.utils import translation
+
+    from lists.selectors import consent_source_label
+
+    assert consent_source_label(ALL_LISTS_CHANNEL) == "The unsubscribe page, leaving every list"
+    with translation.override("ru"):
+        assert consent_source_label(ALL_LISTS_CHANNEL) == "Страница отписки: выход из всех списков"
