@@ -430,12 +430,13 @@ def sender_lists_of_address(
     *, account_id: int, email: str, exclude_subscriber_id: int
 ) -> list[str]:
     """The names of the other lists of one sender (`account_id`) that `email` is subscribed
-    to, for the unsubscribe page: that sender's only, never another account's."""
+    to or waits to confirm, for the unsubscribe page: what its "every list" ends
+    (complaints.services.unsubscribe_everywhere_apply); that sender's only, never another's."""
     return list(
         Subscriber.objects.filter(
             mailing_list__account_id=account_id,
             email=email,
-            status=SubscriberStatus.SUBSCRIBED,
+            status__in=(SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED),
         )
         .exclude(pk=exclude_subscriber_id)
         .order_by("mailing_list__name", "mailing_list_id")

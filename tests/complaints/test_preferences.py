@@ -59,6 +59,16 @@ def test_the_page_shows_the_senders_other_lists_only(client, tokens, other_lists
     assert 'id="unsubscribe-all-button"' in page
 
 
+def test_the_page_names_a_list_waiting_for_confirmation_that_every_list_would_end(
+    client, tokens, other_lists
+):
+    Subscriber.objects.filter(pk=other_lists["offers"].pk).update(status="unconfirmed")
+
+    page = client.get(f"/u/{tokens.unsubscribe()}/").content.decode()
+
+    assert "Offers" in page
+
+
 def test_without_other_lists_the_page_offers_one_button(client, tokens):
     page = client.get(f"/u/{tokens.unsubscribe()}/").content.decode()
 
