@@ -220,7 +220,7 @@ def import_request_problems(
         except ApplicationError as exc:
             problems.setdefault(exc.field or "proof", exc.message)
     if consent_obtained_at and consent_obtained_at > timezone.now():
-        problems["consent_obtained_at"] = "Consent cannot be obtained in the future."
+        problems["consent_obtained_at"] = _("Consent cannot be obtained in the future.")
     return problems
 
 
