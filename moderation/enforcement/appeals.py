@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Account, User
 from accounts.services import account_state_change, notify
 from accounts.states import AccountState, state_label
-from config.coded_text import coded, in_english
+from config.coded_text import CodedText, coded, in_english
 from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists.services.consent import PROOF_FILE_TYPES, upload_name
 from moderation.enforcement.decisions import account_unfreeze
@@ -200,12 +200,17 @@ def appeal_grant(*, appeal_id: int, moderator: User, note: str) -> Appeal:
     return appeal
 
 
-def _schedule_deletion(account: Account, *, reason: str, now: datetime) -> datetime:
+def _schedule_deletion(
+    account: Account, *, reason: str, now: datetime, reason_code: CodedText | None = None
+) -> datetime:
+    """`reason` is the English copy (or the moderator's note as typed); `reason_code`, when the
+    system wrote it, is what readers see in their language (account_state_change)."""
     due = now + timedelta(days=settings.DELETION_GRACE_DAYS)
     account_state_change(
         account=account,
         state=State.SCHEDULED_FOR_DELETION,
         reason=reason,
+        reason_code=reason_code,
         now=now,
         deletion_due_at=due,
     )
@@ -246,7 +251,7 @@ def appeal_windows_expire(*, now: datetime | None = None) -> list[int]:
                 reason=account.state_reason,  # the moderator's, as typed
             )
             reason = in_english(why).strip()
-            due = _schedule_deletion(account, reason=reason, now=now)
+            due = _schedule_deletion(account, reason=reason, reason_code=why, now=now)
             audit(
                 actor=None,
                 action=AuditAction.DELETION_SCHEDULED,

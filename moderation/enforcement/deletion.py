@@ -109,6 +109,7 @@ def account_close(*, account_id: int, owner: User) -> dict[str, int]:
                 account=account,
                 state=State.SCHEDULED_FOR_DELETION,
                 reason=reason,
+                reason_code=closed,
                 now=now,
                 deletion_due_at=now,
             )

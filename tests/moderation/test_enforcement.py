@@ -890,6 +890,22 @@ def test_the_appeal_window_task_runs_twice_safely(frozen, settings):
     assert entries(frozen).count("deletion_scheduled") == 1
 
 
+def test_an_unappealed_freeze_gives_its_reason_in_each_readers_language(frozen, settings):
+    settings.APPEAL_HOURS = 24
+    frozen_hours_ago(frozen, 30)
+    moderation_tasks.expire_appeal_windows()
+
+    account = reload(frozen)
+    assert account.state == "scheduled_for_deletion"
+    assert account.state_reason_code  # the system's words, stored as codes
+    with translation.override("en"):
+        english = account.state_reason_shown
+    with translation.override("ru"):
+        russian = account.state_reason_shown
+    assert english == account.state_reason
+    assert russian and russian != english and "%(" not in russian
+
+
 def test_a_health_warning_reads_in_each_readers_language_on_the_banner_and_the_notice(
     account, settings, django_capture_on_commit_callbacks
 ):
