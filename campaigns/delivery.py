@@ -30,7 +30,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsR
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.dkim import dkim_sign
@@ -818,18 +818,19 @@ def sweep(*, now=None) -> SweepReport:
         if not recently_dispatched and _due_pending(campaign.pk, now).exists():
             dispatch(campaign_id=campaign.pk)
             report.dispatched.append(campaign.pk)
-    # Welcomes with due messages and no live worker (a lost task, a deferral's retry).
-    for campaign in Campaign.objects.filter(
-        kind=CampaignKind.WELCOME, status=CampaignStatus.APPROVED
-    ).exclude(pk__in=live_campaigns):
-        if campaign.dispatched_at and campaign.dispatched_at > now - lease:
-            continue
-        # One indexed look per welcome (delivery_claim): a few per list at most.
-        if not _due_pending(campaign.pk, now).exists():
-            continue
-        Campaign.objects.filter(pk=campaign.pk).update(dispatched_at=now)
-        tasks.send_welcome.delay(campaign.pk)
-        report.dispatched.append(campaign.pk)
+    # Welcomes with due messages and no live worker (a lost task, a deferral's retry), found in
+    # one query: every approved welcome stays approved, so their number only grows.
+    due_welcomes = (
+        Campaign.objects.filter(kind=CampaignKind.WELCOME, status=CampaignStatus.APPROVED)
+        .exclude(pk__in=live_campaigns)
+        .exclude(dispatched_at__gt=now - lease)
+        .filter(Exists(_due_pending(OuterRef("pk"), now)))
+        .values_list("pk", flat=True)
+    )
+    for campaign_id in due_welcomes:
+        Campaign.objects.filter(pk=campaign_id).update(dispatched_at=now)
+        tasks.send_welcome.delay(campaign_id)
+        report.dispatched.append(campaign_id)
     # An approved campaign whose probe task was lost (or failed) gets it queued again (a
     # welcome has no probe; one waiting for its scheduled time is not lost: beat's
     # start_due_campaigns starts it).
