@@ -16,7 +16,6 @@ from django.db.models import (
     Exists,
     F,
     Func,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -471,11 +470,9 @@ def audience_first_of_each_address(*, list_ids: list[int]) -> QuerySet[Subscribe
     """The subscribed subscribers of these lists, each address once (its oldest subscriber).
     Addresses are stored lower-cased (accounts.addresses.normalise_address) and are unique
     within a list, so one list needs no de-duplication, the common case and the cheap one."""
-    subscribed = audience_subscribed(list_ids=list_ids)
-    if len(list_ids) == 1:
-        return subscribed
-    first = subscribed.values(address=Lower("email")).annotate(first=Min("pk")).values("first")
-    return Subscriber.objects.filter(pk__in=first)
+    return segment_selectors.first_of_each_address(
+        audience_subscribed(list_ids=list_ids), list_count=len(list_ids)
+    )
 
 
 def without_suppressed_in_sql(
