@@ -300,7 +300,7 @@ class SubscriberListView(APIView):
         parameters=[s.SubscriberFilter],
         responses=s.SubscriberOutput(many=True),
         examples=[SUBSCRIBER_PAGE_EXAMPLE],
-        summary="A list's subscribers (filter by status, search by address or name prefix)",
+        summary="A list's subscribers (by status; search finds any part of an address or name)",
     )
     def get(self, request, list_id: int):
         mailing_list = _list_or_404(request, list_id)
