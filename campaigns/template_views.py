@@ -35,7 +35,10 @@ def template_index(request: HttpRequest) -> HttpResponse:
         {
             "account": account,
             "starters": STARTERS,
-            "templates": email_templates.templates_for(account=account),
+            # the list shows names and dates: a template's bodies can be hundreds of KB each
+            "templates": email_templates.templates_for(account=account).defer(
+                "html_body", "text_body"
+            ),
         },
     )
 

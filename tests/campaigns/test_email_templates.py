@@ -370,3 +370,12 @@ def test_campaign_page_duplicate_and_save_as_template(browser, account, mailing_
     assert saved.status_code == 302
     assert EmailTemplate.objects.get().name == "Autumn"
     assert copy.created_at <= timezone.now()
+
+
+def test_the_template_list_does_not_load_the_bodies(client, user, template):
+    client.force_login(user)
+    response = client.get("/templates/")
+    assert response.status_code == 200
+    listed = list(response.context["templates"])
+    assert [item.pk for item in listed] == [template.pk]
+    assert {"html_body", "text_body"} <= listed[0].get_deferred_fields()

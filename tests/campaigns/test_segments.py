@@ -285,3 +285,21 @@ def test_any_of_every_kind_is_the_union_of_each_alone(account, mailing_list, peo
             condition
         )
     assert _matches(account, mailing_list, conditions[2:4], match="any") == {"cat", "bob"}
+
+
+def test_a_snapshot_reads_every_segments_lists_in_one_query(
+    account, mailing_list, django_assert_num_queries
+):
+    from campaigns.models import Segment
+    from campaigns.segments import segments_snapshot
+
+    second = MailingListFactory(account=account)
+    for name in ("One", "Two", "Three"):
+        segment_services.segment_create(
+            account=account, name=name, lists=[second.pk, mailing_list.pk]
+        )
+    # one query for the segments and one for all their lists, however many segments there are
+    with django_assert_num_queries(2):
+        snapshot = segments_snapshot(Segment.objects.filter(account=account))
+    assert [item["name"] for item in snapshot] == ["One", "Two", "Three"]
+    assert [item["id"] for item in snapshot[0]["lists"]] == sorted([mailing_list.pk, second.pk])
