@@ -35,7 +35,7 @@ from lists.services.consent import (
     proof_with_age_confirmation,
 )
 from lists.services.imports import Candidate, candidates_write
-from lists.services.subscribers import attribute_values_problem, text_problem
+from lists.services.subscribers import attributes_check, phone_check, text_problem
 from lists.services.suppression import SuppressionView
 
 CREATED, UPDATED, SKIPPED, ERROR = "created", "updated", "skipped", "error"
@@ -280,6 +280,11 @@ def _item_check(
     email = _text(item, "email", errors, max_length=320, required=True)
     name = _text(item, "name", errors, max_length=200)
     phone = _text(item, "phone", errors, max_length=40)
+    if "phone" not in errors:
+        try:
+            phone = phone_check(phone)
+        except ApplicationError as exc:
+            errors["phone"] = [exc.message]
     attributes = item.get("attributes", {})
     if attributes is None:
         errors["attributes"] = [_NOT_NULL]
@@ -288,16 +293,11 @@ def _item_check(
             f'Expected a dictionary of items but got type "{type(attributes).__name__}".'
         ]
     else:
-        for key in attributes:
-            if not key.isidentifier():
-                errors["attributes"] = [
-                    f"Attribute name {key!r} must be letters, digits and underscores, "
-                    "not starting with a digit (it is used as a merge tag)."
-                ]
-                break
-        else:
-            if problem := attribute_values_problem(attributes):
-                errors["attributes"] = [problem]
+        # the same rules as adding one subscriber or editing one (subscribers.attributes_check)
+        try:
+            attributes = attributes_check(attributes)
+        except ApplicationError as exc:
+            errors["attributes"] = [exc.message]
     age_confirmed = _boolean(item, "age_confirmed", errors)
     if "age_confirmed" not in errors:
         try:

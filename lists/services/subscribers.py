@@ -82,25 +82,6 @@ def attribute_values_problem(attributes: dict) -> str | None:
     return None
 
 
-def _clean_attributes(attributes: object) -> dict:
-    if attributes in (None, ""):
-        return {}
-    if not isinstance(attributes, dict):
-        raise ApplicationError(
-            "Attributes must be an object of names and values.", field="attributes"
-        )
-    for key in attributes:
-        if not isinstance(key, str) or not key.isidentifier():
-            raise ApplicationError(
-                f"Attribute name {key!r} must be letters, digits and underscores, "
-                "not starting with a digit (it is used as a merge tag).",
-                field="attributes",
-            )
-    if problem := attribute_values_problem(attributes):
-        raise ApplicationError(problem, field="attributes")
-    return attributes
-
-
 def subscriber_create(
     *,
     mailing_list: MailingList,
@@ -241,7 +222,9 @@ def subscriber_add(
         proof_file=consent.get("proof_file"),
     )
     email = normalise_address(email)
-    attributes = _clean_attributes(attributes)
+    # the same rules as editing the subscriber later (subscriber_update): added by hand either way
+    phone = phone_check(phone)
+    attributes = attributes_check(attributes)
     account = mailing_list.account
     reason = suppression_reason(account=account, email=email)
     if reason:

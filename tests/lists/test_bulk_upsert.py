@@ -44,7 +44,7 @@ def test_mixed_items_get_one_result_each(token_client, mailing_list, user):
             "attributes": {"city": "Leeds"},
             "consent": CONSENT,
         },
-        {"email": "kept@example.org", "phone": "+44 1", "attributes": {"b": "2"}, "consent": web},
+        {"email": "kept@example.org", "phone": "+44 113 496", "attributes": {"b": "2"}, "consent": web},
         {"email": "not an address", "consent": CONSENT},
         {"email": "gone@example.org", "consent": CONSENT},
         {"email": "bought@example.org", "consent": {**CONSENT, "source": "purchased"}},
@@ -127,7 +127,7 @@ def test_mixed_items_get_one_result_each(token_client, mailing_list, user):
     )
     assert role.is_role_address is True
     live.refresh_from_db()
-    assert (live.name, live.phone, live.attributes) == ("Kept", "+44 1", {"a": "1", "b": "2"})
+    assert (live.name, live.phone, live.attributes) == ("Kept", "+44 113 496", {"a": "1", "b": "2"})
     assert set(Subscriber.objects.values_list("email", flat=True)) == {
         "new@example.org",
         "kept@example.org",
@@ -275,3 +275,28 @@ def test_consent_in_the_future_is_an_item_error(token_client, mailing_list):
         "consent": {"obtained_at": ["Consent cannot be obtained in the future."]}
     }
     assert not Subscriber.objects.exists()
+
+
+def test_items_meet_the_same_phone_and_attribute_rules_as_one_by_hand(token_client, mailing_list):
+    items = [
+        {"email": "short@example.org", "phone": "12", "consent": CONSENT},
+        {"email": "letters@example.org", "phone": "call me", "consent": CONSENT},
+        {
+            "email": "many@example.org",
+            "attributes": {f"a{i}": i for i in range(51)},
+            "consent": CONSENT,
+        },
+        {"email": "long@example.org", "attributes": {"note": "x" * 1001}, "consent": CONSENT},
+        {"email": "fine@example.org", "phone": "+44 (0)113 496 0000", "consent": CONSENT},
+    ]
+    response = token_client.post(url_of(mailing_list), {"subscribers": items}, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [sorted(result.get("errors", {})) for result in results] == [
+        ["phone"],
+        ["phone"],
+        ["attributes"],
+        ["attributes"],
+        [],
+    ]
+    assert list(Subscriber.objects.values_list("email", flat=True)) == ["fine@example.org"]

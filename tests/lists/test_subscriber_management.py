@@ -439,3 +439,28 @@ def test_a_search_counts_only_up_to_the_cap(user, mailing_list, monkeypatch):
     )
     paginator = SearchPaginator(queryset, 2)
     assert (paginator.count, paginator.count_capped, paginator.num_pages) == (3, True, 2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("phone", "12"),
+        ("phone", "x" * 41),
+        ("attributes", {f"a{i}": i for i in range(51)}),
+        ("attributes", {"note": "x" * 1001}),
+        ("attributes", {"n" * 65: "x"}),
+    ],
+)
+def test_adding_by_hand_meets_the_same_rules_as_editing(token_client, mailing_list, field, value):
+    response = token_client.post(
+        f"/api/v1/lists/{mailing_list.pk}/subscribers/",
+        {
+            "email": "new@example.org",
+            field: value,
+            "consent": {"source": "paper_form", "proof": "Signed form no. 7"},
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not Subscriber.objects.filter(email="new@example.org").exists()
