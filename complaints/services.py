@@ -266,7 +266,9 @@ def _dead_letter_keep(report: Feedback, exc: Exception) -> None:
         name: getattr(report, name) for name in report.__dataclass_fields__ if name != "token"
     }
     fields["kind"] = str(report.kind)
-    fields["occurred_at"] = report.occurred_at.isoformat() if report.occurred_at else None
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            fields[name] = value.isoformat()
     if report.token is not None:
         fields["token"] = {
             "campaign_id": report.token.campaign_id,
@@ -804,9 +806,8 @@ def one_click_unsubscribe_accept(token: TokenData) -> bool:
     the rest (`one_clicks_pending_apply`), written by one statement in autocommit, so both are
     durable before this returns. Two round trips, no lock. False (nothing written): the
     subscriber is gone or already off the list, which the caller answers as the page does.
-    Only for when the tracking queue's consumer runs (it drains the pending rows)."""
-    if connection.in_atomic_block:
-        raise RuntimeError("one_click_unsubscribe_accept commits its own write: not in atomic()")
+    Only for when the tracking queue's consumer runs (it drains the pending rows); call it in
+    autocommit (the hot path does), where its one write is its own transaction."""
     read, write = _one_click_sql()
     with connection.cursor() as cursor:
         cursor.execute(read, [token.subscriber_id])
