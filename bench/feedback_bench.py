@@ -27,9 +27,9 @@ then --unsubscribes RFC 8058 one-click POSTs to /u/<token>/ through Django's ful
 round trip and the recorded time from request to suppression; then --front-unsubscribes through
 what the hot front does when the tracking queue's consumer runs (complaints.services.
 one_click_unsubscribe_accept: the address suppressed and the rest queued, one write), and the
-consumer's drain of them (one_clicks_pending_apply), each rate printed. After each scenario the campaign's
-counters (what the campaign page, the verdict and the stats API read) are checked against what
-was applied, right after the last batch commits.
+consumer's drain of them (one_clicks_pending_apply), each rate printed. After each scenario the
+campaign's counters (what the campaign page, the verdict and the stats API read) are checked
+against what was applied, right after the last batch commits.
 """
 
 from __future__ import annotations
