@@ -24,9 +24,12 @@ suppression or webhook work. Scenarios, each on its own subscribers:
   transaction each), the path every report took before batches;
 
 then --unsubscribes RFC 8058 one-click POSTs to /u/<token>/ through Django's full request stack:
-round trip and the recorded time from request to suppression. After each scenario the campaign's
-counters (what the campaign page, the verdict and the stats API read) are checked against what
-was applied, right after the last batch commits.
+round trip and the recorded time from request to suppression; then --front-unsubscribes through
+what the hot front does when the tracking queue's consumer runs (complaints.services.
+one_click_unsubscribe_accept: the address suppressed and the rest queued, one write), and the
+consumer's drain of them (one_clicks_pending_apply), each rate printed. After each scenario the
+campaign's counters (what the campaign page, the verdict and the stats API read) are checked
+against what was applied, right after the last batch commits.
 """
 
 from __future__ import annotations
@@ -311,6 +314,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="reports per batch")
     parser.add_argument("--one-by-one", type=int, default=1_000, help="reports applied singly")
     parser.add_argument("--unsubscribes", type=int, default=2_000, help="one-click POSTs")
+    parser.add_argument(
+        "--front-unsubscribes",
+        type=int,
+        default=2_000,
+        help="one-clicks through the hot front's write and the consumer's drain",
+    )
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -338,7 +347,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     n = args.reports
     storm_messages = max(1, n // 3)
-    sizes = [n, n, storm_messages, args.one_by_one, args.unsubscribes]
+    sizes = [n, n, storm_messages, args.one_by_one, args.unsubscribes, args.front_unsubscribes]
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     campaign, ceiling_campaign, ids, deliveries = seed(sum(sizes))
@@ -355,7 +364,7 @@ def main() -> None:
     for size in sizes:
         groups.append(ids[start : start + size])
         start += size
-    bounced_ids, complained_ids, storm_ids, single_ids, unsubscribe_ids = groups
+    bounced_ids, complained_ids, storm_ids, single_ids, unsubscribe_ids, front_ids = groups
     now = timezone.now() - timedelta(minutes=5)
 
     scenarios = [
@@ -420,9 +429,47 @@ def main() -> None:
             f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
             f"worst {max(latencies) * 1000:.1f} ms"
         )
+    if front_ids:
+        front_one_clicks(campaign.pk, front_ids)
     print(
         f"suppressions: {Suppression.objects.count():,} for the account, "
         f"{PlatformSuppression.objects.count():,} platform-wide"
+    )
+
+
+def front_one_clicks(campaign_id: int, subscriber_ids: list[int]) -> None:
+    """What the hot front does for a one-click POST when the consumer runs (the address
+    suppressed and the rest queued, one write in autocommit: one_click_unsubscribe_accept), one
+    request after another; then the consumer's drain of them (one_clicks_pending_apply)."""
+    from campaigns.tokens import TokenData, TokenKind
+    from complaints.models import FeedbackEvent, PendingOneClick
+    from complaints.services import one_click_unsubscribe_accept, one_clicks_pending_apply
+
+    round_trips = []
+    for sid in subscriber_ids:
+        token = TokenData(kind=TokenKind.UNSUBSCRIBE, campaign_id=campaign_id, subscriber_id=sid)
+        started = time.perf_counter()
+        accepted = one_click_unsubscribe_accept(token)
+        round_trips.append(time.perf_counter() - started)
+        assert accepted
+    total = sum(round_trips)
+    p50, p99 = statistics.median(round_trips) * 1000, percentile(round_trips, 0.99) * 1000
+    print(
+        f"one-click front (suppress + queue): {len(round_trips):,} in {total:.2f} s = "
+        f"{len(round_trips) / total:,.0f}/s; p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    )
+    started = time.perf_counter()
+    drained = 0
+    while handled := one_clicks_pending_apply():
+        drained += handled
+    elapsed = time.perf_counter() - started
+    applied = FeedbackEvent.objects.filter(
+        source="one_click", event_id__in=[f"{campaign_id}:{sid}" for sid in subscriber_ids]
+    ).count()
+    left = PendingOneClick.objects.count()
+    print(
+        f"consumer drain: {drained:,} in {elapsed:.2f} s = {drained / elapsed:,.0f}/s; "
+        f"applied {applied:,}, left pending {left:,}"
     )
 
 

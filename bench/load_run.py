@@ -532,6 +532,12 @@ def print_summary(summary: dict[str, dict], limits: dict[str, float]) -> None:
         )
 
 
+def _one_clicks_answered(summary: dict[str, dict]) -> int:
+    """One-click unsubscribes a stage's wrk saw answered 200."""
+    statuses = summary.get("unsubscribe", {}).get("statuses", {})
+    return int(statuses.get("200", 0))
+
+
 def endpoint_passes(row: dict, limit: float, min_share: float = MIN_ACHIEVED) -> bool:
     return (
         row["errors"] == 0
@@ -724,14 +730,17 @@ def default_redis_url() -> str:
 
 
 def wait_for_drain(timeout: float) -> float:
-    """Seconds until the consumers recorded everything queued (or the timeout passed)."""
+    """Seconds until the consumers recorded everything queued, and applied every one-click
+    unsubscribe the web process answered (or the timeout passed)."""
     from campaigns import tracking_queue
+    from complaints.models import PendingOneClick
 
     started = time.monotonic()
     redis = tracking_queue.connection()
     while time.monotonic() - started < timeout:
-        # Acknowledged entries are deleted: an empty stream is a drained one.
-        if not redis.xlen(tracking_queue.STREAM):
+        # Acknowledged entries are deleted: an empty stream is a drained one; applied one-clicks
+        # are deleted from PendingOneClick in the same transaction.
+        if not redis.xlen(tracking_queue.STREAM) and not PendingOneClick.objects.exists():
             break
         time.sleep(0.1)
     return time.monotonic() - started
@@ -872,17 +881,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {"config": vars(args) | {"json": str(args.json)}, "stages": []}
     passed_rates = []
+    one_clicks = 0  # one-click unsubscribes answered 200, every recipient once
     work = var_dir / "wrk"
     work.mkdir()
     try:
         for rate in rates:
             if args.warmup > 0:
-                run_stage(maker, rate=rate / 2, duration=args.warmup, port=port, work=work)
+                warm = run_stage(maker, rate=rate / 2, duration=args.warmup, port=port, work=work)
+                one_clicks += _one_clicks_answered(warm)
             print(f"\n--- {rate:g} req/s offered, {args.duration:g} s", flush=True)
             database = args.database_url.rsplit("/", 1)[1]
             with CpuMeter(server.pid, [c.pid for c in consumers], database) as meter:
                 summary = run_stage(maker, rate=rate, duration=args.duration, port=port, work=work)
             print_summary(summary, limits)
+            one_clicks += _one_clicks_answered(summary)
             answered = sum(row["requests"] for row in summary.values())
             cpu_ms = {
                 part: seconds * 1000 / max(1, answered) for part, seconds in meter.spent.items()
@@ -950,6 +962,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"webhook posts in (answered after XADD) {posts_in:,}; reports recorded "
             f"{reports:,}: {same}"
+        )
+    if "unsubscribe" in mix:
+        # wrk stops with requests in flight: the server applies them, wrk never counts their
+        # answers. Fewer applied than answered is a lost unsubscribe.
+        applied = counts["one_click_unsubscribes"]
+        verdict = "none lost" if applied >= one_clicks else "NOT ALL APPLIED: unsubscribes lost"
+        print(
+            f"one-click unsubscribes answered 200 {one_clicks:,}; applied {applied:,} (the rest "
+            f"were in flight when wrk stopped): {verdict}"
         )
     best = max(passed_rates) if passed_rates else None
     if len(rates) > 1:

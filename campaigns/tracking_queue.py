@@ -27,6 +27,11 @@ XADD and XACK, atomically): the probe's verdict waits until nothing that came in
 hold's end is left (`pending_for`), so it never judges figures the queue has not delivered yet,
 and steady traffic after the hold cannot postpone it.
 
+One-click unsubscribes take a way of their own (complaints.services.one_click_unsubscribe_accept):
+the web process suppresses the address and writes a pending row in PostgreSQL in one statement
+(the answer promises that any later send skips the address, and sends read PostgreSQL), and the
+consumer applies the rest each round (`drainer_register`).
+
 Without TRACKING_QUEUE_URL (tests, the local `bin/run` stack: no Redis) hits are recorded at
 once, in the request, exactly as before.
 """
@@ -220,6 +225,33 @@ def _enqueue(fields: dict[str, str], *, pending: str, at: datetime, accepted: st
         raise QueueUnavailable(str(exc)) from exc
 
 
+# What else the consumer applies each round, and what else a campaign's figures may still be
+# missing: complaints registers its pending one-click unsubscribes (complaints.apps), which live
+# in PostgreSQL, not in the stream.
+_drainers: list[Callable[[], int]] = []
+_pending_counters: list[Callable[[int, datetime | None], int]] = []
+
+
+def drainer_register(
+    drain: Callable[[], int], *, pending: Callable[[int, datetime | None], int]
+) -> None:
+    """Have the consumer call `drain` (which applies a batch and returns how many it handled)
+    every round, and count `pending(campaign_id, before)` in `pending_for`."""
+    if drain not in _drainers:
+        _drainers.append(drain)
+        _pending_counters.append(pending)
+
+
+def _drain() -> int:
+    from django.db import close_old_connections, connection
+
+    if not _drainers:
+        return 0
+    if not connection.in_atomic_block:
+        close_old_connections()  # one the database dropped since the last round
+    return sum(drain() for drain in _drainers)
+
+
 def pending_for(campaign_id: int, *, before: datetime | None = None) -> int:
     """What the campaign's figures may still be missing (0 when there is no queue): its hits
     enqueued and not yet recorded, and the webhook posts not yet applied (any of them may
@@ -229,9 +261,10 @@ def pending_for(campaign_id: int, *, before: datetime | None = None) -> int:
         return 0
     until = "+inf" if before is None else repr(before.timestamp())
     client = connection()
-    return sum(
+    queued = sum(
         client.zcount(PENDING_PREFIX + key, "-inf", until) for key in (str(campaign_id), POSTS)
     )
+    return queued + sum(count(campaign_id, before) for count in _pending_counters)
 
 
 def accepted_total() -> int:
@@ -361,7 +394,7 @@ def consume_once(*, consumer: str, batch_size: int, block_ms: int) -> int:
         parsed = _parse(entries)
         batch_apply(parsed)
         handled += len(parsed)
-    return handled
+    return handled + _drain()
 
 
 def consume(

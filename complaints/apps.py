@@ -11,11 +11,17 @@ class ComplaintsConfig(AppConfig):
         from campaigns import tracking_queue
         from complaints.esp import posts_apply
         from complaints.models import FeedbackSource
-        from complaints.services import ALL_LISTS_CHANNEL
+        from complaints.services import (
+            ALL_LISTS_CHANNEL,
+            one_clicks_pending_apply,
+            one_clicks_pending_for,
+        )
         from lists.selectors import consent_channels_register
 
         # The tracking queue (campaigns) carries ESP webhook posts; complaints applies them.
         tracking_queue.posts_applier_register(posts_apply)
+        # ... and applies the one-click unsubscribes the web process answered and suppressed.
+        tracking_queue.drainer_register(one_clicks_pending_apply, pending=one_clicks_pending_for)
         # A withdrawal recorded from a report names its channel in words on the subscriber page.
         consent_channels_register(dict(FeedbackSource.choices))
         consent_channels_register(

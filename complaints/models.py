@@ -217,3 +217,56 @@ class BlocklistListing(models.Model):
     @property
     def is_open(self) -> bool:
         return self.cleared_at is None
+
+
+class PendingOneClick(models.Model):
+    """A one-click unsubscribe (RFC 8058) answered and not yet applied in full.
+
+    With the tracking queue's consumer running, the web process does only what the answer
+    promises: the address is suppressed for the account (the row every send checks before it
+    hands a message over) and this row is written, both in one statement, so both are durable
+    before the answer. The consumer applies the rest in batches (the subscription ended, the
+    consent record, the delivery's and campaign's figures, the sender's webhooks:
+    complaints.services.one_clicks_pending_apply) and deletes the rows in the same transaction,
+    so each is applied once. One row per message: a second POST of the same link adds nothing.
+    """
+
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="+")
+    subscriber = models.ForeignKey("lists.Subscriber", on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "subscriber"], name="pending_one_click_once"
+            )
+        ]
+        # The verdict asks what one campaign still has pending from before its hold ended.
+        indexes = [models.Index(fields=["campaign", "received_at"], name="pending_one_click_age")]
+
+    def __str__(self) -> str:
+        return f"one-click of subscriber {self.subscriber_id} (campaign {self.campaign_id})"
+
+
+class FeedbackDeadLetter(models.Model):
+    """A report that could not be applied for a reason of its own (a constraint it breaks, a
+    value it carries): kept here, with the error, so that the reports around it in its batch
+    are applied and acknowledged and a retry of the batch does not meet it again. Staff read
+    them in the admin; one row per (source, event id)."""
+
+    source = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16)
+    # The report as the channel gave it (complaints.services.Feedback's fields).
+    report = models.JSONField()
+    error = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="feedback_dead_letter_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} via {self.source} ({self.event_id})"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from complaints.models import FeedbackEvent
+from complaints.models import FeedbackDeadLetter, FeedbackEvent
 
 
 def feedback_events_purge(*, before: datetime, dry_run: bool = False) -> int:
@@ -23,6 +23,16 @@ def feedback_events_purge(*, before: datetime, dry_run: bool = False) -> int:
     set-based DELETE: nothing points at a feedback event. Safe to run twice; call inside a
     transaction."""
     old = FeedbackEvent.objects.filter(received_at__lt=before)
+    if dry_run:
+        return old.count()
+    return old.delete()[0]
+
+
+def feedback_dead_letters_purge(*, before: datetime, dry_run: bool = False) -> int:
+    """Delete dead letters (reports that could not be applied) kept since before `before`: they
+    hold what the report held (the recipient's address, the provider's text) and go when the
+    feedback events would have. One set-based DELETE; safe to run twice."""
+    old = FeedbackDeadLetter.objects.filter(created_at__lt=before)
     if dry_run:
         return old.count()
     return old.delete()[0]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -36,10 +36,12 @@ from campaigns.tracking_queue import Hit
 from complaints.models import (
     AbuseReport,
     BlocklistListing,
+    FeedbackDeadLetter,
     FeedbackEvent,
     FeedbackKind,
     FeedbackOutcome,
     FeedbackSource,
+    PendingOneClick,
 )
 from config.account_data import AccountDataStep, deleted
 from config.bulk import insert_new_rows, insert_rows
@@ -130,6 +132,9 @@ class Feedback:
     # For opens and clicks reported by an ESP.
     user_agent: str = ""
     ip: str = ""
+    # When the channel itself already suppressed the address (the one-click front:
+    # one_click_unsubscribe_accept): the event's suppressed_at, instead of the batch's time.
+    suppressed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -170,11 +175,19 @@ def feedback_apply(feedback: Feedback) -> FeedbackEvent | None:
     already applied (same source and event id) returns None and changes nothing; the same
     message's unsubscribe, bounce or complaint reported again (another channel, another report)
     is recorded as a `duplicate`, which the sender's listings do not show. Locks the delivery and
-    the subscriber rows. A batch of one: `feedback_apply_batch` holds the rules."""
-    return feedback_apply_batch([feedback])[0]
+    the subscriber rows. A batch of one: `feedback_apply_batch` holds the rules. A report that
+    cannot be applied raises (the caller answers for it; nothing is kept as a dead letter)."""
+    return feedback_apply_batch([feedback], dead_letter=False)[0]
 
 
-def feedback_apply_batch(reports: Sequence[Feedback]) -> list[FeedbackEvent | None]:
+# Faults of the database itself (connection lost, deadlock, serialisation failure): no report's
+# own, so the whole batch is raised for its caller to retry, never kept as a dead letter.
+_TRANSIENT = (OperationalError, InterfaceError)
+
+
+def feedback_apply_batch(
+    reports: Sequence[Feedback], *, dead_letter: bool = True
+) -> list[FeedbackEvent | None]:
     """Apply many reports in one transaction and a few set-based statements, with the very
     result of applying them one by one in this order (`feedback_apply`): one result per report,
     None for a report already applied (before, or earlier in this batch). Exactly once: the
@@ -182,31 +195,99 @@ def feedback_apply_batch(reports: Sequence[Feedback]) -> list[FeedbackEvent | No
     meanwhile is rolled back and applied again. Locks the deliveries (in id order), then the
     subscribers whose subscription a report ends (in id order). An ESP's opens and clicks are
     recorded as our own pixel's and redirect's, together (tracking.hits_record) and in the same
-    transaction as their reports, so that they too are recorded once."""
+    transaction as their reports, so that they too are recorded once.
+
+    A batch that fails for another reason than the database's own fault is applied one report
+    at a time, so that one bad report cannot hold back the others: with `dead_letter` (what a
+    queue's or a mailbox's consumer wants: it acknowledges the batch after this returns) a report
+    that fails alone is logged and kept as a `FeedbackDeadLetter`, and its result is None;
+    without, its error is raised."""
     reports = list(reports)
     if not reports:
         return []
-    results: list[FeedbackEvent | None] | None = None
+    try:
+        return _apply_with_retries(reports)
+    except _TRANSIENT:
+        raise
+    except Exception:
+        if len(reports) > 1:
+            logger.warning(
+                "A batch of %s reports failed; applying them one at a time", len(reports)
+            )
+        elif not dead_letter:
+            raise
+    return [_apply_alone(report, dead_letter=dead_letter) for report in reports]
+
+
+def _apply_with_retries(reports: list[Feedback]) -> list[FeedbackEvent | None]:
+    """One transaction for the batch, applied again (up to _RACE_ATTEMPTS) when it meets a
+    report committed meanwhile."""
     for attempt in range(_RACE_ATTEMPTS):
         try:
             with transaction.atomic():
                 results, matches = _apply_batch(reports)
                 _track(reports, results, matches)
-            break
+            return results
         except IntegrityError:
-            if len(reports) == 1 and attempt == _RACE_ATTEMPTS - 1:
-                report = reports[0]
-                applied = FeedbackEvent.objects.filter(
-                    source=report.source, event_id=report.event_id[:200]
-                )
-                if applied.exists():
-                    return [None]  # the same report again (a webhook retried, a mailbox read twice)
-                raise  # not this report's row: a real fault, which must not pass for "already"
-    if results is None:
-        # Something else than a report already applied keeps failing: one at a time, so one
-        # bad report cannot hold back the others.
-        results = [feedback_apply_batch([report])[0] for report in reports]
-    return results
+            if attempt < _RACE_ATTEMPTS - 1:
+                continue
+            if len(reports) == 1 and _already_applied(reports[0]):
+                return [None]  # the same report again (a webhook retried, a mailbox read twice)
+            raise  # not this report's row: a real fault, which must not pass for "already"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _already_applied(report: Feedback) -> bool:
+    return FeedbackEvent.objects.filter(
+        source=report.source, event_id=report.event_id[:200]
+    ).exists()
+
+
+def _apply_alone(report: Feedback, *, dead_letter: bool) -> FeedbackEvent | None:
+    try:
+        return _apply_with_retries([report])[0]
+    except _TRANSIENT:
+        raise
+    except Exception as exc:
+        if not dead_letter:
+            raise
+        logger.exception(
+            "Report %s from %s could not be applied; kept as a dead letter",
+            report.event_id,
+            report.source,
+        )
+        _dead_letter_keep(report, exc)
+        return None
+
+
+def _dead_letter_keep(report: Feedback, exc: Exception) -> None:
+    """Keep a report that fails alone (the first failure of a (source, event id) stays)."""
+    fields = {
+        name: getattr(report, name) for name in report.__dataclass_fields__ if name != "token"
+    }
+    fields["kind"] = str(report.kind)
+    for name, value in fields.items():
+        if isinstance(value, datetime):
+            fields[name] = value.isoformat()
+    if report.token is not None:
+        fields["token"] = {
+            "campaign_id": report.token.campaign_id,
+            "subscriber_id": report.token.subscriber_id,
+            "link": report.token.link,
+            "is_test": report.token.is_test,
+        }
+    FeedbackDeadLetter.objects.bulk_create(
+        [
+            FeedbackDeadLetter(
+                source=report.source[:32],
+                event_id=report.event_id[:200],
+                kind=str(report.kind)[:16],
+                report=fields,
+                error=f"{type(exc).__name__}: {exc}"[:_TEXT_MAX],
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 class _Batch:
@@ -225,6 +306,8 @@ class _Batch:
         self.platform: list[tuple[str, str]] = []
         # (account id, upper-cased address) -> {delivery id: soft_bounced_at} within the window.
         self.soft_bounces: dict[tuple[int, str], dict[int, datetime]] = {}
+        # Events whose address their channel suppressed before the batch: id(event) -> when.
+        self.suppressed_before: dict[int, datetime] = {}
 
 
 def _apply_batch(
@@ -500,6 +583,8 @@ def _apply(batch: _Batch, event: FeedbackEvent, feedback: Feedback, match: _Matc
         if feedback.kind == K.HARD_BOUNCE and event.recipient:
             batch.platform.append((event.recipient.lower(), feedback.source))
         event.suppressed_at = batch.now
+        if feedback.suppressed_at is not None:
+            batch.suppressed_before[id(event)] = feedback.suppressed_at
 
 
 def _end_subscription(
@@ -553,7 +638,7 @@ def _write(batch: _Batch, events: list[FeedbackEvent]) -> None:
     suppressed_at = timezone.now()
     for event in events:
         if event.suppressed_at is not None:
-            event.suppressed_at = suppressed_at
+            event.suppressed_at = batch.suppressed_before.get(id(event), suppressed_at)
     ids = insert_rows(
         FeedbackEvent,
         _EVENT_COLUMNS,
@@ -653,7 +738,9 @@ def _links_feedback(
         )
         reports.append((index, feedback))
     if reports:
-        events = feedback_apply_batch([feedback for _, feedback in reports])
+        # Interactive: a report that cannot be applied raises (the page or the hot path's
+        # fallback answers for it), never passes for "already".
+        events = feedback_apply_batch([feedback for _, feedback in reports], dead_letter=False)
         for (index, _), event in zip(reports, events, strict=True):
             outcomes[index] = LinkOutcome(event=event, already=event is None)
     return outcomes  # type: ignore[return-value]
@@ -681,6 +768,117 @@ def one_click_unsubscribes_apply(tokens: Sequence[TokenData]) -> list[LinkOutcom
     return _links_feedback(tokens, kind=K.UNSUBSCRIBED, source=FeedbackSource.ONE_CLICK)
 
 
+# --- one-click unsubscribes at the rate we send (with the tracking queue's consumer) ---------
+
+_ONE_CLICK_READ: str | None = None
+_ONE_CLICK_WRITE: str | None = None
+
+
+def _one_click_sql() -> tuple[str, str]:
+    """The two statements of `one_click_unsubscribe_accept`, built once from the models' meta
+    (only quoted table and column names are formatted in; every value is a parameter)."""
+    global _ONE_CLICK_READ, _ONE_CLICK_WRITE
+    if _ONE_CLICK_READ is None or _ONE_CLICK_WRITE is None:
+        quote = connection.ops.quote_name
+        subscriber = quote(Subscriber._meta.db_table)
+        lists = quote(Subscriber._meta.get_field("mailing_list").related_model._meta.db_table)
+        suppression = quote(Suppression._meta.db_table)
+        pending = quote(PendingOneClick._meta.db_table)
+        _ONE_CLICK_READ = (
+            f"SELECT s.email, s.status, l.account_id FROM {subscriber} s "  # noqa: S608
+            f"JOIN {lists} l ON l.id = s.mailing_list_id WHERE s.id = %s"
+        )
+        # One statement, one transaction: the suppression and the row the consumer applies.
+        _ONE_CLICK_WRITE = (
+            f"WITH suppressed AS (INSERT INTO {suppression} "  # noqa: S608
+            "(account_id, email_hash, email, reason, created_at) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING) "
+            f"INSERT INTO {pending} (campaign_id, subscriber_id, received_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+        )
+    return _ONE_CLICK_READ, _ONE_CLICK_WRITE
+
+
+def one_click_unsubscribe_accept(token: TokenData) -> bool:
+    """What the one-click POST's answer promises, and nothing more: the address suppressed for
+    the account (what every send checks before it hands a message over:
+    campaigns.selectors.suppressed_addresses) and a `PendingOneClick` for the consumer to apply
+    the rest (`one_clicks_pending_apply`), written by one statement in autocommit, so both are
+    durable before this returns. Two round trips, no lock. False (nothing written): the
+    subscriber is gone or already off the list, which the caller answers as the page does.
+    Only for when the tracking queue's consumer runs (it drains the pending rows); call it in
+    autocommit (the hot path does), where its one write is its own transaction."""
+    read, write = _one_click_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(read, [token.subscriber_id])
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        email, status, account_id = row
+        if _STRENGTH.get(status, 0) >= _STRENGTH[SubscriberStatus.UNSUBSCRIBED]:
+            return False
+        now = timezone.now()
+        cursor.execute(
+            write,
+            [
+                account_id,
+                address_hash(account_id, email),
+                email,
+                SuppressionReason.UNSUBSCRIBED,
+                now,
+                token.campaign_id,
+                token.subscriber_id,
+                now,
+            ],
+        )
+    return True
+
+
+def one_clicks_pending_apply(*, limit: int = FEEDBACK_BATCH_SIZE) -> int:
+    """Apply up to `limit` pending one-click unsubscribes (oldest first) as the page would have
+    (`one_click_unsubscribes_apply`: the subscription ended with its consent record and the
+    sender's webhooks, the delivery's and campaign's figures) in one transaction that also
+    deletes them: each applied once. Rows another consumer holds are skipped. A report that
+    cannot be applied is kept as a dead letter (its address stays suppressed). Returns the rows
+    handled."""
+    with transaction.atomic():
+        rows = list(
+            PendingOneClick.objects.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "campaign_id", "subscriber_id", "received_at")[:limit]
+        )
+        if not rows:
+            return 0
+        reports = [
+            Feedback(
+                source=FeedbackSource.ONE_CLICK,
+                # As _links_feedback: one per message and channel.
+                event_id=f"{campaign_id}:{subscriber_id}",
+                kind=K.UNSUBSCRIBED,
+                token=TokenData(
+                    kind=TokenKind.UNSUBSCRIBE,
+                    campaign_id=campaign_id,
+                    subscriber_id=subscriber_id,
+                ),
+                occurred_at=received_at,
+                suppressed_at=received_at,
+            )
+            for _, campaign_id, subscriber_id, received_at in rows
+        ]
+        feedback_apply_batch(reports)
+        PendingOneClick.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    return len(rows)
+
+
+def one_clicks_pending_for(campaign_id: int, before: datetime | None = None) -> int:
+    """The campaign's one-click unsubscribes answered (before `before`) and not yet applied:
+    what its figures may still be missing (campaigns.tracking_queue.pending_for)."""
+    pending = PendingOneClick.objects.filter(campaign_id=campaign_id)
+    if before is not None:
+        pending = pending.filter(received_at__lt=before)
+    return pending.count()
+
+
 def report_link_apply(*, token: TokenData, comment: str = "") -> LinkOutcome:
     """Record a spam report from the message's report link: a complaint against the campaign
     (counted in the probe's figures) and the account; the address is unsubscribed and
@@ -704,13 +902,15 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     deliveries = Delivery.objects.filter(campaign_id__in=campaign_ids).values("pk")
     FeedbackEvent.objects.filter(delivery_id__in=deliveries).update(delivery=None)
     deleted(BlocklistListing.objects.filter(sender_domain__account=account))
+    # Answered one-clicks not yet applied: their addresses' suppressions go with the account's.
+    deleted(PendingOneClick.objects.filter(campaign__account=account))
     return counts
 
 
 ACCOUNT_DATA = AccountDataStep(
     app="complaints",
     run=account_data_delete,
-    deletes=(FeedbackEvent, BlocklistListing),
+    deletes=(FeedbackEvent, BlocklistListing, PendingOneClick),
     keeps={AbuseReport: "the moderators' record of what was reported and decided"},
 )
 # --- preferences: leaving every list of the sender ------------------------------------------

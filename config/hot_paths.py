@@ -40,7 +40,7 @@ from campaigns import tracking, tracking_queue
 from campaigns.public_views import PIXEL
 from campaigns.selectors import approved_link_cached, approved_links_cached
 from campaigns.tokens import BadToken, TokenKind, unpack
-from complaints.services import one_click_unsubscribes_apply
+from complaints.services import one_click_unsubscribe_accept, one_click_unsubscribes_apply
 from complaints.webhook_views import verified_post_reports
 from config.group_commit import GroupCommit
 from config.http import client_ip_of
@@ -136,17 +136,23 @@ class HotPaths:
             return self.django(environ, start_response)
         if data.is_test:
             return self.django(environ, start_response)
-        # Durable before the answer: the batch this one-click is in commits before submit
-        # returns, so any send that starts after this answer finds the address suppressed.
-        # Concurrent one-clicks of this process share that transaction (config.group_commit).
         try:
             with _django_request(environ):
-                outcome = _ONE_CLICKS.submit(data)
+                if _queued():
+                    # With the consumer running: the address suppressed and the rest queued,
+                    # in one statement committed before the answer (any send that starts
+                    # after it skips the address); the consumer applies the rest.
+                    already = not one_click_unsubscribe_accept(data)
+                else:
+                    # Durable before the answer: the batch this one-click is in commits before
+                    # submit returns. Concurrent one-clicks of this process share that
+                    # transaction (config.group_commit).
+                    already = _ONE_CLICKS.submit(data).already
         except Exception:
-            # The batch failed: Django's view applies this one alone, as it always could.
-            logger.exception("A batch of one-click unsubscribes failed; applying one alone")
+            # Django's view applies this one alone, as it always could.
+            logger.exception("A one-click unsubscribe failed; applying it through the view")
             return self.django(environ, start_response)
-        if outcome.already:
+        if already:
             # Gone or already off the list: Django's view says which, as it always did.
             return self.django(environ, start_response)
         text = b"Unsubscribed.\n"

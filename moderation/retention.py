@@ -124,6 +124,14 @@ PURGES: tuple[Purge, ...] = (
         lambda before, dry: complaints_retention.feedback_events_purge(before=before, dry_run=dry),
     ),
     Purge(
+        "complaints.feedback_dead_letters",
+        "report(s) kept as dead letters",
+        _days("RETENTION_FEEDBACK_DAYS"),
+        lambda before, dry: complaints_retention.feedback_dead_letters_purge(
+            before=before, dry_run=dry
+        ),
+    ),
+    Purge(
         "accounts.webhook_deliveries",
         "finished webhook delivery record(s)",
         _days("RETENTION_WEBHOOK_DELIVERY_DAYS"),

@@ -395,7 +395,8 @@ def test_the_same_post_applied_twice_at_once_is_applied_once(world):
 def test_an_integrity_error_that_is_not_the_reports_own_row_is_raised(
     tokens, subscriber, monkeypatch
 ):
-    """Only the report's (source, event id) row already there means "already applied"."""
+    """Only the report's (source, event id) row already there means "already applied": a
+    caller that answers for the report itself (a page) gets the error."""
     from django.db import IntegrityError
 
     from complaints import services
@@ -409,7 +410,9 @@ def test_an_integrity_error_that_is_not_the_reports_own_row_is_raised(
     )
 
     with pytest.raises(IntegrityError):
-        feedback_apply_batch([report])
+        feedback_apply_batch([report], dead_letter=False)
+    with pytest.raises(IntegrityError):
+        feedback_apply(report)
     assert not FeedbackEvent.objects.exists()
 
 

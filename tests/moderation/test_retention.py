@@ -24,7 +24,7 @@ from accounts.models import (
     WebhookEndpoint,
 )
 from campaigns.models import Campaign, CampaignTestSend, Delivery, DeliveryStatus, TrackingEvent
-from complaints.models import FeedbackEvent, FeedbackKind, FeedbackSource
+from complaints.models import FeedbackDeadLetter, FeedbackEvent, FeedbackKind, FeedbackSource
 from config.coded_text import render
 from lists import selectors as lists_selectors
 from lists.models import (
@@ -177,6 +177,24 @@ def test_old_feedback_events_go_and_their_suppressions_stay(
     assert PlatformSuppression.objects.count() == 1
     delivery.refresh_from_db()
     assert delivery.complained_at is not None
+
+
+def test_old_dead_letters_go_with_the_feedback_events(settings, django_capture_on_commit_callbacks):
+    days = settings.RETENTION_FEEDBACK_DAYS
+    for event_id, age in (("old", days + 1), ("recent", days - 1)):
+        FeedbackDeadLetter.objects.create(
+            source="arf",
+            event_id=event_id,
+            kind="complained",
+            report={"recipient": "reader@example.org"},
+            error="IntegrityError: ...",
+            created_at=days_ago(age),
+        )
+
+    counts = run(django_capture_on_commit_callbacks)
+
+    assert counts == counts_with(complaints__feedback_dead_letters=1)
+    assert list(FeedbackDeadLetter.objects.values_list("event_id", flat=True)) == ["recent"]
 
 
 # --- accounts ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Faults under tracking load (issue 19): pixels, clicks and signed ESP webhook posts; the
-consumer killed in the middle of a batch and a gunicorn worker killed mid-load, then the
-consumer started again; every event the server acknowledged is recorded exactly once
-(tests/reliability/tracking_faults.py runs the scenario in a process of its own and prints what
-it saw). `pytest -m faults`; about half a minute."""
+"""Faults under tracking load (issue 19): pixels, clicks, signed ESP webhook posts and one-click
+unsubscribes; the consumer killed in the middle of a batch and a gunicorn worker killed
+mid-load, then the consumer started again; every event the server acknowledged is recorded
+exactly once (tests/reliability/tracking_faults.py runs the scenario in a process of its own and
+prints what it saw). `pytest -m faults`; about half a minute."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def test_every_acknowledged_event_is_recorded_once_after_the_consumer_and_a_work
     # Webhook posts were in the load, and each acknowledged one was applied once too.
     assert outcome["webhooks_acknowledged"] > 0, outcome
     assert outcome["webhooks_recorded"] >= outcome["webhooks_acknowledged"], outcome
+    # One-click unsubscribes too: each answered one suppressed at once and applied once, after
+    # the consumer that held some of them died.
+    assert outcome["one_clicks_acknowledged"] > 0, outcome
+    assert outcome["one_clicks_unsuppressed"] == 0, outcome
+    assert outcome["one_clicks_missing"] == 0, outcome
+    assert outcome["one_clicks_duplicated"] == 0, outcome
+    assert outcome["one_clicks_pending"] == 0, outcome

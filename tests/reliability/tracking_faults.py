@@ -8,7 +8,9 @@ queued on the Redis stream) and one `manage.py consume_events`, seeded as bench/
 seeds. Eight client threads send pixel fetches and clicks, each with a user agent that names
 the request ("... fault-run n=123"), and every tenth request is a signed Mailgun webhook post
 (deliveries, opens, hard bounces, complaints) whose signature token names it ("load000...123"),
-verified and queued by the hot front and applied by the consumer. A third of the way in the
+verified and queued by the hot front and applied by the consumer; every twentieth (n = 4 mod 20)
+is a one-click unsubscribe, suppressed and queued in PostgreSQL by the hot front and applied by
+the consumer. A third of the way in the
 consumer is killed (SIGKILL: no batch finishes, no acknowledgement is sent) and one gunicorn
 worker too (its requests in flight get no answer; the master starts another); the consumer is
 started again at two thirds. After
@@ -20,6 +22,10 @@ the load it waits for the queue to drain and prints, as JSON with --json:
   the worker died after XADD);
 - events_in: the Redis counters of accepted hits and webhook posts, which must equal `recorded`;
 - webhooks_acknowledged, webhooks_recorded: the webhook posts among them;
+- one_clicks_acknowledged, one_clicks_applied, one_clicks_missing, one_clicks_duplicated: the
+  one-click unsubscribes (not among the above: they do not pass through Redis);
+  one_clicks_unsuppressed: answered but the address not suppressed; one_clicks_pending: left
+  unapplied after the drain;
 - pending_at_kill: entries the killed consumer had read and not acknowledged, which the new one
   had to claim (0 when the kill fell between two batches);
 - worker_killed, consumer_killed, consumer_restarted.
@@ -104,7 +110,8 @@ def run(requests: int) -> dict:
 
     from campaigns import tracking_queue
     from campaigns.models import TrackingEvent
-    from complaints.models import FeedbackEvent
+    from complaints.models import FeedbackEvent, PendingOneClick
+    from lists.models import Subscriber, Suppression
 
     redis = tracking_queue.connection()
     redis.flushdb()
@@ -123,6 +130,7 @@ def run(requests: int) -> dict:
     outcome: dict = {"requests": requests}
     acknowledged: set[int] = set()
     webhooks: set[int] = set()
+    one_clicks: dict[int, int] = {}  # subscriber id -> n
     lock = threading.Lock()
     counter = iter(range(requests))
 
@@ -137,6 +145,9 @@ def run(requests: int) -> dict:
                 if n % 10 == 9:
                     planned = _webhook(maker, n)
                     webhooks.add(n)
+                elif n % 20 == 4:
+                    planned = maker._unsubscribe()
+                    one_clicks[_subscriber_of(planned)] = n
                 else:
                     planned = maker._open() if n % 5 < 3 else maker._click()
             head, _, body = planned.raw.partition(b"\r\n\r\n")
@@ -195,12 +206,36 @@ def run(requests: int) -> dict:
     ):
         match = POST_MARK.match(event_id)
         marks[int(match.group(1)) if match else -1] += 1
+    # One-click unsubscribes: suppressed and queued in PostgreSQL by the web process, applied by
+    # the consumer (each recipient's once).
+    applied = Counter()
+    for event_id in FeedbackEvent.objects.filter(source="one_click").values_list(
+        "event_id", flat=True
+    ):
+        applied[one_clicks.get(int(event_id.split(":")[1]), -1)] += 1
+    sent = set(one_clicks.values())
+    suppressed = set(
+        Suppression.objects.filter(reason="unsubscribed").values_list("email", flat=True)
+    )
+    emails = dict(Subscriber.objects.filter(pk__in=one_clicks).values_list("pk", "email"))
     outcome |= {
-        "acknowledged": len(acknowledged),
+        "one_clicks_acknowledged": len(acknowledged & sent),
+        "one_clicks_applied": sum(applied.values()),
+        "one_clicks_missing": len((acknowledged & sent) - set(applied)),
+        "one_clicks_duplicated": sum(1 for count in applied.values() if count > 1),
+        "one_clicks_unsuppressed": sum(
+            1
+            for sid, n in one_clicks.items()
+            if n in acknowledged and emails.get(sid) not in suppressed
+        ),
+        "one_clicks_pending": PendingOneClick.objects.count(),
+    }
+    outcome |= {
+        "acknowledged": len(acknowledged - sent),
         "recorded": sum(marks.values()),
-        "missing": len(acknowledged - set(marks)),
+        "missing": len(acknowledged - sent - set(marks)),
         "duplicated": sum(1 for count in marks.values() if count > 1),
-        "unacknowledged_recorded": len(set(marks) - acknowledged),
+        "unacknowledged_recorded": len(set(marks) - acknowledged - sent),
         "events_in": tracking_queue.accepted_total() + tracking_queue.posts_accepted_total(),
         "webhooks_acknowledged": len(acknowledged & webhooks),
         "webhooks_recorded": sum(1 for n in marks if n in webhooks),
@@ -229,6 +264,14 @@ def _webhook(maker, n: int):
         "POST", "/webhooks/mailgun/tracking/", client_ip="192.0.2.1", headers=headers, body=body
     )
     return load_run.Planned("webhook", raw)
+
+
+def _subscriber_of(planned) -> int:
+    """The subscriber a one-click POST's signed token names."""
+    from campaigns.tokens import TokenKind, unpack
+
+    path = planned.raw.split(b" ", 2)[1].decode()
+    return unpack(path.split("/")[2], kind=TokenKind.UNSUBSCRIBE).subscriber_id
 
 
 def _kill_mid_batch(consumer, redis) -> int:
