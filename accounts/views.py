@@ -29,13 +29,7 @@ from accounts.forms import (
 from accounts.models import WebhookEvent
 from config import coded_text
 from config.browser_errors import not_found_page, show_errors
-from config.errors import ApplicationError
 from config.http import client_ip
-
-
-def form_error(form, exc: ApplicationError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
 
 
 def account_required(view):
