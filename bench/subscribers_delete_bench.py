@@ -4,10 +4,10 @@ it was written before: Django's private `QuerySet._raw_delete`, kept here as the
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cm_subscribers_delete_bench \\
         .venv/bin/python bench/subscribers_delete_bench.py [--subscribers 100000] [--reps 3]
-        [--impls raw,service] [--keep-database]
+        [--impls raw,service,rows]
 
-The database named in DATABASE_URL is dropped and created again (unless --keep-database finds
-it migrated). Each repetition seeds the list anew with INSERT ... SELECT generate_series, runs
+The database named in DATABASE_URL is created if missing and migrated. Each repetition empties
+the lists' tables and seeds the list anew with INSERT ... SELECT generate_series, runs
 VACUUM ANALYZE as autovacuum would leave a settled table, then times one implementation end to
 end in one transaction (commit included). Implementations alternate in order from one
 repetition to the next so that neither always runs on a warmer cache. Each run is checked: the
@@ -27,26 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.import_bench import prepare_database  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cm_subscribers_delete_bench"
 KEPT = 1_000  # subscribers of a second list, which no run may touch
-
-
-def prepare_database(url: str, *, keep: bool) -> bool:
-    """Create the database; True when it must be migrated."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if exists and keep:
-            return False
-        if exists:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return True
 
 
 def raw_delete_reference(subscribers) -> int:
@@ -179,6 +163,11 @@ def run(name: str, count: int) -> float:
 
     from lists.models import ConsentRecord, Subscriber
 
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE lists_subscribertag, lists_subscriberchange, lists_consentrecord, "
+            "lists_subscriber, lists_tag, lists_mailinglist, accounts_account CASCADE"
+        )
     doomed, kept = seed(count)
     kept_before = rows_of(kept)
     records_before = ConsentRecord.objects.count()
@@ -191,12 +180,6 @@ def run(name: str, count: int) -> float:
     assert not any(left.values()), (name, left)
     assert rows_of(kept) == kept_before, name
     assert ConsentRecord.objects.count() == records_before - 2 * count, name
-    # The next repetition starts from empty tables, as this one did.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE lists_subscribertag, lists_subscriberchange, lists_consentrecord, "
-            "lists_subscriber, lists_tag, lists_mailinglist, accounts_account CASCADE"
-        )
     return seconds
 
 
@@ -204,8 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--impls", default="raw,service")
-    parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--impls", default="raw,service,rows")
     args = parser.parse_args()
     impls = args.impls.split(",")
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -215,15 +197,14 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     media = tempfile.TemporaryDirectory(prefix="subscribers-delete-bench-media-")
     os.environ["MEDIA_ROOT"] = media.name
-    must_migrate = prepare_database(url, keep=args.keep_database)
+    prepare_database(url)
 
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    if must_migrate:
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     figures: dict[str, list[float]] = {name: [] for name in impls}
     for rep in range(args.reps):
