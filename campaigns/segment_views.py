@@ -152,7 +152,7 @@ def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
                     )
                 messages.success(request, _("Segment saved."))
                 return redirect("segment_edit", segment_id=saved.pk)
-            errors[shown.error.field or "general"] = shown.message
+            errors[shown.field or "general"] = shown.message
     elif segment is not None:
         name, match = segment.name, segment.match
         list_ids = [str(mailing_list.pk) for mailing_list in segment.lists.all()]

@@ -167,7 +167,7 @@ def _live_preview(
             preview = selectors.content_preview(account=account, content=content, lists=lists)
         result.update(_preview_data(preview))
     if shown.error:
-        errors.setdefault(shown.error.field or "__all__", []).append(shown.message)
+        errors.setdefault(shown.field or "__all__", []).append(shown.message)
     result["errors"] = errors
     return result
 

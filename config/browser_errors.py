@@ -63,8 +63,8 @@ class show_errors:  # noqa: N801 - a context manager reads as a verb: `with show
 
     `NotFound` is not caught (the middleware makes it a 404) unless `not_found_too=True`,
     for a view where "not found" is an answer to show rather than a missing page.
-    After the block `shown.error` is the error (or None) and `shown.on_form` says whether it
-    went on the form.
+    After the block `shown.error` is the error (or None), `shown.message` and `shown.field`
+    its text and field, and `shown.on_form` says whether it went on the form.
     """
 
     def __init__(
@@ -92,6 +92,11 @@ class show_errors:  # noqa: N801 - a context manager reads as a verb: `with show
     def message(self) -> str:
         """The error's text, or "" when the block raised none."""
         return self.error.message if self.error is not None else ""
+
+    @property
+    def field(self) -> str | None:
+        """The field the error names, if any."""
+        return self.error.field if self.error is not None else None
 
     def __enter__(self) -> show_errors:
         return self

@@ -220,7 +220,7 @@ def test_with_neither_form_nor_request_the_error_is_only_kept():
     with show_errors() as shown:
         raise ApplicationError("Unknown merge tag {{ nme }}.", field="html_body")
     assert shown.message == "Unknown merge tag {{ nme }}."
-    assert shown.error.field == "html_body"
+    assert shown.field == "html_body"
 
 
 def test_flash_options_without_a_request_are_a_programming_error():
