@@ -6,14 +6,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connections, transaction
-from django.db.models import Model, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.addresses import normalise_address
 from accounts.models import User, WebhookEvent
 from accounts.webhooks import emit_event, emit_events
+from config.account_data import rows_delete
 from config.bulk import insert_rows, update_rows
 from config.coded_text import render
 from config.errors import ApplicationError
@@ -499,48 +500,27 @@ def subscriber_unsubscribe(
     return locked
 
 
-# subscribers_delete deletes by id, this many subscribers a statement: few statements for a
-# million-subscriber list, none with an array of ids too big to send and plan comfortably.
-SUBSCRIBERS_DELETE_BATCH = 50_000
-
-
 def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
-    """Delete subscribers with their consent history, recorded edits and tag links, set-based
-    (a DELETE a table for each SUBSCRIBERS_DELETE_BATCH subscribers), and (after commit) the
-    proof files uploaded for them one by one. Returns the number of subscribers deleted.
+    """Delete subscribers with their consent history, recorded edits and tag links in four
+    set-based DELETEs (config.account_data.rows_delete), and (after commit) the proof files
+    uploaded for them one by one. Returns the number of subscribers deleted.
 
-    The ids are read first, so every table loses the rows of the subscribers `subscribers`
-    matched then. QuerySet.delete() would load every subscriber into memory and delete them a
-    hundred at a time. Call inside a transaction to make it all-or-nothing. An import's proof
-    file is the import's and stays with it.
+    QuerySet.delete() would load every subscriber of a million-subscriber list into memory and
+    delete them a hundred at a time. Each DELETE reads `subscribers` again, so it must not
+    filter on the rows deleted here. Call inside a transaction to make it all-or-nothing. An
+    import's proof file is the import's and stays with it.
     """
+    keys = subscribers.values("pk")
+    storage = ConsentRecord._meta.get_field("proof_file").storage
     names = list(
-        ConsentRecord.objects.filter(subscriber__in=subscribers.values("pk"))
-        .filter(import_job__isnull=True)
+        ConsentRecord.objects.filter(subscriber__in=keys, import_job__isnull=True)
         .exclude(proof_file="")
         .values_list("proof_file", flat=True)
     )
-    ids = list(subscribers.order_by().values_list("pk", flat=True))
-    connection = connections[subscribers.db]
-    deleted = 0
-    for start in range(0, len(ids), SUBSCRIBERS_DELETE_BATCH):
-        batch = ids[start : start + SUBSCRIBERS_DELETE_BATCH]
-        # What refers to the subscribers goes first; nothing refers to those rows in turn.
-        for model in (ConsentRecord, SubscriberChange, SubscriberTag):
-            _rows_delete_by_id(connection, model, "subscriber", batch)
-        deleted += _rows_delete_by_id(connection, Subscriber, "id", batch)
-    storage = ConsentRecord._meta.get_field("proof_file").storage
+    # What refers to the subscribers goes first (nothing refers to those rows in turn), so the
+    # subscribers' own DELETE, which cascades nowhere, leaves nothing dangling.
+    for model in (ConsentRecord, SubscriberChange, SubscriberTag):
+        rows_delete(model, field="subscriber", keys=keys)
+    deleted = rows_delete(Subscriber, field="id", keys=keys)
     transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return deleted
-
-
-def _rows_delete_by_id(connection, model: type[Model], field: str, ids: list[int]) -> int:
-    """DELETE FROM <model's table> WHERE <field's column> = ANY(<ids>): one statement, no
-    collector (no cascade, no signal). The ids travel as one array parameter: an IN list of
-    thousands of literals (what QuerySet.filter(field__in=ids) sends) took seconds to parse
-    and plan."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(field).column)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])  # noqa: S608
-        return cursor.rowcount

@@ -1,11 +1,11 @@
-"""subscribers_delete: set-based, by the ids the queryset matched when called, in batches, with
-the consent history, recorded edits and tag links of those subscribers and nothing else."""
+"""subscribers_delete: set-based (as many statements for five subscribers as for one), with the
+consent history, recorded edits and tag links of those subscribers and nothing else."""
 
 import pytest
-from django.db.models import Count
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from lists.models import ConsentRecord, Subscriber, SubscriberChange, SubscriberTag, Tag
-from lists.services import subscribers as subscriber_services
 from lists.services.subscribers import subscribers_delete
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -25,8 +25,7 @@ def tag(user):
     return Tag.objects.create(account=user.account, name="vip")
 
 
-def test_deletes_the_subscribers_and_what_hangs_off_them_batch_after_batch(user, tag, monkeypatch):
-    monkeypatch.setattr(subscriber_services, "SUBSCRIBERS_DELETE_BATCH", 2)
+def test_deletes_the_subscribers_and_what_hangs_off_them_and_nothing_else(user, tag):
     doomed = MailingListFactory(account=user.account)
     kept = MailingListFactory(account=user.account)
     for _ in range(5):
@@ -42,21 +41,21 @@ def test_deletes_the_subscribers_and_what_hangs_off_them_batch_after_batch(user,
     assert Tag.objects.filter(pk=tag.pk).exists()
 
 
-def test_the_subscribers_are_those_the_queryset_matched_when_called(user, tag):
-    """A queryset that reads the rows being deleted (here: the consent records) still deletes
-    its subscribers: the ids are read before anything goes."""
+def _statements(count: int, user, tag) -> list[str]:
     mailing_list = MailingListFactory(account=user.account)
-    ann = _with_history(SubscriberFactory(mailing_list=mailing_list), tag)
-    with_consent = Subscriber.objects.annotate(records=Count("consent_records")).filter(
-        records__gt=0
-    )
+    for _ in range(count):
+        _with_history(SubscriberFactory(mailing_list=mailing_list), tag)
+    with CaptureQueriesContext(connection) as queries:
+        assert subscribers_delete(Subscriber.objects.filter(mailing_list=mailing_list)) == count
+    return [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
 
-    assert subscribers_delete(with_consent.filter(pk=ann.pk)) == 1
 
+def test_set_based_as_many_statements_for_five_subscribers_as_for_one(user, tag):
+    one = _statements(1, user, tag)
+    five = _statements(5, user, tag)
+    # The proof files' names, then a DELETE a table: no row is loaded, none deleted alone.
+    assert one == five == ["SELECT", "DELETE", "DELETE", "DELETE", "DELETE"]
     assert not Subscriber.objects.exists()
-    assert not ConsentRecord.objects.exists()
-    assert not SubscriberChange.objects.exists()
-    assert not SubscriberTag.objects.exists()
 
 
 def test_nothing_matched_deletes_nothing(user, tag):
