@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import branding, selectors, services
 from accounts.forms import BrandForm
 from accounts.views import account_required
-from config.errors import ApplicationError
+from config.browser_errors import show_errors
 
 LOGO_KEY = re.compile(r"[0-9a-f]{32}")
 # Immutable: a new logo is a new address.
@@ -73,16 +73,13 @@ def profile_brand(request: HttpRequest) -> HttpResponse:
     """Save the logo and brand colour from the profile page."""
     form = BrandForm(request.POST, request.FILES)
     if form.is_valid():
-        try:
+        with show_errors(request):
             services.account_brand_update(
                 account=request.user.account,
                 logo=form.cleaned_data["logo"] or None,
                 remove_logo=form.cleaned_data.get("remove_logo", False),
                 brand_color=form.cleaned_data["brand_color"],
             )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
             messages.success(request, _("Your branding is saved."))
     else:
         for errors in form.errors.values():

@@ -4,7 +4,7 @@ and the invited person's page that accepts an invitation. Only an owner's POSTs 
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from accounts import services, team
 from accounts.forms import InvitationForm, JoinForm, MemberRoleForm, TransferForm
 from accounts.models import AccountEventAction, Role
-from accounts.views import account_required, form_error
-from config.errors import ApplicationError, NotFound
+from accounts.views import account_required
+from config.browser_errors import not_found_page, show_errors
 from config.http import client_ip
 
 EVENTS_SHOWN = 50
@@ -53,13 +53,10 @@ def team_page(request: HttpRequest) -> HttpResponse:
 def team_invite(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
-        try:
+        with show_errors(form=form):
             invitation = team.invitation_create(
                 account=request.user.account, invited_by=request.user, **form.cleaned_data
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request,
                 _("We e-mailed an invitation to %(email)s.") % {"email": invitation.email},
@@ -71,12 +68,9 @@ def team_invite(request: HttpRequest) -> HttpResponse:
 @account_required
 @require_POST
 def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    try:
-        invitation = team.invitation_revoke(
-            account=request.user.account, invitation_id=invitation_id, actor=request.user
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    invitation = team.invitation_revoke(
+        account=request.user.account, invitation_id=invitation_id, actor=request.user
+    )
     messages.success(
         request, _("The invitation of %(email)s is withdrawn.") % {"email": invitation.email}
     )
@@ -87,7 +81,7 @@ def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResp
 @require_POST
 def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
     form = MemberRoleForm(request.POST)
-    try:
+    with show_errors(request):
         # An invalid role is the service's to refuse, after it found the member (or a 404).
         member = team.member_role_change(
             account=request.user.account,
@@ -95,11 +89,6 @@ def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
             role=form.cleaned_data["role"] if form.is_valid() else "",
             actor=request.user,
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request,
             _("%(email)s is now %(role)s.")
@@ -111,15 +100,10 @@ def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 @account_required
 @require_POST
 def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
-    try:
+    with show_errors(request):
         member = team.member_remove(
             account=request.user.account, user_id=user_id, actor=request.user
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, _("%(email)s left the team.") % {"email": member.email})
     return redirect("team")
 
@@ -132,17 +116,12 @@ def team_transfer(request: HttpRequest) -> HttpResponse:
     ]
     form = TransferForm(request.POST, members=colleagues)
     if form.is_valid():
-        try:
+        with show_errors(form=form):
             member = team.ownership_transfer(
                 account=request.user.account,
                 user_id=form.cleaned_data["user_id"],
                 actor=request.user,
             )
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request,
                 _("%(email)s is the owner now; you are an editor.") % {"email": member.email},
@@ -151,15 +130,11 @@ def team_transfer(request: HttpRequest) -> HttpResponse:
     return _team_page(request, transfer_form=form, status=400)
 
 
+@not_found_page("accounts/team_join_failed.html")
 def team_join(request: HttpRequest, token: str) -> HttpResponse:
     """The invitation's link (public: the signed token is the key): choose a password, accept
     the terms, join the team."""
-    try:
-        invitation = team.invitation_for_token(token)
-    except NotFound as exc:
-        return render(
-            request, "accounts/team_join_failed.html", {"message": exc.message}, status=404
-        )
+    invitation = team.invitation_for_token(token)
     if request.user.is_authenticated:
         if request.user.email.lower() == invitation.email.lower():
             return redirect("dashboard")
@@ -175,20 +150,13 @@ def team_join(request: HttpRequest, token: str) -> HttpResponse:
     form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with show_errors(form=form):
             user = team.invitation_accept(
                 token=token,
                 password=data["password"],
                 first_name=data["first_name"],
                 last_name=data["last_name"],
             )
-        except NotFound as exc:
-            return render(
-                request, "accounts/team_join_failed.html", {"message": exc.message}, status=404
-            )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             services.terms_accept(
                 user=user, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
             )

@@ -28,13 +28,8 @@ from accounts.forms import (
 )
 from accounts.models import WebhookEvent
 from config import coded_text
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import not_found_page, show_errors
 from config.http import client_ip
-
-
-def form_error(form, exc: ApplicationError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
 
 
 def account_required(view):
@@ -107,7 +102,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         _sign_up_errors_all_at_once(form)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        try:
+        with show_errors(form=form):
             user = services.account_sign_up(
                 accepted_terms=data.pop("accept_terms"),
                 accepted_privacy=data.pop("accept_privacy"),
@@ -116,9 +111,6 @@ def signup(request: HttpRequest) -> HttpResponse:
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 language=getattr(request, "LANGUAGE_CODE", ""),
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request,
@@ -138,11 +130,9 @@ class EmailLoginView(LoginView):
         return reverse(landing_url_name(self.request.user))
 
 
+@not_found_page("accounts/verify_failed.html")
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        user = services.user_verify_email(token=token)
-    except NotFound as exc:
-        return render(request, "accounts/verify_failed.html", {"message": exc.message}, status=404)
+    user = services.user_verify_email(token=token)
     return render(request, "accounts/verify_done.html", {"verified_user": user})
 
 
@@ -188,13 +178,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     initial = {name: getattr(account, name) for name in ProfileForm.base_fields}
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             services.account_profile_update(
                 account=account, actor=request.user, **form.cleaned_data
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(request, _("Your company identity is saved."))
             return redirect("profile")
     acceptances = request.user.terms_acceptances.all()[:5]
@@ -218,11 +205,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             token, new_key = services.api_token_create(user=request.user, **form.cleaned_data)
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request,
                 _("Token “%(name)s” created. Copy it now: it will not be shown again.")
@@ -238,12 +222,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @account_required
 @require_POST
 def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    try:
-        token = services.api_token_revoke(
-            account=request.user.account, token_id=token_id, actor=request.user
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    token = services.api_token_revoke(
+        account=request.user.account, token_id=token_id, actor=request.user
+    )
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("api_tokens")
 
@@ -255,11 +236,8 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
         # We sign with a key of ours: there is no selector to ask for.
         del form.fields["dkim_selector"]
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             domain = services.sender_domain_add(account=request.user.account, **form.cleaned_data)
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request,
                 _("%(domain)s added. Publish the records listed here, then verify.")
@@ -295,13 +273,8 @@ def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
 @account_required
 @require_POST
 def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpResponse:
-    try:
+    with show_errors(request):
         services.sender_domain_rotate_key(account=request.user.account, domain_id=domain_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request,
             _(
@@ -315,13 +288,8 @@ def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpRespon
 @account_required
 @require_POST
 def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
-    try:
+    with show_errors(request):
         domain = services.sender_domain_verify(account=request.user.account, domain_id=domain_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         if domain.is_verified:
             messages.success(request, _("%(domain)s is verified.") % {"domain": domain.domain})
         else:
@@ -341,15 +309,10 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
 def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse:
     form = DkimSelectorForm(request.POST)
     if form.is_valid():
-        try:
+        with show_errors(request):
             services.sender_domain_update_selector(
                 account=request.user.account, domain_id=domain_id, **form.cleaned_data
             )
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
             messages.success(request, _("DKIM selector saved; verify again to check it."))
     return redirect("sender_domain", domain_id=domain_id)
 
@@ -357,10 +320,7 @@ def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse
 @account_required
 @require_POST
 def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
-    try:
-        services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
     messages.success(request, _("Sender domain removed."))
     return redirect("sender_domains")
 
@@ -468,10 +428,7 @@ WEBHOOK_DELIVERIES_PAGE_SIZE = 30
 
 
 def _webhook_or_404(request: HttpRequest, webhook_id: int):
-    try:
-        return webhooks.webhook_endpoint_get(account=request.user.account, endpoint_id=webhook_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return webhooks.webhook_endpoint_get(account=request.user.account, endpoint_id=webhook_id)
 
 
 @account_required
@@ -479,13 +436,10 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     """The account's webhooks and a form to add one; a new one's secret is shown once."""
     form = WebhookEndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             endpoint, secret = webhooks.webhook_endpoint_create(
                 account=request.user.account, **form.cleaned_data
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(request, _("Webhook added. Copy its signing secret now."))
             return _webhook_page(request, endpoint, new_secret=secret)
     endpoints = webhooks.webhook_endpoints_for(account=request.user.account)
@@ -531,13 +485,10 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
     if request.method == "POST":
         form = WebhookEndpointEditForm(request.POST)
         if form.is_valid():
-            try:
+            with show_errors(form=form):
                 webhooks.webhook_endpoint_update(
                     account=request.user.account, endpoint_id=endpoint.pk, **form.cleaned_data
                 )
-            except ApplicationError as exc:
-                form_error(form, exc)
-            else:
                 messages.success(request, _("Webhook saved."))
                 return redirect("webhook", webhook_id=endpoint.pk)
     return _webhook_page(request, endpoint, form=form)
@@ -547,10 +498,7 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
 @require_POST
 def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
     """Send a `webhook.test` event; its outcome appears in the delivery log."""
-    try:
-        webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
     messages.success(request, _("Test event sent; its result is at the top of the log."))
     return redirect("webhook", webhook_id=webhook_id)
 
@@ -559,12 +507,9 @@ def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
 @require_POST
 def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse:
     """Replace the signing secret; the new one is shown once, on this answer only."""
-    try:
-        endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
-            account=request.user.account, endpoint_id=webhook_id
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
+        account=request.user.account, endpoint_id=webhook_id
+    )
     messages.success(request, _("New signing secret made. The old one no longer verifies."))
     return _webhook_page(request, endpoint, new_secret=secret)
 
@@ -572,9 +517,6 @@ def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse
 @account_required
 @require_POST
 def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
-    try:
-        webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
     messages.success(request, _("Webhook deleted."))
     return redirect("webhooks")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.views import account_required
 from campaigns import consent_requests
 from campaigns.models import CandidateStatus, ConsentCandidate
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import show_errors
 from lists.models import MailingList
 
 
@@ -58,13 +57,12 @@ def consent_request_new(request: HttpRequest, list_id: int) -> HttpResponse:
         if upload is None:
             error = _("Choose a file of your existing clients.")
         else:
-            try:
+            # The page shows the error beside the upload it refused, not as a flash message.
+            with show_errors() as shown:
                 with transaction.atomic():  # a file that cannot be read leaves no draft
                     campaign, report = _create_and_upload(request, mailing_list, values, upload)
-            except ApplicationError as exc:
-                error = exc.message
-            else:
                 return _detail(request, campaign, report)
+            error = shown.message
     return _new_page(request, mailing_list, values, error)
 
 
@@ -111,20 +109,13 @@ def _detail(request, campaign, report=None) -> HttpResponse:
 @account_required
 def consent_request_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """A consent request's candidates (more may be uploaded while it is a draft)."""
-    try:
-        campaign = consent_requests.request_of(
-            account=request.user.account, campaign_id=campaign_id
-        )
-    except NotFound as exc:
-        raise Http404 from exc
+    campaign = consent_requests.request_of(account=request.user.account, campaign_id=campaign_id)
     report = None
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is not None:
-            try:
+            with show_errors(request):
                 report = _upload(request, campaign.pk, upload)
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
         else:
             return redirect("consent_request_detail", campaign_id=campaign.pk)
     return _detail(request, campaign, report)

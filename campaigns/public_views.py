@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 
 from campaigns import consent_requests, selectors, tracking
 from campaigns.tokens import BadToken, TokenData, TokenKind, unpack
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import not_found_page, show_errors
 from config.http import client_ip
 from config.i18n import recipient_language
 
@@ -86,16 +86,14 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@not_found_page("campaigns/public/link_invalid.html")
 def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
     """A consent request's "Yes, keep me informed": the GET shows the list and a button (link
     scanners follow GETs), the POST records the consent with its time, IP and user agent."""
-    try:
-        _, _, is_test = consent_requests.consent_link_data(token)
-        if is_test:
-            return render(request, "campaigns/public/consent_request_yes.html", {"is_test": True})
-        candidate = consent_requests.candidate_for_link(token)
-    except NotFound:
-        return _invalid(request)
+    _, _, is_test = consent_requests.consent_link_data(token)
+    if is_test:
+        return render(request, "campaigns/public/consent_request_yes.html", {"is_test": True})
+    candidate = consent_requests.candidate_for_link(token)
     recipient_language(request, candidate.mailing_list.language)
     context = {
         "list_name": candidate.mailing_list.name,
@@ -105,17 +103,15 @@ def consent_yes(request: HttpRequest, token: str) -> HttpResponse:
         "adult_content": candidate.mailing_list.adult_content,
     }
     if request.method == "POST" and not context["confirmed"]:
-        try:
+        # The page itself says what went wrong: the reader came from an e-mail, not a session.
+        with show_errors() as shown:
             consent_requests.consent_request_confirm(
                 token=token,
                 ip=client_ip(request) or None,
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 age_confirmed=request.POST.get("age_confirmed") == "yes",
             )
-        except NotFound:
-            return _invalid(request)
-        except ApplicationError as exc:
-            context["error"] = exc.message
-        else:
             context["confirmed"] = True
+        if shown.error:
+            context["error"] = shown.message
     return render(request, "campaigns/public/consent_request_yes.html", context)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from accounts.views import account_required
 from campaigns import segment_selectors, segment_services
 from campaigns.models import Segment, SegmentMatch
-from config.errors import ApplicationError
+from config.browser_errors import show_errors
 from lists import selectors as list_selectors
 from lists.models import ConsentSource
 
@@ -142,18 +142,17 @@ def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
                 "match": match,
                 "conditions": _conditions_of(rows),
             }
-            try:
+            # The editor is not a Django form: it shows each error beside the row it names.
+            with show_errors() as shown:
                 if segment is None:
                     saved = segment_services.segment_create(account=account, **fields)
                 else:
                     saved = segment_services.segment_update(
                         account=account, segment_id=segment.pk, **fields
                     )
-            except ApplicationError as exc:
-                errors[exc.field or "general"] = exc.message
-            else:
                 messages.success(request, _("Segment saved."))
                 return redirect("segment_edit", segment_id=saved.pk)
+            errors[shown.field or "general"] = shown.message
     elif segment is not None:
         name, match = segment.name, segment.match
         list_ids = [str(mailing_list.pk) for mailing_list in segment.lists.all()]

@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.views import account_required, form_error
+from accounts.views import account_required
 from campaigns import email_templates, selectors
 from campaigns.models import EmailTemplate
 from campaigns.starters import STARTERS, starter_get
 from campaigns.template_forms import SaveAsTemplateForm, TemplateForm
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import show_errors
 
 
 def _template_or_404(request: HttpRequest, template_id: int) -> EmailTemplate:
@@ -69,7 +69,7 @@ def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: di
     if request.method == "POST":
         form = TemplateForm(request.POST)
         if form.is_valid():
-            try:
+            with show_errors(form=form):
                 if template is None:
                     saved = email_templates.template_create(
                         account=account, created_by=request.user, **form.cleaned_data
@@ -78,11 +78,6 @@ def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: di
                     saved = email_templates.template_update(
                         account=account, template_id=template.pk, **form.cleaned_data
                     )
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
-            except ApplicationError as exc:
-                form_error(form, exc)
-            else:
                 messages.success(request, _("Template “%(name)s” saved.") % {"name": saved.name})
                 return redirect("template_preview", template_id=saved.pk)
     else:
@@ -98,10 +93,7 @@ def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: di
 def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     if request.method == "POST":
-        try:
-            email_templates.template_delete(account=request.user.account, template_id=template.pk)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
+        email_templates.template_delete(account=request.user.account, template_id=template.pk)
         messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
         return redirect("templates")
     return render(request, "campaigns/template_delete.html", {"template": template})
@@ -119,10 +111,10 @@ def _sample_preview(request: HttpRequest, *, subject: str, html_body: str, text_
         html_body=html_body,
         text_body=text_body,
     )
-    try:
+    with show_errors() as shown:
         preview = selectors.content_preview(account=account, content=content, lists=[])
-    except ApplicationError as exc:
-        return None, exc.message
+    if shown.error:
+        return None, shown.message
     message = preview.message
     return {
         "subject": message.subject,
@@ -174,16 +166,13 @@ def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpRes
     if request.method == "POST":
         form = SaveAsTemplateForm(request.POST)
         if form.is_valid():
-            try:
+            with show_errors(form=form):
                 template = email_templates.template_from_campaign(
                     account=request.user.account,
                     campaign_id=campaign.pk,
                     created_by=request.user,
                     name=form.cleaned_data["name"],
                 )
-            except ApplicationError as exc:
-                form_error(form, exc)
-            else:
                 messages.success(
                     request,
                     _("Saved as the template “%(name)s”.") % {"name": template.name},
@@ -200,18 +189,14 @@ def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpRes
 @require_POST
 def campaign_duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """ "Duplicate" on a campaign's page: a new draft, opened in the editor."""
-    try:
+    with show_errors(request):
         copy = email_templates.campaign_duplicate(
             account=request.user.account, campaign_id=campaign_id, created_by=request.user
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("campaign_detail", campaign_id=campaign_id)
-    messages.success(
-        request,
-        _("Draft “%(name)s” made from the campaign: change what you need, then save.")
-        % {"name": copy.name},
-    )
-    return redirect("campaign_edit", campaign_id=copy.pk)
+        messages.success(
+            request,
+            _("Draft “%(name)s” made from the campaign: change what you need, then save.")
+            % {"name": copy.name},
+        )
+        return redirect("campaign_edit", campaign_id=copy.pk)
+    return redirect("campaign_detail", campaign_id=campaign_id)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
-from accounts.views import account_required, form_error
+from accounts.views import account_required
 from campaigns import (
     email_templates,
     scheduling,
@@ -40,8 +40,8 @@ from campaigns.states import (
 )
 from campaigns.verdict import Thresholds
 from config import charts, numbers
+from config.browser_errors import show_errors
 from config.coded_text import in_english
-from config.errors import ApplicationError, InvalidTransition, NotFound
 from lists import selectors as list_selectors
 from lists.models import MailingList
 
@@ -155,7 +155,8 @@ def _live_preview(
         )
     ]
     content = selectors.draft_content(account=account, campaign_id=campaign_id, **fields)
-    try:
+    # The live preview answers JSON: its errors go beside the fields they name.
+    with show_errors() as shown:
         preview = selectors.content_preview(
             account=account, content=content, lists=lists, subscriber_id=subscriber_id
         )
@@ -164,10 +165,9 @@ def _live_preview(
                 _("That subscriber is not on the chosen lists; showing the first one instead.")
             ]
             preview = selectors.content_preview(account=account, content=content, lists=lists)
-    except ApplicationError as exc:
-        errors.setdefault(exc.field or "__all__", []).append(exc.message)
-    else:
         result.update(_preview_data(preview))
+    if shown.error:
+        errors.setdefault(shown.field or "__all__", []).append(shown.message)
     result["errors"] = errors
     return result
 
@@ -344,7 +344,8 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
 def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
     """Create or update through the services: a redirect, or None with the error on the form."""
     account = request.user.account
-    try:
+    # A campaign no longer editable (submitted meanwhile) is said on its page, not the form's.
+    with show_errors(request, form=form, transitions_to_messages=True) as shown:
         if campaign is None:
             saved = services.campaign_create(
                 account=account, created_by=request.user, **form.service_fields()
@@ -353,20 +354,15 @@ def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
             saved = services.campaign_update(
                 account=account, campaign_id=campaign.pk, **form.service_fields()
             )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except InvalidTransition as exc:
-        messages.error(request, exc.message)
-        return redirect("campaign_detail", campaign_id=campaign.pk)
-    except ApplicationError as exc:
-        form_error(form, exc)
+        messages.success(
+            request,
+            _("Draft “%(name)s” saved. Send yourself a test, then submit it for moderation.")
+            % {"name": saved.name},
+        )
+        return redirect("campaign_detail", campaign_id=saved.pk)
+    if shown.on_form:
         return None
-    messages.success(
-        request,
-        _("Draft “%(name)s” saved. Send yourself a test, then submit it for moderation.")
-        % {"name": saved.name},
-    )
-    return redirect("campaign_detail", campaign_id=saved.pk)
+    return redirect("campaign_detail", campaign_id=campaign.pk)
 
 
 @account_required
@@ -865,7 +861,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     lists = list(campaign.lists.all())
     subscriber_id = _parse_id(request.GET.get("subscriber"))
     preview = preview_error = None
-    try:
+    with show_errors() as shown:
         preview = selectors.campaign_preview(
             account=account, campaign=campaign, subscriber_id=subscriber_id
         )
@@ -873,8 +869,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             preview_error = _("That subscriber is not on the campaign's lists.")
             subscriber_id = None
             preview = selectors.campaign_preview(account=account, campaign=campaign)
-    except ApplicationError as exc:
-        preview_error = exc.message
+    if shown.error:
+        preview_error = shown.message
     # An editable campaign is analysed as it is now; a submitted one shows what the moderators
     # were given when it was submitted.
     if campaign.is_editable:
@@ -960,18 +956,13 @@ def _back_to_detail(campaign_id: int, subscriber_id: int | None = None) -> HttpR
 def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     subscriber_id = _parse_id(request.POST.get("subscriber_id"))
-    try:
+    with show_errors(request, message=_("The test was not sent. %(why)s")):
         sent = services.campaign_send_test(
             account=request.user.account,
             campaign_id=campaign.pk,
             user=request.user,
             subscriber_id=subscriber_id,
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, _("The test was not sent. %(why)s") % {"why": exc.message})
-    else:
         messages.success(
             request,
             _("Test sent to %(address)s. Its links are test links: following them changes nothing.")
@@ -984,16 +975,11 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
-    try:
+    # Blocking findings are listed on the detail page, which analyses the draft again.
+    with show_errors(request):
         sending.campaign_submit(
             account=request.user.account, campaign_id=campaign.pk, actor=request.user
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        # Blocking findings are listed on the detail page, which analyses the draft again.
-        messages.error(request, exc.message)
-    else:
         messages.success(
             request,
             _(
@@ -1008,15 +994,10 @@ def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
-    try:
+    with show_errors(request):
         sending.campaign_withdraw(
             account=request.user.account, campaign_id=campaign.pk, actor=request.user
         )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, _("Withdrawn from moderation: the campaign is a draft again."))
     return _back_to_detail(campaign.pk)
 
@@ -1034,18 +1015,13 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return _back_to_detail(campaign.pk)
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(request):
             sending.campaign_cancel(
                 account=request.user.account,
                 campaign_id=campaign.pk,
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
             )
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
             messages.success(request, _("Campaign “%(name)s” cancelled.") % {"name": campaign.name})
         return _back_to_detail(campaign.pk)
     return render(
@@ -1074,7 +1050,8 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if request.method == "POST":
         clearing = "clear" in request.POST
         if clearing or form.is_valid():
-            try:
+            # A campaign whose probe started meanwhile is said on its page, not the form's.
+            with show_errors(request, form=form, transitions_to_messages=True) as shown:
                 campaign = scheduling.campaign_schedule(
                     account=request.user.account,
                     campaign_id=campaign.pk,
@@ -1082,14 +1059,6 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
                     scheduled_at=None if clearing else form.cleaned_data["scheduled_at"],
                     timezone_name=None if clearing else form.cleaned_data["schedule_timezone"],
                 )
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
-            except InvalidTransition as exc:
-                messages.error(request, exc.message)
-                return _back_to_detail(campaign.pk)
-            except ApplicationError as exc:
-                form_error(form, exc)
-            else:
                 if clearing:
                     messages.success(
                         request,
@@ -1097,6 +1066,8 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
                     )
                 else:
                     messages.success(request, _("Schedule saved."))
+                return _back_to_detail(campaign.pk)
+            if not shown.on_form:
                 return _back_to_detail(campaign.pk)
     return render(
         request,
@@ -1112,15 +1083,11 @@ def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.error(request, _("Only draft, rejected or cancelled campaigns can be deleted."))
         return _back_to_detail(campaign.pk)
     if request.method == "POST":
-        try:
+        with show_errors(request):
             services.campaign_delete(account=request.user.account, campaign_id=campaign.pk)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return _back_to_detail(campaign.pk)
-        messages.success(request, _("Campaign “%(name)s” deleted.") % {"name": campaign.name})
-        return redirect("campaigns")
+            messages.success(request, _("Campaign “%(name)s” deleted.") % {"name": campaign.name})
+            return redirect("campaigns")
+        return _back_to_detail(campaign.pk)
     return render(
         request,
         "campaigns/campaign_delete.html",

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.views import account_required
 from campaigns import welcome
 from campaigns.forms import WelcomeForm
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import show_errors
 from lists.models import MailingList
 
 
@@ -22,10 +22,7 @@ def list_welcome(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = MailingList.objects.filter(account=account, pk=list_id).first()
     if mailing_list is None:
         raise Http404
-    try:
-        found = welcome.welcome_for(account=account, list_id=list_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    found = welcome.welcome_for(account=account, list_id=list_id)
     initial = (
         {name: getattr(found.campaign, name) for name in welcome.WELCOME_FIELDS}
         if found is not None
@@ -34,7 +31,10 @@ def list_welcome(request: HttpRequest, list_id: int) -> HttpResponse:
     form = WelcomeForm(request.POST or None, initial=initial)
     if request.method == "POST":
         action = request.POST.get("action", "save")
-        try:
+        # A submit has no form to show its refusal on: the page says it after a redirect, as it
+        # does a missing welcome ("not found" is an answer here, not a missing page).
+        on_form = form if action != "submit" and form.is_bound else None
+        with show_errors(request, form=on_form, not_found_too=True) as shown:
             if action == "submit":
                 welcome.welcome_submit(account=account, list_id=list_id, actor=request.user)
                 messages.success(request, _("Submitted: a moderator reviews it before it is sent."))
@@ -45,12 +45,8 @@ def list_welcome(request: HttpRequest, list_id: int) -> HttpResponse:
                 )
                 messages.success(request, _("Saved. Submit it for moderation when it is ready."))
                 return redirect("list_welcome", list_id=list_id)
-        except ApplicationError as exc:
-            field = exc.field if exc.field in form.fields else None
-            if action == "submit" or not form.is_bound:
-                messages.error(request, exc.message)
-                return redirect("list_welcome", list_id=list_id)
-            form.add_error(field, exc.message)
+        if shown.error and not shown.on_form:
+            return redirect("list_welcome", list_id=list_id)
     context = {
         "list": mailing_list,
         "account": account,

@@ -29,7 +29,7 @@ from complaints.services import (
     unsubscribe_everywhere_apply,
     unsubscribe_link_apply,
 )
-from config.errors import ApplicationError
+from config.browser_errors import show_errors
 from config.http import client_ip
 from config.i18n import recipient_language
 from lists.models import Subscriber
@@ -197,7 +197,7 @@ def abuse(request: HttpRequest) -> HttpResponse:
             request, "complaints/public/abuse.html", {"form": form, "slow_down": True}, status=429
         )
     if form.is_valid():
-        try:
+        with show_errors(form=form):
             abuse_report_submit(
                 reporter_email=form.cleaned_data["reporter_email"],
                 message_text=form.cleaned_data["message_text"],
@@ -205,9 +205,6 @@ def abuse(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
-        except ApplicationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             return redirect("abuse_thanks")
     return render(request, "complaints/public/abuse.html", {"form": form}, status=400)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 
@@ -54,7 +55,10 @@ def rows_delete(model: type[Model], *, field: str, keys: QuerySet[Any]) -> int:
     table, which took five times as long over 100,000 deliveries) keeps the plan an index scan.
     """
     connection = connections[keys.db]
-    keys_sql, params = keys.order_by().query.sql_with_params()
+    try:
+        keys_sql, params = keys.order_by().query.sql_with_params()
+    except EmptyResultSet:  # keys that can match nothing (.none(), pk__in=[]): nothing to do
+        return 0
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(model._meta.get_field(field).column)
     with connection.cursor() as cursor:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 
-from config.errors import ApplicationError, NotFound
+from config.browser_errors import not_found_page, show_errors
 from config.http import client_ip
 from config.i18n import recipient_language
 from lists import selectors
@@ -123,7 +123,7 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
             form.add_error(field, message)
     if form.is_valid():
         data = form.cleaned_data
-        try:
+        with show_errors(form=form):
             optin.subscription_form_accept(
                 mailing_list=mailing_list,
                 email=data["email"],
@@ -138,9 +138,6 @@ def subscribe(request: HttpRequest, public_id: str) -> HttpResponse:
                 # What the form showed, stored in the consent record as it was read.
                 consent_text=_shown_text(request, mailing_list, notice),
             )
-        except ApplicationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             return redirect(thanks)
     return render(request, "lists/public/subscribe.html", context, status=400)
 
@@ -155,12 +152,10 @@ def subscribe_thanks(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "lists/public/thanks.html", context)
 
 
+@not_found_page("lists/public/invalid.html")
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button, POST confirms: mail scanners that open links must not subscribe."""
-    try:
-        known = optin.subscriber_for_confirm_token(token)
-    except NotFound as exc:
-        return render(request, "lists/public/invalid.html", {"message": exc.message}, status=404)
+    known = optin.subscriber_for_confirm_token(token)
     payload_list = known.mailing_list
     recipient_language(request, known.language or payload_list.language)
     context = {"list": payload_list, "account": payload_list.account, "token": token}
@@ -170,12 +165,9 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             context |= {"subscriber": known, "already": True}
             return render(request, "lists/public/confirmed.html", context)
         return render(request, "lists/public/confirm.html", context)
-    try:
-        subscriber = optin.subscription_confirm(
-            token=token,
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
-    except NotFound as exc:
-        return render(request, "lists/public/invalid.html", {"message": exc.message}, status=404)
+    subscriber = optin.subscription_confirm(
+        token=token,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
     return render(request, "lists/public/confirmed.html", context | {"subscriber": subscriber})

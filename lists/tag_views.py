@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.views import account_required
+from config.browser_errors import show_errors
 from config.errors import ApplicationError
 from lists import selectors
 from lists.models import Subscriber
@@ -35,16 +36,13 @@ def _back(subscriber: Subscriber) -> HttpResponse:
 @require_POST
 def subscriber_tags_add(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
-    try:
+    with show_errors(request):
         names = tag_services.tag_names_clean(request.POST.get("tags", ""))
         if not names:
             raise ApplicationError(_("Type at least one tag."), field="tags")
         tag_services.subscribers_tags_add(
             account=request.user.account, subscriber_ids=[subscriber.pk], names=names
         )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
         messages.success(request, _("Tags added: %(tags)s.") % {"tags": ", ".join(names)})
     return _back(subscriber)
 

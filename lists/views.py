@@ -17,8 +17,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.addresses import normalise_address
-from accounts.views import account_required, form_error
-from config.errors import ApplicationError
+from accounts.views import account_required
+from config.browser_errors import show_errors
 from lists import selectors
 from lists.forms import (
     MAPPED_TARGETS,
@@ -92,13 +92,10 @@ def list_create(request: HttpRequest) -> HttpResponse:
         initial={"language": list_services.default_list_language(request.user.account)},
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             mailing_list = list_services.list_create(
                 account=request.user.account, **form.cleaned_data
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request,
                 _("List “%(name)s” created. Add subscribers, import a file, or share its form.")
@@ -123,11 +120,8 @@ def _save_list_settings(request: HttpRequest, mailing_list: MailingList, form_cl
     initial = {name: getattr(mailing_list, name) for name in form_class.base_fields}
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             list_services.list_update(mailing_list=mailing_list, **form.cleaned_data)
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             return form, True
     return form, False
 
@@ -217,7 +211,7 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
     form = SubscriberAddForm(request.POST or None, request.FILES or None, mailing_list=mailing_list)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with show_errors(form=form):
             subscriber = subscriber_services.subscriber_add(
                 mailing_list=mailing_list,
                 email=data["email"],
@@ -234,9 +228,6 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
                 age_confirmed=data.get("age_confirmed", False),
                 age_confirmed_by=AgeConfirmedBy.BROWSER,
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             if subscriber.status == SubscriberStatus.UNCONFIRMED:
                 messages.success(
                     request,
@@ -332,7 +323,7 @@ def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> H
     form = SubscriberEditForm(request.POST or None, subscriber=subscriber)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with show_errors(form=form):
             subscriber_services.subscriber_update(
                 subscriber=subscriber,
                 name=data["name"],
@@ -341,9 +332,6 @@ def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> H
                 changed_by=request.user,
                 channel="browser",
             )
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             messages.success(
                 request, _("Details of %(email)s saved.") % {"email": subscriber.email}
             )
@@ -443,7 +431,7 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
             if field not in form.errors:
                 form.add_error(field, message)
         if not form.errors:
-            try:
+            with show_errors(form=form):
                 job = imports.import_create(
                     mailing_list=mailing_list,
                     user=request.user,
@@ -455,9 +443,6 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
                     start=False,
                     proof_file=data.get("proof_file"),
                 )
-            except ApplicationError as exc:
-                form_error(form, exc)
-            else:
                 for kept in held.values():
                     held_uploads.upload_release(token=kept.token, account_id=account_id)
                 return redirect("import_map", import_id=job.pk)
@@ -490,21 +475,18 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
             _("Import of %(file)s cancelled; the file is gone.") % {"file": job.original_filename},
         )
         return redirect("list_detail", list_id=job.mailing_list_id)
-    try:
+    with show_errors(request) as shown:
         preview = imports.import_header(job=job)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    if shown.error:
         imports.import_cancel_pending(job=job)
         return redirect("import_upload", list_id=job.mailing_list_id)
     # The status and opt-out columns are always read; the form maps the rest.
     guess = {key: value for key, value in job.column_map.items() if key in MAPPED_TARGETS}
     form = ColumnMapForm(request.POST or None, header=preview.header, guess=guess)
     if request.method == "POST" and form.is_valid():
-        try:
+        # The form's fields are the file's columns: the error goes above them.
+        with show_errors(form=form):
             imports.import_start(job=job, column_map=form.cleaned_data["column_map"])
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
             return redirect("import_progress", import_id=job.pk)
     width = len(preview.header)
     rows = [row + [""] * (width - len(row)) for row in preview.rows]
@@ -639,11 +621,8 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
     account = request.user.account
     form = PrivacyRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(form=form):
             email = normalise_address(form.cleaned_data["email"])
-        except ApplicationError as exc:
-            form_error(form, exc)
-        else:
             response = _privacy_action(request, account, email, request.POST.get("action", ""))
             if response is not None:
                 return response

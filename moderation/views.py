@@ -37,8 +37,8 @@ from complaints.blocklists import (
 )
 from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
+from config.browser_errors import show_errors
 from config.downloads import private_file_response
-from config.errors import ApplicationError
 from moderation import selectors, services
 from moderation.enforcement import abuse, appeals, decisions, deletion
 from moderation.forms import (
@@ -297,22 +297,23 @@ def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpRespons
     form = chosen.form_class(request.POST, prefix=decision)
     if not form.is_valid():
         return _review_page(request, campaign_id, bound=(decision, form))
-    try:
-        chosen.call(campaign.pk, request.user, form.cleaned_data)
-    except Campaign.DoesNotExist as exc:
-        raise Http404("No such campaign.") from exc
-    except VersionMismatch as exc:
-        # The page the moderator decided on showed another version: show the one waiting now.
-        messages.error(request, exc.message)
-        return _review_page(request, campaign_id, status_code=409)
-    except ApplicationError as exc:
-        if exc.field and exc.field in form.fields:
-            form.add_error(exc.field, exc.message)
-            return _review_page(request, campaign_id, bound=(decision, form))
-        messages.error(request, exc.message)
-        return redirect("moderation_review", campaign_id=campaign.pk)
-    messages.success(request, _decided_message(chosen, campaign_id=campaign.pk, name=campaign.name))
-    return redirect(f"{reverse('moderation_queue')}?tab={tab}")
+    with show_errors(request, form=form, fields_only=True) as shown:
+        try:
+            chosen.call(campaign.pk, request.user, form.cleaned_data)
+        except Campaign.DoesNotExist as exc:
+            raise Http404("No such campaign.") from exc
+        except VersionMismatch as exc:
+            # The page the moderator decided on showed another version: show the one waiting
+            # now, with its own status (409), which no other refusal has.
+            messages.error(request, exc.message)
+            return _review_page(request, campaign_id, status_code=409)
+        messages.success(
+            request, _decided_message(chosen, campaign_id=campaign.pk, name=campaign.name)
+        )
+        return redirect(f"{reverse('moderation_queue')}?tab={tab}")
+    if shown.on_form:
+        return _review_page(request, campaign_id, bound=(decision, form))
+    return redirect("moderation_review", campaign_id=campaign.pk)
 
 
 def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
@@ -546,17 +547,13 @@ def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpRe
     form = AccountReasonForm(request.POST, prefix=action)
     if not form.is_valid():
         return _account_page(request, account_id, bound=(action, form))
-    try:
+    with show_errors(request, form=form, fields_only=True) as shown:
         chosen.call(
             account_id=account.pk, moderator=request.user, reason=form.cleaned_data["reason"]
         )
-    except ApplicationError as exc:
-        if exc.field and exc.field in form.fields:
-            form.add_error(exc.field, exc.message)
-            return _account_page(request, account_id, bound=(action, form))
-        messages.error(request, exc.message)
-        return redirect("moderation_account", account_id=account.pk)
-    messages.success(request, str(chosen.done).format(name=account.company_name))
+        messages.success(request, str(chosen.done).format(name=account.company_name))
+    if shown.on_form:
+        return _account_page(request, account_id, bound=(action, form))
     return redirect("moderation_account", account_id=account.pk)
 
 
@@ -572,10 +569,9 @@ def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpRe
     if not form.is_valid():
         return _account_page(request, appeal.account_id, bound=(form_key, form))
     call = appeals.appeal_grant if decision == "grant" else appeals.appeal_reject
-    try:
+    with show_errors(request) as shown:
         call(appeal_id=appeal.pk, moderator=request.user, note=form.cleaned_data["note"])
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    if shown.error:
         return redirect("moderation_account", account_id=appeal.account_id)
     if decision == "grant":
         messages.success(request, _("Granted the appeal: the account is unfrozen."))
@@ -665,21 +661,18 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
     form = AbuseResolveForm(request.POST, prefix=f"report-{report.pk}")
     if not form.is_valid():
         return _abuse_page(request, bound=(report.pk, form))
-    try:
+    with show_errors(request):
         abuse.abuse_report_resolve(
             report_id=report.pk,
             moderator=request.user,
             decision=form.cleaned_data["decision"],
             note=form.cleaned_data["note"],
         )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("moderation_abuse")
-    if form.cleaned_data["decision"] == AbuseStatus.UPHELD:
-        done = _("Abuse report %(id)s upheld.")
-    else:
-        done = _("Abuse report %(id)s dismissed.")
-    messages.success(request, done % {"id": report.pk})
+        if form.cleaned_data["decision"] == AbuseStatus.UPHELD:
+            done = _("Abuse report %(id)s upheld.")
+        else:
+            done = _("Abuse report %(id)s dismissed.")
+        messages.success(request, done % {"id": report.pk})
     return redirect("moderation_abuse")
 
 
@@ -696,20 +689,16 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
     roles.check_page(request)
     form = AppealForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with show_errors(request, form=form, fields_only=True) as shown:
             appeals.appeal_file(
                 account=account,
                 user=request.user,
                 text=form.cleaned_data["text"],
                 files=form.cleaned_data["files"],
             )
-        except ApplicationError as exc:
-            if not (exc.field and exc.field in form.fields):
-                messages.error(request, exc.message)
-                return redirect("account_appeal")
-            form.add_error(exc.field, exc.message)
-        else:
             messages.success(request, _("Your appeal was sent. A moderator will answer."))
+            return redirect("account_appeal")
+        if not shown.on_form:
             return redirect("account_appeal")
     account.refresh_from_db()
     return render(

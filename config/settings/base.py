@@ -50,6 +50,8 @@ MIDDLEWARE = [
     # A new terms or privacy version must be accepted before the next sending action.
     "accounts.terms.TermsGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A domain NotFound is the 404 page wherever a browser view raises it (config.browser_errors).
+    "config.browser_errors.BrowserErrorsMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
