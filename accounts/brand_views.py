@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import branding, selectors, services
 from accounts.forms import BrandForm
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.errors import ApplicationError
 
@@ -69,7 +70,7 @@ def brand_css(request: HttpRequest, color: str) -> HttpResponse:
 
 @account_required
 @require_POST
-def profile_brand(request: HttpRequest) -> HttpResponse:
+def profile_brand(request: SenderRequest) -> HttpResponse:
     """Save the logo and brand colour from the profile page."""
     form = BrandForm(request.POST, request.FILES)
     if form.is_valid():

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services, team
 from accounts.forms import InvitationForm, JoinForm, MemberRoleForm, TransferForm
+from accounts.http import SenderRequest
 from accounts.models import AccountEventAction, Role
 from accounts.views import account_required, form_error
 from config.errors import ApplicationError, NotFound
@@ -43,14 +44,14 @@ def _team_page(request: HttpRequest, *, invite_form=None, transfer_form=None, st
 
 
 @account_required
-def team_page(request: HttpRequest) -> HttpResponse:
+def team_page(request: SenderRequest) -> HttpResponse:
     """Everyone on the team, the open invitations and who changed what; the owner's forms."""
     return _team_page(request)
 
 
 @account_required
 @require_POST
-def team_invite(request: HttpRequest) -> HttpResponse:
+def team_invite(request: SenderRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
@@ -70,7 +71,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def team_invitation_revoke(request: SenderRequest, invitation_id: int) -> HttpResponse:
     try:
         invitation = team.invitation_revoke(
             account=request.user.account, invitation_id=invitation_id, actor=request.user
@@ -85,7 +86,7 @@ def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResp
 
 @account_required
 @require_POST
-def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
+def team_member_role(request: SenderRequest, user_id: int) -> HttpResponse:
     form = MemberRoleForm(request.POST)
     try:
         # An invalid role is the service's to refuse, after it found the member (or a 404).
@@ -110,7 +111,7 @@ def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+def team_member_remove(request: SenderRequest, user_id: int) -> HttpResponse:
     try:
         member = team.member_remove(
             account=request.user.account, user_id=user_id, actor=request.user
@@ -126,7 +127,7 @@ def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_transfer(request: HttpRequest) -> HttpResponse:
+def team_transfer(request: SenderRequest) -> HttpResponse:
     colleagues = [
         m for m in team.team_members(account=request.user.account) if m.pk != request.user.pk
     ]

@@ -26,6 +26,7 @@ from accounts.forms import (
     SenderDomainForm,
     SignUpForm,
 )
+from accounts.http import AuthenticatedRequest, SenderRequest
 from accounts.models import WebhookEvent
 from config import coded_text
 from config.errors import ApplicationError, NotFound
@@ -148,7 +149,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def resend_verification(request: HttpRequest) -> HttpResponse:
+def resend_verification(request: AuthenticatedRequest) -> HttpResponse:
     if request.user.is_email_verified:
         messages.info(request, _("Your address is already verified."))
     else:
@@ -167,7 +168,7 @@ GROWTH_DAYS = (30, 90)
 
 
 @account_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SenderRequest) -> HttpResponse:
     """The sender's overview: getting started, lists and their growth, campaigns by status, the
     account's health, recent unsubscribes and complaints. The panels of other apps come from
     their template tags (accounts imports none of them); the queries stay a fixed few."""
@@ -183,7 +184,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     initial = {name: getattr(account, name) for name in ProfileForm.base_fields}
     form = ProfileForm(request.POST or None, initial=initial)
@@ -214,7 +215,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: SenderRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -237,7 +238,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke(request: SenderRequest, token_id: int) -> HttpResponse:
     try:
         token = services.api_token_revoke(
             account=request.user.account, token_id=token_id, actor=request.user
@@ -249,7 +250,7 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @account_required
-def sender_domains(request: HttpRequest) -> HttpResponse:
+def sender_domains(request: SenderRequest) -> HttpResponse:
     form = SenderDomainForm(request.POST or None)
     if dkim.we_sign():
         # We sign with a key of ours: there is no selector to ask for.
@@ -271,7 +272,7 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain(request: SenderRequest, domain_id: int) -> HttpResponse:
     domain = selectors.sender_domain_get(account=request.user.account, domain_id=domain_id)
     if domain is None:
         raise Http404("No such sender domain.")
@@ -294,7 +295,7 @@ def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_rotate_key(request: SenderRequest, domain_id: int) -> HttpResponse:
     try:
         services.sender_domain_rotate_key(account=request.user.account, domain_id=domain_id)
     except NotFound as exc:
@@ -314,7 +315,7 @@ def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpRespon
 
 @account_required
 @require_POST
-def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_verify(request: SenderRequest, domain_id: int) -> HttpResponse:
     try:
         domain = services.sender_domain_verify(account=request.user.account, domain_id=domain_id)
     except NotFound as exc:
@@ -338,7 +339,7 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_selector(request: SenderRequest, domain_id: int) -> HttpResponse:
     form = DkimSelectorForm(request.POST)
     if form.is_valid():
         try:
@@ -356,7 +357,7 @@ def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse
 
 @account_required
 @require_POST
-def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_delete(request: SenderRequest, domain_id: int) -> HttpResponse:
     try:
         services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
     except NotFound as exc:
@@ -369,7 +370,7 @@ NOTIFICATIONS_PAGE_SIZE = 30
 
 
 @account_required
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: SenderRequest) -> HttpResponse:
     """The account's notifications, newest first; unread ones stand out."""
     account = request.user.account
     listed = selectors.notifications_for(account=account)
@@ -380,7 +381,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def notifications_mark_read(request: HttpRequest) -> HttpResponse:
+def notifications_mark_read(request: SenderRequest) -> HttpResponse:
     """Mark one notification (`notification` in the form) or all of them read."""
     notification_id = request.POST.get("notification", "")
     if notification_id:
@@ -417,7 +418,7 @@ def legal_page(request: HttpRequest, page: str) -> HttpResponse:
 
 
 @account_required
-def terms_accept(request: HttpRequest) -> HttpResponse:
+def terms_accept(request: SenderRequest) -> HttpResponse:
     """What changed in the terms or privacy versions the user has not accepted yet, and a button
     that accepts them (recorded with time, IP and user agent); then back to `next`."""
     from accounts.terms import documents_due
@@ -475,7 +476,7 @@ def _webhook_or_404(request: HttpRequest, webhook_id: int):
 
 
 @account_required
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: SenderRequest) -> HttpResponse:
     """The account's webhooks and a form to add one; a new one's secret is shown once."""
     form = WebhookEndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -524,7 +525,7 @@ def _webhook_page(request: HttpRequest, endpoint, *, form=None, new_secret: str 
 
 
 @account_required
-def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_detail(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """One webhook: edit it, send a test event, rotate its secret, read its delivery log."""
     endpoint = _webhook_or_404(request, webhook_id)
     form = None
@@ -545,7 +546,7 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_test(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """Send a `webhook.test` event; its outcome appears in the delivery log."""
     try:
         webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
@@ -557,7 +558,7 @@ def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_rotate_secret(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """Replace the signing secret; the new one is shown once, on this answer only."""
     try:
         endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
@@ -571,7 +572,7 @@ def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse
 
 @account_required
 @require_POST
-def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_delete(request: SenderRequest, webhook_id: int) -> HttpResponse:
     try:
         webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
     except NotFound as exc:

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import consent_requests
 from campaigns.models import CandidateStatus, ConsentCandidate
@@ -40,7 +41,7 @@ def _upload(request: HttpRequest, campaign_id: int, upload) -> consent_requests.
 
 
 @account_required
-def consent_request_new(request: HttpRequest, list_id: int) -> HttpResponse:
+def consent_request_new(request: SenderRequest, list_id: int) -> HttpResponse:
     """Ask a list's existing clients for consent: the sender, an intro line and the file."""
     account = request.user.account
     mailing_list = MailingList.objects.filter(account=account, pk=list_id).first()
@@ -109,7 +110,7 @@ def _detail(request, campaign, report=None) -> HttpResponse:
 
 
 @account_required
-def consent_request_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def consent_request_detail(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """A consent request's candidates (more may be uploaded while it is a draft)."""
     try:
         campaign = consent_requests.request_of(

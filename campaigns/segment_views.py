@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import segment_selectors, segment_services
 from campaigns.models import Segment, SegmentMatch
@@ -103,7 +104,7 @@ def condition_text(condition: dict) -> str:
 
 
 @account_required
-def segment_index(request: HttpRequest) -> HttpResponse:
+def segment_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     segments = list(segment_selectors.segments_for(account=account))
     for segment in segments:
@@ -116,12 +117,12 @@ def segment_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def segment_create(request: HttpRequest) -> HttpResponse:
+def segment_create(request: SenderRequest) -> HttpResponse:
     return _builder(request, segment=None)
 
 
 @account_required
-def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_edit(request: SenderRequest, segment_id: int) -> HttpResponse:
     return _builder(request, segment=_segment_or_404(request, segment_id))
 
 
@@ -197,7 +198,7 @@ def _value_suggestions(account) -> list[tuple[str, str]]:
 
 
 @account_required
-def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_delete(request: SenderRequest, segment_id: int) -> HttpResponse:
     segment = _segment_or_404(request, segment_id)
     if request.method == "POST":
         segment_services.segment_delete(account=request.user.account, segment_id=segment.pk)
@@ -207,7 +208,7 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 
 @account_required
-def segment_export(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_export(request: SenderRequest, segment_id: int) -> HttpResponse:
     """The segment's subscribers with their consent, as CSV or XLSX (?format=): the list
     export's columns and cells, over the addresses the segment's count counts."""
     from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response

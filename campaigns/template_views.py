@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import SenderRequest
 from accounts.views import account_required, form_error
 from campaigns import email_templates, selectors
 from campaigns.models import EmailTemplate
@@ -27,7 +28,7 @@ def _template_or_404(request: HttpRequest, template_id: int) -> EmailTemplate:
 
 
 @account_required
-def template_index(request: HttpRequest) -> HttpResponse:
+def template_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     return render(
         request,
@@ -41,7 +42,7 @@ def template_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def template_create(request: HttpRequest) -> HttpResponse:
+def template_create(request: SenderRequest) -> HttpResponse:
     """A new template, blank or (`?starter=`) from a starter."""
     initial = {}
     starter = starter_get(request.GET.get("starter", ""))
@@ -55,7 +56,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_edit(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     initial = {name: getattr(template, name) for name in email_templates.TEMPLATE_FIELDS}
     return _editor(request, template=template, initial=initial)
@@ -92,7 +93,7 @@ def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: di
 
 
 @account_required
-def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_delete(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     if request.method == "POST":
         try:
@@ -131,7 +132,7 @@ def _sample_preview(request: HttpRequest, *, subject: str, html_body: str, text_
 
 
 @account_required
-def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_preview(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     preview, error = _sample_preview(
         request,
@@ -147,7 +148,7 @@ def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
 
 
 @account_required
-def starter_preview(request: HttpRequest, starter_key: str) -> HttpResponse:
+def starter_preview(request: SenderRequest, starter_key: str) -> HttpResponse:
     starter = starter_get(starter_key)
     if starter is None:
         raise Http404("No such starter template.")
@@ -162,7 +163,7 @@ def starter_preview(request: HttpRequest, starter_key: str) -> HttpResponse:
 
 
 @account_required
-def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_save_as_template(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """ "Save as template" from a campaign's page: a name (the campaign's by default), then the
     new template's preview."""
     campaign = selectors.campaign_get(account=request.user.account, campaign_id=campaign_id)
@@ -195,7 +196,7 @@ def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpRes
 
 @account_required
 @require_POST
-def campaign_duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_duplicate(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """ "Duplicate" on a campaign's page: a new draft, opened in the editor."""
     try:
         copy = email_templates.campaign_duplicate(

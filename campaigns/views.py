@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from accounts.http import SenderRequest
 from accounts.models import Account
 from accounts.views import account_required, form_error
 from campaigns import (
@@ -214,7 +215,7 @@ def _finding_place(where: str) -> str:
 
 
 @account_required
-def campaign_index(request: HttpRequest) -> HttpResponse:
+def campaign_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     status = request.GET.get("status", "")
     if status not in CampaignStatus.values:
@@ -246,12 +247,12 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def campaign_create(request: HttpRequest) -> HttpResponse:
+def campaign_create(request: SenderRequest) -> HttpResponse:
     return _editor(request, campaign=None)
 
 
 @account_required
-def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_edit(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not campaign.is_editable:
         messages.info(
@@ -371,14 +372,14 @@ def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
 
 @account_required
 @require_POST
-def campaign_preview_new(request: HttpRequest) -> JsonResponse:
+def campaign_preview_new(request: SenderRequest) -> JsonResponse:
     """The live preview of a new campaign's unsaved content, as JSON."""
     return _preview_json(request, campaign_id=0)
 
 
 @account_required
 @require_POST
-def campaign_preview(request: HttpRequest, campaign_id: int) -> JsonResponse:
+def campaign_preview(request: SenderRequest, campaign_id: int) -> JsonResponse:
     """The live preview of an existing campaign's unsaved content, as JSON."""
     campaign = _campaign_or_404(request, campaign_id)
     return _preview_json(request, campaign_id=campaign.pk)
@@ -828,7 +829,7 @@ def _progress_context(campaign: Campaign) -> dict | None:
 
 @never_cache
 @account_required
-def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_progress(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """The campaign page's timeline, and once the probe is chosen its figures table, as an HTML
     fragment, which the page polls while the send is under way. Another account's campaign is
     a 404; a few queries whatever its size."""
@@ -859,7 +860,7 @@ def _segments_shown(campaign: Campaign) -> list[dict]:
 
 
 @account_required
-def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_detail(request: SenderRequest, campaign_id: int) -> HttpResponse:
     account = request.user.account
     campaign = _campaign_or_404(request, campaign_id)
     lists = list(campaign.lists.all())
@@ -957,7 +958,7 @@ def _back_to_detail(campaign_id: int, subscriber_id: int | None = None) -> HttpR
 
 @account_required
 @require_POST
-def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_test_send(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     subscriber_id = _parse_id(request.POST.get("subscriber_id"))
     try:
@@ -982,7 +983,7 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_submit(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     try:
         sending.campaign_submit(
@@ -1006,7 +1007,7 @@ def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_withdraw(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     try:
         sending.campaign_withdraw(
@@ -1022,7 +1023,7 @@ def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_cancel(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not can_transition(campaign.status, CampaignStatus.CANCELLED):
         if campaign.status != CampaignStatus.CANCELLED:
@@ -1056,7 +1057,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_schedule(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """Set, move or clear when the probe starts; open until the probe starts (an approved
     campaign included: the time is not content and needs no new moderation)."""
     campaign = _campaign_or_404(request, campaign_id)
@@ -1106,7 +1107,7 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_delete(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not campaign.is_deletable:
         messages.error(request, _("Only draft, rejected or cancelled campaigns can be deleted."))

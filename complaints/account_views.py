@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from accounts.http import SenderRequest
 from accounts.models import Account
 from accounts.views import account_required
 from campaigns import selectors as campaign_selectors
@@ -180,7 +181,7 @@ def _latency_state(latency: selectors.SuppressionLatency) -> str:
 
 
 @account_required
-def feedback(request: HttpRequest) -> HttpResponse:
+def feedback(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     tab = TABS.get(request.GET.get("tab", ""), TABS[DEFAULT_TAB])
     campaign_id = _campaign_id(request)

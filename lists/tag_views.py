@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.errors import ApplicationError
 from lists import selectors
@@ -33,7 +34,7 @@ def _back(subscriber: Subscriber) -> HttpResponse:
 
 @account_required
 @require_POST
-def subscriber_tags_add(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_tags_add(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     try:
         names = tag_services.tag_names_clean(request.POST.get("tags", ""))
@@ -51,7 +52,7 @@ def subscriber_tags_add(request: HttpRequest, list_id: int, subscriber_id: int) 
 
 @account_required
 @require_POST
-def subscriber_tag_remove(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_tag_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     name = request.POST.get("tag", "").strip()
     if name:

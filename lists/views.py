@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.addresses import normalise_address
+from accounts.http import SenderRequest
 from accounts.views import account_required, form_error
 from config.errors import ApplicationError
 from lists import selectors
@@ -80,13 +81,13 @@ def _page_query(request: HttpRequest, **changes) -> str:
 
 
 @account_required
-def list_index(request: HttpRequest) -> HttpResponse:
+def list_index(request: SenderRequest) -> HttpResponse:
     lists = selectors.lists_for(account=request.user.account)
     return render(request, "lists/list_index.html", {"lists": lists})
 
 
 @account_required
-def list_create(request: HttpRequest) -> HttpResponse:
+def list_create(request: SenderRequest) -> HttpResponse:
     form = ListForm(
         request.POST or None,
         initial={"language": list_services.default_list_language(request.user.account)},
@@ -109,7 +110,7 @@ def list_create(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_edit(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, ListForm)
     if saved:
@@ -133,7 +134,7 @@ def _save_list_settings(request: HttpRequest, mailing_list: MailingList, form_cl
 
 
 @account_required
-def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_detail(request: SenderRequest, list_id: int) -> HttpResponse:
     account = request.user.account
     mailing_list = _list_or_404(request, list_id)
     counts = selectors.status_counts(mailing_list=mailing_list)
@@ -187,7 +188,7 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_delete(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     total = sum(selectors.status_counts(mailing_list=mailing_list).values())
     if request.method == "POST":
@@ -212,7 +213,7 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
+def subscriber_add(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form = SubscriberAddForm(request.POST or None, request.FILES or None, mailing_list=mailing_list)
     if request.method == "POST" and form.is_valid():
@@ -255,7 +256,7 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_detail(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     records = list(
         subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
@@ -300,7 +301,7 @@ def _changes_shown(request: HttpRequest, subscriber: Subscriber) -> list:
 
 
 @account_required
-def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+def consent_proof(request: SenderRequest, record_id: int) -> FileResponse:
     """The proof file of one of the account's consent records, as a download."""
     record = selectors.consent_record_get(account=request.user.account, record_id=record_id)
     if record is None or not record.proof_file:
@@ -311,7 +312,9 @@ def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
 
 @account_required
 @require_POST
-def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_unsubscribe(
+    request: SenderRequest, list_id: int, subscriber_id: int
+) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     subscriber_services.subscriber_unsubscribe(
         subscriber=subscriber, channel="sender", recorded_by=request.user
@@ -325,7 +328,7 @@ def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: in
 
 
 @account_required
-def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_edit(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Change a subscriber's name, phone and attributes (not the address: consent is tied to
     it); the change is recorded with who made it."""
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
@@ -356,7 +359,7 @@ def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> H
 
 
 @account_required
-def subscriber_remove(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Take a subscriber off this list only (asks first; the POST removes)."""
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     is_live = subscriber.status in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
@@ -382,7 +385,7 @@ def subscriber_remove(request: HttpRequest, list_id: int, subscriber_id: int) ->
 
 
 @account_required
-def list_export(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_export(request: SenderRequest, list_id: int) -> HttpResponse:
     """Every subscriber of the list with their consent, as CSV or XLSX (?format=)."""
     from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
 
@@ -422,7 +425,7 @@ def _held_files(request: HttpRequest) -> tuple[MultiValueDict | None, dict]:
 
 
 @account_required
-def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
+def import_upload(request: SenderRequest, list_id: int) -> HttpResponse:
     """Step 1 of the import wizard. Every error shows at once (the form's and the consent
     rules'); a file the person chose is kept for the next try when the refusal was about
     something else (lists.services.held_uploads), so it need not be chosen again."""
@@ -479,7 +482,7 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
+def import_map(request: SenderRequest, import_id: int) -> HttpResponse:
     job = _import_or_404(request, import_id)
     if job.status != ImportStatus.PENDING:
         return redirect("import_progress", import_id=job.pk)
@@ -524,7 +527,7 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
 
 
 @account_required
-def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
+def import_progress(request: SenderRequest, import_id: int) -> HttpResponse:
     job = _import_or_404(request, import_id)
     if job.status == ImportStatus.PENDING:
         return redirect("import_map", import_id=job.pk)
@@ -566,7 +569,7 @@ def _snippet(mailing_list: MailingList) -> str:
 
 
 @account_required
-def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_form_builder(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, FormBuilderForm)
     if saved:
@@ -631,7 +634,7 @@ def _privacy_action(request: HttpRequest, account, email: str, action: str) -> H
 
 
 @account_required
-def privacy_requests(request: HttpRequest) -> HttpResponse:
+def privacy_requests(request: SenderRequest) -> HttpResponse:
     """Export or erase everything the account holds about one address (rule 9).
 
     Both actions POST: the address stays out of URLs and server logs.
@@ -652,14 +655,14 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def suppressions(request: HttpRequest) -> HttpResponse:
+def suppressions(request: SenderRequest) -> HttpResponse:
     queryset = selectors.suppressions_for(account=request.user.account)
     page: Page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "lists/suppressions.html", {"page": page})
 
 
 @account_required
-def account_export(request: HttpRequest) -> FileResponse:
+def account_export(request: SenderRequest) -> FileResponse:
     """Every list of the account with its subscribers' consent, as a ZIP of CSV files (the
     owner's, before closing the account: accounts.roles)."""
     import tempfile

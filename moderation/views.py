@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import roles
+from accounts.http import AuthenticatedRequest, SenderRequest
 from accounts.models import AccountState
 from accounts.views import account_required
 from campaigns import scheduling
@@ -150,7 +151,7 @@ def _tab_of(status: str) -> str:
 
 
 @staff_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedRequest) -> HttpResponse:
     tab = request.GET.get("tab", "submitted")
     statuses = selectors.queue_tab_statuses(tab)
     if statuses is None:
@@ -261,12 +262,12 @@ def _review_page(
 
 
 @staff_required
-def review(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def review(request: AuthenticatedRequest, campaign_id: int) -> HttpResponse:
     return _review_page(request, campaign_id)
 
 
 @staff_required
-def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+def consent_proof(request: AuthenticatedRequest, record_id: int) -> FileResponse:
     """A consent record's proof file for a moderator, always as a download
     (config.downloads); the record's id comes from the review page's consent section."""
     record = selectors.consent_proof_record(record_id=record_id)
@@ -276,7 +277,7 @@ def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
 
 
 @staff_required
-def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
+def appeal_file(request: AuthenticatedRequest, file_id: int) -> FileResponse:
     """A document sent with an appeal, for a moderator, always as a download."""
     document = selectors.appeal_document(file_id=file_id)
     if document is None:
@@ -286,7 +287,7 @@ def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
 
 @staff_required
 @require_POST
-def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpResponse:
+def decide(request: AuthenticatedRequest, campaign_id: int, decision: str) -> HttpResponse:
     """Approve, reject, release or decline: the reason is checked on the form (the page comes
     back with the error), the rest by the service (an illegal move is a message)."""
     chosen = DECISIONS.get(decision)
@@ -340,7 +341,7 @@ def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
 
 
 @staff_required
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters: dict = {}
     if form.is_bound and form.is_valid():
@@ -443,7 +444,7 @@ def _health_badge(health) -> dict:
 
 
 @staff_required
-def accounts(request: HttpRequest) -> HttpResponse:
+def accounts(request: AuthenticatedRequest) -> HttpResponse:
     chosen = request.GET.get("state", "")
     if chosen not in {key for key, _ in ACCOUNT_FILTERS}:
         chosen = ""
@@ -530,13 +531,13 @@ def _account_page(
 
 
 @staff_required
-def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+def account_detail(request: AuthenticatedRequest, account_id: int) -> HttpResponse:
     return _account_page(request, account_id)
 
 
 @staff_required
 @require_POST
-def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpResponse:
+def account_decide(request: AuthenticatedRequest, account_id: int, action: str) -> HttpResponse:
     """Warn, freeze or unfreeze: the reason is checked on the form (the page comes back with
     the error), the rest by the service (an illegal move is a message)."""
     chosen = ACCOUNT_ACTIONS.get(action)
@@ -562,7 +563,7 @@ def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpRe
 
 @staff_required
 @require_POST
-def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpResponse:
+def appeal_decide(request: AuthenticatedRequest, appeal_id: int, decision: str) -> HttpResponse:
     """Grant (the account is unfrozen) or reject (it is scheduled for deletion) an appeal."""
     appeal = selectors.appeal_for_moderation(appeal_id=appeal_id)
     if appeal is None or decision not in ("grant", "reject"):
@@ -634,12 +635,12 @@ def _abuse_page(
 
 
 @staff_required
-def abuse_queue(request: HttpRequest) -> HttpResponse:
+def abuse_queue(request: AuthenticatedRequest) -> HttpResponse:
     return _abuse_page(request)
 
 
 @staff_required
-def blocklists(request: HttpRequest) -> HttpResponse:
+def blocklists(request: AuthenticatedRequest) -> HttpResponse:
     """The service's sending-IP listings and every sender domain listed now."""
     return render(
         request,
@@ -657,7 +658,7 @@ def blocklists(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
+def abuse_resolve(request: AuthenticatedRequest, report_id: int) -> HttpResponse:
     """Uphold or dismiss an abuse report with a note; back to the open reports."""
     report = selectors.abuse_report_for_moderation(report_id=report_id)
     if report is None:
@@ -687,7 +688,7 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
 
 
 @login_required
-def account_appeal(request: HttpRequest) -> HttpResponse:
+def account_appeal(request: AuthenticatedRequest) -> HttpResponse:
     """The sender's side: appeal a freeze once, within the window; then see the appeal's
     status. Filing it is the owner's (accounts.roles)."""
     account = request.user.account
@@ -727,7 +728,7 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def account_close(request: HttpRequest) -> HttpResponse:
+def account_close(request: SenderRequest) -> HttpResponse:
     """The owner closes the account (accounts.roles: owner only): first the export of every
     list with its consent records, then a confirmation (the company's name and the owner's
     password), then the data is deleted through the same path as after an unappealed freeze."""
