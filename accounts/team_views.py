@@ -20,7 +20,7 @@ from config.http import client_ip
 EVENTS_SHOWN = 50
 
 
-def _team_page(request: HttpRequest, *, invite_form=None, transfer_form=None, status=200):
+def _team_page(request: SenderRequest, *, invite_form=None, transfer_form=None, status=200):
     account = request.user.account
     members = list(team.team_members(account=account))
     colleagues = [m for m in members if m.pk != request.user.pk]

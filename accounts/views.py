@@ -468,7 +468,7 @@ class WebhookEndpointEditForm(WebhookEndpointForm):
 WEBHOOK_DELIVERIES_PAGE_SIZE = 30
 
 
-def _webhook_or_404(request: HttpRequest, webhook_id: int):
+def _webhook_or_404(request: SenderRequest, webhook_id: int):
     try:
         return webhooks.webhook_endpoint_get(account=request.user.account, endpoint_id=webhook_id)
     except NotFound as exc:
@@ -497,7 +497,7 @@ def webhook_list(request: SenderRequest) -> HttpResponse:
     )
 
 
-def _webhook_page(request: HttpRequest, endpoint, *, form=None, new_secret: str | None = None):
+def _webhook_page(request: SenderRequest, endpoint, *, form=None, new_secret: str | None = None):
     if form is None:
         form = WebhookEndpointEditForm(
             initial={

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,7 @@ def _verified_domains(account) -> list[str]:
     return list(account.sender_domains.exclude(verified_at=None).values_list("domain", flat=True))
 
 
-def _upload(request: HttpRequest, campaign_id: int, upload) -> consent_requests.CandidateUpload:
+def _upload(request: SenderRequest, campaign_id: int, upload) -> consent_requests.CandidateUpload:
     """Write the uploaded file where the parsers can read it, and read it into candidates."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "upload"

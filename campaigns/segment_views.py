@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -41,7 +41,7 @@ MATCH_LABELS = {
 MAX_ROWS = 20
 
 
-def _segment_or_404(request: HttpRequest, segment_id: int) -> Segment:
+def _segment_or_404(request: SenderRequest, segment_id: int) -> Segment:
     segment = segment_selectors.segment_get(account=request.user.account, segment_id=segment_id)
     if segment is None:
         raise Http404("No such segment.")
@@ -126,7 +126,7 @@ def segment_edit(request: SenderRequest, segment_id: int) -> HttpResponse:
     return _builder(request, segment=_segment_or_404(request, segment_id))
 
 
-def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
+def _builder(request: SenderRequest, *, segment: Segment | None) -> HttpResponse:
     account = request.user.account
     errors: dict[str, str] = {}
     if request.method == "POST":

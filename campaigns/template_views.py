@@ -6,7 +6,7 @@ from __future__ import annotations
 from email.utils import formataddr
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,7 +20,7 @@ from campaigns.template_forms import SaveAsTemplateForm, TemplateForm
 from config.errors import ApplicationError, NotFound
 
 
-def _template_or_404(request: HttpRequest, template_id: int) -> EmailTemplate:
+def _template_or_404(request: SenderRequest, template_id: int) -> EmailTemplate:
     template = email_templates.template_get(account=request.user.account, template_id=template_id)
     if template is None:
         raise Http404("No such template.")
@@ -62,7 +62,7 @@ def template_edit(request: SenderRequest, template_id: int) -> HttpResponse:
     return _editor(request, template=template, initial=initial)
 
 
-def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: dict):
+def _editor(request: SenderRequest, *, template: EmailTemplate | None, initial: dict):
     account = request.user.account
     if request.method == "POST":
         form = TemplateForm(request.POST)
@@ -105,7 +105,7 @@ def template_delete(request: SenderRequest, template_id: int) -> HttpResponse:
     return render(request, "campaigns/template_delete.html", {"template": template})
 
 
-def _sample_preview(request: HttpRequest, *, subject: str, html_body: str, text_body: str):
+def _sample_preview(request: SenderRequest, *, subject: str, html_body: str, text_body: str):
     """The content as a made-up recipient would get it, our footer included, or the error that
     keeps it from compiling."""
     account = request.user.account

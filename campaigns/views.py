@@ -82,7 +82,7 @@ STATUS_FILTERS = [
 ]
 
 
-def _campaign_or_404(request: HttpRequest, campaign_id: int) -> Campaign:
+def _campaign_or_404(request: SenderRequest, campaign_id: int) -> Campaign:
     campaign = selectors.campaign_get(account=request.user.account, campaign_id=campaign_id)
     if campaign is None:
         raise Http404("No such campaign.")
@@ -276,7 +276,7 @@ def _initial_of(account: Account, campaign: Campaign | None, request: HttpReques
     return {**initial, **email_templates.template_start(account, request.GET)}
 
 
-def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
+def _editor(request: SenderRequest, *, campaign: Campaign | None) -> HttpResponse:
     """The editor for a new (`campaign` None) or an editable campaign. "Save draft" saves
     through the services; "Preview" (the page without JavaScript) shows the posted content in
     the preview pane and saves nothing."""
@@ -342,7 +342,7 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
     )
 
 
-def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
+def _save(request: SenderRequest, form: CampaignForm, campaign: Campaign | None):
     """Create or update through the services: a redirect, or None with the error on the form."""
     account = request.user.account
     try:
@@ -385,7 +385,7 @@ def campaign_preview(request: SenderRequest, campaign_id: int) -> JsonResponse:
     return _preview_json(request, campaign_id=campaign.pk)
 
 
-def _preview_json(request: HttpRequest, *, campaign_id: int) -> JsonResponse:
+def _preview_json(request: SenderRequest, *, campaign_id: int) -> JsonResponse:
     account = request.user.account
     fields, list_ids, subscriber_value = _editor_values(request.POST)
     preview = _live_preview(

@@ -4,7 +4,7 @@ one off. Both post and redirect back to the page."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,7 +17,7 @@ from lists.models import Subscriber
 from lists.services import tags as tag_services
 
 
-def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -> Subscriber:
+def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )

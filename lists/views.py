@@ -45,14 +45,14 @@ RECENT_IMPORTS = 5
 CHANGES_SHOWN = 20
 
 
-def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:
+def _list_or_404(request: SenderRequest, list_id: int) -> MailingList:
     mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
     if mailing_list is None:
         raise Http404(_("No such list."))
     return mailing_list
 
 
-def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -> Subscriber:
+def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
@@ -61,7 +61,7 @@ def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -
     return subscriber
 
 
-def _import_or_404(request: HttpRequest, import_id: int) -> ImportJob:
+def _import_or_404(request: SenderRequest, import_id: int) -> ImportJob:
     job = selectors.import_get(account=request.user.account, import_id=import_id)
     if job is None:
         raise Http404(_("No such import."))
@@ -277,7 +277,7 @@ def subscriber_detail(request: SenderRequest, list_id: int, subscriber_id: int) 
     )
 
 
-def _changes_shown(request: HttpRequest, subscriber: Subscriber) -> list:
+def _changes_shown(request: SenderRequest, subscriber: Subscriber) -> list:
     """The latest changes to the subscriber's details, each with `rows`: ((what, is_attribute),
     old, new) per field, or per attribute that changed."""
     changes = list(
@@ -406,7 +406,7 @@ def list_export(request: SenderRequest, list_id: int) -> HttpResponse:
 HELD_FIELDS = ("file", "proof_file")
 
 
-def _held_files(request: HttpRequest) -> tuple[MultiValueDict | None, dict]:
+def _held_files(request: SenderRequest) -> tuple[MultiValueDict | None, dict]:
     """The request's files, with each file held from the last try put back where the person
     did not choose a new one (a new choice replaces, and deletes, the held one)."""
     if request.method != "POST":
