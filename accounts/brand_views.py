@@ -88,5 +88,5 @@ def profile_brand(request: SenderRequest) -> HttpResponse:
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("profile")

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 
 from accounts.models import TermsAcceptance, User
+from config.i18n import StrOrPromise
 
 # Routes (URL names) that send or lead to sending, refused while an acceptance is due. A POST
 # only: their GET pages stay readable.
@@ -41,7 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 # What changed in each published version, shown on the acceptance page (newest first). A version
 # with no entry shows only the link to the full text.
-CHANGES: dict[tuple[str, str], tuple[str, ...]] = {
+CHANGES: dict[tuple[str, str], tuple[StrOrPromise, ...]] = {
     ("privacy", "2026-12-06"): (
         gettext_lazy(
             "The policy now lists each kind of data we keep, why we keep it and for how long."
@@ -66,7 +67,7 @@ class DueDocument:
     title: str
     version: str
     accepted_version: str  # "" when the user never accepted any version
-    changes: tuple[str, ...]
+    changes: tuple[StrOrPromise, ...]
 
 
 def current_versions() -> dict[str, str]:

@@ -43,6 +43,7 @@ from campaigns.verdict import Thresholds
 from config import charts, numbers
 from config.coded_text import in_english
 from config.errors import ApplicationError, InvalidTransition, NotFound
+from config.i18n import StrOrPromise
 from lists import selectors as list_selectors
 from lists.models import MailingList
 
@@ -205,7 +206,7 @@ def _group_findings(findings: list[dict]) -> list[dict]:
     return groups
 
 
-def _finding_place(where: str) -> str:
+def _finding_place(where: str) -> StrOrPromise:
     if not where:
         return ""
     return FINDING_PLACES.get(where) or _("In the %(place)s") % {"place": where}

@@ -23,6 +23,7 @@ from campaigns import selectors as campaign_selectors
 from campaigns.states import CampaignStatus
 from complaints import selectors
 from complaints.models import AbuseReport, FeedbackEvent, FeedbackKind
+from config.i18n import StrOrPromise
 from lists.exports import csv_lines
 
 PAGE_SIZE = 50
@@ -95,7 +96,7 @@ def _abuse_cells(report: AbuseReport) -> list:
 @dataclass(frozen=True)
 class Tab:
     slug: str
-    label: str
+    label: StrOrPromise
     rows: Callable[[Account, int | None], QuerySet]
     csv_header: list[str]
     csv_cells: Callable[[object], list]

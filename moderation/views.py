@@ -40,6 +40,7 @@ from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
 from config.downloads import private_file_response
 from config.errors import ApplicationError
+from config.i18n import StrOrPromise
 from moderation import selectors, services
 from moderation.enforcement import abuse, appeals, decisions, deletion
 from moderation.forms import (
@@ -87,8 +88,8 @@ class Decision:
     # Whether a campaign of this status can take the decision (the page shows only those).
     allowed: Callable[[str], bool]
     # Lazy (translated when shown): "{name}" is the campaign's name.
-    done: str
-    button: str
+    done: StrOrPromise
+    button: StrOrPromise
 
 
 DECISIONS: dict[str, Decision] = {
@@ -371,7 +372,7 @@ def audit(request: AuthenticatedRequest) -> HttpResponse:
 
 A = AccountState
 # The accounts list's filters, as (key, label, state or "" for all); "flagged" is special.
-ACCOUNT_FILTERS: tuple[tuple[str, str], ...] = (
+ACCOUNT_FILTERS: tuple[tuple[str, StrOrPromise], ...] = (
     ("", gettext_lazy("All")),
     ("flagged", gettext_lazy("Waiting for a moderator")),
     (A.FROZEN, gettext_lazy("Frozen")),
@@ -393,10 +394,10 @@ class AccountAction:
     call: Callable[..., object]
     # Whether an account in this state can take the action (the page shows only those).
     allowed: frozenset[str]
-    title: str
-    explained: str
-    button: str
-    done: str
+    title: StrOrPromise
+    explained: StrOrPromise
+    button: StrOrPromise
+    done: StrOrPromise
 
 
 ACCOUNT_ACTIONS: dict[str, AccountAction] = {
@@ -596,7 +597,7 @@ def appeal_decide(request: AuthenticatedRequest, appeal_id: int, decision: str) 
 
 # --- abuse reports --------------------------------------------------------------------------------
 
-ABUSE_TABS: tuple[tuple[str, str], ...] = (
+ABUSE_TABS: tuple[tuple[str, StrOrPromise], ...] = (
     (AbuseStatus.OPEN, gettext_lazy("Open")),
     (AbuseStatus.UPHELD, gettext_lazy("Upheld")),
     (AbuseStatus.DISMISSED, gettext_lazy("Dismissed")),

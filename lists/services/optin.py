@@ -222,9 +222,9 @@ def _confirm_payload(token: str) -> dict:
             token, salt=CONFIRM_SALT, max_age=settings.SUBSCRIBE_CONFIRM_MAX_AGE
         )
     except signing.BadSignature as exc:
-        raise NotFound(INVALID_CONFIRM_LINK) from exc
+        raise NotFound(str(INVALID_CONFIRM_LINK)) from exc
     if not isinstance(payload, dict):
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     return payload
 
 
@@ -254,11 +254,11 @@ def subscriber_for_confirm_token(token: str) -> Subscriber:
         .first()
     )
     if subscriber is None:
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     if subscriber.status != SubscriberStatus.SUBSCRIBED and not _link_may_confirm(
         subscriber, payload
     ):
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     return subscriber
 
 
@@ -281,7 +281,7 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
             return subscriber
         if not _link_may_confirm(subscriber, payload):
             # E.g. unsubscribed after this link was sent: an old link must not bring them back.
-            raise NotFound(INVALID_CONFIRM_LINK)
+            raise NotFound(str(INVALID_CONFIRM_LINK))
         previous = subscriber.status
         now = timezone.now()
         subscriber.status = SubscriberStatus.SUBSCRIBED
