@@ -18,6 +18,8 @@ from django.apps import apps
 from django.db import connections
 from django.db.models import Model, QuerySet
 
+from config.bulk import column_of
+
 ModelRef = type[Model] | str  # a model, or its label ("admin.LogEntry")
 
 
@@ -56,7 +58,7 @@ def rows_delete(model: type[Model], *, field: str, keys: QuerySet[Any]) -> int:
     connection = connections[keys.db]
     keys_sql, params = keys.order_by().query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    column = connection.ops.quote_name(column_of(model._meta.get_field(field)))
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({keys_sql})", params)  # noqa: S608
         return cursor.rowcount
