@@ -8,9 +8,10 @@ of other accounts' logos cannot be guessed from an account id.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -24,9 +25,10 @@ from config.errors import ApplicationError
 LOGO_KEY = re.compile(r"[0-9a-f]{32}")
 # Immutable: a new logo is a new address.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
+Response = TypeVar("Response", bound=HttpResponseBase)
 
 
-def _image_headers(response: HttpResponse) -> HttpResponse:
+def _image_headers(response: Response) -> Response:
     response["Cache-Control"] = CACHE_FOREVER
     response["X-Content-Type-Options"] = "nosniff"
     # Opened on its own, the file is still only an image: no script, no plugins, no forms.
@@ -40,7 +42,7 @@ def brand_logo(request: HttpRequest, key: str) -> FileResponse:
     if not LOGO_KEY.fullmatch(key):
         raise Http404("No such logo.")
     account = selectors.account_by_logo(name=f"brand/{key}")
-    if account is None or not account.logo.storage.exists(account.logo.name):
+    if account is None or not account.logo.storage.exists(account.logo.name or ""):
         raise Http404("No such logo.")
     extension = branding.EXTENSIONS.get(account.logo_content_type, "img")
     response = FileResponse(

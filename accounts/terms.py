@@ -93,9 +93,10 @@ def documents_due(*, user: User) -> list[DueDocument]:
         .first()
     ) or {"terms_version": "", "privacy_version": ""}
     titles = {"terms": _("Terms of service"), "privacy": _("Privacy policy")}
+    accepted_versions = {"terms": latest["terms_version"], "privacy": latest["privacy_version"]}
     due = []
     for key, version in current_versions().items():
-        accepted = latest[f"{key}_version"]
+        accepted = accepted_versions[key]
         if accepted != version:
             due.append(DueDocument(key, titles[key], version, accepted, _changes(key, version)))
     return due
@@ -118,7 +119,9 @@ def _api_user(request: HttpRequest):
     from accounts.authentication import ApiTokenAuthentication
 
     try:
-        found = ApiTokenAuthentication().authenticate(request)
+        # Before DRF wraps the request: the token authentication reads only the Authorization
+        # header, which Django's request carries alike.
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
     except exceptions.APIException:
         return None  # DRF answers 401 itself
     return found[0] if found else None
