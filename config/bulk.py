@@ -9,7 +9,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.db import connection, models
 from django.db.models import ForeignObjectRel
@@ -229,7 +229,14 @@ def insert_select(model: type[models.Model], values: dict, queryset: models.Quer
         return cursor.rowcount
 
 
-def update_rows(model: type[models.Model], objects: Sequence[models.Model], fields: Sequence[str]):
+class Row(Protocol):
+    """A model instance, or any object with its `pk` and the attnames written."""
+
+    @property
+    def pk(self) -> Any: ...
+
+
+def update_rows(model: type[models.Model], objects: Sequence[Row], fields: Sequence[str]):
     """Write `fields` (attnames) of `objects` to their rows in one statement: on PostgreSQL an
     UPDATE ... FROM unnest(one array per column), which costs about as much as the rows it
     writes (Django's bulk_update builds a CASE of every row for every column: quadratic, and
