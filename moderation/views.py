@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import roles
 from accounts.http import AuthenticatedRequest, SenderRequest
-from accounts.models import AccountState
+from accounts.models import AccountState, User
 from accounts.views import account_required
 from campaigns import scheduling
 from campaigns.models import Campaign, CampaignKind
@@ -84,7 +84,7 @@ FINDING_GROUPS = {
 class Decision:
     form_class: type[forms.Form]
     # (campaign id, moderator, cleaned data) -> the service's answer.
-    call: Callable[[int, object, dict], Campaign]
+    call: Callable[[int, User, dict], Campaign]
     # Whether a campaign of this status can take the decision (the page shows only those).
     allowed: Callable[[str], bool]
     # Lazy (translated when shown): "{name}" is the campaign's name.

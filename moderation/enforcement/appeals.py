@@ -92,6 +92,7 @@ def appeal_file(
                 extra={"state": locked.state},
             )
         deadline = appeal_deadline(locked)
+        assert deadline is not None  # frozen: checked above
         if timezone.now() > deadline:
             raise InvalidTransition(
                 _("The time to appeal ended at %(when)s.") % {"when": when_shown(deadline)},
