@@ -55,7 +55,7 @@ def _unsubscribe_cells(event: FeedbackEvent) -> list:
     return [
         _when(event.occurred_at),
         event.recipient,
-        event.list_name or "",
+        event.list_name or "",  # type: ignore[attr-defined]  # the selector's annotation
         _campaign_name(event),
         event.get_source_display(),
         _when(event.suppressed_at),

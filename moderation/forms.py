@@ -250,7 +250,9 @@ class AppealForm(forms.Form):
         ),
         widget=forms.Textarea(attrs={"rows": 8}),
     )
-    files = MultipleFileField(
+    # A declared field: the form's metaclass takes it off the class, so `form.files` (the
+    # uploads, which the stubs see it replace) stays Django's.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=gettext_lazy("Documents (optional)"),
         required=False,
         widget=MultipleFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),

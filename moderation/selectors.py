@@ -549,7 +549,7 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
                 list_ids=[int(item["id"]) for item in version.lists],
                 segments=segments,
             )
-            if segments
+            if segments and version is not None
             else recipient_count(campaign=campaign)
             if lists
             else 0
@@ -651,7 +651,7 @@ def account_current_appeal(*, account: Account) -> Appeal | None:
     """The appeal of the account's current freeze, or, when it is no longer frozen, its latest
     appeal (None when there is none)."""
     appeals = Appeal.objects.filter(account=account)
-    if account.state == AccountState.FROZEN:
+    if account.state == AccountState.FROZEN and account.state_changed_at is not None:
         appeals = appeals.filter(frozen_at=account.state_changed_at)
     return appeals.order_by("-filed_at", "-id").first()
 

@@ -168,7 +168,10 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(campaigns, PAGE_SIZE).get_page(request.GET.get("page"))
     for campaign in page.object_list:
         severities = Counter(finding.get("severity") for finding in campaign.findings or [])
-        campaign.finding_counts = {name: severities.get(name, 0) for name in FINDING_GROUPS}
+        # Pages read these figures off the campaign they list.
+        campaign.finding_counts = {  # type: ignore[attr-defined]
+            name: severities.get(name, 0) for name in FINDING_GROUPS
+        }
     counts = selectors.queue_counts()
     tabs = [(key, label, counts[key]) for key, label, _ in selectors.QUEUE_TABS]
     return render(
@@ -330,6 +333,7 @@ def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
             ).format(name=name)
         if campaign is not None and not scheduling.schedule_is_due(campaign):
             start = scheduling.schedule_local(campaign)
+            assert start is not None  # not due yet: it has a start
             return _("Approved “{name}”: its probe waits for its start, {start} ({zone}).").format(
                 name=name,
                 start=start.strftime("%Y-%m-%d %H:%M"),
@@ -455,9 +459,11 @@ def accounts(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     healths = accounts_health(accounts=list(page.object_list))
     for account in page.object_list:
-        account.health = healths[account.pk]
-        account.health_badge = _health_badge(account.health)
-        account.appeal_deadline = selectors.appeal_deadline(account)
+        # The template reads each account's figures off the account it lists.
+        health = healths[account.pk]
+        account.health = health  # type: ignore[attr-defined]
+        account.health_badge = _health_badge(health)  # type: ignore[attr-defined]
+        account.appeal_deadline = selectors.appeal_deadline(account)  # type: ignore[attr-defined]
     return render(
         request,
         "moderation/accounts.html",
@@ -615,7 +621,7 @@ def _abuse_page(
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     for report in page.object_list:
         if report.status == AbuseStatus.OPEN:
-            report.form = (
+            report.form = (  # type: ignore[attr-defined]  # for the template
                 bound[1]
                 if bound and bound[0] == report.pk
                 else AbuseResolveForm(prefix=f"report-{report.pk}")
