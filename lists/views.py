@@ -148,6 +148,7 @@ def list_detail(request: SenderRequest, list_id: int) -> HttpResponse:
         account=account, mailing_list=mailing_list, status=status, search=search
     )
     # Page numbers without a COUNT(*) of the list, pages read by key (lists.paging).
+    paginator: SearchPaginator | ListPaginator
     if search:
         paginator = SearchPaginator(subscribers, PAGE_SIZE)
     else:
@@ -262,7 +263,7 @@ def subscriber_detail(request: SenderRequest, list_id: int, subscriber_id: int) 
         subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
     )
     for record in records:
-        record.source_label = selectors.consent_source_label(record.source)
+        record.source_label = selectors.consent_source_label(record.source)  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "lists/subscriber_detail.html",
@@ -296,7 +297,7 @@ def _changes_shown(request: SenderRequest, subscriber: Subscriber) -> list:
             for key in sorted(set(old) | set(new)):
                 if old.get(key) != new.get(key):
                     rows.append(((key, True), old.get(key, ""), new.get(key, "")))
-        change.rows = rows
+        change.rows = rows  # type: ignore[attr-defined]  # for the template
     return changes
 
 
@@ -306,7 +307,7 @@ def consent_proof(request: SenderRequest, record_id: int) -> FileResponse:
     record = selectors.consent_record_get(account=request.user.account, record_id=record_id)
     if record is None or not record.proof_file:
         raise Http404(_("No such proof file."))
-    name = record.proof_file.name.rsplit("/", 1)[-1]
+    name = (record.proof_file.name or "").rsplit("/", 1)[-1]
     return FileResponse(record.proof_file.open("rb"), as_attachment=True, filename=name)
 
 
@@ -420,7 +421,8 @@ def _held_files(request: SenderRequest) -> tuple[MultiValueDict | None, dict]:
         elif token:
             found = held_uploads.upload_held(token=token, account_id=account_id)
             if found is not None:
-                files[field], held[field] = found
+                # The held File stands in for an upload: the form reads its name, size, bytes.
+                files[field], held[field] = found  # type: ignore[assignment]
     return files, held
 
 
@@ -471,7 +473,8 @@ def import_upload(request: SenderRequest, list_id: int) -> HttpResponse:
                     held_uploads.upload_release(token=held.pop(field).token, account_id=account_id)
             elif field in request.FILES:
                 held[field] = held_uploads.upload_hold(
-                    account_id=account_id, upload=request.FILES[field]
+                    account_id=account_id,
+                    upload=request.FILES[field],  # type: ignore[arg-type]
                 )
     max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
     return render(
