@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import translation
@@ -225,7 +226,7 @@ def subscribers_xlsx(subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SH
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = None
+    sheet: Any = None  # (openpyxl is untyped)
     written = 0
     for row in subscriber_export_rows(subscribers):
         if written % sheet_rows == 0:

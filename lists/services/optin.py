@@ -20,6 +20,7 @@ import time
 from datetime import timedelta
 from email import policy as email_policy
 from email.headerregistry import Address
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -250,7 +251,7 @@ def subscriber_for_confirm_token(token: str) -> Subscriber:
     payload = _confirm_payload(token)
     subscriber = (
         Subscriber.objects.select_related("mailing_list__account")
-        .filter(pk=payload.get("s"), email=payload.get("e"))
+        .filter(pk=payload.get("s", 0), email=payload.get("e", ""))
         .first()
     )
     if subscriber is None:
@@ -425,7 +426,7 @@ def subscription_form_submit(
     if reason in NO_CONFIRMATION_REASONS:
         return FormOutcome.NOTHING
     needs_confirmation = mailing_list.double_opt_in or bool(reason)
-    consent = {
+    consent: dict[str, Any] = {
         "event": ConsentEvent.GRANTED,
         "source": ConsentSource.WEB_FORM,
         "ip": ip,

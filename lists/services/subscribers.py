@@ -45,7 +45,7 @@ _SUPPRESSING = {
     SubscriberStatus.BOUNCED: SuppressionReason.HARD_BOUNCE,
     SubscriberStatus.COMPLAINED: SuppressionReason.COMPLAINED,
 }
-_WEBHOOK_EVENTS = {
+_WEBHOOK_EVENTS: dict[str, WebhookEvent] = {
     SubscriberStatus.UNSUBSCRIBED: WebhookEvent.SUBSCRIBER_UNSUBSCRIBED,
     SubscriberStatus.BOUNCED: WebhookEvent.SUBSCRIBER_BOUNCED,
     SubscriberStatus.COMPLAINED: WebhookEvent.SUBSCRIBER_COMPLAINED,
@@ -541,5 +541,10 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
     tag_links = SubscriberTag.objects.filter(subscriber__in=subscribers.values("pk"))
     tag_links._raw_delete(tag_links.db)
     deleted = subscribers._raw_delete(subscribers.db)
-    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return deleted
