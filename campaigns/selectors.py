@@ -502,7 +502,7 @@ def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
     decided in Python once per distinct domain among `subscribers` (give the plainest
     queryset that covers them: this reads every row once)."""
     domains = subscribers.annotate(domain=_domain()).values_list("domain", flat=True).distinct()
-    known = {}
+    known: dict[str, list[str]] = {}
     for domain in domains.order_by():
         provider = provider_of(domain)
         if provider != Provider.OTHER:
@@ -514,6 +514,7 @@ def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
 def merge_data_expression(keys: set[str] | None) -> JSONObject:
     """The merge data a recipient's message may use, as a database expression: name, phone and
     the attributes named in `keys` (all of them for None)."""
+    attributes: F | JSONObject
     if keys is None:
         attributes = F("attributes")
     else:
@@ -707,7 +708,7 @@ def probe_history(*, campaign: Campaign) -> RecipientHistory:
 # The staged send as the sender follows it (DESIGN.md rule 7), in order.
 PROGRESS_STEPS = ("submitted", "approved", "probe", "hold", "verdict", "release", "done")
 # The step a campaign in each status is at: the one under way, or (submitted) the one awaited.
-_STEP_OF_STATUS = {
+_STEP_OF_STATUS: dict[str, str] = {
     CampaignStatus.SUBMITTED: "approved",
     CampaignStatus.APPROVED: "probe",
     CampaignStatus.PROBING: "probe",
@@ -889,9 +890,9 @@ def link_clicks(*, campaign: Campaign) -> list[LinkClicks]:
         LinkClicks(
             index=index,
             url=url,
-            people=rows.get(index, {}).get("people", 0),
-            clicks=rows.get(index, {}).get("clicks", 0),
-            machine_clicks=rows.get(index, {}).get("machine_clicks", 0),
+            people=rows[index]["people"] if index in rows else 0,
+            clicks=rows[index]["clicks"] if index in rows else 0,
+            machine_clicks=rows[index]["machine_clicks"] if index in rows else 0,
         )
         for index, url in enumerate(links)
     ]

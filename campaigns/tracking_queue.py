@@ -266,7 +266,10 @@ def _pending_key(entry: Hit | Post) -> str:
 
 
 def _acknowledge(entries: Iterable[Hit | Post]) -> int:
-    return _acknowledge_entries((entry.queue_id, _pending_key(entry)) for entry in entries)
+    # Entries read from the stream, each with its id (a hit made here has none to acknowledge).
+    return _acknowledge_entries(
+        (entry.queue_id, _pending_key(entry)) for entry in entries if entry.queue_id is not None
+    )
 
 
 def _acknowledge_entries(entries: Iterable[tuple[str, str]]) -> int:
