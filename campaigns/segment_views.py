@@ -4,6 +4,8 @@ row), and deleting one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -108,7 +110,7 @@ def segment_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     segments = list(segment_selectors.segments_for(account=account))
     for segment in segments:
-        segment.summary = [condition_text(c) for c in segment.conditions]
+        segment.summary = [condition_text(c) for c in segment.conditions]  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "campaigns/segment_index.html",
@@ -137,7 +139,7 @@ def _builder(request: SenderRequest, *, segment: Segment | None) -> HttpResponse
         if request.POST.get("action") == "add":
             rows.append({"kind": "", "key": "", "value": ""})
         else:
-            fields = {
+            fields: dict[str, Any] = {
                 "name": name,
                 "lists": list_ids,
                 "match": match,

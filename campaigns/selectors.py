@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import overload
 
 from django.conf import settings
 from django.db import connection
@@ -202,6 +203,18 @@ class Preview:
     is_sample: bool
 
 
+@overload
+def preview_recipient(
+    *, account: Account, lists: list[MailingList], subscriber_id: None = None
+) -> tuple[Recipient, bool]: ...
+
+
+@overload
+def preview_recipient(
+    *, account: Account, lists: list[MailingList], subscriber_id: int | None
+) -> tuple[Recipient, bool] | None: ...
+
+
 def preview_recipient(
     *, account: Account, lists: list[MailingList], subscriber_id: int | None = None
 ) -> tuple[Recipient, bool] | None:
@@ -217,6 +230,26 @@ def preview_recipient(
     if first:
         return first[0], False
     return sample_recipient(lists[0] if lists else None), True
+
+
+@overload
+def content_preview(
+    *,
+    account: Account,
+    content: CampaignContent,
+    lists: list[MailingList],
+    subscriber_id: None = None,
+) -> Preview: ...
+
+
+@overload
+def content_preview(
+    *,
+    account: Account,
+    content: CampaignContent,
+    lists: list[MailingList],
+    subscriber_id: int | None,
+) -> Preview | None: ...
 
 
 def content_preview(

@@ -31,7 +31,7 @@ from campaigns import (
 )
 from campaigns.findings import Severity
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignScheduleChange, CampaignStatusChange
 from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import (
     SCHEDULE_CHANGEABLE,
@@ -359,7 +359,7 @@ def _save(request: SenderRequest, form: CampaignForm, campaign: Campaign | None)
         raise Http404(exc.message) from exc
     except InvalidTransition as exc:
         messages.error(request, exc.message)
-        return redirect("campaign_detail", campaign_id=campaign.pk)
+        return redirect("campaign_detail", campaign_id=campaign.pk)  # type: ignore[union-attr]  # only an update is refused so
     except ApplicationError as exc:
         form_error(form, exc)
         return None
@@ -932,8 +932,10 @@ def campaign_detail(request: SenderRequest, campaign_id: int) -> HttpResponse:
 
 def _history(campaign: Campaign) -> list:
     """The status changes and the schedule's changes, in the order they happened."""
-    changes = list(campaign.changes.select_related("actor"))
-    changes += list(campaign.schedule_changes.select_related("actor"))
+    changes: list[CampaignStatusChange | CampaignScheduleChange] = [
+        *campaign.changes.select_related("actor"),
+        *campaign.schedule_changes.select_related("actor"),
+    ]
     return sorted(changes, key=lambda change: change.at)
 
 
@@ -1069,7 +1071,9 @@ def campaign_schedule(request: SenderRequest, campaign_id: int) -> HttpResponse:
         )
         return _back_to_detail(campaign.pk)
     local = scheduling.schedule_local(campaign)
-    initial = {"schedule_timezone": campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE}
+    initial: dict[str, object] = {
+        "schedule_timezone": campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE
+    }
     if local is not None:
         initial["scheduled_at"] = local.replace(tzinfo=None)
     form = ScheduleForm(request.POST or None, initial=initial, guess_zone=local is None)
