@@ -132,6 +132,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
+    # Our manager (e-mail, no user name) where the stubs expect auth's UserManager.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:

@@ -474,7 +474,7 @@ def import_upload(request: SenderRequest, list_id: int) -> HttpResponse:
             elif field in request.FILES:
                 held[field] = held_uploads.upload_hold(
                     account_id=account_id,
-                    upload=request.FILES[field],  # type: ignore[arg-type]
+                    upload=request.FILES[field],  # type: ignore[arg-type]  # one file, not a list
                 )
     max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
     return render(

@@ -64,7 +64,7 @@ def dashboard_lists(account: Account, days: int = DEFAULT_GROWTH_DAYS) -> dict:
         rows.append(
             {
                 "list": mailing_list,
-                "subscribers": mailing_list.subscriber_count,  # type: ignore[attr-defined]
+                "subscribers": mailing_list.subscriber_count,  # type: ignore[attr-defined]  # (above)
                 "new": sum(values),
                 "bars": [
                     {**bar, "start": start}
