@@ -266,7 +266,7 @@ def _pending_key(entry: Hit | Post) -> str:
 
 
 def _acknowledge(entries: Iterable[Hit | Post]) -> int:
-    # Entries read from the stream, each with its id (a hit made here has none to acknowledge).
+    # Entries read back from the stream, each with its id (one without has nothing to ack).
     return _acknowledge_entries(
         (entry.queue_id, _pending_key(entry)) for entry in entries if entry.queue_id is not None
     )
