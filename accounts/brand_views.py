@@ -8,24 +8,27 @@ of other accounts' logos cannot be guessed from an account id.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import branding, selectors, services
 from accounts.forms import BrandForm
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.browser_errors import show_errors
 
 LOGO_KEY = re.compile(r"[0-9a-f]{32}")
 # Immutable: a new logo is a new address.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
+Response = TypeVar("Response", bound=HttpResponseBase)
 
 
-def _image_headers(response: HttpResponse) -> HttpResponse:
+def _image_headers(response: Response) -> Response:
     response["Cache-Control"] = CACHE_FOREVER
     response["X-Content-Type-Options"] = "nosniff"
     # Opened on its own, the file is still only an image: no script, no plugins, no forms.
@@ -39,7 +42,7 @@ def brand_logo(request: HttpRequest, key: str) -> FileResponse:
     if not LOGO_KEY.fullmatch(key):
         raise Http404("No such logo.")
     account = selectors.account_by_logo(name=f"brand/{key}")
-    if account is None or not account.logo.storage.exists(account.logo.name):
+    if account is None or not account.logo.storage.exists(account.logo.name or ""):
         raise Http404("No such logo.")
     extension = branding.EXTENSIONS.get(account.logo_content_type, "img")
     response = FileResponse(
@@ -69,7 +72,7 @@ def brand_css(request: HttpRequest, color: str) -> HttpResponse:
 
 @account_required
 @require_POST
-def profile_brand(request: HttpRequest) -> HttpResponse:
+def profile_brand(request: SenderRequest) -> HttpResponse:
     """Save the logo and brand colour from the profile page."""
     form = BrandForm(request.POST, request.FILES)
     if form.is_valid():
@@ -84,5 +87,5 @@ def profile_brand(request: HttpRequest) -> HttpResponse:
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("profile")

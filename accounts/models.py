@@ -1,5 +1,7 @@
 """Accounts (organisations), their users, terms acceptances, API tokens and sender domains."""
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -63,7 +65,7 @@ class Account(models.Model):
 
         if not self.logo:
             return ""
-        return reverse("brand_logo", kwargs={"key": self.logo.name.rsplit("/", 1)[-1]})
+        return reverse("brand_logo", kwargs={"key": (self.logo.name or "").rsplit("/", 1)[-1]})
 
     @property
     def brand_css_url(self) -> str:
@@ -86,10 +88,10 @@ class Role(models.TextChoices):
     VIEWER = "viewer", pgettext_lazy("team role", "Viewer")
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email: str, password: str | None, **extra):
+    def _create_user(self, email: str, password: str | None, **extra) -> "User":
         email = self.normalize_email(email).lower()
         user = self.model(email=email, **extra)
         user.set_password(password)
@@ -101,7 +103,7 @@ class UserManager(BaseUserManager):
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
-    def get_by_natural_key(self, email: str):
+    def get_by_natural_key(self, email: str | None) -> "User":
         # Addresses are stored lower-cased; people type them as they like.
         return self.get(email__iexact=email)
 
@@ -114,7 +116,8 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person who logs in with an e-mail address; senders belong to an account, staff moderate."""
 
-    username = None
+    # No user name: the e-mail address is the login (USERNAME_FIELD).
+    username = None  # type: ignore[assignment]
     email = models.EmailField("e-mail address", unique=True)
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="users", null=True, blank=True
@@ -127,9 +130,10 @@ class User(AbstractUser):
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.OWNER)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # Our manager (e-mail, no user name) where the stubs expect auth's UserManager.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]

@@ -164,6 +164,6 @@ def check_page(request: HttpRequest) -> None:
     if not user.is_authenticated or user.account_id is None:
         return
     match = request.resolver_match
-    required = required_role(match.url_name if match else None, request.method)
+    required = required_role(match.url_name if match else None, request.method or "GET")
     if not at_least(user.role, required):
         raise PermissionDenied(refusal(user.role, required))

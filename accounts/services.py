@@ -367,8 +367,10 @@ def api_token_create(
         read_only=read_only or (isinstance(via, ApiToken) and via.read_only),
         role=roles.effective_role(user, via),
     )
+    account = user.account
+    assert account is not None  # account_id was checked above
     account_event_record(
-        account=user.account,
+        account=account,
         actor=user,
         action=AccountEventAction.TOKEN_CREATED,
         subject=token.name,
@@ -736,7 +738,7 @@ def account_brand_update(
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account.pk)
         old_name = account.logo.name if account.logo else ""
-        if content is not None:
+        if content is not None and content_type is not None:
             account.logo.save(secrets.token_hex(16), ContentFile(content), save=False)
             account.logo_content_type = content_type
         elif remove_logo:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services, team
 from accounts.forms import InvitationForm, JoinForm, MemberRoleForm, TransferForm
+from accounts.http import SenderRequest
 from accounts.models import AccountEventAction, Role
 from accounts.views import account_required
 from config.browser_errors import not_found_page, show_errors
@@ -19,7 +20,7 @@ from config.http import client_ip
 EVENTS_SHOWN = 50
 
 
-def _team_page(request: HttpRequest, *, invite_form=None, transfer_form=None, status=200):
+def _team_page(request: SenderRequest, *, invite_form=None, transfer_form=None, status=200):
     account = request.user.account
     members = list(team.team_members(account=account))
     colleagues = [m for m in members if m.pk != request.user.pk]
@@ -43,14 +44,14 @@ def _team_page(request: HttpRequest, *, invite_form=None, transfer_form=None, st
 
 
 @account_required
-def team_page(request: HttpRequest) -> HttpResponse:
+def team_page(request: SenderRequest) -> HttpResponse:
     """Everyone on the team, the open invitations and who changed what; the owner's forms."""
     return _team_page(request)
 
 
 @account_required
 @require_POST
-def team_invite(request: HttpRequest) -> HttpResponse:
+def team_invite(request: SenderRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
         with show_errors(form=form):
@@ -67,7 +68,7 @@ def team_invite(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def team_invitation_revoke(request: SenderRequest, invitation_id: int) -> HttpResponse:
     invitation = team.invitation_revoke(
         account=request.user.account, invitation_id=invitation_id, actor=request.user
     )
@@ -79,7 +80,7 @@ def team_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResp
 
 @account_required
 @require_POST
-def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
+def team_member_role(request: SenderRequest, user_id: int) -> HttpResponse:
     form = MemberRoleForm(request.POST)
     with show_errors(request):
         # An invalid role is the service's to refuse, after it found the member (or a 404).
@@ -99,7 +100,7 @@ def team_member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+def team_member_remove(request: SenderRequest, user_id: int) -> HttpResponse:
     with show_errors(request):
         member = team.member_remove(
             account=request.user.account, user_id=user_id, actor=request.user
@@ -110,7 +111,7 @@ def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def team_transfer(request: HttpRequest) -> HttpResponse:
+def team_transfer(request: SenderRequest) -> HttpResponse:
     colleagues = [
         m for m in team.team_members(account=request.user.account) if m.pk != request.user.pk
     ]

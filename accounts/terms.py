@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 
 from accounts.models import TermsAcceptance, User
+from config.i18n import StrOrPromise
 
 # Routes (URL names) that send or lead to sending, refused while an acceptance is due. A POST
 # only: their GET pages stay readable.
@@ -41,7 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 # What changed in each published version, shown on the acceptance page (newest first). A version
 # with no entry shows only the link to the full text.
-CHANGES: dict[tuple[str, str], tuple[str, ...]] = {
+CHANGES: dict[tuple[str, str], tuple[StrOrPromise, ...]] = {
     ("privacy", "2026-12-06"): (
         gettext_lazy(
             "The policy now lists each kind of data we keep, why we keep it and for how long."
@@ -66,7 +67,7 @@ class DueDocument:
     title: str
     version: str
     accepted_version: str  # "" when the user never accepted any version
-    changes: tuple[str, ...]
+    changes: tuple[StrOrPromise, ...]
 
 
 def current_versions() -> dict[str, str]:
@@ -92,9 +93,10 @@ def documents_due(*, user: User) -> list[DueDocument]:
         .first()
     ) or {"terms_version": "", "privacy_version": ""}
     titles = {"terms": _("Terms of service"), "privacy": _("Privacy policy")}
+    accepted_versions = {"terms": latest["terms_version"], "privacy": latest["privacy_version"]}
     due = []
     for key, version in current_versions().items():
-        accepted = latest[f"{key}_version"]
+        accepted = accepted_versions[key]
         if accepted != version:
             due.append(DueDocument(key, titles[key], version, accepted, _changes(key, version)))
     return due
@@ -117,7 +119,9 @@ def _api_user(request: HttpRequest):
     from accounts.authentication import ApiTokenAuthentication
 
     try:
-        found = ApiTokenAuthentication().authenticate(request)
+        # Before DRF wraps the request: the token authentication reads only the Authorization
+        # header, which Django's request carries alike.
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
     except exceptions.APIException:
         return None  # DRF answers 401 itself
     return found[0] if found else None

@@ -17,8 +17,10 @@ from accounts.models import ApiToken
 
 class _LiveRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
+        # The stubs type the rates as numbers; DRF's are "N/period" strings (or None).
+        rates: dict[str | None, str | None] = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]
         try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+            return rates[self.scope]
         except KeyError as exc:
             raise ImproperlyConfigured(
                 f"No throttle rate set for the {self.scope!r} scope."

@@ -26,6 +26,7 @@ from accounts.forms import (
     SenderDomainForm,
     SignUpForm,
 )
+from accounts.http import AuthenticatedRequest, SenderRequest
 from accounts.models import WebhookEvent
 from config import coded_text
 from config.browser_errors import not_found_page, show_errors
@@ -138,7 +139,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def resend_verification(request: HttpRequest) -> HttpResponse:
+def resend_verification(request: AuthenticatedRequest) -> HttpResponse:
     if request.user.is_email_verified:
         messages.info(request, _("Your address is already verified."))
     else:
@@ -157,7 +158,7 @@ GROWTH_DAYS = (30, 90)
 
 
 @account_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SenderRequest) -> HttpResponse:
     """The sender's overview: getting started, lists and their growth, campaigns by status, the
     account's health, recent unsubscribes and complaints. The panels of other apps come from
     their template tags (accounts imports none of them); the queries stay a fixed few."""
@@ -173,7 +174,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     initial = {name: getattr(account, name) for name in ProfileForm.base_fields}
     form = ProfileForm(request.POST or None, initial=initial)
@@ -201,7 +202,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: SenderRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -221,7 +222,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke(request: SenderRequest, token_id: int) -> HttpResponse:
     token = services.api_token_revoke(
         account=request.user.account, token_id=token_id, actor=request.user
     )
@@ -230,7 +231,7 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @account_required
-def sender_domains(request: HttpRequest) -> HttpResponse:
+def sender_domains(request: SenderRequest) -> HttpResponse:
     form = SenderDomainForm(request.POST or None)
     if dkim.we_sign():
         # We sign with a key of ours: there is no selector to ask for.
@@ -249,7 +250,7 @@ def sender_domains(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain(request: SenderRequest, domain_id: int) -> HttpResponse:
     domain = selectors.sender_domain_get(account=request.user.account, domain_id=domain_id)
     if domain is None:
         raise Http404("No such sender domain.")
@@ -272,7 +273,7 @@ def sender_domain(request: HttpRequest, domain_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_rotate_key(request: SenderRequest, domain_id: int) -> HttpResponse:
     with show_errors(request):
         services.sender_domain_rotate_key(account=request.user.account, domain_id=domain_id)
         messages.success(
@@ -287,7 +288,7 @@ def sender_domain_rotate_key(request: HttpRequest, domain_id: int) -> HttpRespon
 
 @account_required
 @require_POST
-def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_verify(request: SenderRequest, domain_id: int) -> HttpResponse:
     with show_errors(request):
         domain = services.sender_domain_verify(account=request.user.account, domain_id=domain_id)
         if domain.is_verified:
@@ -306,7 +307,7 @@ def sender_domain_verify(request: HttpRequest, domain_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_selector(request: SenderRequest, domain_id: int) -> HttpResponse:
     form = DkimSelectorForm(request.POST)
     if form.is_valid():
         with show_errors(request):
@@ -319,7 +320,7 @@ def sender_domain_selector(request: HttpRequest, domain_id: int) -> HttpResponse
 
 @account_required
 @require_POST
-def sender_domain_delete(request: HttpRequest, domain_id: int) -> HttpResponse:
+def sender_domain_delete(request: SenderRequest, domain_id: int) -> HttpResponse:
     services.sender_domain_delete(account=request.user.account, domain_id=domain_id)
     messages.success(request, _("Sender domain removed."))
     return redirect("sender_domains")
@@ -329,7 +330,7 @@ NOTIFICATIONS_PAGE_SIZE = 30
 
 
 @account_required
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: SenderRequest) -> HttpResponse:
     """The account's notifications, newest first; unread ones stand out."""
     account = request.user.account
     listed = selectors.notifications_for(account=account)
@@ -340,7 +341,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 @account_required
 @require_POST
-def notifications_mark_read(request: HttpRequest) -> HttpResponse:
+def notifications_mark_read(request: SenderRequest) -> HttpResponse:
     """Mark one notification (`notification` in the form) or all of them read."""
     notification_id = request.POST.get("notification", "")
     if notification_id:
@@ -377,7 +378,7 @@ def legal_page(request: HttpRequest, page: str) -> HttpResponse:
 
 
 @account_required
-def terms_accept(request: HttpRequest) -> HttpResponse:
+def terms_accept(request: SenderRequest) -> HttpResponse:
     """What changed in the terms or privacy versions the user has not accepted yet, and a button
     that accepts them (recorded with time, IP and user agent); then back to `next`."""
     from accounts.terms import documents_due
@@ -427,12 +428,12 @@ class WebhookEndpointEditForm(WebhookEndpointForm):
 WEBHOOK_DELIVERIES_PAGE_SIZE = 30
 
 
-def _webhook_or_404(request: HttpRequest, webhook_id: int):
+def _webhook_or_404(request: SenderRequest, webhook_id: int):
     return webhooks.webhook_endpoint_get(account=request.user.account, endpoint_id=webhook_id)
 
 
 @account_required
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: SenderRequest) -> HttpResponse:
     """The account's webhooks and a form to add one; a new one's secret is shown once."""
     form = WebhookEndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -450,7 +451,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _webhook_page(request: HttpRequest, endpoint, *, form=None, new_secret: str | None = None):
+def _webhook_page(request: SenderRequest, endpoint, *, form=None, new_secret: str | None = None):
     if form is None:
         form = WebhookEndpointEditForm(
             initial={
@@ -478,7 +479,7 @@ def _webhook_page(request: HttpRequest, endpoint, *, form=None, new_secret: str 
 
 
 @account_required
-def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_detail(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """One webhook: edit it, send a test event, rotate its secret, read its delivery log."""
     endpoint = _webhook_or_404(request, webhook_id)
     form = None
@@ -496,7 +497,7 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_test(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """Send a `webhook.test` event; its outcome appears in the delivery log."""
     webhooks.webhook_send_test(account=request.user.account, endpoint_id=webhook_id)
     messages.success(request, _("Test event sent; its result is at the top of the log."))
@@ -505,7 +506,7 @@ def webhook_test(request: HttpRequest, webhook_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_rotate_secret(request: SenderRequest, webhook_id: int) -> HttpResponse:
     """Replace the signing secret; the new one is shown once, on this answer only."""
     endpoint, secret = webhooks.webhook_endpoint_rotate_secret(
         account=request.user.account, endpoint_id=webhook_id
@@ -516,7 +517,7 @@ def webhook_rotate_secret(request: HttpRequest, webhook_id: int) -> HttpResponse
 
 @account_required
 @require_POST
-def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
+def webhook_delete(request: SenderRequest, webhook_id: int) -> HttpResponse:
     webhooks.webhook_endpoint_delete(account=request.user.account, endpoint_id=webhook_id)
     messages.success(request, _("Webhook deleted."))
     return redirect("webhooks")

@@ -226,8 +226,8 @@ def _permanent_status(status: _Status, words: str) -> tuple[BounceClass, str] | 
         return kind, f"status {status.code}"
     if status.detail == 0 or (status.subject, status.detail) in _BY_WORDS or status.subject == 5:
         return None  # X.N.0, 5.5.x and the few in _BY_WORDS
-    kind = _PERMANENT.get((status.subject, status.detail))
-    return (kind, f"status {status.code}") if kind is not None else None
+    permanent = _PERMANENT.get((status.subject, status.detail))
+    return (permanent, f"status {status.code}") if permanent is not None else None
 
 
 def classify_bounce(

@@ -8,10 +8,11 @@ import tempfile
 from pathlib import Path
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import consent_requests
 from campaigns.models import CandidateStatus, ConsentCandidate
@@ -23,7 +24,7 @@ def _verified_domains(account) -> list[str]:
     return list(account.sender_domains.exclude(verified_at=None).values_list("domain", flat=True))
 
 
-def _upload(request: HttpRequest, campaign_id: int, upload) -> consent_requests.CandidateUpload:
+def _upload(request: SenderRequest, campaign_id: int, upload) -> consent_requests.CandidateUpload:
     """Write the uploaded file where the parsers can read it, and read it into candidates."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "upload"
@@ -39,7 +40,7 @@ def _upload(request: HttpRequest, campaign_id: int, upload) -> consent_requests.
 
 
 @account_required
-def consent_request_new(request: HttpRequest, list_id: int) -> HttpResponse:
+def consent_request_new(request: SenderRequest, list_id: int) -> HttpResponse:
     """Ask a list's existing clients for consent: the sender, an intro line and the file."""
     account = request.user.account
     mailing_list = MailingList.objects.filter(account=account, pk=list_id).first()
@@ -107,7 +108,7 @@ def _detail(request, campaign, report=None) -> HttpResponse:
 
 
 @account_required
-def consent_request_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def consent_request_detail(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """A consent request's candidates (more may be uploaded while it is a draft)."""
     campaign = consent_requests.request_of(account=request.user.account, campaign_id=campaign_id)
     report = None

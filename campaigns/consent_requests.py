@@ -156,10 +156,18 @@ def consent_request_create(
     )
 
 
+def _the_list(campaign: Campaign) -> MailingList:
+    """The one list a consent request is made for (it is created with it)."""
+    mailing_list = campaign.lists.order_by("pk").first()
+    if mailing_list is None:
+        raise ValueError(f"consent request {campaign.pk} has no list")
+    return mailing_list
+
+
 def consent_request_refresh_content(campaign: Campaign) -> None:
     """Write the fixed template back into a consent request's content fields (in memory):
     whatever was edited, submission freezes only the template."""
-    mailing_list = campaign.lists.order_by("pk").first()
+    mailing_list = _the_list(campaign)
     content = consent_request_content(
         account=campaign.account, mailing_list=mailing_list, intro=campaign.consent_intro
     )
@@ -199,7 +207,7 @@ def consent_candidates_upload(
         raise ApplicationError(
             gettext("Candidates can only be added before the request is submitted.")
         )
-    mailing_list = campaign.lists.order_by("pk").first()
+    mailing_list = _the_list(campaign)
     fmt = parsers.detect_format(filename=filename, path=path)
     parsers.check_file(path=path, fmt=fmt, max_bytes=settings.IMPORT_MAX_BYTES)
     rows: list[tuple[int, str, str, str]] = []
@@ -377,7 +385,8 @@ def consent_request_confirm(
         subscriber = (
             Subscriber.objects.select_for_update()
             .select_related("mailing_list")
-            .filter(pk=candidate.subscriber_id, status=SubscriberStatus.UNCONFIRMED)
+            # (No subscriber id: erased, as no row's is 0.)
+            .filter(pk=candidate.subscriber_id or 0, status=SubscriberStatus.UNCONFIRMED)
             .first()
         )
         if subscriber is None:

@@ -25,10 +25,12 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.errors import HeaderParseError
+from typing import TYPE_CHECKING, cast
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -43,10 +45,14 @@ from campaigns.refusals import BOUNCE_FIELDS, refusal_apply
 from campaigns.rendering import Recipient, RenderedMessage
 from campaigns.states import SENDING_STATUSES, STOPPED, CampaignStatus
 from campaigns.throttle import SendThrottle
-from campaigns.versions import version_list_names
+from campaigns.versions import approved_version, version_list_names
 from config.coded_text import coded
 from lists.models import Subscriber, SubscriberStatus
 from lists.services.suppression import PLATFORM_HARD_BOUNCE
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
+    from psycopg.pq.abc import PGconn
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +136,7 @@ class SmtpTransport:
     server's answer to DATA (its queue id) is kept as the provider's message id."""
 
     def __init__(self, *, signing_account_id: int | None = None) -> None:
-        self.backend = get_connection(SMTP_BACKEND)
+        self.backend = cast(SMTPBackend, get_connection(SMTP_BACKEND))
         self._handed_over = False  # the current message's final dot has been sent
         # None: sign with the From domain's verified key; an id: with that account's own key,
         # verified or not (a test send, to the user's own address).
@@ -146,6 +152,7 @@ class SmtpTransport:
                 # it in 16 KB steps (Linux's initial send buffer).
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        assert self.backend.connection is not None  # opened above (open raises otherwise)
         return self.backend.connection
 
     def _drop(self) -> None:
@@ -232,6 +239,7 @@ class SmtpTransport:
                 smtp.send(b".\r\n")  # a server that took DATA anyway: end the empty message
                 smtp.getreply()
             smtp.rset()
+            assert failed is not None  # fewer than three replies: the last was a refusal
             return failed
         # Dot-stuffing (RFC 5321 4.5.2). campaigns.mime writes CRLF line ends only (MimeBytes
         # says so, and whether any line starts with a dot, from what it built); other bytes
@@ -240,7 +248,7 @@ class SmtpTransport:
         # end the message and start another (SMTP smuggling). The three counts cost ~70 µs on
         # a 50 KB message, so bytes known clean skip them.
         known_clean = isinstance(raw, MimeBytes)
-        dot_lines = raw.dot_lines if known_clean else True
+        dot_lines = raw.dot_lines if isinstance(raw, MimeBytes) else True
         if not known_clean and not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
             raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
         if not raw.endswith(b"\r\n"):
@@ -307,7 +315,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _due_pending(campaign_id: int, now):
+def _due_pending(campaign_id: int | OuterRef, now):
     return Delivery.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
         campaign_id=campaign_id,
@@ -349,8 +357,8 @@ class _Recorder:
     batch: SendBatch
     table: str = field(init=False)
     claim_lost: bool = field(init=False, default=False)
-    _prepared: object = field(init=False, default=None)
-    _pgconn: object = field(init=False, default=None)
+    _prepared: Cursor | None = field(init=False, default=None)
+    _pgconn: PGconn | None = field(init=False, default=None)
     _sent_statement: bytes = field(init=False, default=b"")
     _pending: int | None = field(init=False, default=None)
 
@@ -383,6 +391,7 @@ class _Recorder:
         from psycopg import OperationalError, pq
 
         pgconn, self._pending = self._pgconn, None
+        assert pgconn is not None  # a "sent" is pending on PostgreSQL's connection alone
         while pgconn.flush():  # the rest of the query, should the socket have been full
             select.select([], [pgconn.socket], [])
         pgconn.consume_input()
@@ -656,7 +665,7 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
     nothing edited after approval reaches the message. (Rows fixed before versions existed
     have no snapshot and keep the subscriber's own.)"""
     snapshots = {row[1]: (row[4], row[5]) for row in rows}
-    list_names = version_list_names(campaign.approved_version)
+    list_names = version_list_names(approved_version(campaign))
     # A consent request goes to candidates who have not answered yet (campaigns.consent_requests).
     status = (
         SubscriberStatus.UNCONFIRMED

@@ -159,7 +159,9 @@ class ScheduleForm(forms.Form):
 
     def __init__(self, *args, guess_zone: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["schedule_timezone"].choices = [(name, name) for name in timezone_names()]
+        zone = self.fields["schedule_timezone"]
+        assert isinstance(zone, forms.ChoiceField)
+        zone.choices = [(name, name) for name in timezone_names()]
         if guess_zone:
             self.fields["schedule_timezone"].widget.attrs["data-guess-zone"] = "true"
 

@@ -40,5 +40,6 @@ def email_message(rendered: RenderedMessage, *, connection=None) -> EmailMultiAl
         connection=connection,
     )
     message.attach_alternative(rendered.html, "text/html")
-    message.metadata = {"message_ref": rendered.message_ref}
+    # anymail's ESP-neutral metadata (on Django's message class, which the stubs know alone).
+    message.metadata = {"message_ref": rendered.message_ref}  # type: ignore[attr-defined]
     return message

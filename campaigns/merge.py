@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -225,7 +226,7 @@ def merge_context(
         "last_name": last_name.strip(),
         "phone": phone,
     }
-    subscriber = {key: value for key, value in fields.items() if value}
+    subscriber: dict[str, Any] = {key: value for key, value in fields.items() if value}
     if isinstance(attributes, dict):
         subscriber["attributes"] = {
             key: value for key, value in attributes.items() if value not in ("", None)

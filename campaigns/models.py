@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -39,7 +41,9 @@ class Campaign(models.Model):
     lists = models.ManyToManyField(MailingList, related_name="campaigns")
     # Saved segments (campaigns.segments) whose matches join the audience too; the submitted
     # version records their conditions as they were (CampaignVersion.segments).
-    segments = models.ManyToManyField("Segment", related_name="campaigns", blank=True)
+    segments: models.ManyToManyField[Segment, Any] = models.ManyToManyField(
+        "Segment", related_name="campaigns", blank=True
+    )
     subject = models.CharField(max_length=300)
     from_name = models.CharField(max_length=100)
     from_email = models.CharField(max_length=254)

@@ -19,6 +19,7 @@ from email.utils import formataddr
 from functools import lru_cache
 from html.parser import HTMLParser
 from operator import itemgetter
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -141,8 +142,10 @@ class RenderedMessage:
         return formataddr((_one_line(self.from_name), self.from_email))
 
 
-# Segment kinds. A compiled part is a list of (kind, value) pairs.
+# CompiledSegment kinds. A compiled part is a list of (kind, value) pairs.
 _STATIC, _MERGE, _LINK, _SLOT = range(4)
+# (kind, value): the text itself for _STATIC, else the index of the merge field, link or slot.
+CompiledSegment = tuple[int, Any]
 # Slots: per-recipient values that are not merge tags or links.
 _SUBJECT, _UNSUBSCRIBE_URL, _REPORT_URL, _CONSENT, _IDENTITY, _PIXEL, _CONSENT_URL = range(7)
 
@@ -158,7 +161,7 @@ _LINK_STYLE = (
 )
 
 
-def _footer_html(language: str) -> list[tuple[int, object]]:
+def _footer_html(language: str) -> list[CompiledSegment]:
     """The compliance footer in the active language (`language`): fixed markup with inline
     styles that set every property an author could use to hide it (colour on its own
     background, size, display, visibility)."""
@@ -219,8 +222,8 @@ class CompiledCampaign:
     # links, then the slots (see _Skeleton). The subject is the author's alone; the HTML and
     # text parts carry the footer, so there is one of each per language (_parts_in).
     subject: _Skeleton
-    author_html: list[tuple[int, object]]
-    author_text: list[tuple[int, object]]
+    author_html: list[CompiledSegment]
+    author_text: list[CompiledSegment]
     identity_html: str
     identity_text: str
     sender_domain: str
@@ -447,7 +450,7 @@ class _Skeleton:
         "_line_start_fields",
     )
 
-    def __init__(self, segments: list[tuple[int, object]], *, merges: int, links: int) -> None:
+    def __init__(self, segments: list[CompiledSegment], *, merges: int, links: int) -> None:
         pieces: list[str] = [""]
         fields: list[int] = []
         for kind, value in segments:
@@ -604,8 +607,8 @@ class _Compiler:
             self.links.append(url)
         return f"{self.marker}l{index}z"
 
-    def segments(self, text: str) -> list[tuple[int, object]]:
-        out: list[tuple[int, object]] = []
+    def segments(self, text: str) -> list[CompiledSegment]:
+        out: list[CompiledSegment] = []
         position = 0
         for match in self.placeholder.finditer(text):
             if match.start() > position:
@@ -680,7 +683,7 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
             return match.group(0)
         return match.group(1) + compiler.link(url, field="html_body") + match.group(3)
 
-    author_html = ANCHOR_HREF.sub(track, cleaned)
+    tracked_html = ANCHOR_HREF.sub(track, cleaned)
     if content.text_body.strip():
         text_source = compiler.protect(content.text_body.strip(), field="text_body")
         text_field = "text_body"
@@ -718,7 +721,7 @@ def compile_campaign(content: CampaignContent) -> CompiledCampaign:
             '</title></head>\n<body style="margin:0;padding:0;background-color:#ffffff">\n'
             '<div class="campaign-content">',
         ),
-        *compiler.segments(author_html),
+        *compiler.segments(tracked_html),
         (_STATIC, "</div>"),
         # The footer goes here, in each list's language (CompiledCampaign._parts_in).
         (_STATIC, "</body></html>\n"),
@@ -769,7 +772,7 @@ class _StructureCheck(HTMLParser):
                 pass
 
 
-def _check_footer_isolated(html_segments: list[tuple[int, object]]) -> None:
+def _check_footer_isolated(html_segments: list[CompiledSegment]) -> None:
     """The renderer's own guarantee, checked on every compile: the footer is a direct child of
     <body> (nothing the author opened is still open around it) and no <style>, <script> or
     <link> survived to restyle it."""

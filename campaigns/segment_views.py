@@ -4,13 +4,16 @@ row), and deleting one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import segment_selectors, segment_services
 from campaigns.models import Segment, SegmentMatch
@@ -40,7 +43,7 @@ MATCH_LABELS = {
 MAX_ROWS = 20
 
 
-def _segment_or_404(request: HttpRequest, segment_id: int) -> Segment:
+def _segment_or_404(request: SenderRequest, segment_id: int) -> Segment:
     segment = segment_selectors.segment_get(account=request.user.account, segment_id=segment_id)
     if segment is None:
         raise Http404("No such segment.")
@@ -103,11 +106,11 @@ def condition_text(condition: dict) -> str:
 
 
 @account_required
-def segment_index(request: HttpRequest) -> HttpResponse:
+def segment_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     segments = list(segment_selectors.segments_for(account=account))
     for segment in segments:
-        segment.summary = [condition_text(c) for c in segment.conditions]
+        segment.summary = [condition_text(c) for c in segment.conditions]  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "campaigns/segment_index.html",
@@ -116,16 +119,16 @@ def segment_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def segment_create(request: HttpRequest) -> HttpResponse:
+def segment_create(request: SenderRequest) -> HttpResponse:
     return _builder(request, segment=None)
 
 
 @account_required
-def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_edit(request: SenderRequest, segment_id: int) -> HttpResponse:
     return _builder(request, segment=_segment_or_404(request, segment_id))
 
 
-def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
+def _builder(request: SenderRequest, *, segment: Segment | None) -> HttpResponse:
     account = request.user.account
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -136,7 +139,7 @@ def _builder(request: HttpRequest, *, segment: Segment | None) -> HttpResponse:
         if request.POST.get("action") == "add":
             rows.append({"kind": "", "key": "", "value": ""})
         else:
-            fields = {
+            fields: dict[str, Any] = {
                 "name": name,
                 "lists": list_ids,
                 "match": match,
@@ -196,7 +199,7 @@ def _value_suggestions(account) -> list[tuple[str, str]]:
 
 
 @account_required
-def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_delete(request: SenderRequest, segment_id: int) -> HttpResponse:
     segment = _segment_or_404(request, segment_id)
     if request.method == "POST":
         segment_services.segment_delete(account=request.user.account, segment_id=segment.pk)
@@ -206,7 +209,7 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
 
 
 @account_required
-def segment_export(request: HttpRequest, segment_id: int) -> HttpResponse:
+def segment_export(request: SenderRequest, segment_id: int) -> HttpResponse:
     """The segment's subscribers with their consent, as CSV or XLSX (?format=): the list
     export's columns and cells, over the addresses the segment's count counts."""
     from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response

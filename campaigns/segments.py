@@ -26,6 +26,7 @@ import datetime as dt
 from collections.abc import Iterable
 from functools import reduce
 from operator import and_, or_
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -194,7 +195,8 @@ def condition_q(
 ) -> Q:
     """One checked condition as a filter on Subscriber (`joined`: it is ANDed with the rest,
     see `_having`)."""
-    field, op, value = condition["field"], condition["op"], condition.get("value")
+    field, op = condition["field"], condition["op"]
+    value: Any = condition.get("value")  # text, a date or a number of days, as `field` takes
     if field == "attribute":
         text = KeyTextTransform(condition["key"], "attributes")
         if op == "equals":

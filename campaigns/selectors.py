@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import overload
 
 from django.conf import settings
 from django.db import connection
@@ -202,6 +203,18 @@ class Preview:
     is_sample: bool
 
 
+@overload
+def preview_recipient(
+    *, account: Account, lists: list[MailingList], subscriber_id: None = None
+) -> tuple[Recipient, bool]: ...
+
+
+@overload
+def preview_recipient(
+    *, account: Account, lists: list[MailingList], subscriber_id: int | None
+) -> tuple[Recipient, bool] | None: ...
+
+
 def preview_recipient(
     *, account: Account, lists: list[MailingList], subscriber_id: int | None = None
 ) -> tuple[Recipient, bool] | None:
@@ -217,6 +230,26 @@ def preview_recipient(
     if first:
         return first[0], False
     return sample_recipient(lists[0] if lists else None), True
+
+
+@overload
+def content_preview(
+    *,
+    account: Account,
+    content: CampaignContent,
+    lists: list[MailingList],
+    subscriber_id: None = None,
+) -> Preview: ...
+
+
+@overload
+def content_preview(
+    *,
+    account: Account,
+    content: CampaignContent,
+    lists: list[MailingList],
+    subscriber_id: int | None,
+) -> Preview | None: ...
 
 
 def content_preview(
@@ -502,7 +535,7 @@ def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
     decided in Python once per distinct domain among `subscribers` (give the plainest
     queryset that covers them: this reads every row once)."""
     domains = subscribers.annotate(domain=_domain()).values_list("domain", flat=True).distinct()
-    known = {}
+    known: dict[str, list[str]] = {}
     for domain in domains.order_by():
         provider = provider_of(domain)
         if provider != Provider.OTHER:
@@ -514,6 +547,7 @@ def provider_expression(subscribers: QuerySet[Subscriber]) -> Case:
 def merge_data_expression(keys: set[str] | None) -> JSONObject:
     """The merge data a recipient's message may use, as a database expression: name, phone and
     the attributes named in `keys` (all of them for None)."""
+    attributes: F | JSONObject
     if keys is None:
         attributes = F("attributes")
     else:
@@ -707,7 +741,7 @@ def probe_history(*, campaign: Campaign) -> RecipientHistory:
 # The staged send as the sender follows it (DESIGN.md rule 7), in order.
 PROGRESS_STEPS = ("submitted", "approved", "probe", "hold", "verdict", "release", "done")
 # The step a campaign in each status is at: the one under way, or (submitted) the one awaited.
-_STEP_OF_STATUS = {
+_STEP_OF_STATUS: dict[str, str] = {
     CampaignStatus.SUBMITTED: "approved",
     CampaignStatus.APPROVED: "probe",
     CampaignStatus.PROBING: "probe",
@@ -889,9 +923,9 @@ def link_clicks(*, campaign: Campaign) -> list[LinkClicks]:
         LinkClicks(
             index=index,
             url=url,
-            people=rows.get(index, {}).get("people", 0),
-            clicks=rows.get(index, {}).get("clicks", 0),
-            machine_clicks=rows.get(index, {}).get("machine_clicks", 0),
+            people=rows[index]["people"] if index in rows else 0,
+            clicks=rows[index]["clicks"] if index in rows else 0,
+            machine_clicks=rows[index]["machine_clicks"] if index in rows else 0,
         )
         for index, url in enumerate(links)
     ]

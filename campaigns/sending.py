@@ -57,7 +57,7 @@ from campaigns.states import (
     ensure_transition,
 )
 from campaigns.verdict import Tier, Verdict, judge, with_blocklisted_domain
-from campaigns.versions import version_freeze, version_merge_tags
+from campaigns.versions import approved_version, version_freeze, version_merge_tags
 from config.bulk import insert_select
 from config.coded_text import CodedText, coded, in_english, render
 from config.errors import ApplicationError, InvalidTransition, NotFound
@@ -90,14 +90,13 @@ def record_status_change(
     locked the row, checked the transition and saves the campaign. A reason the system writes
     may be a coded text: kept as its code (read in the reader's language) and in English."""
     reason_code = None if isinstance(reason, str) else reason
-    if reason_code is not None:
-        reason = in_english(reason_code)
+    reason_text = reason if isinstance(reason, str) else in_english(reason)
     CampaignStatusChange.objects.create(
         campaign=campaign,
         old_status=campaign.status,
         new_status=new_status,
         actor=actor,
-        reason=reason,
+        reason=reason_text,
         reason_code=reason_code,
     )
     emit_event(
@@ -108,7 +107,7 @@ def record_status_change(
             "name": campaign.name,
             "old_status": campaign.status,
             "new_status": str(new_status),
-            "reason": reason,
+            "reason": reason_text,
         },
     )
     campaign.status = new_status
@@ -311,7 +310,7 @@ def _fix_audience(campaign: Campaign) -> dict[str, array]:
     database copies the rows in one statement (matching suppressions on their keyed hashes on
     PostgreSQL); one read then checks in Python what SQL could not, and returns every
     recipient's subscriber id by mailbox provider (compact arrays), for choosing the probe."""
-    version = campaign.approved_version
+    version = approved_version(campaign)
     list_ids = [item["id"] for item in version.lists]
     if consent_requests.is_consent_request(campaign):
         everyone = consent_requests.candidate_audience(campaign)

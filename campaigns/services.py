@@ -224,7 +224,8 @@ def campaign_create(
         campaign = Campaign(account=account, created_by=created_by, **data)
         content_check(campaign)
         campaign.save()
-        campaign.lists.set(mailing_lists)
+        if mailing_lists is not None:  # (always on creation: _audience_of is given lists)
+            campaign.lists.set(mailing_lists)
         if schedule is not None:
             schedule_apply(campaign, schedule, actor=created_by)
         if chosen_segments:

@@ -79,8 +79,10 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     judged, else as they stand), the verdict, a timeline and the probe's provider mix, as
     JSON-ready values. Two queries once judged (three before approval, to count the recipients;
     four more while a probe awaits its verdict, for its recipients' history)."""
-    rows = list(
-        Delivery.objects.filter(campaign=campaign)
+    # Plain dicts: the counters' names are made at run time.
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in Delivery.objects.filter(campaign=campaign)
         .values("is_probe")
         .annotate(
             **{
@@ -91,7 +93,7 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
             **{f"last_{field}": Max(field, filter=_base(field)) for field in _SERIES_FIELDS},
         )
         .order_by()
-    )
+    ]
     whole, probe = _counters(campaign, rows)
 
     # A probe refused whole has no message sent: its timeline starts at the first refusal.
@@ -135,14 +137,15 @@ def campaign_figures(*, campaign: Campaign) -> dict[str, Any]:
     """The counters alone (the whole send, and the probe's under "probe"), as campaign_stats
     gives them: one grouped query (two before approval, to count the recipients). The campaign
     page polls them with its timeline while the send goes on."""
-    rows = list(
-        Delivery.objects.filter(campaign=campaign)
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in Delivery.objects.filter(campaign=campaign)
         .values("is_probe")
         .annotate(
             **{name: Count("id", filter=condition) for name, condition in DELIVERY_COUNTERS.items()}
         )
         .order_by()
-    )
+    ]
     whole, probe = _counters(campaign, rows)
     return {**_shown(whole), "probe": _shown(probe)}
 

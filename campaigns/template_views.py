@@ -6,11 +6,12 @@ from __future__ import annotations
 from email.utils import formataddr
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import email_templates, selectors
 from campaigns.models import EmailTemplate
@@ -19,7 +20,7 @@ from campaigns.template_forms import SaveAsTemplateForm, TemplateForm
 from config.browser_errors import show_errors
 
 
-def _template_or_404(request: HttpRequest, template_id: int) -> EmailTemplate:
+def _template_or_404(request: SenderRequest, template_id: int) -> EmailTemplate:
     template = email_templates.template_get(account=request.user.account, template_id=template_id)
     if template is None:
         raise Http404("No such template.")
@@ -27,7 +28,7 @@ def _template_or_404(request: HttpRequest, template_id: int) -> EmailTemplate:
 
 
 @account_required
-def template_index(request: HttpRequest) -> HttpResponse:
+def template_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     return render(
         request,
@@ -44,7 +45,7 @@ def template_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def template_create(request: HttpRequest) -> HttpResponse:
+def template_create(request: SenderRequest) -> HttpResponse:
     """A new template, blank or (`?starter=`) from a starter."""
     initial = {}
     starter = starter_get(request.GET.get("starter", ""))
@@ -58,13 +59,13 @@ def template_create(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_edit(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     initial = {name: getattr(template, name) for name in email_templates.TEMPLATE_FIELDS}
     return _editor(request, template=template, initial=initial)
 
 
-def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: dict):
+def _editor(request: SenderRequest, *, template: EmailTemplate | None, initial: dict):
     account = request.user.account
     if request.method == "POST":
         form = TemplateForm(request.POST)
@@ -90,7 +91,7 @@ def _editor(request: HttpRequest, *, template: EmailTemplate | None, initial: di
 
 
 @account_required
-def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_delete(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     if request.method == "POST":
         email_templates.template_delete(account=request.user.account, template_id=template.pk)
@@ -99,7 +100,7 @@ def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
     return render(request, "campaigns/template_delete.html", {"template": template})
 
 
-def _sample_preview(request: HttpRequest, *, subject: str, html_body: str, text_body: str):
+def _sample_preview(request: SenderRequest, *, subject: str, html_body: str, text_body: str):
     """The content as a made-up recipient would get it, our footer included, or the error that
     keeps it from compiling."""
     account = request.user.account
@@ -126,7 +127,7 @@ def _sample_preview(request: HttpRequest, *, subject: str, html_body: str, text_
 
 
 @account_required
-def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_preview(request: SenderRequest, template_id: int) -> HttpResponse:
     template = _template_or_404(request, template_id)
     preview, error = _sample_preview(
         request,
@@ -142,7 +143,7 @@ def template_preview(request: HttpRequest, template_id: int) -> HttpResponse:
 
 
 @account_required
-def starter_preview(request: HttpRequest, starter_key: str) -> HttpResponse:
+def starter_preview(request: SenderRequest, starter_key: str) -> HttpResponse:
     starter = starter_get(starter_key)
     if starter is None:
         raise Http404("No such starter template.")
@@ -157,7 +158,7 @@ def starter_preview(request: HttpRequest, starter_key: str) -> HttpResponse:
 
 
 @account_required
-def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_save_as_template(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """ "Save as template" from a campaign's page: a name (the campaign's by default), then the
     new template's preview."""
     campaign = selectors.campaign_get(account=request.user.account, campaign_id=campaign_id)
@@ -187,7 +188,7 @@ def campaign_save_as_template(request: HttpRequest, campaign_id: int) -> HttpRes
 
 @account_required
 @require_POST
-def campaign_duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_duplicate(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """ "Duplicate" on a campaign's page: a new draft, opened in the editor."""
     with show_errors(request):
         copy = email_templates.campaign_duplicate(

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -89,6 +90,7 @@ def hit_accept(
         except tracking_queue.QueueUnavailable:
             logger.warning("Tracking queue unavailable; recording the %s at once", kind)
     if kind == "click":
+        assert link_index is not None  # a click names its link
         record_click(
             token_data=token_data,
             link_index=link_index,
@@ -325,7 +327,7 @@ def _insert_events(rows: list[list]) -> None:
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-        params = []
+        params: list[Any] = []
         for row in chunk:
             params += (*row[:5], adapt(row[5]), row[6])
         with connection.cursor() as cursor:

@@ -299,7 +299,10 @@ def _pending_key(entry: Hit | Post) -> str:
 
 
 def _acknowledge(entries: Iterable[Hit | Post]) -> int:
-    return _acknowledge_entries((entry.queue_id, _pending_key(entry)) for entry in entries)
+    # Entries read back from the stream, each with its id (one without has nothing to ack).
+    return _acknowledge_entries(
+        (entry.queue_id, _pending_key(entry)) for entry in entries if entry.queue_id is not None
+    )
 
 
 def _acknowledge_entries(entries: Iterable[tuple[str, str]]) -> int:

@@ -87,6 +87,14 @@ def version_freeze(*, campaign: Campaign, actor: User | None) -> CampaignVersion
     )
 
 
+def approved_version(campaign: Campaign) -> CampaignVersion:
+    """The version a moderator approved, which every campaign past approval has (what is sent,
+    sending or sent reads it)."""
+    if campaign.approved_version is None:
+        raise ValueError(f"campaign {campaign.pk} has no approved version")
+    return campaign.approved_version
+
+
 def version_list_names(version: CampaignVersion) -> dict[int, str]:
     """{list id: the list's name at submission}, the segments' lists included."""
     return selectors.version_list_names(version)

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from accounts.http import SenderRequest
 from accounts.models import Account
 from accounts.views import account_required
 from campaigns import (
@@ -30,7 +31,7 @@ from campaigns import (
 )
 from campaigns.findings import Severity
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, CancelForm, ScheduleForm
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignScheduleChange, CampaignStatusChange
 from campaigns.providers import PROVIDER_LABELS
 from campaigns.states import (
     SCHEDULE_CHANGEABLE,
@@ -42,6 +43,7 @@ from campaigns.verdict import Thresholds
 from config import charts, numbers
 from config.browser_errors import show_errors
 from config.coded_text import in_english
+from config.i18n import StrOrPromise
 from lists import selectors as list_selectors
 from lists.models import MailingList
 
@@ -81,7 +83,7 @@ STATUS_FILTERS = [
 ]
 
 
-def _campaign_or_404(request: HttpRequest, campaign_id: int) -> Campaign:
+def _campaign_or_404(request: SenderRequest, campaign_id: int) -> Campaign:
     campaign = selectors.campaign_get(account=request.user.account, campaign_id=campaign_id)
     if campaign is None:
         raise Http404("No such campaign.")
@@ -204,7 +206,7 @@ def _group_findings(findings: list[dict]) -> list[dict]:
     return groups
 
 
-def _finding_place(where: str) -> str:
+def _finding_place(where: str) -> StrOrPromise:
     if not where:
         return ""
     return FINDING_PLACES.get(where) or _("In the %(place)s") % {"place": where}
@@ -214,7 +216,7 @@ def _finding_place(where: str) -> str:
 
 
 @account_required
-def campaign_index(request: HttpRequest) -> HttpResponse:
+def campaign_index(request: SenderRequest) -> HttpResponse:
     account = request.user.account
     status = request.GET.get("status", "")
     if status not in CampaignStatus.values:
@@ -246,12 +248,12 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def campaign_create(request: HttpRequest) -> HttpResponse:
+def campaign_create(request: SenderRequest) -> HttpResponse:
     return _editor(request, campaign=None)
 
 
 @account_required
-def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_edit(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not campaign.is_editable:
         messages.info(
@@ -275,7 +277,7 @@ def _initial_of(account: Account, campaign: Campaign | None, request: HttpReques
     return {**initial, **email_templates.template_start(account, request.GET)}
 
 
-def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
+def _editor(request: SenderRequest, *, campaign: Campaign | None) -> HttpResponse:
     """The editor for a new (`campaign` None) or an editable campaign. "Save draft" saves
     through the services; "Preview" (the page without JavaScript) shows the posted content in
     the preview pane and saves nothing."""
@@ -341,7 +343,7 @@ def _editor(request: HttpRequest, *, campaign: Campaign | None) -> HttpResponse:
     )
 
 
-def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
+def _save(request: SenderRequest, form: CampaignForm, campaign: Campaign | None):
     """Create or update through the services: a redirect, or None with the error on the form."""
     account = request.user.account
     # A campaign no longer editable (submitted meanwhile) is said on its page, not the form's.
@@ -360,27 +362,28 @@ def _save(request: HttpRequest, form: CampaignForm, campaign: Campaign | None):
             % {"name": saved.name},
         )
         return redirect("campaign_detail", campaign_id=saved.pk)
-    if shown.on_form:
+    # Only an update can be refused for the campaign's state: a new one has none yet.
+    if shown.on_form or campaign is None:
         return None
     return redirect("campaign_detail", campaign_id=campaign.pk)
 
 
 @account_required
 @require_POST
-def campaign_preview_new(request: HttpRequest) -> JsonResponse:
+def campaign_preview_new(request: SenderRequest) -> JsonResponse:
     """The live preview of a new campaign's unsaved content, as JSON."""
     return _preview_json(request, campaign_id=0)
 
 
 @account_required
 @require_POST
-def campaign_preview(request: HttpRequest, campaign_id: int) -> JsonResponse:
+def campaign_preview(request: SenderRequest, campaign_id: int) -> JsonResponse:
     """The live preview of an existing campaign's unsaved content, as JSON."""
     campaign = _campaign_or_404(request, campaign_id)
     return _preview_json(request, campaign_id=campaign.pk)
 
 
-def _preview_json(request: HttpRequest, *, campaign_id: int) -> JsonResponse:
+def _preview_json(request: SenderRequest, *, campaign_id: int) -> JsonResponse:
     account = request.user.account
     fields, list_ids, subscriber_value = _editor_values(request.POST)
     preview = _live_preview(
@@ -824,7 +827,7 @@ def _progress_context(campaign: Campaign) -> dict | None:
 
 @never_cache
 @account_required
-def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_progress(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """The campaign page's timeline, and once the probe is chosen its figures table, as an HTML
     fragment, which the page polls while the send is under way. Another account's campaign is
     a 404; a few queries whatever its size."""
@@ -855,7 +858,7 @@ def _segments_shown(campaign: Campaign) -> list[dict]:
 
 
 @account_required
-def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_detail(request: SenderRequest, campaign_id: int) -> HttpResponse:
     account = request.user.account
     campaign = _campaign_or_404(request, campaign_id)
     lists = list(campaign.lists.all())
@@ -926,8 +929,10 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 def _history(campaign: Campaign) -> list:
     """The status changes and the schedule's changes, in the order they happened."""
-    changes = list(campaign.changes.select_related("actor"))
-    changes += list(campaign.schedule_changes.select_related("actor"))
+    changes: list[CampaignStatusChange | CampaignScheduleChange] = [
+        *campaign.changes.select_related("actor"),
+        *campaign.schedule_changes.select_related("actor"),
+    ]
     return sorted(changes, key=lambda change: change.at)
 
 
@@ -953,7 +958,7 @@ def _back_to_detail(campaign_id: int, subscriber_id: int | None = None) -> HttpR
 
 @account_required
 @require_POST
-def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_test_send(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     subscriber_id = _parse_id(request.POST.get("subscriber_id"))
     with show_errors(request, message=_("The test was not sent. %(why)s")):
@@ -973,7 +978,7 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_submit(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     # Blocking findings are listed on the detail page, which analyses the draft again.
     with show_errors(request):
@@ -992,7 +997,7 @@ def campaign_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @account_required
 @require_POST
-def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_withdraw(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     with show_errors(request):
         sending.campaign_withdraw(
@@ -1003,7 +1008,7 @@ def campaign_withdraw(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_cancel(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not can_transition(campaign.status, CampaignStatus.CANCELLED):
         if campaign.status != CampaignStatus.CANCELLED:
@@ -1032,7 +1037,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_schedule(request: SenderRequest, campaign_id: int) -> HttpResponse:
     """Set, move or clear when the probe starts; open until the probe starts (an approved
     campaign included: the time is not content and needs no new moderation)."""
     campaign = _campaign_or_404(request, campaign_id)
@@ -1043,7 +1048,9 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
         )
         return _back_to_detail(campaign.pk)
     local = scheduling.schedule_local(campaign)
-    initial = {"schedule_timezone": campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE}
+    initial: dict[str, object] = {
+        "schedule_timezone": campaign.schedule_timezone or scheduling.DEFAULT_TIMEZONE
+    }
     if local is not None:
         initial["scheduled_at"] = local.replace(tzinfo=None)
     form = ScheduleForm(request.POST or None, initial=initial, guess_zone=local is None)
@@ -1077,7 +1084,7 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @account_required
-def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_delete(request: SenderRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     if not campaign.is_deletable:
         messages.error(request, _("Only draft, rejected or cancelled campaigns can be deleted."))

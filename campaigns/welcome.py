@@ -26,6 +26,7 @@ The design, chosen so that the send engine and moderation need no second path:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -45,7 +46,7 @@ from campaigns.models import (
 from campaigns.providers import provider_of
 from campaigns.selectors import DELIVERY_COUNTERS
 from campaigns.states import CampaignStatus
-from campaigns.versions import version_merge_tags
+from campaigns.versions import approved_version, version_merge_tags
 from config.errors import NotFound
 from lists.models import MailingList, Subscriber, SubscriberStatus
 
@@ -126,7 +127,7 @@ def welcome_save(
     from campaigns.services import account_ensure_can_send, campaign_create, campaign_update
 
     account_ensure_can_send(account)
-    data = {name: fields[name] for name in WELCOME_FIELDS if name in fields}
+    data: dict[str, Any] = {name: fields[name] for name in WELCOME_FIELDS if name in fields}
     with transaction.atomic():
         mailing_list = (
             MailingList.objects.select_for_update().filter(account=account, pk=list_id).first()
@@ -170,7 +171,9 @@ def welcome_save(
                 **content,
             )
             welcome.save(update_fields=["campaign", "updated_at"])
-    return welcome_for(account=account, list_id=list_id)
+    saved = welcome_for(account=account, list_id=list_id)
+    assert saved is not None  # the list's welcome, saved above
+    return saved
 
 
 def welcome_submit(*, account: Account, list_id: int, actor: User | None) -> WelcomeMessage:
@@ -182,7 +185,9 @@ def welcome_submit(*, account: Account, list_id: int, actor: User | None) -> Wel
     if welcome is None:
         raise NotFound("This list has no welcome message yet.")
     campaign_submit(account=account, campaign_id=welcome.campaign_id, actor=actor)
-    return welcome_for(account=account, list_id=list_id)
+    submitted = welcome_for(account=account, list_id=list_id)
+    assert submitted is not None  # found above, and a submit deletes nothing
+    return submitted
 
 
 def welcome_approved(campaign: Campaign) -> None:
@@ -227,7 +232,7 @@ def welcome_queue_for(*, subscriber_id: int) -> Delivery | None:
         ).exists():
             return None
         campaign = welcome.live
-        keys = attribute_keys(version_merge_tags(campaign.approved_version))
+        keys = attribute_keys(version_merge_tags(approved_version(campaign)))
         attributes = subscriber.attributes or {}
         if keys is not None:
             attributes = {key: attributes[key] for key in sorted(keys) if key in attributes}
@@ -276,7 +281,10 @@ def welcome_summary(welcome: WelcomeMessage) -> dict:
         "moderation_note": campaign.moderation_note_shown,
         "submitted_at": campaign.submitted_at,
         "live": live_shown,
-        "is_sending": live_shown is not None and is_live(live) and welcome.account.can_send,
+        "is_sending": live is not None
+        and live_shown is not None
+        and is_live(live)
+        and welcome.account.can_send,
         "stats": welcome_stats(welcome=welcome).as_dict(),
         "updated_at": max(welcome.updated_at, campaign.updated_at),
     }

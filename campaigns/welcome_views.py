@@ -4,10 +4,11 @@ moderation, see which approved version new subscribers get and its figures."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from campaigns import welcome
 from campaigns.forms import WelcomeForm
@@ -16,7 +17,7 @@ from lists.models import MailingList
 
 
 @account_required
-def list_welcome(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_welcome(request: SenderRequest, list_id: int) -> HttpResponse:
     """GET: the welcome's page. POST `action=save`: write it; `action=submit`: to moderation."""
     account = request.user.account
     mailing_list = MailingList.objects.filter(account=account, pk=list_id).first()

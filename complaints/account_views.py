@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -16,12 +17,15 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from accounts.http import SenderRequest
 from accounts.models import Account
 from accounts.views import account_required
 from campaigns import selectors as campaign_selectors
+from campaigns.models import Campaign
 from campaigns.states import CampaignStatus
 from complaints import selectors
 from complaints.models import AbuseReport, FeedbackEvent, FeedbackKind
+from config.i18n import StrOrPromise
 from lists.exports import csv_lines
 
 PAGE_SIZE = 50
@@ -51,7 +55,7 @@ def _unsubscribe_cells(event: FeedbackEvent) -> list:
     return [
         _when(event.occurred_at),
         event.recipient,
-        event.list_name or "",
+        event.list_name or "",  # type: ignore[attr-defined]  # the selector's annotation
         _campaign_name(event),
         event.get_source_display(),
         _when(event.suppressed_at),
@@ -94,10 +98,11 @@ def _abuse_cells(report: AbuseReport) -> list:
 @dataclass(frozen=True)
 class Tab:
     slug: str
-    label: str
+    label: StrOrPromise
     rows: Callable[[Account, int | None], QuerySet]
     csv_header: list[str]
-    csv_cells: Callable[[object], list]
+    # Cells of one row of the tab's own model (a FeedbackEvent, an AbuseReport).
+    csv_cells: Callable[[Any], list]
 
 
 def _events(*kinds: str) -> Callable[[Account, int | None], QuerySet]:
@@ -170,7 +175,7 @@ def _csv_response(tab: Tab, rows: QuerySet) -> StreamingHttpResponse:
 
 
 def _latency_state(latency: selectors.SuppressionLatency) -> str:
-    if not latency.count:
+    if not latency.count or latency.worst_seconds is None:
         return "none"
     if latency.worst_seconds < IMMEDIATE:
         return "immediate"
@@ -180,7 +185,7 @@ def _latency_state(latency: selectors.SuppressionLatency) -> str:
 
 
 @account_required
-def feedback(request: HttpRequest) -> HttpResponse:
+def feedback(request: SenderRequest) -> HttpResponse | StreamingHttpResponse:
     account = request.user.account
     tab = TABS.get(request.GET.get("tab", ""), TABS[DEFAULT_TAB])
     campaign_id = _campaign_id(request)
@@ -195,10 +200,10 @@ def feedback(request: HttpRequest) -> HttpResponse:
         .only("id", "name")
     )
     choices = list(campaigns[:CAMPAIGN_CHOICES])
-    selected = None
+    selected: Campaign | None = None
     if campaign_id is not None:
-        selected = campaign_selectors.campaigns_for(account=account).filter(pk=campaign_id)
-        selected = selected.prefetch_related(None).only("id", "name").first()
+        chosen = campaign_selectors.campaigns_for(account=account).filter(pk=campaign_id)
+        selected = chosen.prefetch_related(None).only("id", "name").first()
         if selected is not None and selected not in choices:
             choices.insert(0, selected)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -140,13 +140,14 @@ def blocklists_check() -> CheckSummary:
                     resolver=resolver,
                     summary=summary,
                 )
-            if answers[key] is not None:
+            answer = answers[key]
+            if answer is not None:
                 _record(
                     summary,
                     kind=ListingKind.DOMAIN,
                     subject=sender_domain.domain,
                     zone=zone,
-                    answer=answers[key],
+                    answer=answer,
                     domain=sender_domain,
                 )
 

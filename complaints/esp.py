@@ -33,6 +33,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TypeVar, cast
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
@@ -48,6 +49,7 @@ from complaints.services import (
 )
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 K = FeedbackKind
 
@@ -157,8 +159,8 @@ def feedback_kind(event: AnymailTrackingEvent, *, esp_name: str) -> FeedbackKind
     if event.event_type == EventType.BOUNCED:
         esp_event = _as_mapping(event.esp_event)
         # Mailgun reports sends it suppressed as permanent failures with the list's reason.
-        redirected = _MAILGUN_SUPPRESSIONS.get(
-            _as_mapping(esp_event.get("event-data")).get("reason")
+        redirected = _one_of(
+            _MAILGUN_SUPPRESSIONS, _as_mapping(esp_event.get("event-data")).get("reason")
         )
         if esp_name == "Mailgun" and redirected is not None:
             return redirected
@@ -266,7 +268,7 @@ def _esp_coarse_class(esp_name: str, esp_event: Mapping) -> BounceClass | None:
     """The ESP's own hard/soft call, or None when it made none."""
     if esp_name == "Amazon SES":
         bounce_type = _as_mapping(esp_event.get("bounce")).get("bounceType")
-        return {"Permanent": BounceClass.HARD, "Transient": BounceClass.SOFT}.get(bounce_type)
+        return _one_of({"Permanent": BounceClass.HARD, "Transient": BounceClass.SOFT}, bounce_type)
     if esp_name == "Mailgun":
         data = _as_mapping(esp_event.get("event-data"))
         if data.get("severity") == "temporary":
@@ -278,13 +280,15 @@ def _esp_coarse_class(esp_name: str, esp_event: Mapping) -> BounceClass | None:
         return None
     if esp_name == "SendGrid":
         # "bounce" is a refused address, "blocked" a refused message (content, reputation).
-        return {"bounce": BounceClass.HARD, "blocked": BounceClass.BLOCKED}.get(
-            esp_event.get("type")
+        return _one_of(
+            {"bounce": BounceClass.HARD, "blocked": BounceClass.BLOCKED}, esp_event.get("type")
         )
     if esp_name == "Postmark":
         # A bounce names its Type; a SubscriptionChange that stops sending, its reason.
         bounce_type = esp_event.get("Type") or esp_event.get("SuppressionReason")
-        return {"HardBounce": BounceClass.HARD, "SoftBounce": BounceClass.SOFT}.get(bounce_type)
+        return _one_of(
+            {"HardBounce": BounceClass.HARD, "SoftBounce": BounceClass.SOFT}, bounce_type
+        )
     return None
 
 
@@ -393,7 +397,15 @@ def _client_ip(esp_name: str, esp_event: Mapping) -> str:
 
 
 def _as_mapping(value: object) -> Mapping:
-    return value if isinstance(value, Mapping) or hasattr(value, "getlist") else {}
+    if isinstance(value, Mapping) or hasattr(value, "getlist"):
+        return cast(Mapping, value)  # a QueryDict-like object of the ESP's form post
+    return {}
+
+
+def _one_of(table: Mapping[str, _T], key: object) -> _T | None:
+    """`table`'s value for a string key it has; None for anything else an ESP sent (missing,
+    null, a number, a list)."""
+    return table.get(key) if isinstance(key, str) else None
 
 
 def _as_list(value: object) -> list:

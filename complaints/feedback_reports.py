@@ -592,12 +592,19 @@ def _part_bytes(part: Message) -> bytes:
     encoding = _header(part, "Content-Transfer-Encoding").lower()
     if not isinstance(payload, list):
         try:
-            return part.get_payload(decode=True) or b""
+            decoded = part.get_payload(decode=True)
+            return decoded if isinstance(decoded, bytes) else b""
         except (ValueError, binascii.Error, LookupError):
             return b""
-    if len(payload) == 1 and not payload[0].keys() and encoding in ("base64", "quoted-printable"):
+    first = payload[0] if payload else None
+    if (
+        len(payload) == 1
+        and isinstance(first, Message)
+        and not first.keys()
+        and encoding in ("base64", "quoted-printable")
+    ):
         # An encoded message/* part: the parser took its encoded text for a header-less body.
-        encoded = payload[0].get_payload()
+        encoded = first.get_payload()
         if not isinstance(encoded, str):
             return b""
         data = encoded.encode("ascii", errors="ignore")
@@ -652,8 +659,9 @@ def _original_headers(parts: list[Message]) -> Message | None:
         content_type = part.get_content_type()
         if content_type in _ORIGINAL_MESSAGE_PARTS:
             payload = part.get_payload()
-            if isinstance(payload, list) and payload and payload[0].keys():
-                return payload[0]
+            first = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(first, Message) and first.keys():
+                return first
             data = _part_bytes(part)
             if data:
                 return message_from_bytes(data[:_MAX_TEXT_SCAN], policy=compat32)

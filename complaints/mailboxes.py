@@ -17,7 +17,7 @@ import os
 import re
 import ssl
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -175,7 +175,7 @@ class _Pending:
                 self.flush()
             raise
 
-    def add(self, message: StoredMessage, reports: list[Feedback]) -> None:
+    def add(self, message: StoredMessage, reports: Sequence[Feedback]) -> None:
         self.messages.append(message)
         self.reports += reports
         if len(self.reports) >= FEEDBACK_BATCH_SIZE:
@@ -429,7 +429,8 @@ class ImapReader:
             raise MailboxError(f"Lost the IMAP connection to {self.where}: {exc}") from exc
 
     def _messages(self) -> Iterator[StoredMessage]:
-        status, data = self.connection.uid("SEARCH", None, "UNSEEN")
+        # No charset (None): imaplib sends none, as RFC 3501 allows; typeshed wants a string.
+        status, data = self.connection.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
         if status != "OK":
             raise MailboxError(f"IMAP SEARCH failed at {self.where}: {data!r}")
         uids = data[0].split() if data and data[0] else []
@@ -450,7 +451,8 @@ class ImapReader:
             yield StoredMessage(key, bytes(raw), len(raw))
 
     def _size(self, uid: bytes) -> int | None:
-        status, data = self.connection.uid("FETCH", uid, "(RFC822.SIZE)")
+        # imaplib sends the server's own bytes as they are; typeshed wants a string.
+        status, data = self.connection.uid("FETCH", uid, "(RFC822.SIZE)")  # type: ignore[arg-type]
         for item in data or []:
             line = item[0] if isinstance(item, tuple) else item
             if isinstance(line, bytes) and (match := re.search(rb"RFC822\.SIZE (\d+)", line)):

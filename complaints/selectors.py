@@ -21,7 +21,7 @@ from complaints.models import (
     FeedbackKind,
     FeedbackOutcome,
 )
-from config.coded_text import coded, in_english, render
+from config.coded_text import CodedText, coded, in_english, render
 from config.coded_text import percent as as_percent
 from lists.models import Subscriber, SubscriberStatus
 
@@ -99,7 +99,10 @@ def unsubscribe_latency(*, account: Account, since: datetime | None = None) -> S
         events = events.filter(occurred_at__gte=since)
     # Bounded: the figure is a summary, the last 10,000 say all it needs to.
     pairs = list(events.values_list("occurred_at", "suppressed_at")[:10_000])
-    seconds = sorted(max(0.0, (done - at).total_seconds()) for at, done in pairs)
+    # (suppressed_at is never null here: the filter above; its column is nullable.)
+    seconds = sorted(
+        max(0.0, (done - at).total_seconds()) for at, done in pairs if done is not None
+    )
     if not seconds:
         return SuppressionLatency(count=0, median_seconds=None, worst_seconds=None)
     middle = len(seconds) // 2
@@ -139,7 +142,7 @@ class AccountHealth:
     upheld_abuse_reports: int
     open_abuse_reports: int
     status: str
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[HealthReason] = field(default_factory=list)
     accepted: int = 0
     blocks: int = 0
     # Per metric (complaints, hard_bounces, blocks, unsubscribes): good, warning or over_limit,
@@ -167,6 +170,8 @@ class HealthReason(str):
     """One reason for a health verdict: the English text (what logs and plain-text readers
     keep), with `text`, its code and parameters (complaints/texts.py), which flags, warnings and
     the audit log store and pages render in the reader's language (`translated`)."""
+
+    text: CodedText
 
     def __new__(cls, code: str, **params):
         text = coded(code, **params)
@@ -224,17 +229,23 @@ def accounts_health(
     ids = [account.pk for account in accounts]
     sent = {
         row.pop("campaign__account_id"): row
-        for row in Delivery.objects.filter(_in_window(since), campaign__account_id__in=ids)
-        .values("campaign__account_id")
-        .annotate(**_HEALTH_COUNTS)
-        .order_by()
+        for row in map(
+            dict,
+            Delivery.objects.filter(_in_window(since), campaign__account_id__in=ids)
+            .values("campaign__account_id")
+            .annotate(**_HEALTH_COUNTS)
+            .order_by(),
+        )
     }
     abuse = {
         row.pop("account_id"): row
-        for row in AbuseReport.objects.filter(account_id__in=ids)
-        .values("account_id")
-        .annotate(**_abuse_counts(since))
-        .order_by()
+        for row in map(
+            dict,
+            AbuseReport.objects.filter(account_id__in=ids)
+            .values("account_id")
+            .annotate(**_abuse_counts(since))
+            .order_by(),
+        )
     }
     nothing = dict.fromkeys(_HEALTH_COUNTS, 0)
     return {

@@ -44,7 +44,7 @@ from complaints.models import (
     PendingOneClick,
 )
 from config.account_data import AccountDataStep, deleted
-from config.bulk import insert_new_rows, insert_rows
+from config.bulk import column_of, insert_new_rows, insert_rows
 from lists.addresses import address_hash
 from lists.models import (
     PlatformSuppression,
@@ -66,7 +66,7 @@ K = FeedbackKind
 
 # A subscriber's status only moves towards the stronger signal: a late "unsubscribed" from an ESP
 # must not turn a complaint back into a plain unsubscribe.
-_STRENGTH = {
+_STRENGTH: dict[str, int] = {
     SubscriberStatus.UNCONFIRMED: 0,
     SubscriberStatus.SUBSCRIBED: 0,
     SubscriberStatus.UNSUBSCRIBED: 1,
@@ -139,8 +139,8 @@ class Feedback:
 
 @dataclass(frozen=True)
 class _Match:
-    campaign_id: int | None
-    subscriber_id: int | None
+    campaign_id: int
+    subscriber_id: int
     is_test: bool = False
 
 
@@ -346,7 +346,7 @@ def _apply_batch(
         elif match.is_test:
             outcome = FeedbackOutcome.TEST
         campaign_id = match.campaign_id if match is not None else None
-        account_id = campaign_accounts.get(campaign_id)
+        account_id = campaign_accounts.get(campaign_id) if campaign_id is not None else None
         event = FeedbackEvent(
             source=report.source,
             event_id=report.event_id[:200],
@@ -361,7 +361,7 @@ def _apply_batch(
             occurred_at=min(report.occurred_at or now, now),
             received_at=now,
         )
-        if outcome == FeedbackOutcome.APPLIED:
+        if outcome == FeedbackOutcome.APPLIED and match is not None:
             _apply(batch, event, report, match)
         results[index] = event
         matched[index] = match
@@ -399,6 +399,16 @@ class _DeliveryRow:
     rest of a report's work)."""
 
     __slots__ = ("pk", "campaign_id", "subscriber_id", "is_probe", *_DELIVERY_FIELD.values())
+    pk: int
+    campaign_id: int
+    subscriber_id: int
+    is_probe: bool
+    delivered_at: datetime | None
+    soft_bounced_at: datetime | None
+    hard_bounced_at: datetime | None
+    blocked_at: datetime | None
+    complained_at: datetime | None
+    unsubscribed_at: datetime | None
 
     def __init__(self, values: tuple):
         for name, value in zip(self.__slots__, values, strict=True):
@@ -417,6 +427,13 @@ class _SubscriberRow:
         "account_id",
         "updated_at",
     )
+    pk: int
+    email: str
+    status: str
+    unsubscribed_at: datetime | None
+    mailing_list_id: int
+    account_id: int
+    updated_at: datetime | None
 
     def __init__(self, values: tuple):
         for name, value in zip(self.__slots__, values, strict=False):
@@ -463,7 +480,7 @@ def _deliveries_locked(pairs: list[tuple[int, int]]) -> list[tuple]:
     # Joined to the pairs, so that the (campaign, subscriber) unique index finds each row:
     # `campaign IN (..) AND subscriber IN (..)` can read a whole campaign's rows instead.
     columns = ", ".join(
-        "d." + connection.ops.quote_name(Delivery._meta.get_field(name).column)
+        "d." + connection.ops.quote_name(column_of(Delivery._meta.get_field(name)))
         for name in ("id", *_DeliveryRow.__slots__[1:])
     )
     table = connection.ops.quote_name(Delivery._meta.db_table)
@@ -510,7 +527,8 @@ def _load_soft_bounces(batch: _Batch, applied: list[tuple[Feedback, _Match]]) ->
             .values_list("pk", "upper_email", "soft_bounced_at")
         )
         for pk, email, soft_bounced_at in rows:
-            batch.soft_bounces[(account_id, email)][pk] = soft_bounced_at
+            if soft_bounced_at is not None:  # always, by the filter: the column is nullable
+                batch.soft_bounces[(account_id, email)][pk] = soft_bounced_at
 
 
 def _soft_bounce_rule(batch: _Batch, subscriber: _SubscriberRow, delivery: _DeliveryRow) -> bool:
@@ -519,8 +537,10 @@ def _soft_bounce_rule(batch: _Batch, subscriber: _SubscriberRow, delivery: _Deli
     count, span = soft_bounce_limits()
     account_id = subscriber.account_id
     found = batch.soft_bounces.setdefault((account_id, subscriber.email.upper()), {})
-    if delivery.soft_bounced_at >= batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS):
-        found[delivery.pk] = delivery.soft_bounced_at
+    bounced_at = delivery.soft_bounced_at
+    assert bounced_at is not None  # the caller has just set it
+    if bounced_at >= batch.now - timedelta(days=SOFT_BOUNCE_LOOKBACK_DAYS):
+        found[delivery.pk] = bounced_at
     if len(found) < count or max(found.values()) - min(found.values()) < span:
         return False
     batch.suppressions.append(
@@ -551,8 +571,8 @@ def _apply(batch: _Batch, event: FeedbackEvent, feedback: Feedback, match: _Matc
             batch.delivery_fields.add(field)
             # This message's first soft bounce: three messages over a week suppress the
             # address for the account.
-            soft = feedback.kind == K.SOFT_BOUNCE and subscriber is not None
-            if soft and _soft_bounce_rule(batch, subscriber, delivery):
+            soft = feedback.kind == K.SOFT_BOUNCE
+            if soft and subscriber is not None and _soft_bounce_rule(batch, subscriber, delivery):
                 event.suppressed_at = batch.now
         elif field and feedback.kind in _ENDS_SUBSCRIPTION:
             # The same message's unsubscribe (bounce, complaint) was reported before, through

@@ -57,10 +57,12 @@ def _context(data: TokenData) -> dict | None:
         .filter(pk=data.campaign_id)
         .first()
     )
-    if subscriber is None and campaign is None:
-        return None
-    account = subscriber.mailing_list.account if subscriber else campaign.account
-    mailing_list = subscriber.mailing_list if subscriber else campaign.lists.first()
+    if subscriber is None:
+        if campaign is None:
+            return None
+        account, mailing_list = campaign.account, campaign.lists.first()
+    else:
+        account, mailing_list = subscriber.mailing_list.account, subscriber.mailing_list
     return {
         "subscriber": subscriber,
         "list": subscriber.mailing_list if subscriber else None,
@@ -84,7 +86,7 @@ def _is_one_click(request: HttpRequest) -> bool:
     """RFC 8058: the body is `List-Unsubscribe=One-Click`, form-encoded or multipart."""
     if request.POST.get("List-Unsubscribe") == "One-Click":
         return True
-    if request.content_type.startswith("multipart/"):
+    if (request.content_type or "").startswith("multipart/"):
         return False
     return request.body.strip() == ONE_CLICK_BODY.encode()
 

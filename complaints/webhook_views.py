@@ -63,6 +63,13 @@ class _WebhookGuard:
     """What every view here adds to anymail's: HTTP-correct basic auth, refusals that change
     nothing, and no 500 for a malformed body."""
 
+    # What anymail's webhook view (mixed in after this class) provides.
+    basic_auth: list[str]
+    esp_name: str
+    if TYPE_CHECKING:
+
+        def run_validators(self, request: HttpRequest) -> None: ...
+
     def configuration_error(self) -> str:
         """What is missing for posts to be authenticated at all ("" when nothing is). Basic
         auth is the only proof most ESPs offer."""
@@ -293,5 +300,5 @@ def queued_post_events(post: Post) -> tuple[list, str]:
     )
     if post.esp == "amazon_ses":
         # Verified (signature, topic) by the web process: parsed here as validate_request would.
-        request._sns_message = json.loads(post.body)
+        request._sns_message = json.loads(post.body)  # type: ignore[attr-defined]  # anymail's own
     return list(view.parse_events(request)), view.esp_name

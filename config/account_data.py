@@ -19,6 +19,8 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 
+from config.bulk import column_of
+
 ModelRef = type[Model] | str  # a model, or its label ("admin.LogEntry")
 
 
@@ -60,7 +62,7 @@ def rows_delete(model: type[Model], *, field: str, keys: QuerySet[Any]) -> int:
     except EmptyResultSet:  # keys that can match nothing (.none(), pk__in=[]): nothing to do
         return 0
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    column = connection.ops.quote_name(column_of(model._meta.get_field(field)))
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({keys_sql})", params)  # noqa: S608
         return cursor.rowcount

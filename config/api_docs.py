@@ -247,8 +247,8 @@ class _Reader:
 
     def _media(self, content: dict) -> tuple[dict, str]:
         """The schema and first example of the JSON body (else of the first content type)."""
-        media = content.get("application/json") or next(iter(content.values()), {})
-        examples = media.get("examples", {})
+        media: dict = content.get("application/json") or next(iter(content.values()), {})
+        examples: dict[str, dict] = media.get("examples", {})
         example = next(iter(examples.values()), {}).get("value") if examples else None
         if example is None:
             example = media.get("example")

@@ -9,9 +9,10 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.db import connection, models
+from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ def insert_rows(
     shared = shared or {}
     if connection.vendor != "postgresql":
         objects = [model(**dict(zip(columns, row, strict=True)), **shared) for row in rows]
-        return [obj.pk for obj in model.objects.bulk_create(objects, batch_size=1000)]
+        return [obj.pk for obj in model._default_manager.bulk_create(objects, batch_size=1000)]
     meta = model._meta
     by_attname = {f.attname: f for f in meta.concrete_fields}
     now = timezone.now()
@@ -50,7 +51,7 @@ def insert_rows(
     }
     formatters = [_formatter(f) for f in given]
     fields = [*given, *rest] if not return_ids else [meta.pk, *given, *rest]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = ", ".join(connection.ops.quote_name(column_of(f)) for f in fields)
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         ids: list[int] = []
@@ -77,6 +78,22 @@ def insert_rows(
 
 # COPY's text format: backslash escapes for the characters that delimit rows and columns.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def concrete(field: models.Field | ForeignObjectRel) -> models.Field:
+    """`field` as the concrete field these helpers read and write (a reverse relation, which
+    `_meta.get_field` may also return, is a caller's mistake)."""
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{field!r} is a relation, not a field of the model's own table")
+    return field
+
+
+def column_of(field: models.Field | ForeignObjectRel) -> str:
+    """The column of a concrete field."""
+    column = concrete(field).column
+    if column is None:
+        raise TypeError(f"{field!r} has no column of its own")
+    return column
 
 
 def _copy_text(value) -> str:
@@ -128,12 +145,12 @@ def lookup_in(model: type[models.Model], *, key: str, values: list, result: str,
         return {}
     equals = {k: v.pk if isinstance(v, models.Model) else v for k, v in equals.items()}
     if connection.vendor != "postgresql":
-        queryset = model.objects.filter(**equals, **{f"{key}__in": values})
+        queryset = model._default_manager.filter(**equals, **{f"{key}__in": values})
         return dict(queryset.values_list(key, result))
     meta = model._meta
 
     def column(name: str) -> str:
-        return connection.ops.quote_name(meta.get_field(name).column)
+        return connection.ops.quote_name(column_of(meta.get_field(name)))
 
     conditions = [f"{column(name)} = %s" for name in equals] + [f"{column(key)} = ANY(%s)"]
     # Only quoted column and table names from the model are interpolated; values are parameters.
@@ -204,7 +221,7 @@ def insert_select(model: type[models.Model], values: dict, queryset: models.Quer
     select_sql, params = (
         queryset.annotate(**selected).values_list(*selected).query.sql_with_params()
     )
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    names = ", ".join(connection.ops.quote_name(column_of(f)) for f in columns)
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:
         # Only the model's own table and column names are interpolated; values are parameters.
@@ -212,7 +229,14 @@ def insert_select(model: type[models.Model], values: dict, queryset: models.Quer
         return cursor.rowcount
 
 
-def update_rows(model: type[models.Model], objects: Sequence[models.Model], fields: Sequence[str]):
+class Row(Protocol):
+    """A model instance, or any object with its `pk` and the attnames written."""
+
+    @property
+    def pk(self) -> Any: ...
+
+
+def update_rows(model: type[models.Model], objects: Sequence[Row], fields: Sequence[str]):
     """Write `fields` (attnames) of `objects` to their rows in one statement: on PostgreSQL an
     UPDATE ... FROM unnest(one array per column), which costs about as much as the rows it
     writes (Django's bulk_update builds a CASE of every row for every column: quadratic, and
@@ -223,13 +247,13 @@ def update_rows(model: type[models.Model], objects: Sequence[models.Model], fiel
     if connection.vendor != "postgresql":
         for obj in objects:
             values = {name: getattr(obj, name) for name in fields}
-            model.objects.filter(pk=obj.pk).update(**values)
+            model._default_manager.filter(pk=obj.pk).update(**values)
         return
     meta = model._meta
     pk = meta.pk
-    chosen = [meta.get_field(name) for name in fields]
+    chosen = [concrete(meta.get_field(name)) for name in fields]
     table = connection.ops.quote_name(meta.db_table)
-    columns = [connection.ops.quote_name(f.column) for f in chosen]
+    columns = [connection.ops.quote_name(column_of(f)) for f in chosen]
     arrays = [f"%s::{pk.db_type(connection)}[]"] + [
         f"%s::{f.db_type(connection)}[]" for f in chosen
     ]
@@ -238,7 +262,7 @@ def update_rows(model: type[models.Model], objects: Sequence[models.Model], fiel
     # Only quoted names from the model's meta are formatted in; every value is a parameter.
     sql = (
         f"UPDATE {table} SET {assignments} FROM unnest({', '.join(arrays)}) AS v({names}) "  # noqa: S608
-        f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.pk_"
+        f"WHERE {table}.{connection.ops.quote_name(column_of(pk))} = v.pk_"
     )
     params = [[obj.pk for obj in objects]] + [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objects] for f in chosen
@@ -259,14 +283,14 @@ def insert_new_rows(
         return
     if connection.vendor != "postgresql":
         objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model.objects.bulk_create(objects, ignore_conflicts=True, batch_size=500)
+        model._default_manager.bulk_create(objects, ignore_conflicts=True, batch_size=500)
         return
     meta = model._meta
     by_attname = {f.attname: f for f in meta.concrete_fields}
     now = timezone.now()
     given = [by_attname[name] for name in columns]
     rest = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in columns]
-    names = ", ".join(connection.ops.quote_name(f.column) for f in [*given, *rest])
+    names = ", ".join(connection.ops.quote_name(column_of(f)) for f in [*given, *rest])
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in given)
     aliases = ", ".join(f"v{n}" for n in range(len(given)))
     constants = "".join(", %s" for _ in rest)
@@ -333,7 +357,7 @@ def insert_select_sql(
     for field in meta.concrete_fields:
         if field.primary_key and field.attname not in selected:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(connection.ops.quote_name(column_of(field)))
         if field.attname in selected:
             expressions.append(selected[field.attname])
             continue

@@ -18,7 +18,7 @@ def private_file_response(stored: FieldFile) -> FileResponse:
     """The file as an attachment; an HTML or SVG file (or one named so) is never served inline
     nor as markup: `nosniff`, a sandboxing policy that allows nothing, and a type from the
     allow-list above or application/octet-stream."""
-    name = stored.name.rsplit("/", 1)[-1]
+    name = (stored.name or "").rsplit("/", 1)[-1]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     response = FileResponse(
         stored.open("rb"),

@@ -269,7 +269,7 @@ def _is_secure(environ) -> bool:
     if environ.get("wsgi.url_scheme") == "https":
         return True
     header = settings.SECURE_PROXY_SSL_HEADER
-    return bool(header) and environ.get(header[0]) == header[1]
+    return header is not None and environ.get(header[0]) == header[1]
 
 
 def _redirectable(url: str) -> bool:

@@ -4,6 +4,8 @@ session, else the browser's Accept-Language (Django's LocaleMiddleware, which ru
 The choice is never kept in a cookie of its own: privacy rule 9 allows only the session and CSRF
 cookies, so Django's set_language view (which sets django_language) is not used."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
@@ -12,6 +14,13 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_POST
 
 SESSION_KEY = "language"
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+else:
+    # Text or a lazy translation (gettext_lazy), translated when shown. Type checking reads
+    # django-stubs' alias; at run time (where the stubs are not installed) any annotation will do.
+    StrOrPromise = str
 
 
 def supported_language(code: str | None) -> str | None:

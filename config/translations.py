@@ -19,7 +19,15 @@ LANGUAGE = "ru"
 CATALOGUE = BASE_DIR / "locale" / LANGUAGE / "LC_MESSAGES" / "django.po"
 AREAS = ("accounts", "lists", "campaigns", "moderation", "complaints", "shared")
 # What makemessages reads: the apps and the project templates (not .venv, tests or bench).
-SOURCE_DIRS = ("config", "accounts", "lists", "campaigns", "moderation", "complaints", "outbox")
+SOURCE_DIRS: tuple[str, ...] = (
+    "config",
+    "accounts",
+    "lists",
+    "campaigns",
+    "moderation",
+    "complaints",
+    "outbox",
+)
 SOURCE_DIRS += ("templates",)
 PLURAL_FORMS = (
     "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "

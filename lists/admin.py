@@ -29,12 +29,15 @@ class MailingListAdmin(admin.ModelAdmin):
         return f"{share:.0%}{flag}"
 
 
+CONSENT_RECORD_FIELDS = ("event", "source", "obtained_at", "ip", "user_agent", "form_url", "proof")
+
+
 class ConsentRecordInline(admin.TabularInline):
     model = ConsentRecord
     extra = 0
     can_delete = False
-    fields = ["event", "source", "obtained_at", "ip", "user_agent", "form_url", "proof"]
-    readonly_fields = fields
+    fields = CONSENT_RECORD_FIELDS
+    readonly_fields = CONSENT_RECORD_FIELDS
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 from django.db.models import QuerySet
 from django.utils import translation
@@ -225,7 +226,7 @@ def subscribers_xlsx(subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SH
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = None
+    sheet: Any = None  # (openpyxl is untyped)
     written = 0
     for row in subscriber_export_rows(subscribers):
         if written % sheet_rows == 0:
@@ -252,8 +253,6 @@ def account_lists_zip(*, account, target) -> int:
     import zipfile
 
     from django.utils.text import slugify
-
-    from lists.models import MailingList
 
     lists = MailingList.objects.filter(account=account).order_by("pk")
     count = 0
@@ -293,7 +292,16 @@ def subscribers_export_response(subscribers, *, file_format: str, filename: str)
     return response
 
 
-def export_filename(mailing_list: MailingList, *, kind: str = "") -> str:
+class Exported(Protocol):
+    """What an export is named after: a list, or a segment (campaigns)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def name(self) -> str: ...
+
+
+def export_filename(mailing_list: Exported, *, kind: str = "") -> str:
     """The download's name (ASCII, no quotes: it goes into a header). `kind` ("segment")
     tells apart another thing with a pk and a name exported the same way."""
     from django.utils import timezone

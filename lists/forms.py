@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.i18n import StrOrPromise
 from lists.models import ConsentSource, SubscriberStatus
 
 PURPOSE_REQUIRED = gettext_lazy(
@@ -39,7 +40,7 @@ def _privacy_policy_field() -> forms.URLField:
     )
 
 
-def _source_field(label: str) -> forms.CharField:
+def _source_field(label: StrOrPromise) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=64,

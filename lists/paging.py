@@ -14,7 +14,7 @@ COUNT(*) of the list, and without reading the rows an OFFSET skips.
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils.functional import cached_property
 
 from config.api import CountedPaginator
@@ -22,8 +22,10 @@ from config.api import CountedPaginator
 SEARCH_COUNT_CAP = 10_000
 
 
-class _DeferredJoin:
+class _DeferredJoin(Paginator):
     """Pages by primary key first, then reads the page's rows (see the module's docstring)."""
+
+    object_list: QuerySet
 
     # Whether a page past the middle may be read from the other end (an exact count).
     from_the_end = False
@@ -51,7 +53,7 @@ class _DeferredJoin:
             )
         # The ids come from the account's queryset: the rows are read by key alone.
         rows = self.object_list.model._default_manager.filter(pk__in=ids).in_bulk()
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+        return Page([rows[pk] for pk in ids if pk in rows], number, self)
 
     def _ordered_for_paging(self):
         return self.object_list

@@ -14,7 +14,7 @@ import math
 import re
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -295,9 +295,10 @@ def _first_sheet_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo | None:
             first = _FIRST_SHEET_ID.search(handle.read(_WORKBOOK_PART_BYTES))
         with archive.open(f"{folder}/_rels/{name}.rels".lstrip("/")) as handle:
             relationships = handle.read(_WORKBOOK_PART_BYTES)
-        for relationship in _RELATIONSHIP.finditer(relationships) if first else ():
+        first_id = first.group(1) if first else None
+        for relationship in _RELATIONSHIP.finditer(relationships) if first_id else ():
             attributes = dict(_ATTRIBUTE.findall(relationship.group(1)))
-            if attributes.get(b"Id") == first.group(1) and b"Target" in attributes:
+            if attributes.get(b"Id") == first_id and b"Target" in attributes:
                 target = attributes[b"Target"].decode()
                 path = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
                 if (member := members.get(path.lstrip("/"))) is not None:
@@ -614,7 +615,7 @@ def _xlsx_records(path: Path, stack: ExitStack) -> Iterator[tuple[int, list[str]
 
 
 def _spreadsheet_records(
-    values: Iterator[tuple[object, ...]],
+    values: Iterator[Sequence[object]],
     damaged: str,  # its code
 ) -> Iterator[tuple[int, list[str]]]:
     row_number = 0

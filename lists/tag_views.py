@@ -4,11 +4,12 @@ one off. Both post and redirect back to the page."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.browser_errors import show_errors
 from config.errors import ApplicationError
@@ -17,7 +18,7 @@ from lists.models import Subscriber
 from lists.services import tags as tag_services
 
 
-def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -> Subscriber:
+def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
@@ -34,7 +35,7 @@ def _back(subscriber: Subscriber) -> HttpResponse:
 
 @account_required
 @require_POST
-def subscriber_tags_add(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_tags_add(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     with show_errors(request):
         names = tag_services.tag_names_clean(request.POST.get("tags", ""))
@@ -49,7 +50,7 @@ def subscriber_tags_add(request: HttpRequest, list_id: int, subscriber_id: int) 
 
 @account_required
 @require_POST
-def subscriber_tag_remove(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_tag_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     name = request.POST.get("tag", "").strip()
     if name:

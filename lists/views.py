@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.addresses import normalise_address
+from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.browser_errors import show_errors
 from lists import selectors
@@ -44,14 +45,14 @@ RECENT_IMPORTS = 5
 CHANGES_SHOWN = 20
 
 
-def _list_or_404(request: HttpRequest, list_id: int) -> MailingList:
+def _list_or_404(request: SenderRequest, list_id: int) -> MailingList:
     mailing_list = selectors.list_get(account=request.user.account, list_id=list_id)
     if mailing_list is None:
         raise Http404(_("No such list."))
     return mailing_list
 
 
-def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -> Subscriber:
+def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
@@ -60,7 +61,7 @@ def _subscriber_or_404(request: HttpRequest, list_id: int, subscriber_id: int) -
     return subscriber
 
 
-def _import_or_404(request: HttpRequest, import_id: int) -> ImportJob:
+def _import_or_404(request: SenderRequest, import_id: int) -> ImportJob:
     job = selectors.import_get(account=request.user.account, import_id=import_id)
     if job is None:
         raise Http404(_("No such import."))
@@ -80,13 +81,13 @@ def _page_query(request: HttpRequest, **changes) -> str:
 
 
 @account_required
-def list_index(request: HttpRequest) -> HttpResponse:
+def list_index(request: SenderRequest) -> HttpResponse:
     lists = selectors.lists_for(account=request.user.account)
     return render(request, "lists/list_index.html", {"lists": lists})
 
 
 @account_required
-def list_create(request: HttpRequest) -> HttpResponse:
+def list_create(request: SenderRequest) -> HttpResponse:
     form = ListForm(
         request.POST or None,
         initial={"language": list_services.default_list_language(request.user.account)},
@@ -106,7 +107,7 @@ def list_create(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_edit(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, ListForm)
     if saved:
@@ -127,7 +128,7 @@ def _save_list_settings(request: HttpRequest, mailing_list: MailingList, form_cl
 
 
 @account_required
-def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_detail(request: SenderRequest, list_id: int) -> HttpResponse:
     account = request.user.account
     mailing_list = _list_or_404(request, list_id)
     counts = selectors.status_counts(mailing_list=mailing_list)
@@ -141,6 +142,7 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
         account=account, mailing_list=mailing_list, status=status, search=search
     )
     # Page numbers without a COUNT(*) of the list, pages read by key (lists.paging).
+    paginator: SearchPaginator | ListPaginator
     if search:
         paginator = SearchPaginator(subscribers, PAGE_SIZE)
     else:
@@ -181,7 +183,7 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_delete(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     total = sum(selectors.status_counts(mailing_list=mailing_list).values())
     if request.method == "POST":
@@ -206,7 +208,7 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
+def subscriber_add(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form = SubscriberAddForm(request.POST or None, request.FILES or None, mailing_list=mailing_list)
     if request.method == "POST" and form.is_valid():
@@ -246,13 +248,13 @@ def subscriber_add(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_detail(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     records = list(
         subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
     )
     for record in records:
-        record.source_label = selectors.consent_source_label(record.source)
+        record.source_label = selectors.consent_source_label(record.source)  # type: ignore[attr-defined]  # for the template
     return render(
         request,
         "lists/subscriber_detail.html",
@@ -267,7 +269,7 @@ def subscriber_detail(request: HttpRequest, list_id: int, subscriber_id: int) ->
     )
 
 
-def _changes_shown(request: HttpRequest, subscriber: Subscriber) -> list:
+def _changes_shown(request: SenderRequest, subscriber: Subscriber) -> list:
     """The latest changes to the subscriber's details, each with `rows`: ((what, is_attribute),
     old, new) per field, or per attribute that changed."""
     changes = list(
@@ -286,23 +288,25 @@ def _changes_shown(request: HttpRequest, subscriber: Subscriber) -> list:
             for key in sorted(set(old) | set(new)):
                 if old.get(key) != new.get(key):
                     rows.append(((key, True), old.get(key, ""), new.get(key, "")))
-        change.rows = rows
+        change.rows = rows  # type: ignore[attr-defined]  # for the template
     return changes
 
 
 @account_required
-def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+def consent_proof(request: SenderRequest, record_id: int) -> FileResponse:
     """The proof file of one of the account's consent records, as a download."""
     record = selectors.consent_record_get(account=request.user.account, record_id=record_id)
     if record is None or not record.proof_file:
         raise Http404(_("No such proof file."))
-    name = record.proof_file.name.rsplit("/", 1)[-1]
+    name = (record.proof_file.name or "").rsplit("/", 1)[-1]
     return FileResponse(record.proof_file.open("rb"), as_attachment=True, filename=name)
 
 
 @account_required
 @require_POST
-def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_unsubscribe(
+    request: SenderRequest, list_id: int, subscriber_id: int
+) -> HttpResponse:
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     subscriber_services.subscriber_unsubscribe(
         subscriber=subscriber, channel="sender", recorded_by=request.user
@@ -316,7 +320,7 @@ def subscriber_unsubscribe(request: HttpRequest, list_id: int, subscriber_id: in
 
 
 @account_required
-def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_edit(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Change a subscriber's name, phone and attributes (not the address: consent is tied to
     it); the change is recorded with who made it."""
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
@@ -344,7 +348,7 @@ def subscriber_edit(request: HttpRequest, list_id: int, subscriber_id: int) -> H
 
 
 @account_required
-def subscriber_remove(request: HttpRequest, list_id: int, subscriber_id: int) -> HttpResponse:
+def subscriber_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Take a subscriber off this list only (asks first; the POST removes)."""
     subscriber = _subscriber_or_404(request, list_id, subscriber_id)
     is_live = subscriber.status in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
@@ -370,7 +374,7 @@ def subscriber_remove(request: HttpRequest, list_id: int, subscriber_id: int) ->
 
 
 @account_required
-def list_export(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_export(request: SenderRequest, list_id: int) -> HttpResponse:
     """Every subscriber of the list with their consent, as CSV or XLSX (?format=)."""
     from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
 
@@ -391,7 +395,7 @@ def list_export(request: HttpRequest, list_id: int) -> HttpResponse:
 HELD_FIELDS = ("file", "proof_file")
 
 
-def _held_files(request: HttpRequest) -> tuple[MultiValueDict | None, dict]:
+def _held_files(request: SenderRequest) -> tuple[MultiValueDict | None, dict]:
     """The request's files, with each file held from the last try put back where the person
     did not choose a new one (a new choice replaces, and deletes, the held one)."""
     if request.method != "POST":
@@ -405,12 +409,13 @@ def _held_files(request: HttpRequest) -> tuple[MultiValueDict | None, dict]:
         elif token:
             found = held_uploads.upload_held(token=token, account_id=account_id)
             if found is not None:
-                files[field], held[field] = found
+                # The held File stands in for an upload: the form reads its name, size, bytes.
+                files[field], held[field] = found  # type: ignore[assignment]
     return files, held
 
 
 @account_required
-def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
+def import_upload(request: SenderRequest, list_id: int) -> HttpResponse:
     """Step 1 of the import wizard. Every error shows at once (the form's and the consent
     rules'); a file the person chose is kept for the next try when the refusal was about
     something else (lists.services.held_uploads), so it need not be chosen again."""
@@ -453,7 +458,8 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
                     held_uploads.upload_release(token=held.pop(field).token, account_id=account_id)
             elif field in request.FILES:
                 held[field] = held_uploads.upload_hold(
-                    account_id=account_id, upload=request.FILES[field]
+                    account_id=account_id,
+                    upload=request.FILES[field],  # type: ignore[arg-type]  # one file, not a list
                 )
     max_mb = settings.IMPORT_MAX_BYTES // (1024 * 1024)
     return render(
@@ -464,7 +470,7 @@ def import_upload(request: HttpRequest, list_id: int) -> HttpResponse:
 
 
 @account_required
-def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
+def import_map(request: SenderRequest, import_id: int) -> HttpResponse:
     job = _import_or_404(request, import_id)
     if job.status != ImportStatus.PENDING:
         return redirect("import_progress", import_id=job.pk)
@@ -506,7 +512,7 @@ def import_map(request: HttpRequest, import_id: int) -> HttpResponse:
 
 
 @account_required
-def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
+def import_progress(request: SenderRequest, import_id: int) -> HttpResponse:
     job = _import_or_404(request, import_id)
     if job.status == ImportStatus.PENDING:
         return redirect("import_map", import_id=job.pk)
@@ -548,7 +554,7 @@ def _snippet(mailing_list: MailingList) -> str:
 
 
 @account_required
-def list_form_builder(request: HttpRequest, list_id: int) -> HttpResponse:
+def list_form_builder(request: SenderRequest, list_id: int) -> HttpResponse:
     mailing_list = _list_or_404(request, list_id)
     form, saved = _save_list_settings(request, mailing_list, FormBuilderForm)
     if saved:
@@ -613,7 +619,7 @@ def _privacy_action(request: HttpRequest, account, email: str, action: str) -> H
 
 
 @account_required
-def privacy_requests(request: HttpRequest) -> HttpResponse:
+def privacy_requests(request: SenderRequest) -> HttpResponse:
     """Export or erase everything the account holds about one address (rule 9).
 
     Both actions POST: the address stays out of URLs and server logs.
@@ -631,14 +637,14 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def suppressions(request: HttpRequest) -> HttpResponse:
+def suppressions(request: SenderRequest) -> HttpResponse:
     queryset = selectors.suppressions_for(account=request.user.account)
     page: Page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "lists/suppressions.html", {"page": page})
 
 
 @account_required
-def account_export(request: HttpRequest) -> FileResponse:
+def account_export(request: SenderRequest) -> FileResponse:
     """Every list of the account with its subscribers' consent, as a ZIP of CSV files (the
     owner's, before closing the account: accounts.roles)."""
     import tempfile

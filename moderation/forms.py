@@ -8,12 +8,15 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import AccountState
 from complaints.models import AbuseStatus
+from config.i18n import StrOrPromise
 from moderation.enforcement.appeals import APPEAL_TEXT_MAX
 from moderation.models import AuditAction
 from moderation.services import REASON_MAX
 
 
-def _reason_field(*, label: str, required: bool, help_text: str) -> forms.CharField:
+def _reason_field(
+    *, label: StrOrPromise, required: bool, help_text: StrOrPromise
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -92,9 +95,9 @@ class PresetReasonForm(forms.Form):
 
     Subclasses set `presets` and the reason's label and help."""
 
-    presets: tuple[tuple[str, str], ...] = ()
-    reason_label = gettext_lazy("Reason")
-    reason_help = ""
+    presets: tuple[tuple[str, StrOrPromise], ...] = ()
+    reason_label: StrOrPromise = gettext_lazy("Reason")
+    reason_help: StrOrPromise = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -247,7 +250,9 @@ class AppealForm(forms.Form):
         ),
         widget=forms.Textarea(attrs={"rows": 8}),
     )
-    files = MultipleFileField(
+    # A declared field: the form's metaclass takes it off the class, so `form.files` (the
+    # uploads, which the stubs see it replace) stays Django's.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=gettext_lazy("Documents (optional)"),
         required=False,
         widget=MultipleFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.gif"}),

@@ -53,6 +53,7 @@ from campaigns.versions import version_merge_tags
 from complaints.models import AbuseReport, AbuseStatus
 from complaints.selectors import AccountHealth, account_health
 from config.errors import ApplicationError
+from config.i18n import StrOrPromise
 from lists.models import (
     ConsentEvent,
     ConsentRecord,
@@ -68,7 +69,7 @@ S = CampaignStatus
 # What a moderator may still stop, paused campaigns (a frozen account's) included.
 QUEUE_UNDER_WAY = UNDER_WAY | {S.PAUSED}
 # The queue's tabs, as (key, label, statuses).
-QUEUE_TABS: tuple[tuple[str, str, frozenset[str]], ...] = (
+QUEUE_TABS: tuple[tuple[str, StrOrPromise, frozenset[str]], ...] = (
     ("submitted", pgettext_lazy("queue tab", "Submitted"), frozenset({S.SUBMITTED})),
     ("review", gettext_lazy("In review"), frozenset({S.REVIEW})),
     ("under_way", gettext_lazy("All under way"), QUEUE_UNDER_WAY),
@@ -165,7 +166,7 @@ def queue_counts() -> dict[str, int]:
 @dataclass(frozen=True)
 class SourceShare:
     source: str
-    label: str
+    label: StrOrPromise
     count: int
     # A fraction; pages write it with the project's one percent format (config.numbers).
     share: float
@@ -176,7 +177,7 @@ class ConsentProof:
     """One proof of consent a list's subscribers share (an import's, a form's), as recorded."""
 
     source: str
-    label: str
+    label: StrOrPromise
     proof: str
     # The record whose proof file a moderator downloads (moderation_consent_proof), if any.
     file_record_id: int | None
@@ -215,7 +216,7 @@ class PreviousCampaign:
     id: int
     name: str
     status: str
-    status_label: str
+    status_label: StrOrPromise
     submitted_at: datetime | None
     created_at: datetime
     verdict_tier: str
@@ -257,7 +258,7 @@ class Dossier:
         return groups
 
 
-def _source_labels() -> dict[str, str]:
+def _source_labels() -> dict[str, StrOrPromise]:
     return {**dict(ConsentSource.choices), NO_CONSENT: gettext_lazy("No record of consent")}
 
 
@@ -548,7 +549,7 @@ def campaign_dossier(*, campaign_id: int) -> Dossier | None:
                 list_ids=[int(item["id"]) for item in version.lists],
                 segments=segments,
             )
-            if segments
+            if segments and version is not None
             else recipient_count(campaign=campaign)
             if lists
             else 0
@@ -650,7 +651,7 @@ def account_current_appeal(*, account: Account) -> Appeal | None:
     """The appeal of the account's current freeze, or, when it is no longer frozen, its latest
     appeal (None when there is none)."""
     appeals = Appeal.objects.filter(account=account)
-    if account.state == AccountState.FROZEN:
+    if account.state == AccountState.FROZEN and account.state_changed_at is not None:
         appeals = appeals.filter(frozen_at=account.state_changed_at)
     return appeals.order_by("-filed_at", "-id").first()
 

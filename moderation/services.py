@@ -45,7 +45,7 @@ def audit(
         account_label=account.company_name if account else "",
         campaign=campaign,
         campaign_label=campaign.name if campaign else "",
-        reason=reason if reason_code is None else in_english(reason_code),
+        reason=reason if isinstance(reason, str) else in_english(reason),
         reason_code=reason_code,
         details=details or {},
     )

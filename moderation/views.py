@@ -24,7 +24,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import roles
-from accounts.models import AccountState
+from accounts.http import AuthenticatedRequest, SenderRequest
+from accounts.models import AccountState, User
 from accounts.views import account_required
 from campaigns import scheduling
 from campaigns.models import Campaign, CampaignKind
@@ -39,6 +40,7 @@ from complaints.models import AbuseStatus
 from complaints.selectors import HealthStatus, accounts_health
 from config.browser_errors import show_errors
 from config.downloads import private_file_response
+from config.i18n import StrOrPromise
 from moderation import selectors, services
 from moderation.enforcement import abuse, appeals, decisions, deletion
 from moderation.forms import (
@@ -82,12 +84,12 @@ FINDING_GROUPS = {
 class Decision:
     form_class: type[forms.Form]
     # (campaign id, moderator, cleaned data) -> the service's answer.
-    call: Callable[[int, object, dict], Campaign]
+    call: Callable[[int, User, dict], Campaign]
     # Whether a campaign of this status can take the decision (the page shows only those).
     allowed: Callable[[str], bool]
     # Lazy (translated when shown): "{name}" is the campaign's name.
-    done: str
-    button: str
+    done: StrOrPromise
+    button: StrOrPromise
 
 
 DECISIONS: dict[str, Decision] = {
@@ -150,7 +152,7 @@ def _tab_of(status: str) -> str:
 
 
 @staff_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedRequest) -> HttpResponse:
     tab = request.GET.get("tab", "submitted")
     statuses = selectors.queue_tab_statuses(tab)
     if statuses is None:
@@ -166,7 +168,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaigns, PAGE_SIZE).get_page(request.GET.get("page"))
     for campaign in page.object_list:
         severities = Counter(finding.get("severity") for finding in campaign.findings or [])
-        campaign.finding_counts = {name: severities.get(name, 0) for name in FINDING_GROUPS}
+        # Pages read these figures off the campaign they list.
+        campaign.finding_counts = {  # type: ignore[attr-defined]
+            name: severities.get(name, 0) for name in FINDING_GROUPS
+        }
     counts = selectors.queue_counts()
     tabs = [(key, label, counts[key]) for key, label, _ in selectors.QUEUE_TABS]
     return render(
@@ -261,12 +266,12 @@ def _review_page(
 
 
 @staff_required
-def review(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def review(request: AuthenticatedRequest, campaign_id: int) -> HttpResponse:
     return _review_page(request, campaign_id)
 
 
 @staff_required
-def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
+def consent_proof(request: AuthenticatedRequest, record_id: int) -> FileResponse:
     """A consent record's proof file for a moderator, always as a download
     (config.downloads); the record's id comes from the review page's consent section."""
     record = selectors.consent_proof_record(record_id=record_id)
@@ -276,7 +281,7 @@ def consent_proof(request: HttpRequest, record_id: int) -> FileResponse:
 
 
 @staff_required
-def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
+def appeal_file(request: AuthenticatedRequest, file_id: int) -> FileResponse:
     """A document sent with an appeal, for a moderator, always as a download."""
     document = selectors.appeal_document(file_id=file_id)
     if document is None:
@@ -286,7 +291,7 @@ def appeal_file(request: HttpRequest, file_id: int) -> FileResponse:
 
 @staff_required
 @require_POST
-def decide(request: HttpRequest, campaign_id: int, decision: str) -> HttpResponse:
+def decide(request: AuthenticatedRequest, campaign_id: int, decision: str) -> HttpResponse:
     """Approve, reject, release or decline: the reason is checked on the form (the page comes
     back with the error), the rest by the service (an illegal move is a message)."""
     chosen = DECISIONS.get(decision)
@@ -329,6 +334,7 @@ def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
             ).format(name=name)
         if campaign is not None and not scheduling.schedule_is_due(campaign):
             start = scheduling.schedule_local(campaign)
+            assert start is not None  # not due yet: it has a start
             return _("Approved “{name}”: its probe waits for its start, {start} ({zone}).").format(
                 name=name,
                 start=start.strftime("%Y-%m-%d %H:%M"),
@@ -341,7 +347,7 @@ def _decided_message(chosen: Decision, *, campaign_id: int, name: str) -> str:
 
 
 @staff_required
-def audit(request: HttpRequest) -> HttpResponse:
+def audit(request: AuthenticatedRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     filters: dict = {}
     if form.is_bound and form.is_valid():
@@ -371,7 +377,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 A = AccountState
 # The accounts list's filters, as (key, label, state or "" for all); "flagged" is special.
-ACCOUNT_FILTERS: tuple[tuple[str, str], ...] = (
+ACCOUNT_FILTERS: tuple[tuple[str, StrOrPromise], ...] = (
     ("", gettext_lazy("All")),
     ("flagged", gettext_lazy("Waiting for a moderator")),
     (A.FROZEN, gettext_lazy("Frozen")),
@@ -393,10 +399,10 @@ class AccountAction:
     call: Callable[..., object]
     # Whether an account in this state can take the action (the page shows only those).
     allowed: frozenset[str]
-    title: str
-    explained: str
-    button: str
-    done: str
+    title: StrOrPromise
+    explained: StrOrPromise
+    button: StrOrPromise
+    done: StrOrPromise
 
 
 ACCOUNT_ACTIONS: dict[str, AccountAction] = {
@@ -444,7 +450,7 @@ def _health_badge(health) -> dict:
 
 
 @staff_required
-def accounts(request: HttpRequest) -> HttpResponse:
+def accounts(request: AuthenticatedRequest) -> HttpResponse:
     chosen = request.GET.get("state", "")
     if chosen not in {key for key, _ in ACCOUNT_FILTERS}:
         chosen = ""
@@ -454,9 +460,11 @@ def accounts(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     healths = accounts_health(accounts=list(page.object_list))
     for account in page.object_list:
-        account.health = healths[account.pk]
-        account.health_badge = _health_badge(account.health)
-        account.appeal_deadline = selectors.appeal_deadline(account)
+        # The template reads each account's figures off the account it lists.
+        health = healths[account.pk]
+        account.health = health  # type: ignore[attr-defined]
+        account.health_badge = _health_badge(health)  # type: ignore[attr-defined]
+        account.appeal_deadline = selectors.appeal_deadline(account)  # type: ignore[attr-defined]
     return render(
         request,
         "moderation/accounts.html",
@@ -531,13 +539,13 @@ def _account_page(
 
 
 @staff_required
-def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+def account_detail(request: AuthenticatedRequest, account_id: int) -> HttpResponse:
     return _account_page(request, account_id)
 
 
 @staff_required
 @require_POST
-def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpResponse:
+def account_decide(request: AuthenticatedRequest, account_id: int, action: str) -> HttpResponse:
     """Warn, freeze or unfreeze: the reason is checked on the form (the page comes back with
     the error), the rest by the service (an illegal move is a message)."""
     chosen = ACCOUNT_ACTIONS.get(action)
@@ -559,7 +567,7 @@ def account_decide(request: HttpRequest, account_id: int, action: str) -> HttpRe
 
 @staff_required
 @require_POST
-def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpResponse:
+def appeal_decide(request: AuthenticatedRequest, appeal_id: int, decision: str) -> HttpResponse:
     """Grant (the account is unfrozen) or reject (it is scheduled for deletion) an appeal."""
     appeal = selectors.appeal_for_moderation(appeal_id=appeal_id)
     if appeal is None or decision not in ("grant", "reject"):
@@ -591,7 +599,7 @@ def appeal_decide(request: HttpRequest, appeal_id: int, decision: str) -> HttpRe
 
 # --- abuse reports --------------------------------------------------------------------------------
 
-ABUSE_TABS: tuple[tuple[str, str], ...] = (
+ABUSE_TABS: tuple[tuple[str, StrOrPromise], ...] = (
     (AbuseStatus.OPEN, gettext_lazy("Open")),
     (AbuseStatus.UPHELD, gettext_lazy("Upheld")),
     (AbuseStatus.DISMISSED, gettext_lazy("Dismissed")),
@@ -609,7 +617,7 @@ def _abuse_page(
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     for report in page.object_list:
         if report.status == AbuseStatus.OPEN:
-            report.form = (
+            report.form = (  # type: ignore[attr-defined]  # for the template
                 bound[1]
                 if bound and bound[0] == report.pk
                 else AbuseResolveForm(prefix=f"report-{report.pk}")
@@ -630,12 +638,12 @@ def _abuse_page(
 
 
 @staff_required
-def abuse_queue(request: HttpRequest) -> HttpResponse:
+def abuse_queue(request: AuthenticatedRequest) -> HttpResponse:
     return _abuse_page(request)
 
 
 @staff_required
-def blocklists(request: HttpRequest) -> HttpResponse:
+def blocklists(request: AuthenticatedRequest) -> HttpResponse:
     """The service's sending-IP listings and every sender domain listed now."""
     return render(
         request,
@@ -653,7 +661,7 @@ def blocklists(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
+def abuse_resolve(request: AuthenticatedRequest, report_id: int) -> HttpResponse:
     """Uphold or dismiss an abuse report with a note; back to the open reports."""
     report = selectors.abuse_report_for_moderation(report_id=report_id)
     if report is None:
@@ -680,7 +688,7 @@ def abuse_resolve(request: HttpRequest, report_id: int) -> HttpResponse:
 
 
 @login_required
-def account_appeal(request: HttpRequest) -> HttpResponse:
+def account_appeal(request: AuthenticatedRequest) -> HttpResponse:
     """The sender's side: appeal a freeze once, within the window; then see the appeal's
     status. Filing it is the owner's (accounts.roles)."""
     account = request.user.account
@@ -716,7 +724,7 @@ def account_appeal(request: HttpRequest) -> HttpResponse:
 
 
 @account_required
-def account_close(request: HttpRequest) -> HttpResponse:
+def account_close(request: SenderRequest) -> HttpResponse:
     """The owner closes the account (accounts.roles: owner only): first the export of every
     list with its consent records, then a confirmation (the company's name and the owner's
     password), then the data is deleted through the same path as after an unappealed freeze."""

@@ -1,3 +1,4 @@
+from django import forms
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -34,19 +35,25 @@ class AccountOutput(serializers.ModelSerializer):
 _PROFILE_FIELDS = ProfileForm.base_fields
 
 
+def _profile_max_length(name: str) -> int | None:
+    field = _PROFILE_FIELDS[name]
+    assert isinstance(field, forms.CharField)
+    return field.max_length
+
+
 class AccountProfileInput(serializers.Serializer):
     """PATCH /account/: any of the company profile's fields. The rules are the profile page's
     (accounts.forms.ProfileForm, then accounts.services.account_profile_update): the form
     validates the account's values with these applied, so the page and the API cannot differ."""
 
     company_name = serializers.CharField(
-        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["company_name"].max_length
+        required=False, allow_blank=True, max_length=_profile_max_length("company_name")
     )
     contact_name = serializers.CharField(
-        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["contact_name"].max_length
+        required=False, allow_blank=True, max_length=_profile_max_length("contact_name")
     )
     phone = serializers.CharField(
-        required=False, allow_blank=True, max_length=_PROFILE_FIELDS["phone"].max_length
+        required=False, allow_blank=True, max_length=_profile_max_length("phone")
     )
     postal_address = serializers.CharField(required=False, allow_blank=True)
     website = serializers.CharField(
@@ -68,7 +75,9 @@ class AccountProfileInput(serializers.Serializer):
 
 class ApiTokenInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    read_only = serializers.BooleanField(default=False)
+    # A declared field: the serializer's metaclass takes it off the class, so it never meets
+    # Field.read_only (the flag the stubs see it replace).
+    read_only = serializers.BooleanField(default=False)  # type: ignore[assignment]
 
 
 class ApiTokenOutput(serializers.ModelSerializer):
@@ -163,7 +172,7 @@ class SenderDomainOutput(serializers.ModelSerializer):
 
     @extend_schema_field(DnsRecordOutput(many=True))
     def get_records(self, obj: SenderDomain) -> list[dict]:
-        return DnsRecordOutput(sender_domain_records(sender_domain=obj), many=True).data
+        return list(DnsRecordOutput(sender_domain_records(sender_domain=obj), many=True).data)
 
 
 class TermsStatusOutput(serializers.Serializer):

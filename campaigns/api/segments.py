@@ -16,6 +16,7 @@ from config.errors import NotFound
 from lists.api.serializers import ExportFormatQuery
 from lists.api.views import AnyFormatNegotiation
 from lists.exports import XLSX_TYPE, export_filename, subscribers_export_response
+from lists.models import MailingList
 
 _CONDITIONS_HELP = (
     "A list of {field, op, value} (and key for an attribute). Fields and operators: "
@@ -53,7 +54,9 @@ class SegmentInput(serializers.Serializer):
 
 
 class SegmentOutput(serializers.ModelSerializer):
-    lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    lists: "serializers.PrimaryKeyRelatedField[MailingList]" = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     match = serializers.ChoiceField(choices=SegmentMatch.choices, read_only=True)
     conditions = serializers.ListField(child=serializers.DictField(), read_only=True)
 

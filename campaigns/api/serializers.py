@@ -4,11 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.findings import Severity
-from campaigns.models import Campaign, CampaignTestSend
+from campaigns.models import Campaign, CampaignTestSend, Segment
 from campaigns.scheduling import schedule_local
 from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
 from config.api import CodedTextField
+from lists.models import MailingList
 
 
 class WallTimeField(serializers.DateTimeField):
@@ -101,8 +102,12 @@ class FindingOutput(serializers.Serializer):
 
 
 class CampaignOutput(serializers.ModelSerializer):
-    lists = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    segments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    lists: serializers.PrimaryKeyRelatedField[MailingList] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    segments: serializers.PrimaryKeyRelatedField[Segment] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
     status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
     findings = FindingOutput(many=True, read_only=True)
     scheduled_at = serializers.SerializerMethodField(

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.merge import MERGE_TAG
+from config.i18n import StrOrPromise
 
 register = template.Library()
 
@@ -34,7 +35,7 @@ _DEFAULT = re.compile(r"\|\s*(?:default|d)\s*\(\s*(?P<q>['\"])(?P<value>.*?)(?P=
 
 def _placeholder(expression: str) -> str:
     path = re.sub(r"\s+", "", expression.split("|", 1)[0])
-    words = _FIELD_WORDS.get(path)
+    words: StrOrPromise | None = _FIELD_WORDS.get(path)
     if words is None:
         # subscriber.attributes.city -> "city"; anything else by its last name part.
         words = path.rpartition(".")[2].replace("_", " ") or path

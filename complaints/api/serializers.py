@@ -49,7 +49,8 @@ class ComplaintItemOutput(serializers.Serializer):
         help_text="The recipient who complained (null once their data is erased); null for an "
         "abuse report (the reporter's privacy).",
     )
-    source = serializers.ChoiceField(
+    # A declared field (the metaclass takes it off the class), not Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=[*FeedbackSource.choices, (ABUSE_FORM_SOURCE, "Public abuse report form")],
         source="item_source",
         help_text="The channel: the report-spam link, a feedback loop (ARF), an ESP, or "

@@ -55,7 +55,8 @@ def account_health_panel(account: Account, compact: bool = True) -> dict:
     for key, (metric, levels) in limits.items():
         rate = getattr(health, key)
         warn, limit = levels.warn, levels.limit
-        drawn = charts.gauge(rate, marks={"warn": warn, "limit": limit}, width=GAUGE_WIDTH)
+        marks = {"warn": warn} if limit is None else {"warn": warn, "limit": limit}
+        drawn = charts.gauge(rate, marks=marks, width=GAUGE_WIDTH)
         # Coloured as account health judged the rate (campaigns.verdict.judge_rate).
         level = _GAUGE_LEVELS[health.levels.get(metric, HealthStatus.GOOD)]
         gauges[key] = {

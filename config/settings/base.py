@@ -132,6 +132,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Password spraying (one guess each for many addresses): AXES_IP_FAILURE_LIMIT wrong passwords
 # from one client address, for any addresses, within the cool-off lock that client out of every
 # address (0 switches this off). Everyone behind one NAT shares the count, hence the higher limit.
+AXES_ENABLED = True  # axes' default, named because accounts.lockout reads it
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=30)
 AXES_HANDLER = "accounts.lockout.LockoutHandler"

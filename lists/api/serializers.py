@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import json
 
 from django.conf import settings
@@ -71,7 +72,8 @@ def _source_field(value: str) -> str:
 
 
 class ConsentInput(serializers.Serializer):
-    source = serializers.CharField(
+    # A declared field (the metaclass takes it off the class), not Field.source.
+    source = serializers.CharField(  # type: ignore[assignment]
         help_text="web_form, form_checkbox, paper_form, client_reconfirmed or api. Purchased, "
         "leased, third-party, open-source and verbal/phone consent are refused."
     )
@@ -137,7 +139,7 @@ class SubscriberOutput(serializers.ModelSerializer):
             "unsubscribed_at",
         ]
 
-    def get_tags(self, obj) -> list[str]:
+    def get_tags(self, obj) -> builtins.list[str]:  # (`list` is a field of this class)
         # Lists of subscribers prefetch `tag_links__tag`; one subscriber asks once.
         return sorted((link.tag.name for link in obj.tag_links.all()), key=str.lower)
 
@@ -221,7 +223,8 @@ class ImportOutput(serializers.ModelSerializer):
         help_text="True while `total_rows` is an estimate from the file's size (the file is read "
         "once, as it is imported); false once every row was read and the count is exact.",
     )
-    errors = serializers.SerializerMethodField()
+    # Declared fields (the metaclass takes them off the class), not Serializer.errors.
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]
     failure_reason = CodedTextField(
         read_only=True, help_text="Why the import failed, in the request's language."
     )
@@ -255,10 +258,10 @@ class ImportOutput(serializers.ModelSerializer):
 
     ERRORS_SHOWN = 100
 
-    def get_errors(self, obj) -> list[dict]:
+    def get_errors(self, obj) -> builtins.list[dict]:  # (`list` is a field of this class)
         """The first rows with issues; the full report is the CSV at error_report_url."""
         issues = obj.issues.all()[: self.ERRORS_SHOWN]
-        return ImportErrorOutput(issues, many=True).data
+        return list(ImportErrorOutput(issues, many=True).data)
 
     def get_error_report_url(self, obj) -> str:
         from django.urls import reverse
@@ -294,7 +297,8 @@ class BulkSubscriberInput(serializers.Serializer):
 class BulkUpsertInput(serializers.Serializer):
     """The request's shape, for the schema: items are checked one by one by the service."""
 
-    subscribers = BulkSubscriberInput(many=True, max_length=10_000, min_length=1)
+    # With many=True these go to the ListSerializer, whose arguments the stubs do not follow.
+    subscribers = BulkSubscriberInput(many=True, max_length=10_000, min_length=1)  # type: ignore[call-arg]
 
 
 class BulkItemResult(serializers.Serializer):
@@ -305,7 +309,7 @@ class BulkItemResult(serializers.Serializer):
     reason = serializers.CharField(
         required=False, help_text="Why it was skipped: suppressed, left the list, a duplicate."
     )
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a declared field
         required=False,
         help_text="Field errors of an invalid item, as the single add answers them "
         "(consent fields nested under `consent`).",
@@ -320,7 +324,7 @@ class BulkUpsertOutput(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     skipped = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a declared field
 
 
 class TagOutput(serializers.Serializer):

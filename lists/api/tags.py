@@ -1,5 +1,7 @@
 """Tags API: the account's tags, and tagging subscribers one at a time or in bulk."""
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
@@ -58,7 +60,7 @@ class TagDetailView(APIView):
 class SubscriberTagsView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
     # The remove view differs only in the service it calls.
-    change = staticmethod(tag_services.subscribers_tags_add)
+    change: Callable[..., object] = staticmethod(tag_services.subscribers_tags_add)
 
     @extend_schema(
         request=s.TagsInput,

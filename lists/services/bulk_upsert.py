@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Literal, overload
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -54,7 +55,7 @@ def _chunk_size() -> int:
 
 
 class _ItemInvalid(Exception):
-    def __init__(self, errors: dict):
+    def __init__(self, errors: dict | list):
         super().__init__(errors)
         self.errors = errors
 
@@ -237,6 +238,24 @@ _DATETIME_FORMAT = (
 )
 
 
+@overload
+def _text(
+    data: dict,
+    key: str,
+    errors: dict,
+    *,
+    max_length: int,
+    required: bool = False,
+    allow_null: Literal[False] = False,
+) -> str: ...
+
+
+@overload
+def _text(
+    data: dict, key: str, errors: dict, *, max_length: int, required: bool = False, allow_null: bool
+) -> str | None: ...
+
+
 def _text(
     data: dict,
     key: str,
@@ -246,6 +265,8 @@ def _text(
     required: bool = False,
     allow_null: bool = False,
 ) -> str | None:
+    """The field's text, stripped; problems go to `errors`. None only where null is allowed
+    (a refused null reads as "", like any other refused value)."""
     if key not in data:
         if required:
             errors[key] = [_REQUIRED]
@@ -254,6 +275,7 @@ def _text(
     if value is None:
         if not allow_null:
             errors[key] = [_NOT_NULL]
+            return ""
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         errors[key] = ["Not a valid string."]
@@ -312,7 +334,7 @@ def _item_check(
             email = normalise_address(email)
         except InvalidAddress as exc:
             errors["email"] = [exc.message]
-    if errors:
+    if errors or isinstance(consent, _ItemInvalid):  # (an invalid consent is in `errors`)
         raise _ItemInvalid(errors)
     return email, name, phone, attributes, consent
 

@@ -102,10 +102,11 @@ def consent_proof_file_check(
     if upload is None:
         return None
     limit = settings.CONSENT_PROOF_MAX_BYTES
-    if upload.size > limit:
+    size = upload.size or 0  # (an upload always has its size)
+    if size > limit:
         raise ApplicationError(
             _("The proof file is %(size)s; the limit is %(limit)s.")
-            % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+            % {"size": filesizeformat(size), "limit": filesizeformat(limit)},
             field=field,
         )
     upload.seek(0)
@@ -130,7 +131,7 @@ def proof_file_name(upload: UploadedFile) -> str:
 
 def consent_proof_check(
     *,
-    source: ConsentSource,
+    source: str,
     proof: str,
     ip: str | None,
     proof_file: UploadedFile | None = None,

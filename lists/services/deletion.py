@@ -4,6 +4,8 @@ suppressions stay, with the address blanked: the keyed hash still stops any mail
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from accounts.models import Account
@@ -35,7 +37,7 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
         "subscribers": subscribers_delete(subscribers),
     }
     imports = ImportJob.objects.filter(account=account)
-    files: list[tuple[object, str]] = []
+    files: list[tuple[Any, str]] = []  # (a FileField, a stored name)
     for job_file, proof_file in imports.values_list("file", "proof_file"):
         files += [(ImportJob._meta.get_field("file"), job_file)] if job_file else []
         files += [(ImportJob._meta.get_field("proof_file"), proof_file)] if proof_file else []
@@ -48,7 +50,12 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     counts["tags"] = deleted(Tag.objects.filter(account=account))
     counts["suppressions_kept"] = Suppression.objects.filter(account=account).count()
     Suppression.objects.filter(account=account).exclude(email="").update(email="")
-    transaction.on_commit(lambda: [field.storage.delete(name) for field, name in files])
+
+    def delete_files() -> None:
+        for field, name in files:
+            field.storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return counts
 
 

@@ -405,8 +405,8 @@ def import_run(*, import_id: int) -> str:
     try:
         # Every row in already: a run died while ending the import, and only the ending is left.
         every_row_in = job.total_rows is not None and not job.total_rows_estimated
-        if not every_row_in or job.processed < job.total_rows:
-            if not (job.file and job.file.storage.exists(job.file.name)):
+        if not every_row_in or job.processed < (job.total_rows or 0):
+            if not (job.file and job.file.storage.exists(job.file.name or "")):
                 raise _FileGone(_file_gone_reason(job))
             if job.total_rows is None:
                 job.total_rows, exact = parsers.estimate_rows(
@@ -1080,7 +1080,7 @@ def _candidates_sorted(
     existing: dict[str, int],
     repeated: set[int],
     issue: Callable[..., None],
-    repeat_reason: str,
+    repeat_reason: CodedText | str,
 ) -> tuple[list[str], dict[int, tuple[str, Candidate]]]:
     """The one rule of both writers (`candidates_write`, and the import's set-based
     `_staged_write`), whichever way they looked the facts up: return (the addresses to insert,

@@ -20,6 +20,7 @@ import time
 from datetime import timedelta
 from email import policy as email_policy
 from email.headerregistry import Address
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -222,9 +223,9 @@ def _confirm_payload(token: str) -> dict:
             token, salt=CONFIRM_SALT, max_age=settings.SUBSCRIBE_CONFIRM_MAX_AGE
         )
     except signing.BadSignature as exc:
-        raise NotFound(INVALID_CONFIRM_LINK) from exc
+        raise NotFound(str(INVALID_CONFIRM_LINK)) from exc
     if not isinstance(payload, dict):
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     return payload
 
 
@@ -250,15 +251,15 @@ def subscriber_for_confirm_token(token: str) -> Subscriber:
     payload = _confirm_payload(token)
     subscriber = (
         Subscriber.objects.select_related("mailing_list__account")
-        .filter(pk=payload.get("s"), email=payload.get("e"))
+        .filter(pk=payload.get("s", 0), email=payload.get("e", ""))
         .first()
     )
     if subscriber is None:
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     if subscriber.status != SubscriberStatus.SUBSCRIBED and not _link_may_confirm(
         subscriber, payload
     ):
-        raise NotFound(INVALID_CONFIRM_LINK)
+        raise NotFound(str(INVALID_CONFIRM_LINK))
     return subscriber
 
 
@@ -281,7 +282,7 @@ def subscription_confirm(*, token: str, ip: str | None, user_agent: str = "") ->
             return subscriber
         if not _link_may_confirm(subscriber, payload):
             # E.g. unsubscribed after this link was sent: an old link must not bring them back.
-            raise NotFound(INVALID_CONFIRM_LINK)
+            raise NotFound(str(INVALID_CONFIRM_LINK))
         previous = subscriber.status
         now = timezone.now()
         subscriber.status = SubscriberStatus.SUBSCRIBED
@@ -425,7 +426,7 @@ def subscription_form_submit(
     if reason in NO_CONFIRMATION_REASONS:
         return FormOutcome.NOTHING
     needs_confirmation = mailing_list.double_opt_in or bool(reason)
-    consent = {
+    consent: dict[str, Any] = {
         "event": ConsentEvent.GRANTED,
         "source": ConsentSource.WEB_FORM,
         "ip": ip,

@@ -12,6 +12,7 @@ subscribers and suppressions are never touched.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -128,7 +129,7 @@ def never_confirmed_purge(*, before: datetime, dry_run: bool = False) -> int:
     return subscribers_delete(never_confirmed)
 
 
-def _lists_of(accounts: QuerySet[Account]) -> QuerySet[MailingList]:
+def _lists_of(accounts: QuerySet[Account]) -> QuerySet[MailingList, Any]:
     return MailingList.objects.filter(account__in=accounts.values("pk")).values("pk")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -45,7 +46,7 @@ _SUPPRESSING = {
     SubscriberStatus.BOUNCED: SuppressionReason.HARD_BOUNCE,
     SubscriberStatus.COMPLAINED: SuppressionReason.COMPLAINED,
 }
-_WEBHOOK_EVENTS = {
+_WEBHOOK_EVENTS: dict[str, WebhookEvent] = {
     SubscriberStatus.UNSUBSCRIBED: WebhookEvent.SUBSCRIBER_UNSUBSCRIBED,
     SubscriberStatus.BOUNCED: WebhookEvent.SUBSCRIBER_BOUNCED,
     SubscriberStatus.COMPLAINED: WebhookEvent.SUBSCRIBER_COMPLAINED,
@@ -124,8 +125,28 @@ def subscriber_emit_event(
     )
 
 
+class SubscriberRow(Protocol):
+    """A Subscriber, or a row of one read for a batch (complaints.services): what a
+    subscription's end reads and writes of it."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def unsubscribed_at(self) -> datetime | None: ...
+    @property
+    def mailing_list_id(self) -> int: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+    @updated_at.setter
+    def updated_at(self, value: datetime) -> None: ...
+
+
 def subscriber_event_data(
-    subscriber: Subscriber, *, previous_status: str, channel: str, status: str | None = None
+    subscriber: SubscriberRow, *, previous_status: str, channel: str, status: str | None = None
 ) -> dict:
     """The `data` of a subscriber.* webhook event (`status`: the subscriber's, unless given)."""
     return {
@@ -145,7 +166,7 @@ class SubscriptionEnded:
     mailing_list_id) holds the final status and `unsubscribed_at`; `account_id` is its list's.
     One subscriber may end twice in a batch (unsubscribed, then complained): one entry each."""
 
-    subscriber: Subscriber
+    subscriber: SubscriberRow
     account_id: int
     status: str
     previous_status: str
@@ -507,5 +528,10 @@ def subscribers_delete(subscribers: QuerySet[Subscriber]) -> int:
     # id IN (SELECT id FROM the same table): unlike the deliveries rows_delete speaks of, as
     # fast as the plain DELETE ... WHERE it replaced (bench/subscribers_delete_bench.py).
     deleted = rows_delete(Subscriber, field="id", keys=keys)
-    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return deleted

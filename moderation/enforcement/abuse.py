@@ -16,7 +16,7 @@ from moderation.enforcement.health import account_health_check
 from moderation.models import AuditAction
 from moderation.services import audit, clean_note, ensure_moderator
 
-ABUSE_DECISIONS = {
+ABUSE_DECISIONS: dict[str, AuditAction] = {
     AbuseStatus.UPHELD: AuditAction.ABUSE_UPHELD,
     AbuseStatus.DISMISSED: AuditAction.ABUSE_DISMISSED,
 }

@@ -92,6 +92,7 @@ def appeal_file(
                 extra={"state": locked.state},
             )
         deadline = appeal_deadline(locked)
+        assert deadline is not None  # frozen: checked above
         if timezone.now() > deadline:
             raise InvalidTransition(
                 _("The time to appeal ended at %(when)s.") % {"when": when_shown(deadline)},
@@ -103,7 +104,7 @@ def appeal_file(
         stored = []
         for upload, kind in documents:
             name = upload_name(upload.name, default="document")
-            document = AppealFile(appeal=appeal, original_name=name, size=upload.size)
+            document = AppealFile(appeal=appeal, original_name=name, size=upload.size or 0)
             # The stored name ends in the type found, so it is only ever served as that type.
             document.file.save(f"{name.rsplit('.', 1)[0][:80] or 'document'}.{kind}", upload, False)
             stored.append(document)

@@ -81,6 +81,7 @@ def account_freeze(*, account_id: int, moderator: User, reason: str) -> Account:
             return account
         _change(account, State.FROZEN, moderator=moderator, reason=reason)
         deadline = appeal_deadline(account)
+        assert deadline is not None  # frozen just now
         under_way = campaigns_to_pause(account_id=account.pk)
         audit(
             actor=moderator,

@@ -41,7 +41,12 @@ def moderation_data_delete(*, account: Account) -> dict[str, int]:
     storage = AppealFile._meta.get_field("file").storage
     names = list(documents.values_list("file", flat=True))
     deleted(documents)
-    transaction.on_commit(lambda: [storage.delete(name) for name in names])
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
     return {}
 
 
