@@ -44,7 +44,12 @@ def test_mixed_items_get_one_result_each(token_client, mailing_list, user):
             "attributes": {"city": "Leeds"},
             "consent": CONSENT,
         },
-        {"email": "kept@example.org", "phone": "+44 113 496", "attributes": {"b": "2"}, "consent": web},
+        {
+            "email": "kept@example.org",
+            "phone": "+44 113 496",
+            "attributes": {"b": "2"},
+            "consent": web,
+        },
         {"email": "not an address", "consent": CONSENT},
         {"email": "gone@example.org", "consent": CONSENT},
         {"email": "bought@example.org", "consent": {**CONSENT, "source": "purchased"}},
