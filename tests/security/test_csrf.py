@@ -23,6 +23,7 @@ from tests.security.routes import (
     BROWSER_ROUTES,
     Route,
     World,
+    build_world,
     describe,
     post_forms_without_token,
 )
@@ -58,9 +59,8 @@ PUBLIC_FORM_PAGES = [
 
 
 @pytest.fixture
-def world(shared_world) -> World:
-    """The module's one world (tests/security/conftest.py): no test here commits."""
-    return shared_world
+def world(db, settings, tmp_path) -> World:
+    return build_world(settings, tmp_path)
 
 
 def csrf_client(user=None) -> Client:
