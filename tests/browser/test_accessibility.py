@@ -6,8 +6,9 @@ report naming the page, the language, the width, the rule and the nodes.
 axe-core comes inside the `axe-playwright-python` package (its axe.min.js): nothing is fetched at
 test time. The pages and the data behind them are the access matrix's (tests/security/routes.py
 builds the world, test_access_matrix.PAGES says who may open each page), so a page added later
-is checked here too. One browser, one world; each page is loaded once per language and user and
-checked at both widths.
+is checked here too. The walk is split by language and into SHARDS shares of the routes, so
+that xdist's workers share it; each share builds the world and loads each of its pages once
+per user and checks it at both widths.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ class Violation:
         )
 
 
-def _pages(world: World) -> list[tuple[str, str]]:
-    """(who, url) for every browser page that answers its user's GET with a whole HTML page."""
+# Shares of the walk per language, one test each.
+SHARDS = 4
+
+
+def _pages(world: World, routes: list[Route] = BROWSER_ROUTES) -> list[tuple[str, str]]:
+    """(who, url) for every page of `routes` that answers its user's GET with a whole HTML
+    page."""
     clients = {
         "anonymous": world.client(),
         "owner": world.client(world.owner),
@@ -63,7 +69,7 @@ def _pages(world: World) -> list[tuple[str, str]]:
         "staff": world.client(world.staff),
     }
     visits = []
-    for route in BROWSER_ROUTES:
+    for route in routes:
         page = PAGES[route.name]
         whos = {
             PUBLIC: ("anonymous",),
@@ -164,7 +170,22 @@ def _send_empty(page) -> None:
         form.locator("[type=submit]").first.click()
 
 
-def test_every_page_passes_axe_in_both_languages_at_both_widths(chromium, site, settings, tmp_path):
+@pytest.mark.django_db
+def test_the_shares_walk_every_route_and_state_once_and_most_routes_are_pages(settings, tmp_path):
+    routes = [route for shard in range(SHARDS) for route in BROWSER_ROUTES[shard::SHARDS]]
+    assert sorted(map(str, routes)) == sorted(map(str, BROWSER_ROUTES))
+    states = [state for shard in range(SHARDS) for state in STATES[shard::SHARDS]]
+    assert sorted(map(str, states)) == sorted(map(str, STATES))
+    # Together the shares must cover the site, not next to nothing.
+    visits = _pages(build_world(settings, tmp_path))
+    assert len(visits) >= 60, f"only {len(visits)} pages answered with HTML: {visits}"
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda shard: f"share{shard + 1}")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_passes_axe_in_both_languages_at_both_widths(
+    chromium, site, settings, tmp_path, language, shard
+):
     world = build_world(settings, tmp_path)
     # The dashboard's panels, the campaign index and the complaints page with data in them.
     settings.HEALTH_MIN_SENT = 20
@@ -173,61 +194,62 @@ def test_every_page_passes_axe_in_both_languages_at_both_widths(chromium, site, 
     other_sender = UserFactory(email="pat@violet-harbour.example")
     review = f"/moderation/campaigns/{submitted_campaign(other_sender).pk}/"
     users = {"anonymous": None, "owner": world.owner, "viewer": world.viewer, "staff": world.staff}
-    visits = [(who, url, None) for who, url in _pages(world)]
-    assert len(visits) >= 60, f"only {len(visits)} pages answered with HTML: {visits}"
-    visits += [*STATES, ("staff", review, None)]
+    visits = [(who, url, None) for who, url in _pages(world, BROWSER_ROUTES[shard::SHARDS])]
+    visits += STATES[shard::SHARDS]
+    if shard == SHARDS - 1:
+        visits.append(("staff", review, None))
+    assert visits, f"share {shard + 1} of {SHARDS} has no page"
     found: list[Violation] = []
-    for language in LANGUAGES:
-        for who, user in users.items():
-            context = _browser_context(chromium, site.url, language, user)
-            try:
-                page = context.new_page()
-                for visitor, url, action in visits:
-                    if visitor != who:
-                        continue
-                    page.set_viewport_size(DESKTOP)
-                    response = page.goto(site.url + url)
-                    expected = 404 if "no-such-page" in url else 200
-                    assert response.status == expected, (
-                        f"{url} [{who}, {language}] answered {response.status}"
-                    )
-                    if action == SEND_EMPTY:
-                        _send_empty(page)
-                        url += " (sent empty)"
-                    lang = page.evaluate("document.documentElement.lang")
-                    assert lang.startswith(language), f"{url} [{who}] has lang={lang!r}"
-                    for width, size in WIDTHS:
-                        page.set_viewport_size(size)
-                        # The page's scripts answer the resize in the next frame.
-                        page.evaluate(NEXT_FRAME)
-                        found += _violations(page, url=url, who=who, language=language, width=width)
-            finally:
-                context.close()
+    for who, user in users.items():
+        if not any(visitor == who for visitor, _, _ in visits):
+            continue
+        context = _browser_context(chromium, site.url, language, user)
+        try:
+            page = context.new_page()
+            for visitor, url, action in visits:
+                if visitor != who:
+                    continue
+                page.set_viewport_size(DESKTOP)
+                response = page.goto(site.url + url)
+                expected = 404 if "no-such-page" in url else 200
+                assert response.status == expected, (
+                    f"{url} [{who}, {language}] answered {response.status}"
+                )
+                if action == SEND_EMPTY:
+                    _send_empty(page)
+                    url += " (sent empty)"
+                lang = page.evaluate("document.documentElement.lang")
+                assert lang.startswith(language), f"{url} [{who}] has lang={lang!r}"
+                for width, size in WIDTHS:
+                    page.set_viewport_size(size)
+                    # The page's scripts answer the resize in the next frame.
+                    page.evaluate(NEXT_FRAME)
+                    found += _violations(page, url=url, who=who, language=language, width=width)
+        finally:
+            context.close()
     report = "\n".join(map(str, found))
     assert not found, f"{len(found)} serious or critical axe violations:\n{report}"
 
 
-def test_the_api_docs_pass_axe_in_both_languages_at_both_widths(chromium, site):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_api_docs_pass_axe_in_both_languages_at_both_widths(chromium, site, language):
     # The API reference (config/api_docs.py) is not in the access matrix's browser routes: it is
     # checked here, signed out, with its page translated and the schema's texts as generated.
     found: list[Violation] = []
-    for language in LANGUAGES:
-        context = _browser_context(chromium, site.url, language, None)
-        try:
-            page = context.new_page()
-            # Generating the schema takes a while on a busy machine.
-            page.goto(site.url + "/api/v1/docs/", timeout=60_000)
-            expect(
-                page.get_by_role("heading", name="GET /api/v1/account/", exact=True)
-            ).to_be_visible()
-            assert page.evaluate("document.documentElement.lang") == language
-            for width, size in WIDTHS:
-                page.set_viewport_size(size)
-                page.evaluate(NEXT_FRAME)
-                found += _violations(
-                    page, url="/api/v1/docs/", who="anonymous", language=language, width=width
-                )
-        finally:
-            context.close()
+    context = _browser_context(chromium, site.url, language, None)
+    try:
+        page = context.new_page()
+        # Generating the schema takes a while on a busy machine.
+        page.goto(site.url + "/api/v1/docs/", timeout=60_000)
+        expect(page.get_by_role("heading", name="GET /api/v1/account/", exact=True)).to_be_visible()
+        assert page.evaluate("document.documentElement.lang") == language
+        for width, size in WIDTHS:
+            page.set_viewport_size(size)
+            page.evaluate(NEXT_FRAME)
+            found += _violations(
+                page, url="/api/v1/docs/", who="anonymous", language=language, width=width
+            )
+    finally:
+        context.close()
     report = "\n".join(map(str, found))
     assert not found, f"{len(found)} serious or critical axe violations:\n{report}"

@@ -16,6 +16,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 
 from config.hot_paths import HotPaths
 from tests.conftest import require_service
+from tests.workers import redis_url as worker_redis_url
 
 
 @dataclass
@@ -98,9 +99,7 @@ def queue_url() -> str:
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis://"):
         require_service("Redis", "CELERY_BROKER_URL is not a redis:// URL")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    database = 8 + int(worker.removeprefix("gw") or 0) % 8
-    url = f"{broker.rsplit('/', 1)[0]}/{database}"
+    url = worker_redis_url(broker)
     try:
         redis.Redis.from_url(url).flushdb()
     except redis.ConnectionError as exc:

@@ -16,18 +16,14 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from tests.conftest import require_service
+from tests.workers import redis_url as worker_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_url_for_this_test_process() -> str:
-    """Redis on CELERY_BROKER_URL (or localhost), on a database of its own per xdist worker."""
-    base = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    if not base.startswith("redis://"):
-        base = "redis://127.0.0.1:6379/0"
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    db_index = 10 + int(worker.removeprefix("gw") or 0) % 6
-    return f"{base.rsplit('/', 1)[0]}/{db_index}"
+    """Redis on CELERY_BROKER_URL (or localhost), on the database of this xdist worker."""
+    return worker_redis_url()
 
 
 def database_url_of_test_db() -> str:

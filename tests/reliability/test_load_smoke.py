@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_service
+from tests.workers import redis_url as worker_redis_url
+from tests.workers import worker_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +32,7 @@ def load_database_url():
     if not url.startswith("postgres"):
         require_service("PostgreSQL", "the load run needs DATABASE_URL=postgres://...")
     server, name = url.rsplit("/", 1)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    database = f"{name.split('?')[0]}_load_smoke_{worker}"
+    database = f"{name.split('?')[0]}_load_smoke_{worker_name()}"
     try:
         with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5):
             pass
@@ -45,8 +46,7 @@ def load_database_url():
 def test_a_short_load_run_answers_every_endpoint_without_errors(load_database_url, tmp_path):
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         require_service("Redis", "the load run queues hits on CELERY_BROKER_URL's Redis")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    redis_url = os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + f"/{6 + int(worker[2:] or 0)}"
+    redis_url = worker_redis_url()
     results_file = tmp_path / "load.json"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
 

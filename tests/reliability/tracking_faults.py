@@ -49,6 +49,9 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
+from tests.workers import redis_url as worker_redis_url
+from tests.workers import worker_name
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -60,17 +63,13 @@ THREADS = 8
 
 
 def _redis_url() -> str:
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    server = broker.rsplit("/", 1)[0] if broker.startswith("redis://") else "redis://127.0.0.1:6379"
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return f"{server}/{13 - int(worker.removeprefix('gw') or 0) % 2}"
+    return worker_redis_url()
 
 
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/consentmail")
     server, name = url.rsplit("/", 1)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return f"{server}/{name.split('?')[0]}_tracking_faults_{worker}"
+    return f"{server}/{name.split('?')[0]}_tracking_faults_{worker_name()}"
 
 
 def run(requests: int) -> dict:

@@ -32,6 +32,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.security.conftest import configure_webhooks
 from tests.security.routes import (
     ADMIN_ROUTES,
     API_ROUTES,
@@ -259,6 +260,13 @@ def test_every_page_is_classified():
 def test_every_path_parameter_has_a_filler():
     unknown = {name for route in ROUTES for name in route.parameters} - set(FILLERS)
     assert not unknown, unknown_parameters_message(unknown)
+
+
+@pytest.fixture
+def world(shared_world, settings) -> World:
+    """The module's one world (tests/security/conftest.py): no test here commits."""
+    configure_webhooks(settings)
+    return shared_world
 
 
 @pytest.mark.parametrize("route", BROWSER_ROUTES, ids=str)

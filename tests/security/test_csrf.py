@@ -23,7 +23,6 @@ from tests.security.routes import (
     BROWSER_ROUTES,
     Route,
     World,
-    build_world,
     describe,
     post_forms_without_token,
 )
@@ -59,8 +58,9 @@ PUBLIC_FORM_PAGES = [
 
 
 @pytest.fixture
-def world(db, settings, tmp_path) -> World:
-    return build_world(settings, tmp_path)
+def world(shared_world) -> World:
+    """The module's one world (tests/security/conftest.py): no test here commits."""
+    return shared_world
 
 
 def csrf_client(user=None) -> Client:

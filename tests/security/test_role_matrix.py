@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.security.conftest import configure_webhooks
 from tests.security.routes import (
     API_ROUTES,
     API_STAFF_PREFIX,
@@ -132,6 +133,13 @@ def _check(route: Route, client: Client, role: str, method: str, url: str, **kwa
             f"{route}: a {role}'s {method.upper()} {url} answered 403 (needs {required})"
         )
     return response
+
+
+@pytest.fixture
+def world(shared_world, settings) -> World:
+    """The module's one world (tests/security/conftest.py): no test here commits."""
+    configure_webhooks(settings)
+    return shared_world
 
 
 @pytest.mark.parametrize("route", SENDER_PAGES, ids=str)
