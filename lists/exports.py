@@ -297,6 +297,7 @@ def account_lists_zip(*, account, target, progress: Progress = None) -> int:
     def list_progress(done: int) -> None:
         if progress is not None:
             progress(before + done)
+
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for mailing_list in lists:
             name = f"{mailing_list.pk}-{slugify(mailing_list.name) or 'list'}.csv"

@@ -27,8 +27,9 @@ from lists.services.subscribers import subscribers_delete
 
 def account_data_delete(*, account: Account) -> dict[str, int]:
     """Delete the account's lists, subscribers (set-based: subscribers_delete), consent records,
-    imports and exports and their files (after commit); blank the addresses of its suppressions. Runs inside
-    the caller's transaction, after the campaigns' step (campaigns point at lists)."""
+    imports and exports and their files (after commit); blank the addresses of its
+    suppressions. Runs inside the caller's transaction, after the campaigns' step (campaigns
+    point at lists)."""
     subscribers = Subscriber.objects.filter(mailing_list__account=account)
     counts = {
         "consent_records": ConsentRecord.objects.filter(

@@ -3,10 +3,12 @@ a worker writes with the writers of lists.exports, its progress on the job as it
 kept (outside MEDIA_ROOT) until it expires, and an e-mail to the requester when it is ready.
 
 Which exports go to a worker (bench/export_bench.py, 1,000,000 rows on PostgreSQL): CSV is
-written at ~80,000 rows a second, so a CSV of up to EXPORT_STREAM_MAX_ROWS (100,000: about 1.5 s)
+written at ~80,000 rows a second, so a CSV of up to EXPORT_STREAM_MAX_ROWS (100,000: about 1.3 s)
 still streams in the request; XLSX is written at ~7,000 rows a second and can only be sent once
-finished (400,000 rows already pass gunicorn's 60 s timeout), so every XLSX goes to a worker, as
-do larger CSV files and the account's ZIP (every list at once)."""
+finished (400,000 rows already pass gunicorn's 60 s timeout), so only a small one (up to
+EXPORT_XLSX_INLINE_MAX_ROWS, 10,000: about 1.5 s) is answered in the request. Larger files and
+the account's ZIP (every list at once, of any size) are written by a worker: nothing a person
+can ask for runs longer in a request than a couple of seconds plus their own download."""
 
 from __future__ import annotations
 
@@ -45,9 +47,14 @@ _FORMATS_OF = {
 
 
 def export_streams(*, file_format: str, rows: int) -> bool:
-    """Whether an export of `rows` rows in `file_format` is answered in the request (a CSV of
-    up to EXPORT_STREAM_MAX_ROWS) rather than by a background job (see the module's notes)."""
-    return file_format == ExportFormat.CSV and rows <= settings.EXPORT_STREAM_MAX_ROWS
+    """Whether an export of `rows` rows in `file_format` is answered in the request (a small
+    CSV or XLSX, settings.EXPORT_STREAM_MAX_ROWS / EXPORT_XLSX_INLINE_MAX_ROWS) rather than
+    by a background job (see the module's notes)."""
+    if file_format == ExportFormat.CSV:
+        return rows <= settings.EXPORT_STREAM_MAX_ROWS
+    if file_format == ExportFormat.XLSX:
+        return rows <= settings.EXPORT_XLSX_INLINE_MAX_ROWS
+    return False
 
 
 def export_job_start(

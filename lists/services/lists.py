@@ -131,7 +131,9 @@ def list_delete(*, mailing_list: MailingList) -> None:
         subscribers_delete(Subscriber.objects.filter(mailing_list=mailing_list))
         exports_delete(
             jobs=ExportJob.objects.filter(
-                account_id=mailing_list.account_id, source=ExportSource.LIST, object_id=mailing_list.pk
+                account_id=mailing_list.account_id,
+                source=ExportSource.LIST,
+                object_id=mailing_list.pk,
             )
         )
         mailing_list.delete()
