@@ -125,10 +125,10 @@ CONTENT_TYPES = {
 
 
 @account_required
-def export_link(request: HttpRequest, token: str) -> HttpResponse:
+def export_link(request: HttpRequest, export_token: str) -> HttpResponse:
     """The signed, expiring link of the "export ready" e-mail: to the export's page, which is
     the signed-in requester's only (a tampered or expired token is a 404)."""
-    export_id = export_jobs.export_id_from_link(token)
+    export_id = export_jobs.export_id_from_link(export_token)
     if export_id is None:
         raise Http404(_("This link has expired or is not valid."))
     return redirect("export_detail", export_id=_export_or_404(request, export_id).pk)

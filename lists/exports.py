@@ -124,7 +124,7 @@ Progress = Callable[[int], None] | None
 
 
 def subscriber_export_rows(
-    subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK, progress: Progress = None
+    subscribers: QuerySet, *, chunk: int | None = None, progress: Progress = None
 ) -> Iterator[list]:
     """Each subscriber of `subscribers` (any queryset of subscribers: a list, a segment, a
     search; the caller scopes it to the account) as a row of SUBSCRIBER_EXPORT_HEADER, all text,
@@ -134,6 +134,7 @@ def subscriber_export_rows(
     Elsewhere than PostgreSQL (SQLite, locally) a slower portable query."""
     from django.db import connections
 
+    chunk = chunk or EXPORT_CHUNK
     connection = connections[subscribers.db]
     if connection.vendor != "postgresql":
         yield from _portable_rows(subscribers, chunk=chunk, progress=progress)

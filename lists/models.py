@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -506,12 +507,30 @@ class SubscriberTag(models.Model):
         return f"{self.subscriber_id} #{self.tag_id}"
 
 
-def export_storage():
-    """Where export files go: a folder of their own outside MEDIA_ROOT, with no URL (a file is
-    sent only by the download view, to the signed-in requester)."""
-    from django.core.files.storage import FileSystemStorage
+class ExportStorage(FileSystemStorage):
+    """Where export files go: settings.EXPORTS_ROOT, a folder of their own outside MEDIA_ROOT,
+    with no URL (a file is sent only by the download views, to the signed-in requester). The
+    folder is read from the settings on every use, so a changed setting (a test's) applies."""
 
-    return FileSystemStorage(location=settings.EXPORTS_ROOT, base_url=None)
+    def __init__(self):
+        super().__init__(base_url=None)
+
+    @property
+    def base_location(self):  # type: ignore[override]
+        return settings.EXPORTS_ROOT
+
+    @property
+    def location(self):  # type: ignore[override]
+        import os
+
+        return os.path.abspath(self.base_location)
+
+    def deconstruct(self):
+        return ("lists.models.ExportStorage", (), {})
+
+
+def export_storage() -> ExportStorage:
+    return ExportStorage()
 
 
 class ExportSource(models.TextChoices):

@@ -19,7 +19,7 @@ urlpatterns = [
     path("exports/", export_views.exports, name="exports"),
     path("exports/<int:export_id>/", export_views.export_detail, name="export_detail"),
     path("exports/<int:export_id>/download/", export_views.export_download, name="export_download"),
-    path("exports/link/<str:token>/", export_views.export_link, name="export_link"),
+    path("exports/link/<str:export_token>/", export_views.export_link, name="export_link"),
     path("consent/<int:record_id>/proof/", views.consent_proof, name="consent_proof"),
     # Recipients: the hosted subscription form and the double opt-in confirmation.
     path("subscribe/<str:public_id>/", public_views.subscribe, name="subscribe"),

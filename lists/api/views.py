@@ -650,7 +650,7 @@ class ExportListView(APIView):
     )
     def get(self, request):
         jobs = selectors.exports_for(account=request.user.account, user=request.user)
-        return paginated_response(self, request, jobs, s.ExportJobOutput)
+        return paginated_response(request, self, jobs, s.ExportJobOutput)
 
     @extend_schema(
         request=s.ExportStartInput,

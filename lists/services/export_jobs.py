@@ -262,7 +262,7 @@ def export_notify(*, export_id: int) -> bool:
     user = job.requested_by
     if user is None or not user.is_active:
         return False
-    link = settings.SITE_URL + reverse("export_link", kwargs={"token": export_link_token(job)})
+    link = settings.SITE_URL + reverse("export_link", kwargs={"export_token": export_link_token(job)})
     with translation.override(user_language(user)):
         what = export_title(job)
         context = {
