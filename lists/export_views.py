@@ -34,8 +34,8 @@ def export_answer(
     """The answer to an export button: a small export is the file itself (streamed CSV, or a
     small XLSX); a larger one is a background job: POST starts it and goes to its page, GET (a
     bookmarked or old link) shows the button that starts it, so a GET never queues work."""
-    rows = subscribers.count() if subscribers is not None else 0
-    if subscribers is not None and export_jobs.export_streams(file_format=file_format, rows=rows):
+    rows = subscribers.count()
+    if export_jobs.export_streams(file_format=file_format, rows=rows):
         return subscribers_export_response(subscribers, file_format=file_format, filename=filename)
     error = ""
     if request.method == "POST":

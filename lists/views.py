@@ -685,7 +685,8 @@ def account_export(request: HttpRequest) -> HttpResponse:
         source="account",
         object_id=None,
         file_format="zip",
-        subscribers=None,
+        # Counted for the page; a ZIP is never answered in the request (export_streams).
+        subscribers=Subscriber.objects.filter(mailing_list__account=request.user.account),
         filename="",
         title=_("All lists (ZIP)"),
         back_url=reverse("account_close"),

@@ -79,7 +79,7 @@ def export_job_start(
     with transaction.atomic():
         # One at a time per account (a row lock on the account): two clicks cannot both miss
         # the other's job.
-        Account.objects.select_for_update().filter(pk=account.pk).exists()
+        list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
         running = ExportJob.objects.filter(
             account=account,
             requested_by=user,
@@ -262,7 +262,9 @@ def export_notify(*, export_id: int) -> bool:
     user = job.requested_by
     if user is None or not user.is_active:
         return False
-    link = settings.SITE_URL + reverse("export_link", kwargs={"export_token": export_link_token(job)})
+    link = settings.SITE_URL + reverse(
+        "export_link", kwargs={"export_token": export_link_token(job)}
+    )
     with translation.override(user_language(user)):
         what = export_title(job)
         context = {
@@ -304,8 +306,10 @@ def export_title(job: ExportJob) -> str:
 
 def exports_tend(*, now=None) -> dict[str, int]:
     """Beat: delete expired exports with their files, and queue again the running ones whose
-    worker stopped showing progress (EXPORT_STALL_SECONDS). Safe to run twice."""
+    worker stopped showing progress (EXPORT_STALL_SECONDS), deleting the half-written files
+    such workers left. Safe to run twice."""
     now = now or timezone.now()
+    _partial_files_purge(older_than=now - timedelta(seconds=settings.EXPORT_STALL_SECONDS))
     expired = ExportJob.objects.filter(expires_at__lte=now)
     files = [name for name in expired.exclude(file="").values_list("file", flat=True)]
     deleted = expired.delete()[0]
@@ -326,6 +330,21 @@ def exports_tend(*, now=None) -> dict[str, int]:
             requeued += 1
             transaction.on_commit(lambda pk=pk: _enqueue(pk))
     return {"expired": deleted, "requeued": requeued}
+
+
+def _partial_files_purge(*, older_than) -> int:
+    """Delete the files being written that nobody wrote to since `older_than` (a dead worker's:
+    a live one writes its file continually)."""
+    partial = Path(settings.EXPORTS_ROOT) / "partial"
+    if not partial.is_dir():
+        return 0
+    cutoff = older_than.timestamp()
+    gone = 0
+    for path in partial.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def exports_delete(*, jobs) -> int:

@@ -437,3 +437,17 @@ def test_another_accounts_export_is_a_404_in_the_api(
         )
     assert token_client.get(f"/api/v1/exports/{job.pk}/").status_code == 404
     assert token_client.get(f"/api/v1/exports/{job.pk}/download/").status_code == 404
+
+
+def test_a_dead_workers_half_written_file_is_deleted_and_a_live_ones_kept(settings):
+    import os
+
+    partial = Path(settings.EXPORTS_ROOT) / "partial"
+    partial.mkdir(parents=True)
+    dead, live = partial / "dead.xlsx", partial / "live.xlsx"
+    dead.write_bytes(b"PK")
+    live.write_bytes(b"PK")
+    old = timezone.now() - timedelta(seconds=settings.EXPORT_STALL_SECONDS + 60)
+    os.utime(dead, (old.timestamp(), old.timestamp()))
+    exports_tend()
+    assert not dead.exists() and live.exists()
