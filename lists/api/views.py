@@ -643,6 +643,7 @@ def _export_or_404(request, export_id: int):
 class ExportListView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
     pagination_class = PageNumberPagination
+    parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
         responses={200: s.ExportJobOutput(many=True), **error_responses()},
