@@ -439,7 +439,7 @@ def test_another_accounts_export_is_a_404_in_the_api(
     assert token_client.get(f"/api/v1/exports/{job.pk}/download/").status_code == 404
 
 
-def test_a_dead_workers_half_written_file_is_deleted_and_a_live_ones_kept(settings):
+def test_a_dead_workers_half_written_file_is_deleted_and_a_live_ones_kept(db, settings):
     import os
 
     partial = Path(settings.EXPORTS_ROOT) / "partial"
