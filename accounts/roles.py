@@ -71,7 +71,7 @@ OWNER_WRITES = frozenset(
         # speaking for the account to the moderators
         "account_appeal",
         "api-account-appeal",
-        # closing it
+        # closing it (and the ZIP of every list, started by a POST)
         "account_close",
         "account_export",
     }
@@ -86,6 +86,13 @@ MEMBER_WRITES = frozenset(
         "terms_accept",
         "api-accept-terms",
         "notifications_mark_read",
+        # an export is the member's own file (every member may read the lists): the owner's
+        # ZIP of every list is OWNER_WRITES' account_export
+        "list_export",
+        "segment_export",
+        "api-list-export",
+        "api-segment-export",
+        "api-exports",
     }
 )
 

@@ -7,6 +7,9 @@ before it starts) is its own:
   - csv:  lists.exports.subscribers_csv, the generator the StreamingHttpResponse sends, every
           line encoded and counted (not kept);
   - xlsx: lists.exports.subscribers_xlsx into a temporary file, as the view does before sending.
+  - job-csv, job-xlsx: the background path (lists.services.export_jobs.export_run, what the
+          Celery task calls): a queued ExportJob written to a file in EXPORTS_ROOT (a temporary
+          folder here) with its progress saved after every chunk, then marked done.
 The ceiling is a bare `COPY (SELECT the same columns, the latest granted consent by LATERAL
 join) TO STDOUT (FORMAT csv)` read to the end: the database's own fastest way to hand over the
 same data. Printed: time, rows/s, peak memory, the ceiling's time and the ratio.
@@ -70,6 +73,8 @@ def run_one(kind: str, rows: int) -> dict:
         with tempfile.TemporaryFile() as target:
             written = subscribers_xlsx(queryset, target=target)
             size = target.tell()
+    elif kind.startswith("job-"):
+        written, size = _run_job(mailing_list, kind.removeprefix("job-"))
     else:  # the ceiling
         connection.ensure_connection()
         sql = COPY.format(list_id=int(mailing_list.pk))
@@ -86,11 +91,48 @@ def run_one(kind: str, rows: int) -> dict:
     }
 
 
+def _run_job(mailing_list, file_format: str) -> tuple[int, int]:
+    """One background export of the list, as a worker runs it; its rows and file size."""
+    import shutil
+
+    from django.conf import settings
+
+    from lists.models import ExportJob
+    from lists.services.export_jobs import export_run
+
+    folder = tempfile.mkdtemp(prefix="export-bench-")
+    settings.EXPORTS_ROOT = folder
+    job = ExportJob.objects.create(
+        account=mailing_list.account,
+        source="list",
+        object_id=mailing_list.pk,
+        label=mailing_list.name,
+        file_format=file_format,
+        filename=f"bench.{file_format}",
+    )
+    try:
+        status = export_run(export_id=job.pk)
+        job.refresh_from_db()
+        if status != "done":
+            raise SystemExit(f"the export ended {status}: {job.failure_reason}")
+        return job.rows_done, job.file_size
+    finally:
+        ExportJob.objects.filter(pk=job.pk).delete()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--one", choices=["csv", "xlsx", "copy"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", choices=["csv", "xlsx", "job-csv", "job-xlsx", "copy"], help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--kinds",
+        default="csv,xlsx,job-csv,job-xlsx",
+        help="which exports to measure, beside the ceiling (comma-separated)",
+    )
     args = parser.parse_args()
     setup_django(args.database_url)
     if args.one:
@@ -122,11 +164,11 @@ def main() -> None:
         f"ceiling: COPY ... TO STDOUT {ceiling['seconds']:.1f} s, "
         f"{ceiling['bytes'] / 2**20:.0f} MiB of CSV"
     )
-    for kind in ("csv", "xlsx"):
+    for kind in args.kinds.split(","):
         result = measure(kind)
         seconds, rate = result["seconds"], result["rows"] / result["seconds"]
         print(
-            f"{kind:5} {seconds:7.1f} s  {rate:9,.0f} rows/s  peak +{result['peak_mib']:.0f} MiB"
+            f"{kind:8} {seconds:7.1f} s  {rate:9,.0f} rows/s  peak +{result['peak_mib']:.0f} MiB"
             f"  {result['bytes'] / 2**20:.0f} MiB written  ceiling {ceiling['seconds']:.1f} s"
             f"  ratio {seconds / ceiling['seconds']:.1f}"
         )

@@ -81,8 +81,17 @@ def segment_update(*, account: Account, segment_id: int, **fields) -> Segment:
 
 
 def segment_delete(*, account: Account, segment_id: int) -> None:
-    """Delete the account's segment; drafts that used it lose it, submitted and approved
-    campaigns keep their version's copy."""
-    deleted, _ = Segment.objects.filter(account=account, pk=segment_id).delete()
-    if not deleted:
-        raise NotFound(gettext("No such segment."))
+    """Delete the account's segment and its exports (their files after commit); drafts that
+    used it lose it, submitted and approved campaigns keep their version's copy."""
+    from lists.models import ExportJob, ExportSource
+    from lists.services.export_jobs import exports_delete
+
+    with transaction.atomic():
+        deleted, _ = Segment.objects.filter(account=account, pk=segment_id).delete()
+        if not deleted:
+            raise NotFound(gettext("No such segment."))
+        exports_delete(
+            jobs=ExportJob.objects.filter(
+                account=account, source=ExportSource.SEGMENT, object_id=segment_id
+            )
+        )

@@ -211,15 +211,25 @@ def segment_delete(request: SenderRequest, segment_id: int) -> HttpResponse:
 @account_required
 def segment_export(request: SenderRequest, segment_id: int) -> HttpResponse:
     """The segment's subscribers with their consent, as CSV or XLSX (?format=): the list
-    export's columns and cells, over the addresses the segment's count counts."""
-    from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
+    export's columns and cells, over the addresses the segment's count counts; the file itself
+    when small, else a background export (lists.export_views.export_answer)."""
+    from django.urls import reverse
+
+    from lists.export_views import export_answer
+    from lists.exports import EXPORT_FORMATS, export_filename
 
     segment = _segment_or_404(request, segment_id)
-    file_format = request.GET.get("format", "csv")
+    file_format = request.POST.get("format") or request.GET.get("format", "csv")
     if file_format not in EXPORT_FORMATS:
         raise Http404(_("No such export format."))
-    return subscribers_export_response(
-        segment_selectors.segment_subscribers(segment=segment),
+    return export_answer(
+        request,
+        source="segment",
+        object_id=segment.pk,
         file_format=file_format,
+        subscribers=segment_selectors.segment_subscribers(segment=segment),
         filename=export_filename(segment, kind="segment"),
+        title=_("Segment “%(name)s” (%(format)s)")
+        % {"name": segment.name, "format": file_format.upper()},
+        back_url=reverse("segment_edit", args=[segment.pk]),
     )

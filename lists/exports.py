@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from django.db.models import QuerySet
@@ -120,20 +120,29 @@ ORDER BY s.id
 _ISO = '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\''
 
 
-def subscriber_export_rows(subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK) -> Iterator[list]:
+# Told the rows written so far, after each chunk (a background export's progress).
+Progress = Callable[[int], None] | None
+
+
+def subscriber_export_rows(
+    subscribers: QuerySet, *, chunk: int | None = None, progress: Progress = None
+) -> Iterator[list]:
     """Each subscriber of `subscribers` (any queryset of subscribers: a list, a segment, a
     search; the caller scopes it to the account) as a row of SUBSCRIBER_EXPORT_HEADER, all text,
     with the consent they gave (their latest "granted" record), in primary-key order. Memory is
     bounded by `chunk`: rows are read `chunk` at a time by key (keyset, never OFFSET), one query
-    per chunk. Elsewhere than PostgreSQL (SQLite, locally) a slower portable query."""
+    per chunk. `progress`, when given, is told the rows yielded so far after each chunk.
+    Elsewhere than PostgreSQL (SQLite, locally) a slower portable query."""
     from django.db import connections
 
+    chunk = chunk or EXPORT_CHUNK
     connection = connections[subscribers.db]
     if connection.vendor != "postgresql":
-        yield from _portable_rows(subscribers)
+        yield from _portable_rows(subscribers, chunk=chunk, progress=progress)
         return
     ids = subscribers.order_by("pk").values("pk")
     after = 0
+    done = 0
     while True:
         inner, params = ids.filter(pk__gt=after)[:chunk].query.sql_with_params()
         with connection.cursor() as cursor:
@@ -144,11 +153,14 @@ def subscriber_export_rows(subscribers: QuerySet, *, chunk: int = EXPORT_CHUNK) 
         after = batch[-1][0]
         for row in batch:
             yield list(row[1:])
+        done += len(batch)
+        if progress is not None:
+            progress(done)
         if len(batch) < chunk:
             return
 
 
-def _portable_rows(subscribers: QuerySet) -> Iterator[list]:
+def _portable_rows(subscribers: QuerySet, *, chunk: int, progress: Progress) -> Iterator[list]:
     """subscriber_export_rows on databases without LATERAL (SQLite, for local work): the
     latest consent by one subquery per column, formatted in Python."""
     import json
@@ -178,11 +190,17 @@ def _portable_rows(subscribers: QuerySet) -> Iterator[list]:
             *[f"consent_{f}" for f in fields],
         )
     )
+    done = 0
     for row in rows.iterator(chunk_size=2000):
         row = ["" if cell is None else cell for cell in row]
         row[4], row[5], row[8] = iso(row[4]), iso(row[5]), iso(row[8])
         row[6] = json.dumps(row[6] or {}, ensure_ascii=False, sort_keys=True)
         yield [str(cell) for cell in row]
+        done += 1
+        if progress is not None and done % chunk == 0:
+            progress(done)
+    if progress is not None and done % chunk:
+        progress(done)
 
 
 _CONSENT_COLUMNS = [
@@ -204,13 +222,28 @@ def _safe_text_cells(row: list[str]) -> list[str]:
 _FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 
 
-def subscribers_csv(subscribers: QuerySet) -> Iterator[str]:
+def subscribers_csv(subscribers: QuerySet, *, progress: Progress = None) -> Iterator[str]:
     """`subscribers` as CSV text, line by line, every cell spreadsheet-safe (for a
     StreamingHttpResponse: nothing is held but the current chunk)."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(SUBSCRIBER_EXPORT_HEADER)
-    for row in subscriber_export_rows(subscribers):
+    for row in subscriber_export_rows(subscribers, progress=progress):
         yield writer.writerow(_safe_text_cells(row))
+
+
+def subscribers_csv_file(subscribers: QuerySet, *, target, progress: Progress = None) -> int:
+    """Write `subscribers_csv` to the binary file `target` (UTF-8). Returns the rows written."""
+    lines = subscribers_csv(subscribers, progress=progress)
+    written = -1  # the header
+    buffer: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        written += 1
+        if len(buffer) == 1000:
+            target.write("".join(buffer).encode("utf-8"))
+            buffer.clear()
+    target.write("".join(buffer).encode("utf-8"))
+    return written
 
 
 # A sheet holds 1,048,576 rows; a longer export goes on over more sheets, each with the header.
@@ -219,7 +252,9 @@ XLSX_SHEET_ROWS = 1_000_000
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def subscribers_xlsx(subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SHEET_ROWS) -> int:
+def subscribers_xlsx(
+    subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SHEET_ROWS, progress: Progress = None
+) -> int:
     """Write `subscribers` as an .xlsx workbook to the binary file `target` (openpyxl's
     write-only mode: rows go to disk as they come, memory stays flat). Every cell is text and
     spreadsheet-safe: a value starting with "=" is not a formula. Returns the rows written."""
@@ -228,7 +263,7 @@ def subscribers_xlsx(subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SH
     workbook = Workbook(write_only=True)
     sheet: Any = None  # (openpyxl is untyped)
     written = 0
-    for row in subscriber_export_rows(subscribers):
+    for row in subscriber_export_rows(subscribers, progress=progress):
         if written % sheet_rows == 0:
             sheet = workbook.create_sheet(f"Subscribers {written // sheet_rows + 1}")
             sheet.append(SUBSCRIBER_EXPORT_HEADER)
@@ -240,28 +275,39 @@ def subscribers_xlsx(subscribers: QuerySet, *, target, sheet_rows: int = XLSX_SH
     return written
 
 
-def _list_rows(mailing_list) -> Iterator[list]:
+def _list_rows(mailing_list, progress: Progress = None) -> Iterator[list]:
     """The account ZIP's rows of one list (ACCOUNT_EXPORT_HEADER)."""
-    for row in subscriber_export_rows(mailing_list.subscribers.all()):
+    for row in subscriber_export_rows(mailing_list.subscribers.all(), progress=progress):
         yield row[: len(ACCOUNT_EXPORT_HEADER)]
 
 
-def account_lists_zip(*, account, target) -> int:
+def account_lists_zip(*, account, target, progress: Progress = None) -> int:
     """Write a ZIP of the account's lists to the binary file `target`: one spreadsheet-safe
     CSV per list (ACCOUNT_EXPORT_HEADER: every subscriber with their consent record). Reads
-    only the account's lists. Returns the number of lists written."""
+    only the account's lists. `progress` is told the rows written so far, over every list.
+    Returns the number of lists written."""
     import zipfile
 
     from django.utils.text import slugify
 
     lists = MailingList.objects.filter(account=account).order_by("pk")
     count = 0
+    before = 0
+
+    def list_progress(done: int) -> None:
+        if progress is not None:
+            progress(before + done)
+
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for mailing_list in lists:
             name = f"{mailing_list.pk}-{slugify(mailing_list.name) or 'list'}.csv"
+            rows = 0
             with archive.open(name, "w") as member:
-                for line in csv_lines(ACCOUNT_EXPORT_HEADER, _list_rows(mailing_list)):
+                lines = csv_lines(ACCOUNT_EXPORT_HEADER, _list_rows(mailing_list, list_progress))
+                for line in lines:
                     member.write(line.encode("utf-8"))
+                    rows += 1
+            before += rows - 1
             count += 1
     return count
 

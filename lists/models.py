@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -504,3 +505,114 @@ class SubscriberTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} #{self.tag_id}"
+
+
+class ExportStorage(FileSystemStorage):
+    """Where export files go: settings.EXPORTS_ROOT, a folder of their own outside MEDIA_ROOT,
+    with no URL (a file is sent only by the download views, to the signed-in requester). The
+    folder is read from the settings on every use, so a changed setting (a test's) applies."""
+
+    def __init__(self):
+        super().__init__(base_url=None)
+
+    @property
+    def base_location(self):
+        return settings.EXPORTS_ROOT
+
+    @property
+    def location(self):
+        import os
+
+        return os.path.abspath(self.base_location)
+
+    def deconstruct(self):
+        return ("lists.models.ExportStorage", (), {})
+
+
+def export_storage() -> ExportStorage:
+    return ExportStorage()
+
+
+class ExportSource(models.TextChoices):
+    LIST = "list", _("List")
+    SEGMENT = "segment", _("Segment")
+    ACCOUNT = "account", _("All lists (ZIP)")
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "XLSX"
+    ZIP = "zip", "ZIP"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ExportJob(models.Model):
+    """A file of subscribers with their consent being written by a worker (a list, a segment or
+    every list of the account), its progress, and the file until it expires."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=8, choices=ExportSource.choices)
+    # The list's or segment's id (a segment is the campaigns app's, above this one: no foreign
+    # key); None for the account's ZIP. Resolved by lists.export_sources when the job runs.
+    object_id = models.BigIntegerField(null=True, blank=True)
+    # The list's or segment's name when asked for: the page still says what it was.
+    label = models.CharField(max_length=200)
+    file_format = models.CharField(max_length=4, choices=ExportFormat.choices)
+    status = models.CharField(
+        max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    file = models.FileField(storage=export_storage, upload_to="%Y/%m/", blank=True)
+    filename = models.CharField(max_length=200)
+    file_size = models.BigIntegerField(default=0)
+    # Coded text (lists/texts.py), rendered in the reader's language.
+    failure_reason = models.JSONField(default=str, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When the file is deleted (finished_at + EXPORT_KEEP_SECONDS); the row goes with it.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["account", "requested_by", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExportStatus.values), name="export_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=ExportSource.values), name="export_source_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export of {self.label} ({self.file_format}, {self.status})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == ExportStatus.DONE:
+            return 1.0
+        if not self.rows_total:
+            return 0.0
+        # Rows may be added while it runs: never "done" before the file is.
+        return min(0.99, self.rows_done / self.rows_total)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.FAILED)
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == ExportStatus.DONE and bool(self.file)

@@ -17,6 +17,7 @@ from lists.addresses import address_hash
 from lists.models import (
     ConsentRecord,
     ConsentSource,
+    ExportJob,
     ImportJob,
     MailingList,
     Subscriber,
@@ -179,6 +180,18 @@ def imports_for(*, account: Account) -> QuerySet[ImportJob]:
 
 def import_get(*, account: Account, import_id: int) -> ImportJob | None:
     return imports_for(account=account).filter(pk=import_id).first()
+
+
+def exports_for(*, account: Account, user) -> QuerySet[ExportJob]:
+    """The exports `user` asked for in `account`, newest first: an export's file is its
+    requester's (an account's ZIP is its owner's), not every member's."""
+    return ExportJob.objects.filter(account=account, requested_by=user).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def export_get(*, account: Account, user, export_id: int) -> ExportJob | None:
+    return exports_for(account=account, user=user).filter(pk=export_id).first()
 
 
 def suppressions_for(*, account: Account) -> QuerySet[Suppression]:

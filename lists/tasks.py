@@ -83,3 +83,20 @@ def resume_stalled_imports() -> list[int]:
     from lists.services.imports import imports_resume_stalled
 
     return imports_resume_stalled(quiet_for=timedelta(minutes=15))
+
+
+@shared_task(name="lists.run_export", acks_late=True)
+def run_export(export_id: int) -> str:
+    """Write a queued export's file; a second delivery finds it claimed and does nothing."""
+    from lists.services.export_jobs import export_run
+
+    return export_run(export_id=export_id)
+
+
+@shared_task(name="lists.tend_exports")
+def tend_exports() -> dict[str, int]:
+    """Beat, every 5 minutes: delete expired exports and their files; queue again the running
+    ones whose worker stopped. Safe to run twice."""
+    from lists.services.export_jobs import exports_tend
+
+    return exports_tend()

@@ -123,3 +123,14 @@ define(
 )
 # `error` is Python's csv module's own explanation, in English.
 define("lists.file.not_csv", gettext_noop("Row %(row)s cannot be read as CSV: %(error)s."))
+
+# --- why an export failed (ExportJob.failure_reason) ---------------------------------------------
+
+define(
+    "lists.export.source_gone",
+    gettext_noop("The list or segment was deleted before its export was written."),
+)
+define(
+    "lists.export.write_failed",
+    gettext_noop("The file could not be written. Please try again in a few minutes."),
+)

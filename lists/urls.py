@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lists import public_views, tag_views, views
+from lists import export_views, public_views, tag_views, views
 
 urlpatterns = [
     path(
@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     # The owner's download of every list with its consent records (before closing the account).
     path("account/export/", views.account_export, name="account_export"),
+    # Exports written in the background: the person's list, one job, its file, the mailed link.
+    path("exports/", export_views.exports, name="exports"),
+    path("exports/<int:export_id>/", export_views.export_detail, name="export_detail"),
+    path("exports/<int:export_id>/download/", export_views.export_download, name="export_download"),
+    path("exports/link/<str:export_token>/", export_views.export_link, name="export_link"),
     path("consent/<int:record_id>/proof/", views.consent_proof, name="consent_proof"),
     # Recipients: the hosted subscription form and the double opt-in confirmation.
     path("subscribe/<str:public_id>/", public_views.subscribe, name="subscribe"),

@@ -375,16 +375,29 @@ def subscriber_remove(request: SenderRequest, list_id: int, subscriber_id: int) 
 
 @account_required
 def list_export(request: SenderRequest, list_id: int) -> HttpResponse:
-    """Every subscriber of the list with their consent, as CSV or XLSX (?format=)."""
-    from lists.exports import EXPORT_FORMATS, export_filename, subscribers_export_response
+    """Every subscriber of the list with their consent, as CSV or XLSX (?format=): the file
+    itself when small, else a background export (lists.export_views.export_answer)."""
+    from django.urls import reverse
+
+    from lists.export_views import export_answer
+    from lists.exports import EXPORT_FORMATS, export_filename
 
     mailing_list = _list_or_404(request, list_id)
-    file_format = request.GET.get("format", "csv")
+    file_format = request.POST.get("format") or request.GET.get("format", "csv")
     if file_format not in EXPORT_FORMATS:
         raise Http404(_("No such export format."))
-    subscribers = selectors.subscribers_for(account=request.user.account, mailing_list=mailing_list)
-    return subscribers_export_response(
-        subscribers, file_format=file_format, filename=export_filename(mailing_list)
+    return export_answer(
+        request,
+        source="list",
+        object_id=mailing_list.pk,
+        file_format=file_format,
+        subscribers=selectors.subscribers_for(
+            account=request.user.account, mailing_list=mailing_list
+        ),
+        filename=export_filename(mailing_list),
+        title=_("List “%(name)s” (%(format)s)")
+        % {"name": mailing_list.name, "format": file_format.upper()},
+        back_url=reverse("list_detail", args=[mailing_list.pk]),
     )
 
 
@@ -644,20 +657,22 @@ def suppressions(request: SenderRequest) -> HttpResponse:
 
 
 @account_required
-def account_export(request: SenderRequest) -> FileResponse:
+def account_export(request: SenderRequest) -> HttpResponse:
     """Every list of the account with its subscribers' consent, as a ZIP of CSV files (the
-    owner's, before closing the account: accounts.roles)."""
-    import tempfile
+    owner's, before closing the account: accounts.roles), always written by a worker: POST
+    starts it, GET shows the button."""
+    from django.urls import reverse
 
-    from django.utils import timezone
+    from lists.export_views import export_answer
 
-    from lists.exports import account_lists_zip
-
-    # A temporary file, not memory: an account's lists can be large.
-    target = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
-    account_lists_zip(account=request.user.account, target=target)
-    target.seek(0)
-    filename = f"consentmail-lists-{timezone.now():%Y-%m-%d}.zip"
-    return FileResponse(
-        target, as_attachment=True, filename=filename, content_type="application/zip"
+    return export_answer(
+        request,
+        source="account",
+        object_id=None,
+        file_format="zip",
+        # Counted for the page; a ZIP is never answered in the request (export_streams).
+        subscribers=Subscriber.objects.filter(mailing_list__account=request.user.account),
+        filename="",
+        title=_("All lists (ZIP)"),
+        back_url=reverse("account_close"),
     )

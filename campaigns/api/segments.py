@@ -14,8 +14,8 @@ from campaigns.segments import OPERATORS
 from config.api import PageNumberPagination, paginated_response
 from config.errors import NotFound
 from lists.api.serializers import ExportFormatQuery
-from lists.api.views import AnyFormatNegotiation
-from lists.exports import XLSX_TYPE, export_filename, subscribers_export_response
+from lists.api.views import EXPORT_ACCEPTED, AnyFormatNegotiation, export_api_answer
+from lists.exports import XLSX_TYPE, export_filename
 from lists.models import MailingList
 
 _CONDITIONS_HELP = (
@@ -175,9 +175,11 @@ class SegmentExportView(APIView):
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, XLSX_TYPE): OpenApiTypes.BINARY,
+            (202, "application/json"): EXPORT_ACCEPTED,
             **error_responses(400, 404),
         },
-        summary="The segment's subscribers with their consent, as CSV (streamed) or XLSX",
+        summary="The segment's subscribers with their consent, as CSV (streamed) or XLSX; "
+        "a large export answers 202 and is prepared in the background",
         description="The list export's columns, over the addresses the segment's count counts: "
         "subscribed, meeting its conditions, not suppressed, each address once (an address on "
         "two of its lists is exported from the row it was subscribed by first, the lowest "
@@ -187,9 +189,12 @@ class SegmentExportView(APIView):
         segment = _segment_or_404(request, segment_id)
         query = ExportFormatQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return subscribers_export_response(
-            segment_selectors.segment_subscribers(segment=segment),
+        return export_api_answer(
+            request,
+            source="segment",
+            object_id=segment.pk,
             file_format=query.validated_data["format"],
+            subscribers=segment_selectors.segment_subscribers(segment=segment),
             filename=export_filename(segment, kind="segment"),
         )
 

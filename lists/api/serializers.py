@@ -9,7 +9,15 @@ from rest_framework import serializers
 from config.api import CodedTextField
 from config.errors import ApplicationError
 from config.parsers import holds_lone_surrogate
-from lists.models import ImportJob, MailingList, Subscriber, SubscriberStatus
+from lists.models import (
+    ExportFormat,
+    ExportJob,
+    ExportSource,
+    ImportJob,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+)
 from lists.services.consent import consent_source_check
 
 
@@ -156,6 +164,67 @@ class ExportFormatQuery(serializers.Serializer):
         default="csv",
         help_text="csv (UTF-8 with a BOM, streamed) or xlsx.",
     )
+
+
+class ExportStartInput(serializers.Serializer):
+    # A declared field (the metaclass takes it off the class), not Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=ExportSource.choices,
+        help_text="list, segment, or account (every list of the account as a ZIP of CSV files; "
+        "the owner's only).",
+    )
+    id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The list's or segment's id (not for account).",
+    )
+    format = serializers.ChoiceField(
+        choices=ExportFormat.choices,
+        help_text="csv or xlsx for a list or segment; zip for account.",
+    )
+
+
+class ExportJobOutput(serializers.ModelSerializer):
+    id = serializers.IntegerField(read_only=True)
+    object_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The list's or segment's id; null for account."
+    )
+    progress = serializers.FloatField(read_only=True, help_text="0..1; 1 once the file is ready.")
+    failure_reason = CodedTextField(
+        read_only=True, help_text="Why the export failed, in the request's language."
+    )
+    download_url = serializers.SerializerMethodField(
+        help_text="Where the file is, once `status` is done (until `expires_at`); null before."
+    )
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id",
+            "source",
+            "object_id",
+            "label",
+            "file_format",
+            "status",
+            "rows_total",
+            "rows_done",
+            "progress",
+            "filename",
+            "file_size",
+            "download_url",
+            "failure_reason",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "expires_at",
+        ]
+
+    def get_download_url(self, obj) -> str | None:
+        from django.urls import reverse
+
+        return reverse("api-export-download", args=[obj.pk]) if obj.is_downloadable else None
 
 
 class ImportInput(serializers.Serializer):

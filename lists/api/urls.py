@@ -26,6 +26,13 @@ urlpatterns = [
         name="api-subscriber-remove",
     ),
     path("lists/<int:list_id>/export/", views.ListExportView.as_view(), name="api-list-export"),
+    path("exports/", views.ExportListView.as_view(), name="api-exports"),
+    path("exports/<int:export_id>/", views.ExportDetailView.as_view(), name="api-export"),
+    path(
+        "exports/<int:export_id>/download/",
+        views.ExportDownloadView.as_view(),
+        name="api-export-download",
+    ),
     path("lists/<int:list_id>/imports/", views.ImportCreateView.as_view(), name="api-imports"),
     path("imports/<int:import_id>/", views.ImportDetailView.as_view(), name="api-import"),
     path(

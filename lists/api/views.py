@@ -6,7 +6,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import StreamingHttpResponse
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.addresses import normalise_address
+from accounts.api.schema import error_responses
 from accounts.api.views import ACCOUNT_PERMISSIONS
 from config.api import CountedPagination, PageNumberPagination, paginated_response
-from config.errors import ApplicationError, NotFound
+from config.errors import ApplicationError, InvalidTransition, NotFound
 from config.parsers import JSONParser
 from lists import selectors
 from lists.api import serializers as s
@@ -26,7 +27,7 @@ from lists.exports import (
     import_issues_csv,
     subscribers_export_response,
 )
-from lists.services import bulk_upsert, imports, privacy, subscribers
+from lists.services import bulk_upsert, export_jobs, imports, privacy, subscribers
 from lists.services import lists as list_services
 
 _LIST = {
@@ -539,6 +540,67 @@ class AnyFormatNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+_EXPORT = {
+    "id": 12,
+    "source": "list",
+    "object_id": 1,
+    "label": "Monthly news",
+    "file_format": "xlsx",
+    "status": "running",
+    "rows_total": 250000,
+    "rows_done": 60000,
+    "progress": 0.24,
+    "filename": "1-monthly-news-2026-12-06.xlsx",
+    "file_size": 0,
+    "download_url": None,
+    "failure_reason": "",
+    "created_at": "2026-12-06T09:00:00Z",
+    "started_at": "2026-12-06T09:00:01Z",
+    "finished_at": None,
+    "expires_at": None,
+}
+EXPORT_RUNNING_EXAMPLE = OpenApiExample("Running", value=_EXPORT, response_only=True)
+EXPORT_START_EXAMPLE = OpenApiExample(
+    "A list as XLSX", value={"source": "list", "id": 1, "format": "xlsx"}, request_only=True
+)
+# The 202 of an export too large to answer in the request (lists.services.export_jobs).
+EXPORT_ACCEPTED = OpenApiResponse(
+    response=s.ExportJobOutput,
+    description="Too large to answer in the request (a CSV of more than "
+    "EXPORT_STREAM_MAX_ROWS rows, 100,000 by default; an XLSX of more than "
+    "EXPORT_XLSX_INLINE_MAX_ROWS, 10,000): a background export was started (or the same one "
+    "already running is returned). Poll `GET /exports/{id}/` (the Location header) and "
+    "download from its `download_url` when `status` is done.",
+    examples=[EXPORT_RUNNING_EXAMPLE],
+)
+
+
+def export_api_answer(
+    request, *, source: str, object_id: int, file_format: str, subscribers, filename: str
+):
+    """The API's answer to an export GET: the file itself when small (200), else a background
+    export and 202 with it (lists.services.export_jobs decides which)."""
+    rows = subscribers.count()
+    if export_jobs.export_streams(file_format=file_format, rows=rows):
+        return subscribers_export_response(subscribers, file_format=file_format, filename=filename)
+    job = export_jobs.export_job_start(
+        account=request.user.account,
+        user=request.user,
+        source=source,
+        object_id=object_id,
+        file_format=file_format,
+    )
+    return _export_accepted(job)
+
+
+def _export_accepted(job) -> Response:
+    from django.urls import reverse
+
+    response = Response(s.ExportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+    response["Location"] = reverse("api-export", args=[job.pk])
+    return response
+
+
 class ListExportView(APIView):
     permission_classes = ACCOUNT_PERMISSIONS
     content_negotiation_class = AnyFormatNegotiation
@@ -548,8 +610,11 @@ class ListExportView(APIView):
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, XLSX_TYPE): OpenApiTypes.BINARY,
+            (202, "application/json"): EXPORT_ACCEPTED,
+            **error_responses(400, 404),
         },
-        summary="Every subscriber of a list with their consent, as CSV (streamed) or XLSX",
+        summary="Every subscriber of a list with their consent, as CSV (streamed) or XLSX; "
+        "a large export answers 202 and is prepared in the background",
     )
     def get(self, request, list_id: int):
         mailing_list = _list_or_404(request, list_id)
@@ -558,11 +623,112 @@ class ListExportView(APIView):
         queryset = selectors.subscribers_for(
             account=request.user.account, mailing_list=mailing_list
         )
-        return subscribers_export_response(
-            queryset,
+        return export_api_answer(
+            request,
+            source="list",
+            object_id=mailing_list.pk,
             file_format=query.validated_data["format"],
+            subscribers=queryset,
             filename=export_filename(mailing_list),
         )
+
+
+def _export_or_404(request, export_id: int):
+    job = selectors.export_get(account=request.user.account, user=request.user, export_id=export_id)
+    if job is None:
+        raise NotFound("No such export.")
+    return job
+
+
+class ExportListView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    pagination_class = PageNumberPagination
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        responses={200: s.ExportJobOutput(many=True), **error_responses()},
+        summary="Your exports, newest first (each is its requester's)",
+    )
+    def get(self, request):
+        jobs = selectors.exports_for(account=request.user.account, user=request.user)
+        return paginated_response(request, self, jobs, s.ExportJobOutput)
+
+    @extend_schema(
+        request=s.ExportStartInput,
+        responses={202: s.ExportJobOutput, **error_responses(400, 404)},
+        examples=[EXPORT_START_EXAMPLE, EXPORT_RUNNING_EXAMPLE],
+        summary="Start an export of a list, a segment or every list (ZIP) in the background",
+        description="Whatever its size, the file is written by a worker: poll the job, then "
+        "download it from `download_url`. The same export asked again while it runs returns "
+        "that job. The requester is e-mailed a link when it is ready. The account's ZIP is the "
+        "owner's only.",
+    )
+    def post(self, request):
+        data = s.ExportStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["source"] == "account":
+            _require_owner(request)
+        job = export_jobs.export_job_start(
+            account=request.user.account,
+            user=request.user,
+            source=values["source"],
+            object_id=values.get("id"),
+            file_format=values["format"],
+        )
+        return _export_accepted(job)
+
+
+def _require_owner(request) -> None:
+    from accounts import roles
+    from accounts.models import Role
+    from config.errors import PermissionDenied
+
+    if not roles.at_least(roles.effective_role(request.user, request.auth), Role.OWNER):
+        raise PermissionDenied(roles.refusal(request.user.role, Role.OWNER))
+
+
+class ExportDetailView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+
+    @extend_schema(
+        responses={200: s.ExportJobOutput, **error_responses(404)},
+        examples=[EXPORT_RUNNING_EXAMPLE],
+        summary="An export's status and progress; `download_url` once it is done",
+    )
+    def get(self, request, export_id: int):
+        return Response(s.ExportJobOutput(_export_or_404(request, export_id)).data)
+
+
+class ExportDownloadView(APIView):
+    permission_classes = ACCOUNT_PERMISSIONS
+    content_negotiation_class = AnyFormatNegotiation
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_TYPE): OpenApiTypes.BINARY,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **error_responses(404, 409),
+        },
+        summary="An export's file (its requester's, until it expires)",
+    )
+    def get(self, request, export_id: int):
+        from django.http import FileResponse
+
+        from lists.export_views import CONTENT_TYPES
+
+        job = _export_or_404(request, export_id)
+        if not job.is_downloadable:
+            raise InvalidTransition("The export has no file: not done yet, failed or expired.")
+        response = FileResponse(
+            job.file.open("rb"),
+            as_attachment=True,
+            filename=job.filename,
+            content_type=CONTENT_TYPES[job.file_format],
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class ImportCreateView(APIView):

@@ -12,6 +12,7 @@ from accounts.models import Account
 from config.account_data import AccountDataStep, deleted
 from lists.models import (
     ConsentRecord,
+    ExportJob,
     ImportJob,
     ImportRowIssue,
     MailingList,
@@ -22,13 +23,15 @@ from lists.models import (
     Suppression,
     Tag,
 )
+from lists.services.export_jobs import exports_delete
 from lists.services.subscribers import subscribers_delete
 
 
 def account_data_delete(*, account: Account) -> dict[str, int]:
     """Delete the account's lists, subscribers (set-based: subscribers_delete), consent records,
-    imports and their files (after commit); blank the addresses of its suppressions. Runs inside
-    the caller's transaction, after the campaigns' step (campaigns point at lists)."""
+    imports and exports and their files (after commit); blank the addresses of its
+    suppressions. Runs inside the caller's transaction, after the campaigns' step (campaigns
+    point at lists)."""
     subscribers = Subscriber.objects.filter(mailing_list__account=account)
     counts = {
         "consent_records": ConsentRecord.objects.filter(
@@ -44,6 +47,8 @@ def account_data_delete(*, account: Account) -> dict[str, int]:
     deleted(ImportRowIssue.objects.filter(import_job__account=account))
     # Consent records left pointing at these imports were deleted with their subscribers.
     counts["imports"] = deleted(imports)
+    # Export files hold subscribers and their consent: they go too (after commit).
+    counts["exports"] = exports_delete(jobs=ExportJob.objects.filter(account=account))
     deleted(SubscriberCount.objects.filter(mailing_list__account=account))
     counts["lists"] = deleted(MailingList.objects.filter(account=account))
     # Their tag links went with the subscribers (subscribers_delete); the account's tags go now.
@@ -73,6 +78,7 @@ ACCOUNT_DATA = AccountDataStep(
         ConsentRecord,
         ImportJob,
         ImportRowIssue,
+        ExportJob,
     ),
     keeps={Suppression: "kept with the address blanked: its keyed hash still stops any mailing"},
 )

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Account, Role
 from config.errors import ApplicationError
 from config.text import clean_header_text
-from lists.models import MailingList, Subscriber
+from lists.models import ExportJob, ExportSource, MailingList, Subscriber
+from lists.services.export_jobs import exports_delete
 from lists.services.subscribers import subscribers_delete
 
 _EDITABLE = (
@@ -120,13 +121,21 @@ def list_update(*, mailing_list: MailingList, **changes) -> MailingList:
 
 
 def list_delete(*, mailing_list: MailingList) -> None:
-    """Delete a list with its subscribers, their consent records and its imports (rule 9).
+    """Delete a list with its subscribers, their consent records, its imports and its exports
+    (rule 9).
 
     The account's suppressions stay: they are account-wide and must outlive the list.
     """
     files = [f for job in mailing_list.imports.all() for f in (job.file, job.proof_file) if f]
     with transaction.atomic():
         subscribers_delete(Subscriber.objects.filter(mailing_list=mailing_list))
+        exports_delete(
+            jobs=ExportJob.objects.filter(
+                account_id=mailing_list.account_id,
+                source=ExportSource.LIST,
+                object_id=mailing_list.pk,
+            )
+        )
         mailing_list.delete()
     for file in files:
         file.delete(save=False)

@@ -1,27 +1,15 @@
-/* Live progress of an import: polls the import's JSON once a second until it is done or failed,
-   and updates the page in place. Without JavaScript the page refreshes itself (<noscript>). */
+/* Live progress of an import: job-progress.js polls the import's JSON and moves the bar; this
+   adds the import's counts and, at the end, the rows to look at. Without JavaScript the page
+   refreshes itself (<noscript>). */
 (function () {
   "use strict";
 
   var section = document.getElementById("import");
   if (!section) return;
-  var url = section.getAttribute("data-status-url");
   // The words come translated from the page (data-* attributes), English when missing.
   function text(name, fallback) {
     return section.getAttribute("data-" + name) || fallback;
   }
-  var LABELS = {
-    pending: text("label-pending", "Waiting for column mapping"),
-    queued: text("label-queued", "Queued"),
-    running: text("label-running", "Running"),
-    done: text("label-done", "Done"),
-    failed: text("label-failed", "Failed")
-  };
-  var BADGES = { done: "ok", failed: "error" };
-  var FINISHED = { done: true, failed: true };
-  var POLL_MS = 1000;
-  var MAX_BACKOFF_MS = 10000;
-
   function byId(id) { return document.getElementById(id); }
 
   function setText(id, value) {
@@ -29,20 +17,8 @@
     if (element) element.textContent = value;
   }
 
-  function showStatus(status) {
-    var badge = byId("import-status");
-    badge.textContent = LABELS[status] || status;
-    badge.className = "badge " + (BADGES[status] || "warning");
-    section.setAttribute("data-status", status);
-  }
-
-  function showProgress(data) {
-    var progress = Math.max(0, Math.min(1, Number(data.progress) || 0));
-    var bar = byId("import-progress");
-    bar.value = progress;
-    var percent = Math.round(progress * 100) + "%";
-    bar.textContent = percent;
-    setText("import-percent", percent);
+  // The badge, bar and percentage are job-progress.js's; the counts are the import's own.
+  function showCounts(data) {
     // While the file is being read the total is an estimate from its size: shown as such.
     setText("count-total", data.total_rows === null ? text("counting", "counting…")
       : (data.total_rows_estimated ? "≈" : "") + String(data.total_rows));
@@ -100,30 +76,5 @@
     showIssues(data);
   }
 
-  var delay = POLL_MS;
-
-  function poll() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
-      .then(function (data) {
-        delay = POLL_MS;
-        showStatus(data.status);
-        showProgress(data);
-        if (FINISHED[data.status]) {
-          finish(data);
-        } else {
-          window.setTimeout(poll, delay);
-        }
-      })
-      .catch(function () {
-        // A blip (deploy, network): try again, less often, rather than give up.
-        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-        window.setTimeout(poll, delay);
-      });
-  }
-
-  if (!FINISHED[section.getAttribute("data-status")]) poll();
+  window.jobProgress.watch(section, { onData: showCounts, onFinish: finish });
 })();

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, AccountEvent, AccountState, User
-from lists.models import ConsentRecord, Subscriber
+from lists.models import ConsentRecord, ExportJob, Subscriber
 from moderation.models import AuditEntry
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -51,8 +51,20 @@ def _client(user) -> Client:
     return client
 
 
-def test_the_export_is_a_zip_with_one_csv_per_list_and_the_consent_columns(owner, filled):
-    response = _client(owner).get(reverse("account_export"))
+def test_the_export_is_a_zip_with_one_csv_per_list_and_the_consent_columns(
+    owner, filled, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.EXPORTS_ROOT = str(tmp_path)
+    client = _client(owner)
+    # The ZIP holds every list, of any size: always written by a worker (run here on commit).
+    assert client.get(reverse("account_export")).status_code == 200  # the button, no job
+    assert not ExportJob.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(reverse("account_export"))
+    job = ExportJob.objects.get()
+    assert started.url == reverse("export_detail", args=[job.pk])
+    assert (job.source, job.file_format, job.status) == ("account", "zip", "done")
+    response = client.get(reverse("export_download", args=[job.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -77,6 +89,8 @@ def test_only_the_owner_exports_or_closes(owner, filled, role):
     member = UserFactory(account=owner.account, role=role)
     client = _client(member)
     assert client.get(reverse("account_export")).status_code == 403
+    assert client.post(reverse("account_export")).status_code == 403
+    assert not ExportJob.objects.exists()
     assert client.get(reverse("account_close")).status_code == 403
     response = client.post(
         reverse("account_close"),

@@ -163,6 +163,26 @@ def _template(tenant: Tenant) -> int:
     ).pk
 
 
+def _export(tenant: Tenant) -> int:
+    from django.core.files.base import ContentFile
+
+    from lists.models import ExportJob
+
+    # Done, with its file: the owner's download answers 200.
+    job = ExportJob.objects.create(
+        account=tenant.account,
+        requested_by=tenant.user,
+        source="list",
+        object_id=tenant.id_for("list_id"),
+        label="Isolation",
+        file_format="csv",
+        filename="isolation.csv",
+        status="done",
+    )
+    job.file.save("isolation.csv", ContentFile(b"email\r\n"))
+    return job.pk
+
+
 def _segment(tenant: Tenant) -> int:
     from campaigns.segment_services import segment_create
 
@@ -185,6 +205,7 @@ FACTORIES: dict[str, Callable[[Tenant], int]] = {
     "list_id": _list,
     "subscriber_id": _subscriber,
     "import_id": _import,
+    "export_id": _export,
     "campaign_id": _campaign,
     "domain_id": _sender_domain,
     "token_id": _token,

@@ -75,7 +75,7 @@ def test_edit_remove_and_export_subscribers(page, site, screenshot):
     page.goto(f"{site.url}/lists/{mailing_list.pk}/")
     expect(page.locator("#count-unsubscribed")).to_have_text("1")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Export CSV").click()
+        page.get_by_role("button", name="Export CSV").click()
     assert download.value.suggested_filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text("utf-8-sig"))))
     by_email = {row["email"]: row for row in rows}

@@ -100,7 +100,10 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch)
     # Celery reads these variables before its configuration, so they must name this test's Redis.
     monkeypatch.setenv("CELERY_BROKER_URL", redis_broker)
     monkeypatch.setenv("CELERY_RESULT_BACKEND", redis_broker)
-    saved = dict(celery_app.conf)
+    # Only what is changed below and restored after (copying the whole configuration fails once
+    # a test's `settings` fixture has wrapped Django's settings, as the browser tests' do).
+    changed = ("broker_url", "result_backend", "task_always_eager", "broker_transport_options")
+    saved = {key: celery_app.conf[key] for key in changed}
     celery_app.conf.update(
         broker_url=redis_broker,
         result_backend=redis_broker,
@@ -116,17 +119,7 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-    celery_app.conf.update(
-        {
-            k: saved[k]
-            for k in (
-                "broker_url",
-                "result_backend",
-                "task_always_eager",
-                "broker_transport_options",
-            )
-        }
-    )
+    celery_app.conf.update(saved)
     reset_celery_connections()
 
 

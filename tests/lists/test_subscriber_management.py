@@ -370,7 +370,8 @@ def test_a_long_xlsx_export_goes_on_over_more_sheets(mailing_list, tmp_path):
 def test_the_list_page_offers_the_exports(owner, mailing_list):
     _export_world(mailing_list)
     page = owner.get(reverse("list_detail", args=[mailing_list.pk])).content.decode()
-    assert 'id="export-csv"' in page and "format=xlsx" in page
+    assert 'id="export-csv"' in page and 'name="format" value="xlsx"' in page
+    assert f'action="{reverse("list_export", args=[mailing_list.pk])}"' in page
 
 
 # --- long lists and search ------------------------------------------------------------------------

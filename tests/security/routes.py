@@ -65,7 +65,7 @@ def build_world(settings, tmp_path) -> World:
     from campaigns.models import EmailTemplate
     from campaigns.welcome import welcome_save
     from complaints.models import AbuseReport
-    from lists.models import ConsentRecord, ImportJob
+    from lists.models import ConsentRecord, ExportJob, ImportJob
     from moderation.models import Appeal
     from tests.campaigns.factories import CampaignFactory, submitted_campaign
     from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -100,6 +100,17 @@ def build_world(settings, tmp_path) -> World:
         consent_source="paper_form",
         column_map={"email": 0},
     )
+    export_job = ExportJob.objects.create(
+        account=account,
+        requested_by=owner,
+        source="list",
+        object_id=mailing_list.pk,
+        label=mailing_list.name,
+        file_format="csv",
+        filename="list.csv",
+        status="done",
+    )
+    export_job.file.save("list.csv", ContentFile(b"email\r\nreader@example.org\r\n"))
     token, _ = api_token_create(user=owner, name=f"{marker} token")
     # A's team: an editor and a viewer beside the owner, and an invitation waiting.
     editor = UserFactory(email="editor@example.com", account=account, role="editor")
@@ -148,6 +159,7 @@ def build_world(settings, tmp_path) -> World:
             html_body="<p>Welcome!</p>",
         ),
         "import": import_job,
+        "export": export_job,
         "token": token,
         "domain": SenderDomainFactory(account=account),
         "webhook": webhook,
@@ -236,6 +248,12 @@ def _token(world: World, route: Route) -> str:
     return makers[route.name]()
 
 
+def _export_token(world: World, route: Route) -> str:
+    from lists.services.export_jobs import export_link_token
+
+    return export_link_token(world.objects["export"])
+
+
 def _campaign_id(world: World, route: Route) -> int:
     # Moderators work on submitted campaigns; senders edit drafts (and consent requests).
     key = "submitted" if route.name.startswith(("moderation", "api-moderation")) else "draft"
@@ -266,6 +284,8 @@ FILLERS: dict[str, Callable[[World, Route], object]] = {
     "subscriber_id": lambda w, r: w.objects["subscriber"].pk,
     "record_id": lambda w, r: w.objects["record"].pk,
     "import_id": lambda w, r: w.objects["import"].pk,
+    "export_id": lambda w, r: w.objects["export"].pk,
+    "export_token": _export_token,
     "campaign_id": _campaign_id,
     "domain_id": lambda w, r: w.objects["domain"].pk,
     "template_id": lambda w, r: w.objects["template"].pk,
@@ -298,6 +318,8 @@ OBJECT_PARAMETERS = {
     "subscriber_id",
     "record_id",
     "import_id",
+    "export_id",
+    "export_token",
     "campaign_id",
     "domain_id",
     "token_id",

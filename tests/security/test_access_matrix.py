@@ -197,6 +197,11 @@ PAGES: dict[str, Page] = {
     "team_transfer": Page(SENDER),
     "account_close": Page(SENDER),
     "account_export": Page(SENDER),
+    # Exports are their requester's (the owner's here); the mailed link leads to the job's page.
+    "exports": Page(SENDER),
+    "export_detail": Page(SENDER),
+    "export_download": Page(SENDER),
+    "export_link": Page(SENDER, owner_get=(302,)),
     # --- moderators
     "moderation_queue": Page(STAFF),
     "moderation_blocklists": Page(STAFF),

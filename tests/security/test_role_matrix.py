@@ -73,6 +73,11 @@ MEMBER_WRITES = {
     "api-tokens",
     "api-token",
     "api-accept-terms",
+    "list_export",
+    "segment_export",
+    "api-list-export",
+    "api-segment-export",
+    "api-exports",
 }
 RANK = {"viewer": 0, "editor": 1, "owner": 2}
 SENDER_PAGES = [r for r in BROWSER_ROUTES if PAGES.get(r.name) and PAGES[r.name].kind == SENDER]
