@@ -334,5 +334,6 @@ def main() -> None:
             f"{load[1]:.2f} {load[2]:.2f}"
         )
 
+
 if __name__ == "__main__":
     main()
