@@ -132,6 +132,8 @@ class SmtpTransport:
     def __init__(self, *, signing_account_id: int | None = None) -> None:
         self.backend = get_connection(SMTP_BACKEND)
         self._handed_over = False  # the current message's final dot has been sent
+        # (tag, record) of a message handed over by `hand_over` whose answer is not read yet.
+        self._in_flight: tuple[object, object] | None = None
         # None: sign with the From domain's verified key; an id: with that account's own key,
         # verified or not (a test send, to the user's own address).
         self.signing_account_id = signing_account_id
@@ -146,6 +148,11 @@ class SmtpTransport:
                 # it in 16 KB steps (Linux's initial send buffer).
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+                # `hand_over` writes the next envelope while the last message's bytes may not
+                # be acknowledged yet: Nagle's algorithm would hold those few bytes back until
+                # they are, which is the very round trip the pipelining saves.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.backend.connection
 
     def _drop(self) -> None:
@@ -160,26 +167,11 @@ class SmtpTransport:
         previous message's record settles meanwhile); when it answers False, nothing is
         handed over (the connection is dropped) and ClaimLost is raised."""
         self._handed_over = False
+        self.finish()  # a message `hand_over` left in flight is answered first
         try:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
-            eight_bit = smtp.has_extn("8bitmime")
-            # The one place a message's final bytes are made, just before they go to SMTP:
-            # built, then DKIM-signed with the From domain's key.
-            message_bytes = _built(
-                lambda: signed_in_front(
-                    raw_message(rendered, eight_bit=eight_bit),
-                    lambda unsigned: dkim_sign(
-                        unsigned,
-                        rendered.from_email.rpartition("@")[2],
-                        account_id=self.signing_account_id,
-                    ),
-                )
-            )
-            envelope = (
-                f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
-                f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
-            ).encode("ascii")
+            message_bytes, envelope = self._written(smtp, rendered)
             if smtp.has_extn("pipelining"):
                 # RFC 2920: the three commands in one write, then their three replies: one
                 # round trip instead of three, most of what a local relay costs per message.
@@ -210,14 +202,139 @@ class SmtpTransport:
             raise _smtp_error(code, response)
         return response.decode(errors="replace")[:255]
 
+    def _written(self, smtp: smtplib.SMTP, rendered: RenderedMessage) -> tuple[bytes, bytes]:
+        """The message's bytes and its envelope (MAIL, RCPT, DATA) for this server."""
+        eight_bit = smtp.has_extn("8bitmime")
+        # The one place a message's final bytes are made, just before they go to SMTP:
+        # built, then DKIM-signed with the From domain's key.
+        message_bytes = _built(
+            lambda: signed_in_front(
+                raw_message(rendered, eight_bit=eight_bit),
+                lambda unsigned: dkim_sign(
+                    unsigned,
+                    rendered.from_email.rpartition("@")[2],
+                    account_id=self.signing_account_id,
+                ),
+            )
+        )
+        envelope = (
+            f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
+            f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
+        ).encode("ascii")
+        return message_bytes, envelope
+
+    def hand_over(self, rendered: RenderedMessage, *, tag, record, before_handover=None) -> None:
+        """Hand the message over as `send` does, but without waiting for the server's answer
+        when it pipelines (RFC 2920): that answer is read once the next message's envelope
+        has been written, so that one round trip waits for both (one a message instead of
+        two), or by `finish`.
+
+        `record(tag, outcome)` gets this message's outcome once it is known: its provider
+        message id, or the PermanentError or TransientError of the server's answer (or of the
+        connection lost after the message went). It is called before the next message's first
+        byte goes, and that message's `before_handover` (which settles what `record` wrote)
+        after it, so every message is still recorded before the next is handed over. `record`
+        answers False when nothing more may go: the next message is then not handed over
+        (ClaimLost). What goes wrong before this message went is raised, as by `send`; so is
+        everything on a server that does not pipeline, where `record` is called at once."""
+        # Twice at most: when the connection went with the message before (its answer never
+        # came), this one goes on a new connection at once, as it would have without the
+        # pipelining, rather than waiting for a retry.
+        for attempt in (1, 2):
+            self._handed_over = False
+            try:
+                smtp = self._smtp()
+                smtp.ehlo_or_helo_if_needed()
+                pipelining = smtp.has_extn("pipelining")
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+                self._drop()
+                raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+            if not pipelining:
+                if not record(tag, self.send(rendered, before_handover=before_handover)):
+                    raise ClaimLost
+                return
+            try:
+                message_bytes, envelope = self._written(smtp, rendered)
+            except UnicodeEncodeError as exc:
+                raise PermanentError(
+                    "the address needs SMTPUTF8, which is not supported", refused_by_server=False
+                ) from exc
+            own_transaction = self._in_flight is None
+            try:
+                smtp.send(envelope)
+                # The answer to the message before, then (below) to this one's envelope: they
+                # come in this order on the connection.
+                if not own_transaction:
+                    if not self._answer():
+                        # This message's transaction is open: dropping it sends nothing.
+                        self._drop()
+                        raise ClaimLost
+                    own_transaction = True
+                self._settle(before_handover)
+                replies = [smtp.getreply() for _ in range(3)]
+                refused = self._data(smtp, message_bytes, replies, wait=False)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+                self._answer_lost(exc)  # the message before, if still in flight
+                self._drop()
+                if not own_transaction and attempt == 1:
+                    continue
+                raise TransientError(
+                    f"connection: {exc}"[:300], deferral=False, maybe_delivered=self._handed_over
+                ) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+            if refused is not None:
+                raise _smtp_error(*refused)
+            self._in_flight = (tag, record)
+            return
+
+    def _answer(self) -> bool:
+        """Read the answer to the message in flight and record it; what `record` answered.
+        A lost connection is recorded as such and raised (SMTPServerDisconnected)."""
+        tag, record = self._in_flight
+        try:
+            code, response = self.backend.connection.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._answer_lost(exc)
+            raise
+        self._in_flight = None
+        if code != 250:
+            return record(tag, _smtp_error(code, response))
+        return record(tag, response.decode(errors="replace")[:255])
+
+    def _answer_lost(self, exc: Exception) -> None:
+        """The connection went before the in-flight message's answer came: the server may
+        have kept it, so its retry may deliver it twice."""
+        if self._in_flight is None:
+            return
+        tag, record = self._in_flight
+        self._in_flight = None
+        record(
+            tag, TransientError(f"connection: {exc}"[:300], deferral=False, maybe_delivered=True)
+        )
+
+    def finish(self) -> None:
+        """Read and record the answer to the message `hand_over` left in flight, if any."""
+        if self._in_flight is None:
+            return
+        try:
+            self._answer()
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._drop()
+
     def _settle(self, before_handover) -> None:
         if before_handover is not None and not before_handover():
             self._drop()  # a transaction may be open (DATA even): dropping it sends nothing
             raise ClaimLost
 
-    def _data(self, smtp: smtplib.SMTP, raw: bytes, replies: list) -> tuple[int, bytes]:
-        """Send the message after MAIL/RCPT/DATA's `replies`, or abandon the transaction at
-        the first refusal (and return it)."""
+    def _data(
+        self, smtp: smtplib.SMTP, raw: bytes, replies: list, *, wait: bool = True
+    ) -> tuple[int, bytes] | None:
+        """Send the message after MAIL/RCPT/DATA's `replies` and return the server's answer
+        (None without `wait`: not read yet), or abandon the transaction at the first refusal
+        (and return it)."""
         accepted = [250, 250, 354]
         failed = next(
             (
@@ -252,9 +369,10 @@ class SmtpTransport:
                 body = b"." + body
         smtp.send(body + b".\r\n")
         self._handed_over = True
-        return smtp.getreply()
+        return smtp.getreply() if wait else None
 
     def close(self) -> None:
+        self._in_flight = None  # send_batch has finished it; an error path may not have
         self._drop()
 
 
@@ -292,6 +410,14 @@ class BackendTransport:
             raise TransientError("the backend did not take the message", deferral=False)
         status = getattr(message, "anymail_status", None)
         return (getattr(status, "message_id", None) or rendered.headers["Message-ID"])[:255]
+
+    def hand_over(self, rendered: RenderedMessage, *, tag, record, before_handover=None) -> None:
+        """As SmtpTransport's, always answered at once: `record(tag, message id)`."""
+        if not record(tag, self.send(rendered, before_handover=before_handover)):
+            raise ClaimLost
+
+    def finish(self) -> None:
+        """Nothing is ever left in flight here."""
 
     def close(self) -> None:
         self.backend.close()
@@ -566,6 +692,37 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     recorder = _Recorder(batch)
     heartbeat_every = settings.SEND_LEASE_SECONDS * HEARTBEAT_SHARE
     next_heartbeat = time.monotonic() + heartbeat_every
+
+    def outcome(item: tuple, result: str | PermanentError | TransientError) -> bool:
+        """Record what became of a message handed over (its provider message id, or the
+        error); False when nothing more may be sent from this batch."""
+        delivery_id, subscriber_id, provider, attempts, email = item
+        if isinstance(result, PermanentError):
+            verdict = result.verdict()
+            bounce = verdict.kind if verdict is not None else None
+            if recorder.failed(delivery_id, str(result), bounce=bounce) and verdict:
+                refusal_apply(subscriber_id=subscriber_id, email=email, verdict=verdict)
+        elif isinstance(result, TransientError):
+            if result.deferral:
+                throttle.deferred(provider)
+            if attempts + 1 >= settings.SEND_MAX_ATTEMPTS:
+                recorder.failed(delivery_id, f"gave up after {attempts + 1} attempts: {result}")
+            else:
+                recorder.later(
+                    delivery_id,
+                    at=timezone.now() + retry_delay(attempts + 1),
+                    error=str(result),
+                    attempted=True,
+                    maybe_delivered=result.maybe_delivered,
+                )
+        # False (at once, or at the next settle): the sweeper took this batch back (this
+        # worker was thought dead): stop, so at most this one message goes twice.
+        elif not recorder.sent(delivery_id, result):
+            return False
+        else:
+            throttle.accepted(provider)
+        return not recorder.claim_lost
+
     _relax_commit_durability()
     settles_first = connection.execute_wrapper(recorder.settle_before_query)
     settles_first.__enter__()
@@ -592,41 +749,22 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
                 continue
             throttle.take_global()
             rendered = compiled.render(recipient)
+            item = (delivery_id, subscriber_id, provider, attempts, recipient.email)
             try:
-                # The previous message's record is committed before this one goes.
-                provider_message_id = transport.send(rendered, before_handover=recorder.settle)
+                # The previous message's record is committed before this one goes; with a
+                # pipelining server its outcome is only known then (SmtpTransport.hand_over).
+                _hand_over(transport, rendered, item, outcome, recorder.settle)
             except ClaimLost:
                 break
-            except PermanentError as exc:
-                verdict = exc.verdict()
-                bounce = verdict.kind if verdict is not None else None
-                if recorder.failed(delivery_id, str(exc), bounce=bounce) and verdict:
-                    refusal_apply(
-                        subscriber_id=subscriber_id, email=recipient.email, verdict=verdict
-                    )
-                continue
-            except TransientError as exc:
-                if exc.deferral:
-                    throttle.deferred(provider)
-                if attempts + 1 >= settings.SEND_MAX_ATTEMPTS:
-                    recorder.failed(delivery_id, f"gave up after {attempts + 1} attempts: {exc}")
-                else:
-                    recorder.later(
-                        delivery_id,
-                        at=timezone.now() + retry_delay(attempts + 1),
-                        error=str(exc),
-                        attempted=True,
-                        maybe_delivered=exc.maybe_delivered,
-                    )
-                continue
-            # False (at once, or at the next settle): the sweeper took this batch back (this
-            # worker was thought dead): stop, so at most this one message goes twice.
-            if not recorder.sent(delivery_id, provider_message_id):
-                break
-            throttle.accepted(provider)
+            except (PermanentError, TransientError) as exc:
+                outcome(item, exc)
     finally:
         try:
-            recorder.close()
+            try:
+                # The last message's answer, if it is still in flight: recorded now.
+                _finish(transport)
+            finally:
+                recorder.close()
         finally:
             settles_first.__exit__(None, None, None)
         if recorder.claim_lost:
@@ -650,6 +788,22 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     return claimed
 
 
+def _hand_over(transport, rendered: RenderedMessage, item: tuple, record, settle) -> None:
+    """`transport.hand_over`, or for a transport with `send` only (a test's), that and the
+    outcome recorded at once."""
+    hand_over = getattr(transport, "hand_over", None)
+    if hand_over is not None:
+        hand_over(rendered, tag=item, record=record, before_handover=settle)
+    elif not record(item, transport.send(rendered, before_handover=settle)):
+        raise ClaimLost
+
+
+def _finish(transport) -> None:
+    finish = getattr(transport, "finish", None)
+    if finish is not None:
+        finish()
+
+
 def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, Recipient]:
     """{subscriber id: recipient} for the rows whose subscriber is still subscribed, each with
     the address and merge data fixed at approval and the list's name as the version has it:
@@ -668,17 +822,17 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
         Subscriber.objects.filter(pk__in=list(snapshots), status=status)
     ):
         email, data = snapshots[recipient.subscriber_id]
+        changes = {}
         if email:
-            recipient = replace(
-                recipient,
-                email=email,
-                name=data.get("name", ""),
-                phone=data.get("phone", ""),
-                attributes=data.get("attributes", {}),
-            )
+            changes = {
+                "email": email,
+                "name": data.get("name", ""),
+                "phone": data.get("phone", ""),
+                "attributes": data.get("attributes", {}),
+            }
         if recipient.list_id in list_names:
-            recipient = replace(recipient, list_name=list_names[recipient.list_id])
-        out[recipient.subscriber_id] = recipient
+            changes["list_name"] = list_names[recipient.list_id]
+        out[recipient.subscriber_id] = replace(recipient, **changes) if changes else recipient
     return out
 
 
