@@ -132,8 +132,9 @@ class SmtpTransport:
     def __init__(self, *, signing_account_id: int | None = None) -> None:
         self.backend = get_connection(SMTP_BACKEND)
         self._handed_over = False  # the current message's final dot has been sent
-        # (tag, record) of a message handed over by `hand_over` whose answer is not read yet.
-        self._in_flight: tuple[object, object] | None = None
+        # (tag, record, before_handover) of a message `hand_over` has written but for its
+        # final dot: the server has not got it yet.
+        self._unfinished: tuple[object, object, object] | None = None
         # None: sign with the From domain's verified key; an id: with that account's own key,
         # verified or not (a test send, to the user's own address).
         self.signing_account_id = signing_account_id
@@ -148,9 +149,9 @@ class SmtpTransport:
                 # it in 16 KB steps (Linux's initial send buffer).
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-                # `hand_over` writes the next envelope while the last message's bytes may not
-                # be acknowledged yet: Nagle's algorithm would hold those few bytes back until
-                # they are, which is the very round trip the pipelining saves.
+                # `hand_over` writes a message's final dot and the next envelope (a few bytes)
+                # while the message's own bytes may not be acknowledged yet: Nagle's algorithm
+                # would hold them back until they are, the very round trip pipelining saves.
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.backend.connection
@@ -160,6 +161,7 @@ class SmtpTransport:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.backend.close()
         self.backend.connection = None
+        self._unfinished = None  # its final dot never went: the server has not got it
 
     def send(self, rendered: RenderedMessage, *, before_handover=None) -> str:
         """Hand the message over; its provider message id. `before_handover`, if given, is
@@ -224,24 +226,24 @@ class SmtpTransport:
         return message_bytes, envelope
 
     def hand_over(self, rendered: RenderedMessage, *, tag, record, before_handover=None) -> None:
-        """Hand the message over as `send` does, but without waiting for the server's answer
-        when it pipelines (RFC 2920): that answer is read once the next message's envelope
-        has been written, so that one round trip waits for both (one a message instead of
-        two), or by `finish`.
+        """Hand the message over as `send` does, in one round trip instead of two when the
+        server pipelines (RFC 2920): the message is written but for its final dot, which goes
+        with the next message's envelope (or at `finish`), and the server's answer to it comes
+        with the answers to that envelope. Until its dot the server has not got the message:
+        a worker that dies before leaves nothing delivered.
 
-        `record(tag, outcome)` gets this message's outcome once it is known: its provider
-        message id, or the PermanentError or TransientError of the server's answer (or of the
-        connection lost after the message went). It is called before the next message's first
-        byte goes, and that message's `before_handover` (which settles what `record` wrote)
-        after it, so every message is still recorded before the next is handed over. `record`
-        answers False when nothing more may go: the next message is then not handed over
-        (ClaimLost). What goes wrong before this message went is raised, as by `send`; so is
-        everything on a server that does not pipeline, where `record` is called at once."""
-        # Twice at most: when the connection went with the message before (its answer never
-        # came), this one goes on a new connection at once, as it would have without the
-        # pipelining, rather than waiting for a retry.
+        `before_handover` is called just before this message's dot goes (it settles what
+        `record` wrote for the message before; False: ClaimLost, nothing goes). `record(tag,
+        outcome)` gets this message's outcome once known: its provider message id, or the
+        PermanentError or TransientError of the server's answer (or of the connection lost
+        after the dot went); it is called before the next message's dot, so every message is
+        still recorded before the next is handed over, and answers False when nothing more may
+        go (ClaimLost). What goes wrong before this message was written is raised, as by
+        `send`; so is everything on a server that does not pipeline, where `record` is called
+        at once."""
+        # Twice at most: when the connection went with the message before, this one goes on
+        # a new connection at once, as it would have without the pipelining.
         for attempt in (1, 2):
-            self._handed_over = False
             try:
                 smtp = self._smtp()
                 smtp.ehlo_or_helo_if_needed()
@@ -261,66 +263,66 @@ class SmtpTransport:
                 raise PermanentError(
                     "the address needs SMTPUTF8, which is not supported", refused_by_server=False
                 ) from exc
-            own_transaction = self._in_flight is None
+            own_transaction = self._unfinished is None
             try:
-                smtp.send(envelope)
-                # The answer to the message before, then (below) to this one's envelope: they
-                # come in this order on the connection.
-                if not own_transaction:
-                    if not self._answer():
-                        # This message's transaction is open: dropping it sends nothing.
-                        self._drop()
-                        raise ClaimLost
-                    own_transaction = True
-                self._settle(before_handover)
+                if own_transaction:
+                    smtp.send(envelope)
+                elif not self._finish_with(smtp, envelope):
+                    # This message's transaction is open: dropping it sends nothing.
+                    self._drop()
+                    raise ClaimLost
+                own_transaction = True
                 replies = [smtp.getreply() for _ in range(3)]
-                refused = self._data(smtp, message_bytes, replies, wait=False)
+                refused = self._data(smtp, message_bytes, replies, final_dot=False)
             except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-                self._answer_lost(exc)  # the message before, if still in flight
                 self._drop()
                 if not own_transaction and attempt == 1:
                     continue
-                raise TransientError(
-                    f"connection: {exc}"[:300], deferral=False, maybe_delivered=self._handed_over
-                ) from exc
+                raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
             except smtplib.SMTPResponseException as exc:
                 raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
             if refused is not None:
                 raise _smtp_error(*refused)
-            self._in_flight = (tag, record)
+            self._unfinished = (tag, record, before_handover)
             return
 
-    def _answer(self) -> bool:
-        """Read the answer to the message in flight and record it; what `record` answered.
-        A lost connection is recorded as such and raised (SMTPServerDisconnected)."""
-        tag, record = self._in_flight
+    def _finish_with(self, smtp: smtplib.SMTP, after: bytes) -> bool:
+        """Hand the unfinished message over (its final dot, then `after` in the same write),
+        read the server's answer to it and record it; what `record` answered (False: stop).
+        The claim is checked first (the message before's record settled): if it was lost,
+        the connection is dropped and the message never reaches the server (ClaimLost). A
+        connection lost once the dot may have gone is recorded as such (the server may have
+        kept the message: its retry is flagged) and raised."""
+        tag, record, before_handover = self._unfinished
         try:
-            code, response = self.backend.connection.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self._answer_lost(exc)
+            self._settle(before_handover)
+        except ClaimLost:
+            self._unfinished = None
             raise
-        self._in_flight = None
+        try:
+            smtp.send(b".\r\n" + after)
+            code, response = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._unfinished = None
+            record(
+                tag,
+                TransientError(f"connection: {exc}"[:300], deferral=False, maybe_delivered=True),
+            )
+            raise
+        self._unfinished = None
         if code != 250:
             return record(tag, _smtp_error(code, response))
         return record(tag, response.decode(errors="replace")[:255])
 
-    def _answer_lost(self, exc: Exception) -> None:
-        """The connection went before the in-flight message's answer came: the server may
-        have kept it, so its retry may deliver it twice."""
-        if self._in_flight is None:
-            return
-        tag, record = self._in_flight
-        self._in_flight = None
-        record(
-            tag, TransientError(f"connection: {exc}"[:300], deferral=False, maybe_delivered=True)
-        )
-
     def finish(self) -> None:
-        """Read and record the answer to the message `hand_over` left in flight, if any."""
-        if self._in_flight is None:
+        """Hand over the message `hand_over` left unfinished, if any, and record its answer
+        (not if the claim was lost: then it never reaches the server)."""
+        if self._unfinished is None:
             return
         try:
-            self._answer()
+            self._finish_with(self.backend.connection, b"")
+        except ClaimLost:
+            pass
         except (smtplib.SMTPServerDisconnected, OSError):
             self._drop()
 
@@ -330,11 +332,11 @@ class SmtpTransport:
             raise ClaimLost
 
     def _data(
-        self, smtp: smtplib.SMTP, raw: bytes, replies: list, *, wait: bool = True
+        self, smtp: smtplib.SMTP, raw: bytes, replies: list, *, final_dot: bool = True
     ) -> tuple[int, bytes] | None:
         """Send the message after MAIL/RCPT/DATA's `replies` and return the server's answer
-        (None without `wait`: not read yet), or abandon the transaction at the first refusal
-        (and return it)."""
+        (without `final_dot`: all but the final dot, and None), or abandon the transaction at
+        the first refusal (and return it)."""
         accepted = [250, 250, 354]
         failed = next(
             (
@@ -367,12 +369,17 @@ class SmtpTransport:
             body = raw.replace(b"\r\n.", b"\r\n..")
             if body.startswith(b"."):
                 body = b"." + body
+        if not final_dot:
+            smtp.send(body)
+            return None
         smtp.send(body + b".\r\n")
         self._handed_over = True
-        return smtp.getreply() if wait else None
+        return smtp.getreply()
 
     def close(self) -> None:
-        self._in_flight = None  # send_batch has finished it; an error path may not have
+        # send_batch has finished it; if an error path has not, the message never reaches the
+        # server (its final dot did not go): its row is given back unsent.
+        self._unfinished = None
         self._drop()
 
 
