@@ -10,6 +10,10 @@ A connection lost after the whole message went but before the server answered is
 doubt without a crash: the delivery is retried later and flagged the same way.
 Those commits do not wait for the WAL flush on PostgreSQL: a worker crash cannot lose them (the
 server has them); only a database crash could, and then a few messages go twice.
+"Handed over" is the message's final dot: with a server that pipelines, a message is written
+but for that dot, which goes with the next message's envelope (SmtpTransport.hand_over), so a
+message costs one round trip to the server, not two; the previous message's record is settled
+before the dot goes, and a message whose dot never went never reached the server.
 """
 
 from __future__ import annotations
@@ -472,9 +476,10 @@ class _Recorder:
     """Writes each outcome as it happens (see the module's docstring).
 
     On PostgreSQL a message's "sent" is written without waiting for the server: the UPDATE is
-    sent (libpq's asynchronous query), and its answer is read just before the next message's
-    first byte goes (`settle`, SmtpTransport's `before_handover`), while this worker renders
-    that message and writes its envelope. So a delivery is still committed before the next
+    sent (libpq's asynchronous query), and its answer is read just before the next message is
+    handed over (`settle`, SmtpTransport's `before_handover`: before its final dot), while this
+    worker writes that message and renders the one after. So a delivery is still committed
+    before the next
     one is handed over, and a crash still leaves at most one message handed over but not
     recorded; the round trip to the database just no longer stands between two messages.
     Every other query on the connection (Django's or ours) settles first."""
