@@ -300,8 +300,11 @@ class SmtpTransport:
         tag, record, before_handover = self._unfinished
         try:
             self._settle(before_handover)
-        except ClaimLost:
-            self._unfinished = None
+        except BaseException:
+            # The claim was lost, or the record before could not be written (the database
+            # went): this message must not go. Dropping the connection without its dot
+            # leaves it undelivered.
+            self._drop()
             raise
         try:
             smtp.send(b".\r\n" + after)
@@ -491,6 +494,8 @@ class _Recorder:
     _pgconn: object = field(init=False, default=None)
     _sent_statement: bytes = field(init=False, default=b"")
     _pending: int | None = field(init=False, default=None)
+    # A "sent" whose answer was an error (or never came): nothing more may be handed over.
+    _failed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.table = connection.ops.quote_name(Delivery._meta.db_table)
@@ -516,11 +521,16 @@ class _Recorder:
     def settle(self) -> bool:
         """Wait for the last "sent" to be committed; False when the batch lost its claim (the
         sweeper took it back: this worker was thought dead), and from then on."""
+        if self._failed:
+            # The last "sent" may not be committed: saying True here would let another message
+            # go with it unrecorded (two possible duplicates in one batch, one flagged).
+            return False
         if self._pending is None:
             return not self.claim_lost
         from psycopg import OperationalError, pq
 
         pgconn, self._pending = self._pgconn, None
+        self._failed = True  # until the answer is read and says the row was written
         while pgconn.flush():  # the rest of the query, should the socket have been full
             select.select([], [pgconn.socket], [])
         pgconn.consume_input()
@@ -536,6 +546,7 @@ class _Recorder:
                 error = (result.error_message or b"").decode(errors="replace")
         if error is not None:
             raise OperationalError(f"recording a sent delivery failed: {error}")
+        self._failed = False
         if updated != 1:
             self.claim_lost = True
         return not self.claim_lost
@@ -585,7 +596,11 @@ class _Recorder:
             str(self.batch.pk).encode(),
             DeliveryStatus.SENDING.encode(),
         ]
-        self._pgconn.send_query_prepared(self._sent_statement, params)
+        try:
+            self._pgconn.send_query_prepared(self._sent_statement, params)
+        except BaseException:
+            self._failed = True
+            raise
         self._pending = delivery_id
         return True
 
