@@ -172,3 +172,25 @@ def test_a_refusal_after_the_message_lands_on_its_own_delivery(settings):
     assert sorted(accepted) == sorted(set(in_order) - deferred)
     batch = SendBatch.objects.get(campaign=campaign)
     assert (batch.sent, batch.deferred, batch.failed) == (4, 2, 0)
+
+
+@pytest.mark.django_db
+def test_after_a_failed_sent_record_nothing_more_may_be_handed_over():
+    """A "sent" whose write failed (here: PostgreSQL refuses the parameters) leaves the message
+    unrecorded: the recorder must answer False from then on, or the next message would go
+    unrecorded too (two possible duplicates in one batch, where the sweeper flags one)."""
+    from django.db import connection
+    from psycopg import OperationalError
+
+    assert connection.vendor == "postgresql"  # the recorder's asynchronous path
+    account = UserFactory().account
+    campaign = submitted_campaign(MailingListFactory(account=account))
+    recorder = delivery._Recorder(SendBatch.objects.create(campaign=campaign, worker="test"))
+    assert recorder.settle() is True
+
+    recorder.sent("not a number", "queued")  # its id cannot be read as a bigint
+    with pytest.raises(OperationalError):
+        recorder.settle()
+
+    assert recorder.settle() is False
+    assert recorder.settle() is False
