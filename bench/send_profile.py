@@ -2,6 +2,7 @@
 under cProfile (or only timed), to a local smtp-sink. For finding where a message's CPU goes.
 
     .venv/bin/python bench/send_profile.py [--recipients 20000] [--messages 2000] [--no-profile]
+        [--body-kb 30]
         [--database-url postgres://postgres@127.0.0.1:5432/consentmail_profile]
         [--broker-url redis://127.0.0.1:6379/7] [--sort tottime] [--lines 40]
 
@@ -40,6 +41,9 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--body-kb", type=float, default=30, help="the campaign's HTML as written (send_bench)"
+    )
     args = parser.parse_args()
     args.batch, args.workers, args.threads = 500, 1, 1
 
@@ -55,7 +59,7 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        campaign = create_campaign(args.recipients)
+        campaign = create_campaign(args.recipients, args.body_kb)
         from accounts.models import User
         from campaigns.delivery import drain
         from campaigns.sending import campaign_start_probe

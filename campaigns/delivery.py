@@ -10,6 +10,10 @@ A connection lost after the whole message went but before the server answered is
 doubt without a crash: the delivery is retried later and flagged the same way.
 Those commits do not wait for the WAL flush on PostgreSQL: a worker crash cannot lose them (the
 server has them); only a database crash could, and then a few messages go twice.
+"Handed over" is the message's final dot: with a server that pipelines, a message is written
+but for that dot, which goes with the next message's envelope (SmtpTransport.hand_over), so a
+message costs one round trip to the server, not two; the previous message's record is settled
+before the dot goes, and a message whose dot never went never reached the server.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import select
 import smtplib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.errors import HeaderParseError
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
@@ -138,6 +143,10 @@ class SmtpTransport:
     def __init__(self, *, signing_account_id: int | None = None) -> None:
         self.backend = cast(SMTPBackend, get_connection(SMTP_BACKEND))
         self._handed_over = False  # the current message's final dot has been sent
+        # (tag, record, before_handover) of a message `hand_over` has written but for its
+        # final dot: the server has not got it yet.
+        # (tag, record, before_handover) of the message `hand_over` wrote all but the dot of
+        self._unfinished: tuple[Any, Callable[..., bool], Callable[[], bool] | None] | None = None
         # None: sign with the From domain's verified key; an id: with that account's own key,
         # verified or not (a test send, to the user's own address).
         self.signing_account_id = signing_account_id
@@ -152,6 +161,11 @@ class SmtpTransport:
                 # it in 16 KB steps (Linux's initial send buffer).
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+                # `hand_over` writes a message's final dot and the next envelope (a few bytes)
+                # while the message's own bytes may not be acknowledged yet: Nagle's algorithm
+                # would hold them back until they are, the very round trip pipelining saves.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         assert self.backend.connection is not None  # opened above (open raises otherwise)
         return self.backend.connection
 
@@ -160,6 +174,7 @@ class SmtpTransport:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.backend.close()
         self.backend.connection = None
+        self._unfinished = None  # its final dot never went: the server has not got it
 
     def send(self, rendered: RenderedMessage, *, before_handover=None) -> str:
         """Hand the message over; its provider message id. `before_handover`, if given, is
@@ -167,26 +182,11 @@ class SmtpTransport:
         previous message's record settles meanwhile); when it answers False, nothing is
         handed over (the connection is dropped) and ClaimLost is raised."""
         self._handed_over = False
+        self.finish()  # a message `hand_over` left in flight is answered first
         try:
             smtp = self._smtp()
             smtp.ehlo_or_helo_if_needed()  # Django's open() leaves it to sendmail, unused here
-            eight_bit = smtp.has_extn("8bitmime")
-            # The one place a message's final bytes are made, just before they go to SMTP:
-            # built, then DKIM-signed with the From domain's key.
-            message_bytes = _built(
-                lambda: signed_in_front(
-                    raw_message(rendered, eight_bit=eight_bit),
-                    lambda unsigned: dkim_sign(
-                        unsigned,
-                        rendered.from_email.rpartition("@")[2],
-                        account_id=self.signing_account_id,
-                    ),
-                )
-            )
-            envelope = (
-                f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
-                f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
-            ).encode("ascii")
+            message_bytes, envelope = self._written(smtp, rendered)
             if smtp.has_extn("pipelining"):
                 # RFC 2920: the three commands in one write, then their three replies: one
                 # round trip instead of three, most of what a local relay costs per message.
@@ -201,7 +201,9 @@ class SmtpTransport:
                     replies.append(smtp.getreply())
                     if replies[-1][0] >= 400:
                         break
-            code, response = self._data(smtp, message_bytes, replies)
+            answer = self._data(smtp, message_bytes, replies)
+            assert answer is not None  # with its final dot, _data reads the server's answer
+            code, response = answer
         except UnicodeEncodeError as exc:
             raise PermanentError(
                 "the address needs SMTPUTF8, which is not supported", refused_by_server=False
@@ -217,13 +219,144 @@ class SmtpTransport:
             raise _smtp_error(code, response)
         return response.decode(errors="replace")[:255]
 
+    def _written(self, smtp: smtplib.SMTP, rendered: RenderedMessage) -> tuple[bytes, bytes]:
+        """The message's bytes and its envelope (MAIL, RCPT, DATA) for this server."""
+        eight_bit = smtp.has_extn("8bitmime")
+        # The one place a message's final bytes are made, just before they go to SMTP:
+        # built, then DKIM-signed with the From domain's key.
+        message_bytes = _built(
+            lambda: signed_in_front(
+                raw_message(rendered, eight_bit=eight_bit),
+                lambda unsigned: dkim_sign(
+                    unsigned,
+                    rendered.from_email.rpartition("@")[2],
+                    account_id=self.signing_account_id,
+                ),
+            )
+        )
+        envelope = (
+            f"MAIL FROM:<{envelope_sender(rendered)}>{' BODY=8BITMIME' if eight_bit else ''}"
+            f"\r\nRCPT TO:<{rendered.to}>\r\nDATA\r\n"
+        ).encode("ascii")
+        return message_bytes, envelope
+
+    def hand_over(self, rendered: RenderedMessage, *, tag, record, before_handover=None) -> None:
+        """Hand the message over as `send` does, in one round trip instead of two when the
+        server pipelines (RFC 2920): the message is written but for its final dot, which goes
+        with the next message's envelope (or at `finish`), and the server's answer to it comes
+        with the answers to that envelope. Until its dot the server has not got the message:
+        a worker that dies before leaves nothing delivered.
+
+        `before_handover` is called just before this message's dot goes (it settles what
+        `record` wrote for the message before; False: ClaimLost, nothing goes). `record(tag,
+        outcome)` gets this message's outcome once known: its provider message id, or the
+        PermanentError or TransientError of the server's answer (or of the connection lost
+        after the dot went); it is called before the next message's dot, so every message is
+        still recorded before the next is handed over, and answers False when nothing more may
+        go (ClaimLost). What goes wrong before this message was written is raised, as by
+        `send`; so is everything on a server that does not pipeline, where `record` is called
+        at once."""
+        # Twice at most: when the connection went with the message before, this one goes on
+        # a new connection at once, as it would have without the pipelining.
+        for attempt in (1, 2):
+            try:
+                smtp = self._smtp()
+                smtp.ehlo_or_helo_if_needed()
+                pipelining = smtp.has_extn("pipelining")
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+                self._drop()
+                raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+            if not pipelining:
+                if not record(tag, self.send(rendered, before_handover=before_handover)):
+                    raise ClaimLost
+                return
+            try:
+                message_bytes, envelope = self._written(smtp, rendered)
+            except UnicodeEncodeError as exc:
+                raise PermanentError(
+                    "the address needs SMTPUTF8, which is not supported", refused_by_server=False
+                ) from exc
+            own_transaction = self._unfinished is None
+            try:
+                if own_transaction:
+                    smtp.send(envelope)
+                elif not self._finish_with(smtp, envelope):
+                    # This message's transaction is open: dropping it sends nothing.
+                    self._drop()
+                    raise ClaimLost
+                own_transaction = True
+                replies = [smtp.getreply() for _ in range(3)]
+                refused = self._data(smtp, message_bytes, replies, final_dot=False)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+                self._drop()
+                if not own_transaction and attempt == 1:
+                    continue
+                raise TransientError(f"connection: {exc}"[:300], deferral=False) from exc
+            except smtplib.SMTPResponseException as exc:
+                raise _smtp_error(exc.smtp_code, exc.smtp_error) from exc
+            if refused is not None:
+                raise _smtp_error(*refused)
+            self._unfinished = (tag, record, before_handover)
+            return
+
+    def _finish_with(self, smtp: smtplib.SMTP, after: bytes) -> bool:
+        """Hand the unfinished message over (its final dot, then `after` in the same write),
+        read the server's answer to it and record it; what `record` answered (False: stop).
+        The claim is checked first (the message before's record settled): if it was lost,
+        the connection is dropped and the message never reaches the server (ClaimLost). A
+        connection lost once the dot may have gone is recorded as such (the server may have
+        kept the message: its retry is flagged) and raised."""
+        assert self._unfinished is not None  # called only with a message in flight
+        tag, record, before_handover = self._unfinished
+        try:
+            self._settle(before_handover)
+        except BaseException:
+            # The claim was lost, or the record before could not be written (the database
+            # went): this message must not go. Dropping the connection without its dot
+            # leaves it undelivered.
+            self._drop()
+            raise
+        try:
+            smtp.send(b".\r\n" + after)
+            code, response = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._unfinished = None
+            record(
+                tag,
+                TransientError(f"connection: {exc}"[:300], deferral=False, maybe_delivered=True),
+            )
+            raise
+        self._unfinished = None
+        if code != 250:
+            return record(tag, _smtp_error(code, response))
+        return record(tag, response.decode(errors="replace")[:255])
+
+    def finish(self) -> None:
+        """Hand over the message `hand_over` left unfinished, if any, and record its answer
+        (not if the claim was lost: then it never reaches the server)."""
+        if self._unfinished is None:
+            return
+        connection = self.backend.connection
+        assert connection is not None  # the unfinished message's connection, not yet dropped
+        try:
+            self._finish_with(connection, b"")
+        except ClaimLost:
+            pass
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._drop()
+
     def _settle(self, before_handover) -> None:
         if before_handover is not None and not before_handover():
             self._drop()  # a transaction may be open (DATA even): dropping it sends nothing
             raise ClaimLost
 
-    def _data(self, smtp: smtplib.SMTP, raw: bytes, replies: list) -> tuple[int, bytes]:
-        """Send the message after MAIL/RCPT/DATA's `replies`, or abandon the transaction at
+    def _data(
+        self, smtp: smtplib.SMTP, raw: bytes, replies: list, *, final_dot: bool = True
+    ) -> tuple[int, bytes] | None:
+        """Send the message after MAIL/RCPT/DATA's `replies` and return the server's answer
+        (without `final_dot`: all but the final dot, and None), or abandon the transaction at
         the first refusal (and return it)."""
         accepted = [250, 250, 354]
         failed = next(
@@ -258,11 +391,17 @@ class SmtpTransport:
             body = raw.replace(b"\r\n.", b"\r\n..")
             if body.startswith(b"."):
                 body = b"." + body
+        if not final_dot:
+            smtp.send(body)
+            return None
         smtp.send(body + b".\r\n")
         self._handed_over = True
         return smtp.getreply()
 
     def close(self) -> None:
+        # send_batch has finished it; if an error path has not, the message never reaches the
+        # server (its final dot did not go): its row is given back unsent.
+        self._unfinished = None
         self._drop()
 
 
@@ -300,6 +439,14 @@ class BackendTransport:
             raise TransientError("the backend did not take the message", deferral=False)
         status = getattr(message, "anymail_status", None)
         return (getattr(status, "message_id", None) or rendered.headers["Message-ID"])[:255]
+
+    def hand_over(self, rendered: RenderedMessage, *, tag, record, before_handover=None) -> None:
+        """As SmtpTransport's, always answered at once: `record(tag, message id)`."""
+        if not record(tag, self.send(rendered, before_handover=before_handover)):
+            raise ClaimLost
+
+    def finish(self) -> None:
+        """Nothing is ever left in flight here."""
 
     def close(self) -> None:
         self.backend.close()
@@ -347,9 +494,10 @@ class _Recorder:
     """Writes each outcome as it happens (see the module's docstring).
 
     On PostgreSQL a message's "sent" is written without waiting for the server: the UPDATE is
-    sent (libpq's asynchronous query), and its answer is read just before the next message's
-    first byte goes (`settle`, SmtpTransport's `before_handover`), while this worker renders
-    that message and writes its envelope. So a delivery is still committed before the next
+    sent (libpq's asynchronous query), and its answer is read just before the next message is
+    handed over (`settle`, SmtpTransport's `before_handover`: before its final dot), while this
+    worker writes that message and renders the one after. So a delivery is still committed
+    before the next
     one is handed over, and a crash still leaves at most one message handed over but not
     recorded; the round trip to the database just no longer stands between two messages.
     Every other query on the connection (Django's or ours) settles first."""
@@ -361,6 +509,8 @@ class _Recorder:
     _pgconn: PGconn | None = field(init=False, default=None)
     _sent_statement: bytes = field(init=False, default=b"")
     _pending: int | None = field(init=False, default=None)
+    # A "sent" whose answer was an error (or never came): nothing more may be handed over.
+    _failed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.table = connection.ops.quote_name(Delivery._meta.db_table)
@@ -386,12 +536,17 @@ class _Recorder:
     def settle(self) -> bool:
         """Wait for the last "sent" to be committed; False when the batch lost its claim (the
         sweeper took it back: this worker was thought dead), and from then on."""
+        if self._failed:
+            # The last "sent" may not be committed: saying True here would let another message
+            # go with it unrecorded (two possible duplicates in one batch, one flagged).
+            return False
         if self._pending is None:
             return not self.claim_lost
         from psycopg import OperationalError, pq
 
         pgconn, self._pending = self._pgconn, None
         assert pgconn is not None  # a "sent" is pending on PostgreSQL's connection alone
+        self._failed = True  # until the answer is read and says the row was written
         while pgconn.flush():  # the rest of the query, should the socket have been full
             select.select([], [pgconn.socket], [])
         pgconn.consume_input()
@@ -407,6 +562,7 @@ class _Recorder:
                 error = (result.error_message or b"").decode(errors="replace")
         if error is not None:
             raise OperationalError(f"recording a sent delivery failed: {error}")
+        self._failed = False
         if updated != 1:
             self.claim_lost = True
         return not self.claim_lost
@@ -456,7 +612,11 @@ class _Recorder:
             str(self.batch.pk).encode(),
             DeliveryStatus.SENDING.encode(),
         ]
-        self._pgconn.send_query_prepared(self._sent_statement, params)
+        try:
+            self._pgconn.send_query_prepared(self._sent_statement, params)
+        except BaseException:
+            self._failed = True
+            raise
         self._pending = delivery_id
         return True
 
@@ -575,6 +735,37 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     recorder = _Recorder(batch)
     heartbeat_every = settings.SEND_LEASE_SECONDS * HEARTBEAT_SHARE
     next_heartbeat = time.monotonic() + heartbeat_every
+
+    def outcome(item: tuple, result: str | PermanentError | TransientError) -> bool:
+        """Record what became of a message handed over (its provider message id, or the
+        error); False when nothing more may be sent from this batch."""
+        delivery_id, subscriber_id, provider, attempts, email = item
+        if isinstance(result, PermanentError):
+            verdict = result.verdict()
+            bounce = verdict.kind if verdict is not None else None
+            if recorder.failed(delivery_id, str(result), bounce=bounce) and verdict:
+                refusal_apply(subscriber_id=subscriber_id, email=email, verdict=verdict)
+        elif isinstance(result, TransientError):
+            if result.deferral:
+                throttle.deferred(provider)
+            if attempts + 1 >= settings.SEND_MAX_ATTEMPTS:
+                recorder.failed(delivery_id, f"gave up after {attempts + 1} attempts: {result}")
+            else:
+                recorder.later(
+                    delivery_id,
+                    at=timezone.now() + retry_delay(attempts + 1),
+                    error=str(result),
+                    attempted=True,
+                    maybe_delivered=result.maybe_delivered,
+                )
+        # False (at once, or at the next settle): the sweeper took this batch back (this
+        # worker was thought dead): stop, so at most this one message goes twice.
+        elif not recorder.sent(delivery_id, result):
+            return False
+        else:
+            throttle.accepted(provider)
+        return not recorder.claim_lost
+
     _relax_commit_durability()
     settles_first = connection.execute_wrapper(recorder.settle_before_query)
     settles_first.__enter__()
@@ -601,41 +792,22 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
                 continue
             throttle.take_global()
             rendered = compiled.render(recipient)
+            item = (delivery_id, subscriber_id, provider, attempts, recipient.email)
             try:
-                # The previous message's record is committed before this one goes.
-                provider_message_id = transport.send(rendered, before_handover=recorder.settle)
+                # The previous message's record is committed before this one goes; with a
+                # pipelining server its outcome is only known then (SmtpTransport.hand_over).
+                _hand_over(transport, rendered, item, outcome, recorder.settle)
             except ClaimLost:
                 break
-            except PermanentError as exc:
-                verdict = exc.verdict()
-                bounce = verdict.kind if verdict is not None else None
-                if recorder.failed(delivery_id, str(exc), bounce=bounce) and verdict:
-                    refusal_apply(
-                        subscriber_id=subscriber_id, email=recipient.email, verdict=verdict
-                    )
-                continue
-            except TransientError as exc:
-                if exc.deferral:
-                    throttle.deferred(provider)
-                if attempts + 1 >= settings.SEND_MAX_ATTEMPTS:
-                    recorder.failed(delivery_id, f"gave up after {attempts + 1} attempts: {exc}")
-                else:
-                    recorder.later(
-                        delivery_id,
-                        at=timezone.now() + retry_delay(attempts + 1),
-                        error=str(exc),
-                        attempted=True,
-                        maybe_delivered=exc.maybe_delivered,
-                    )
-                continue
-            # False (at once, or at the next settle): the sweeper took this batch back (this
-            # worker was thought dead): stop, so at most this one message goes twice.
-            if not recorder.sent(delivery_id, provider_message_id):
-                break
-            throttle.accepted(provider)
+            except (PermanentError, TransientError) as exc:
+                outcome(item, exc)
     finally:
         try:
-            recorder.close()
+            try:
+                # The last message's answer, if it is still in flight: recorded now.
+                _finish(transport)
+            finally:
+                recorder.close()
         finally:
             settles_first.__exit__(None, None, None)
         if recorder.claim_lost:
@@ -659,6 +831,22 @@ def send_batch(*, campaign_id: int, transport, worker: str = "", size: int | Non
     return claimed
 
 
+def _hand_over(transport, rendered: RenderedMessage, item: tuple, record, settle) -> None:
+    """`transport.hand_over`, or for a transport with `send` only (a test's), that and the
+    outcome recorded at once."""
+    hand_over = getattr(transport, "hand_over", None)
+    if hand_over is not None:
+        hand_over(rendered, tag=item, record=record, before_handover=settle)
+    elif not record(item, transport.send(rendered, before_handover=settle)):
+        raise ClaimLost
+
+
+def _finish(transport) -> None:
+    finish = getattr(transport, "finish", None)
+    if finish is not None:
+        finish()
+
+
 def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, Recipient]:
     """{subscriber id: recipient} for the rows whose subscriber is still subscribed, each with
     the address and merge data fixed at approval and the list's name as the version has it:
@@ -677,17 +865,17 @@ def _recipients_as_approved(campaign: Campaign, rows: list[tuple]) -> dict[int, 
         Subscriber.objects.filter(pk__in=list(snapshots), status=status)
     ):
         email, data = snapshots[recipient.subscriber_id]
+        changes = {}
         if email:
-            recipient = replace(
-                recipient,
-                email=email,
-                name=data.get("name", ""),
-                phone=data.get("phone", ""),
-                attributes=data.get("attributes", {}),
-            )
+            changes = {
+                "email": email,
+                "name": data.get("name", ""),
+                "phone": data.get("phone", ""),
+                "attributes": data.get("attributes", {}),
+            }
         if recipient.list_id in list_names:
-            recipient = replace(recipient, list_name=list_names[recipient.list_id])
-        out[recipient.subscriber_id] = recipient
+            changes["list_name"] = list_names[recipient.list_id]
+        out[recipient.subscriber_id] = replace(recipient, **changes) if changes else recipient
     return out
 
 
