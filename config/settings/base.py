@@ -304,7 +304,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # The campaign's status appears in several serializers: one named enum, not colliding copies.
-    "ENUM_NAME_OVERRIDES": {"CampaignStatusEnum": "campaigns.states.CampaignStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.states.CampaignStatus",
+        # "source" and "format" are also the names of other choice sets (consent source, the
+        # export query's csv/xlsx): these are the background exports' own.
+        "ExportSourceEnum": "lists.models.ExportSource",
+        "ExportFormatEnum": "lists.models.ExportFormat",
+    },
 }
 
 # --- Product rules -------------------------------------------------------------------------------

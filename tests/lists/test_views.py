@@ -602,8 +602,8 @@ def test_import_wizard_upload_map_run_and_report(
     page = owner.get(response["Location"])
     assert page.status_code == 200
     html = page.content.decode()
-    assert re.search(r'<progress id="import-progress" max="1" value="1\.0+"', html)
-    assert 'id="import-status" class="badge ok">Done<' in html
+    assert re.search(r'<progress id="import-progress" data-job-bar max="1" value="1\.0+"', html)
+    assert 'id="import-status" data-job-status class="badge ok">Done<' in html
     for count_id, value in (
         ("total", 5),
         ("processed", 5),

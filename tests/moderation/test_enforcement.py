@@ -671,6 +671,7 @@ def test_deleting_an_accounts_data_keeps_only_hashed_suppressions_and_the_audit_
         "subscribers": 20,
         "tags": 1,
         "imports": 1,
+        "exports": 0,
         "lists": 1,
         "sender_domains": 1,
         "api_tokens": 1,
