@@ -106,6 +106,12 @@ def export_download(request: SenderRequest, export_id: int) -> FileResponse:
     job = _export_or_404(request, export_id)
     if not job.is_downloadable:
         raise Http404(_("This export has no file (yet, or any more)."))
+    return export_file_response(job)
+
+
+def export_file_response(job: ExportJob) -> FileResponse:
+    """The export's file as an attachment, never cached (the browser's download and the
+    API's); the caller has checked it is the requester's and downloadable."""
     response = FileResponse(
         job.file.open("rb"),
         as_attachment=True,

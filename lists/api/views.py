@@ -714,21 +714,13 @@ class ExportDownloadView(APIView):
         summary="An export's file (its requester's, until it expires)",
     )
     def get(self, request, export_id: int):
-        from django.http import FileResponse
 
-        from lists.export_views import CONTENT_TYPES
+        from lists.export_views import export_file_response
 
         job = _export_or_404(request, export_id)
         if not job.is_downloadable:
             raise InvalidTransition("The export has no file: not done yet, failed or expired.")
-        response = FileResponse(
-            job.file.open("rb"),
-            as_attachment=True,
-            filename=job.filename,
-            content_type=CONTENT_TYPES[job.file_format],
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return export_file_response(job)
 
 
 class ImportCreateView(APIView):
