@@ -7,6 +7,8 @@ from celery import shared_task
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAILBOX_BATCH = 1000
+# A beat run of the one-click sweep applies at most this many batches (of FEEDBACK_BATCH_SIZE).
+ONE_CLICK_SWEEP_BATCHES = 50
 
 
 @shared_task(name="complaints.read_feedback_mailbox")
@@ -38,3 +40,20 @@ def check_blocklists() -> dict:
     from complaints.blocklists import blocklists_check
 
     return blocklists_check().as_dict()
+
+
+@shared_task(name="complaints.apply_pending_one_clicks")
+def apply_pending_one_clicks() -> int:
+    """Beat, every minute: the safety net under the events consumer. A one-click unsubscribe
+    answered by the hot path is suppressed at once but its subscription ends when a consumer
+    applies it; should no consumer run, this applies what is pending, each once (rows a running
+    consumer holds are skipped). Returns the rows applied."""
+    from complaints.services import one_clicks_pending_apply
+
+    total = 0
+    for _ in range(ONE_CLICK_SWEEP_BATCHES):
+        handled = one_clicks_pending_apply()
+        if not handled:
+            break
+        total += handled
+    return total

@@ -530,6 +530,11 @@ DNSBL_DOMAIN_ZONES = env.list("DNSBL_DOMAIN_ZONES", default=[])
 # The service's own sending IPs (IPv4 or IPv6), asked of DNSBL_IP_ZONES.
 SENDING_IPS = env.list("SENDING_IPS", default=[])
 BLOCKLIST_CHECK_SECONDS = env.float("BLOCKLIST_CHECK_SECONDS", default=3600.0)
+# The safety net for one-click unsubscribes when no events consumer drains them.
+CELERY_BEAT_SCHEDULE["apply-pending-one-clicks"] = {
+    "task": "complaints.apply_pending_one_clicks",
+    "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["check-blocklists"] = {
     "task": "complaints.check_blocklists",
     "schedule": BLOCKLIST_CHECK_SECONDS,

@@ -82,6 +82,27 @@ def test_the_consumer_applies_the_rest_once(queued, probing):  # noqa: F811
     assert (FeedbackEvent.objects.count(), PendingOneClick.objects.count()) == (1, 0)
 
 
+def test_beat_applies_pending_one_clicks_when_no_consumer_runs(queued, probing):  # noqa: F811
+    from django.conf import settings
+
+    from complaints.tasks import apply_pending_one_clicks
+
+    _one_click(probing, "r3@gmail.com")
+    _one_click(probing, "r4@gmail.com")
+
+    # No consumer: beat's sweep applies them, each once.
+    assert apply_pending_one_clicks() == 2
+    assert apply_pending_one_clicks() == 0
+
+    assert set(
+        Subscriber.objects.filter(status="unsubscribed").values_list("email", flat=True)
+    ) == {"r3@gmail.com", "r4@gmail.com"}
+    assert FeedbackEvent.objects.count() == 2
+    assert not PendingOneClick.objects.exists()
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "complaints.apply_pending_one_clicks" in tasks
+
+
 def test_the_verdict_waits_for_the_campaigns_pending_one_clicks(queued, probing):  # noqa: F811
     _one_click(probing, "r3@gmail.com")
 
