@@ -1,7 +1,9 @@
-"""Load run of the busiest public endpoints against gunicorn on PostgreSQL and Redis, driven by wrk.
+"""Load run of the busiest public endpoints against the web server (granian, as in
+docker-compose.yml, or gunicorn) on PostgreSQL and Redis, driven by wrk.
 
     .venv/bin/python bench/load_run.py [--rate 400,800,1200] [--duration 15] [--deliveries 20000]
-        [--worker-class gthread|sync] [--workers 2] [--threads 8] [--consumers 1]
+        [--server granian|gunicorn] [--worker-class gthread|sync] [--workers 2] [--threads 8]
+        [--consumers 1]
         [--database-url postgres://postgres@127.0.0.1:5432/NAME] [--redis-url redis://HOST:PORT/DB]
         [--mix open=50,click=30,unsubscribe=10,webhook=10] [--no-queue] [--json FILE]
 
@@ -13,11 +15,11 @@ DATABASE_URL, or of 127.0.0.1) is dropped, created and migrated, then seeded wit
 one list and one sent campaign (five tracked links) with `--deliveries` sent deliveries. The
 Redis database of --redis-url (default: database 15 of CELERY_BROKER_URL's Redis server) is
 flushed and holds the tracking queue (TRACKING_QUEUE_URL); one `manage.py consume_events`
-process per --consumers records the queued opens and clicks. gunicorn serves config.wsgi with
-the production settings (DEBUG off, CONN_MAX_AGE 60 as in docker-compose.yml), bound to a free
-port on 127.0.0.1; each request carries the X-Forwarded-Proto and X-Forwarded-For headers that
-the TLS proxy in front of it would add. --no-queue records every hit in the request instead
-(what happens without TRACKING_QUEUE_URL).
+process per --consumers records the queued opens and clicks. granian (or with --server gunicorn,
+gunicorn) serves config.wsgi with the production settings (DEBUG off, CONN_MAX_AGE 60 as in
+docker-compose.yml), bound to a free port on 127.0.0.1; each request carries the
+X-Forwarded-Proto and X-Forwarded-For headers that the TLS proxy in front of it would add.
+--no-queue records every hit in the request instead (what happens without TRACKING_QUEUE_URL).
 
 The load comes from wrk (Debian's `wrk`, C, a few percent of a core), one wrk per endpoint
 running side by side, each paced to its share of the rate by a Lua script (bench/wrk_paced.lua:
@@ -39,7 +41,7 @@ and above), the achieved rate, and p50/p95/p99/max latency from wrk's histogram.
 passes when every endpoint answers without errors at >= 97% of its offered rate, pixel and
 click within --p99-hot-ms (50), one-click unsubscribe within --p99-unsubscribe-ms (100) and the
 webhooks within --p99-limit-ms (250). Rates and latencies depend on whatever else the machine
-runs, so the run also prints the CPU time gunicorn's workers, the consumers, our database's
+runs, so the run also prints the CPU time the web server's workers, the consumers, our database's
 PostgreSQL backends and wrk spent per request, which does not.
 
 After the stages it waits for the consumers to drain the queue and prints the events the web
@@ -47,7 +49,7 @@ processes accepted (answered after XADD) beside the events recorded in PostgreSQ
 webhook posts accepted beside the reports recorded: each pair must be equal. `uptime` is printed
 with every stage: the machine may be shared, and rates and latencies say little under load.
 Last, the ceiling: a bare WSGI app answering the same GIF (bench/bare_gif.py) under the same
-gunicorn configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds;
+server configuration, and our pixel endpoint, each driven unpaced by wrk for --ceiling-seconds;
 it prints both rates and ours as a share of the bare one, and the highest mixed rate held as a
 share of it too.
 """
@@ -594,7 +596,7 @@ def _reaped_children_cpu() -> float:
 
 
 class CpuMeter:
-    """CPU seconds spent by gunicorn's workers, the consumers, our database's PostgreSQL
+    """CPU seconds spent by the web server's workers, the consumers, our database's PostgreSQL
     backends and the wrks over a stage: a cost per request that does not depend on who else
     shares the machine (latencies and rates do). Processes are sampled every `interval`
     seconds, so a backend that connects during the stage (CONN_MAX_AGE renews them) is counted
@@ -609,7 +611,7 @@ class CpuMeter:
 
     def _sample(self) -> dict[str, dict[int, float]]:
         return {
-            "gunicorn": {pid: _cpu_seconds(pid) for pid in _children(self.server_pid)},
+            "web": {pid: _cpu_seconds(pid) for pid in _children(self.server_pid)},
             "consumer": {pid: _cpu_seconds(pid) for pid in self.consumer_pids},
             "postgres": {pid: _cpu_seconds(pid) for pid in _backend_pids(self.database)},
         }
@@ -640,7 +642,7 @@ class CpuMeter:
         self.spent["wrk"] = _reaped_children_cpu() - self._generator
 
 
-# --- gunicorn and the consumers ------------------------------------------------------------------
+# --- the web server and the consumers -----------------------------------------------------------
 
 
 def free_port() -> int:
@@ -649,8 +651,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_options(args) -> list[str]:
+def server_options(args) -> list[str]:
     """The worker settings under test (the same for the app and the bare ceiling)."""
+    if _server(args) == "granian":
+        # As docker-compose.yml runs it; a worker that dies is started again.
+        return [
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(args.workers),
+            "--blocking-threads",
+            str(args.threads),
+            "--no-ws",
+            "--respawn-failed-workers",
+            "--log-level",
+            "warning",
+        ]
     return [
         "--worker-class",
         args.worker_class,
@@ -665,9 +681,28 @@ def gunicorn_options(args) -> list[str]:
     ]
 
 
+def _server(args) -> str:
+    return getattr(args, "server", "gunicorn")
+
+
+def server_line(args) -> str:
+    """The server under test, as the run prints it."""
+    if _server(args) == "granian":
+        return f"granian: {args.workers} WSGI workers x {args.threads} blocking threads"
+    line = f"gunicorn: {args.workers} {args.worker_class} workers"
+    if args.worker_class == "gthread":
+        line += f" x {args.threads} threads"
+    return line
+
+
 def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path = ROOT):
-    command = [str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{port}"]
-    command += gunicorn_options(args)
+    if _server(args) == "granian":
+        target = app if ":" in app else f"{app}:application"
+        command = [str(ROOT / ".venv/bin/granian"), target, "--host", "127.0.0.1"]
+        command += ["--port", str(port), *server_options(args)]
+    else:
+        command = [str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{port}"]
+        command += server_options(args)
     with open(log, "ab") as out:
         server = subprocess.Popen(
             command,
@@ -680,7 +715,7 @@ def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit(f"gunicorn exited with {server.returncode}; see {log}")
+            sys.exit(f"{command[0]} exited with {server.returncode}; see {log}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 sock.sendall(_request("GET", "/healthz/", client_ip="127.0.0.1", headers={}))
@@ -690,7 +725,7 @@ def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path
             pass
         time.sleep(0.2)
     stop_process(server)
-    sys.exit("gunicorn did not start")
+    sys.exit(f"{command[0]} did not start")
 
 
 def start_consumer(*, env: dict, log: Path) -> subprocess.Popen:
@@ -759,9 +794,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deliveries", type=int, default=20_000)
     # docker-compose.yml's, chosen by this run (README, "Load"): gthread keeps connections
     # alive and lets the pixel through while a webhook or unsubscribe waits on PostgreSQL.
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (gthread)")
+    parser.add_argument(
+        "--server", choices=("granian", "gunicorn"), default="granian", help="the WSGI server"
+    )
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn's worker class")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=8, help="threads per worker (granian, gthread)"
+    )
     parser.add_argument("--consumers", type=int, default=1, help="consume_events processes")
     parser.add_argument("--p99-hot-ms", type=float, default=50.0, help="pixel and click")
     parser.add_argument("--p99-unsubscribe-ms", type=float, default=100.0)
@@ -857,23 +897,21 @@ def main(argv: list[str] | None = None) -> int:
 
     maker = RequestMaker(seeded, rng=random.Random(args.seed), mix=mix)
     port = free_port()
-    log = var_dir / "gunicorn.log"
+    log = var_dir / "web.log"
     server = start_server(app="config.wsgi", port=port, args=args, env=env, log=log)
     consumers = []
     if not args.no_queue:
         consumers = [
             start_consumer(env=env, log=var_dir / "consumer.log") for _ in range(args.consumers)
         ]
-    worker_line = f"{args.workers} {args.worker_class} workers"
-    if args.worker_class == "gthread":
-        worker_line += f" x {args.threads} threads"
+    worker_line = server_line(args)
     queue_line = (
         "hits recorded in the request"
         if args.no_queue
         else (f"hits queued on {args.redis_url}, {args.consumers} consume_events")
     )
     print(
-        f"gunicorn: {worker_line} on 127.0.0.1:{port}, production settings, "
+        f"{worker_line} on 127.0.0.1:{port}, production settings, "
         f"CONN_MAX_AGE={args.conn_max_age}; {queue_line}; database {args.database_url}; "
         f"{os.cpu_count()} CPUs shared with wrk and PostgreSQL (and whatever else runs: load "
         f"average {os.getloadavg()[0]:.1f})",
@@ -978,7 +1016,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nhighest mixed rate held: {held}")
     if ceiling:
         print(
-            f"\nceiling, unpaced for {args.ceiling_seconds:g} s under the same gunicorn "
+            f"\nceiling, unpaced for {args.ceiling_seconds:g} s under the same server "
             f"({worker_line}):\n"
             f"  bare WSGI GIF (bench/bare_gif.py)   {ceiling['bare']['rps']:8.0f} req/s  "
             f"p99 {ceiling['bare']['p99_ms']:.1f} ms\n"
@@ -1000,7 +1038,9 @@ def main(argv: list[str] | None = None) -> int:
             line for line in consumer_log.read_text().splitlines() if "Traceback" in line
         ]
     if server_errors:
-        print(f"gunicorn or the consumers logged {len(server_errors)} tracebacks: see {var_dir}")
+        print(
+            f"the web server or the consumers logged {len(server_errors)} tracebacks: see {var_dir}"
+        )
     results |= {
         "database": counts,
         "server_tracebacks": len(server_errors),
@@ -1016,7 +1056,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure_ceiling(args, *, env: dict, port: int, maker: RequestMaker, work: Path, log: Path):
-    """Our pixel, then the bare GIF app under the same gunicorn options, each unpaced."""
+    """Our pixel, then the bare GIF app under the same server options, each unpaced."""
     connections = 4 * args.workers * max(1, args.threads)
     pixels = work / "ceiling.requests"
     write_requests(pixels, [maker._open() for _ in range(20_000)])

@@ -35,7 +35,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.utils import timezone
 
 # Imported with the WSGI application (config.wsgi, after Django's set-up), not by a worker's
-# first request: gunicorn starts the app in every worker before it takes requests.
+# first request: the server loads the app in every worker before it takes requests.
 from campaigns import tracking, tracking_queue
 from campaigns.public_views import PIXEL
 from campaigns.selectors import approved_link_cached, approved_links_cached

@@ -5,7 +5,7 @@ kept (outside MEDIA_ROOT) until it expires, and an e-mail to the requester when 
 Which exports go to a worker (bench/export_bench.py, 1,000,000 rows on PostgreSQL): CSV is
 written at ~80,000 rows a second, so a CSV of up to EXPORT_STREAM_MAX_ROWS (100,000: about 1.3 s)
 still streams in the request; XLSX is written at ~7,000 rows a second and can only be sent once
-finished (400,000 rows already pass gunicorn's 60 s timeout), so only a small one (up to
+finished (400,000 rows take longer than a proxy's usual 60 s timeout), so only a small one (up to
 EXPORT_XLSX_INLINE_MAX_ROWS, 10,000: about 1.5 s) is answered in the request. Larger files and
 the account's ZIP (every list at once, of any size) are written by a worker: nothing a person
 can ask for runs longer in a request than a couple of seconds plus their own download."""
