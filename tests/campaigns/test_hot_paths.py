@@ -248,6 +248,61 @@ def test_a_batch_applied_twice_is_recorded_once(tracking_queue_url, delivery):
     assert {e.queue_id for e in TrackingEvent.objects.all()} == {i for i, _ in entries}
 
 
+def test_hits_of_concurrent_requests_share_a_round_trip_and_each_gets_its_own_entry(
+    tracking_queue_url, delivery, monkeypatch
+):
+    import threading
+
+    sent = tracking_queue._enqueue_many
+    batches: list[int] = []
+    first_call = threading.Event()
+    others_waiting = threading.Event()
+
+    def observed(entries):
+        batches.append(len(entries))
+        if len(batches) == 1:
+            # The leader is on its round trip while the other requests arrive.
+            first_call.set()
+            assert others_waiting.wait(5)
+        return sent(entries)
+
+    monkeypatch.setattr(tracking_queue._ENQUEUES, "_apply_many", observed)
+    ids: dict[int, str] = {}
+
+    def request(n: int) -> None:
+        ids[n] = tracking_queue.hit_enqueue(_hit(delivery, user_agent=f"{FIREFOX} n={n}"))
+
+    leader = threading.Thread(target=request, args=(0,))
+    leader.start()
+    assert first_call.wait(5)
+    others = [threading.Thread(target=request, args=(n,)) for n in range(1, 8)]
+    for thread in others:
+        thread.start()
+    while len(tracking_queue._ENQUEUES._waiting) < 7:
+        threading.Event().wait(0.005)
+    others_waiting.set()
+    for thread in [leader, *others]:
+        thread.join(5)
+
+    assert batches == [1, 7]
+    entries = dict(tracking_queue.connection().xrange(tracking_queue.STREAM))
+    assert sorted(ids.values()) == sorted(entries)
+    # Each request's answer names its own hit's entry.
+    assert all(entries[ids[n]]["ua"].endswith(f"n={n}") for n in ids)
+    assert tracking_queue.pending_for(delivery.campaign_id) == 8
+    assert tracking_queue.accepted_total() == 8
+
+
+def test_a_restarted_redis_without_the_script_still_takes_the_hit(tracking_queue_url, delivery):
+    tracking_queue.hit_enqueue(_hit(delivery))
+    tracking_queue.connection().script_flush()
+
+    tracking_queue.hit_enqueue(_hit(delivery))
+
+    assert tracking_queue.connection().xlen(tracking_queue.STREAM) == 2
+    assert tracking_queue.pending_for(delivery.campaign_id) == 2
+
+
 def test_a_dead_consumers_entries_are_claimed_and_recorded_once(
     tracking_queue_url, delivery, settings
 ):
