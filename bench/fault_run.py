@@ -7,6 +7,10 @@ all final, seconds).
     .venv/bin/python bench/fault_run.py smtp-drops [--recipients 5000] [--json] [--keep]
     .venv/bin/python bench/fault_run.py postgres-crash     # the extra: an immediate shutdown
 
+`all` migrates and seeds one template cluster first and starts each scenario from a copy of it;
+a single scenario makes its own unless given one (`template --template DIR`, then
+`--template DIR`).
+
 It needs redis-server and PostgreSQL's server binaries (/usr/lib/postgresql/<version>/bin), not
 running services: it starts its own on free ports and removes them afterwards. The module's
 docstring says what each scenario does and how "in flight" is counted.

@@ -15,6 +15,11 @@ workers on a Redis broker to a real (controllable) SMTP server, and one fault hi
     .venv/bin/python -m tests.reliability.fault_harness all          # or one scenario's name
     .venv/bin/python bench/fault_run.py all                          # the same
 
+Setting a scenario up (initdb, migrations, seeding) took up to a minute on a busy two-core
+machine, as long as the send. `template --template DIR` does it once, into DIR, and a scenario
+given `--template DIR` starts from a copy of it (`all` and tests/reliability/test_send_faults.py
+do so); without one a scenario makes its own.
+
 After recovery the harness checks, from the SMTP server's own count, that every recipient got
 the message (zero lost), that duplicates are no more than the messages in flight at the fault,
 and that every Delivery is in a final state; it prints one line of counts per scenario (JSON with
@@ -232,9 +237,10 @@ class PrivateRedis:
 
 
 class PrivatePostgres:
-    """A throwaway PostgreSQL cluster in `directory`, its postmaster a child of this process."""
+    """A throwaway PostgreSQL cluster in `directory`, its postmaster a child of this process:
+    made by initdb, or copied from `template` (a cluster stopped cleanly: see build_template)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, template: Path | None = None):
         self.bin = postgres_bin_dir()
         if self.bin is None:
             raise HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -248,6 +254,10 @@ class PrivatePostgres:
             os.chown(directory, self.user.pw_uid, self.user.pw_gid)
         self.process: subprocess.Popen | None = None
         self.log = open(directory.parent / "postgres.log", "ab")  # noqa: SIM115 - see close()
+        if template is not None:
+            # cp -a keeps the owner (postgres) and the 0700 mode the postmaster insists on.
+            subprocess.run(["cp", "-a", template / "data", self.data], check=True)
+            return
         subprocess.run(
             [self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync"],
             check=True,
@@ -259,14 +269,16 @@ class PrivatePostgres:
     def url(self, name: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
-    def start(self) -> None:
+    def start(self, *, fsync: bool = True) -> None:
+        """Start the postmaster. fsync off is for building a template only: what a scenario
+        runs on is production's setting."""
         # SIGQUIT on the harness's death is PostgreSQL's immediate shutdown.
         self.process = subprocess.Popen(
             [
                 self.bin / "postgres", "-D", self.data, "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1",
                 "-c", f"unix_socket_directories={self.directory}",
-                "-c", "max_connections=100", "-c", "fsync=on",
+                "-c", "max_connections=100", "-c", f"fsync={'on' if fsync else 'off'}",
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -650,6 +662,83 @@ def seed(recipients: int) -> tuple[int, int]:
     return campaign.pk, moderator.pk
 
 
+def scenario_environment(
+    workdir: Path, database_url: str, *, redis_url: str | None = None, smtp_port: int | None = None
+) -> dict[str, str]:
+    """The environment of a scenario's Django (this process's and the workers'): this one's,
+    less what the run sets itself, plus RUN_SETTINGS and the private services."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CELERY_", "EMAIL_", "SEND_", "DJANGO_", "PYTEST_"))
+        and key not in ("DATABASE_URL", "CACHE_URL", "CONN_MAX_AGE", "VAR_DIR", "HOLD_SECONDS")
+    }
+    env |= RUN_SETTINGS | {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": "false",
+        "VAR_DIR": str(workdir / "var"),
+        "DATABASE_URL": database_url,
+        "CONN_MAX_AGE": "60",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "SITE_URL": "https://app.consentmail.example",
+    }
+    if redis_url is not None:
+        env |= {
+            "CELERY_BROKER_URL": f"{redis_url}/0",
+            "CELERY_RESULT_BACKEND": f"{redis_url}/1",
+            "CACHE_URL": f"{redis_url}/2",
+        }
+    if smtp_port is not None:
+        env["EMAIL_PORT"] = str(smtp_port)
+    return env
+
+
+def migrate_and_seed(recipients: int) -> tuple[int, int]:
+    """Migrate the database Django is set up on and seed it; returns seed()'s ids."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return seed(recipients)
+
+
+TEMPLATE_FILE = "template.json"
+
+
+def build_template(directory: Path, *, recipients: int) -> None:
+    """Make in `directory` what a scenario can start from instead of initdb, migrations and
+    seeding (up to a minute each on a busy two-core machine): a cluster holding the migrated,
+    seeded `faults` database, stopped cleanly (a fast shutdown's checkpoint: a copy of its files
+    starts as it is), and TEMPLATE_FILE with the seed's ids. Sets Django up: a process of its
+    own, as a scenario."""
+    directory.chmod(0o711)  # the postgres user must reach its cluster inside
+    postgres = PrivatePostgres(directory / "pg")
+    try:
+        # Nothing here has to survive a crash of the machine: what is copied is what the clean
+        # stop below wrote.
+        postgres.start(fsync=False)
+        import psycopg
+
+        with psycopg.connect(postgres.url("postgres"), autocommit=True) as connection:
+            connection.execute("CREATE DATABASE faults")
+        os.environ.clear()
+        os.environ.update(scenario_environment(directory, postgres.url("faults")))
+        import django
+
+        django.setup()
+        campaign_id, moderator_id = migrate_and_seed(recipients)
+        from django.db import connections
+
+        connections.close_all()
+        postgres.stop(mode="fast")
+        if postgres.process is None or postgres.process.returncode != 0:
+            raise HarnessError("the template's PostgreSQL did not stop cleanly")
+    finally:
+        postgres.close()
+    seeded = {"recipients": recipients, "campaign_id": campaign_id, "moderator_id": moderator_id}
+    (directory / TEMPLATE_FILE).write_text(json.dumps(seeded))
+
+
 @dataclass
 class Fault:
     """What a scenario did, and when: [started, ended] bound the fault (wall clock)."""
@@ -664,8 +753,10 @@ class Run:
     """One scenario on fresh private services; `result()` is the JSON-able outcome."""
 
     def __init__(self, scenario: str, *, recipients: int, workers: int, pool: str,
-                 concurrency: int, deadline: float, workdir: Path):  # fmt: skip
+                 concurrency: int, deadline: float, workdir: Path,
+                 template: Path | None = None):  # fmt: skip
         self.scenario = scenario
+        self.template = template
         self.recipients = recipients
         self.worker_count = workers
         self.pool = pool
@@ -683,7 +774,9 @@ class Run:
         self.redis = PrivateRedis(self.workdir / "redis")
         stack.callback(self.redis.close)
         self.redis.start()
-        self.postgres = PrivatePostgres(self.workdir / "pg")
+        self.postgres = PrivatePostgres(
+            self.workdir / "pg", template=self.template / "pg" if self.template else None
+        )
         stack.callback(self.postgres.close)
         self.postgres.start()
         self.progress("private Redis and PostgreSQL up")
@@ -691,41 +784,31 @@ class Run:
         stack.callback(self.sink.close)
         self.sink.start()
 
-        import psycopg
+        if self.template is None:
+            import psycopg
 
-        with psycopg.connect(self.postgres.url("postgres"), autocommit=True) as connection:
-            connection.execute("CREATE DATABASE faults")
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("CELERY_", "EMAIL_", "SEND_", "DJANGO_", "PYTEST_"))
-            and key not in ("DATABASE_URL", "CACHE_URL", "CONN_MAX_AGE", "VAR_DIR", "HOLD_SECONDS")
-        }
-        env |= RUN_SETTINGS | {
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "DEBUG": "false",
-            "VAR_DIR": str(self.workdir / "var"),
-            "DATABASE_URL": self.postgres.url("faults"),
-            "CELERY_BROKER_URL": f"{self.redis.url}/0",
-            "CELERY_RESULT_BACKEND": f"{self.redis.url}/1",
-            "CACHE_URL": f"{self.redis.url}/2",
-            "CONN_MAX_AGE": "60",
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(self.sink.port),
-            "SITE_URL": "https://app.consentmail.example",
-        }
+            with psycopg.connect(self.postgres.url("postgres"), autocommit=True) as connection:
+                connection.execute("CREATE DATABASE faults")
+        env = scenario_environment(
+            self.workdir, self.postgres.url("faults"), redis_url=self.redis.url,
+            smtp_port=self.sink.port,
+        )  # fmt: skip
         os.environ.clear()
         os.environ.update(env)
         import django
 
         django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        self.progress("migrated")
-        self.campaign_id, self.moderator_id = seed(self.recipients)
-        self.progress(f"seeded {self.recipients} recipients")
+        if self.template is None:
+            self.campaign_id, self.moderator_id = migrate_and_seed(self.recipients)
+            self.progress(f"migrated, seeded {self.recipients} recipients")
+        else:
+            seeded = json.loads((self.template / TEMPLATE_FILE).read_text())
+            if seeded["recipients"] != self.recipients:
+                raise HarnessError(
+                    f"the template has {seeded['recipients']} recipients, not {self.recipients}"
+                )
+            self.campaign_id, self.moderator_id = seeded["campaign_id"], seeded["moderator_id"]
+            self.progress(f"copied the template ({self.recipients} recipients)")
         self.processes = CeleryProcesses(
             self.workdir, env, pool=self.pool, concurrency=self.concurrency
         )
@@ -1011,9 +1094,10 @@ class Run:
 
 def run_scenario(scenario: str, *, recipients: int = 5000, workers: int = 2,
                  pool: str = "prefork", concurrency: int = 2, deadline: float = 300.0,
-                 keep: bool = False) -> dict:  # fmt: skip
+                 keep: bool = False, template: Path | None = None) -> dict:  # fmt: skip
     """Run one scenario in this process (Django is set up here, once: one scenario per
-    process) and return its outcome; every process and file it made is gone afterwards."""
+    process) and return its outcome; every process and file it made is gone afterwards (the
+    template, if given, stays as it was: the scenario runs on a copy)."""
     missing = missing_binaries()
     if missing:
         raise HarnessError("missing: " + ", ".join(missing))
@@ -1031,6 +1115,7 @@ def run_scenario(scenario: str, *, recipients: int = 5000, workers: int = 2,
             concurrency=concurrency,
             deadline=deadline,
             workdir=workdir,
+            template=template,
         )
         run.start(stack)
         result = run.drive()
@@ -1056,7 +1141,7 @@ HEADER = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=[*SCENARIOS, *EXTRA_SCENARIOS, "all"])
+    parser.add_argument("scenario", choices=[*SCENARIOS, *EXTRA_SCENARIOS, "all", "template"])
     parser.add_argument("--recipients", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork")
@@ -1066,9 +1151,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--template",
+        type=Path,
+        help="a directory made by `template --template DIR` (with the same --recipients): the "
+        "scenario starts from a copy of its migrated, seeded database",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
+    if args.scenario == "template":
+        if args.template is None:
+            parser.error("template needs --template DIR (an empty directory)")
+        build_template(args.template, recipients=args.recipients)
+        return 0
     if args.scenario != "all":
         try:
             result = run_scenario(
@@ -1079,6 +1175,7 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=args.concurrency,
                 deadline=args.deadline,
                 keep=args.keep,
+                template=args.template,
             )
         except HarnessError as exc:
             result = {"scenario": args.scenario, "ok": False, "problems": [f"harness: {exc}"]}
@@ -1090,11 +1187,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, default=str) if args.json else _describe(result), flush=True)
         return 0 if result.get("ok") else 1
 
-    # One process per scenario: each sets Django up on its own private services.
+    # One process per scenario: each sets Django up on its own private services, all starting
+    # from one template (built here unless given).
+    with contextlib.ExitStack() as stack:
+        template = args.template
+        if template is None:
+            template = Path(tempfile.mkdtemp(prefix="consentmail-faults-template-"))
+            stack.callback(shutil.rmtree, template, True)
+            subprocess.run(
+                [sys.executable, "-m", "tests.reliability.fault_harness", "template",
+                 f"--template={template}", f"--recipients={args.recipients}"],
+                cwd=ROOT, check=True, timeout=600,
+            )  # fmt: skip
+        results = _run_all(args, template)
+    if args.json:
+        print(json.dumps(results, default=str))
+    else:
+        print()
+        print(HEADER)
+        for result in results:
+            if "recipients" in result:
+                print(ROW.format(**result))
+            else:
+                print(f"{result['scenario']:<17} did not run: {result['problems']}")
+    return 0 if all(result.get("ok") for result in results) else 1
+
+
+def _run_all(args: argparse.Namespace, template: Path) -> list[dict]:
     results = []
     forwarded = [f"--recipients={args.recipients}", f"--workers={args.workers}",
                  f"--pool={args.pool}", f"--concurrency={args.concurrency}",
-                 f"--deadline={args.deadline}"]  # fmt: skip
+                 f"--deadline={args.deadline}", f"--template={template}"]  # fmt: skip
     for scenario in SCENARIOS:
         completed = subprocess.run(
             [sys.executable, "-m", "tests.reliability.fault_harness", scenario, "--json",
@@ -1110,17 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         if not args.json:
             print(_describe(result), flush=True)
-    if args.json:
-        print(json.dumps(results, default=str))
-    else:
-        print()
-        print(HEADER)
-        for result in results:
-            if "recipients" in result:
-                print(ROW.format(**result))
-            else:
-                print(f"{result['scenario']:<17} did not run: {result['problems']}")
-    return 0 if all(result.get("ok") for result in results) else 1
+    return results
 
 
 def _describe(result: dict) -> str:

@@ -4,7 +4,9 @@ server) runs in a process of its own, and the test asserts on the outcome it pri
 lost, no more duplicates than messages in flight at the fault, every delivery final, every
 possible duplicate flagged by the product, and the fault really happened.
 
-Run them with `pytest -m faults` (about a minute each on two cores). Without redis-server or
+Run them with `pytest -m faults` (about a minute each on two cores). They start from one
+template (the `scenario_template` fixture: a migrated, seeded cluster made once per pytest process,
+copied per scenario) instead of initdb, migrations and seeding each. Without redis-server or
 PostgreSQL's server binaries they skip locally and fail in CI.
 
 The last test is quick and runs with the rest of the suite: a connection lost after the whole
@@ -14,10 +16,14 @@ message went (the server may have kept it) flags the retried delivery as possibl
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -37,15 +43,33 @@ RECIPIENTS = 5000
 SCENARIO_TIMEOUT = 600
 
 
-def run_scenario(scenario: str) -> dict:
-    """Run one scenario in its own process and return the outcome it printed as JSON. A
-    scenario still running at the timeout is stopped (SIGTERM lets it clean up) and fails."""
+@pytest.fixture(scope="session")
+def scenario_template() -> Iterator[Path]:
+    """The harness's template (fault_harness.build_template), built once for this pytest
+    process (each xdist worker has its own) and removed after the last scenario."""
     missing = missing_binaries()
     if missing:
         require_service("fault harness", "missing " + ", ".join(missing))
+    directory = Path(tempfile.mkdtemp(prefix="consentmail-faults-template-"))
+    try:
+        built = subprocess.run(
+            [sys.executable, "-m", "tests.reliability.fault_harness", "template",
+             f"--template={directory}", f"--recipients={RECIPIENTS}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
+        )  # fmt: skip
+        assert built.returncode == 0, f"the template was not built:\n{built.stderr[-3000:]}"
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_scenario(scenario: str, template: Path) -> dict:
+    """Run one scenario in its own process, from a copy of `template`, and return the outcome
+    it printed as JSON. A scenario still running at the timeout is stopped (SIGTERM lets it
+    clean up) and fails."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.fault_harness", scenario, "--json",
-         f"--recipients={RECIPIENTS}"],
+         f"--recipients={RECIPIENTS}", f"--template={template}"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,8 +112,10 @@ def assert_recovered(result: dict) -> None:
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_workers_killed_mid_batch_lose_nobody_and_duplicate_at_most_what_was_in_flight():
-    result = run_scenario("worker-kill")
+def test_workers_killed_mid_batch_lose_nobody_and_duplicate_at_most_what_was_in_flight(
+    scenario_template,
+):
+    result = run_scenario("worker-kill", scenario_template)
 
     assert_recovered(result)
     # The kills landed on running batches: the sweeper found them dead, gave their rows back
@@ -102,8 +128,8 @@ def test_workers_killed_mid_batch_lose_nobody_and_duplicate_at_most_what_was_in_
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_a_redis_restart_mid_campaign_loses_nobody_and_duplicates_nothing():
-    result = run_scenario("redis-restart")
+def test_a_redis_restart_mid_campaign_loses_nobody_and_duplicates_nothing(scenario_template):
+    result = run_scenario("redis-restart", scenario_template)
 
     assert_recovered(result)
     assert result["fault"]["down_seconds"] >= 3
@@ -113,8 +139,10 @@ def test_a_redis_restart_mid_campaign_loses_nobody_and_duplicates_nothing():
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_a_postgresql_restart_mid_campaign_loses_nobody_and_duplicates_at_most_what_was_in_flight():
-    result = run_scenario("postgres-restart")
+def test_a_postgresql_restart_mid_campaign_loses_nobody_and_duplicates_at_most_what_was_in_flight(
+    scenario_template,
+):
+    result = run_scenario("postgres-restart", scenario_template)
 
     assert_recovered(result)
     assert result["fault"]["shutdown"] == "fast"
@@ -123,8 +151,8 @@ def test_a_postgresql_restart_mid_campaign_loses_nobody_and_duplicates_at_most_w
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_smtp_4xx_for_a_while_then_accepting_delivers_everyone_once():
-    result = run_scenario("smtp-4xx")
+def test_smtp_4xx_for_a_while_then_accepting_delivers_everyone_once(scenario_template):
+    result = run_scenario("smtp-4xx", scenario_template)
 
     assert_recovered(result)
     deferred = result["sink"]["deferred"]
@@ -135,8 +163,10 @@ def test_smtp_4xx_for_a_while_then_accepting_delivers_everyone_once():
 
 @pytest.mark.slow
 @pytest.mark.faults
-def test_smtp_dropped_connections_duplicate_only_the_messages_kept_without_a_reply():
-    result = run_scenario("smtp-drops")
+def test_smtp_dropped_connections_duplicate_only_the_messages_kept_without_a_reply(
+    scenario_template,
+):
+    result = run_scenario("smtp-drops", scenario_template)
 
     assert_recovered(result)
     dropped = result["sink"]["dropped"]
