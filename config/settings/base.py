@@ -245,8 +245,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-stale-imports": {"task": "lists.purge_stale_imports", "schedule": 3600.0},
     "resume-stalled-imports": {"task": "lists.resume_stalled_imports", "schedule": 300.0},
     "tend-exports": {"task": "lists.tend_exports", "schedule": 300.0},
-    # The hold's end is read from the database, never scheduled as an ETA (see sending.py).
-    "evaluate-holds": {"task": "moderation.evaluate_holds", "schedule": 60.0},
+    # The hold's end is read from the database, never scheduled as an ETA (see sending.py); an
+    # ended hold is judged within this (tests/integration/test_local_stack.py lowers both).
+    "evaluate-holds": {
+        "task": "moderation.evaluate_holds",
+        "schedule": env.float("EVALUATE_HOLDS_SECONDS", default=60.0),
+    },
     # Scheduled campaigns start within this of their time; a time in the database, no ETA task
     # (one for next month would sit in a worker and be redelivered by Redis every hour).
     "start-due-campaigns": {

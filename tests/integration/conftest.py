@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,7 +18,8 @@ import redis
 from django.db import connection
 
 from config.celery import app as celery_app
-from tests.conftest import require_service
+from outbox.sink import StoredMessage
+from tests.conftest import MailSink, require_service
 from tests.workers import redis_url as worker_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +40,32 @@ def database_url_of_test_db() -> str:
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@dataclass
+class ParsedOnceSink(MailSink):
+    """The sink, each message parsed once however often a test polls it. The sink writes a file
+    per message atomically and never changes it, so what was parsed stays true; parsing every
+    file again at each poll (thousands, five times a second) took a core from the worker the
+    test was waiting for."""
+
+    parsed: dict[str, StoredMessage] = field(default_factory=dict)
+
+    def messages(self) -> list[StoredMessage]:
+        directory = Path(self.directory)
+        names = sorted(path.name for path in directory.glob("*.eml")) if directory.exists() else []
+        for name in names:
+            if name not in self.parsed:
+                with (directory / name).open("rb") as handle:
+                    message = email.message_from_binary_file(handle, policy=email.policy.default)
+                self.parsed[name] = StoredMessage(name, message)
+        return [self.parsed[name] for name in names]
+
+
+@pytest.fixture
+def mail_sink(mail_sink):
+    """tests/conftest.py's sink, read through ParsedOnceSink."""
+    return ParsedOnceSink(directory=mail_sink.directory, port=mail_sink.port)
 
 
 @pytest.fixture

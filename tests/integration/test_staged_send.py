@@ -76,19 +76,20 @@ def end_hold(campaign: Campaign) -> dict:
 
 
 def test_probe_then_release_within_the_thresholds(send_worker, moderator):
-    campaign = campaign_to(2500)
+    campaign = campaign_to(2000)
 
     moderation.decision_approve(
         campaign_id=campaign.pk, moderator=moderator, version_id=waiting_version(campaign)
     )
     status_becomes(campaign, "holding")
-    probe = settle(send_worker, 250)
+    probe = settle(send_worker, 200)
 
-    assert len(probe) == 250
-    assert campaign.probe_size == 250
+    assert len(probe) == 200
+    assert campaign.probe_size == 200
     assert campaign.hold_until is not None
-    # Within the thresholds: 3 hard bounces (1.2%) and 1 complaint (0.4% of 250, which the
-    # interval cannot tell from 0.1%): amber, released with a warning.
+    # Within the thresholds: 3 hard bounces (1.5%) and 1 complaint (0.5% of 200, over the review
+    # threshold of 0.3%, but the interval's low end, 0.09%, is under 0.1%: noise in a probe of
+    # 177 or more, review in a smaller one): amber, released with a warning.
     sent = list(
         Delivery.objects.filter(campaign=campaign, is_probe=True).values_list("pk", flat=True)
     )
@@ -97,12 +98,12 @@ def test_probe_then_release_within_the_thresholds(send_worker, moderator):
 
     assert end_hold(campaign) == {campaign.pk: "amber"}
     status_becomes(campaign, "sent")
-    everything = settle(send_worker, 2500)
+    everything = settle(send_worker, 2000)
 
-    assert len(everything) == 2500
+    assert len(everything) == 2000
     recipients = Counter(message.to for message in everything)
-    assert len(recipients) == 2500 and max(recipients.values()) == 1
-    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 2500
+    assert len(recipients) == 2000 and max(recipients.values()) == 1
+    assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 2000
     assert campaign.moderation_note  # the amber warning the sender sees
     for message in everything:
         headers = message.message
