@@ -2,16 +2,17 @@
 
 The schema is read from `/api/v1/schema/` of the Django WSGI app itself, and every operation in it
 is called in-process (no network) with a bounded, derandomized set of generated requests,
-authenticated with a read-write token of a fresh account that owns a list, a subscriber, an
-import, a sender domain and campaigns. Path ids are swapped for those real objects' ids in most
-examples, so the handlers' happy paths run as well as their 404s. Each example runs inside a
-savepoint that is rolled back afterwards, so a DELETE in one example leaves the objects in place
-for the next. Every response must be no 500 and conform to the schema: a documented status code,
-content type, headers and body.
+authenticated with a read-write token of an account that owns a list, a subscriber, an import, a
+sender domain and campaigns (built once per module: `_module_world`). Path ids are swapped for
+those real objects' ids in most examples, so the handlers' happy paths run as well as their 404s.
+Each example runs inside a savepoint that is rolled back afterwards, so a DELETE in one example
+leaves the objects in place for the next. Every response must be no 500 and conform to the
+schema: a documented status code, content type, headers and body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,7 @@ from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -38,6 +40,7 @@ from complaints.models import AbuseReport
 from lists.models import ImportJob, Tag
 from lists.services.tags import subscribers_tags_add
 from tests.campaigns.factories import CampaignFactory
+from tests.conftest import IN_CI, require_service
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
@@ -80,9 +83,62 @@ def _keep_the_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(scope="module")
+def _module_dns_server(tmp_path_factory):
+    """One DNS server for the module (tests/conftest.py's `dns_server`, module-scoped): the world
+    publishes no records and no example adds any, so every operation sees the same empty zone."""
+    from tests.dns_server import DnsServerUnavailable, start_dns_server
+
+    try:
+        server = start_dns_server(tmp_path_factory.mktemp("dns"), require_dnsmasq=IN_CI)
+    except DnsServerUnavailable as exc:
+        require_service("dnsmasq", str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def _module_world(django_db_setup, django_db_blocker, _module_dns_server) -> Iterator[World]:
+    """The world built once per module (per xdist worker), not once per operation, in a
+    transaction left open around the module's tests and rolled back after it, as
+    tests/security/conftest.py's `_module_world` does: each operation's test runs in a savepoint
+    inside it and each example in a savepoint inside that, so what an example changes is undone
+    before the next and every operation starts from the world as built. Building it (factories,
+    a DNS server, tokens, a submitted campaign) took most of each operation's time."""
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            with override_settings(**_dns_settings(_module_dns_server)):
+                world = _build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            raise
+    try:
+        yield world
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _dns_settings(server) -> dict:
+    # Sender-domain checks ask the module's DNS server on 127.0.0.1, never the network.
+    return {"DNS_NAMESERVERS": [server.address], "DNS_TIMEOUT": 2.0}
+
+
 @pytest.fixture
-def world(db, dns_server, _keep_the_test_connection) -> World:
-    # dns_server: sender-domain verification asks a DNS server on 127.0.0.1, never the network.
+def world(_module_world, db, settings, _module_dns_server, _keep_the_test_connection) -> World:
+    """The module's world for one operation, with this test's settings asking its DNS server."""
+    for name, value in _dns_settings(_module_dns_server).items():
+        setattr(settings, name, value)
+    return _module_world
+
+
+def _build_world() -> World:
     sender = UserFactory(email="fuzz@acme.example", account__company_name="Acme Ltd")
     account = sender.account
     domain = SenderDomainFactory(
