@@ -3,6 +3,7 @@ reports must write; and how long an unsubscribe takes to suppress.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cm_feedback_bench \\
         .venv/bin/python bench/feedback_bench.py [--reports 20000] [--batch 500]
+        [--arf-complaints 2000] [--redis-url redis://HOST:PORT/DB] [--profile]
 
 The database named in DATABASE_URL is dropped and created again. One account, one list and two
 sent campaigns to the same subscribers: the first receives the reports through
@@ -20,6 +21,25 @@ suppression or webhook work. Scenarios, each on its own subscribers:
 - mixed storm: --reports over a third as many messages: delivered, soft and hard bounces,
   blocks, complaints, unsubscribes, some delivered after their bounce (out of order), some the
   same event twice, some the same complaint through a second channel; shuffled;
+- webhook posts: --reports real-format ESP posts, one event each as Mailgun and Postmark send
+  them (bench/load_run.py's `_mailgun` and `_postmark`: half each; hard bounces and complaints,
+  each for a message of its own), first checked to pass the webhook's own verification
+  (`verified_post_reports`, as the hot front checks them), then put on the tracking queue's
+  Redis stream (`post_enqueue`) and drained in this process with `consume_once` (batches of
+  TRACKING_QUEUE_BATCH entries: anymail's parser, then `feedback_apply_batch`) until it is
+  empty. Beside it, batch after batch: the same reports, parsed before the clock starts, of as
+  many other messages through `feedback_apply_batch` directly (what the drain adds is parsing
+  and Redis), and the plain-SQL ceiling. Every report must be applied exactly once, nothing
+  dead-lettered, the stream and its pending set empty; then the same posts are queued and
+  drained again (an ESP retrying each): nothing new may be applied;
+- mailbox: --reports RFC 3464 DSN hard bounces (a Postfix bounce of our VERP return path with
+  the message's headers, tests/complaints/data) and --arf-complaints ARF complaints (Yahoo's
+  feedback loop), each for a message of its own, shuffled into a Maildir and read by one
+  `mailbox_process` (what `manage.py process_feedback` and beat's read_feedback_mailbox run).
+  Right after it (one call cannot be cut into batches): parsing alone (`parse_report`) and
+  `feedback_apply_batch` on the same reports of as many other messages, and the plain-SQL
+  ceiling. Each report applied once, every message moved to cur/ and marked seen, and a second
+  read finds nothing unread;
 - one by one: --one-by-one hard bounces through `feedback_apply` (a batch of one, one
   transaction each), the path every report took before batches;
 
@@ -30,17 +50,31 @@ one_click_unsubscribe_accept: the address suppressed and the rest queued, one wr
 consumer's drain of them (one_clicks_pending_apply), each rate printed. After each scenario the
 campaign's counters (what the campaign page, the verdict and the stats API read) are checked
 against what was applied, right after the last batch commits.
+
+The tracking queue is the Redis database of --redis-url (default: database 14 of
+CELERY_BROKER_URL's Redis server, else of 127.0.0.1:6379), flushed by the bench. --profile runs
+the drain and the mailbox read under cProfile and prints where their time goes (their rates are
+then cProfile's, slower). The consumer logs each report already applied at INFO, as in
+production (LOG_LEVEL): those lines go to stderr, the figures to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import cProfile
+import io
+import json
 import os
+import pstats
 import random
+import re
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -306,6 +340,292 @@ def messages_with(reports: list[Report]) -> Counter:
     return Counter(kind for _, kind in seen)
 
 
+class Clock:
+    """Seconds spent in the timed blocks, and this process's CPU seconds in them (what a shared
+    machine's load changes least; PostgreSQL's and Redis's CPU is not in it); with --profile, a
+    cProfile of them too."""
+
+    def __init__(self, profile: bool):
+        self.seconds = self.cpu_seconds = 0.0
+        self.profiler = cProfile.Profile() if profile else None
+
+    @contextmanager
+    def running(self):
+        if self.profiler is not None:
+            self.profiler.enable()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.process_time() - cpu_started
+            if self.profiler is not None:
+                self.profiler.disable()
+
+    def print_profile(self, title: str) -> None:
+        if self.profiler is None:
+            return
+        out = io.StringIO()
+        stats = pstats.Stats(self.profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats("tottime").print_stats(20)
+        print(f"--- cProfile of {title} ---")
+        print(out.getvalue())
+
+
+def run_ceiling_batches(reports: list[Report], campaign, deliveries: dict, batch: int) -> float:
+    return sum(
+        run_ceiling(reports[start : start + batch], campaign, deliveries)
+        for start in range(0, len(reports), batch)
+    )
+
+
+def applied_once(delivery_ids: list[int], expected: int) -> str:
+    """Whether each of these deliveries has exactly one FeedbackEvent, applied, and nothing was
+    dead-lettered (a failed report is swallowed there, not raised)."""
+    from django.db.models import Count
+
+    from complaints.models import FeedbackDeadLetter, FeedbackEvent
+
+    events = FeedbackEvent.objects.filter(delivery_id__in=delivery_ids)
+    outcomes = Counter(events.values_list("outcome", flat=True))
+    twice = events.values("delivery_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    dead = FeedbackDeadLetter.objects.count()
+    ok = outcomes == Counter({"applied": expected}) and not twice and not dead
+    return (
+        f"{'each applied once' if ok else 'NOT APPLIED ONCE'}: events "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items()))
+        + f"; messages with more than one {twice:,}; dead letters {dead:,}"
+    )
+
+
+def esp_posts(ids: list[int], campaign_id: int, *, serial_from: int, now) -> tuple[list, list]:
+    """(tracking-queue Posts, their Reports): one event per post, as Mailgun and Postmark post
+    them (bench/load_run.py's builders, signed as the views verify), half each; hard bounces
+    and complaints, one message each."""
+    import load_run  # bench/load_run.py, on the path as this script's directory
+
+    from campaigns.tokens import MessageTokens
+    from campaigns.tracking_queue import Post
+
+    posts, reports = [], []
+    for index, sid in enumerate(ids):
+        serial = serial_from + index + 1
+        event = "bounced" if index % 4 < 2 else "complained"
+        tokens = MessageTokens(campaign_id=campaign_id, subscriber_id=sid)
+        email = f"r{sid}@example.org"
+        if index % 2:
+            esp, body = "mailgun", load_run._mailgun(event, tokens, email, serial)
+        else:
+            esp, body = "postmark", load_run._postmark(event, tokens, email, serial)
+        posts.append(Post(esp=esp, content_type="application/json", body=body.decode(), at=now))
+        kind = "hard_bounce" if event == "bounced" else "complained"
+        reports.append(Report(sid, kind, f"hook-{serial}", esp, now))
+    return posts, reports
+
+
+def verified(post) -> bool:
+    """Whether the webhook's own checks pass the post (basic auth, Mailgun's HMAC and
+    timestamp, a body that parses), as the hot front checks it before queueing."""
+    import load_run
+    from django.core.handlers.wsgi import WSGIRequest
+
+    from complaints.webhook_views import verified_post_reports
+
+    body = post.body.encode()
+    auth = "Basic " + base64.b64encode(load_run.WEBHOOK_AUTH.encode()).decode()
+    request = WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/webhooks/{post.esp}/tracking/",
+            "SCRIPT_NAME": "",
+            "CONTENT_TYPE": post.content_type,
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": auth,
+            "wsgi.input": io.BytesIO(body),
+        }
+    )
+    return bool(verified_post_reports(post.esp, request))
+
+
+def drain_posts(posts, reports, direct, ceiling_campaign, deliveries, batch, clock: Clock):
+    """Queue `posts` (post_enqueue), then drain the stream with consume_once until it is empty;
+    after each batch the consumer read, the same number of `direct` reports through
+    feedback_apply_batch and of `reports` through the plain-SQL ceiling. (enqueue seconds,
+    drain seconds, direct seconds, ceiling seconds, direct outcomes)."""
+    from django.conf import settings
+
+    from campaigns import tracking_queue
+    from complaints.services import feedback_apply_batch
+
+    started = time.perf_counter()
+    for post in posts:
+        tracking_queue.post_enqueue(post)
+    enqueued = time.perf_counter() - started
+    consumer = tracking_queue.consumer_name()
+    direct_seconds = ceiling_seconds = 0.0
+    outcomes: Counter = Counter()
+    done = 0
+    while True:
+        with clock.running():
+            handled = tracking_queue.consume_once(
+                consumer=consumer, batch_size=settings.TRACKING_QUEUE_BATCH, block_ms=0
+            )
+        if not handled:
+            break
+        for start in range(done, done + handled, batch):
+            part = direct[start : min(start + batch, done + handled)]
+            started = time.perf_counter()
+            for event in feedback_apply_batch(part):
+                outcomes[event.outcome if event is not None else "already applied"] += 1
+            direct_seconds += time.perf_counter() - started
+        ceiling_seconds += run_ceiling_batches(
+            reports[done : done + handled], ceiling_campaign, deliveries, batch
+        )
+        done += handled
+    return enqueued, clock.seconds, direct_seconds, ceiling_seconds, outcomes
+
+
+def webhook_scenario(
+    ids, twin_ids, campaign, ceiling_campaign, deliveries, batch, now, profile: bool
+) -> list[Report]:
+    """The "webhook posts" scenario (module docstring); returns the reports applied to our
+    campaign (the posts' and their twins')."""
+    from campaigns import tracking_queue
+    from complaints.esp import reports_of
+    from complaints.models import FeedbackEvent
+    from complaints.webhook_views import queued_post_events
+
+    posts, reports = esp_posts(ids, campaign.pk, serial_from=0, now=now)
+    twin_posts, twin_reports = esp_posts(twin_ids, campaign.pk, serial_from=len(ids), now=now)
+    refused = sum(not verified(post) for post in posts + twin_posts)
+    assert not refused, f"{refused} posts refused by the webhook's own checks"
+    # The twins' reports as the consumer's parser makes them, parsed before the clock starts.
+    direct = []
+    for post in twin_posts:
+        events, esp_name = queued_post_events(post)
+        direct += reports_of(events, esp_name=esp_name)
+    assert len(direct) == len(twin_posts), (len(direct), len(twin_posts))
+    tracking_queue.ensure_group()
+    redis = tracking_queue.connection()
+    ours = [deliveries[sid][0] for sid in ids]
+    n = len(posts)
+
+    for name in ("webhook posts", "webhook again"):
+        clock = Clock(profile and name == "webhook posts")
+        events_before = FeedbackEvent.objects.count()
+        enqueued, drained, direct_s, ceiling_s, outcomes = drain_posts(
+            posts, reports, direct, ceiling_campaign, deliveries, batch, clock
+        )
+        new_events = FeedbackEvent.objects.count() - events_before
+        left = redis.xlen(tracking_queue.STREAM) + redis.zcard(
+            tracking_queue.PENDING_PREFIX + tracking_queue.POSTS
+        )
+        rate, ceiling_rate = n / drained, n / ceiling_s
+        print(
+            f"{name:<14}{n:>9,}{rate:>10,.0f}{ceiling_rate:>11,.0f}{rate / ceiling_rate:>8.0%}  "
+            f"drain {drained:.2f} s: {n / drained:,.0f} posts/s, {rate:,.0f} reports/s, "
+            f"{clock.cpu_seconds / n * 1000:.2f} ms of our CPU each"
+        )
+        print(
+            f"{'':<14}direct feedback_apply_batch {n / direct_s:,.0f}/s (the drain "
+            f"{direct_s / drained:.0%} of it: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items()))
+            + f"); post_enqueue {n / enqueued:,.0f} posts/s; "
+            f"left on the stream or pending {left:,}"
+        )
+        print(f"{'':<14}{applied_once(ours, n)}; new events this round {new_events:,}")
+        clock.print_profile("the drain (consume_once)")
+    return reports + twin_reports
+
+
+def mailbox_scenario(
+    ids, twin_ids, complaints, campaign, ceiling_campaign, deliveries, batch, now, rng, profile
+) -> list[Report]:
+    """The "mailbox" scenario (module docstring); returns the reports applied to our campaign
+    (the messages' and their twins')."""
+    from campaigns.tokens import MessageTokens
+    from complaints.feedback_reports import parse_report
+    from complaints.mailboxes import mailbox_process
+    from complaints.services import feedback_apply_batch
+    from tests.complaints.data import render, write_maildir
+
+    def messages(group: list[int], tag: str) -> tuple[list[bytes], list[Report]]:
+        raws, reports = [], []
+        for index, sid in enumerate(group):
+            name, kind, source = (
+                ("arf_yahoo", "complained", "arf")
+                if index >= len(group) - complaints
+                else ("dsn_postfix_hard", "hard_bounce", "dsn")
+            )
+            tokens = MessageTokens(campaign_id=campaign.pk, subscriber_id=sid)
+            raw = render(name, tokens=tokens, recipient=f"r{sid}@example.org")
+            # Each report its own Message-ID, as mail servers write them (an ARF's is its id).
+            raw, changed = _MESSAGE_ID.subn(rb"\g<1>bench-" + f"{tag}{index}".encode(), raw, 1)
+            assert changed, name
+            raws.append(raw)
+            reports.append(Report(sid, kind, f"mbox-{sid}", source, now))
+        order = list(range(len(raws)))
+        rng.shuffle(order)
+        return [raws[i] for i in order], [reports[i] for i in order]
+
+    raws, reports = messages(ids, "m")
+    twin_raws, twin_reports = messages(twin_ids, "t")
+    n = len(raws)
+    started = time.perf_counter()
+    direct = [f for raw in twin_raws for f in parse_report(raw).feedback]
+    parsing = time.perf_counter() - started
+    assert len(direct) == len(twin_raws), (len(direct), len(twin_raws))
+    with tempfile.TemporaryDirectory(prefix="feedback-bench-") as work:
+        started = time.perf_counter()
+        maildir = write_maildir(Path(work) / "Maildir", raws)
+        written = time.perf_counter() - started
+        clock = Clock(profile)
+        with clock.running():
+            run = mailbox_process(location=str(maildir))
+        again = mailbox_process(location=str(maildir))
+        unread = len(os.listdir(maildir / "new"))
+        seen = sum(name.endswith(":2,S") for name in os.listdir(maildir / "cur"))
+    started = time.perf_counter()
+    for start in range(0, n, batch):
+        feedback_apply_batch(direct[start : start + batch])
+    direct_s = time.perf_counter() - started
+    ceiling_s = run_ceiling_batches(reports, ceiling_campaign, deliveries, batch)
+    rate, ceiling_rate = n / clock.seconds, n / ceiling_s
+    expected = {"hard_bounce": n - complaints, "complained": complaints}
+    print(
+        f"{'mailbox':<14}{n:>9,}{rate:>10,.0f}{ceiling_rate:>11,.0f}{rate / ceiling_rate:>8.0%}  "
+        f"mailbox_process {clock.seconds:.2f} s: read {run.read:,}, applied {run.applied:,}, "
+        f"duplicates {run.duplicates:,}, unmatched {run.unmatched:,}, unparsed {run.unparsed:,}, "
+        f"ignored {run.ignored:,}; by kind "
+        + ("as sent" if dict(run.by_kind) == expected else f"WRONG {dict(run.by_kind)}")
+        + f"; {clock.cpu_seconds / n * 1000:.2f} ms of our CPU each"
+    )
+    print(
+        f"{'':<14}parse_report alone {n / parsing:,.0f}/s; direct feedback_apply_batch "
+        f"{n / direct_s:,.0f}/s (mailbox_process {direct_s / clock.seconds:.0%} of it); "
+        f"Maildir written at {n / written:,.0f} messages/s"
+    )
+    print(
+        f"{'':<14}{applied_once([deliveries[sid][0] for sid in ids], n)}; "
+        f"marked seen {seen:,}, left unread {unread:,}, a second read read {again.read:,}"
+    )
+    clock.print_profile("mailbox_process")
+    return reports + twin_reports
+
+
+# The report's own Message-ID (its first: the returned message's comes later), up to the "@".
+_MESSAGE_ID = re.compile(rb"^(Message-I[Dd]: <)[^@>]*", re.MULTILINE)
+
+
+def default_redis_url() -> str:
+    """Database 14 of CELERY_BROKER_URL's Redis server (flushed by the bench), else of
+    127.0.0.1:6379 (bench/load_run.py takes 15)."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    server = broker.rsplit("/", 1)[0] if broker.startswith("redis://") else "redis://127.0.0.1:6379"
+    return f"{server}/14"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -320,6 +640,20 @@ def main() -> None:
         default=2_000,
         help="one-clicks through the hot front's write and the consumer's drain",
     )
+    parser.add_argument(
+        "--arf-complaints",
+        type=int,
+        default=None,
+        help="ARF complaints among the mailbox's messages (default: a tenth of --reports)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=default_redis_url(),
+        help="the tracking queue's Redis database, flushed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the drain and the mailbox read"
+    )
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -329,6 +663,16 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     # Subscriber webhooks would be queued on the broker; none are configured here.
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    # The webhook posts: queued on this Redis, authenticated as bench/load_run.py signs them.
+    import load_run
+
+    os.environ["TRACKING_QUEUE_URL"] = args.redis_url
+    os.environ["ANYMAIL"] = json.dumps(
+        {
+            "MAILGUN_WEBHOOK_SIGNING_KEY": load_run.MAILGUN_SIGNING_KEY,
+            "WEBHOOK_SECRET": load_run.WEBHOOK_AUTH,
+        }
+    )
     prepare_database(url)
 
     import django
@@ -338,6 +682,7 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
+    from campaigns import tracking_queue
     from campaigns.tokens import MessageTokens
     from complaints.models import FeedbackEvent, FeedbackKind
     from complaints.services import FEEDBACK_BATCH_SIZE, feedback_apply
@@ -347,7 +692,13 @@ def main() -> None:
     rng = random.Random(args.seed)
     n = args.reports
     storm_messages = max(1, n // 3)
-    sizes = [n, n, storm_messages, args.one_by_one, args.unsubscribes, args.front_unsubscribes]
+    arf = n // 10 if args.arf_complaints is None else args.arf_complaints
+    mailbox = n + arf
+    sizes = [
+        *(n, n, storm_messages, args.one_by_one, args.unsubscribes, args.front_unsubscribes),
+        *(n, n, mailbox, mailbox),  # webhook posts and their twins, the mailbox and its twins
+    ]
+    tracking_queue.connection().flushdb()
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     campaign, ceiling_campaign, ids, deliveries = seed(sum(sizes))
@@ -364,7 +715,8 @@ def main() -> None:
     for size in sizes:
         groups.append(ids[start : start + size])
         start += size
-    bounced_ids, complained_ids, storm_ids, single_ids, unsubscribe_ids, front_ids = groups
+    bounced_ids, complained_ids, storm_ids, single_ids, unsubscribe_ids, front_ids = groups[:6]
+    webhook_ids, webhook_twin_ids, mailbox_ids, mailbox_twin_ids = groups[6:]
     now = timezone.now() - timedelta(minutes=5)
 
     scenarios = [
@@ -389,6 +741,31 @@ def main() -> None:
         )
         applied_so_far += reports
         print(f"{'':<14}{check_counters(campaign, messages_with(applied_so_far))}")
+
+    applied_so_far += webhook_scenario(
+        webhook_ids,
+        webhook_twin_ids,
+        campaign,
+        ceiling_campaign,
+        deliveries,
+        batch,
+        now,
+        args.profile,
+    )
+    print(f"{'':<14}{check_counters(campaign, messages_with(applied_so_far))}")
+    applied_so_far += mailbox_scenario(
+        mailbox_ids,
+        mailbox_twin_ids,
+        arf,
+        campaign,
+        ceiling_campaign,
+        deliveries,
+        batch,
+        now,
+        rng,
+        args.profile,
+    )
+    print(f"{'':<14}{check_counters(campaign, messages_with(applied_so_far))}")
 
     singles = ours(one_kind(single_ids, "hard_bounce", "dsn", now), campaign.pk)
     started = time.perf_counter()
