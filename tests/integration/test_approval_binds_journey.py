@@ -52,7 +52,7 @@ def _status_becomes(campaign: Campaign, status: str) -> None:
         campaign.refresh_from_db()
         return campaign.status == status
 
-    wait_for(reached, timeout=120, interval=0.2, what=f"status {status}")
+    wait_for(reached, timeout=120, what=f"status {status}")
 
 
 def _received(sink) -> list:

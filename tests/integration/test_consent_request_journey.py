@@ -52,7 +52,7 @@ def _status_becomes(campaign: Campaign, *statuses: str) -> None:
         campaign.refresh_from_db()
         return campaign.status in statuses
 
-    wait_for(reached, timeout=120, interval=0.2, what=f"status {statuses}")
+    wait_for(reached, timeout=120, what=f"status {statuses}")
 
 
 def _through_the_hold(campaign: Campaign, moderator) -> None:

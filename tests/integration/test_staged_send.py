@@ -55,7 +55,7 @@ def status_becomes(campaign: Campaign, status: str, timeout: float = 120) -> Cam
         campaign.refresh_from_db()
         return campaign.status == status
 
-    wait_for(reached, timeout=timeout, interval=0.2, what=f"status {status}")
+    wait_for(reached, timeout=timeout, what=f"status {status}")
     return campaign
 
 
