@@ -171,3 +171,10 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str = "
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def let_pass(seconds: float) -> None:
+    """Let `seconds` pass before checking that nothing more happened (no late message, no new
+    batch): what would happen does so within them. (These waits were `wait_for(lambda: True,
+    timeout=...)`, which returns at once: its predicate is true at the first call.)"""
+    time.sleep(seconds)
