@@ -19,7 +19,7 @@ from moderation import services as moderation
 from moderation.enforcement import decisions
 from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.factories import SenderDomainFactory, UserFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import let_pass, wait_for
 from tests.integration.test_staged_send import end_hold, status_becomes
 from tests.lists.factories import MailingListFactory
 
@@ -122,7 +122,7 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
     assert second.status == "paused" and second.resume_status == "releasing"
     # Batches already claimed finish (each worker task holds one); no new batch starts.
     paused_at = _settled(sink, "Spring sale")
-    wait_for(lambda: True, timeout=3.0)
+    let_pass(3.0)
     assert len(_to(sink, "Spring sale")) == paused_at < 1000
     assert Delivery.objects.filter(campaign=second, status=DeliveryStatus.PENDING).count() == (
         1000 - paused_at
@@ -152,7 +152,7 @@ def test_complaints_review_decline_freeze_pause_403_unfreeze_resume(slow_send_wo
     )
     status_becomes(second, "sent", timeout=180)
     wait_for(lambda: len(_to(sink, "Spring sale")) >= 1000, timeout=120, what="the rest")
-    wait_for(lambda: True, timeout=1.0)
+    let_pass(1.0)
 
     spring = Counter(m.to for m in _to(sink, "Spring sale"))
     assert len(spring) == 1000 and max(spring.values()) == 1

@@ -25,7 +25,7 @@ from moderation import services as moderation
 from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
 from tests.dns_server import free_port
 from tests.factories import SenderDomainFactory, UserFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import let_pass, wait_for
 from tests.lists.factories import MailingListFactory
 
 pytestmark = [pytest.mark.slow]
@@ -90,7 +90,7 @@ def status_becomes(campaign: Campaign, status: str, timeout: float = 120) -> Cam
         campaign.refresh_from_db()
         return campaign.status == status
 
-    wait_for(reached, timeout=timeout, interval=0.2, what=f"status {status}")
+    wait_for(reached, timeout=timeout, what=f"status {status}")
     return campaign
 
 
@@ -166,7 +166,7 @@ def test_a_probe_refused_at_rcpt_goes_to_review_and_the_addresses_stop_being_mai
     assert sorted(elsewhere) == [email.lower() for email in emails]
 
     # Nothing more goes out while it waits for a moderator.
-    wait_for(lambda: True, timeout=2.0)
+    let_pass(2.0)
     assert refused_recipients() == emails
     assert (
         Delivery.objects.filter(campaign=campaign, is_probe=False)
@@ -228,6 +228,6 @@ def test_thirty_percent_of_the_probe_unsubscribing_sends_it_to_review(
     ) == {"unsubscribed"}
 
     # Not released: nobody else gets it while a moderator decides.
-    wait_for(lambda: True, timeout=2.0)
+    let_pass(2.0)
     assert len([m for m in mail_sink.messages() if m.subject == SUBJECT]) == 100
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT).count() == 100
