@@ -1,4 +1,4 @@
-"""The load run (bench/load_run.py) works: a short run of wrk against a real gunicorn on
+"""The load run (bench/load_run.py) works: a short run of wrk against a real granian on
 PostgreSQL, with the tracking queue on Redis and its consumer, answers every request of every
 endpoint without an error, each request did its work in the database, and every event accepted
 was recorded once. No timing is asserted: the figures are the load run's to print."""

@@ -1,5 +1,5 @@
 """Faults under tracking load (issue 19): pixels, clicks, signed ESP webhook posts and one-click
-unsubscribes; the consumer killed in the middle of a batch and a gunicorn worker killed
+unsubscribes; the consumer killed in the middle of a batch and a granian worker killed
 mid-load, then the consumer started again; every event the server acknowledged is recorded
 exactly once (tests/reliability/tracking_faults.py runs the scenario in a process of its own and
 prints what it saw). `pytest -m faults`; about half a minute."""

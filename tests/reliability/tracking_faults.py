@@ -1,18 +1,18 @@
-"""Faults under tracking load: the consumer and a gunicorn worker killed mid-run (issue 19).
+"""Faults under tracking load: the consumer and a web worker killed mid-run (issue 19).
 
     .venv/bin/python -m tests.reliability.tracking_faults [--requests 3000] [--json]
 
 Against a fresh PostgreSQL database (on DATABASE_URL's server) and a flushed Redis database (of
-CELERY_BROKER_URL's server), it serves config.wsgi with gunicorn (production settings, hits
-queued on the Redis stream) and one `manage.py consume_events`, seeded as bench/load_run.py
-seeds. Eight client threads send pixel fetches and clicks, each with a user agent that names
+CELERY_BROKER_URL's server), it serves config.wsgi with granian as docker-compose.yml runs it
+(production settings, hits queued on the Redis stream) and one `manage.py consume_events`, seeded
+as bench/load_run.py seeds. Eight client threads send pixel fetches and clicks, each with a user agent that names
 the request ("... fault-run n=123"), and every tenth request is a signed Mailgun webhook post
 (deliveries, opens, hard bounces, complaints) whose signature token names it ("load000...123"),
 verified and queued by the hot front and applied by the consumer; every twentieth (n = 4 mod 20)
 is a one-click unsubscribe, suppressed and queued in PostgreSQL by the hot front and applied by
 the consumer. A third of the way in the
-consumer is killed (SIGKILL: no batch finishes, no acknowledgement is sent) and one gunicorn
-worker too (its requests in flight get no answer; the master starts another); the consumer is
+consumer is killed (SIGKILL: no batch finishes, no acknowledgement is sent) and one granian
+worker too (its requests in flight get no answer; granian starts another); the consumer is
 started again at two thirds. After
 the load it waits for the queue to drain and prints, as JSON with --json:
 
@@ -121,9 +121,9 @@ def run(requests: int) -> dict:
     maker = load_run.RequestMaker(seeded, rng=random.Random(7), mix={"open": 60, "click": 40})
 
     port = load_run.free_port()
-    options = SimpleNamespace(worker_class="sync", workers=2, threads=1)
+    options = SimpleNamespace(server="granian", workers=2, threads=4)
     server = load_run.start_server(
-        app="config.wsgi", port=port, args=options, env=env, log=var_dir / "gunicorn.log"
+        app="config.wsgi", port=port, args=options, env=env, log=var_dir / "web.log"
     )
     consumer = load_run.start_consumer(env=env, log=var_dir / "consumer.log")
     outcome: dict = {"requests": requests}
