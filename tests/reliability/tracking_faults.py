@@ -6,15 +6,14 @@ Against a fresh PostgreSQL database (on DATABASE_URL's server) and a flushed Red
 CELERY_BROKER_URL's server), it serves config.wsgi with granian as docker-compose.yml runs it
 (production settings, hits queued on the Redis stream) and one `manage.py consume_events`, seeded
 as bench/load_run.py seeds. Eight client threads send pixel fetches and clicks, each with a user
-agent that names the request ("... fault-run n=123"), and every tenth request is a signed Mailgun webhook post
-(deliveries, opens, hard bounces, complaints) whose signature token names it ("load000...123"),
-verified and queued by the hot front and applied by the consumer; every twentieth (n = 4 mod 20)
-is a one-click unsubscribe, suppressed and queued in PostgreSQL by the hot front and applied by
-the consumer. A third of the way in the
-consumer is killed (SIGKILL: no batch finishes, no acknowledgement is sent) and one granian
-worker too (its requests in flight get no answer; granian starts another); the consumer is
-started again at two thirds. After
-the load it waits for the queue to drain and prints, as JSON with --json:
+agent that names the request ("... fault-run n=123"), and every tenth request is a signed Mailgun
+webhook post (deliveries, opens, hard bounces, complaints) whose signature token names it
+("load000...123"), verified and queued by the hot front and applied by the consumer; every
+twentieth (n = 4 mod 20) is a one-click unsubscribe, suppressed and queued in PostgreSQL by the hot
+front and applied by the consumer. A third of the way in the consumer is killed (SIGKILL: no batch
+finishes, no acknowledgement is sent) and one granian worker too (its requests in flight get no
+answer; granian starts another); the consumer is started again at two thirds. After the load it
+waits for the queue to drain and prints, as JSON with --json:
 
 - acknowledged: requests answered 200/302 (each is an event the server accepted);
 - recorded: events in PostgreSQL; missing: acknowledged but not recorded; duplicated: recorded
