@@ -38,6 +38,7 @@ from typing import TypeVar, cast
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 
 from campaigns.bounces import BounceClass, BounceVerdict, classify_bounce
+from campaigns.tokens import TokenData
 from campaigns.tracking_queue import Post
 from complaints.models import FeedbackKind, FeedbackSource
 from complaints.services import (
@@ -139,11 +140,13 @@ def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedba
         code = _esp_bounce_label(esp_name, esp_event) or _text(esp_event.get("reason"))
     elif kind == K.COMPLAINED:
         code = description  # the complaint's feedback type, e.g. "abuse"
+    message_ref, token = _verified_message_ref(event, esp_event)
     return Feedback(
         source=source,
         event_id=event_key(event, esp_name=esp_name, source=source),
         kind=kind,
-        message_ref=message_ref_for(event, esp_event),
+        message_ref=message_ref,
+        token=token,
         provider_message_id=_text(event.message_id)[:255],
         recipient=_text(event.recipient),
         occurred_at=event.timestamp,
@@ -341,6 +344,14 @@ def message_ref_for(event: AnymailTrackingEvent, esp_event: Mapping) -> str:
     """Our signed per-message reference: the anymail metadata we send, else the X-Message-Ref
     header or the Message-ID local part when the ESP echoes headers. Only a reference that
     verifies is returned (an unsigned claim must not match), else ""."""
+    return _verified_message_ref(event, esp_event)[0]
+
+
+def _verified_message_ref(
+    event: AnymailTrackingEvent, esp_event: Mapping
+) -> tuple[str, TokenData | None]:
+    """message_ref_for's reference and what it names (checked once: the batch matches the
+    report by this, not by checking the reference again)."""
     candidates: list[object] = [_as_mapping(event.metadata).get("message_ref")]
     mail = _as_mapping(esp_event.get("mail"))  # SES
     for header in _as_list(mail.get("headers")):
@@ -351,9 +362,9 @@ def message_ref_for(event: AnymailTrackingEvent, esp_event: Mapping) -> str:
     candidates.append(event.message_id)  # Mailgun: the Message-ID header itself
     for candidate in candidates:
         ref = _text(candidate).strip().strip("<>").split("@", 1)[0]
-        if ref and len(ref) <= 512 and message_ref_data(ref) is not None:
-            return ref
-    return ""
+        if ref and len(ref) <= 512 and (data := message_ref_data(ref)) is not None:
+            return ref, data
+    return "", None
 
 
 def event_key(event: AnymailTrackingEvent, *, esp_name: str, source: str) -> str:

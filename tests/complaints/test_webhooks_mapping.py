@@ -154,6 +154,25 @@ def test_the_message_reference_must_verify(tokens):
 
 
 @pytest.mark.django_db
+def test_the_report_carries_what_its_verified_reference_names(tokens, delivery):
+    def complaint(ref):
+        return AnymailTrackingEvent(
+            event_type=EventType.COMPLAINED, event_id="c-1", metadata={"message_ref": ref}
+        )
+
+    feedback = feedback_from_event(complaint(tokens.message_ref()), esp_name="Mailgun")
+    forged = feedback_from_event(complaint(tokens.message_ref()[:-2] + "xx"), esp_name="Mailgun")
+
+    # The reference is checked once, here; the batch matches by what it names.
+    assert feedback.token is not None
+    assert (feedback.token.campaign_id, feedback.token.subscriber_id) == (
+        delivery.campaign_id,
+        delivery.subscriber_id,
+    )
+    assert (forged.message_ref, forged.token) == ("", None)
+
+
+@pytest.mark.django_db
 def test_a_posts_event_is_applied_once(tokens, delivery, subscriber):
     """What every webhook view (and the tracking queue's consumer) hands its events to."""
     event = AnymailTrackingEvent(
