@@ -428,23 +428,11 @@ def verified(post) -> bool:
     """Whether the webhook's own checks pass the post (basic auth, Mailgun's HMAC and
     timestamp, a body that parses), as the hot front checks it before queueing."""
     import load_run
-    from django.core.handlers.wsgi import WSGIRequest
 
-    from complaints.webhook_views import verified_post_reports
+    from complaints.webhook_views import post_request, verified_post_reports
 
-    body = post.body.encode()
     auth = "Basic " + base64.b64encode(load_run.WEBHOOK_AUTH.encode()).decode()
-    request = WSGIRequest(
-        {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": f"/webhooks/{post.esp}/tracking/",
-            "SCRIPT_NAME": "",
-            "CONTENT_TYPE": post.content_type,
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_AUTHORIZATION": auth,
-            "wsgi.input": io.BytesIO(body),
-        }
-    )
+    request = post_request(post, HTTP_AUTHORIZATION=auth)
     return bool(verified_post_reports(post.esp, request))
 
 

@@ -653,7 +653,7 @@ def free_port() -> int:
 
 def server_options(args) -> list[str]:
     """The worker settings under test (the same for the app and the bare ceiling)."""
-    if _server(args) == "granian":
+    if args.server == "granian":
         # As docker-compose.yml runs it; a worker that dies is started again.
         return [
             "--interface",
@@ -681,13 +681,9 @@ def server_options(args) -> list[str]:
     ]
 
 
-def _server(args) -> str:
-    return getattr(args, "server", "gunicorn")
-
-
 def server_line(args) -> str:
     """The server under test, as the run prints it."""
-    if _server(args) == "granian":
+    if args.server == "granian":
         return f"granian: {args.workers} WSGI workers x {args.threads} blocking threads"
     line = f"gunicorn: {args.workers} {args.worker_class} workers"
     if args.worker_class == "gthread":
@@ -696,7 +692,7 @@ def server_line(args) -> str:
 
 
 def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path = ROOT):
-    if _server(args) == "granian":
+    if args.server == "granian":
         target = app if ":" in app else f"{app}:application"
         command = [str(ROOT / ".venv/bin/granian"), target, "--host", "127.0.0.1"]
         command += ["--port", str(port), *server_options(args)]

@@ -283,12 +283,11 @@ def verified_post_reports(esp: str, request: HttpRequest) -> list[Feedback] | No
         return None
 
 
-def queued_post_events(post: Post) -> tuple[list, str]:
-    """The events of a queued post (verified before it was queued), parsed by its view's own
-    parser, and the ESP's name as anymail spells it."""
-    view = view_of(post.esp)
+def post_request(post: Post, **headers: str) -> WSGIRequest:
+    """The request a queued post came in as (its body, content type and webhook path), with
+    `headers` as WSGI environ keys (HTTP_AUTHORIZATION=...), for the webhook view's parser."""
     body = post.body.encode("utf-8")
-    request = WSGIRequest(
+    return WSGIRequest(
         {
             "REQUEST_METHOD": "POST",
             "PATH_INFO": f"/webhooks/{post.esp}/tracking/",
@@ -296,8 +295,16 @@ def queued_post_events(post: Post) -> tuple[list, str]:
             "CONTENT_TYPE": post.content_type,
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.input": io.BytesIO(body),
+            **headers,
         }
     )
+
+
+def queued_post_events(post: Post) -> tuple[list, str]:
+    """The events of a queued post (verified before it was queued), parsed by its view's own
+    parser, and the ESP's name as anymail spells it."""
+    view = view_of(post.esp)
+    request = post_request(post)
     if post.esp == "amazon_ses":
         # Verified (signature, topic) by the web process: parsed here as validate_request would.
         request._sns_message = json.loads(post.body)  # type: ignore[attr-defined]  # anymail's own

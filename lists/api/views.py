@@ -714,7 +714,6 @@ class ExportDownloadView(APIView):
         summary="An export's file (its requester's, until it expires)",
     )
     def get(self, request, export_id: int):
-
         from lists.export_views import export_file_response
 
         job = _export_or_404(request, export_id)

@@ -278,7 +278,10 @@ def test_hits_of_concurrent_requests_share_a_round_trip_and_each_gets_its_own_en
     others = [threading.Thread(target=request, args=(n,)) for n in range(1, 8)]
     for thread in others:
         thread.start()
-    while len(tracking_queue._ENQUEUES._waiting) < 7:
+    # Bounded: a request that never queues fails the test instead of hanging it.
+    for _ in range(1000):
+        if len(tracking_queue._ENQUEUES._waiting) == 7:
+            break
         threading.Event().wait(0.005)
     others_waiting.set()
     for thread in [leader, *others]:
