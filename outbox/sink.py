@@ -72,9 +72,11 @@ def read_messages(directory: Path) -> list[StoredMessage]:
     directory = Path(directory)
     if not directory.exists():
         return []
-    result = []
-    for path in sorted(directory.glob("*.eml")):
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-        result.append(StoredMessage(path.name, message))
-    return result
+    return [read_message(path) for path in sorted(directory.glob("*.eml"))]
+
+
+def read_message(path: Path) -> StoredMessage:
+    """One stored message (the sink writes each file once and never changes it)."""
+    with path.open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    return StoredMessage(path.name, message)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import subprocess
 import sys
@@ -18,7 +16,7 @@ import redis
 from django.db import connection
 
 from config.celery import app as celery_app
-from outbox.sink import StoredMessage
+from outbox.sink import StoredMessage, read_message
 from tests.conftest import MailSink, require_service
 from tests.workers import redis_url as worker_redis_url
 
@@ -56,9 +54,7 @@ class ParsedOnceSink(MailSink):
         names = sorted(path.name for path in directory.glob("*.eml")) if directory.exists() else []
         for name in names:
             if name not in self.parsed:
-                with (directory / name).open("rb") as handle:
-                    message = email.message_from_binary_file(handle, policy=email.policy.default)
-                self.parsed[name] = StoredMessage(name, message)
+                self.parsed[name] = read_message(directory / name)
         return [self.parsed[name] for name in names]
 
 
