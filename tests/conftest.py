@@ -10,8 +10,16 @@ from accounts.services import api_token_create
 from outbox.sink import StoredMessage, read_messages, start_sink
 from tests.dns_server import free_port
 from tests.factories import UserFactory
+from tests.ordering import heaviest_modules_first, load_weights
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest modules first (tests/ordering.py), so that the run does not end on one long
+    test. Runs after pytest-django's own reordering; every xdist worker computes the same order."""
+    order = heaviest_modules_first([item.nodeid for item in items], load_weights())
+    items[:] = [items[index] for index in order]
 
 
 def require_service(name: str, reason: str) -> None:
