@@ -29,6 +29,17 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(f"{name} unavailable: {reason}")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Each worker's test database is copied from a migrated template (tests/template_db.py)
+    instead of migrated from empty."""
+    from django.conf import settings
+
+    from tests.template_db import use_migrated_template
+
+    use_migrated_template(settings.DATABASES["default"])
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()
