@@ -11,6 +11,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 OUTBOX_DIR = str(VAR_DIR / "test-outbox")
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, emptying the tables after a transactional test by DELETE instead of a
+    # slow TRUNCATE (tests/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that a real worker process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
