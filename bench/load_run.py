@@ -708,6 +708,12 @@ def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    # granian's workers each listen on a socket of their own (SO_REUSEPORT), bound once the
+    # worker has loaded the app; the kernel spreads connections over the sockets bound. One
+    # worker's 200 is not enough: the stage would start while the others still load (seconds
+    # of CPU on a busy machine, taken from the worker answering) and each of them would take
+    # its share of the connections cold. gunicorn's workers share one socket.
+    listeners = args.workers if args.server == "granian" else 1
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -715,13 +721,20 @@ def start_server(*, app: str, port: int, args, env: dict, log: Path, chdir: Path
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 sock.sendall(_request("GET", "/healthz/", client_ip="127.0.0.1", headers={}))
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                if sock.recv(64).startswith(b"HTTP/1.1 200") and _listening(port) >= listeners:
                     return server
         except OSError:
             pass
         time.sleep(0.2)
     stop_process(server)
     sys.exit(f"{command[0]} did not start")
+
+
+def _listening(port: int) -> int:
+    """Sockets listening on 127.0.0.1:`port` (Linux's /proc/net/tcp: state 0A is LISTEN)."""
+    local = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        return sum(1 for line in table if line.split()[1:4:2] == [local, "0A"])
 
 
 def start_consumer(*, env: dict, log: Path) -> subprocess.Popen:

@@ -67,6 +67,12 @@ class HotPaths:
     def __init__(self, django_app):
         self.django = django_app
         self._headers: list[tuple[str, str]] | None = None
+        # The tracking queue's client, with the redis package it imports, loads now, in each
+        # worker before it takes requests (config.wsgi): else the worker's first pixel or
+        # click pays for that import (0.1-0.5 s of CPU, the more where Python may not write
+        # bytecode), and on a busy machine its first answers wait seconds. No connection yet.
+        if _queued():
+            tracking_queue.connection()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
