@@ -767,6 +767,8 @@ class Run:
         self.problems: list[str] = []
         self.created = time.monotonic()
         self.setup_seconds = 0.0
+        # (what, seconds since the run was created): where a scenario's time goes.
+        self.timeline: list[tuple[str, float]] = []
 
     # Setup.
 
@@ -809,6 +811,7 @@ class Run:
                 )
             self.campaign_id, self.moderator_id = seeded["campaign_id"], seeded["moderator_id"]
             self.progress(f"copied the template ({self.recipients} recipients)")
+        self.progress("Django set up")
         self.processes = CeleryProcesses(
             self.workdir, env, pool=self.pool, concurrency=self.concurrency
         )
@@ -821,8 +824,10 @@ class Run:
         self.progress("workers ready")
 
     def progress(self, what: str) -> None:
-        """A line on stderr, so a slow or stuck run shows where it is."""
-        print(f"[{self.scenario} +{time.monotonic() - self.created:.1f} s] {what}", file=sys.stderr)
+        """A line on stderr, so a slow or stuck run shows where it is; kept in the timeline."""
+        at = time.monotonic() - self.created
+        self.timeline.append((what, round(at, 1)))
+        print(f"[{self.scenario} +{at:.1f} s] {what}", file=sys.stderr)
 
     # Watching the campaign.
 
@@ -965,10 +970,15 @@ class Run:
             moderator=User.objects.get(pk=self.moderator_id),
             version_id=Campaign.objects.get(pk=self.campaign_id).submitted_version_id,
         )
+        self.progress("approved")
         injected = False
         finished_at = None
+        seen = None
         while time.monotonic() - started < self.deadline:
             status = self.poll()
+            if status != seen:
+                self.progress(f"campaign {status} at {self.sink.accepted_total()} accepted")
+                seen = status
             if not injected and self.sink.accepted_total() >= self.trigger_count():
                 self.inject()
                 injected = True
@@ -991,7 +1001,11 @@ class Run:
         while self.sink.accepted_total() != settled:
             settled = self.sink.accepted_total()
             time.sleep(1)
-        return self.result(seconds=time.monotonic() - started, finished_at=finished_at)
+        self.progress("settled")
+        result = self.result(seconds=time.monotonic() - started, finished_at=finished_at)
+        self.progress("checked")
+        result["timeline"] = list(self.timeline)
+        return result
 
     def result(self, *, seconds: float, finished_at: float | None) -> dict:
         from campaigns.models import Delivery, SendBatch
@@ -1253,6 +1267,8 @@ def _describe(result: dict) -> str:
         f"{result['duplicated_unflagged']}",
         f"  fault {result['fault']}; sink {result['sink']}",
     ]
+    if result.get("timeline"):
+        lines.append("  timeline " + ", ".join(f"{what} +{at}" for what, at in result["timeline"]))
     for problem in result["problems"]:
         lines.append(f"  PROBLEM: {problem}")
     for name, tail in result.get("logs", {}).items():
