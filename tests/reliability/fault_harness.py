@@ -238,9 +238,11 @@ class PrivateRedis:
 
 class PrivatePostgres:
     """A throwaway PostgreSQL cluster in `directory`, its postmaster a child of this process:
-    made by initdb, or copied from `template` (a cluster stopped cleanly: see build_template)."""
+    made by initdb, or copied from `template` (a cluster stopped cleanly: see build_template).
+    Its port is chosen at once; with `create=False` the cluster is made later (`create()`), so
+    that what needs only the port can start meanwhile."""
 
-    def __init__(self, directory: Path, *, template: Path | None = None):
+    def __init__(self, directory: Path, *, template: Path | None = None, create: bool = True):
         self.bin = postgres_bin_dir()
         if self.bin is None:
             raise HarnessError("no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -254,9 +256,14 @@ class PrivatePostgres:
             os.chown(directory, self.user.pw_uid, self.user.pw_gid)
         self.process: subprocess.Popen | None = None
         self.log = open(directory.parent / "postgres.log", "ab")  # noqa: SIM115 - see close()
-        if template is not None:
+        self.template = template
+        if create:
+            self.create()
+
+    def create(self) -> None:
+        if self.template is not None:
             # cp -a keeps the owner (postgres) and the 0700 mode the postmaster insists on.
-            subprocess.run(["cp", "-a", template / "data", self.data], check=True)
+            subprocess.run(["cp", "-a", self.template / "data", self.data], check=True)
             return
         subprocess.run(
             [self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync"],
@@ -767,6 +774,8 @@ class Run:
         self.problems: list[str] = []
         self.created = time.monotonic()
         self.setup_seconds = 0.0
+        # (what, seconds since the run was created): where a scenario's time goes.
+        self.timeline: list[tuple[str, float]] = []
 
     # Setup.
 
@@ -774,25 +783,40 @@ class Run:
         self.redis = PrivateRedis(self.workdir / "redis")
         stack.callback(self.redis.close)
         self.redis.start()
+        # The ports first: the workers and beat start now, as their start-up (imports, ~4 CPU-s
+        # each, up to a minute on a busy machine) needs no database; meanwhile the cluster is
+        # copied and started, Django set up here and the campaign approved. A sweep beat sends
+        # before PostgreSQL is up fails and the next one runs.
         self.postgres = PrivatePostgres(
-            self.workdir / "pg", template=self.template / "pg" if self.template else None
+            self.workdir / "pg",
+            template=self.template / "pg" if self.template else None,
+            create=False,
         )
         stack.callback(self.postgres.close)
-        self.postgres.start()
-        self.progress("private Redis and PostgreSQL up")
         self.sink = ControlledSink()
         stack.callback(self.sink.close)
+        env = scenario_environment(
+            self.workdir, self.postgres.url("faults"), redis_url=self.redis.url,
+            smtp_port=self.sink.port,
+        )  # fmt: skip
+        self.processes = CeleryProcesses(
+            self.workdir, env, pool=self.pool, concurrency=self.concurrency
+        )
+        stack.callback(self.processes.close)
+        for _ in range(self.worker_count):
+            self.processes.start_worker(wait=False)
+        self.processes.start_beat()
+        self.progress("private Redis up, workers and beat starting")
+        self.postgres.create()
+        self.postgres.start()
         self.sink.start()
+        self.progress("private PostgreSQL and the SMTP sink up")
 
         if self.template is None:
             import psycopg
 
             with psycopg.connect(self.postgres.url("postgres"), autocommit=True) as connection:
                 connection.execute("CREATE DATABASE faults")
-        env = scenario_environment(
-            self.workdir, self.postgres.url("faults"), redis_url=self.redis.url,
-            smtp_port=self.sink.port,
-        )  # fmt: skip
         os.environ.clear()
         os.environ.update(env)
         import django
@@ -809,20 +833,30 @@ class Run:
                 )
             self.campaign_id, self.moderator_id = seeded["campaign_id"], seeded["moderator_id"]
             self.progress(f"copied the template ({self.recipients} recipients)")
-        self.processes = CeleryProcesses(
-            self.workdir, env, pool=self.pool, concurrency=self.concurrency
-        )
-        stack.callback(self.processes.close)
-        for _ in range(self.worker_count):
-            self.processes.start_worker(wait=False)
-        self.processes.start_beat()
+        # The moderator approves while the workers start: the probe's task waits in Redis for
+        # them, as it would in production.
+        self.approve()
         self.processes.wait_ready()
         self.setup_seconds = time.monotonic() - self.created
         self.progress("workers ready")
 
+    def approve(self) -> None:
+        from accounts.models import User
+        from campaigns.models import Campaign
+        from moderation import services as moderation
+
+        moderation.decision_approve(
+            campaign_id=self.campaign_id,
+            moderator=User.objects.get(pk=self.moderator_id),
+            version_id=Campaign.objects.get(pk=self.campaign_id).submitted_version_id,
+        )
+        self.progress("approved")
+
     def progress(self, what: str) -> None:
-        """A line on stderr, so a slow or stuck run shows where it is."""
-        print(f"[{self.scenario} +{time.monotonic() - self.created:.1f} s] {what}", file=sys.stderr)
+        """A line on stderr, so a slow or stuck run shows where it is; kept in the timeline."""
+        at = time.monotonic() - self.created
+        self.timeline.append((what, round(at, 1)))
+        print(f"[{self.scenario} +{at:.1f} s] {what}", file=sys.stderr)
 
     # Watching the campaign.
 
@@ -918,7 +952,10 @@ class Run:
         }
         if whole is not None:
             self.processes.workers.remove(whole)
-            self.processes.start_worker()  # capacity back; the recovery is the sweeper's
+            # Capacity back; the recovery is the sweeper's. Not waited for here (a worker takes
+            # from 5 to 40 s to start on a busy machine, and the campaign goes on meanwhile):
+            # drive() waits for it to be ready once the campaign is done.
+            self.processes.start_worker(wait=False)
 
     def fault_redis_restart(self, down: float = 3.0) -> None:
         self.redis.stop()
@@ -955,20 +992,17 @@ class Run:
     # The run.
 
     def drive(self) -> dict:
-        from accounts.models import User
-        from campaigns.models import Campaign
-        from moderation import services as moderation
-
+        """Watch the campaign (approved in start) through its probe, hold and release, inject
+        the fault on the way and wait for the end."""
         started = time.monotonic()
-        moderation.decision_approve(
-            campaign_id=self.campaign_id,
-            moderator=User.objects.get(pk=self.moderator_id),
-            version_id=Campaign.objects.get(pk=self.campaign_id).submitted_version_id,
-        )
         injected = False
         finished_at = None
+        seen = None
         while time.monotonic() - started < self.deadline:
             status = self.poll()
+            if status != seen:
+                self.progress(f"campaign {status} at {self.sink.accepted_total()} accepted")
+                seen = status
             if not injected and self.sink.accepted_total() >= self.trigger_count():
                 self.inject()
                 injected = True
@@ -985,13 +1019,19 @@ class Run:
                 f"not finished after {self.deadline:.0f} s: campaign {self.poll()}, "
                 f"{self.unfinished()} deliveries pending or sending"
             )
+        # The replacement of a killed worker came up (it must, as before this waited for it).
+        self.processes.wait_ready()
         # Whatever is still on its way to the sink (nothing should be) arrives now.
         settled = self.sink.accepted_total()
         time.sleep(2)
         while self.sink.accepted_total() != settled:
             settled = self.sink.accepted_total()
             time.sleep(1)
-        return self.result(seconds=time.monotonic() - started, finished_at=finished_at)
+        self.progress("settled")
+        result = self.result(seconds=time.monotonic() - started, finished_at=finished_at)
+        self.progress("checked")
+        result["timeline"] = list(self.timeline)
+        return result
 
     def result(self, *, seconds: float, finished_at: float | None) -> dict:
         from campaigns.models import Delivery, SendBatch
@@ -1147,7 +1187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork")
     parser.add_argument("--concurrency", type=int, default=2, help="per worker process")
     parser.add_argument(
-        "--deadline", type=float, default=300.0, help="seconds from approval to the end"
+        "--deadline", type=float, default=300.0, help="seconds from the workers ready to the end"
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -1253,6 +1293,8 @@ def _describe(result: dict) -> str:
         f"{result['duplicated_unflagged']}",
         f"  fault {result['fault']}; sink {result['sink']}",
     ]
+    if result.get("timeline"):
+        lines.append("  timeline " + ", ".join(f"{what} +{at}" for what, at in result["timeline"]))
     for problem in result["problems"]:
         lines.append(f"  PROBLEM: {problem}")
     for name, tail in result.get("logs", {}).items():

@@ -5,9 +5,9 @@ lost, no more duplicates than messages in flight at the fault, every delivery fi
 possible duplicate flagged by the product, and the fault really happened.
 
 Run them with `pytest -m faults` (about a minute each on two cores). They start from one
-template (the `scenario_template` fixture: a migrated, seeded cluster made once per pytest process,
-copied per scenario) instead of initdb, migrations and seeding each. Without redis-server or
-PostgreSQL's server binaries they skip locally and fail in CI.
+template (the `scenario_template` fixture: a migrated, seeded cluster made once per pytest run,
+shared by the xdist workers, copied per scenario) instead of initdb, migrations and seeding
+each. Without redis-server or PostgreSQL's server binaries they skip locally and fail in CI.
 
 The last test is quick and runs with the rest of the suite: a connection lost after the whole
 message went (the server may have kept it) flags the retried delivery as possibly duplicated.
@@ -15,7 +15,10 @@ message went (the server may have kept it) flags the retried delivery as possibl
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -35,7 +38,12 @@ from tests.campaigns.factories import submitted_campaign, subscribe_many, waitin
 from tests.conftest import require_service
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory
-from tests.reliability.fault_harness import ROOT, ControlledSink, missing_binaries
+from tests.reliability.fault_harness import (
+    ROOT,
+    TEMPLATE_FILE,
+    ControlledSink,
+    missing_binaries,
+)
 
 RECIPIENTS = 5000
 # The harness gives a campaign 300 s from approval to finish (a stuck one fails there);
@@ -45,22 +53,60 @@ SCENARIO_TIMEOUT = 600
 
 @pytest.fixture(scope="session")
 def scenario_template() -> Iterator[Path]:
-    """The harness's template (fault_harness.build_template), built once for this pytest
-    process (each xdist worker has its own) and removed after the last scenario."""
+    """The harness's template (fault_harness.build_template), built once for the pytest run:
+    under xdist the workers share it (the first to need it builds it, under a lock; the last to
+    finish removes it), as building one costs a migration and a seeding (~10 CPU-s, and each
+    xdist worker built its own before)."""
     missing = missing_binaries()
     if missing:
         require_service("fault harness", "missing " + ", ".join(missing))
-    directory = Path(tempfile.mkdtemp(prefix="consentmail-faults-template-"))
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        directory = Path(tempfile.mkdtemp(prefix="consentmail-faults-template-"))
+        try:
+            _build_template(directory)
+            yield directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    # Under /tmp itself, not pytest's 0700 basetemp: the postgres user must reach the cluster.
+    directory = Path(tempfile.gettempdir()) / f"consentmail-faults-template-{run_id}"
+    users = directory.with_name(directory.name + ".users")
+    with _template_lock(directory):
+        if not (directory / TEMPLATE_FILE).exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a build that failed half-way
+            directory.mkdir()
+            _build_template(directory)
+        users.write_text(str(int(users.read_text() or 0) + 1 if users.exists() else 1))
     try:
-        built = subprocess.run(
-            [sys.executable, "-m", "tests.reliability.fault_harness", "template",
-             f"--template={directory}", f"--recipients={RECIPIENTS}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
-        )  # fmt: skip
-        assert built.returncode == 0, f"the template was not built:\n{built.stderr[-3000:]}"
         yield directory
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        with _template_lock(directory):
+            left = int(users.read_text() or 1) - 1
+            users.write_text(str(left))
+            if left <= 0:
+                shutil.rmtree(directory, ignore_errors=True)
+                users.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _template_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock beside the shared template (the xdist workers' processes share it)."""
+    with open(directory.with_name(directory.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_template(directory: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.fault_harness", "template",
+         f"--template={directory}", f"--recipients={RECIPIENTS}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
+    assert built.returncode == 0, f"the template was not built:\n{built.stderr[-3000:]}"
 
 
 def run_scenario(scenario: str, template: Path) -> dict:
@@ -87,6 +133,8 @@ def run_scenario(scenario: str, template: Path) -> dict:
         pytest.fail(f"{scenario} still running after {SCENARIO_TIMEOUT} s:\n{err[-3000:]}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines, f"{scenario} printed no outcome (exit {process.returncode}):\n{err[-3000:]}"
+    # The counts and where the time went (`-rP` or `-s` shows them; a failure does too).
+    print(lines[-1])
     return json.loads(lines[-1])
 
 
