@@ -94,6 +94,9 @@ def test_tag_segment_starter_schedule_submit_and_approve(page, site, chromium, t
     # Scheduled for 08:00 in Auckland, three days on.
     wall = (timezone.now() + timedelta(days=3)).strftime("%Y-%m-%d") + " 08:00"
     page.get_by_role("link", name="Schedule it").click()
+    # Until the page's load event its deferred schedule-zone.js may still pick the browser's zone
+    # (UTC) over the one chosen below: it did once at load ~20.
+    page.wait_for_url(f"{site.url}/campaigns/{campaign.pk}/schedule/", wait_until="load")
     page.get_by_label("Date and time").fill(wall.replace(" ", "T"))
     page.get_by_label("Time zone").select_option("Pacific/Auckland")
     page.get_by_role("button", name="Save the schedule").click()
