@@ -8,7 +8,7 @@ test-artifacts/screenshots/ (gitignored) at desktop and mobile widths.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,45 +31,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
-
-
-def _flush_by_delete(truncate: Callable[..., list[str]]) -> Callable[..., list[str]]:
-    """PostgreSQL's flush as one DELETE per table instead of one TRUNCATE of all of them."""
-
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences or allow_cascade:
-            return truncate(
-                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
-            )
-        names = [self.quote_name(table) for table in tables]
-        # The flush runs these in one transaction and Django's foreign keys are DEFERRABLE
-        # INITIALLY DEFERRED, so the order does not matter. The check fails the teardown if a
-        # trigger ever writes a row back while its table is emptied (the subscriber counters'
-        # delete trigger only updates rows that exist, and their table is emptied too).
-        # The names are Django's own tables, quoted by the backend.
-        leftover = " OR ".join(f"EXISTS (SELECT FROM {name})" for name in names)
-        return [f"DELETE FROM {name};" for name in names] + [  # noqa: S608
-            f"DO $$ BEGIN IF {leftover} THEN RAISE EXCEPTION 'a table is not empty after the"
-            " flush'; END IF; END $$;"
-        ]
-
-    return sql_flush
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item) -> Generator[None]:
-    """A live-server test's database is flushed with DELETE: TRUNCATE of the 58 tables took
-    1.7-2.3 s a test on a busy PostgreSQL (new files for every table and index) against 0.06-0.1 s
-    for deleting the few rows a test leaves. The tables, the content types and permissions
-    post_migrate writes back and the sequences (not reset either way) end as after TRUNCATE.
-    A conftest's runtest hook only wraps the tests of its folder: other tests are unchanged."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            DatabaseOperations, "sql_flush", _flush_by_delete(DatabaseOperations.sql_flush)
-        )
-        return (yield)
 
 
 @pytest.fixture(scope="module")
