@@ -19,7 +19,7 @@ import re
 import ssl
 import stat
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -157,8 +157,9 @@ def mailbox_process(
     reader = open_mailbox(location, readonly=dry_run, limit=limit)
     run = MailboxRun(location=describe_location(location), mailbox=reader.kind, dry_run=dry_run)
     pending = _Pending(reader, run)
+    messages = _parsed(reader.messages(), processes)
     try:
-        for message, parsed in pending.read_all(_parsed(reader.messages(), processes)):
+        for message, parsed in pending.read_all(messages):
             run.read += 1
             if parsed is None:
                 run.unparsed += 1
@@ -171,6 +172,7 @@ def mailbox_process(
                 pending.add(message, parsed.feedback if parsed else [])
         pending.flush()
     finally:
+        messages.close()  # stopped by an error: the parsing processes end now
         reader.close()
     logger.info("feedback mailbox %s: %s", run.location, run.as_dict())
     return run
@@ -220,7 +222,7 @@ def parse_processes_setting() -> int:
 
 def _parsed(
     messages: Iterable[StoredMessage], processes: int
-) -> Iterator[tuple[StoredMessage, ParsedReport | None]]:
+) -> Generator[tuple[StoredMessage, ParsedReport | None], None, None]:
     """Each message with what _parse made of it, in the mailbox's order. The first
     PARSE_CHUNK_MESSAGES are parsed here as they are read; the rest, in chunks, by `processes`
     worker processes (none: here too), at most two batches ahead of the caller. When the
