@@ -54,8 +54,11 @@ against what was applied, right after the last batch commits.
 The tracking queue is the Redis database of --redis-url (default: database 14 of
 CELERY_BROKER_URL's Redis server, else of 127.0.0.1:6379), flushed by the bench. --profile runs
 the drain and the mailbox read under cProfile and prints where their time goes (their rates are
-then cProfile's, slower). The consumer logs each report already applied at INFO, as in
-production (LOG_LEVEL): those lines go to stderr, the figures to stdout.
+then cProfile's, slower; the mailbox read's parsing processes are not profiled, their CPU is
+counted apart). The consumer logs the reports already applied at INFO, a line a batch, as in
+production (LOG_LEVEL): those lines go to stderr, the figures to stdout. Run it from this
+checkout's directory: Celery puts the working directory first on sys.path, so run from another
+checkout it measures that checkout's apps.
 """
 
 from __future__ import annotations
