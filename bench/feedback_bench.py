@@ -54,8 +54,11 @@ against what was applied, right after the last batch commits.
 The tracking queue is the Redis database of --redis-url (default: database 14 of
 CELERY_BROKER_URL's Redis server, else of 127.0.0.1:6379), flushed by the bench. --profile runs
 the drain and the mailbox read under cProfile and prints where their time goes (their rates are
-then cProfile's, slower). The consumer logs each report already applied at INFO, as in
-production (LOG_LEVEL): those lines go to stderr, the figures to stdout.
+then cProfile's, slower; the mailbox read's parsing processes are not profiled, their CPU is
+counted apart). The consumer logs the reports already applied at INFO, a line a batch, as in
+production (LOG_LEVEL): those lines go to stderr, the figures to stdout. Run it from this
+checkout's directory: Celery puts the working directory first on sys.path, so run from another
+checkout it measures that checkout's apps.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ import os
 import pstats
 import random
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -341,12 +345,13 @@ def messages_with(reports: list[Report]) -> Counter:
 
 
 class Clock:
-    """Seconds spent in the timed blocks, and this process's CPU seconds in them (what a shared
-    machine's load changes least; PostgreSQL's and Redis's CPU is not in it); with --profile, a
-    cProfile of them too."""
+    """Seconds spent in the timed blocks, and our CPU seconds in them (what a shared machine's
+    load changes least; PostgreSQL's and Redis's CPU is not in it): this process's, and
+    `children_cpu_seconds`, that of the worker processes they started and ended (the mailbox
+    read's parsing processes); with --profile, a cProfile of this process too."""
 
     def __init__(self, profile: bool):
-        self.seconds = self.cpu_seconds = 0.0
+        self.seconds = self.cpu_seconds = self.children_cpu_seconds = 0.0
         self.profiler = cProfile.Profile() if profile else None
 
     @contextmanager
@@ -354,11 +359,13 @@ class Clock:
         if self.profiler is not None:
             self.profiler.enable()
         started, cpu_started = time.perf_counter(), time.process_time()
+        children_started = _children_cpu()
         try:
             yield
         finally:
             self.seconds += time.perf_counter() - started
             self.cpu_seconds += time.process_time() - cpu_started
+            self.children_cpu_seconds += _children_cpu() - children_started
             if self.profiler is not None:
                 self.profiler.disable()
 
@@ -371,6 +378,12 @@ class Clock:
         stats.sort_stats("tottime").print_stats(20)
         print(f"--- cProfile of {title} ---")
         print(out.getvalue())
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended (waited-for) children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_ceiling_batches(reports: list[Report], campaign, deliveries: dict, batch: int) -> float:
@@ -587,7 +600,9 @@ def mailbox_scenario(
         f"duplicates {run.duplicates:,}, unmatched {run.unmatched:,}, unparsed {run.unparsed:,}, "
         f"ignored {run.ignored:,}; by kind "
         + ("as sent" if dict(run.by_kind) == expected else f"WRONG {dict(run.by_kind)}")
-        + f"; {clock.cpu_seconds / n * 1000:.2f} ms of our CPU each"
+        + f"; {(clock.cpu_seconds + clock.children_cpu_seconds) / n * 1000:.2f} ms of our CPU "
+        f"each ({clock.cpu_seconds / n * 1000:.2f} in this process, "
+        f"{clock.children_cpu_seconds / n * 1000:.2f} in its parsing processes)"
     )
     print(
         f"{'':<14}parse_report alone {n / parsing:,.0f}/s; direct feedback_apply_batch "

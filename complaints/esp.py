@@ -98,9 +98,21 @@ def reports_apply(reports: list[Feedback], *, esp_name: str = "ESP") -> None:
     """Apply reports in order, FEEDBACK_BATCH_SIZE to a transaction, each once."""
     for start in range(0, len(reports), FEEDBACK_BATCH_SIZE):
         batch = reports[start : start + FEEDBACK_BATCH_SIZE]
-        for feedback, applied in zip(batch, feedback_apply_batch(batch), strict=True):
-            if applied is None:
-                logger.info("%s event %s was already applied", esp_name, feedback.event_id)
+        already = [
+            feedback.event_id
+            for feedback, applied in zip(batch, feedback_apply_batch(batch), strict=True)
+            if applied is None
+        ]
+        if already:
+            # One line a batch: a retried post or a redelivered stream brings them by the
+            # thousand.
+            logger.info(
+                "%s: %s event(s) already applied: %s%s",
+                esp_name,
+                len(already),
+                ", ".join(already[:3]),
+                ", ..." if len(already) > 3 else "",
+            )
 
 
 def posts_apply(posts: Sequence[Post]) -> int:

@@ -93,12 +93,18 @@ _ORIGINAL_HEADER_PARTS = {
     "message/rfc822-header",
     "message/global-headers",
 }
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # Bounds on hostile input.
 _MAX_PARTS = 100
 _MAX_BLOCKS = 101
 _MAX_FIELD = 1000
 _MAX_TEXT_SCAN = 256 * 1024
 _EVENT_ID_MAX = 200
+
+
+# A part of a message and its content type.
+_Part = tuple[Message, str]
 
 
 class UnparsableReport(ValueError):
@@ -131,9 +137,9 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
     if not message.keys():
         raise UnparsableReport("not a mail message: no headers")
     parts = list(_parts(message))
-    types = {part.get_content_type() for part in parts}
-    top = message.get_content_type()
-    report_type = _param(message, "report-type")
+    types = {content_type for _, content_type in parts}
+    top = parts[0][1]  # the message itself comes first
+    report_type = _param(message, "report-type") if top == "multipart/report" else ""
     if (top == "multipart/report" and report_type == "delivery-status") or types & _STATUS_PARTS:
         return _dsn(message, raw, parts)
     if (
@@ -158,13 +164,13 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
 # --- DSN (RFC 3464) ---------------------------------------------------------------------------
 
 
-def _dsn(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
-    status_part = next((p for p in parts if p.get_content_type() in _STATUS_PARTS), None)
+def _dsn(message: Message, raw: bytes, parts: list[_Part]) -> ParsedReport:
+    status_part = next((p for p, content_type in parts if content_type in _STATUS_PARTS), None)
     if status_part is None:
         return _as_plain_bounce(
             message, raw, parts, "a delivery-status report without its delivery-status part"
         )
-    blocks = _field_blocks(status_part)
+    blocks = _blocks_as_dicts(_field_items(status_part))
     recipients = [
         fields
         for fields in blocks
@@ -250,14 +256,15 @@ def _describe_action(fields: dict[str, str]) -> str:
 # --- ARF (RFC 5965) and JMRP ------------------------------------------------------------------
 
 
-def _arf(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
+def _arf(message: Message, raw: bytes, parts: list[_Part]) -> ParsedReport:
     report_part = next(
-        (p for p in parts if p.get_content_type() == "message/feedback-report"), None
+        (p for p, content_type in parts if content_type == "message/feedback-report"), None
     )
     if report_part is None:
         raise UnparsableReport("a feedback report without its message/feedback-report part")
+    report_fields = _field_items(report_part)
     fields: dict[str, str] = {}
-    for block in _field_blocks(report_part):
+    for block in _blocks_as_dicts(report_fields):
         fields = block | fields  # the first value of a field wins
     feedback_type = fields.get("feedback-type", "").split(" ", 1)[0].lower()
     if not feedback_type:
@@ -287,7 +294,7 @@ def _arf(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
     # A report may name several recipients (RFC 5965: Original-Rcpt-To may repeat): one
     # report each, else one without a recipient.
     recipients = _unique(
-        [_address(value) for value in _field_values(report_part, "original-rcpt-to")]
+        [_address(value) for value in _values_of(report_fields, "original-rcpt-to")]
     ) or [_address(fields.get("removal-recipient", ""))]
     report_id = _report_id(message, raw)
     occurred_at = (
@@ -361,7 +368,7 @@ def _mailto_unsubscribe(message: Message, raw: bytes, tokens: list[str]) -> Pars
     return ParsedReport(MAILTO_UNSUBSCRIBE, (unsubscribe,))
 
 
-def _plain_bounce(message: Message, raw: bytes, parts: list[Message]) -> ParsedReport:
+def _plain_bounce(message: Message, raw: bytes, parts: list[_Part]) -> ParsedReport:
     """A bounce that is not a DSN (qmail, Exchange, Yahoo and many others), sent to our VERP
     address, which says whose it is. A full SMTP reply ("550 5.1.1") is enough; an enhanced
     status alone, a bare reply code ("550 ...") or only words ("user unknown", "mailbox full")
@@ -507,7 +514,7 @@ def _detail_line(text: str, verdict: BounceVerdict) -> str:
     return ""
 
 
-def _as_plain_bounce(message: Message, raw: bytes, parts: list[Message], why: str) -> ParsedReport:
+def _as_plain_bounce(message: Message, raw: bytes, parts: list[_Part], why: str) -> ParsedReport:
     """A report whose machine-readable part is missing or unreadable: read as a plain-text
     bounce (non-standard MTAs send such), else unparsable for `why`."""
     report = _plain_bounce(message, raw, parts)
@@ -543,15 +550,18 @@ def _line_at(text: str, index: int) -> str:
 # --- MIME helpers -----------------------------------------------------------------------------
 
 
-def _parts(message: Message) -> Iterator[Message]:
-    """The message and its parts, not descending into attached messages (a returned original
-    is looked at on its own, never taken for the report) and at most _MAX_PARTS of them."""
+def _parts(message: Message) -> Iterator[_Part]:
+    """The message and its parts, each with its content type, not descending into attached
+    messages (a returned original is looked at on its own, never taken for the report) and at
+    most _MAX_PARTS of them."""
     stack, seen = [message], 0
     while stack and seen < _MAX_PARTS:
         part = stack.pop(0)
         seen += 1
-        yield part
-        if part.get_content_maintype() == "multipart":
+        # Read once here: the standard library parses the Content-Type header on every call.
+        content_type = part.get_content_type()
+        yield part, content_type
+        if content_type.split("/", 1)[0] == "multipart":
             payload = part.get_payload()
             if isinstance(payload, list):
                 stack.extend(p for p in payload if isinstance(p, Message))
@@ -582,27 +592,21 @@ def _headers(message: Message, name: str) -> list[str]:
 
 def _clean(value: str, *, limit: int = _MAX_FIELD) -> str:
     """One line, no control characters, at most `limit` characters."""
-    return re.sub(r"[\s\x00-\x1f\x7f]+", " ", value).strip()[:limit]
+    return _SPACE_OR_CONTROL.sub(" ", value).strip()[:limit]
 
 
 def _part_bytes(part: Message) -> bytes:
     """The decoded body of a leaf part, or of a message/* part the parser split into header
     blocks (joined back), or that was transfer-encoded (decoded here)."""
     payload = part.get_payload()
-    encoding = _header(part, "Content-Transfer-Encoding").lower()
     if not isinstance(payload, list):
         try:
             decoded = part.get_payload(decode=True)
             return decoded if isinstance(decoded, bytes) else b""
         except (ValueError, binascii.Error, LookupError):
             return b""
-    first = payload[0] if payload else None
-    if (
-        len(payload) == 1
-        and isinstance(first, Message)
-        and not first.keys()
-        and encoding in ("base64", "quoted-printable")
-    ):
+    encoding, first = _encoded_message(part, payload), payload[0] if payload else None
+    if encoding and isinstance(first, Message):
         # An encoded message/* part: the parser took its encoded text for a header-less body.
         encoded = first.get_payload()
         if not isinstance(encoded, str):
@@ -619,30 +623,86 @@ def _part_bytes(part: Message) -> bytes:
     return "\n\n".join(blocks).encode("utf-8", errors="replace")
 
 
-def _field_blocks(part: Message) -> list[dict[str, str]]:
-    """The header-style field blocks of a delivery-status or feedback-report part, each a dict
-    of lower-cased field name to its first value."""
-    text = _part_bytes(part).decode("utf-8", errors="replace")
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+def _encoded_message(part: Message, payload: list) -> str:
+    """The transfer encoding ("base64", "quoted-printable") of a message/* part whose encoded
+    text the parser took for one header-less block; "" for any other part."""
+    encoding = _header(part, "Content-Transfer-Encoding").lower()
+    first = payload[0] if payload else None
+    if (
+        len(payload) == 1
+        and isinstance(first, Message)
+        and not first.keys()
+        and encoding in ("base64", "quoted-printable")
+    ):
+        return encoding
+    return ""
+
+
+# A line of a field's value that is empty or blanks only ("\r\n" is one line end): the text
+# reading (_field_items_from_text) splits a block there.
+_BLANK_LINE_IN_VALUE = re.compile(r"(?>\r\n|\r|\n)[ \t]*+(?:[\r\n]|\Z)")
+
+
+def _field_items(part: Message) -> list[list[tuple[str, str]]]:
+    """The header-style field blocks of a delivery-status or feedback-report part, each the
+    list of its (lower-cased field name, value on one line) in order; blocks without fields
+    left out.
+
+    Read from the blocks the parser already made of the part (message/delivery-status is
+    parsed into one header block per recipient, message/feedback-report into one message).
+    That reads what turning them back into text and parsing it again
+    (_field_items_from_text) read, value for value, except where a value holds a blank line:
+    such a part, and an encoded one, are read from the text as before."""
+    payload = part.get_payload()
+    if not isinstance(payload, list) or _encoded_message(part, payload):
+        return _field_items_from_text(part)
     blocks = []
-    for chunk in re.split(r"\n[ \t]*\n", text)[:_MAX_BLOCKS]:
-        fields: dict[str, str] = {}
-        for name, value in HeaderParser(policy=compat32).parsestr(chunk).items():
-            fields.setdefault(name.strip().lower(), _clean(str(value)))
+    for block in payload[:_MAX_BLOCKS]:
+        if not isinstance(block, Message):
+            continue
+        fields = []
+        for name, value in block.items():
+            # 8-bit bytes come as a Header whose str() has U+FFFD for them, as the text had.
+            text = str(value)
+            if _BLANK_LINE_IN_VALUE.search(text):
+                return _field_items_from_text(part)
+            fields.append((name.lower(), _clean(text)))
         if fields:
             blocks.append(fields)
     return blocks
 
 
-def _field_values(part: Message, name: str) -> list[str]:
-    """Every value of field `name` in a report part's field blocks (a field may repeat)."""
+def _field_items_from_text(part: Message) -> list[list[tuple[str, str]]]:
+    """_field_items read from the part's text: decoded, cut at blank lines, each block parsed
+    as headers."""
     text = _part_bytes(part).decode("utf-8", errors="replace")
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    values = []
-    for chunk in re.split(r"\n[ \t]*\n", text)[:_MAX_BLOCKS]:
-        found = HeaderParser(policy=compat32).parsestr(chunk).get_all(name) or []
-        values += [_clean(str(value)) for value in found]
-    return values[:_MAX_BLOCKS]
+    blocks = []
+    for chunk in _BLANK_LINE.split(text)[:_MAX_BLOCKS]:
+        fields = [
+            (name.strip().lower(), _clean(str(value)))
+            for name, value in HeaderParser(policy=compat32).parsestr(chunk).items()
+        ]
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _blocks_as_dicts(blocks: list[list[tuple[str, str]]]) -> list[dict[str, str]]:
+    """Each block of _field_items as a dict of field name to its first value."""
+    result = []
+    for fields in blocks:
+        found: dict[str, str] = {}
+        for name, value in fields:
+            found.setdefault(name, value)
+        result.append(found)
+    return result
+
+
+def _values_of(blocks: list[list[tuple[str, str]]], name: str) -> list[str]:
+    """Every value of field `name` (lower case) in a report part's field blocks (a field may
+    repeat)."""
+    return [value for fields in blocks for field, value in fields if field == name][:_MAX_BLOCKS]
 
 
 def _unique(addresses: list[str]) -> list[str]:
@@ -653,10 +713,9 @@ def _unique(addresses: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def _original_headers(parts: list[Message]) -> Message | None:
+def _original_headers(parts: list[_Part]) -> Message | None:
     """The headers of the message a report is about (message/rfc822 or text/rfc822-headers)."""
-    for part in parts:
-        content_type = part.get_content_type()
+    for part, content_type in parts:
         if content_type in _ORIGINAL_MESSAGE_PARTS:
             payload = part.get_payload()
             first = payload[0] if isinstance(payload, list) and payload else None
@@ -681,15 +740,15 @@ def _original_refs(original: Message | None) -> list[str]:
     ]
 
 
-def _plain_text(parts: list[Message]) -> str:
+def _plain_text(parts: list[_Part]) -> str:
     """The text/plain parts (a non-RFC bounce's explanation), up to _MAX_TEXT_SCAN characters;
     the text/html ones, tags dropped, when there is no plain text (Exchange's, some webmails')."""
     kind = "text/plain"
-    if not any(part.get_content_type() == kind for part in parts):
+    if not any(content_type == kind for _, content_type in parts):
         kind = "text/html"
     chunks, size = [], 0
-    for part in parts:
-        if part.get_content_type() != kind or size >= _MAX_TEXT_SCAN:
+    for part, content_type in parts:
+        if content_type != kind or size >= _MAX_TEXT_SCAN:
             continue
         charset = part.get_content_charset() or "utf-8"
         data = _part_bytes(part)[: _MAX_TEXT_SCAN - size]

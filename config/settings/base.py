@@ -497,6 +497,8 @@ MAILGUN_WEBHOOK_MAX_AGE_SECONDS = env.int("MAILGUN_WEBHOOK_MAX_AGE_SECONDS", def
 # process_feedback: a larger message is counted as unparsed; messages read per task run.
 FEEDBACK_MAX_MESSAGE_BYTES = env.int("FEEDBACK_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)
 FEEDBACK_MAILBOX_BATCH = env.int("FEEDBACK_MAILBOX_BATCH", default=1000)
+# Worker processes a long mailbox run parses in while it applies (0: parse in the run's own).
+FEEDBACK_PARSE_PROCESSES = env.int("FEEDBACK_PARSE_PROCESSES", default=2)
 # The mailbox process_feedback reads on a schedule: an mbox or Maildir path, or
 # imaps://user:password@host/folder. Empty: only the command reads feedback.
 FEEDBACK_MAILBOX = env("FEEDBACK_MAILBOX", default="")

@@ -17,6 +17,7 @@ from campaigns import delivery as delivery_worker
 from campaigns import sending
 from campaigns.models import Delivery, DeliveryStatus
 from campaigns.tokens import MessageTokens
+from complaints import mailboxes
 from complaints.mailboxes import plaintext_login_allowed
 from complaints.models import FeedbackEvent
 from complaints.tasks import read_feedback_mailbox
@@ -615,3 +616,29 @@ def test_a_bounce_of_a_message_we_really_sent_is_matched(
         (row.pk, "applied"),
         (row.pk, "duplicate"),
     ]
+
+
+def test_a_long_run_parses_in_worker_processes_with_the_same_result(
+    tmp_path, reports, people, account, monkeypatch, settings
+):
+    # Chunks of two: the first two messages are parsed here, the other nine in the workers.
+    monkeypatch.setattr("complaints.mailboxes.PARSE_CHUNK_MESSAGES", 2)
+    settings.FEEDBACK_PARSE_PROCESSES = 2
+    submitted = []
+    real_submit = mailboxes._ParsePool.submit
+
+    def submit(pool, chunk):
+        submitted.append((pool.executor is not None, len(chunk)))
+        return real_submit(pool, chunk)
+
+    monkeypatch.setattr(mailboxes._ParsePool, "submit", submit)
+    path = write_maildir(tmp_path / "Maildir", reports)
+
+    first = run(str(path), verbosity=2)
+
+    assert submitted == [(True, 2)] * 4 + [(True, 1)]
+    assert first[-8:] == [line.format(mailbox="maildir", path=path) for line in SUMMARY]
+    assert len(first) == 8 + 11
+    assert_everything_applied(people, account)
+    assert list((path / "new").iterdir()) == []
+    assert len(list((path / "cur").iterdir())) == 11
