@@ -130,6 +130,10 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch)
     # a test's `settings` fixture has wrapped Django's settings, as the browser tests' do).
     changed = ("broker_url", "result_backend", "task_always_eager", "broker_transport_options")
     saved = {key: celery_app.conf[key] for key in changed}
+    # Keys set explicitly (conf.changes) hide Django's settings from then on: one left there
+    # would make a later test's `settings.CELERY_TASK_ALWAYS_EAGER = False` in this process do
+    # nothing. Only those set before are put back; the others are removed.
+    set_before = {key for key in changed if key in celery_app.conf.changes}
     celery_app.conf.update(
         broker_url=redis_broker,
         result_backend=redis_broker,
@@ -145,7 +149,9 @@ def celery_worker_process(redis_broker, transactional_db, tmp_path, monkeypatch)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-    celery_app.conf.update(saved)
+    for key in changed:
+        celery_app.conf.changes.pop(key, None)
+    celery_app.conf.update({key: saved[key] for key in set_before})
     reset_celery_connections()
 
 
