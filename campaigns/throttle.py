@@ -40,6 +40,18 @@ def provider_slow_down(provider: str) -> float:
     return factor
 
 
+def _count_accepted(provider: str) -> int:
+    """Messages accepted by a slowed `provider` so far, by every worker (kept as long as a
+    slow-down is)."""
+    key = f"send-rate:accepted:{provider}"
+    cache.add(key, 0, timeout=FACTOR_TTL)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=FACTOR_TTL)
+        return 1
+
+
 def provider_recover(provider: str) -> None:
     factor = provider_factor(provider)
     if factor < 1.0:
@@ -59,7 +71,6 @@ class SendThrottle:
         self._sleep = sleep
         self._grants: dict[str, tuple[int, int]] = {}
         self._factors: dict[str, tuple[int, float]] = {}
-        self._accepted: dict[str, int] = {}
 
     def _take(self, key: str, limit: int) -> bool:
         if limit <= 0:
@@ -102,10 +113,16 @@ class SendThrottle:
         return self._take(f"provider:{provider}", limit)
 
     def accepted(self, provider: str) -> None:
-        """A message went through: every CHUNK of them, a slowed provider recovers a step."""
-        count = self._accepted.get(provider, 0) + 1
-        self._accepted[provider] = count
-        if count % self.CHUNK == 0:
+        """A message went through: every CHUNK of them, counted by all workers and batches
+        together, a slowed provider recovers a step."""
+        # The factor take_provider read for this second (no round trip for a provider at full
+        # rate, as nearly all are).
+        if self._factors.get(provider, (-1, 1.0))[1] >= 1.0:
+            return
+        # Counted in the shared cache, not in this throttle: one lives for one batch, and a
+        # provider with fewer than CHUNK messages in each batch (a few of a batch of 100 or 500
+        # spread over every provider) never recovered, but stayed at its floor for FACTOR_TTL.
+        if _count_accepted(provider) % self.CHUNK == 0:
             provider_recover(provider)
 
     def deferred(self, provider: str) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns import delivery, sending
 from campaigns.models import Delivery, DeliveryStatus, SendBatch
-from campaigns.throttle import SendThrottle, provider_factor
+from campaigns.throttle import RECOVERY, SendThrottle, provider_factor
 from lists.models import Subscriber
 from lists.services.suppression import suppression_add
 from tests.campaigns.factories import submitted_campaign, subscribe_many, waiting_version
@@ -170,6 +170,25 @@ def test_the_throttle_shares_one_window_and_sleeps_when_full(settings):
     assert slept == []
     other.take_global()  # the window's three are taken: wait for the next second
     assert slept and int(now[0]) == 1001
+
+
+def test_a_slowed_provider_recovers_over_batches_each_smaller_than_a_chunk():
+    # A throttle lives for one batch; a provider with a few messages in each (a batch spread
+    # over every provider) must still recover as its mail goes through, not wait FACTOR_TTL.
+    cache.clear()
+    SendThrottle(account_id=1).deferred("gmail")
+    assert provider_factor("gmail") == 0.5
+    for _batch in range(SendThrottle.CHUNK // 4):
+        throttle = SendThrottle(account_id=1)
+        for _message in range(4):
+            assert throttle.take_provider("gmail")
+            throttle.accepted("gmail")
+    assert provider_factor("gmail") == 0.5 * RECOVERY
+    # A provider at full rate costs no count.
+    throttle = SendThrottle(account_id=1)
+    throttle.take_provider("yahoo")
+    throttle.accepted("yahoo")
+    assert cache.get("send-rate:accepted:yahoo") is None
 
 
 def test_retry_delay_doubles_up_to_a_cap(settings):
