@@ -43,13 +43,18 @@ def provider_slow_down(provider: str) -> float:
 def _count_accepted(provider: str) -> int:
     """Messages accepted by a slowed `provider` so far, by every worker (kept as long as a
     slow-down is)."""
-    key = f"send-rate:accepted:{provider}"
-    cache.add(key, 0, timeout=FACTOR_TTL)
+    return _add(f"send-rate:accepted:{provider}", 1, timeout=FACTOR_TTL)
+
+
+def _add(key: str, amount: int, *, timeout: int) -> int:
+    """Add `amount` to the shared counter `key` (created at 0, kept `timeout` seconds); the
+    new total."""
+    cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=FACTOR_TTL)
-        return 1
+        return cache.incr(key, amount)
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, amount, timeout=timeout)
+        return amount
 
 
 def provider_recover(provider: str) -> None:
@@ -81,13 +86,7 @@ class SendThrottle:
             self._grants[key] = (window, left - 1)
             return True
         chunk = max(1, min(self.CHUNK, limit // 10))
-        cache_key = f"send-rate:{key}:{window}"
-        cache.add(cache_key, 0, timeout=10)
-        try:
-            total = cache.incr(cache_key, chunk)
-        except ValueError:  # the key expired between add and incr
-            cache.set(cache_key, chunk, timeout=10)
-            total = chunk
+        total = _add(f"send-rate:{key}:{window}", chunk, timeout=10)
         granted = min(chunk, limit - (total - chunk))
         if granted <= 0:
             return False
