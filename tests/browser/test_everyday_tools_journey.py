@@ -15,18 +15,18 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign, Delivery, Segment
 from campaigns.states import CampaignStatus
 from lists.models import SubscriberTag
-from tests.browser.conftest import log_in
+from tests.browser.conftest import SCREENSHOT_DIR, log_in, save_screenshot
 from tests.factories import SenderDomainFactory, UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_tag_segment_starter_schedule_submit_and_approve(page, site, chromium, tmp_path):
+def test_tag_segment_starter_schedule_submit_and_approve(page, site, chromium):
     shots = iter(range(1, 100))
 
     def shot(target, name: str) -> None:
-        target.screenshot(path=str(tmp_path / f"{next(shots):02d}-{name}.png"), full_page=True)
+        save_screenshot(target, SCREENSHOT_DIR / f"everyday-{next(shots):02d}-{name}.png")
 
     user = UserFactory(email="rua@marram-bay.example", account__company_name="Marram Bay Ltd")
     account = user.account

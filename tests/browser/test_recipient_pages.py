@@ -9,7 +9,7 @@ from campaigns.models import Delivery, DeliveryStatus
 from campaigns.tokens import MessageTokens
 from complaints.models import AbuseReport, FeedbackEvent
 from lists.models import Subscriber
-from tests.browser.conftest import SCREENSHOT_DIR
+from tests.browser.conftest import SCREENSHOT_DIR, save_screenshot
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import UserFactory
 from tests.lists.factories import MailingListFactory, SubscriberFactory
@@ -171,7 +171,7 @@ def test_recipient_pages_fit_a_phone_in_russian_and_work_without_javascript(
                 expect(logo).to_have_attribute("alt", campaign.account.company_name)
                 assert logo.evaluate("img => img.naturalWidth") == 800  # served and decoded
                 assert logo.bounding_box()["width"] <= 390
-            page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-mobile.png"), full_page=True)
+            save_screenshot(page, SCREENSHOT_DIR / f"{name}-mobile.png")
 
         # The main job needs no JavaScript: sign up on the hosted form, in Russian.
         page.goto(f"{site.url}/subscribe/{harbour.public_id}/")
