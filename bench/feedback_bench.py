@@ -3,7 +3,7 @@ reports must write; and how long an unsubscribe takes to suppress.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cm_feedback_bench \\
         .venv/bin/python bench/feedback_bench.py [--reports 20000] [--batch 500]
-        [--arf-complaints 2000] [--redis-url redis://HOST:PORT/DB] [--profile]
+        [--arf-complaints 2000] [--redis-url redis://HOST:PORT/DB] [--consumers 1] [--profile]
 
 The database named in DATABASE_URL is dropped and created again. One account, one list and two
 sent campaigns to the same subscribers: the first receives the reports through
@@ -31,7 +31,10 @@ suppression or webhook work. Scenarios, each on its own subscribers:
   many other messages through `feedback_apply_batch` directly (what the drain adds is parsing
   and Redis), and the plain-SQL ceiling. Every report must be applied exactly once, nothing
   dead-lettered, the stream and its pending set empty; then the same posts are queued and
-  drained again (an ESP retrying each): nothing new may be applied;
+  drained again (an ESP retrying each): nothing new may be applied. With --consumers N, N
+  consumers of the group drain the stream together (threads of this process, each with its own
+  connection and consumer name, as N consume_events processes would), and the direct and
+  ceiling batches come after the drain;
 - mailbox: --reports RFC 3464 DSN hard bounces (a Postfix bounce of our VERP return path with
   the message's headers, tests/complaints/data) and --arf-complaints ARF complaints (Yahoo's
   feedback loop), each for a message of its own, shuffled into a Maildir and read by one
@@ -449,11 +452,14 @@ def verified(post) -> bool:
     return bool(verified_post_reports(post.esp, request))
 
 
-def drain_posts(posts, reports, direct, ceiling_campaign, deliveries, batch, clock: Clock):
+def drain_posts(
+    posts, reports, direct, ceiling_campaign, deliveries, batch, clock: Clock, consumers: int = 1
+):
     """Queue `posts` (post_enqueue), then drain the stream with consume_once until it is empty;
     after each batch the consumer read, the same number of `direct` reports through
-    feedback_apply_batch and of `reports` through the plain-SQL ceiling. (enqueue seconds,
-    drain seconds, direct seconds, ceiling seconds, direct outcomes)."""
+    feedback_apply_batch and of `reports` through the plain-SQL ceiling; with several
+    `consumers`, they drain it together first, and the direct and ceiling batches follow.
+    (enqueue seconds, drain seconds, direct seconds, ceiling seconds, direct outcomes)."""
     from django.conf import settings
 
     from campaigns import tracking_queue
@@ -467,6 +473,16 @@ def drain_posts(posts, reports, direct, ceiling_campaign, deliveries, batch, clo
     direct_seconds = ceiling_seconds = 0.0
     outcomes: Counter = Counter()
     done = 0
+    if consumers > 1:
+        with clock.running():
+            _drain_together(consumer, consumers)
+        for start in range(0, len(posts), batch):
+            started = time.perf_counter()
+            for event in feedback_apply_batch(direct[start : start + batch]):
+                outcomes[event.outcome if event is not None else "already applied"] += 1
+            direct_seconds += time.perf_counter() - started
+        ceiling_seconds = run_ceiling_batches(reports, ceiling_campaign, deliveries, batch)
+        return enqueued, clock.seconds, direct_seconds, ceiling_seconds, outcomes
     while True:
         with clock.running():
             handled = tracking_queue.consume_once(
@@ -487,8 +503,43 @@ def drain_posts(posts, reports, direct, ceiling_campaign, deliveries, batch, clo
     return enqueued, clock.seconds, direct_seconds, ceiling_seconds, outcomes
 
 
+def _drain_together(consumer: str, consumers: int) -> None:
+    """Drain the stream with `consumers` consumers of the group at once, each a thread with its
+    own database connection and consumer name (as so many consume_events processes, but
+    sharing one interpreter: their parsing takes turns), until each finds it empty."""
+    import threading
+
+    from django.conf import settings
+    from django.db import connections
+
+    from campaigns import tracking_queue
+
+    errors: list[BaseException] = []
+
+    def drain(name: str) -> None:
+        try:
+            while tracking_queue.consume_once(
+                consumer=name, batch_size=settings.TRACKING_QUEUE_BATCH, block_ms=0
+            ):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=drain, args=(f"{consumer}-{index}",)) for index in range(consumers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def webhook_scenario(
-    ids, twin_ids, campaign, ceiling_campaign, deliveries, batch, now, profile: bool
+    ids, twin_ids, campaign, ceiling_campaign, deliveries, batch, now, profile: bool, consumers=1
 ) -> list[Report]:
     """The "webhook posts" scenario (module docstring); returns the reports applied to our
     campaign (the posts' and their twins')."""
@@ -516,7 +567,7 @@ def webhook_scenario(
         clock = Clock(profile and name == "webhook posts")
         events_before = FeedbackEvent.objects.count()
         enqueued, drained, direct_s, ceiling_s, outcomes = drain_posts(
-            posts, reports, direct, ceiling_campaign, deliveries, batch, clock
+            posts, reports, direct, ceiling_campaign, deliveries, batch, clock, consumers
         )
         new_events = FeedbackEvent.objects.count() - events_before
         left = redis.xlen(tracking_queue.STREAM) + redis.zcard(
@@ -527,6 +578,7 @@ def webhook_scenario(
             f"{name:<14}{n:>9,}{rate:>10,.0f}{ceiling_rate:>11,.0f}{rate / ceiling_rate:>8.0%}  "
             f"drain {drained:.2f} s: {n / drained:,.0f} posts/s, {rate:,.0f} reports/s, "
             f"{clock.cpu_seconds / n * 1000:.2f} ms of our CPU each"
+            + (f"; {consumers} consumers at once" if consumers > 1 else "")
         )
         print(
             f"{'':<14}direct feedback_apply_batch {n / direct_s:,.0f}/s (the drain "
@@ -657,6 +709,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the drain and the mailbox read"
     )
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        default=1,
+        help="consumers draining the webhook posts at once (threads, each its own connection)",
+    )
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
     url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
@@ -754,6 +812,7 @@ def main() -> None:
         batch,
         now,
         args.profile,
+        args.consumers,
     )
     print(f"{'':<14}{check_counters(campaign, messages_with(applied_so_far))}")
     applied_so_far += mailbox_scenario(

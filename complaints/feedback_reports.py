@@ -107,6 +107,42 @@ _EVENT_ID_MAX = 200
 _Part = tuple[Message, str]
 
 
+class _Message(Message):
+    """The standard library's Message (compat32) with its content type kept once read: its
+    parser asks for it again and again of every part as it goes (about 30 times a report,
+    each a scan of the headers and a split of the value), and so do we. Kept with the number
+    of headers it was read from: adding a header (as the parser does, one at a time) makes it
+    read again, and so does whatever else changes the headers or the default type. The value
+    is the standard library's own."""
+
+    _content_type: tuple[int, str] | None = None
+
+    def get_content_type(self) -> str:
+        known = self._content_type
+        if known is not None and known[0] == len(self._headers):
+            return known[1]
+        value = super().get_content_type()
+        self._content_type = (len(self._headers), value)
+        return value
+
+    def set_default_type(self, ctype: str) -> None:
+        self._content_type = None
+        super().set_default_type(ctype)
+
+    def __delitem__(self, name) -> None:
+        # A header deleted and another added keep the count: forgotten here.
+        self._content_type = None
+        super().__delitem__(name)
+
+    def replace_header(self, _name, _value) -> None:
+        self._content_type = None
+        super().replace_header(_name, _value)
+
+
+# The standard library's parsing policy for mail (compat32), making _Message objects.
+_POLICY = compat32.clone(message_factory=_Message)
+
+
 class UnparsableReport(ValueError):
     """A message we cannot read: too large, not a message, or a report (DSN, ARF) without the
     machine-readable part that says what happened."""
@@ -133,7 +169,7 @@ def parse_report(raw: bytes, *, max_bytes: int | None = None) -> ParsedReport:
     limit = max_message_bytes() if max_bytes is None else max_bytes
     if len(raw) > limit:
         raise UnparsableReport(f"larger than the {limit}-byte limit")
-    message = message_from_bytes(raw, policy=compat32)
+    message = message_from_bytes(raw, policy=_POLICY)
     if not message.keys():
         raise UnparsableReport("not a mail message: no headers")
     parts = list(_parts(message))
