@@ -722,6 +722,11 @@ def main() -> None:
         sys.exit("The bench needs PostgreSQL: set DATABASE_URL=postgres://...")
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    # Database connections kept as the production compose keeps them (CONN_MAX_AGE 60, as
+    # bench/load_run.py runs): with local's 0, the drain's consumer connected again for every
+    # batch (tracking_queue.batch_apply closes an obsolete connection first), which production's
+    # consume_events does not.
+    os.environ.setdefault("CONN_MAX_AGE", "60")
     # Subscriber webhooks would be queued on the broker; none are configured here.
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     # The webhook posts: queued on this Redis, authenticated as bench/load_run.py signs them.
