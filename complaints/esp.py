@@ -137,7 +137,7 @@ def posts_apply(posts: Sequence[Post]) -> int:
 
 def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedback | None:
     """The `Feedback` an anymail tracking event reports, or None for one we ignore."""
-    kind = feedback_kind(event, esp_name=esp_name)
+    kind, verdict = _kind_and_verdict(event, esp_name=esp_name)
     if kind is None:
         return None
     source = SOURCES.get(esp_name, FeedbackSource.ESP)
@@ -145,8 +145,7 @@ def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedba
     mta_response = _text(event.mta_response)
     description = _text(event.description)
     code = ""
-    if event.event_type == EventType.BOUNCED and kind in _BOUNCE_KINDS:
-        verdict = bounce_verdict(event, esp_name=esp_name)
+    if verdict is not None and kind in _BOUNCE_KINDS:
         code = verdict.code or _esp_bounce_label(esp_name, esp_event)
     elif event.event_type == EventType.REJECTED:
         code = _esp_bounce_label(esp_name, esp_event) or _text(esp_event.get("reason"))
@@ -171,6 +170,14 @@ def feedback_from_event(event: AnymailTrackingEvent, *, esp_name: str) -> Feedba
 
 def feedback_kind(event: AnymailTrackingEvent, *, esp_name: str) -> FeedbackKind | None:
     """What the event means for us; None for events we ignore."""
+    return _kind_and_verdict(event, esp_name=esp_name)[0]
+
+
+def _kind_and_verdict(
+    event: AnymailTrackingEvent, *, esp_name: str
+) -> tuple[FeedbackKind | None, BounceVerdict | None]:
+    """feedback_kind, and the bounce_verdict it read the kind of a bounced event from (kept
+    for the report's code: classifying a bounce is most of the CPU of reading its event)."""
     if event.event_type == EventType.BOUNCED:
         esp_event = _as_mapping(event.esp_event)
         # Mailgun reports sends it suppressed as permanent failures with the list's reason.
@@ -178,11 +185,12 @@ def feedback_kind(event: AnymailTrackingEvent, *, esp_name: str) -> FeedbackKind
             _MAILGUN_SUPPRESSIONS, _as_mapping(esp_event.get("event-data")).get("reason")
         )
         if esp_name == "Mailgun" and redirected is not None:
-            return redirected
-        return bounce_feedback_kind(bounce_verdict(event, esp_name=esp_name))
+            return redirected, None
+        verdict = bounce_verdict(event, esp_name=esp_name)
+        return bounce_feedback_kind(verdict), verdict
     if event.event_type == EventType.REJECTED:
-        return _rejected_kind(event, esp_name)
-    return _KINDS.get(event.event_type)
+        return _rejected_kind(event, esp_name), None
+    return _KINDS.get(event.event_type), None
 
 
 def bounce_verdict(event: AnymailTrackingEvent, *, esp_name: str) -> BounceVerdict:
