@@ -60,7 +60,9 @@ CHECKS = [
     response_schema_conformance,
 ]
 
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
+# As JSON: the same schema as the default YAML (compared: equal, same operations), without
+# rendering and parsing YAML, 0.4 s of CPU in every process that collects this module.
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
 
 
 @dataclass

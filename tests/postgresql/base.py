@@ -10,12 +10,21 @@ checks on every row or the subscriber-count triggers writing counts into a table
 emptied. That needs a superuser, as the test server's `postgres` is; for any other role, or when
 sequences are to be reset, Django's TRUNCATE is used as before.
 
+The content types and permissions are left in place. The flush is followed by Django's
+post_migrate signal, whose handlers create every missing content type and permission again: with
+the tables emptied that was 52 content types and 208 permissions inserted, app by app, after
+every transactional test: 0.36 s of the flush's 0.45 (cProfile, tests/lists/test_peer_exports.py).
+Left in place they are the same rows migrate put there, so the handlers find nothing missing.
+
 config/settings/test.py selects it when DATABASE_URL is PostgreSQL.
 """
 
 from __future__ import annotations
 
 from django.db.backends.postgresql import base, operations
+
+# What post_migrate would put back after the flush anyway (see above).
+KEPT_TABLES = frozenset({"django_content_type", "auth_permission"})
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -28,6 +37,7 @@ class DatabaseOperations(operations.DatabaseOperations):
         return ["SET LOCAL session_replication_role = replica"] + [
             f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))}"
             for table in tables
+            if table not in KEPT_TABLES
         ]
 
 
