@@ -119,10 +119,10 @@ class _Message(Message):
 
     def get_content_type(self) -> str:
         known = self._content_type
-        if known is not None and known[0] == len(self._headers):
+        if known is not None and known[0] == len(self):
             return known[1]
         value = super().get_content_type()
-        self._content_type = (len(self._headers), value)
+        self._content_type = (len(self), value)
         return value
 
     def set_default_type(self, ctype: str) -> None:
