@@ -416,6 +416,9 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     # A member who left (or moved) no longer acts for the account through old tokens.
     if token is None or not token.user.is_active or token.user.account_id != token.account_id:
         return None
+    # The user's account is the token's (checked above), already read with it: without this, the
+    # first `request.user.account` of every API request read the same row again.
+    token.user.account = token.account
     now = timezone.now()
     # Write at most once a minute per token: a busy integration must not turn reads into writes.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

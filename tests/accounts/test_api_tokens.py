@@ -61,6 +61,18 @@ def test_revoked_token_stops_working(token_client):
 
 
 @pytest.mark.django_db
+def test_a_token_request_reads_the_account_with_the_token(token_client, django_assert_num_queries):
+    """The token's one read brings its user and their account; its use is written at most once
+    a minute. `request.user.account` used to read the account row again on every API request."""
+    with django_assert_num_queries(2):  # the token with its user and account, then its last use
+        first = token_client.get("/api/v1/account/")
+    with django_assert_num_queries(1):  # used a moment ago: the read alone
+        second = token_client.get("/api/v1/account/")
+    assert first.status_code == second.status_code == 200
+    assert second.json()["company_name"] == token_client.user.account.company_name
+
+
+@pytest.mark.django_db
 def test_read_only_token_can_read_but_not_write(api_client, user):
     _, key = api_token_create(user=user, name="reporting", read_only=True)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
