@@ -34,6 +34,7 @@ still read.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, TypedDict
 
 from django.utils import formats, translation
@@ -48,13 +49,29 @@ _TEXTS: dict[str, tuple[str, str | None]] = {}
 _discovered = False
 
 
+_discovering = threading.RLock()
+_in_discovery = False
+
+
 def _discover() -> None:
     """Import every installed app's `texts` module once, so a code is known wherever it is read,
-    whatever imported what first."""
-    global _discovered
-    if not _discovered:
+    whatever imported what first. Done once is marked only when every module is imported: in a
+    threaded worker (Celery's thread pool, granian's threads) a second thread asking meanwhile
+    waits for it instead of finding a code missing (a probe's start failed on a KeyError beside
+    a notification e-mail's task). A `texts` module reading a code while it is imported is
+    answered from what is defined so far, as before."""
+    global _discovered, _in_discovery
+    if _discovered:
+        return
+    with _discovering:
+        if _discovered or _in_discovery:
+            return
+        _in_discovery = True
+        try:
+            autodiscover_modules("texts")
+        finally:
+            _in_discovery = False
         _discovered = True
-        autodiscover_modules("texts")
 
 
 class CodedText(TypedDict):

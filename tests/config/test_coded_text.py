@@ -72,3 +72,39 @@ def test_the_template_filter_renders(settings):
     django_engine = engines["django"]
     page = django_engine.from_string("{% load coded_text %}{{ value|coded }}")
     assert page.render({"value": coded("tests.coded.row", row=3)}) == "Duplicate of row 3."
+
+
+def test_a_second_thread_waits_for_the_first_reading_of_the_apps_texts(monkeypatch):
+    """Two tasks of a threaded worker reading their first codes at once: the one that comes
+    second must find every app's texts, not the part imported so far (a probe's start failed on
+    a KeyError in bin/run's thread-pool worker beside a notification e-mail's task)."""
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def slow_autodiscover(name):
+        started.set()
+        time.sleep(0.3)  # the imports take a while; the other thread asks meanwhile
+        define("tests.coded.discovered_late", "Found in an app's texts.")
+
+    monkeypatch.setattr(coded_text, "_TEXTS", dict(coded_text._TEXTS))
+    monkeypatch.setattr(coded_text, "_discovered", False)
+    monkeypatch.setattr(coded_text, "autodiscover_modules", slow_autodiscover)
+    results: dict[str, object] = {}
+
+    def read(who: str) -> None:
+        try:
+            results[who] = coded("tests.coded.discovered_late")
+        except KeyError as exc:
+            results[who] = exc
+
+    first = threading.Thread(target=read, args=("first",))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=read, args=("second",))
+    second.start()
+    first.join(5)
+    second.join(5)
+    expected = {"code": "tests.coded.discovered_late", "params": {}}
+    assert results == {"first": expected, "second": expected}
