@@ -245,18 +245,24 @@ def run_scenario(
 ) -> tuple[float, float, Counter]:
     """(our seconds, the ceiling's seconds, our outcomes): batch after batch, ours then the
     ceiling's on the same reports, so that both meet the same noise of a shared machine."""
-    from complaints.services import feedback_apply_batch
-
     feedback = ours(reports, campaign.pk)
     outcomes: Counter = Counter()
     ours_seconds = ceiling_seconds = 0.0
     for start in range(0, len(reports), batch):
-        started = time.perf_counter()
-        for event in feedback_apply_batch(feedback[start : start + batch]):
-            outcomes[event.outcome if event is not None else "already applied"] += 1
-        ours_seconds += time.perf_counter() - started
+        ours_seconds += apply_counted(feedback[start : start + batch], outcomes)
         ceiling_seconds += run_ceiling(reports[start : start + batch], ceiling_campaign, deliveries)
     return ours_seconds, ceiling_seconds, outcomes
+
+
+def apply_counted(feedback: list, outcomes: Counter) -> float:
+    """Seconds feedback_apply_batch took on `feedback` (one batch); its outcomes are counted in
+    `outcomes`."""
+    from complaints.services import feedback_apply_batch
+
+    started = time.perf_counter()
+    for event in feedback_apply_batch(feedback):
+        outcomes[event.outcome if event is not None else "already applied"] += 1
+    return time.perf_counter() - started
 
 
 _CEILING_EVENTS = """
@@ -463,7 +469,6 @@ def drain_posts(
     from django.conf import settings
 
     from campaigns import tracking_queue
-    from complaints.services import feedback_apply_batch
 
     started = time.perf_counter()
     for post in posts:
@@ -477,10 +482,7 @@ def drain_posts(
         with clock.running():
             _drain_together(consumer, consumers)
         for start in range(0, len(posts), batch):
-            started = time.perf_counter()
-            for event in feedback_apply_batch(direct[start : start + batch]):
-                outcomes[event.outcome if event is not None else "already applied"] += 1
-            direct_seconds += time.perf_counter() - started
+            direct_seconds += apply_counted(direct[start : start + batch], outcomes)
         ceiling_seconds = run_ceiling_batches(reports, ceiling_campaign, deliveries, batch)
         return enqueued, clock.seconds, direct_seconds, ceiling_seconds, outcomes
     while True:
@@ -492,10 +494,7 @@ def drain_posts(
             break
         for start in range(done, done + handled, batch):
             part = direct[start : min(start + batch, done + handled)]
-            started = time.perf_counter()
-            for event in feedback_apply_batch(part):
-                outcomes[event.outcome if event is not None else "already applied"] += 1
-            direct_seconds += time.perf_counter() - started
+            direct_seconds += apply_counted(part, outcomes)
         ceiling_seconds += run_ceiling_batches(
             reports[done : done + handled], ceiling_campaign, deliveries, batch
         )

@@ -110,14 +110,13 @@ def screenshot() -> Callable[..., None]:
     def take(page, name: str) -> None:
         if not SCREENSHOTS:
             return
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         frame = page.locator("#preview-html")
         for label, size in (("desktop", DESKTOP), ("mobile", MOBILE)):
             page.set_viewport_size(size)
             if frame.count() and frame.is_visible():
                 frame.scroll_into_view_if_needed()
                 page.wait_for_timeout(150)
-            page.screenshot(path=str(SCREENSHOT_DIR / f"{name}-{label}.png"), full_page=True)
+            save_screenshot(page, SCREENSHOT_DIR / f"{name}-{label}.png")
         page.set_viewport_size(DESKTOP)
         page.evaluate("window.scrollTo(0, 0)")
 
