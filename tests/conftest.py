@@ -11,7 +11,7 @@ from outbox.sink import StoredMessage, read_messages, start_sink
 from tests.chromium import chromium_process
 from tests.dns_server import free_port
 from tests.factories import UserFactory
-from tests.ordering import heaviest_modules_first, load_weights, module_of
+from tests.ordering import heaviest_modules_first, load_weights
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -29,11 +29,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The heaviest modules first (tests/ordering.py), so that the run does not end on one long
     test. Runs after pytest-django's own reordering; every xdist worker computes the same order."""
-    nodeids = [item.nodeid for item in items]
-    browser_modules = {
-        module_of(item.nodeid) for item in items if "chromium" in getattr(item, "fixturenames", ())
-    }
-    order = heaviest_modules_first(nodeids, load_weights(), browser_modules)
+    order = heaviest_modules_first([item.nodeid for item in items], load_weights())
     items[:] = [items[index] for index in order]
 
 

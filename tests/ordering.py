@@ -19,7 +19,7 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from pathlib import Path
 
 WEIGHTS_FILE = Path(__file__).with_name("module_seconds.json")
@@ -37,21 +37,16 @@ def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, float]:
         return {}
 
 
-def heaviest_modules_first(
-    nodeids: Sequence[str], weights: dict[str, float], browser_modules: Set[str] = frozenset()
-) -> list[int]:
+def heaviest_modules_first(nodeids: Sequence[str], weights: dict[str, float]) -> list[int]:
     """The indexes of `nodeids` in run order: modules by weight, heaviest first (ties and
-    unweighed modules in collection order), each module's tests in their collected order.
-    `browser_modules` come first, as one block: the browser a worker starts is kept from one
-    browser test to the next and stopped before any other (tests/chromium.py), so a worker that
-    ran them scattered among the others started it again for each."""
+    unweighed modules in collection order), each module's tests in their collected order."""
     first_seen: dict[str, int] = {}
     for index, nodeid in enumerate(nodeids):
         first_seen.setdefault(module_of(nodeid), index)
 
-    def key(index: int) -> tuple[bool, float, int, int]:
+    def key(index: int) -> tuple[float, int, int]:
         module = module_of(nodeids[index])
-        return (module not in browser_modules, -weights.get(module, 0.0), first_seen[module], index)
+        return (-weights.get(module, 0.0), first_seen[module], index)
 
     return sorted(range(len(nodeids)), key=key)
 

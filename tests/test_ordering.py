@@ -27,21 +27,6 @@ def test_heavier_modules_run_first_and_keep_their_tests_in_order():
     ]
 
 
-def test_browser_modules_come_first_as_one_block_heaviest_first():
-    weights = {"tests/a/test_light.py": 1.0, "tests/b/test_heavy.py": 60.0}
-    weights["tests/c/test_middle.py"] = 5.0
-    browser = {"tests/a/test_light.py", "tests/c/test_new.py"}
-    order = [NODEIDS[index] for index in heaviest_modules_first(NODEIDS, weights, browser)]
-    assert order == [
-        "tests/a/test_light.py::test_one",
-        "tests/a/test_light.py::test_two",
-        "tests/c/test_new.py::test_one",
-        "tests/b/test_heavy.py::test_one[en]",
-        "tests/b/test_heavy.py::test_one[ru]",
-        "tests/c/test_middle.py::test_one",
-    ]
-
-
 def test_without_weights_the_collected_order_stays():
     assert heaviest_modules_first(NODEIDS, {}) == list(range(len(NODEIDS)))
 
