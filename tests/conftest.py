@@ -8,7 +8,6 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from outbox.sink import StoredMessage, read_messages, start_sink
-from tests.chromium import chromium_process
 from tests.dns_server import free_port
 from tests.factories import UserFactory
 from tests.ordering import heaviest_modules_first, load_weights
@@ -16,32 +15,11 @@ from tests.ordering import heaviest_modules_first, load_weights
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """What `-n auto` (bin/test) starts: one and a half workers per core. Much of the suite waits
-    (a worker or bin/run starting, a fault's downtime, a probe's hold, Chromium drawing), and with
-    one worker per core a whole run on CI's two cores took 616 s, its processes using 684 of the
-    1,232 CPU-seconds there were; with three workers it took 499 s with the machine 97% busy
-    (same tree, same quiet machine)."""
-    cores = len(os.sched_getaffinity(0))
-    return cores + (cores + 1) // 2
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The heaviest modules first (tests/ordering.py), so that the run does not end on one long
     test. Runs after pytest-django's own reordering; every xdist worker computes the same order."""
     order = heaviest_modules_first([item.nodeid for item in items], load_weights())
     items[:] = [items[index] for index in order]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test that does not use the browser runs with it stopped (tests/chromium.py says why)."""
-    if "chromium" not in getattr(item, "fixturenames", ()):
-        chromium_process.stop()
-
-
-def pytest_sessionfinish() -> None:
-    chromium_process.stop()
 
 
 def require_service(name: str, reason: str) -> None:

@@ -14,9 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.chromium import CHROMIUM, chromium_process
 from tests.conftest import MailSink, require_service
 
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
 # Screenshots are for people to look at, nothing asserts on them, and a full-page PNG at two
@@ -26,19 +36,27 @@ DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium():
-    """The process's headless Chromium (tests/chromium.py: started by the first test that asks
-    for it, kept while the next tests ask for it too); each test makes its own contexts, and any
-    it leaves open are closed after it."""
+    """One headless Chromium per test module (each test gets its own context)."""
     if not CHROMIUM.exists():
         require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
-    browser = chromium_process.browser()
-    try:
-        yield browser
-    finally:
-        for context in browser.contexts:
-            context.close()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread, so Django's ORM would refuse to
+    # run in the test body. The loop is Playwright's and never runs our code: telling Django so is
+    # safe. Django reads os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] on each call, so it is set only
+    # while the browser lives; set for the whole session it would leak into subprocesses (e.g.
+    # `check --deploy` fails on it, async.E001).
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
