@@ -481,7 +481,7 @@ def drain_posts(
     if consumers > 1:
         with clock.running():
             _drain_together(consumer, consumers)
-        for start in range(0, len(posts), batch):
+        for start in range(0, len(direct), batch):
             direct_seconds += apply_counted(direct[start : start + batch], outcomes)
         ceiling_seconds = run_ceiling_batches(reports, ceiling_campaign, deliveries, batch)
         return enqueued, clock.seconds, direct_seconds, ceiling_seconds, outcomes
