@@ -18,6 +18,17 @@ MERGE_TAG_HELP_TEXT = gettext_lazy(
 )
 
 
+def reply_to_field() -> forms.CharField:
+    """The optional Reply-To of a campaign and of a welcome message."""
+    return forms.CharField(
+        label=gettext_lazy("Reply-to address"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(),
+        help_text=gettext_lazy("Where replies go, if not to the From address."),
+    )
+
+
 class CampaignForm(forms.Form):
     """The editor. `lists` offers the account's lists, `preview_as` some of their subscribers;
     `from_domains` names the account's sender domains (offered after the "@"),
@@ -52,13 +63,7 @@ class CampaignForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"list": FROM_DOMAINS_ID, "autocomplete": "off"}),
     )
-    reply_to = forms.CharField(
-        label=gettext_lazy("Reply-to address"),
-        max_length=254,
-        required=False,
-        widget=forms.EmailInput(),
-        help_text=gettext_lazy("Where replies go, if not to the From address."),
-    )
+    reply_to = reply_to_field()
     html_body = forms.CharField(
         label=gettext_lazy("HTML body"),
         strip=False,
@@ -183,13 +188,7 @@ class WelcomeForm(forms.Form):
     from_email = forms.CharField(
         label=gettext_lazy("From address"), max_length=254, widget=forms.EmailInput()
     )
-    reply_to = forms.CharField(
-        label=gettext_lazy("Reply-to address"),
-        max_length=254,
-        required=False,
-        widget=forms.EmailInput(),
-        help_text=gettext_lazy("Where replies go, if not to the From address."),
-    )
+    reply_to = reply_to_field()
     html_body = forms.CharField(
         label=gettext_lazy("HTML body"),
         strip=False,

@@ -281,7 +281,12 @@ class CompiledCampaign:
 
     def subject_for(self, recipient: Recipient) -> str:
         """The subject exactly as `recipient`'s message has it (no test prefix)."""
-        merged = self.merge.evaluate(
+        merged = self._merged(recipient)
+        return _one_line(self.subject.fill([*merged, *self.links])[0])
+
+    def _merged(self, recipient: Recipient) -> list[str]:
+        """The merge tags' values for `recipient`, in the compiled tags' order."""
+        return self.merge.evaluate(
             merge_context(
                 email=recipient.email,
                 name=recipient.name,
@@ -291,7 +296,6 @@ class CompiledCampaign:
                 company_name=self.content.company_name,
             )
         )
-        return _one_line(self.subject.fill([*merged, *self.links])[0])
 
     def render(
         self,
@@ -309,16 +313,7 @@ class CompiledCampaign:
             subscriber_id=recipient.subscriber_id,
             is_test=is_test,
         )
-        merged = self.merge.evaluate(
-            merge_context(
-                email=recipient.email,
-                name=recipient.name,
-                phone=recipient.phone,
-                attributes=recipient.attributes,
-                list_name=recipient.list_name,
-                company_name=content.company_name,
-            )
-        )
+        merged = self._merged(recipient)
         site = settings.SITE_URL
         if recipient.track_clicks:
             # Tokens are base64url and SITE_URL is ours: these need no HTML escaping.

@@ -24,6 +24,7 @@ from django.utils.translation import gettext
 from accounts.models import Account, User
 from campaigns import tasks
 from campaigns.models import Campaign, CampaignKind, CampaignScheduleChange
+from campaigns.selectors import campaign_locked_for
 from campaigns.states import CampaignStatus, schedule_can_change
 from config.errors import ApplicationError, InvalidTransition, NotFound
 
@@ -183,14 +184,7 @@ def campaign_schedule(
         scheduled_at=scheduled_at, timezone_name=timezone_name, current=schedule_of(current)
     )
     with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update()
-            .select_related("account")
-            .filter(account=account, pk=campaign_id)
-            .first()
-        )
-        if campaign is None:
-            raise NotFound("No such campaign.")
+        campaign = campaign_locked_for(account, campaign_id)
         schedule_apply(campaign, schedule, actor=actor)
     return campaign
 

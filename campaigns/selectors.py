@@ -53,7 +53,7 @@ from campaigns.rendering import (
 from campaigns.states import FINAL, STOPPED, CampaignStatus
 from campaigns.verdict import ProbeFigures
 from config.coded_text import render
-from config.errors import ApplicationError
+from config.errors import ApplicationError, NotFound
 from lists.addresses import KeyedAddressHash, address_hasher
 from lists.models import (
     ConsentEvent,
@@ -1006,3 +1006,16 @@ def getting_started(*, account: Account) -> GettingStarted:
         has_test_send=row["has_test_send"],
         has_submitted=row["has_submitted"],
     )
+
+
+def campaign_locked_for(account: Account, campaign_id: int) -> Campaign:
+    """The account's campaign, its row locked (NotFound for another account's)."""
+    campaign = (
+        Campaign.objects.select_for_update()
+        .select_related("account")
+        .filter(account=account, pk=campaign_id)
+        .first()
+    )
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign

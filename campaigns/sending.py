@@ -46,7 +46,6 @@ from campaigns.scheduling import schedule_is_due
 from campaigns.segment_selectors import first_of_each_address
 from campaigns.services import (
     account_ensure_can_send,
-    campaign_locked_for,
     content_check,
     sender_address_checked,
 )
@@ -136,7 +135,7 @@ def campaign_submit(*, account: Account, campaign_id: int, actor: User | None) -
     the row."""
     account_ensure_can_send(account)
     with transaction.atomic():
-        campaign = campaign_locked_for(account, campaign_id)
+        campaign = selectors.campaign_locked_for(account, campaign_id)
         if campaign.status == S.SUBMITTED:
             return campaign
         ensure_transition(campaign.status, S.SUBMITTED)
@@ -193,7 +192,7 @@ def campaign_withdraw(*, account: Account, campaign_id: int, actor: User | None)
     """Take a submitted campaign back to draft to edit it; the version it waited with can no
     longer be approved. Idempotent; locks the row."""
     with transaction.atomic():
-        campaign = campaign_locked_for(account, campaign_id)
+        campaign = selectors.campaign_locked_for(account, campaign_id)
         if campaign.status == S.DRAFT:
             return campaign
         if campaign.status != S.SUBMITTED:
@@ -215,7 +214,7 @@ def campaign_cancel(
     """Stop a campaign before or during sending; messages already handed over stay sent.
     Idempotent; locks the row."""
     with transaction.atomic():
-        campaign = campaign_locked_for(account, campaign_id)
+        campaign = selectors.campaign_locked_for(account, campaign_id)
         if campaign.status == S.CANCELLED:
             return campaign
         ensure_transition(campaign.status, S.CANCELLED)

@@ -252,7 +252,7 @@ def campaign_update(
         segments = list(existing.values_list("pk", flat=True))
     mailing_lists, chosen_segments = _audience_of(account, lists, segments)
     with transaction.atomic():
-        campaign = campaign_locked_for(account, campaign_id)
+        campaign = selectors.campaign_locked_for(account, campaign_id)
         if not campaign.is_editable:
             raise InvalidTransition(
                 f"Only draft or rejected campaigns can be edited; this one is "
@@ -287,7 +287,7 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
     """Delete a draft, rejected or cancelled campaign; anything that has been approved stays
     (its messages and their audit trail)."""
     with transaction.atomic():
-        campaign = campaign_locked_for(account, campaign_id)
+        campaign = selectors.campaign_locked_for(account, campaign_id)
         if campaign.kind == CampaignKind.WELCOME:
             raise InvalidTransition(
                 "A welcome message is kept with its list (its figures and what was sent).",
@@ -299,19 +299,6 @@ def campaign_delete(*, account: Account, campaign_id: int) -> None:
                 extra={"status": campaign.status},
             )
         campaign.delete()
-
-
-def campaign_locked_for(account: Account, campaign_id: int) -> Campaign:
-    """The account's campaign, its row locked (NotFound for another account's)."""
-    campaign = (
-        Campaign.objects.select_for_update()
-        .select_related("account")
-        .filter(account=account, pk=campaign_id)
-        .first()
-    )
-    if campaign is None:
-        raise NotFound("No such campaign.")
-    return campaign
 
 
 def campaign_send_test(

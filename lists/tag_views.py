@@ -4,7 +4,7 @@ one off. Both post and redirect back to the page."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,18 +13,9 @@ from accounts.http import SenderRequest
 from accounts.views import account_required
 from config.browser_errors import show_errors
 from config.errors import ApplicationError
-from lists import selectors
 from lists.models import Subscriber
 from lists.services import tags as tag_services
-
-
-def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
-    subscriber = selectors.subscriber_get(
-        account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
-    )
-    if subscriber is None:
-        raise Http404(_("No such subscriber."))
-    return subscriber
+from lists.views import subscriber_or_404
 
 
 def _back(subscriber: Subscriber) -> HttpResponse:
@@ -36,7 +27,7 @@ def _back(subscriber: Subscriber) -> HttpResponse:
 @account_required
 @require_POST
 def subscriber_tags_add(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     with show_errors(request):
         names = tag_services.tag_names_clean(request.POST.get("tags", ""))
         if not names:
@@ -51,7 +42,7 @@ def subscriber_tags_add(request: SenderRequest, list_id: int, subscriber_id: int
 @account_required
 @require_POST
 def subscriber_tag_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     name = request.POST.get("tag", "").strip()
     if name:
         tag_services.subscribers_tags_remove(

@@ -52,7 +52,8 @@ def _list_or_404(request: SenderRequest, list_id: int) -> MailingList:
     return mailing_list
 
 
-def _subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
+def subscriber_or_404(request: SenderRequest, list_id: int, subscriber_id: int) -> Subscriber:
+    """The account's subscriber on the list (the tag views' too), else the 404 page."""
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
@@ -249,7 +250,7 @@ def subscriber_add(request: SenderRequest, list_id: int) -> HttpResponse:
 
 @account_required
 def subscriber_detail(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     records = list(
         subscriber.consent_records.select_related("recorded_by").order_by("obtained_at", "id")
     )
@@ -307,7 +308,7 @@ def consent_proof(request: SenderRequest, record_id: int) -> FileResponse:
 def subscriber_unsubscribe(
     request: SenderRequest, list_id: int, subscriber_id: int
 ) -> HttpResponse:
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     subscriber_services.subscriber_unsubscribe(
         subscriber=subscriber, channel="sender", recorded_by=request.user
     )
@@ -323,7 +324,7 @@ def subscriber_unsubscribe(
 def subscriber_edit(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Change a subscriber's name, phone and attributes (not the address: consent is tied to
     it); the change is recorded with who made it."""
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     form = SubscriberEditForm(request.POST or None, subscriber=subscriber)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -350,7 +351,7 @@ def subscriber_edit(request: SenderRequest, list_id: int, subscriber_id: int) ->
 @account_required
 def subscriber_remove(request: SenderRequest, list_id: int, subscriber_id: int) -> HttpResponse:
     """Take a subscriber off this list only (asks first; the POST removes)."""
-    subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+    subscriber = subscriber_or_404(request, list_id, subscriber_id)
     is_live = subscriber.status in (SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNCONFIRMED)
     if request.method == "POST":
         if is_live:

@@ -10,25 +10,16 @@ from rest_framework.views import APIView
 from accounts.api.schema import error_responses
 from accounts.api.views import ACCOUNT_PERMISSIONS
 from config.api import PageNumberPagination, paginated_response
-from config.errors import NotFound
 from lists import selectors
 from lists.api import serializers as s
+from lists.api.views import subscriber_or_404
 from lists.services import tags as tag_services
 
 TAGS_EXAMPLE = OpenApiExample("Tags", value={"tags": ["vip", "customer"]}, request_only=True)
 
 
-def _subscriber_or_404(request, list_id: int, subscriber_id: int):
-    subscriber = selectors.subscriber_get(
-        account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
-    )
-    if subscriber is None:
-        raise NotFound("No such subscriber.")
-    return subscriber
-
-
 def _subscriber_output(request, list_id: int, subscriber_id: int) -> dict:
-    return s.SubscriberOutput(_subscriber_or_404(request, list_id, subscriber_id)).data
+    return s.SubscriberOutput(subscriber_or_404(request, list_id, subscriber_id)).data
 
 
 class TagListView(APIView):
@@ -69,7 +60,7 @@ class SubscriberTagsView(APIView):
         summary="Add tags to a subscriber (new tags are created)",
     )
     def post(self, request, list_id: int, subscriber_id: int):
-        subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+        subscriber = subscriber_or_404(request, list_id, subscriber_id)
         data = s.TagsInput(data=request.data)
         data.is_valid(raise_exception=True)
         names = tag_services.tag_names_clean(data.validated_data["tags"])

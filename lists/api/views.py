@@ -217,7 +217,8 @@ def _list_with_count_or_404(request, list_id: int):
     return mailing_list
 
 
-def _subscriber_or_404(request, list_id: int, subscriber_id: int):
+def subscriber_or_404(request, list_id: int, subscriber_id: int):
+    """The account's subscriber on the list (the tags API's too), else a 404."""
     subscriber = selectors.subscriber_get(
         account=request.user.account, subscriber_id=subscriber_id, list_id=list_id
     )
@@ -483,9 +484,7 @@ class SubscriberDetailView(APIView):
         responses=s.SubscriberOutput, examples=[SUBSCRIBER_EXAMPLE], summary="One subscriber"
     )
     def get(self, request, list_id: int, subscriber_id: int):
-        return Response(
-            s.SubscriberOutput(_subscriber_or_404(request, list_id, subscriber_id)).data
-        )
+        return Response(s.SubscriberOutput(subscriber_or_404(request, list_id, subscriber_id)).data)
 
     @extend_schema(
         request=s.SubscriberUpdateInput,
@@ -494,7 +493,7 @@ class SubscriberDetailView(APIView):
         summary="Change a subscriber's name, phone or attributes (not the address); recorded",
     )
     def patch(self, request, list_id: int, subscriber_id: int):
-        subscriber = _subscriber_or_404(request, list_id, subscriber_id)
+        subscriber = subscriber_or_404(request, list_id, subscriber_id)
         data = s.SubscriberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         subscriber = subscribers.subscriber_update(
@@ -509,7 +508,7 @@ class SubscriberDetailView(APIView):
     )
     def delete(self, request, list_id: int, subscriber_id: int):
         subscriber = subscribers.subscriber_unsubscribe(
-            subscriber=_subscriber_or_404(request, list_id, subscriber_id),
+            subscriber=subscriber_or_404(request, list_id, subscriber_id),
             channel="api",
             recorded_by=request.user,
         )
@@ -527,7 +526,7 @@ class SubscriberRemoveView(APIView):
     )
     def post(self, request, list_id: int, subscriber_id: int):
         subscriber = subscribers.subscriber_remove_from_list(
-            subscriber=_subscriber_or_404(request, list_id, subscriber_id),
+            subscriber=subscriber_or_404(request, list_id, subscriber_id),
             recorded_by=request.user,
         )
         return Response(s.SubscriberOutput(subscriber).data)
