@@ -69,7 +69,8 @@ _OUTCOMES = {
 
 # The columns of a list in the account's export: the subscriber, then the consent they gave
 # (the latest "granted" record: how, when, from where, what they were told, the proof).
-ACCOUNT_EXPORT_HEADER = [
+# The subscriber's own columns: named as the model's fields, which the rows read by these names.
+SUBSCRIBER_COLUMNS = (
     "email",
     "name",
     "phone",
@@ -77,6 +78,9 @@ ACCOUNT_EXPORT_HEADER = [
     "subscribed_at",
     "unsubscribed_at",
     "attributes",
+)
+ACCOUNT_EXPORT_HEADER = [
+    *SUBSCRIBER_COLUMNS,
     "consent_source",
     "consent_obtained_at",
     "consent_ip",
@@ -179,16 +183,7 @@ def _portable_rows(subscribers: QuerySet, *, chunk: int, progress: Progress) -> 
     rows = (
         subscribers.order_by("pk")
         .annotate(**{f"consent_{f}": Subquery(latest.values(f)[:1]) for f in fields})
-        .values_list(
-            "email",
-            "name",
-            "phone",
-            "status",
-            "subscribed_at",
-            "unsubscribed_at",
-            "attributes",
-            *[f"consent_{f}" for f in fields],
-        )
+        .values_list(*SUBSCRIBER_COLUMNS, *[f"consent_{f}" for f in fields])
     )
     done = 0
     for row in rows.iterator(chunk_size=2000):

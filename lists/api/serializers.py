@@ -100,12 +100,17 @@ class ConsentInput(serializers.Serializer):
         return _source_field(value)
 
 
-class SubscriberInput(serializers.Serializer):
+# What a subscriber is added with, one at a time or in bulk (a comment, not a docstring: the
+# schema would give it to SubscriberInput as its description).
+class _SubscriberFields(serializers.Serializer):
     email = serializers.CharField(max_length=320)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     attributes = serializers.DictField(required=False)
     consent = ConsentInput()
+
+
+class SubscriberInput(_SubscriberFields):
     age_confirmed = serializers.BooleanField(
         required=False,
         default=False,
@@ -346,15 +351,10 @@ class ExportQuery(serializers.Serializer):
     email = serializers.CharField(max_length=320)
 
 
-class BulkSubscriberInput(serializers.Serializer):
+class BulkSubscriberInput(_SubscriberFields):
     """One item of a bulk upsert: the single add's fields (no double opt-in: like an import, the
     subscriber is added `subscribed` on the consent declared)."""
 
-    email = serializers.CharField(max_length=320)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    attributes = serializers.DictField(required=False)
-    consent = ConsentInput()
     age_confirmed = serializers.BooleanField(
         required=False,
         default=False,
