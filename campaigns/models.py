@@ -32,6 +32,18 @@ def note_shown(note: str, verdict: dict | None) -> str:
     return note
 
 
+# What a recipient's message is made of: the fields a moderator approves (with the audience) and
+# a version freezes, which campaigns.versions hashes and the API and forms edit.
+MESSAGE_FIELDS = (
+    "subject",
+    "from_name",
+    "from_email",
+    "reply_to",
+    "html_body",
+    "text_body",
+)
+
+
 class Campaign(models.Model):
     """One message to the subscribers of one or more of the account's lists. Only
     campaigns.services writes `status`, one checked transition at a time."""

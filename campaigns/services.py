@@ -22,6 +22,7 @@ from accounts.models import Account, User
 from campaigns import selectors
 from campaigns.mail import email_message
 from campaigns.models import (
+    MESSAGE_FIELDS,
     Campaign,
     CampaignKind,
     CampaignScheduleChange,
@@ -43,15 +44,7 @@ from config.errors import ApplicationError, InvalidTransition, NotFound, Permiss
 from config.text import clean_header_text
 from lists.models import MailingList
 
-CONTENT_FIELDS = (
-    "name",
-    "subject",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "html_body",
-    "text_body",
-)
+CONTENT_FIELDS = ("name", *MESSAGE_FIELDS)
 FIELD_LIMITS = {"name": 200, "subject": 300, "from_name": 100, "from_email": 254, "reply_to": 254}
 
 

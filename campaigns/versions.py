@@ -18,18 +18,13 @@ from django.db.models import Max
 from accounts.models import User
 from campaigns import selectors
 from campaigns.merge import MergeTag, compile_merge_tag
-from campaigns.models import Campaign, CampaignVersion
+from campaigns.models import MESSAGE_FIELDS, Campaign, CampaignVersion
 from campaigns.rendering import compile_campaign
 from campaigns.segments import segments_snapshot
 
 # The fields of a version that its hash covers, in a fixed order.
 HASHED_FIELDS = (
-    "subject",
-    "from_name",
-    "from_email",
-    "reply_to",
-    "html_body",
-    "text_body",
+    *MESSAGE_FIELDS,
     "lists",
     "company_name",
     "postal_address",

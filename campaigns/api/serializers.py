@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.findings import Severity
-from campaigns.models import Campaign, CampaignTestSend, Segment
+from campaigns.models import MESSAGE_FIELDS, Campaign, CampaignTestSend, Segment
 from campaigns.scheduling import schedule_local
 from campaigns.selectors import finding_shown
 from campaigns.states import CampaignStatus
@@ -125,12 +125,7 @@ class CampaignOutput(serializers.ModelSerializer):
             "name",
             "lists",
             "segments",
-            "subject",
-            "from_name",
-            "from_email",
-            "reply_to",
-            "html_body",
-            "text_body",
+            *MESSAGE_FIELDS,
             "status",
             "findings",
             "created_at",
