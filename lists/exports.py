@@ -67,8 +67,6 @@ _OUTCOMES = {
 }
 
 
-# The columns of a list in the account's export: the subscriber, then the consent they gave
-# (the latest "granted" record: how, when, from where, what they were told, the proof).
 # The subscriber's own columns: named as the model's fields, which the rows read by these names.
 SUBSCRIBER_COLUMNS = (
     "email",
@@ -79,6 +77,8 @@ SUBSCRIBER_COLUMNS = (
     "unsubscribed_at",
     "attributes",
 )
+# The columns of a list in the account's export: the subscriber, then the consent they gave
+# (the latest "granted" record: how, when, from where, what they were told, the proof).
 ACCOUNT_EXPORT_HEADER = [
     *SUBSCRIBER_COLUMNS,
     "consent_source",

@@ -6,7 +6,7 @@ headless mode Playwright itself uses for headless runs. `/usr/bin/chromium`'s he
 the whole browser, with a display compositor drawing frames nobody sees: on one share of the
 accessibility walk it used 35 CPU-s against 23 for the shell, and the whole suite about 670
 against 520. `CHROMIUM_PATH=/usr/bin/chromium` runs the browser tests in the whole browser.
-Without it the browser tests skip locally and fail in CI. Screenshots go to
+Without the browser the tests skip locally and fail in CI. Screenshots go to
 test-artifacts/screenshots/ (gitignored) at desktop and mobile widths.
 """
 
